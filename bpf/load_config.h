@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Load-time configuration, set by the loader in .rodata before load so the
+ * verifier prunes the code a configuration does not use. Every combination
+ * is loaded by tests/test_load.cpp to catch verifier regressions.
+ */
+#ifndef VPNPT_BPF_LOAD_CONFIG_H
+#define VPNPT_BPF_LOAD_CONFIG_H
+
+/* VLAN tags to look through (0..VPNPT_VLAN_DEPTH_MAX). Deeper stacks are counted and passed. */
+const volatile __u32 cfg_vlan_depth = VPNPT_VLAN_DEPTH_MAX;
+/* Emit malformed-packet events into the ring buffer (off: counters only). */
+const volatile __u8 cfg_events = 1;
+
+#endif

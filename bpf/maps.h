@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map definitions shared by every hook. Each hook is its own BPF object;
+ * LIBBPF_PIN_BY_NAME plus the loader's per-attachment pin_root_path makes
+ * them all use the same map instances, and lets a restarted loader adopt
+ * the live maps instead of creating empty ones.
+ */
+#ifndef VPNPT_BPF_MAPS_H
+#define VPNPT_BPF_MAPS_H
+
+#include "common.h"
+
+/* Packets/bytes per (direction, class). Written by every hook; summed by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VPNPT_COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_counters_v1 SEC(".maps");
+
+/* Packets/bytes per (direction, reason) for packets not processed normally. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VPNPT_REASON_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_reasons_v1 SEC(".maps");
+
+/* Runtime configuration (key 0). Written by the loader only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vpnpt_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_config_v1 SEC(".maps");
+
+/* Interfaces vpnpt is attached to, by ifindex. Written by the loader only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct vpnpt_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_ifaces_v1 SEC(".maps");
+
+/* Recent noteworthy packets for `vpnpt diagnose`; the loader drains it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VPNPT_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_events_v1 SEC(".maps");
+
+#endif

@@ -1,0 +1,197 @@
+#include "loader/attachment.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "loader/bpffs.h"
+#include "loader/daemon_lock.h"
+#include "loader/log.h"
+#include "loader/netif.h"
+
+namespace vpnpt {
+namespace {
+
+struct IfaceWant {
+  uint32_t ifindex;
+  std::string name;
+  uint32_t role;
+};
+
+Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
+  std::vector<IfaceWant> out;
+  if (req.lans.empty()) return make_error("no LAN interface given; add --lan <if> (repeatable)");
+  auto wan = ifindex_of(req.wan);
+  if (!wan) return wan.error();
+  out.push_back({*wan, req.wan, VPNPT_ROLE_WAN});
+  std::set<uint32_t> seen{*wan};
+  for (const auto& l : req.lans) {
+    auto idx = ifindex_of(l);
+    if (!idx) return idx.error();
+    if (!seen.insert(*idx).second)
+      return make_error("interface '" + l + "' given twice (the WAN cannot also be a LAN, and each --lan once)");
+    out.push_back({*idx, l, VPNPT_ROLE_LAN});
+  }
+  return out;
+}
+
+// Opens the object with pins under @pin_dir and loads it once, so every
+// map exists (with BTF) before the loader writes config or attaches. libbpf
+// reuses maps already pinned there, which is how state survives restarts.
+Status ensure_pinned_maps(const std::string& pin_dir, const LoadConfig& cfg) {
+  bpf_object_open_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.pin_root_path = pin_dir.c_str();
+  auto wan = WanSkeleton::open(&opts, "xdp_wan");
+  if (!wan) return wan.error();
+  wan->apply(cfg);
+  return load_object((*wan)->obj, "xdp_wan");
+}
+
+Status write_config(const PinnedMaps& maps, uint32_t public_ip, uint32_t wan_ifindex) {
+  auto cfg = maps.config();
+  if (!cfg) return cfg.error();
+  if (cfg->generation == 0) cfg->switches = VPNPT_SW_ALL;  // fresh: every passthrough on
+  cfg->public_ip = public_ip;
+  cfg->wan_ifindex = wan_ifindex;
+  cfg->generation++;
+  return maps.set_config(*cfg);
+}
+
+// Attaches the hook for each interface in @todo; records it in the ifaces map.
+// On failure detaches whatever this call attached.
+Status attach_interfaces(const std::string& pin_dir, const AttachRequest& req, const std::vector<IfaceWant>& todo,
+                         const PinnedMaps& maps) {
+  bpf_object_open_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.pin_root_path = pin_dir.c_str();
+  auto lan_skel = LanSkeleton::open(&opts, "xdp_lan");
+  if (!lan_skel) return lan_skel.error();
+  auto wan_skel = WanSkeleton::open(&opts, "xdp_wan");
+  if (!wan_skel) return wan_skel.error();
+  lan_skel->apply(req.load);
+  wan_skel->apply(req.load);
+  auto lan = XdpProgram::from_object((*lan_skel)->obj, "xdp_lan");
+  if (!lan) return lan.error();
+  auto wan = XdpProgram::from_object((*wan_skel)->obj, "xdp_wan");
+  if (!wan) return wan.error();
+
+  std::vector<std::pair<uint32_t, uint32_t>> done;  // (ifindex, prog id)
+  for (const auto& w : todo) {
+    XdpProgram& prog = w.role == VPNPT_ROLE_WAN ? *wan : *lan;
+    auto mode = prog.attach(w.ifindex, w.name, req.mode);
+    if (!mode) {
+      for (auto [ifi, id] : done) (void)xdp_detach_prog(ifi, id);
+      if (take_verifier_log_seen())
+        return make_error("the kernel verifier rejected the " + std::string(w.role == VPNPT_ROLE_WAN ? "WAN" : "LAN") +
+                          " program (run with -v to see the verifier log)");
+      return mode.error();
+    }
+    done.emplace_back(w.ifindex, prog.id());
+    bool dispatcher = xdp_uses_dispatcher(w.ifindex);
+    vpnpt_iface v{w.role, *mode, prog.id(), dispatcher ? VPNPT_IFACE_F_DISPATCHER : 0u};
+    VPNPT_TRY(maps.set_iface(w.ifindex, v));
+    spdlog::info("attached {} program (id {}) to {} in {} mode, {}", w.role == VPNPT_ROLE_WAN ? "WAN" : "LAN",
+                 prog.id(), w.name, mode_name(*mode),
+                 dispatcher ? "through the libxdp dispatcher (other XDP programs can share it)"
+                            : "as the only XDP program (libxdp's dispatcher is not available on this kernel)");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status require_root(const char* command) {
+  if (geteuid() != 0)
+    return make_error(std::string("`vpnpt ") + command +
+                      "` needs root (CAP_BPF and CAP_NET_ADMIN); run it as root or with sudo");
+  return {};
+}
+
+Result<Attached> attach_or_adopt(const AttachRequest& req) {
+  auto id = attachment_for(req.wan);
+  if (!id) return id.error();
+  auto want = resolve(req);
+  if (!want) return want.error();
+  uint32_t wan_ifindex = want->front().ifindex;
+
+  uint32_t public_ip = 0;
+  if (req.public_ip) {
+    public_ip = *req.public_ip;
+  } else {
+    auto ip = primary_ipv4(req.wan);
+    if (!ip) return ip.error();
+    public_ip = *ip;
+  }
+
+  VPNPT_TRY(ensure_bpffs());
+  bool fresh = !path_exists(id->pin_dir + "/" + VPNPT_MAP_CONFIG);
+  VPNPT_TRY(make_dirs(id->pin_dir));
+  auto fail = [&](Error e) -> Result<Attached> {
+    if (fresh) (void)remove_tree(id->pin_dir);  // a failed first attach leaves nothing behind
+    return e;
+  };
+
+  if (auto s = ensure_pinned_maps(id->pin_dir, req.load); !s) return fail(s.error());
+  auto maps = PinnedMaps::open(id->pin_dir);
+  if (!maps) return fail(maps.error());
+
+  // What is already attached from an earlier run?
+  auto have = maps->ifaces();
+  if (!have) return fail(have.error());
+  if (!have->empty()) {
+    std::set<uint32_t> want_set, have_set;
+    for (const auto& w : *want) want_set.insert(w.ifindex);
+    for (const auto& [ifi, v] : *have) have_set.insert(ifi);
+    if (want_set != have_set) {
+      std::string names;
+      for (const auto& [ifi, v] : *have)
+        if (v.role == VPNPT_ROLE_LAN) names += (names.empty() ? "" : ",") + ifname_of(ifi);
+      return make_error(req.wan + " is already attached with LAN interface(s) " + names +
+                        "; run `vpnpt detach " + req.wan + "` first to change them");
+    }
+  }
+  std::vector<IfaceWant> todo;
+  for (const auto& w : *want) {
+    auto it = have->find(w.ifindex);
+    if (it != have->end() && xdp_prog_attached(w.ifindex, it->second.prog_id)) continue;
+    todo.push_back(w);
+  }
+  bool adopted = !have->empty() && todo.empty();
+
+  if (auto s = write_config(*maps, public_ip, wan_ifindex); !s) return fail(s.error());
+  if (!todo.empty()) {
+    if (auto s = attach_interfaces(id->pin_dir, req, todo, *maps); !s) return fail(s.error());
+  }
+  if (adopted)
+    spdlog::info("adopted the running data plane on {} (pins in {}); sessions kept", req.wan, id->pin_dir);
+  else if (!have->empty())
+    spdlog::info("re-attached {} interface(s) to the pinned state in {}", todo.size(), id->pin_dir);
+  return Attached{*id, adopted, std::move(*maps)};
+}
+
+Status detach(const AttachmentId& id) {
+  if (!stop_daemon(id.lock_path, 5000))
+    return make_error("the vpnpt daemon for " + id.wan_if + " did not stop within 5 s; stop it, then detach again");
+  if (!bpffs_mounted() || !path_exists(id.pin_dir))
+    return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+
+  std::string problems;
+  if (auto maps = PinnedMaps::open(id.pin_dir)) {
+    if (auto ifaces = maps->ifaces()) {
+      for (const auto& [ifi, v] : *ifaces) {
+        auto s = xdp_detach_prog(ifi, v.prog_id);
+        if (!s) problems += s.error().message() + "; ";
+        else spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
+      }
+    }
+  } else {
+    spdlog::warn("{}; removing the pins anyway", maps.error().message());
+  }
+  VPNPT_TRY(remove_tree(id.pin_dir));
+  if (!problems.empty()) return make_error("detached with problems: " + problems);
+  return {};
+}
+
+}  // namespace vpnpt

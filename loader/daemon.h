@@ -1,0 +1,20 @@
+// The control-plane daemon: runs in the foreground after `vpnpt attach`
+// until SIGINT/SIGTERM. It drains data-plane events, runs periodic work
+// (slow paths and timers land here) and serves metrics. Stopping it leaves
+// the data plane and every pinned session in place.
+#pragma once
+
+#include <string>
+
+#include "loader/attachment.h"
+#include "loader/result.h"
+
+namespace vpnpt {
+
+struct DaemonOptions {
+  std::string metrics_address;  // empty: no metrics endpoint
+};
+
+Status run_daemon(Attached& att, const DaemonOptions& opts);
+
+}  // namespace vpnpt

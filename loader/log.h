@@ -1,0 +1,32 @@
+// Logging setup: spdlog for vpnpt itself, with libbpf's and libxdp's own
+// printouts routed into it. The verifier log that libbpf prints on a load
+// failure goes to debug level, so it shows only with -v; the error that
+// reaches the user says to rerun with -v.
+#pragma once
+
+#include <string>
+
+namespace vpnpt {
+
+// level: trace|debug|info|warn|error. journald: plain lines without
+// timestamps (journald adds its own) and syslog-style <N> priority prefixes.
+void init_logging(const std::string& level, bool journald);
+
+// True once libbpf printed a verifier log since the last call (and resets).
+bool take_verifier_log_seen();
+
+// While alive, libbpf warnings are logged at debug level. Used around
+// libxdp's attach, whose dispatcher probe fails by design on some kernels
+// (libxdp then falls back to a single program); vpnpt reports the outcome.
+class QuietLibbpf {
+ public:
+  QuietLibbpf();
+  ~QuietLibbpf();
+  QuietLibbpf(const QuietLibbpf&) = delete;
+  QuietLibbpf& operator=(const QuietLibbpf&) = delete;
+};
+
+// True when stderr goes to the journal (systemd sets JOURNAL_STREAM).
+bool running_under_journald();
+
+}  // namespace vpnpt

@@ -1,0 +1,144 @@
+// vpnpt command line: attach, detach, status.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "loader/attachment.h"
+#include "loader/bpffs.h"
+#include "loader/daemon.h"
+#include "loader/daemon_lock.h"
+#include "loader/log.h"
+#include "loader/metrics.h"
+#include "loader/netif.h"
+#include "loader/status.h"
+
+using namespace vpnpt;
+
+namespace {
+
+int fail(const Error& e) {
+  spdlog::error("{}", e.message());
+  return 1;
+}
+
+struct AttachArgs {
+  std::string wan;
+  std::vector<std::string> lans;
+  std::string public_ip;
+  std::string mode = "auto";
+  std::string metrics = kDefaultMetricsAddress;
+  bool no_metrics = false;
+  uint32_t vlan_depth = VPNPT_VLAN_DEPTH_MAX;
+};
+
+int cmd_attach(const AttachArgs& a) {
+  if (auto s = require_root("attach"); !s) return fail(s.error());
+  AttachRequest req;
+  req.wan = a.wan;
+  req.lans = a.lans;
+  auto mode = parse_mode(a.mode);
+  if (!mode) return fail(mode.error());
+  req.mode = *mode;
+  if (!a.public_ip.empty()) {
+    auto ip = parse_ipv4(a.public_ip);
+    if (!ip) return fail(make_error("--public-ip: " + ip.error().what));
+    req.public_ip = *ip;
+  }
+  if (!a.no_metrics)
+    if (auto s = check_metrics_address(a.metrics); !s) return fail(s.error());
+  req.load.vlan_depth = a.vlan_depth;
+
+  auto id = attachment_for(a.wan);
+  if (!id) return fail(id.error());
+  // Take the daemon lock before touching anything: a second daemon must not race the first.
+  auto lock = DaemonLock::acquire(id->lock_path);
+  if (!lock) return fail(make_error(a.wan + " is already attached: " + lock.error().what));
+
+  auto att = attach_or_adopt(req);
+  if (!att) return fail(att.error());
+  DaemonOptions opts;
+  if (!a.no_metrics) opts.metrics_address = a.metrics;
+  if (auto s = run_daemon(*att, opts); !s) return fail(s.error());
+  return 0;
+}
+
+int cmd_detach(const std::string& wan) {
+  if (auto s = require_root("detach"); !s) return fail(s.error());
+  auto id = attachment_for(wan);
+  if (!id) return fail(id.error());
+  if (auto s = detach(*id); !s) return fail(s.error());
+  spdlog::info("detached {}; no programs or pins left", wan);
+  return 0;
+}
+
+int cmd_status(const std::string& wan, bool as_json) {
+  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
+  std::vector<AttachmentId> ids;
+  if (!wan.empty()) {
+    auto id = attachment_for(wan);
+    if (!id) return fail(id.error());
+    ids.push_back(*id);
+  } else {
+    ids = attachments_in_this_netns();
+    if (ids.empty()) return fail(make_error("vpnpt is not attached in this network namespace"));
+  }
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& id : ids) {
+    auto st = status_json(id);
+    if (!st) return fail(st.error());
+    if (as_json)
+      all.push_back(*st);
+    else
+      std::cout << status_text(*st);
+  }
+  if (as_json) std::cout << (wan.empty() ? all.dump(2) : all[0].dump(2)) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vpnpt: XDP-accelerated VPN passthrough (PPTP, IPsec, L2TP) for Linux NAT gateways"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  bool verbose = false;
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_flag("-v,--verbose", verbose, "debug logging, including the verifier log on load failures");
+
+  AttachArgs aa;
+  auto* attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");
+  attach->add_option("wan-if", aa.wan, "WAN interface")->required();
+  attach->add_option("--lan", aa.lans, "LAN interface (repeatable)")->required();
+  attach->add_option("--public-ip", aa.public_ip, "public IPv4 (default: the WAN interface's primary address)");
+  attach->add_option("--mode", aa.mode, "XDP mode: auto (native, else skb), native, skb");
+  attach->add_option("--metrics-address", aa.metrics, "Prometheus endpoint HOST:PORT")
+      ->default_str(kDefaultMetricsAddress);
+  attach->add_flag("--no-metrics", aa.no_metrics, "do not serve /metrics");
+  attach->add_option("--vlan-depth", aa.vlan_depth, "VLAN tags the data plane looks through (0-2)")
+      ->check(CLI::Range(0, VPNPT_VLAN_DEPTH_MAX));
+
+  std::string detach_wan;
+  auto* det = app.add_subcommand("detach", "remove programs and pins of an attachment");
+  det->add_option("wan-if", detach_wan, "WAN interface")->required();
+
+  std::string status_wan;
+  bool status_json_flag = false;
+  auto* st = app.add_subcommand("status", "show interfaces, programs, maps, switches and counters");
+  st->add_option("wan-if", status_wan, "WAN interface (default: every attachment in this namespace)");
+  st->add_flag("--json", status_json_flag, "machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  init_logging(verbose ? "debug" : log_level, running_under_journald());
+
+  if (attach->parsed()) return cmd_attach(aa);
+  if (det->parsed()) return cmd_detach(detach_wan);
+  if (st->parsed()) return cmd_status(status_wan, status_json_flag);
+  return 1;
+}

@@ -1,0 +1,16 @@
+// Stable, lower-case names for the ABI enums, used in status output, JSON
+// and Prometheus labels. One table per enum, indexed by the enum value.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace vpnpt {
+
+std::string_view class_name(uint32_t cls);
+std::string_view dir_name(uint32_t dir);
+std::string_view reason_name(uint32_t reason);
+// Plain-words description of a reason, for logs and `vpnpt diagnose`.
+std::string_view reason_text(uint32_t reason);
+
+}  // namespace vpnpt

@@ -1,0 +1,49 @@
+// The maps of one attachment, opened from their pins. Every inspection
+// command and the daemon read state through this, so they work the same
+// whether the daemon loaded the programs or adopted them, and whether a
+// daemon runs at all.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../maps/vpnpt_abi.h"
+#include "loader/fd.h"
+#include "loader/result.h"
+
+namespace vpnpt {
+
+using CounterTable = std::array<vpnpt_counter, VPNPT_COUNTER_SLOTS>;
+using ReasonTable = std::array<vpnpt_counter, VPNPT_REASON_SLOTS>;
+
+struct MapFill {
+  std::string name;
+  uint32_t used = 0;
+  uint32_t capacity = 0;
+};
+
+// Sums a per-CPU array of vpnpt_counter over all possible CPUs.
+Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots);
+
+class PinnedMaps {
+ public:
+  static Result<PinnedMaps> open(const std::string& pin_dir);
+
+  Result<CounterTable> counters() const;
+  Result<ReasonTable> reasons() const;
+  Result<vpnpt_config> config() const;
+  Status set_config(const vpnpt_config& cfg) const;
+  Result<std::map<uint32_t, vpnpt_iface>> ifaces() const;
+  Status set_iface(uint32_t ifindex, const vpnpt_iface& v) const;
+  Result<std::vector<MapFill>> fill_levels() const;
+
+  int events_fd() const { return events_.get(); }
+
+ private:
+  Fd counters_, reasons_, config_, ifaces_, events_;
+};
+
+}  // namespace vpnpt

@@ -1,0 +1,77 @@
+#include "loader/programs.h"
+
+#include <bpf/bpf.h>
+
+#include <vector>
+
+#include "loader/log.h"
+
+namespace vpnpt {
+
+std::vector<LoadConfig> all_load_configs() {
+  std::vector<LoadConfig> out;
+  for (uint32_t depth = 0; depth <= VPNPT_VLAN_DEPTH_MAX; ++depth)
+    for (bool events : {false, true}) out.push_back(LoadConfig{depth, events});
+  return out;
+}
+
+Status load_object(bpf_object* obj, const char* what) {
+  take_verifier_log_seen();
+  int err = bpf_object__load(obj);
+  if (err == 0) return {};
+  if (take_verifier_log_seen())
+    return make_error(std::string("the kernel verifier rejected ") + what + " (run with -v to see the verifier log)",
+                      err);
+  if (err == -EPERM)
+    return make_error(std::string("loading ") + what + " was refused; vpnpt needs root (CAP_BPF, CAP_NET_ADMIN)", err);
+  return make_error(std::string("cannot load ") + what, err);
+}
+
+namespace {
+
+// Makes every map of @obj unpinned: tests must not touch /sys/fs/bpf.
+void clear_pins(bpf_object* obj) {
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) bpf_map__set_pin_path(m, nullptr);
+}
+
+// Points every map of @dst at the same-named map of @src, so both objects share state.
+Status share_maps(bpf_object* src, bpf_object* dst) {
+  bpf_map* m;
+  bpf_object__for_each_map(m, dst) {
+    const char* name = bpf_map__name(m);
+    // .rodata/.bss are per object.
+    if (name[0] == '.' || std::string_view(name).find(".rodata") != std::string_view::npos) continue;
+    bpf_map* s = bpf_object__find_map_by_name(src, name);
+    if (!s) continue;
+    int err = bpf_map__reuse_fd(m, bpf_map__fd(s));
+    if (err) return make_error(std::string("cannot share map ") + name, err);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<UnpinnedPrograms> load_unpinned(const LoadConfig& cfg) {
+  auto lan = LanSkeleton::open(nullptr, "xdp_lan");
+  if (!lan) return lan.error();
+  auto wan = WanSkeleton::open(nullptr, "xdp_wan");
+  if (!wan) return wan.error();
+  lan->apply(cfg);
+  wan->apply(cfg);
+  clear_pins((*lan)->obj);
+  clear_pins((*wan)->obj);
+  VPNPT_TRY(load_object((*lan)->obj, "xdp_lan"));
+  VPNPT_TRY(share_maps((*lan)->obj, (*wan)->obj));
+  VPNPT_TRY(load_object((*wan)->obj, "xdp_wan"));
+  return UnpinnedPrograms{std::move(*lan), std::move(*wan)};
+}
+
+Result<uint32_t> prog_id_of(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return make_error("cannot read program info", errno);
+  return info.id;
+}
+
+}  // namespace vpnpt

@@ -1,0 +1,97 @@
+// The BPF programs as C++ objects: RAII around the bpftool skeletons, the
+// load-time configuration written into .rodata, and loading without pins
+// (for packet tests and benchmarks, where the LAN and WAN objects share
+// maps by fd instead of by pin).
+#pragma once
+
+#include <bpf/libbpf.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../maps/vpnpt_abi.h"
+
+#include "loader/result.h"
+#include "xdp_lan.skel.h"
+#include "xdp_wan.skel.h"
+
+namespace vpnpt {
+
+// Load-time configuration (.rodata); see bpf/load_config.h.
+struct LoadConfig {
+  uint32_t vlan_depth = 2;  // 0..VPNPT_VLAN_DEPTH_MAX
+  bool events = true;
+};
+
+// Every load-time configuration the data plane supports, for load tests.
+std::vector<LoadConfig> all_load_configs();
+
+template <class T>
+class Skeleton {
+ public:
+  static Result<Skeleton> open(const bpf_object_open_opts* opts, const char* what) {
+    errno = 0;
+    T* s = T::open(opts);
+    if (!s) return make_error(std::string("cannot open BPF object ") + what, errno ? errno : EINVAL);
+    return Skeleton(s);
+  }
+
+  Skeleton(Skeleton&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Skeleton& operator=(Skeleton&& o) noexcept {
+    if (this != &o) {
+      reset();
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  Skeleton(const Skeleton&) = delete;
+  Skeleton& operator=(const Skeleton&) = delete;
+  ~Skeleton() { reset(); }
+
+  T* operator->() const { return s_; }
+  T* get() const { return s_; }
+
+  void apply(const LoadConfig& cfg) {
+    s_->rodata->cfg_vlan_depth = cfg.vlan_depth;
+    s_->rodata->cfg_events = cfg.events ? 1 : 0;
+  }
+
+ private:
+  explicit Skeleton(T* s) : s_(s) {}
+  void reset() {
+    if (s_) T::destroy(s_);
+    s_ = nullptr;
+  }
+  T* s_ = nullptr;
+};
+
+using LanSkeleton = Skeleton<xdp_lan_bpf>;
+using WanSkeleton = Skeleton<xdp_wan_bpf>;
+
+// Loads a BPF object, turning a verifier rejection into a clear error.
+Status load_object(bpf_object* obj, const char* what);
+
+// Both hooks loaded, sharing one set of unpinned maps. Used by packet tests
+// and benchmarks through BPF_PROG_TEST_RUN; never attached.
+struct UnpinnedPrograms {
+  LanSkeleton lan;
+  WanSkeleton wan;
+
+  int lan_fd() const { return bpf_program__fd(lan->progs.xdp_lan); }
+  int wan_fd() const { return bpf_program__fd(wan->progs.xdp_wan); }
+  // Shared maps (the LAN object's instances; the WAN object reuses them).
+  int counters_fd() const { return bpf_map__fd(lan->maps.vpnpt_counters_v1); }
+  int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v1); }
+  int config_fd() const { return bpf_map__fd(lan->maps.vpnpt_config_v1); }
+  int events_fd() const { return bpf_map__fd(lan->maps.vpnpt_events_v1); }
+};
+
+Result<UnpinnedPrograms> load_unpinned(const LoadConfig& cfg);
+
+// Id of a loaded program.
+Result<uint32_t> prog_id_of(int prog_fd);
+
+}  // namespace vpnpt

@@ -1,0 +1,118 @@
+#include "loader/status.h"
+
+#include <fmt/format.h>
+
+#include "../maps/vpnpt_abi.h"
+#include "loader/daemon_lock.h"
+#include "loader/names.h"
+#include "loader/netif.h"
+#include "loader/pinned_maps.h"
+#include "loader/xdp_attach.h"
+
+namespace vpnpt {
+
+using nlohmann::json;
+
+Result<json> status_json(const AttachmentId& id) {
+  auto maps = PinnedMaps::open(id.pin_dir);
+  if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+  auto cfg = maps->config();
+  if (!cfg) return cfg.error();
+  auto ifaces = maps->ifaces();
+  if (!ifaces) return ifaces.error();
+  auto counters = maps->counters();
+  if (!counters) return counters.error();
+  auto reasons = maps->reasons();
+  if (!reasons) return reasons.error();
+  auto fill = maps->fill_levels();
+  if (!fill) return fill.error();
+
+  json st;
+  st["wan"] = id.wan_if;
+  st["pin_dir"] = id.pin_dir;
+  st["public_ip"] = format_ipv4(cfg->public_ip);
+  auto pid = daemon_pid(id.lock_path);
+  st["daemon_pid"] = pid ? json(*pid) : json(nullptr);
+
+  json ifs = json::array();
+  for (const auto& [ifi, v] : *ifaces) {
+    ifs.push_back({{"name", ifname_of(ifi)},
+                   {"ifindex", ifi},
+                   {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                   {"mode", mode_name(v.xdp_mode)},
+                   {"prog_id", v.prog_id},
+                   {"dispatcher", (v.flags & VPNPT_IFACE_F_DISPATCHER) != 0},
+                   {"attached", xdp_prog_attached(ifi, v.prog_id)}});
+  }
+  st["interfaces"] = ifs;
+
+  st["switches"] = {{"pptp", (cfg->switches & VPNPT_SW_PPTP) != 0},
+                    {"ipsec", (cfg->switches & VPNPT_SW_IPSEC) != 0},
+                    {"l2tp", (cfg->switches & VPNPT_SW_L2TP) != 0}};
+
+  json maps_j = json::object();
+  for (const auto& f : *fill) maps_j[f.name] = {{"used", f.used}, {"capacity", f.capacity}};
+  st["maps"] = maps_j;
+
+  json cnt = json::object();
+  for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) {
+    json per = json::object();
+    for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
+      const auto& v = (*counters)[vpnpt_counter_index(d, c)];
+      per[std::string(class_name(c))] = {{"packets", v.packets}, {"bytes", v.bytes}};
+    }
+    cnt[std::string(dir_name(d))] = per;
+  }
+  st["counters"] = cnt;
+
+  json rs = json::object();
+  for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) {
+    json per = json::object();
+    for (uint32_t r = 1; r < VPNPT_REASON_MAX; ++r) {
+      const auto& v = (*reasons)[vpnpt_reason_index(d, r)];
+      per[std::string(reason_name(r))] = v.packets;
+    }
+    rs[std::string(dir_name(d))] = per;
+  }
+  st["malformed"] = rs;
+  return st;
+}
+
+std::string status_text(const json& st) {
+  std::string out;
+  out += fmt::format("vpnpt on {} (public IP {}), daemon {}\n", st["wan"].get<std::string>(),
+                     st["public_ip"].get<std::string>(),
+                     st["daemon_pid"].is_null() ? std::string("not running")
+                                                : "pid " + std::to_string(st["daemon_pid"].get<int>()));
+  out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
+  out += "  interfaces:\n";
+  for (const auto& i : st["interfaces"])
+    out += fmt::format("    {:<12} {:<4} {:<7} prog {:<6} {:<12} {}\n", i["name"].get<std::string>(),
+                       i["role"].get<std::string>(), i["mode"].get<std::string>(), i["prog_id"].get<uint32_t>(),
+                       i["attached"].get<bool>() ? "attached" : "NOT ATTACHED",
+                       i["dispatcher"].get<bool>() ? "(dispatcher)" : "(single)");
+  out += "  passthrough:";
+  for (const char* p : {"pptp", "ipsec", "l2tp"})
+    out += fmt::format(" {}={}", p, st["switches"][p].get<bool>() ? "on" : "off");
+  out += "\n  maps:\n";
+  for (const auto& [name, v] : st["maps"].items())
+    out += fmt::format("    {:<22} {}/{}\n", name, v["used"].get<uint32_t>(), v["capacity"].get<uint32_t>());
+
+  out += fmt::format("  {:<10} {:>12} {:>14} {:>12} {:>14}\n", "class", "out pkts", "out bytes", "in pkts",
+                     "in bytes");
+  for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
+    std::string cn(class_name(c));
+    const auto& o = st["counters"]["outbound"][cn];
+    const auto& i = st["counters"]["inbound"][cn];
+    out += fmt::format("  {:<10} {:>12} {:>14} {:>12} {:>14}\n", cn, o["packets"].get<uint64_t>(),
+                       o["bytes"].get<uint64_t>(), i["packets"].get<uint64_t>(), i["bytes"].get<uint64_t>());
+  }
+  std::string bad;
+  for (const auto& [dir, per] : st["malformed"].items())
+    for (const auto& [reason, n] : per.items())
+      if (n.get<uint64_t>() > 0) bad += fmt::format("    {:<9} {:<14} {}\n", dir, reason, n.get<uint64_t>());
+  if (!bad.empty()) out += "  malformed (counted, passed untouched):\n" + bad;
+  return out;
+}
+
+}  // namespace vpnpt

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything vpnpt needs to build, test and run its lab, from Debian 12 packages.
+# Idempotent: packages already present are skipped, so a second run is fast and offline-safe.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang llvm libelf-dev zlib1g-dev
+  libbpf-dev libxdp-dev xdp-tools bpftool
+  libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
+  iproute2 nftables iputils-ping procps psmisc util-linux
+  python3 python3-scapy tcpdump
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
