@@ -82,6 +82,9 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 	struct iphdr *ip;
 	if (cursor_take(c, sizeof(*ip), (void **)&ip))
 		return VPNPT_REASON_IP_TRUNC;
+	/* Set before the checks so a malformed-packet event can name the
+	 * addresses; callers only use p->ip on VPNPT_REASON_NONE. */
+	p->ip = ip;
 	if (ip->version != 4)
 		return VPNPT_REASON_IP_VERSION;
 
@@ -98,7 +101,6 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 	if (tot < hlen || (void *)ip + tot > c->end)
 		return VPNPT_REASON_IP_TOTLEN;
 
-	p->ip = ip;
 	p->l3_off = (__u32)((void *)ip - start);
 	p->ip_len = tot;
 	p->ip_proto = ip->protocol;

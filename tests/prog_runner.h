@@ -1,0 +1,42 @@
+// Runs the real BPF programs on crafted packets through BPF_PROG_TEST_RUN,
+// and snapshots the data plane's counters so a test can assert exactly
+// which slots a packet moved.
+#pragma once
+
+#include <linux/bpf.h>
+
+#include <cstdint>
+#include <string>
+
+#include "loader/pinned_maps.h"
+#include "loader/programs.h"
+#include "packet_builder.h"
+
+namespace vpnpt::test {
+
+struct RunResult {
+  int err = 0;        // 0, or the negative errno of the test run itself
+  uint32_t verdict = 0;
+  pkt::Bytes out;     // the frame after the program ran
+  uint32_t ns_per_run = 0;
+};
+
+RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat = 1);
+
+const char* verdict_name(uint32_t v);
+
+struct Snapshot {
+  CounterTable counters{};
+  ReasonTable reasons{};
+};
+
+Snapshot snapshot(const UnpinnedPrograms& p);
+
+// Programs loaded once per test with unpinned, shared maps.
+struct Dataplane {
+  UnpinnedPrograms progs;
+  explicit Dataplane(const LoadConfig& cfg = {});
+  int hook_fd(uint32_t dir) const { return dir == VPNPT_DIR_OUTBOUND ? progs.lan_fd() : progs.wan_fd(); }
+};
+
+}  // namespace vpnpt::test
