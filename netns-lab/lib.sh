@@ -1,0 +1,657 @@
+# shellcheck shell=bash
+# vpnpt network-namespace lab: shared library. Source it, then call lab_init.
+#
+#   set -euo pipefail
+#   . "$(dirname "$0")/lib.sh"
+#   lab_init "${1:-}"            # vpnpt path: $1, else $VPNPT, else <repo>/build/vpnpt
+#   lab_site s1 2 1              # site "s1": router, LAN switch, 2 clients, 1 server
+#   lab_start_vpnpt s1
+#   ...
+#
+# Everything the lab creates (namespaces, processes, vpnpt attachments, pin
+# directories) is recorded and removed by lab_cleanup, which lab_init installs
+# as the EXIT/INT/TERM/HUP trap. Cleanup is idempotent and may also be called
+# explicitly.
+#
+# Topology (one shared "internet" segment per run, any number of sites):
+#
+#   c1..cN (eth0 192.168.1.10+i) --+
+#                                  +-- br0 [site LAN switch] -- lan0 [router] wan0 --+
+#                                                          192.168.1.1   203.0.113.k |
+#                                                                                    |
+#   s1..sM (eth0 203.0.113.(100+20(k-1)+j)) ------------ br0 [internet switch] ------+
+#
+# k is the site's index (order of lab_site calls, 1..7). Servers have only
+# the connected 203.0.113.0/24 route: they reach a site's clients through the
+# router's public address, exactly like the internet.
+#
+# Exit codes used by lab scripts: 0 pass, 1 fail, 77 skipped (missing kernel
+# feature, tool or privilege).
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_DIR/.." && pwd)
+
+LAB_ID=""            # run id, prefix of every namespace of this run
+LAB_STATE=""         # temp dir with logs
+LAB_PY=""            # python3 that can import scapy
+LAB_NAMESPACES=()    # namespaces we created (cleanup deletes them)
+LAB_PIDS=()          # background processes we started (cleanup ends them)
+LAB_SITES=()         # site names in creation order
+declare -A LAB_SITE_IDX=() LAB_SITE_NCLIENTS=() LAB_SITE_NSERVERS=()
+declare -A LAB_PIN_DIR=()      # site -> vpnpt pin dir of its router
+declare -A LAB_VPNPT_USED=()   # site -> 1 once vpnpt was started there
+declare -A LAB_VPNPT_PID=()    # site -> pid of the running daemon
+declare -A LAB_VPNPT_LOG=()    # site -> daemon log file
+LAB_CLEANING=0
+
+LAB_LAN_PREFIX=192.168.1
+LAB_WAN_PREFIX=203.0.113
+
+# ---------------------------------------------------------------- messages
+
+lab_log() { printf '%s\n' "$*"; }
+lab_info() { printf '  .. %s\n' "$*"; }
+lab_pass() { printf 'PASS: %s\n' "$*"; }
+lab_warn() { printf 'WARN: %s\n' "$*" >&2; }
+
+# Fails the script: prints the message and exits 1 (the EXIT trap cleans up).
+# Must not be called from a $(...) subshell.
+lab_fail() {
+	printf 'FAIL: %s\n' "$*"
+	exit 1
+}
+
+lab_skip() {
+	printf 'SKIP: %s\n' "$*"
+	exit 77
+}
+
+# ---------------------------------------------------------------- assertions
+
+# lab_assert DESC CMD...   passes if CMD succeeds
+lab_assert() {
+	local desc=$1
+	shift
+	if "$@"; then lab_pass "$desc"; else lab_fail "$desc (command failed: $*)"; fi
+}
+
+# lab_assert_not DESC CMD...   passes if CMD fails
+lab_assert_not() {
+	local desc=$1
+	shift
+	if "$@"; then lab_fail "$desc (command unexpectedly succeeded: $*)"; else lab_pass "$desc"; fi
+}
+
+# lab_assert_eq DESC EXPECTED ACTUAL
+lab_assert_eq() {
+	if [[ "$2" == "$3" ]]; then
+		lab_pass "$1 (= $3)"
+	else
+		lab_fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# lab_assert_ne DESC UNEXPECTED ACTUAL
+lab_assert_ne() {
+	if [[ "$2" != "$3" ]]; then
+		lab_pass "$1 ($3)"
+	else
+		lab_fail "$1: got '$3', which it must not be"
+	fi
+}
+
+# lab_assert_ge DESC MIN ACTUAL   (integers)
+lab_assert_ge() {
+	if [[ "$3" =~ ^-?[0-9]+$ ]] && (($3 >= $2)); then
+		lab_pass "$1 ($3 >= $2)"
+	else
+		lab_fail "$1: expected >= $2, got '$3'"
+	fi
+}
+
+# ---------------------------------------------------------------- init / cleanup
+
+_lab_have() { command -v "$1" >/dev/null 2>&1; }
+
+# lab_init [VPNPT]: checks prerequisites, picks the run id, installs the traps.
+lab_init() {
+	VPNPT=${1:-${VPNPT:-$LAB_REPO/build/vpnpt}}
+	[[ $(id -u) -eq 0 ]] || lab_skip "the lab needs root (network namespaces, XDP)"
+	local t
+	for t in ip nsenter nft ping tc; do
+		_lab_have "$t" || lab_skip "missing tool: $t"
+	done
+	LAB_PY=""
+	for t in "${LAB_PYTHON:-}" /usr/bin/python3 python3; do
+		[[ -n "$t" ]] || continue
+		if "$t" -c 'import scapy.layers.inet' >/dev/null 2>&1; then
+			LAB_PY=$t
+			break
+		fi
+	done
+	[[ -n "$LAB_PY" ]] || lab_skip "no python3 with scapy (apt-get install python3-scapy, or set LAB_PYTHON)"
+	[[ -x "$VPNPT" ]] || lab_fail "vpnpt binary not found or not executable: $VPNPT (build it, or pass its path as the first argument or \$VPNPT)"
+	VPNPT=$(cd "$(dirname "$VPNPT")" && pwd)/$(basename "$VPNPT")
+	[[ -d /sys/fs/bpf ]] && grep -qs ' /sys/fs/bpf bpf ' /proc/mounts ||
+		lab_skip "bpffs is not mounted on /sys/fs/bpf"
+
+	LAB_ID=$(printf 'vpl%d%04x' "$$" "$((RANDOM % 65536))")
+	LAB_STATE=$(mktemp -d "/tmp/vpnpt-lab.$LAB_ID.XXXXXX")
+	trap '_lab_on_exit' EXIT
+	trap '_lab_on_signal INT 130' INT
+	trap '_lab_on_signal TERM 143' TERM
+	trap '_lab_on_signal HUP 129' HUP
+
+	_lab_probe_kernel
+}
+
+# Skips (77) if this kernel cannot give us namespaces, veth pairs, bridges or nft NAT.
+_lab_probe_kernel() {
+	local ns="$LAB_ID-probe"
+	_lab_netns_add "$ns" 2>/dev/null || lab_skip "cannot create network namespaces"
+	ip -n "$ns" link add p0 type veth peer name p1 2>/dev/null || lab_skip "no veth support in this kernel"
+	ip -n "$ns" link add pbr type bridge 2>/dev/null || lab_skip "no bridge support in this kernel"
+	printf 'table ip probe { chain p { type nat hook postrouting priority srcnat; oifname "p0" masquerade; }; }\n' |
+		lab_nsenter "$ns" nft -f - 2>/dev/null || lab_skip "no nftables NAT (nf_tables/nft_masq) in this kernel"
+	_lab_netns_del "$ns"
+}
+
+_lab_on_exit() {
+	local rc=$?
+	trap - EXIT
+	lab_cleanup || true
+	if ((rc == 0)) && ((LAB_LEFTOVERS > 0)); then rc=1; fi
+	exit "$rc"
+}
+
+_lab_on_signal() {
+	trap '' INT TERM HUP
+	printf '\nlab: interrupted by SIG%s, cleaning up\n' "$1" >&2
+	trap - EXIT
+	lab_cleanup || true
+	exit "$2"
+}
+
+# True if PID is a live (or zombie) child of this shell.
+_lab_is_our_child() {
+	local pid=$1 stat ppid
+	[[ -r /proc/$pid/stat ]] || return 1
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }   # drop "pid (comm) "; comm may contain spaces
+	ppid=$(cut -d' ' -f2 <<<"$stat")
+	[[ "$ppid" == "$$" ]]
+}
+
+_lab_pid_alive() {
+	local state
+	[[ -r /proc/$1/stat ]] || return 1
+	state=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	state=${state##*) }
+	[[ ${state:0:1} != Z ]]
+}
+
+# _lab_forget_pid PID: removes PID from the registry.
+_lab_forget_pid() {
+	local p keep=()
+	for p in "${LAB_PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+	LAB_PIDS=("${keep[@]}")
+}
+
+# lab_kill PID [TIMEOUT_S]: SIGTERM, wait, SIGKILL; only if PID is our child.
+lab_kill() {
+	local pid=$1 timeout=${2:-5} i
+	if _lab_is_our_child "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < timeout * 10; i++)); do
+			_lab_pid_alive "$pid" || break
+			sleep 0.1
+		done
+		if _lab_pid_alive "$pid"; then
+			lab_warn "pid $pid ignored SIGTERM for ${timeout}s, sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+	fi
+	_lab_forget_pid "$pid"
+}
+
+LAB_LEFTOVERS=0
+
+# Removes everything this run created. Idempotent; safe at any point.
+lab_cleanup() {
+	((LAB_CLEANING == 0)) || return 0
+	[[ -n "$LAB_ID" ]] || return 0
+	LAB_CLEANING=1
+	local site ns pid dir left had_e=0
+	[[ $- == *e* ]] && had_e=1
+	set +e
+
+	# 1. vpnpt attachments: detach stops the daemon and removes programs and pins.
+	for site in "${!LAB_VPNPT_USED[@]}"; do
+		ns=$(lab_ns "$site" router)
+		if [[ -e /run/netns/$ns ]]; then
+			timeout 20 nsenter --net="/run/netns/$ns" "$VPNPT" detach wan0 >>"$LAB_STATE/cleanup.log" 2>&1 ||
+				lab_warn "vpnpt detach in $ns failed (see $LAB_STATE/cleanup.log)"
+		fi
+		pid=${LAB_VPNPT_PID[$site]:-}
+		[[ -n "$pid" ]] && lab_kill "$pid" 5
+		unset "LAB_VPNPT_PID[$site]"
+	done
+	# 2. Every other process we started.
+	for pid in "${LAB_PIDS[@]}"; do lab_kill "$pid" 3; done
+	LAB_PIDS=()
+	# 3. Pin directories and lock files a failed detach may have left.
+	for site in "${!LAB_PIN_DIR[@]}"; do
+		dir=${LAB_PIN_DIR[$site]}
+		if [[ -n "$dir" && "$dir" == /sys/fs/bpf/vpnpt/* && -e "$dir" ]]; then
+			lab_warn "removing leftover pin dir $dir"
+			rm -rf -- "$dir"
+		fi
+		[[ -n "$dir" ]] && rm -f -- "/run/vpnpt/$(basename "$dir").lock"
+	done
+	# 4. Namespaces (deleting a router's namespace also drops its XDP programs).
+	for ns in "${LAB_NAMESPACES[@]}"; do _lab_netns_del "$ns"; done
+	LAB_NAMESPACES=()
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_ID-"); do
+		lab_warn "removing unregistered namespace $ns"
+		ip netns del "$ns" 2>/dev/null
+	done
+	LAB_VPNPT_USED=()
+	# 5. Verify.
+	left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -c "^$LAB_ID-")
+	for site in "${!LAB_PIN_DIR[@]}"; do
+		[[ -e "${LAB_PIN_DIR[$site]}" ]] && left=$((left + 1))
+	done
+	if ((left > 0)); then
+		lab_warn "cleanup left $left namespace(s)/pin dir(s) of run $LAB_ID behind"
+		LAB_LEFTOVERS=$left
+	fi
+	if [[ -n "$LAB_STATE" && -d "$LAB_STATE" ]]; then
+		if [[ -n "${LAB_KEEP_LOGS:-}" ]]; then
+			lab_log "lab: logs kept in $LAB_STATE"
+		else
+			rm -rf -- "$LAB_STATE"
+		fi
+	fi
+	LAB_CLEANING=0
+	((had_e)) && set -e
+	return 0
+}
+
+# ---------------------------------------------------------------- namespaces
+
+# lab_ns SITE ROLE: namespace name. ROLE: router | lan | c<i> | s<j> | inet.
+lab_ns() {
+	if [[ "$2" == inet ]]; then
+		printf '%s-inet\n' "$LAB_ID"
+	else
+		printf '%s-%s-%s\n' "$LAB_ID" "$1" "$2"
+	fi
+}
+
+_lab_netns_add() {
+	LAB_NAMESPACES+=("$1") # register first: cleanup must see half-made ones
+	ip netns add "$1" || return 1
+	lab_nsenter "$1" sh -c '
+		echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 &&
+		echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 &&
+		echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad &&
+		echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad' 2>/dev/null || true
+	ip -n "$1" link set lo up || return 1
+}
+
+_lab_netns_del() {
+	local ns=$1 keep=() n
+	ip netns del "$ns" 2>/dev/null || true
+	for n in "${LAB_NAMESPACES[@]}"; do [[ "$n" == "$ns" ]] || keep+=("$n"); done
+	LAB_NAMESPACES=("${keep[@]}")
+}
+
+# lab_nsenter NS CMD...: runs CMD in NS's network namespace only (keeps the
+# host's /sys, so bpffs pins are shared). Use for vpnpt, nft, sysctl, ping.
+lab_nsenter() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# lab_router_exec SITE CMD...
+lab_router_exec() {
+	local site=$1
+	shift
+	lab_nsenter "$(lab_ns "$site" router)" "$@"
+}
+
+# lab_host_exec SITE HOST CMD...: HOST is c<i> or s<j>; uses `ip netns exec`.
+lab_host_exec() {
+	local ns
+	ns=$(lab_ns "$1" "$2")
+	shift 2
+	ip netns exec "$ns" "$@"
+}
+
+# Deletes all namespaces of the run now (vpnpt should be detached first).
+lab_delete_namespaces() {
+	local ns
+	for ns in "${LAB_NAMESPACES[@]}"; do _lab_netns_del "$ns"; done
+}
+
+# ---------------------------------------------------------------- addresses
+
+lab_site_index() {
+	[[ -n "${LAB_SITE_IDX[$1]:-}" ]] || { echo "lab: unknown site '$1'" >&2; return 1; }
+	printf '%s\n' "${LAB_SITE_IDX[$1]}"
+}
+lab_router_lan_ip() { printf '%s.1\n' "$LAB_LAN_PREFIX"; }
+lab_wan_ip() {
+	local k
+	k=$(lab_site_index "$1") || return 1
+	printf '%s.%d\n' "$LAB_WAN_PREFIX" "$k"
+}
+lab_client_ip() { printf '%s.%d\n' "$LAB_LAN_PREFIX" "$((10 + $2))"; }
+lab_server_ip() {
+	local k
+	k=$(lab_site_index "$1") || return 1
+	printf '%s.%d\n' "$LAB_WAN_PREFIX" "$((100 + 20 * (k - 1) + $2))"
+}
+
+# ---------------------------------------------------------------- topology
+
+_lab_gro_on() {
+	# veth XDP_REDIRECT needs GRO (or an XDP program) on the receiving peer.
+	_lab_have ethtool || return 0
+	lab_nsenter "$1" ethtool -K "$2" gro on >/dev/null 2>&1 || true
+}
+
+_lab_bridge() {
+	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+	ip -n "$1" link set br0 up
+}
+
+_lab_inet_ensure() {
+	local ns
+	ns=$(lab_ns - inet)
+	[[ -e /run/netns/$ns ]] && return 0
+	_lab_netns_add "$ns"
+	_lab_bridge "$ns"
+}
+
+# Client firewall: the hosts' own kernels must not answer what the lab sends
+# (ICMP errors for closed ports/protocols, RSTs), or those replies would be
+# counted as extra outbound packets. scapy sends through AF_PACKET sockets,
+# which bypass this output hook.
+_lab_mute_host() {
+	lab_nsenter "$1" nft -f - <<'EOF'
+table inet lab_mute {
+	chain output {
+		type filter hook output priority 0; policy accept;
+		icmp type { destination-unreachable, time-exceeded, parameter-problem } drop
+		tcp flags & rst == rst drop
+	}
+}
+EOF
+}
+
+# lab_site NAME N_CLIENTS M_SERVERS: builds one site (see the header).
+lab_site() {
+	local site=$1 nclients=${2:-1} nservers=${3:-1}
+	local idx r sw inet ns i j port ip
+	[[ "$site" =~ ^[a-z][a-z0-9]{0,7}$ ]] || lab_fail "lab_site: bad site name '$site' (a-z0-9, max 8 chars)"
+	[[ -z "${LAB_SITE_IDX[$site]:-}" ]] || lab_fail "lab_site: site '$site' exists"
+	((nclients >= 1 && nclients <= 200)) || lab_fail "lab_site: 1..200 clients"
+	((nservers >= 0 && nservers <= 20)) || lab_fail "lab_site: 0..20 servers"
+	idx=$((${#LAB_SITES[@]} + 1))
+	((idx <= 7)) || lab_fail "lab_site: at most 7 sites per run"
+	LAB_SITES+=("$site")
+	LAB_SITE_IDX[$site]=$idx
+	LAB_SITE_NCLIENTS[$site]=$nclients
+	LAB_SITE_NSERVERS[$site]=$nservers
+
+	_lab_inet_ensure
+	inet=$(lab_ns - inet)
+	r=$(lab_ns "$site" router)
+	sw=$(lab_ns "$site" lan)
+	_lab_netns_add "$r"
+	_lab_netns_add "$sw"
+	_lab_bridge "$sw"
+
+	# Router: lan0 into the LAN switch, wan0 into the internet switch.
+	ip -n "$r" link add lan0 type veth peer name rtr netns "$sw"
+	ip -n "$sw" link set rtr master br0 up
+	ip -n "$r" link add wan0 type veth peer name "r$idx" netns "$inet"
+	ip -n "$inet" link set "r$idx" master br0 up
+	ip -n "$r" addr add "$(lab_router_lan_ip)/24" dev lan0
+	ip -n "$r" addr add "$(lab_wan_ip "$site")/24" dev wan0
+	ip -n "$r" link set lan0 up
+	ip -n "$r" link set wan0 up
+	_lab_gro_on "$sw" rtr
+	_lab_gro_on "$inet" "r$idx"
+	_lab_gro_on "$r" lan0
+	_lab_gro_on "$r" wan0
+	lab_nsenter "$r" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+	lab_nsenter "$r" nft -f - <<'EOF'
+table ip lab_nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "wan0" masquerade
+	}
+}
+EOF
+	LAB_PIN_DIR[$site]=/sys/fs/bpf/vpnpt/wan0@ns$(lab_nsenter "$r" "$LAB_PY" -c \
+		'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little"))')
+
+	for ((i = 1; i <= nclients; i++)); do
+		ns=$(lab_ns "$site" "c$i")
+		ip=$(lab_client_ip "$site" "$i")
+		_lab_netns_add "$ns"
+		ip -n "$ns" link add eth0 type veth peer name "c$i" netns "$sw"
+		ip -n "$sw" link set "c$i" master br0 up
+		ip -n "$ns" addr add "$ip/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via "$(lab_router_lan_ip)"
+		_lab_gro_on "$sw" "c$i"
+		_lab_gro_on "$ns" eth0
+		_lab_mute_host "$ns"
+	done
+	for ((j = 1; j <= nservers; j++)); do
+		ns=$(lab_ns "$site" "s$j")
+		ip=$(lab_server_ip "$site" "$j")
+		port="s${idx}x$j"
+		_lab_netns_add "$ns"
+		ip -n "$ns" link add eth0 type veth peer name "$port" netns "$inet"
+		ip -n "$inet" link set "$port" master br0 up
+		ip -n "$ns" addr add "$ip/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		_lab_gro_on "$inet" "$port"
+		_lab_gro_on "$ns" eth0
+	done
+	lab_settle "$site"
+}
+
+# lab_settle SITE: resolves ARP everywhere and checks the paths (also
+# verifies NAT: every client reaches server 1 through the router).
+lab_settle() {
+	local site=$1 i j r
+	r=$(lab_ns "$site" router)
+	for ((i = 1; i <= LAB_SITE_NCLIENTS[$site]; i++)); do
+		lab_nsenter "$(lab_ns "$site" "c$i")" ping -q -n -c1 -W2 "$(lab_router_lan_ip)" >/dev/null ||
+			lab_fail "site $site: client c$i cannot reach its router"
+	done
+	for ((j = 1; j <= LAB_SITE_NSERVERS[$site]; j++)); do
+		lab_nsenter "$r" ping -q -n -c1 -W2 "$(lab_server_ip "$site" "$j")" >/dev/null ||
+			lab_fail "site $site: router cannot reach server s$j"
+		lab_nsenter "$(lab_ns "$site" "s$j")" ping -q -n -c1 -W2 "$(lab_wan_ip "$site")" >/dev/null ||
+			lab_fail "site $site: server s$j cannot reach the router's public IP"
+	done
+	if ((LAB_SITE_NSERVERS[$site] > 0)); then
+		for ((i = 1; i <= LAB_SITE_NCLIENTS[$site]; i++)); do
+			lab_nsenter "$(lab_ns "$site" "c$i")" ping -q -n -c1 -W2 "$(lab_server_ip "$site" 1)" >/dev/null ||
+				lab_fail "site $site: client c$i cannot reach server s1 through NAT"
+		done
+	fi
+}
+
+# ---------------------------------------------------------------- processes
+
+# lab_bg NAME CMD...: starts CMD in the background (stdout+stderr to
+# $LAB_STATE/NAME.log), records its pid in LAB_BG_PID and the registry.
+lab_bg() {
+	local name=$1
+	shift
+	"$@" >>"$LAB_STATE/$name.log" 2>&1 &
+	LAB_BG_PID=$!
+	LAB_PIDS+=("$LAB_BG_PID")
+}
+
+# lab_wait_pids TIMEOUT_S PID...: waits for the pids to exit (killing the
+# ones still alive at the deadline); returns 1 if any exited non-zero or had
+# to be killed.
+lab_wait_pids() {
+	local timeout=$1 deadline pid rc=0 prc
+	shift
+	deadline=$((SECONDS + timeout))
+	for pid in "$@"; do
+		while _lab_pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+		if _lab_pid_alive "$pid"; then
+			lab_warn "pid $pid still running after ${timeout}s, stopping it"
+			lab_kill "$pid" 2
+			rc=1
+			continue
+		fi
+		prc=0
+		wait "$pid" 2>/dev/null || prc=$?
+		((prc == 0)) || rc=1
+		_lab_forget_pid "$pid"
+	done
+	return "$rc"
+}
+
+# lab_traffic SITE HOST -- TRAFFIC.PY ARGS...: runs traffic.py in a host
+# namespace (foreground; traffic.py bounds itself in count and time).
+lab_traffic() {
+	local site=$1 host=$2
+	shift 2
+	[[ "${1:-}" == -- ]] && shift
+	lab_host_exec "$site" "$host" "$LAB_PY" "$LAB_DIR/traffic.py" "$@"
+}
+
+# lab_traffic_bg NAME SITE HOST -- ARGS...: same, in the background (lab_bg).
+lab_traffic_bg() {
+	local name=$1 site=$2 host=$3
+	shift 3
+	[[ "${1:-}" == -- ]] && shift
+	lab_bg "$name" ip netns exec "$(lab_ns "$site" "$host")" "$LAB_PY" "$LAB_DIR/traffic.py" "$@"
+}
+
+# ---------------------------------------------------------------- vpnpt
+
+# lab_start_vpnpt SITE [EXTRA ARGS...]: `vpnpt attach wan0 --lan lan0` in the
+# router, in the background; waits up to 10 s until status shows our daemon.
+lab_start_vpnpt() {
+	local site=$1 r log pid i dpid
+	shift
+	r=$(lab_ns "$site" router)
+	[[ -z "${LAB_VPNPT_PID[$site]:-}" ]] || lab_fail "vpnpt already started in site $site"
+	log="$LAB_STATE/vpnpt-$site.log"
+	LAB_VPNPT_LOG[$site]=$log
+	LAB_VPNPT_USED[$site]=1
+	printf -- '--- vpnpt attach (%s)\n' "$(date +%T.%N)" >>"$log"
+	# nsenter execs vpnpt, so $! is vpnpt's own pid.
+	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 --lan lan0 "$@" >>"$log" 2>&1 &
+	pid=$!
+	LAB_VPNPT_PID[$site]=$pid
+	for ((i = 0; i < 100; i++)); do
+		if ! _lab_pid_alive "$pid"; then
+			wait "$pid" 2>/dev/null || true
+			unset "LAB_VPNPT_PID[$site]"
+			sed 's/^/    vpnpt| /' "$log"
+			lab_fail "vpnpt attach in site $site exited before it was ready"
+		fi
+		dpid=$(lab_status_json "$site" 2>/dev/null | lab_json 'd["daemon_pid"]' 2>/dev/null) || dpid=""
+		if [[ "$dpid" == "$pid" ]]; then
+			LAB_VPNPT_STARTED_PID=$pid
+			return 0
+		fi
+		sleep 0.1
+	done
+	sed 's/^/    vpnpt| /' "$log"
+	lab_fail "vpnpt in site $site not ready after 10 s"
+}
+
+# lab_stop_vpnpt SITE: SIGTERM to the daemon, waits (10 s) for it to exit.
+# Sets LAB_VPNPT_EXIT to its exit status.
+lab_stop_vpnpt() {
+	local site=$1 pid i
+	pid=${LAB_VPNPT_PID[$site]:-}
+	[[ -n "$pid" ]] || lab_fail "lab_stop_vpnpt: no daemon started in site $site"
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		_lab_pid_alive "$pid" || break
+		sleep 0.1
+	done
+	_lab_pid_alive "$pid" && lab_fail "vpnpt daemon (pid $pid) in site $site did not exit within 10 s of SIGTERM"
+	LAB_VPNPT_EXIT=0
+	wait "$pid" 2>/dev/null || LAB_VPNPT_EXIT=$?
+	unset "LAB_VPNPT_PID[$site]"
+}
+
+# lab_detach_vpnpt SITE: `vpnpt detach wan0` in the router; reaps the daemon.
+lab_detach_vpnpt() {
+	local site=$1 pid rc=0 i
+	lab_router_exec "$site" "$VPNPT" detach wan0 >>"$LAB_STATE/vpnpt-$site.log" 2>&1 || rc=$?
+	pid=${LAB_VPNPT_PID[$site]:-}
+	if [[ -n "$pid" ]]; then
+		# detach waits for the daemon itself; give it a moment to be reaped.
+		for ((i = 0; i < 50; i++)); do _lab_pid_alive "$pid" || break; sleep 0.1; done
+		if ! _lab_pid_alive "$pid"; then
+			wait "$pid" 2>/dev/null || true
+			unset "LAB_VPNPT_PID[$site]"
+		fi
+	fi
+	return "$rc"
+}
+
+# lab_vpnpt_pid SITE: pid of the daemon we started ("" if none).
+lab_vpnpt_pid() { printf '%s\n' "${LAB_VPNPT_PID[$1]:-}"; }
+
+# lab_status_json SITE / lab_status SITE: `vpnpt status wan0 [--json]` in the router.
+lab_status_json() { lab_router_exec "$1" "$VPNPT" status wan0 --json; }
+lab_status() { lab_router_exec "$1" "$VPNPT" status wan0; }
+
+# lab_json EXPR: evaluates a Python expression over the JSON document on
+# stdin (bound to d) and prints it; None -> null, bools -> true/false.
+lab_json() {
+	"$LAB_PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"d": d})
+print(json.dumps(v) if isinstance(v, (bool, type(None), list, dict)) else v)
+' "$1"
+}
+
+# lab_counter SITE DIR CLASS [packets|bytes]   DIR: outbound | inbound
+lab_counter() {
+	lab_status_json "$1" | lab_json "d['counters']['$2']['$3']['${4:-packets}']"
+}
+
+# lab_counters SITE DIR: "class packets" lines for every class.
+lab_counters() {
+	lab_status_json "$1" | lab_json "'\n'.join('%s %d' % (k, v['packets']) for k, v in sorted(d['counters']['$2'].items()))"
+}
+
+# lab_wait_counters SITE DIR MIN CLASS...: polls (up to 5 s) until every
+# listed packet counter is >= MIN (packets reach XDP shortly after the sender
+# returns), then waits another 0.3 s so late extras would show too. Returns 1
+# on timeout; the caller then asserts on exact values.
+lab_wait_counters() {
+	local site=$1 dir=$2 min=$3 deadline low
+	shift 3
+	deadline=$((SECONDS + 5))
+	while :; do
+		low=$(lab_status_json "$site" | lab_json "sum(1 for c in '$*'.split() if d['counters']['$dir'][c]['packets'] < $min)")
+		((low == 0)) && break
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+	sleep 0.3
+}
