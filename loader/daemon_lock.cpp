@@ -34,30 +34,48 @@ Result<DaemonLock> DaemonLock::acquire(const std::string& path) {
     return make_error("a vpnpt daemon" + (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) +
                       " already runs for this attachment; stop it first or use `vpnpt status`");
   }
-  std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) < 0)
-    return make_error("cannot write lock file " + path, errno);
+  if (ftruncate(fd.get(), 0) != 0) return make_error("cannot write lock file " + path, errno);
   return DaemonLock(path, std::move(fd));
+}
+
+Status DaemonLock::mark_ready() {
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (pwrite(fd_.get(), pid.data(), pid.size(), 0) < 0) return make_error("cannot write lock file " + path_, errno);
+  return {};
 }
 
 DaemonLock::~DaemonLock() {
   if (fd_.valid()) ::unlink(path_.c_str());  // unlink while still holding the lock
 }
 
-std::optional<pid_t> daemon_pid(const std::string& path) {
+DaemonInfo daemon_info(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;  // nobody holds it
-  return read_pid(fd.get());
+  if (!fd.valid()) return {};
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return {};  // nobody holds it: a stale file
+  auto pid = read_pid(fd.get());
+  if (!pid) return {DaemonState::Starting, std::nullopt};
+  return {DaemonState::Running, pid};
+}
+
+const char* daemon_state_name(DaemonState s) {
+  switch (s) {
+    case DaemonState::Starting: return "starting";
+    case DaemonState::Running: return "running";
+    default: return "stopped";
+  }
 }
 
 bool stop_daemon(const std::string& path, int timeout_ms) {
-  auto pid = daemon_pid(path);
-  if (!pid) return true;
-  ::kill(*pid, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool signalled = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!daemon_pid(path)) return true;
+    auto info = daemon_info(path);
+    if (info.state == DaemonState::Stopped) return true;
+    // A starting daemon has no pid yet: wait for it to become ready, then stop it.
+    if (info.pid && !signalled) {
+      ::kill(*info.pid, SIGTERM);
+      signalled = true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

@@ -15,8 +15,10 @@ namespace vpnpt {
 
 class DaemonLock {
  public:
-  // Takes the lock or reports the pid that holds it.
+  // Takes the lock or reports the pid that holds it. The pid is written
+  // only by mark_ready(), so a daemon still attaching is "starting".
   static Result<DaemonLock> acquire(const std::string& path);
+  Status mark_ready();
   DaemonLock(DaemonLock&&) = default;
   ~DaemonLock();
 
@@ -26,8 +28,15 @@ class DaemonLock {
   Fd fd_;
 };
 
-// Pid of the daemon holding @path, if one is alive.
-std::optional<pid_t> daemon_pid(const std::string& path);
+enum class DaemonState { Stopped, Starting, Running };
+
+struct DaemonInfo {
+  DaemonState state = DaemonState::Stopped;
+  std::optional<pid_t> pid;  // set when Running
+};
+
+DaemonInfo daemon_info(const std::string& path);
+const char* daemon_state_name(DaemonState s);
 
 // Stops the daemon holding @path (SIGTERM, waits up to @timeout_ms). True if none runs afterwards.
 bool stop_daemon(const std::string& path, int timeout_ms);

@@ -58,6 +58,7 @@ int cmd_attach(const AttachArgs& a) {
 
   auto att = attach_or_adopt(req);
   if (!att) return fail(att.error());
+  if (auto s = lock->mark_ready(); !s) return fail(s.error());
   DaemonOptions opts;
   if (!a.no_metrics) opts.metrics_address = a.metrics;
   if (auto s = run_daemon(*att, opts); !s) return fail(s.error());

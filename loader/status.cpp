@@ -31,8 +31,9 @@ Result<json> status_json(const AttachmentId& id) {
   st["wan"] = id.wan_if;
   st["pin_dir"] = id.pin_dir;
   st["public_ip"] = format_ipv4(cfg->public_ip);
-  auto pid = daemon_pid(id.lock_path);
-  st["daemon_pid"] = pid ? json(*pid) : json(nullptr);
+  auto daemon = daemon_info(id.lock_path);
+  st["daemon"] = daemon_state_name(daemon.state);
+  st["daemon_pid"] = daemon.pid ? json(*daemon.pid) : json(nullptr);
 
   json ifs = json::array();
   for (const auto& [ifi, v] : *ifaces) {
@@ -80,10 +81,10 @@ Result<json> status_json(const AttachmentId& id) {
 
 std::string status_text(const json& st) {
   std::string out;
+  std::string daemon = st["daemon"].get<std::string>();
+  if (!st["daemon_pid"].is_null()) daemon += " (pid " + std::to_string(st["daemon_pid"].get<int>()) + ")";
   out += fmt::format("vpnpt on {} (public IP {}), daemon {}\n", st["wan"].get<std::string>(),
-                     st["public_ip"].get<std::string>(),
-                     st["daemon_pid"].is_null() ? std::string("not running")
-                                                : "pid " + std::to_string(st["daemon_pid"].get<int>()));
+                     st["public_ip"].get<std::string>(), daemon);
   out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
   out += "  interfaces:\n";
   for (const auto& i : st["interfaces"])

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # LAB_* globals are read by the scripts that source this
 # vpnpt network-namespace lab: shared library. Source it, then call lab_init.
 #
 #   set -euo pipefail
@@ -132,11 +133,12 @@ lab_init() {
 	[[ -n "$LAB_PY" ]] || lab_skip "no python3 with scapy (apt-get install python3-scapy, or set LAB_PYTHON)"
 	[[ -x "$VPNPT" ]] || lab_fail "vpnpt binary not found or not executable: $VPNPT (build it, or pass its path as the first argument or \$VPNPT)"
 	VPNPT=$(cd "$(dirname "$VPNPT")" && pwd)/$(basename "$VPNPT")
-	[[ -d /sys/fs/bpf ]] && grep -qs ' /sys/fs/bpf bpf ' /proc/mounts ||
-		lab_skip "bpffs is not mounted on /sys/fs/bpf"
+	grep -qs ' /sys/fs/bpf bpf ' /proc/mounts || lab_skip "bpffs is not mounted on /sys/fs/bpf"
 
 	LAB_ID=$(printf 'vpl%d%04x' "$$" "$((RANDOM % 65536))")
 	LAB_STATE=$(mktemp -d "/tmp/vpnpt-lab.$LAB_ID.XXXXXX")
+	set -E # ERR trap in functions too
+	trap '_lab_on_err $? "$LINENO" "$BASH_COMMAND"' ERR
 	trap '_lab_on_exit' EXIT
 	trap '_lab_on_signal INT 130' INT
 	trap '_lab_on_signal TERM 143' TERM
@@ -156,11 +158,19 @@ _lab_probe_kernel() {
 	_lab_netns_del "$ns"
 }
 
+# An unexpected command failure (set -e): say where before the script exits.
+_lab_on_err() {
+	((BASH_SUBSHELL == 0 && LAB_CLEANING == 0)) || return 0
+	printf 'FAIL: unexpected error (exit %s) in %s line %s: %s\n' "$1" "${BASH_SOURCE[1]##*/}" "$2" "$3"
+}
+
 _lab_on_exit() {
 	local rc=$?
 	trap - EXIT
 	lab_cleanup || true
 	if ((rc == 0)) && ((LAB_LEFTOVERS > 0)); then rc=1; fi
+	# 0 pass, 77 skip, anything else is a failure: report it as 1.
+	case $rc in 0 | 1 | 77) ;; *) rc=1 ;; esac
 	exit "$rc"
 }
 
@@ -229,7 +239,7 @@ lab_cleanup() {
 	# 1. vpnpt attachments: detach stops the daemon and removes programs and pins.
 	for site in "${!LAB_VPNPT_USED[@]}"; do
 		ns=$(lab_ns "$site" router)
-		if [[ -e /run/netns/$ns ]]; then
+		if [[ -e /run/netns/$ns ]] && [[ -n "${LAB_VPNPT_PID[$site]:-}" || -e "${LAB_PIN_DIR[$site]:-/nonexistent}" ]]; then
 			timeout 20 nsenter --net="/run/netns/$ns" "$VPNPT" detach wan0 >>"$LAB_STATE/cleanup.log" 2>&1 ||
 				lab_warn "vpnpt detach in $ns failed (see $LAB_STATE/cleanup.log)"
 		fi
@@ -379,8 +389,9 @@ _lab_inet_ensure() {
 # Client firewall: the hosts' own kernels must not answer what the lab sends
 # (ICMP errors for closed ports/protocols, RSTs), or those replies would be
 # counted as extra outbound packets. scapy sends through AF_PACKET sockets,
-# which bypass this output hook.
+# which bypass this output hook. LAB_MUTE_CLIENTS=0 turns this off.
 _lab_mute_host() {
+	[[ "${LAB_MUTE_CLIENTS:-1}" != 0 ]] || return 0
 	lab_nsenter "$1" nft -f - <<'EOF'
 table inet lab_mute {
 	chain output {
@@ -546,10 +557,16 @@ lab_traffic_bg() {
 # ---------------------------------------------------------------- vpnpt
 
 # lab_start_vpnpt SITE [EXTRA ARGS...]: `vpnpt attach wan0 --lan lan0` in the
-# router, in the background; waits up to 10 s until status shows our daemon.
+# router, in the background; waits up to 10 s until status shows our daemon
+# AND every interface attached (the daemon takes its lock, and so shows up
+# as daemon_pid, before it attaches the interfaces).
 lab_start_vpnpt() {
-	local site=$1 r log pid i dpid
+	local site=$1 r log pid i ready a prev="" want="wan0 lan0"
 	shift
+	for a in "$@"; do
+		if [[ "$prev" == --lan ]]; then want+=" $a"; fi
+		prev=$a
+	done
 	r=$(lab_ns "$site" router)
 	[[ -z "${LAB_VPNPT_PID[$site]:-}" ]] || lab_fail "vpnpt already started in site $site"
 	log="$LAB_STATE/vpnpt-$site.log"
@@ -567,11 +584,8 @@ lab_start_vpnpt() {
 			sed 's/^/    vpnpt| /' "$log"
 			lab_fail "vpnpt attach in site $site exited before it was ready"
 		fi
-		dpid=$(lab_status_json "$site" 2>/dev/null | lab_json 'd["daemon_pid"]' 2>/dev/null) || dpid=""
-		if [[ "$dpid" == "$pid" ]]; then
-			LAB_VPNPT_STARTED_PID=$pid
-			return 0
-		fi
+		ready=$(lab_status_json "$site" 2>/dev/null | lab_json "d['daemon_pid'] == $pid and set('$want'.split()) <= {i['name'] for i in d['interfaces'] if i['attached']}" 2>/dev/null) || ready=""
+		[[ "$ready" == true ]] && return 0
 		sleep 0.1
 	done
 	sed 's/^/    vpnpt| /' "$log"
@@ -599,6 +613,7 @@ lab_stop_vpnpt() {
 lab_detach_vpnpt() {
 	local site=$1 pid rc=0 i
 	lab_router_exec "$site" "$VPNPT" detach wan0 >>"$LAB_STATE/vpnpt-$site.log" 2>&1 || rc=$?
+	((rc != 0)) || unset "LAB_VPNPT_USED[$site]"
 	pid=${LAB_VPNPT_PID[$site]:-}
 	if [[ -n "$pid" ]]; then
 		# detach waits for the daemon itself; give it a moment to be reaped.

@@ -32,7 +32,7 @@ SRV2=$(lab_server_ip s2 1)
 PUB1=$(lab_wan_ip s1)
 lab_pass "built site s1 ($R1, public $PUB1, server $SRV1) and s2 ($R2, public $(lab_wan_ip s2), server $SRV2)"
 lab_assert "s1 and s2 routers both have wan0 and lan0" \
-	sh -c "ip -n $R1 link show wan0 && ip -n $R1 link show lan0 && ip -n $R2 link show wan0 && ip -n $R2 link show lan0 >/dev/null"
+	sh -c "{ ip -n $R1 link show wan0 && ip -n $R1 link show lan0 && ip -n $R2 link show wan0 && ip -n $R2 link show lan0; } >/dev/null"
 lab_assert_not "server has no route to the LAN 192.168.1.0/24" \
 	sh -c "ip -n $(lab_ns s1 s1) route get 192.168.1.11 >/dev/null 2>&1"
 
@@ -47,8 +47,8 @@ ST=$(lab_status_json s1)
 lab_assert_eq "s1 pin dir is the one for this netns" "${LAB_PIN_DIR[s1]}" "$(lab_json 'd["pin_dir"]' <<<"$ST")"
 lab_assert_eq "s1 public IP" "$PUB1" "$(lab_json 'd["public_ip"]' <<<"$ST")"
 lab_assert_eq "s1 interfaces attached (wan0, lan0)" "wan0:wan:True lan0:lan:True" \
-	"$(lab_json '" ".join("%s:%s:%s" % (i["name"], i["role"], i["attached"]) for i in d["interfaces"])' <<<"$ST")"
-PROGS_B=$(lab_json '" ".join(str(i["prog_id"]) for i in d["interfaces"])' <<<"$ST")
+	"$(lab_json '" ".join(sorted(("%s:%s:%s" % (i["name"], i["role"], i["attached"]) for i in d["interfaces"]), reverse=True))' <<<"$ST")"
+PROGS_B=$(lab_json '" ".join("%s=%s" % (i["name"], i["prog_id"]) for i in sorted(d["interfaces"], key=lambda i: i["name"]))' <<<"$ST")
 BASE_OUT=$(lab_json 'sum(v["packets"] for k, v in d["counters"]["outbound"].items() if k != "non_ipv4")' <<<"$ST")
 lab_assert_eq "s1 outbound IPv4 counters start at zero" 0 "$BASE_OUT"
 
@@ -60,6 +60,11 @@ ST=$(lab_status_json s1)
 for c in "${CLASSES[@]}"; do
 	lab_assert_eq "s1 outbound $c == $K" "$K" "$(lab_json "d['counters']['outbound']['$c']['packets']" <<<"$ST")"
 done
+# Byte counters: Ethernet frame bytes (14-byte header + the IP datagram).
+while read -r c n ipbytes; do
+	lab_assert_eq "s1 outbound $c bytes == $n frames of its size" $((ipbytes + 14 * n)) \
+		"$(lab_json "d['counters']['outbound']['$c']['bytes']" <<<"$ST")"
+done < <("$LAB_PY" "$LAB_DIR/traffic.py" --class all --count "$K" --dst "$SRV1" --dry-run)
 for c in "${CLASSES[@]}"; do
 	lab_assert_ge "s1 inbound $c >= $K" "$K" "$(lab_json "d['counters']['inbound']['$c']['packets']" <<<"$ST")"
 done
@@ -92,7 +97,7 @@ for c in "${CLASSES[@]}"; do
 	[[ $c == esp ]] && want=$((2 * K))
 	lab_assert_eq "s1 outbound $c kept" "$want" "$(lab_json "d['counters']['outbound']['$c']['packets']" <<<"$ST")"
 done
-PROGS_D=$(lab_json '" ".join(str(i["prog_id"]) for i in d["interfaces"])' <<<"$ST")
+PROGS_D=$(lab_json '" ".join("%s=%s" % (i["name"], i["prog_id"]) for i in sorted(d["interfaces"], key=lambda i: i["name"]))' <<<"$ST")
 if [[ "$PROGS_B" == "$PROGS_D" ]]; then
 	lab_info "programs adopted as they were (ids $PROGS_D)"
 else

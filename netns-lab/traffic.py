@@ -2,8 +2,10 @@
 """Send a bounded number of VPN-ish packets of given vpnpt classes.
 
 Run inside a lab host namespace (ip netns exec NS python3 traffic.py ...).
-Packets go out at layer 3 (scapy send(), the kernel's routing table picks the
-interface and gateway). They are plausible headers, not working VPN sessions:
+Packets go out at layer 3 (scapy send() on an AF_PACKET socket: scapy picks
+the interface and gateway from the namespace's routing table and resolves
+the gateway's MAC with its own ARP request, once per run; the host's
+netfilter OUTPUT hook is bypassed). They are plausible headers, not working VPN sessions:
 enough for vpnpt to classify them exactly as it classifies the real thing.
 
 Classes (vpnpt's names):
@@ -135,9 +137,18 @@ def main() -> int:
     ap.add_argument("--tos", type=int, default=0, help="IP TOS byte (default 0)")
     ap.add_argument("--seed", type=int, default=None, help="random seed for SPIs, ports, ids")
     ap.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="send nothing; print 'CLASS PACKETS IP_BYTES' per class (what a run would send)")
     args = ap.parse_args()
     if args.count < 0 or args.interval < 0 or args.timeout <= 0:
         ap.error("count and interval must be >= 0, timeout > 0")
+
+    if args.dry_run:
+        builder = Builder(args)
+        for cls in args.classes:
+            size = sum(len(builder.build(cls, n)) for n in range(args.count))
+            print(f"{cls} {args.count} {size}")
+        return 0
 
     # Backstop in case the stack blocks (e.g. ARP resolution): the process
     # never outlives its time bound by more than 5 s.
