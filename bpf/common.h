@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/errno.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
@@ -14,5 +15,11 @@
 #include <bpf/bpf_endian.h>
 
 #include "../maps/vpnpt_abi.h"
+
+/* Makes clang forget what it knows about @var, so bounds checks it would
+ * call redundant are emitted for the verifier. */
+#ifndef barrier_var
+#define barrier_var(var) asm volatile("" : "+r"(var))
+#endif
 
 #endif

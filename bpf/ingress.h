@@ -1,16 +1,56 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The XDP ingress pipeline shared by the LAN and WAN hooks: parse, classify,
- * count. Protocol translators plug in here as they land; until then every
- * packet is passed to the stack. Malformed packets are counted under their
- * reason and passed untouched (the documented rule: vpnpt never rewrites
- * what it could not fully parse, and never drops what the kernel would take).
+ * count, translate. Malformed packets are counted under their reason and
+ * passed untouched (the documented rule: vpnpt never rewrites what it could
+ * not fully parse, and never drops what the kernel would take). Translators
+ * return a verdict and, when they did not translate, the reason, whose
+ * verdict is fixed per reason (see maps/vpnpt_abi.h).
  */
 #ifndef VPNPT_BPF_INGRESS_H
 #define VPNPT_BPF_INGRESS_H
 
 #include "classify.h"
+#include "gre.h"
+#include "pptp_ctrl.h"
 #include "stats.h"
+
+static __always_inline const struct vpnpt_config *load_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&vpnpt_config_v1, &zero);
+}
+
+/* Hands a packet to its protocol's translator. */
+static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct pkt *p, enum vpnpt_class cls,
+						    __u32 dir, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	const struct vpnpt_config *cfg = load_config();
+
+	if (!cfg || !cfg->public_ip)
+		return r; /* not configured (e.g. in packet tests of the classifier): count only */
+	if (dir == VPNPT_DIR_INBOUND && p->ip->daddr != cfg->public_ip)
+		return r; /* routed past the gateway's address: not NAT traffic */
+
+	switch (cls) {
+	case VPNPT_CLASS_GRE:
+		if (!(cfg->switches & VPNPT_SW_PPTP) || (cfg->deferred & VPNPT_SW_PPTP)) {
+			r.reason = VPNPT_REASON_PPTP_OFF;
+			return r;
+		}
+		return dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes);
+	case VPNPT_CLASS_PPTP_CTRL: {
+		struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
+		if (cr.applied && cr.r.action == XDP_PASS)
+			count_xlat(dir, cls, bytes);
+		return cr.r;
+	}
+	default:
+		return r;
+	}
+}
 
 static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
 {
@@ -40,7 +80,12 @@ static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
 		return XDP_PASS;
 	}
 	count_class(dir, cls, bytes);
-	return XDP_PASS;
+
+	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
+	count_reason(dir, r.reason, bytes);
+	if (r.action == XDP_REDIRECT)
+		count_xlat(dir, cls, bytes);
+	return r.action;
 }
 
 #endif

@@ -26,7 +26,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v1 SEC(".maps");
+} vpnpt_reasons_v2 SEC(".maps");
+
+/* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VPNPT_COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_xlat_v1 SEC(".maps");
 
 /* Runtime configuration (key 0). Written by the loader only. */
 struct {
@@ -51,6 +60,42 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, VPNPT_EVENTS_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_events_v1 SEC(".maps");
+} vpnpt_events_v2 SEC(".maps");
+
+/* PPTP calls by (server, translated Call ID). LAN hook creates, both hooks update, daemon reaps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
+	__type(key, struct vpnpt_pptp_call_key);
+	__type(value, struct vpnpt_pptp_call);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pptp_calls_v1 SEC(".maps");
+
+/* (client, server, client Call ID) -> translated id. Written with the call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
+	__type(key, struct vpnpt_pptp_client_key);
+	__type(value, struct vpnpt_pptp_xlat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pptp_by_client_v1 SEC(".maps");
+
+/* (client, server, server Call ID) -> translated id: outbound GRE. Written when the server answers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
+	__type(key, struct vpnpt_pptp_gre_key);
+	__type(value, struct vpnpt_pptp_xlat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pptp_gre_out_v1 SEC(".maps");
+
+/* PPTP control byte streams, one per TCP direction. Hooks write, daemon reaps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_PPTP_MAX_STREAMS);
+	__type(key, struct vpnpt_pptp_stream_key);
+	__type(value, struct vpnpt_pptp_stream);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pptp_streams_v1 SEC(".maps");
 
 #endif

@@ -32,7 +32,9 @@ struct pkt {
 	__u32 l3_off;       /* offset of the IPv4 header from the frame start */
 	__u16 ip_len;       /* IPv4 total length */
 	__u8 ip_proto;
-	__u8 frag;          /* 1 if this is a non-first fragment */
+	__u8 frag;          /* 1 if this is a non-first fragment (no L4 header) */
+	__u8 fragmented;    /* 1 if this is any fragment (MF set or offset != 0) */
+	__u8 vlans;         /* VLAN tags in front of the IPv4 header */
 };
 
 static __always_inline int cursor_take(struct cursor *c, __u32 len, void **out)
@@ -72,6 +74,7 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 		if (cursor_take(c, sizeof(*vh), (void **)&vh))
 			return VPNPT_REASON_VLAN_TRUNC;
 		proto = vh->encap_proto;
+		p->vlans++;
 	}
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return VPNPT_REASON_VLAN_TOO_DEEP;
@@ -105,6 +108,7 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 	p->ip_len = tot;
 	p->ip_proto = ip->protocol;
 	p->frag = (ip->frag_off & bpf_htons(0x1fff)) != 0;
+	p->fragmented = (ip->frag_off & bpf_htons(0x3fff)) != 0; /* MF or offset */
 	return VPNPT_REASON_NONE;
 }
 

@@ -9,11 +9,12 @@ static_assert(sizeof(vpnpt_counter) == 16);
 static_assert(offsetof(vpnpt_counter, packets) == 0);
 static_assert(offsetof(vpnpt_counter, bytes) == 8);
 
-static_assert(sizeof(vpnpt_config) == 16);
+static_assert(sizeof(vpnpt_config) == 24);
 static_assert(offsetof(vpnpt_config, public_ip) == 0);
 static_assert(offsetof(vpnpt_config, wan_ifindex) == 4);
 static_assert(offsetof(vpnpt_config, switches) == 8);
 static_assert(offsetof(vpnpt_config, generation) == 12);
+static_assert(offsetof(vpnpt_config, deferred) == 16);
 
 static_assert(sizeof(vpnpt_iface) == 16);
 static_assert(offsetof(vpnpt_iface, role) == 0);
@@ -21,16 +22,41 @@ static_assert(offsetof(vpnpt_iface, xdp_mode) == 4);
 static_assert(offsetof(vpnpt_iface, prog_id) == 8);
 static_assert(offsetof(vpnpt_iface, flags) == 12);
 
-static_assert(sizeof(vpnpt_event) == 32);
+static_assert(sizeof(vpnpt_event) == 40);
 static_assert(offsetof(vpnpt_event, ktime_ns) == 0);
 static_assert(offsetof(vpnpt_event, kind) == 8);
 static_assert(offsetof(vpnpt_event, reason) == 12);
 static_assert(offsetof(vpnpt_event, ifindex) == 16);
 static_assert(offsetof(vpnpt_event, dir) == 20);
-static_assert(offsetof(vpnpt_event, cls) == 21);
-static_assert(offsetof(vpnpt_event, ip_proto) == 22);
 static_assert(offsetof(vpnpt_event, saddr) == 24);
 static_assert(offsetof(vpnpt_event, daddr) == 28);
+static_assert(offsetof(vpnpt_event, sport) == 32);
+static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 9u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 24u);
+
+// PPTP tables: keys hash by value, so there must be no uninitialised padding.
+static_assert(sizeof(vpnpt_pptp_call_key) == 8);
+static_assert(offsetof(vpnpt_pptp_call_key, xlat_call_id) == 4);
+static_assert(sizeof(vpnpt_pptp_client_key) == 12);
+static_assert(offsetof(vpnpt_pptp_client_key, client_call_id) == 8);
+static_assert(sizeof(vpnpt_pptp_gre_key) == 12);
+static_assert(offsetof(vpnpt_pptp_gre_key, server_call_id) == 8);
+static_assert(sizeof(vpnpt_pptp_xlat) == 4);
+static_assert(sizeof(vpnpt_pptp_stream_key) == 12);
+static_assert(sizeof(vpnpt_pptp_patch) == 8);
+static_assert(offsetof(vpnpt_pptp_call, client_call_id) == 4);
+static_assert(offsetof(vpnpt_pptp_call, server_call_id) == 6);
+static_assert(offsetof(vpnpt_pptp_call, lan_ifindex) == 8);
+static_assert(offsetof(vpnpt_pptp_call, state) == 12);
+static_assert(offsetof(vpnpt_pptp_call, ctrl_client) == 16);
+static_assert(offsetof(vpnpt_pptp_call, ctrl_public_port) == 22);
+static_assert(offsetof(vpnpt_pptp_call, created_ns) == 24);
+static_assert(offsetof(vpnpt_pptp_call, packets_out) == 48);
+static_assert(sizeof(vpnpt_pptp_call) == 80);
+static_assert(offsetof(vpnpt_pptp_stream, hdr) == 12);
+static_assert(offsetof(vpnpt_pptp_stream, flags) == 32);
+static_assert(offsetof(vpnpt_pptp_stream, patches) == 48);
+static_assert(offsetof(vpnpt_pptp_stream, last_seen_ns) == 112);
+static_assert(sizeof(vpnpt_pptp_stream) == 128);

@@ -19,24 +19,34 @@ std::atomic<bool> g_in_verifier_log{false};
 std::atomic<bool> g_verifier_log_seen{false};
 thread_local int t_quiet = 0;
 
-// Formats a libbpf/libxdp printf-style message into one spdlog record per line.
+// Formats a libbpf/libxdp printf-style message into one spdlog record per
+// line (the verifier log arrives as a single multi-line message).
 void forward(spdlog::level::level_enum lvl, const char* tag, const char* fmt, va_list ap) {
-  char buf[4096];
-  int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_list copy;
+  va_copy(copy, ap);
+  int n = std::vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
   if (n <= 0) return;
-  std::string msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
-  if (msg.empty()) return;
+  std::string msg(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(msg.data(), msg.size(), fmt, ap);
+  msg.resize(static_cast<size_t>(n));
 
-  // libbpf frames the verifier log with these markers, at WARN level.
-  if (msg.find("BEGIN PROG LOAD LOG") != std::string::npos) {
-    g_in_verifier_log = true;
-    g_verifier_log_seen = true;
+  size_t start = 0;
+  while (start < msg.size()) {
+    size_t nl = msg.find('\n', start);
+    std::string line = msg.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    start = nl == std::string::npos ? msg.size() : nl + 1;
+    if (line.empty()) continue;
+    // libbpf frames the verifier log with these markers, at WARN level.
+    if (line.find("BEGIN PROG LOAD LOG") != std::string::npos) {
+      g_in_verifier_log = true;
+      g_verifier_log_seen = true;
+    }
+    auto l = lvl;
+    if (g_in_verifier_log || (t_quiet > 0 && l > spdlog::level::debug)) l = spdlog::level::debug;
+    if (line.find("END PROG LOAD LOG") != std::string::npos) g_in_verifier_log = false;
+    spdlog::log(l, "{}: {}", tag, line);
   }
-  bool verifier = g_in_verifier_log.load();
-  if (msg.find("END PROG LOAD LOG") != std::string::npos) g_in_verifier_log = false;
-  if (verifier || (t_quiet > 0 && lvl > spdlog::level::debug)) lvl = spdlog::level::debug;
-  spdlog::log(lvl, "{}: {}", tag, msg);
 }
 
 spdlog::level::level_enum map_level(int libbpf_level) {

@@ -22,10 +22,15 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v1"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v2"
+#define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
+#define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v1"
+#define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v1"
+#define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v1"
+#define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
-#define VPNPT_MAP_EVENTS "vpnpt_events_v1"
+#define VPNPT_MAP_EVENTS "vpnpt_events_v2"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -54,22 +59,42 @@ enum vpnpt_dir {
 };
 
 /*
- * Why a packet was not processed normally. Malformed packets are counted
- * under one of these and passed to the stack untouched (never rewritten):
- * the kernel's own checks then decide, exactly as without vpnpt.
+ * Why a packet was not processed normally: one counter per (direction,
+ * reason). The verdict for each reason is fixed and documented (names.cpp,
+ * docs/): the malformed ones (up to L4_TRUNC) are passed to the stack
+ * untouched, never rewritten, so the kernel's own checks decide exactly as
+ * without vpnpt. VPNPT_REASON_IS_MALFORMED() tells them apart.
  */
 enum vpnpt_reason {
 	VPNPT_REASON_NONE = 0,
-	VPNPT_REASON_ETH_TRUNC = 1,     /* shorter than an Ethernet header */
-	VPNPT_REASON_VLAN_TRUNC = 2,    /* VLAN tag cut off */
-	VPNPT_REASON_VLAN_TOO_DEEP = 3, /* more VLAN tags than configured */
-	VPNPT_REASON_IP_TRUNC = 4,      /* shorter than the IPv4 header */
-	VPNPT_REASON_IP_VERSION = 5,    /* EtherType IPv4 but version != 4 */
-	VPNPT_REASON_IP_IHL = 6,        /* IHL < 5 or options cut off */
-	VPNPT_REASON_IP_TOTLEN = 7,     /* total length < IHL or > frame */
-	VPNPT_REASON_L4_TRUNC = 8,      /* TCP/UDP/GRE/ESP header cut off */
+	VPNPT_REASON_ETH_TRUNC = 1,     /* pass: shorter than an Ethernet header */
+	VPNPT_REASON_VLAN_TRUNC = 2,    /* pass: VLAN tag cut off */
+	VPNPT_REASON_VLAN_TOO_DEEP = 3, /* pass: more VLAN tags than configured */
+	VPNPT_REASON_IP_TRUNC = 4,      /* pass: shorter than the IPv4 header */
+	VPNPT_REASON_IP_VERSION = 5,    /* pass: EtherType IPv4 but version != 4 */
+	VPNPT_REASON_IP_IHL = 6,        /* pass: IHL < 5 or options cut off */
+	VPNPT_REASON_IP_TOTLEN = 7,     /* pass: total length < IHL or > frame */
+	VPNPT_REASON_L4_TRUNC = 8,      /* pass: TCP/UDP/GRE/ESP header cut off */
+	/* Well-formed packets vpnpt did not translate or forward itself. */
+	VPNPT_REASON_PPTP_OFF = 9,          /* pass: PPTP passthrough switched off or deferred */
+	VPNPT_REASON_GRE_NOT_PPTP = 10,     /* pass: GRE that is not enhanced GRE v1 (PPTP) */
+	VPNPT_REASON_GRE_NO_CALL = 11,      /* pass: enhanced GRE with no known call */
+	VPNPT_REASON_GRE_FRAGMENT = 12,     /* pass: fragmented GRE (kernel reassembles) */
+	VPNPT_REASON_PPTP_BAD_MSG = 13,     /* pass: control stream is not PPTP (bad magic/length) */
+	VPNPT_REASON_PPTP_NO_CALL = 14,     /* pass: control message names an unknown call */
+	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: no free Call ID toward that server */
+	VPNPT_REASON_PPTP_HELD = 16,        /* drop: segment cannot be rewritten yet; TCP resends it */
+	VPNPT_REASON_PPTP_STREAM_FULL = 17, /* pass: no room to track a control connection */
+	VPNPT_REASON_FIB_NO_NEIGH = 18,     /* pass: next hop not resolved; the stack forwards it */
+	VPNPT_REASON_FIB_OTHER = 19,        /* pass: no route, MTU, forwarding off: the stack decides */
+	VPNPT_REASON_TTL_EXPIRED = 20,      /* pass: TTL <= 1; the stack sends ICMP time exceeded */
+	VPNPT_REASON_VLAN_TAGGED = 21,      /* pass: vpnpt forwards untagged frames only */
+	VPNPT_REASON_PPTP_TABLE_FULL = 22,  /* drop: call table full; the call fails, TCP resends */
+	VPNPT_REASON_PPTP_FOREIGN_ID = 23,  /* drop: message names another client's Call ID */
 	VPNPT_REASON_MAX
 };
+
+#define VPNPT_REASON_IS_MALFORMED(r) ((r) >= VPNPT_REASON_ETH_TRUNC && (r) <= VPNPT_REASON_L4_TRUNC)
 
 /* Value of the per-CPU counters and reasons arrays. */
 struct vpnpt_counter {
@@ -91,6 +116,12 @@ static inline __u32 vpnpt_reason_index(__u32 dir, __u32 reason)
 	return dir * (__u32)VPNPT_REASON_MAX + reason;
 }
 
+/*
+ * vpnpt_xlat_v1: packets/bytes vpnpt translated and forwarded itself, per
+ * (direction, class), same indexing as vpnpt_counters. The difference to
+ * vpnpt_counters is what went to the stack.
+ */
+
 /* Per-protocol passthrough switches (vpnpt_config.switches bit set). */
 enum vpnpt_switch {
 	VPNPT_SW_PPTP = 1u << 0,
@@ -108,6 +139,8 @@ struct vpnpt_config {
 	__u32 wan_ifindex;
 	__u32 switches;     /* enum vpnpt_switch bits */
 	__u32 generation;   /* bumped by the loader on every change */
+	__u32 deferred;     /* enum vpnpt_switch bits handed to the kernel (e.g. its PPTP helper is attached) */
+	__u32 pad;
 };
 
 /* Role of an interface in vpnpt_ifaces (key: ifindex). */
@@ -136,7 +169,11 @@ struct vpnpt_iface {
 
 /* Data-plane event for the diagnose ring (ring buffer, best effort). */
 enum vpnpt_event_kind {
-	VPNPT_EV_MALFORMED = 1,
+	VPNPT_EV_MALFORMED = 1,     /* reason = why */
+	VPNPT_EV_PPTP_CDN = 2,      /* server (saddr) disconnected its call id on the connection to dport */
+	VPNPT_EV_PPTP_STOP = 3,     /* Stop-Control-Connection seen (dir tells who sent it) */
+	VPNPT_EV_PPTP_CALL = 4,     /* call set up: id = client call id << 16 | translated id */
+	VPNPT_EV_DROP = 5,          /* a packet was dropped or held: reason = why */
 };
 
 struct vpnpt_event {
@@ -145,14 +182,128 @@ struct vpnpt_event {
 	__u32 reason;    /* enum vpnpt_reason */
 	__u32 ifindex;
 	__u8 dir;        /* enum vpnpt_dir */
-	__u8 cls;        /* enum vpnpt_class */
-	__u8 ip_proto;
-	__u8 pad;
+	__u8 pad[3];
 	__be32 saddr;
 	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u32 id;        /* by kind: Call ID, SPI, Tunnel ID; IP protocol for MALFORMED */
 };
 
 #define VPNPT_EVENTS_BYTES (256 * 1024)
+
+/* ---------------------------------------------------------------- PPTP */
+
+#define VPNPT_PPTP_MAX_CALLS 65536
+#define VPNPT_PPTP_MAX_STREAMS 16384
+
+/*
+ * A PPTP call as the gateway sees it. The client (PNS) on the LAN chose
+ * client_call_id; the server (PAC) sees xlat_call_id, unique per server;
+ * server_call_id is the PAC's own id, the key of GRE toward the server.
+ *
+ * vpnpt_pptp_calls_v1: key (server, xlat id) -> call. Written by the LAN
+ * hook when a call is set up (the key doubles as the reservation of the
+ * id), updated by both hooks, expired and reaped by the daemon.
+ */
+struct vpnpt_pptp_call_key {
+	__be32 server;
+	__be16 xlat_call_id;
+	__u16 pad;
+};
+
+enum vpnpt_pptp_call_state {
+	VPNPT_PPTP_CALL_REQUESTED = 1, /* client asked (OCRQ) or answered (ICRP), server not yet */
+	VPNPT_PPTP_CALL_ESTABLISHED = 2,
+	VPNPT_PPTP_CALL_CLOSING = 3,   /* cleared; the daemon reaps it after a grace period */
+};
+
+struct vpnpt_pptp_call {
+	__be32 client;
+	__be16 client_call_id;
+	__be16 server_call_id;   /* valid once state is ESTABLISHED */
+	__u32 lan_ifindex;       /* where the client was last seen */
+	__u32 state;             /* enum vpnpt_pptp_call_state */
+	/* Control connection the call belongs to, as seen on the LAN side. */
+	__be32 ctrl_client;
+	__be16 ctrl_client_port;
+	__be16 ctrl_public_port; /* the connection's port on the public IP, once the server answered */
+	__u64 created_ns;
+	__u64 last_seen_ns;      /* GRE or control activity, either direction */
+	__u64 closed_ns;
+	__u64 packets_out, bytes_out, packets_in, bytes_in;  /* GRE translated */
+};
+
+/* vpnpt_pptp_by_client_v1: (client, server, client call id) -> xlat id. Written with the call. */
+struct vpnpt_pptp_client_key {
+	__be32 client;
+	__be32 server;
+	__be16 client_call_id;
+	__u16 pad;
+};
+
+/* vpnpt_pptp_gre_out_v1: (client, server, server call id) -> xlat id, once the server answered. */
+struct vpnpt_pptp_gre_key {
+	__be32 client;
+	__be32 server;
+	__be16 server_call_id;
+	__u16 pad;
+};
+
+/* Value of the two index maps above. */
+struct vpnpt_pptp_xlat {
+	__be16 xlat_call_id;
+	__u16 pad;
+};
+
+/*
+ * Per-direction tracker of a PPTP control connection's byte stream, so
+ * Call IDs are rewritten correctly when messages share a segment, straddle
+ * segments, or are retransmitted. Key: the TCP 4-tuple as it arrives at the
+ * hook (LAN side: client -> server; WAN side: server -> public IP).
+ */
+struct vpnpt_pptp_stream_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+#define VPNPT_PPTP_HDR_BYTES 20  /* enough of a message to see its type, Call IDs and result code */
+#define VPNPT_PPTP_PATCHES 8     /* recent rewrites remembered for retransmissions */
+
+/* One rewrite of a 2-byte field at stream position seq: old -> new (network order). */
+struct vpnpt_pptp_patch {
+	__u32 seq;
+	__be16 old_id;
+	__be16 new_id;
+};
+
+enum vpnpt_pptp_stream_flags {
+	VPNPT_PPTP_STREAM_SYNCED = 1u << 0,  /* message boundaries known */
+	VPNPT_PPTP_STREAM_DECIDED = 1u << 3, /* current message's Call ID rewrite is decided */
+	VPNPT_PPTP_STREAM_FIN = 1u << 1,     /* FIN or RST seen */
+	VPNPT_PPTP_STREAM_STOPPED = 1u << 2, /* Stop-Control-Connection seen */
+};
+
+struct vpnpt_pptp_stream {
+	__u32 next_seq;      /* stream position up to which bytes were delivered */
+	__u32 msg_seq;       /* position where the current message starts */
+	__u16 msg_len;       /* its length, 0 until known */
+	__u16 hdr_have;      /* bytes of its header known (contiguous from msg_seq) */
+	__u8 hdr[VPNPT_PPTP_HDR_BYTES];
+	__u32 flags;         /* enum vpnpt_pptp_stream_flags */
+	__u32 patch_next;    /* ring position of the next patch */
+	__u32 forgotten_end; /* end of the newest patch pushed out of the ring */
+	__u32 pad;
+	struct vpnpt_pptp_patch patches[VPNPT_PPTP_PATCHES];
+	__u64 last_seen_ns;
+	/* The LAN-side stream of the control connection (client, server,
+	 * ports), so the daemon can end the calls of a closed connection. */
+	__be32 client;
+	__be16 client_port;
+	__u16 pad2;
+};
 
 /* Load-time configuration limits (set in .rodata before load). */
 #define VPNPT_VLAN_DEPTH_MAX 2

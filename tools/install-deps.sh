@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
   python3 python3-scapy tcpdump
+  pptp-linux pptpd
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,3 +32,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# pptpd is only a lab peer: do not leave a system-wide PPTP server on 0.0.0.0:1723.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled pptpd >/dev/null 2>&1; then
+  systemctl disable --now pptpd >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Forwarding a translated packet ourselves: the kernel's FIB picks the
+ * egress interface and next hop (bpf_fib_lookup), the IPv4 TTL is
+ * decremented as a router must, and the frame is redirected. Whenever the
+ * FIB cannot answer with certainty (unresolved neighbour, MTU, no route,
+ * forwarding off) the caller passes the packet to the stack instead and
+ * the kernel handles it exactly as it would without vpnpt.
+ */
+#ifndef VPNPT_BPF_FWD_H
+#define VPNPT_BPF_FWD_H
+
+#include "csum.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+struct fwd_plan {
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
+/*
+ * Asks the FIB how a packet from @saddr to @daddr (the addresses it will
+ * carry after translation) leaves. Returns VPNPT_REASON_NONE and fills
+ * @plan, or the reason the stack must handle it.
+ */
+static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const struct iphdr *ip, __be32 saddr,
+						     __be32 daddr, struct fwd_plan *plan)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	if (ip->ttl <= 1)
+		return VPNPT_REASON_TTL_EXPIRED;
+	fib.family = AF_INET;
+	fib.tos = ip->tos;
+	fib.l4_protocol = ip->protocol;
+	fib.tot_len = bpf_ntohs(ip->tot_len);
+	fib.ipv4_src = saddr;
+	fib.ipv4_dst = daddr;
+	fib.ifindex = ctx->ingress_ifindex;
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return VPNPT_REASON_FIB_NO_NEIGH;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return VPNPT_REASON_FIB_OTHER;
+	plan->ifindex = fib.ifindex;
+	__builtin_memcpy(plan->smac, fib.smac, 6);
+	__builtin_memcpy(plan->dmac, fib.dmac, 6);
+	return VPNPT_REASON_NONE;
+}
+
+/* Applies a plan: new MACs, TTL - 1 (checksum kept exact), redirect. */
+static __always_inline int fwd_redirect(struct ethhdr *eth, struct iphdr *ip, const struct fwd_plan *plan)
+{
+	__u16 old = bpf_ntohs(*(__be16 *)&ip->ttl); /* ttl and protocol share a word */
+
+	ip->ttl--;
+	csum_replace_word(&ip->check, old, bpf_ntohs(*(__be16 *)&ip->ttl));
+	__builtin_memcpy(eth->h_dest, plan->dmac, 6);
+	__builtin_memcpy(eth->h_source, plan->smac, 6);
+	return bpf_redirect(plan->ifindex, 0);
+}
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * PPTP data: enhanced GRE (RFC 2637 section 4.1) translated at XDP.
+ *
+ * The Key's low 16 bits carry the *receiver's* Call ID. Outbound (client
+ * to server) that is the server's own id, so only the source address
+ * changes. Inbound (server to public IP) it is the translated id the
+ * server knows the client by: (server, id) names exactly one call, whose
+ * client address and original id replace destination and Key. Sequence
+ * and acknowledgment numbers and the payload are never touched; GRE v1
+ * carries no checksum (C must be 0), so only the IPv4 checksum changes.
+ */
+#ifndef VPNPT_BPF_GRE_H
+#define VPNPT_BPF_GRE_H
+
+#include "fwd.h"
+#include "maps.h"
+#include "stats.h"
+
+#define GRE_PROTO_PPP 0x880B
+
+/* First 8 bytes of an enhanced GRE header. */
+struct gre_v1_hdr {
+	__u8 flags;    /* C R K S s Recur */
+	__u8 version;  /* A, flags, Ver */
+	__be16 proto;
+	__be16 payload_len;
+	__be16 call_id;
+};
+
+#define GRE_FLAG_K 0x20
+#define GRE_FLAG_S 0x10
+#define GRE_VER_A 0x80
+
+/*
+ * Validates an enhanced GRE header at @gh (the 4 base bytes were checked by
+ * the classifier). Returns 0 if this is PPTP GRE whose optional fields fit
+ * the packet, otherwise the reason to pass it.
+ */
+static __always_inline enum vpnpt_reason gre_v1_check(struct gre_v1_hdr *gh, void *end)
+{
+	if ((void *)(gh + 1) > end)
+		return VPNPT_REASON_L4_TRUNC;
+	/* K set; C, R, s, Recur clear; S optional. Ver 1, flags clear, A optional. */
+	if ((gh->flags & ~GRE_FLAG_S) != GRE_FLAG_K || (gh->version & ~GRE_VER_A) != 1 ||
+	    gh->proto != bpf_htons(GRE_PROTO_PPP))
+		return VPNPT_REASON_GRE_NOT_PPTP;
+	__u32 opt = ((gh->flags & GRE_FLAG_S) ? 4 : 0) + ((gh->version & GRE_VER_A) ? 4 : 0);
+	if ((void *)(gh + 1) + opt > end)
+		return VPNPT_REASON_L4_TRUNC;
+	return VPNPT_REASON_NONE;
+}
+
+static __always_inline void pptp_call_account(struct vpnpt_pptp_call *call, __u32 dir, __u64 bytes, __u32 ifindex)
+{
+	call->last_seen_ns = bpf_ktime_get_ns();
+	if (dir == VPNPT_DIR_OUTBOUND) {
+		__sync_fetch_and_add(&call->packets_out, 1);
+		__sync_fetch_and_add(&call->bytes_out, bytes);
+		call->lan_ifindex = ifindex;
+	} else {
+		__sync_fetch_and_add(&call->packets_in, 1);
+		__sync_fetch_and_add(&call->bytes_in, bytes);
+	}
+}
+
+struct xlat_result {
+	int action;               /* XDP verdict */
+	enum vpnpt_reason reason; /* why it went to the stack or was dropped, NONE if translated */
+};
+
+/* LAN -> WAN: GRE from a client to a server it has a call with. */
+static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struct pkt *p,
+						       const struct vpnpt_config *cfg, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct gre_v1_hdr *gh = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (p->fragmented || !gh) {
+		r.reason = VPNPT_REASON_GRE_FRAGMENT;
+		return r;
+	}
+	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end);
+	if (r.reason)
+		return r;
+
+	struct vpnpt_pptp_gre_key gk = {.client = ip->saddr, .server = ip->daddr, .server_call_id = gh->call_id};
+	struct vpnpt_pptp_xlat *x = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v1, &gk);
+	if (!x) {
+		r.reason = VPNPT_REASON_GRE_NO_CALL;
+		return r;
+	}
+	struct vpnpt_pptp_call_key ck = {.server = ip->daddr, .xlat_call_id = x->xlat_call_id};
+	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ck);
+	if (!call || call->client != ip->saddr || call->state != VPNPT_PPTP_CALL_ESTABLISHED) {
+		r.reason = VPNPT_REASON_GRE_NO_CALL;
+		return r;
+	}
+	if (p->vlans) {
+		r.reason = VPNPT_REASON_VLAN_TAGGED;
+		return r;
+	}
+
+	/* Plan first, rewrite after: a packet the FIB cannot place goes to the stack untouched. */
+	struct fwd_plan plan;
+	r.reason = fwd_lookup(ctx, ip, cfg->public_ip, ip->daddr, &plan);
+	if (!r.reason && plan.ifindex != cfg->wan_ifindex)
+		r.reason = VPNPT_REASON_FIB_OTHER;
+	if (r.reason)
+		return r;
+
+	csum_replace_be32(&ip->check, ip->saddr, cfg->public_ip);
+	ip->saddr = cfg->public_ip;
+	pptp_call_account(call, VPNPT_DIR_OUTBOUND, bytes, ctx->ingress_ifindex);
+	r.action = fwd_redirect(p->eth, ip, &plan);
+	return r;
+}
+
+/* WAN -> LAN: GRE from a server to the public IP, for a known call. */
+static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct gre_v1_hdr *gh = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (p->fragmented || !gh) {
+		r.reason = VPNPT_REASON_GRE_FRAGMENT;
+		return r;
+	}
+	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end);
+	if (r.reason)
+		return r;
+
+	struct vpnpt_pptp_call_key ck = {.server = ip->saddr, .xlat_call_id = gh->call_id};
+	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ck);
+	/* A requested call already receives: pptpd sends GRE before its client does. */
+	if (!call || call->state == VPNPT_PPTP_CALL_CLOSING) {
+		r.reason = VPNPT_REASON_GRE_NO_CALL;
+		return r;
+	}
+
+	__be32 client = call->client;
+	__be16 orig = call->client_call_id;
+	csum_replace_be32(&ip->check, ip->daddr, client);
+	ip->daddr = client;
+	gh->call_id = orig;
+	pptp_call_account(call, VPNPT_DIR_INBOUND, bytes, 0);
+
+	/* Translated for certain; if vpnpt cannot forward it, the stack can. */
+	if (p->vlans) {
+		r.reason = VPNPT_REASON_VLAN_TAGGED;
+		return r;
+	}
+	struct fwd_plan plan;
+	r.reason = fwd_lookup(ctx, ip, ip->saddr, client, &plan);
+	if (r.reason)
+		return r;
+	r.action = fwd_redirect(p->eth, ip, &plan);
+	return r;
+}
+
+#endif

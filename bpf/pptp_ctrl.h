@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * PPTP control messages (TCP 1723): Call IDs rewritten in the byte stream.
+ *
+ * The kernel NATs the control connection itself (addresses, ports); vpnpt
+ * only rewrites Call ID fields, at XDP ingress on either side, before
+ * conntrack sees the packet. Fields never change length, so TCP sequence
+ * numbers stay valid; the TCP checksum is updated per rewritten byte.
+ *
+ * TCP may cut the stream anywhere, so each direction has a tracker
+ * (struct vpnpt_pptp_stream) that follows message boundaries by sequence
+ * number. Every decided rewrite is kept as a patch (stream position, old,
+ * new) and applied to any segment that covers it, which makes
+ * retransmissions and re-segmentations come out identical. A segment that
+ * would carry part of a field whose new value is not known yet (the rest
+ * of the header is in a later segment) is dropped and counted as held: TCP
+ * resends it, and by then the tracker has learned the missing bytes.
+ *
+ * Rewrites (RFC 2637; outbound = client/PNS -> server/PAC):
+ *   outbound OCRQ  @12 client's Call ID -> translated (allocated)
+ *   outbound ICRP  @12 client's Call ID -> translated (allocated); @14 server's id recorded
+ *   outbound CCRQ  @12 client's Call ID -> translated
+ *   inbound  OCRP  @14 peer Call ID translated -> client's; @12 server's id, @16 result recorded
+ *   inbound  ICCN, WEN, SLI @12 peer Call ID translated -> client's
+ *   inbound  CDN   @12 is the *server's* id: not rewritten, the call is closed
+ * See docs/pptp.md.
+ */
+#ifndef VPNPT_BPF_PPTP_CTRL_H
+#define VPNPT_BPF_PPTP_CTRL_H
+
+#include "classify.h"
+#include "csum.h"
+#include "gre.h"
+#include "pptp_calls.h"
+#include "stats.h"
+
+#define PPTP_MAGIC 0x1A2B3C4Du
+#define PPTP_MSG_MIN 16
+#define PPTP_MSG_MAX 1024
+#define PPTP_WALK_MAX 128 /* messages per segment: 1500 / 16 < 128 */
+
+enum pptp_msg {
+	PPTP_SCCRQ = 1, PPTP_SCCRP = 2, PPTP_STOPCCRQ = 3, PPTP_STOPCCRP = 4,
+	PPTP_ECHORQ = 5, PPTP_ECHORP = 6, PPTP_OCRQ = 7, PPTP_OCRP = 8,
+	PPTP_ICRQ = 9, PPTP_ICRP = 10, PPTP_ICCN = 11, PPTP_CCRQ = 12,
+	PPTP_CDN = 13, PPTP_WEN = 14, PPTP_SLI = 15,
+};
+
+static __always_inline int seq_before(__u32 x, __u32 y)
+{
+	return (__s32)(x - y) < 0;
+}
+
+static __always_inline __be16 hdr_be16(const struct vpnpt_pptp_stream *st, __u32 off)
+{
+	if (off > VPNPT_PPTP_HDR_BYTES - 2)
+		return 0;
+	return (__be16)(st->hdr[off] | (__u16)st->hdr[off + 1] << 8); /* bytes as they sit: network order */
+}
+
+/*
+ * The state a decision reads and writes. No pointers in here: decide() is a
+ * global BPF function, verified once on its own instead of once per path
+ * through the walk, and global functions only take pointer-free memory.
+ */
+struct decide_io {
+	struct vpnpt_pptp_stream st; /* working copy, written back if the segment is delivered or held */
+	struct pptp_ctrl_id cid;     /* outbound: the LAN-side connection */
+	__u32 dir;
+	__be32 saddr;                /* sender of this segment */
+	__be16 dport;                /* inbound: the connection's port on the public IP */
+	__be16 ev_call_id;
+	__u32 ev_kind;               /* event to emit after the walk (one per segment is plenty) */
+	__u32 stop;                  /* enum vpnpt_reason: end the walk, the segment is held or passed untracked */
+	__u32 note;                  /* enum vpnpt_reason: counted, the segment is still delivered */
+};
+
+/* Everything the walk over one segment needs; lives on the caller's stack. */
+struct ctrl_walk {
+	struct xdp_md *ctx;
+	__u32 pay_off;               /* frame offset of the TCP payload */
+	__u32 a, b;                  /* the segment covers stream positions [a, b) */
+	__u32 pad;
+	struct decide_io io;
+};
+
+static __always_inline void add_patch(struct vpnpt_pptp_stream *st, __u32 seq, __be16 old_id, __be16 new_id)
+{
+	if (old_id == new_id)
+		return;
+	__u32 slot = st->patch_next % VPNPT_PPTP_PATCHES;
+	if (st->patch_next >= VPNPT_PPTP_PATCHES) {
+		__u32 end = st->patches[slot].seq + 2;
+		if (seq_before(st->forgotten_end, end))
+			st->forgotten_end = end;
+	}
+	st->patches[slot].seq = seq;
+	st->patches[slot].old_id = old_id;
+	st->patches[slot].new_id = new_id;
+	st->patch_next++;
+}
+
+/* Decides the rewrite of the current message, whose header is complete. */
+__attribute__((noinline)) int pptp_decide(struct decide_io *w)
+{
+	if (!w)
+		return 0;
+	struct vpnpt_pptp_stream *st = &w->st;
+	__u16 type = (__u16)st->hdr[8] << 8 | st->hdr[9];
+	__be16 id = hdr_be16(st, 12);
+	__be16 xlat = 0;
+	struct vpnpt_pptp_call *call;
+
+	if (type == PPTP_STOPCCRQ || type == PPTP_STOPCCRP) {
+		st->flags |= VPNPT_PPTP_STREAM_STOPPED;
+		w->ev_kind = VPNPT_EV_PPTP_STOP;
+		return 0;
+	}
+
+	if (w->dir == VPNPT_DIR_OUTBOUND) {
+		switch (type) {
+		case PPTP_OCRQ:
+		case PPTP_ICRP:
+			w->stop = pptp_alloc(&w->cid, id, &xlat);
+			if (w->stop)
+				return 0;
+			if (type == PPTP_ICRP) {
+				/* Answering the server's incoming call: its id is known now. */
+				call = pptp_call(w->cid.server, xlat);
+				if (call)
+					w->stop = pptp_establish(call, w->cid.server, xlat, hdr_be16(st, 14));
+				if (w->stop)
+					return 0;
+			}
+			w->ev_kind = VPNPT_EV_PPTP_CALL;
+			w->ev_call_id = xlat;
+			add_patch(st, st->msg_seq + 12, id, xlat);
+			return 0;
+		case PPTP_CCRQ: {
+			struct vpnpt_pptp_xlat *own = pptp_find_own(w->cid.client, w->cid.server, id);
+			if (own) {
+				add_patch(st, st->msg_seq + 12, id, own->xlat_call_id);
+				return 0;
+			}
+			/* Unknown call: harmless unless the id is another client's toward this server. */
+			call = pptp_call(w->cid.server, id);
+			if (call && call->client != w->cid.client)
+				w->stop = VPNPT_REASON_PPTP_FOREIGN_ID;
+			else
+				w->note = VPNPT_REASON_PPTP_NO_CALL;
+			return 0;
+		}
+		default:
+			return 0;
+		}
+	}
+
+	/* Inbound: server -> client. */
+	__u32 off;
+	switch (type) {
+	case PPTP_OCRP:
+		off = 14;
+		break;
+	case PPTP_ICCN:
+	case PPTP_WEN:
+	case PPTP_SLI:
+		off = 12;
+		break;
+	case PPTP_CDN:
+		/* @12 is the server's own id; the daemon closes the matching call. */
+		w->ev_kind = VPNPT_EV_PPTP_CDN;
+		w->ev_call_id = id;
+		return 0;
+	default:
+		return 0;
+	}
+	xlat = hdr_be16(st, off);
+	call = pptp_call(w->saddr, xlat);
+	if (!call || call->state == VPNPT_PPTP_CALL_CLOSING) {
+		w->note = VPNPT_REASON_PPTP_NO_CALL;
+		return 0;
+	}
+	if (type == PPTP_OCRP) {
+		call->ctrl_public_port = w->dport;
+		if (st->hdr[16] == 1) /* result code 1: Connected */
+			w->stop = pptp_establish(call, w->saddr, xlat, id);
+		else
+			pptp_close(call);
+		if (w->stop)
+			return 0;
+	}
+	call->last_seen_ns = bpf_ktime_get_ns();
+	add_patch(st, st->msg_seq + off, xlat, call->client_call_id);
+	return 0;
+}
+
+/* Header bytes needed to decide a message of @type (type itself sits at 8..9). */
+static __always_inline __u32 bytes_to_decide(__u16 type)
+{
+	switch (type) {
+	case PPTP_OCRP:
+		return 17; /* server's id @12, peer id @14, result code @16 */
+	case PPTP_ICRP:
+		return 16; /* client's id @12, server's id @14 */
+	case PPTP_OCRQ:
+	case PPTP_CCRQ:
+	case PPTP_ICCN:
+	case PPTP_CDN:
+	case PPTP_WEN:
+	case PPTP_SLI:
+		return 14;
+	default:
+		return 10;
+	}
+}
+
+/* One step of the walk: learn, decide and pass one message. Returns 1 to stop. */
+static long walk_step(__u32 i, void *data)
+{
+	struct ctrl_walk *w = data;
+	struct vpnpt_pptp_stream *st = &w->io.st;
+	(void)i;
+
+	/* Learn as much of the current message's header as this segment holds. */
+	if (st->hdr_have < VPNPT_PPTP_HDR_BYTES) {
+		__u32 h = st->msg_seq + st->hdr_have;
+		if (!seq_before(h, w->a) && seq_before(h, w->b)) {
+			__u32 n = VPNPT_PPTP_HDR_BYTES - st->hdr_have;
+			if (n > w->b - h)
+				n = w->b - h;
+			/* Straight into hdr[have..have+n): have + n <= HDR_BYTES by construction. The
+			 * masks (kept by the barriers) bound both for the verifier; hdr sits inside w. */
+			__u32 have = st->hdr_have;
+			barrier_var(have);
+			have &= 31;
+			barrier_var(n);
+			n &= 31;
+			if (!n)
+				return 1;
+			if (bpf_xdp_load_bytes(w->ctx, w->pay_off + (h - w->a), (__u8 *)st->hdr + have, n)) {
+				w->io.stop = VPNPT_REASON_L4_TRUNC;
+				return 1;
+			}
+			st->hdr_have = have + n;
+		}
+	}
+
+	if (!st->msg_len && st->hdr_have >= 2) {
+		__u16 len = (__u16)st->hdr[0] << 8 | st->hdr[1];
+		if (len < PPTP_MSG_MIN || len > PPTP_MSG_MAX) {
+			w->io.stop = VPNPT_REASON_PPTP_BAD_MSG;
+			return 1;
+		}
+		st->msg_len = len;
+	}
+	if (st->msg_len && st->hdr_have > st->msg_len)
+		st->hdr_have = st->msg_len; /* what follows belongs to the next message */
+	if (st->hdr_have >= 8 &&
+	    (st->hdr[2] != 0 || st->hdr[3] != 1 || st->hdr[4] != 0x1A || st->hdr[5] != 0x2B || st->hdr[6] != 0x3C ||
+	     st->hdr[7] != 0x4D)) {
+		w->io.stop = VPNPT_REASON_PPTP_BAD_MSG;
+		return 1;
+	}
+
+	if (!(st->flags & VPNPT_PPTP_STREAM_DECIDED)) {
+		if (st->hdr_have < 10)
+			return 1; /* type not known yet */
+		__u32 need = bytes_to_decide((__u16)st->hdr[8] << 8 | st->hdr[9]);
+		if (need > st->msg_len)
+			need = st->msg_len;
+		if (st->hdr_have < need)
+			return 1; /* the fields continue in a later segment */
+		pptp_decide(&w->io);
+		if (w->io.stop)
+			return 1;
+		st->flags |= VPNPT_PPTP_STREAM_DECIDED;
+	}
+
+	__u32 end = st->msg_seq + st->msg_len;
+	if (seq_before(w->b, end))
+		return 1; /* the message continues in a later segment */
+	st->msg_seq = end;
+	st->msg_len = 0;
+	st->hdr_have = 0;
+	st->flags &= ~VPNPT_PPTP_STREAM_DECIDED;
+	return 0;
+}
+
+/*
+ * After the walk: may [a, b) be delivered? Not if it reaches bytes whose
+ * message context is unknown (a gap before them), carries part of the Call
+ * ID fields (12..15) of a message whose rewrite is not decided yet, or
+ * starts before the oldest patch still remembered.
+ */
+static __always_inline enum vpnpt_reason delivery_check(const struct ctrl_walk *w)
+{
+	const struct vpnpt_pptp_stream *st = &w->io.st;
+
+	if (seq_before(w->a, st->forgotten_end))
+		return VPNPT_REASON_PPTP_HELD;
+	if (st->flags & VPNPT_PPTP_STREAM_DECIDED)
+		return VPNPT_REASON_NONE; /* the walk stopped inside a decided message */
+	if (seq_before(st->msg_seq + st->hdr_have, w->b))
+		return VPNPT_REASON_PPTP_HELD; /* bytes beyond what the tracker knows */
+	__u32 field = st->msg_seq + 12;
+	if (seq_before(field, w->b) && seq_before(w->a, field + 4))
+		return VPNPT_REASON_PPTP_HELD; /* part of an undecided Call ID field */
+	return VPNPT_REASON_NONE;
+}
+
+/* Applies every remembered patch to the bytes of [a, b). */
+static __always_inline enum vpnpt_reason apply_patches(struct ctrl_walk *w, __u16 *csum)
+{
+	struct vpnpt_pptp_stream *st = &w->io.st;
+
+	for (__u32 i = 0; i < VPNPT_PPTP_PATCHES; i++) {
+		if (i >= st->patch_next)
+			break;
+		struct vpnpt_pptp_patch pt = st->patches[i];
+		__u8 oldb[2] = {(__u8)pt.old_id, (__u8)(pt.old_id >> 8)};
+		__u8 newb[2] = {(__u8)pt.new_id, (__u8)(pt.new_id >> 8)};
+
+		for (__u32 k = 0; k < 2; k++) {
+			__u32 pos = pt.seq + k;
+			if (seq_before(pos, w->a) || !seq_before(pos, w->b))
+				continue;
+			__u32 rel = pos - w->a;
+			__u8 cur;
+			if (rel > 0xffff || bpf_xdp_load_bytes(w->ctx, w->pay_off + rel, &cur, 1))
+				return VPNPT_REASON_L4_TRUNC;
+			if (cur != oldb[k])
+				return VPNPT_REASON_PPTP_HELD; /* not the bytes we decided on: never guess */
+			if (bpf_xdp_store_bytes(w->ctx, w->pay_off + rel, &newb[k], 1))
+				return VPNPT_REASON_L4_TRUNC;
+			/* The TCP header is a multiple of 4 bytes, so the parity of rel is the parity in the segment. */
+			__sum16 c = bpf_htons(*csum);
+			csum_replace_byte(&c, rel, oldb[k], newb[k]);
+			*csum = bpf_ntohs(c);
+		}
+	}
+	return VPNPT_REASON_NONE;
+}
+
+/* True if the @len payload bytes at @pay_off start with a PPTP control message header. */
+static __always_inline int starts_with_pptp(struct xdp_md *ctx, __u32 pay_off, __u32 len)
+{
+	__u8 h[8];
+
+	if (len < 8 || bpf_xdp_load_bytes(ctx, pay_off, h, 8))
+		return 0;
+	return h[2] == 0 && h[3] == 1 && h[4] == 0x1A && h[5] == 0x2B && h[6] == 0x3C && h[7] == 0x4D;
+}
+
+static __always_inline void stream_sync_at(struct vpnpt_pptp_stream *st, __u32 seq)
+{
+	__builtin_memset(st, 0, sizeof(*st));
+	st->next_seq = seq;
+	st->msg_seq = seq;
+	st->forgotten_end = seq;
+	st->flags = VPNPT_PPTP_STREAM_SYNCED;
+}
+
+struct ctrl_result {
+	struct xlat_result r;
+	__u32 applied; /* bytes rewritten */
+};
+
+/*
+ * A TCP segment of a PPTP control connection: outbound at the LAN hook
+ * (client -> server port 1723), inbound at the WAN hook (server port 1723 ->
+ * public IP). Returns XDP_PASS (rewritten or untouched) or XDP_DROP (held).
+ */
+static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+						    __u32 dir)
+{
+	struct ctrl_result cr = {{XDP_PASS, VPNPT_REASON_NONE}, 0};
+	struct tcphdr *th = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (!th)
+		return cr; /* later fragment: no TCP header */
+	if (dir == VPNPT_DIR_OUTBOUND ? th->dest != bpf_htons(PORT_PPTP)
+				      : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
+		return cr; /* e.g. a PPTP server on the LAN: not a passthrough */
+	if (!(cfg->switches & VPNPT_SW_PPTP) || (cfg->deferred & VPNPT_SW_PPTP)) {
+		cr.r.reason = VPNPT_REASON_PPTP_OFF;
+		return cr;
+	}
+	if (p->fragmented)
+		return cr;
+
+	__u32 ihl = ip->ihl * 4, doff = th->doff * 4;
+	if (doff < sizeof(*th) || ihl + doff > p->ip_len) {
+		cr.r.reason = VPNPT_REASON_L4_TRUNC;
+		return cr;
+	}
+	__u32 tcp_off = p->l3_off + ihl;
+	__u32 pay_off = tcp_off + doff;
+	__u32 pay_len = p->ip_len - ihl - doff;
+	__u32 seq = bpf_ntohl(th->seq);
+	__u64 now = bpf_ktime_get_ns();
+	struct vpnpt_pptp_stream_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source,
+					    .dport = th->dest};
+
+	if (th->syn) {
+		/* A new connection (SYN from the client, SYN-ACK from the server): the stream starts at seq + 1. */
+		struct vpnpt_pptp_stream fresh;
+		stream_sync_at(&fresh, seq + 1);
+		fresh.last_seen_ns = now;
+		if (dir == VPNPT_DIR_OUTBOUND) {
+			fresh.client = ip->saddr;
+			fresh.client_port = th->source;
+		}
+		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_ANY)) {
+			/* Cannot track it, so cannot translate its calls: refuse the connection. */
+			cr.r.action = XDP_DROP;
+			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
+		}
+		return cr;
+	}
+
+	struct vpnpt_pptp_stream *live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key);
+	if (!live) {
+		/* Connection older than vpnpt (or reaped): start tracking at a message boundary. */
+		if (!pay_len)
+			return cr;
+		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
+			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
+			return cr;
+		}
+		struct vpnpt_pptp_stream fresh;
+		stream_sync_at(&fresh, seq);
+		if (dir == VPNPT_DIR_OUTBOUND) {
+			fresh.client = ip->saddr;
+			fresh.client_port = th->source;
+		}
+		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key)) {
+			cr.r.action = XDP_DROP;
+			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
+			return cr;
+		}
+		live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key);
+		if (!live)
+			return cr;
+	}
+
+	live->last_seen_ns = now;
+	if (th->fin || th->rst)
+		live->flags |= VPNPT_PPTP_STREAM_FIN;
+	if (!pay_len)
+		return cr;
+	if (!(live->flags & VPNPT_PPTP_STREAM_SYNCED)) {
+		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
+			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
+			return cr;
+		}
+		__u32 keep = live->flags & VPNPT_PPTP_STREAM_FIN;
+		stream_sync_at(live, seq);
+		live->flags |= keep;
+		live->last_seen_ns = now;
+	}
+
+	struct ctrl_walk w = {
+		.ctx = ctx,
+		.pay_off = pay_off,
+		.a = seq,
+		.b = seq + pay_len,
+		.io = {
+			.dir = dir,
+			.cid = {.client = ip->saddr, .server = ip->daddr, .client_port = th->source,
+				.lan_ifindex = ctx->ingress_ifindex},
+			.saddr = ip->saddr,
+			.dport = th->dest,
+		},
+	};
+	__builtin_memcpy(&w.io.st, live, sizeof(w.io.st));
+	__be32 saddr = ip->saddr, daddr = ip->daddr;
+	__be16 sport = th->source, dport = th->dest;
+	__u16 csum = bpf_ntohs(th->check);
+
+	bpf_loop(PPTP_WALK_MAX, walk_step, &w, 0);
+
+	enum vpnpt_reason held = VPNPT_REASON_NONE;
+	if (w.io.stop == VPNPT_REASON_PPTP_BAD_MSG) {
+		/* Not PPTP after all: stop tracking, deliver what was decided so far. */
+		w.io.st.flags &= ~VPNPT_PPTP_STREAM_SYNCED;
+		cr.r.reason = w.io.stop;
+	} else if (w.io.stop) {
+		held = w.io.stop;
+	} else {
+		held = delivery_check(&w);
+	}
+	if (!held) {
+		__u32 before = csum;
+		held = apply_patches(&w, &csum);
+		cr.applied = csum != before;
+	}
+	if (held) {
+		/* Keep what was learned (header bytes, decisions), deliver nothing: TCP resends. */
+		__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
+		cr.r.action = XDP_DROP;
+		cr.r.reason = held;
+		emit_event(VPNPT_EV_DROP, held, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, 0);
+		return cr;
+	}
+	__sum16 c = bpf_htons(csum);
+	if (bpf_xdp_store_bytes(ctx, tcp_off + 16, &c, sizeof(c))) {
+		cr.r.action = XDP_DROP;
+		cr.r.reason = VPNPT_REASON_L4_TRUNC;
+		return cr;
+	}
+	if (seq_before(w.io.st.next_seq, w.b))
+		w.io.st.next_seq = w.b;
+	__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
+	if (!cr.r.reason)
+		cr.r.reason = w.io.note;
+	if (w.io.ev_kind)
+		emit_event(w.io.ev_kind, 0, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport,
+			   bpf_ntohs(w.io.ev_call_id));
+	return cr;
+}
+
+#endif
