@@ -2,15 +2,22 @@
 
 #include <bpf/bpf.h>
 
+#include <bpf/libbpf.h>
+
 #include <stdexcept>
+#include <vector>
 
 namespace vpnpt::test {
 
-RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat) {
+RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat, uint32_t ingress_ifindex) {
   RunResult r;
   r.out.resize(in.size() + 512);
+  xdp_md ctx{};
+  ctx.data_end = static_cast<__u32>(in.size());
+  ctx.ingress_ifindex = ingress_ifindex;
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
               .data_size_in = static_cast<__u32>(in.size()), .data_size_out = static_cast<__u32>(r.out.size()),
+              .ctx_in = ingress_ifindex ? &ctx : nullptr, .ctx_size_in = ingress_ifindex ? static_cast<__u32>(sizeof(ctx)) : 0u,
               .repeat = static_cast<int>(repeat));
   r.err = bpf_prog_test_run_opts(prog_fd, &opts);
   if (r.err) r.err = -errno;
@@ -48,5 +55,41 @@ UnpinnedPrograms load_or_throw(const LoadConfig& cfg) {
 }  // namespace
 
 Dataplane::Dataplane(const LoadConfig& cfg) : progs(load_or_throw(cfg)) {}
+
+void Dataplane::configure(uint32_t public_ip, uint32_t wan_ifindex, uint32_t switches) const {
+  vpnpt_config c{};
+  c.public_ip = public_ip;
+  c.wan_ifindex = wan_ifindex;
+  c.switches = switches;
+  c.generation = 1;
+  uint32_t key = 0;
+  if (bpf_map_update_elem(progs.config_fd(), &key, &c, BPF_ANY)) throw std::runtime_error("cannot write config");
+}
+
+int Dataplane::map_fd(const char* name) const {
+  bpf_map* m = bpf_object__find_map_by_name(progs.lan->obj, name);
+  if (!m) throw std::runtime_error(std::string("no map ") + name);
+  return bpf_map__fd(m);
+}
+
+size_t Dataplane::entries(const char* name) const {
+  int fd = map_fd(name);
+  std::vector<uint8_t> key(64), next(64);
+  size_t n = 0;
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    ++n;
+    key.swap(next);
+    prev = key.data();
+  }
+  return n;
+}
+
+uint64_t Dataplane::reason(uint32_t r) const {
+  auto s = snapshot(progs);
+  uint64_t n = 0;
+  for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) n += s.reasons[vpnpt_reason_index(d, r)].packets;
+  return n;
+}
 
 }  // namespace vpnpt::test

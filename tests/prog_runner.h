@@ -21,7 +21,9 @@ struct RunResult {
   uint32_t ns_per_run = 0;
 };
 
-RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat = 1);
+// Runs @prog_fd on @in. With @ingress_ifindex the packet arrives "on" that
+// interface of the current namespace (the FIB and ctx->ingress_ifindex see it).
+RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat = 1, uint32_t ingress_ifindex = 0);
 
 const char* verdict_name(uint32_t v);
 
@@ -37,6 +39,15 @@ struct Dataplane {
   UnpinnedPrograms progs;
   explicit Dataplane(const LoadConfig& cfg = {});
   int hook_fd(uint32_t dir) const { return dir == VPNPT_DIR_OUTBOUND ? progs.lan_fd() : progs.wan_fd(); }
+
+  // Writes the runtime config as the loader would (all switches on by default).
+  void configure(uint32_t public_ip, uint32_t wan_ifindex = 0, uint32_t switches = VPNPT_SW_ALL) const;
+  // A shared map by name (e.g. VPNPT_MAP_PPTP_CALLS).
+  int map_fd(const char* name) const;
+  // Entries in a hash map.
+  size_t entries(const char* name) const;
+  // Reason counter (both directions summed).
+  uint64_t reason(uint32_t r) const;
 };
 
 }  // namespace vpnpt::test

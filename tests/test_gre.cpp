@@ -1,0 +1,182 @@
+// Enhanced GRE through the real programs, inside a throwaway router
+// namespace so bpf_fib_lookup answers: exact output frames (addresses, Key,
+// TTL, MACs, checksums), verdicts, and what is refused.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include <catch2/catch.hpp>
+
+#include "pptp_builder.h"
+#include "prog_runner.h"
+#include "test_router.h"
+
+using namespace vpnpt;
+using namespace vpnpt::test;
+using pkt::Bytes;
+using pkt::ip;
+
+namespace {
+
+const uint32_t kPub = ip("203.0.113.1");
+const uint32_t kSrv = ip(TestRouter::kServer.ip);
+const uint32_t kA = ip(TestRouter::kClient.ip);
+const uint32_t kB = ip(TestRouter::kClient2.ip);
+
+// A router namespace plus programs with two established calls that collided
+// on client Call ID 1000: A kept 1000, B got another id. The server gave
+// its own ids 0 (A) and 128 (B).
+struct GreRig {
+  TestRouter rt;  // first: the programs' FIB lookups happen in its namespace
+  Dataplane dp;
+  uint16_t tb = 0;
+
+  GreRig() {
+    dp.configure(kPub, rt.wan_ifindex);
+    setup(kA, 40000, 40000, 0);
+    tb = setup(kB, 40001, 40001, 128);
+  }
+
+  uint16_t setup(uint32_t client, uint16_t port, uint16_t pub_port, uint16_t server_id) {
+    pptp::TcpFlow up{client, kSrv, port, 1723, 100}, down{kSrv, kPub, 1723, pub_port, 900};
+    REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
+    REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn(true)).verdict == XDP_PASS);
+    auto r = run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000)));
+    REQUIRE(r.verdict == XDP_PASS);
+    uint16_t x = pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+    REQUIRE(run_xdp(dp.progs.wan_fd(), down.data(pptp::ocrp(server_id, x))).verdict == XDP_PASS);
+    return x;
+  }
+
+  RunResult lan(const Bytes& f) { return run_xdp(dp.progs.lan_fd(), f, 1, rt.lan_ifindex); }
+  RunResult wan(const Bytes& f) { return run_xdp(dp.progs.wan_fd(), f, 1, rt.wan_ifindex); }
+};
+
+pkt::EthOpts eth(const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>& dst) {
+  pkt::EthOpts e;
+  std::copy(src.begin(), src.end(), e.src);
+  std::copy(dst.begin(), dst.end(), e.dst);
+  return e;
+}
+
+Bytes gre(uint32_t s, uint32_t d, uint16_t key, uint8_t ttl, const pkt::EthOpts& e, std::optional<uint32_t> seq = 7,
+          std::optional<uint32_t> ack = 3) {
+  pkt::Ipv4Opts o;
+  o.ttl = ttl;
+  return pkt::frame(s, d, pkt::kProtoGre, pkt::gre_v1(key, Bytes(40, 0x5a), seq, ack), o, e);
+}
+
+}  // namespace
+
+TEST_CASE("GRE: server to client is translated and redirected to the LAN", "[pptp][gre][netns]") {
+  GreRig g;
+  REQUIRE(g.tb != 1000);
+  auto in_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto out_eth = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
+  for (auto [seq, ack] : {std::pair<std::optional<uint32_t>, std::optional<uint32_t>>{7, 3}, {7, std::nullopt},
+                          {std::nullopt, 3}, {std::nullopt, std::nullopt}}) {
+    Bytes in = gre(kSrv, kPub, g.tb, 60, in_eth, seq, ack);
+    auto r = g.wan(in);
+    REQUIRE(r.err == 0);
+    CHECK(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+    Bytes want = gre(kSrv, kB, 1000, 59, out_eth, seq, ack);  // dst B, B's own id, TTL - 1
+    INFO("got:\n" << pkt::hex(r.out) << "\nwant:\n" << pkt::hex(want));
+    CHECK(r.out == want);
+    CHECK(pkt::ipv4_checksum_ok(r.out));
+  }
+  // A's call (kept 1000) goes to A.
+  auto ra = g.wan(gre(kSrv, kPub, 1000, 60, in_eth));
+  CHECK(ra.verdict == XDP_REDIRECT);
+  CHECK(ra.out == gre(kSrv, kA, 1000, 59, eth(g.rt.lan_mac, TestRouter::kClient.mac)));
+}
+
+TEST_CASE("GRE: client to server is source-NATed and redirected to the WAN", "[pptp][gre][netns]") {
+  GreRig g;
+  auto in_eth = eth(TestRouter::kClient2.mac, g.rt.lan_mac);
+  Bytes in = gre(kB, kSrv, 128, 64, in_eth);  // key = the server's id for B's call
+  auto r = g.lan(in);
+  CHECK(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+  Bytes want = gre(kPub, kSrv, 128, 63, eth(g.rt.wan_mac, TestRouter::kServer.mac));
+  INFO("got:\n" << pkt::hex(r.out) << "\nwant:\n" << pkt::hex(want));
+  CHECK(r.out == want);
+  CHECK(pkt::ipv4_checksum_ok(r.out));
+
+  auto s = snapshot(g.dp.progs);
+  CHECK(s.counters[vpnpt_counter_index(VPNPT_DIR_OUTBOUND, VPNPT_CLASS_GRE)].packets == 1);
+}
+
+TEST_CASE("GRE: what is not a known PPTP call goes to the stack untouched", "[pptp][gre][netns]") {
+  GreRig g;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto lan_eth = eth(TestRouter::kClient.mac, g.rt.lan_mac);
+  struct Case {
+    const char* name;
+    bool inbound;
+    Bytes in;
+    vpnpt_reason reason;
+  };
+  pkt::Ipv4Opts mf;
+  mf.frag = 0x2000;
+  std::vector<Case> cases = {
+      {"unknown call id from the server", true, gre(kSrv, kPub, 4242, 60, wan_eth), VPNPT_REASON_GRE_NO_CALL},
+      {"known id from another server", true, gre(ip("203.0.113.8"), kPub, g.tb, 60, wan_eth),
+       VPNPT_REASON_GRE_NO_CALL},
+      {"client GRE with a key the server never gave it", false, gre(kA, kSrv, 128, 64, lan_eth),
+       VPNPT_REASON_GRE_NO_CALL},
+      {"GRE v0", true, pkt::frame(kSrv, kPub, pkt::kProtoGre, pkt::gre_v0(0x0800, Bytes(20, 1)), {}, wan_eth),
+       VPNPT_REASON_GRE_NOT_PPTP},
+      {"checksum bit set", true, [&] {
+         Bytes f = gre(kSrv, kPub, g.tb, 60, wan_eth);
+         f[34] |= 0x80;
+         return f;
+       }(), VPNPT_REASON_GRE_NOT_PPTP},
+      {"S flag without room for the sequence number", true,
+       pkt::frame(kSrv, kPub, pkt::kProtoGre, pptp::slice(pkt::gre_v1(g.tb, {}, 1), 0, 10), {}, wan_eth),
+       VPNPT_REASON_L4_TRUNC},
+      {"first fragment", true, pkt::frame(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(g.tb, Bytes(40, 1), 1), mf, wan_eth),
+       VPNPT_REASON_GRE_FRAGMENT},
+      {"TTL 1 from the LAN", false, gre(kA, kSrv, 0, 1, lan_eth), VPNPT_REASON_TTL_EXPIRED},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      uint64_t before = g.dp.reason(c.reason);
+      auto r = c.inbound ? g.wan(c.in) : g.lan(c.in);
+      CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+      CHECK(r.out == c.in);
+      CHECK(g.dp.reason(c.reason) == before + 1);
+    }
+  }
+}
+
+TEST_CASE("GRE: a server that sends before its client is delivered", "[pptp][gre][netns]") {
+  TestRouter rt;
+  Dataplane dp;
+  dp.configure(kPub, rt.wan_ifindex);
+  pptp::TcpFlow up{kA, kSrv, 40000, 1723, 100};
+  REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
+  REQUIRE(run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(55))).verdict == XDP_PASS);
+  // No Outgoing-Call-Reply seen yet: the server's GRE is still delivered...
+  auto r = run_xdp(dp.progs.wan_fd(), gre(kSrv, kPub, 55, 60, eth(TestRouter::kServer.mac, rt.wan_mac)), 1,
+                   rt.wan_ifindex);
+  CHECK(r.verdict == XDP_REDIRECT);
+  // ...while the client cannot send yet: it does not know the server's id, and vpnpt does not either.
+  auto r2 = run_xdp(dp.progs.lan_fd(), gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, rt.lan_mac)), 1,
+                    rt.lan_ifindex);
+  CHECK(r2.verdict == XDP_PASS);
+}
+
+TEST_CASE("GRE: unresolved next hop goes to the stack, translated only where certain", "[pptp][gre][netns]") {
+  GreRig g;
+  REQUIRE(std::system("ip neigh del 192.168.1.11 dev lan0 >/dev/null 2>&1; ip neigh del 203.0.113.7 dev wan0 "
+                      ">/dev/null 2>&1") == 0);
+  // Inbound: translated (the call is certain), then handed to the stack, which resolves the neighbour.
+  auto r = g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
+  CHECK(r.verdict == XDP_PASS);
+  CHECK(g.dp.reason(VPNPT_REASON_FIB_NO_NEIGH) == 1);
+  CHECK(pptp::be16_at(r.out, 14 + 20 + 6) == 1000);
+  CHECK(pkt::ipv4_checksum_ok(r.out));
+  // Outbound: untouched; the kernel's own NAT gives it the same source address.
+  Bytes in = gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac));
+  auto r2 = g.lan(in);
+  CHECK(r2.verdict == XDP_PASS);
+  CHECK(r2.out == in);
+}

@@ -1,0 +1,312 @@
+// PPTP control messages through the real programs: which Call IDs are
+// rewritten in which direction, that TCP checksums stay exact, and that
+// split, coalesced and retransmitted messages come out right. Expected
+// frames are built independently (the builder recomputes checksums from
+// scratch), so an incremental-checksum slip shows as a byte difference.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <catch2/catch.hpp>
+
+#include "pptp_builder.h"
+#include "prog_runner.h"
+
+using namespace vpnpt;
+using namespace vpnpt::test;
+using pkt::Bytes;
+using pkt::ip;
+
+namespace {
+
+const uint32_t kPub = ip("203.0.113.1");
+const uint32_t kSrv = ip("203.0.113.7");
+const uint32_t kA = ip("192.168.1.10");
+const uint32_t kB = ip("192.168.1.11");
+
+struct Pptp {
+  Dataplane dp;
+  Pptp() { dp.configure(kPub); }
+
+  RunResult out(const Bytes& f) { return run_xdp(dp.progs.lan_fd(), f); }
+  RunResult in(const Bytes& f) { return run_xdp(dp.progs.wan_fd(), f); }
+
+  // A client's control connection: LAN side (client -> server) and WAN side (server -> public IP).
+  struct Conn {
+    pptp::TcpFlow up, down;
+  };
+  Conn connect(uint32_t client, uint16_t port, uint16_t public_port) {
+    Conn c{{client, kSrv, port, 1723, 5000}, {kSrv, kPub, 1723, public_port, 9000}};
+    REQUIRE(out(c.up.syn()).verdict == XDP_PASS);
+    REQUIRE(in(c.down.syn(true)).verdict == XDP_PASS);
+    return c;
+  }
+
+  // The translated id the server sees for (client, call id), from the map.
+  uint16_t xlat_of(uint32_t client, uint16_t call_id) {
+    vpnpt_pptp_client_key k{};
+    k.client = client;
+    k.server = kSrv;
+    k.client_call_id = htons(call_id);
+    vpnpt_pptp_xlat x{};
+    REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), &k, &x) == 0);
+    return ntohs(x.xlat_call_id);
+  }
+
+  bool call_state(uint16_t xlat, vpnpt_pptp_call* out) {
+    vpnpt_pptp_call_key k{};
+    k.server = kSrv;
+    k.xlat_call_id = htons(xlat);
+    return bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, out) == 0;
+  }
+};
+
+// Sends @payload as one segment and requires it to pass rewritten into @expect.
+void require_pass_as(Pptp& t, bool outbound, pptp::TcpFlow& f, const Bytes& payload, const Bytes& expect) {
+  uint32_t seq = f.next;
+  Bytes in = f.data(payload);
+  auto r = outbound ? t.out(in) : t.in(in);
+  REQUIRE(r.err == 0);
+  REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+  Bytes want = f.data_at(seq, expect);
+  INFO("got:\n" << pkt::hex(r.out) << "\nwant:\n" << pkt::hex(want));
+  REQUIRE(pkt::ipv4_checksum_ok(r.out));
+  REQUIRE(pkt::l4_checksum_ok(r.out));
+  REQUIRE(r.out == want);
+}
+
+}  // namespace
+
+TEST_CASE("PPTP: a lone client keeps its Call ID, nothing is rewritten", "[pptp][ctrl]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  require_pass_as(t, true, a.up, pptp::message(pptp::SCCRQ), pptp::message(pptp::SCCRQ));
+  require_pass_as(t, true, a.up, pptp::ocrq(1000), pptp::ocrq(1000));
+  CHECK(t.xlat_of(kA, 1000) == 1000);
+  require_pass_as(t, false, a.down, pptp::ocrp(0, 1000), pptp::ocrp(0, 1000));
+  vpnpt_pptp_call call{};
+  REQUIRE(t.call_state(1000, &call));
+  CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+  CHECK(call.client == kA);
+  CHECK(ntohs(call.server_call_id) == 0);  // pptpd's first id is 0: a valid id, not "unset"
+  CHECK(ntohs(call.ctrl_public_port) == 40000);
+}
+
+TEST_CASE("PPTP: clients colliding on a Call ID are told apart by the server", "[pptp][ctrl]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  auto b = t.connect(kB, 40000, 40001);  // same client port: masquerade picks another public port
+  require_pass_as(t, true, a.up, pptp::ocrq(1000), pptp::ocrq(1000));
+
+  // B's 1000 is taken toward this server: it gets another id.
+  uint32_t seq = b.up.next;
+  auto r = t.out(b.up.data(pptp::ocrq(1000)));
+  REQUIRE(r.verdict == XDP_PASS);
+  uint16_t tb = pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+  CHECK(tb != 1000);
+  CHECK(tb != 0);
+  CHECK(t.xlat_of(kB, 1000) == tb);
+  CHECK(r.out == b.up.data_at(seq, pptp::ocrq(tb)));
+  CHECK(pkt::l4_checksum_ok(r.out));
+
+  SECTION("every server-to-client message naming the call maps back") {
+    require_pass_as(t, false, b.down, pptp::ocrp(128, tb), pptp::ocrp(128, 1000));
+    require_pass_as(t, false, a.down, pptp::ocrp(0, 1000), pptp::ocrp(0, 1000));
+    require_pass_as(t, false, b.down, pptp::iccn(tb), pptp::iccn(1000));
+    require_pass_as(t, false, b.down, pptp::wen(tb), pptp::wen(1000));
+    require_pass_as(t, false, b.down, pptp::sli(tb), pptp::sli(1000));
+    vpnpt_pptp_call call{};
+    REQUIRE(t.call_state(tb, &call));
+    CHECK(call.client == kB);
+    CHECK(ntohs(call.client_call_id) == 1000);
+    CHECK(ntohs(call.server_call_id) == 128);
+    CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+  }
+  SECTION("the client's Call-Clear-Request is translated, the server's CDN id is its own") {
+    require_pass_as(t, false, b.down, pptp::ocrp(128, tb), pptp::ocrp(128, 1000));
+    require_pass_as(t, true, b.up, pptp::ccrq(1000), pptp::ccrq(tb));
+    require_pass_as(t, false, b.down, pptp::cdn(128), pptp::cdn(128));
+  }
+  SECTION("the client's Set-Link-Info carries the server's id: untouched") {
+    require_pass_as(t, true, b.up, pptp::sli(128), pptp::sli(128));
+  }
+  SECTION("a failed call (result 2) is closed, later GRE for it is not delivered") {
+    require_pass_as(t, false, b.down, pptp::ocrp(128, tb, 2), pptp::ocrp(128, 1000, 2));
+    vpnpt_pptp_call call{};
+    REQUIRE(t.call_state(tb, &call));
+    CHECK(call.state == VPNPT_PPTP_CALL_CLOSING);
+  }
+}
+
+TEST_CASE("PPTP: an incoming call is set up by the client's Incoming-Call-Reply", "[pptp][ctrl]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  auto b = t.connect(kB, 40000, 40001);
+  require_pass_as(t, true, a.up, pptp::ocrq(7), pptp::ocrq(7));
+  require_pass_as(t, false, b.down, pptp::icrq(300), pptp::icrq(300));  // server's id: untouched
+  uint32_t seq = b.up.next;
+  auto r = t.out(b.up.data(pptp::icrp(7, 300)));
+  uint16_t tb = pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+  CHECK(tb != 7);
+  CHECK(r.out == b.up.data_at(seq, pptp::icrp(tb, 300)));  // @14 (the server's id) untouched
+  require_pass_as(t, false, b.down, pptp::iccn(tb), pptp::iccn(7));
+  vpnpt_pptp_call call{};
+  REQUIRE(t.call_state(tb, &call));
+  CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+  CHECK(ntohs(call.server_call_id) == 300);
+}
+
+TEST_CASE("PPTP: TCP may cut and glue messages anywhere", "[pptp][ctrl][tcp]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  auto b = t.connect(kB, 40000, 40001);
+  require_pass_as(t, true, a.up, pptp::ocrq(1000), pptp::ocrq(1000));
+  require_pass_as(t, true, a.up, pptp::ocrq(1001), pptp::ocrq(1001));
+
+  SECTION("a Call ID field split across segments: held until its value is known") {
+    Bytes msg = pptp::ocrq(1000);
+    uint32_t s0 = b.up.next;
+    Bytes part1 = pptp::slice(msg, 0, 13), part2 = pptp::slice(msg, 13, msg.size() - 13);
+    auto r1 = t.out(b.up.data_at(s0, part1));
+    CHECK(std::string(verdict_name(r1.verdict)) == "XDP_DROP");  // carries half a field of unknown value
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_HELD) == 1);
+    auto r2 = t.out(b.up.data_at(s0 + 13, part2));  // the rest arrives (TCP sent it already)
+    REQUIRE(r2.verdict == XDP_PASS);
+    uint16_t tb = t.xlat_of(kB, 1000);
+    REQUIRE(tb != 1000);
+    Bytes want = pptp::ocrq(tb);
+    CHECK(r2.out == b.up.data_at(s0 + 13, pptp::slice(want, 13, want.size() - 13)));
+    auto r3 = t.out(b.up.data_at(s0, part1));  // TCP resends the held part
+    REQUIRE(r3.verdict == XDP_PASS);
+    CHECK(r3.out == b.up.data_at(s0, pptp::slice(want, 0, 13)));
+    CHECK(pkt::l4_checksum_ok(r2.out));
+    CHECK(pkt::l4_checksum_ok(r3.out));
+  }
+  SECTION("a header split before the Call ID passes at once") {
+    Bytes msg = pptp::ocrq(1000);
+    uint32_t s0 = b.up.next;
+    auto r1 = t.out(b.up.data_at(s0, pptp::slice(msg, 0, 10)));
+    REQUIRE(r1.verdict == XDP_PASS);
+    auto r2 = t.out(b.up.data_at(s0 + 10, pptp::slice(msg, 10, msg.size() - 10)));
+    REQUIRE(r2.verdict == XDP_PASS);
+    Bytes want = pptp::ocrq(t.xlat_of(kB, 1000));
+    CHECK(r1.out == b.up.data_at(s0, pptp::slice(want, 0, 10)));
+    CHECK(r2.out == b.up.data_at(s0 + 10, pptp::slice(want, 10, want.size() - 10)));
+  }
+  SECTION("two requests and a clear in one segment") {
+    uint32_t s0 = b.up.next;
+    Bytes three = pptp::cat(pptp::cat(pptp::ocrq(1000), pptp::ocrq(1001)), pptp::message(pptp::ECHORQ));
+    auto r = t.out(b.up.data(three));
+    REQUIRE(r.verdict == XDP_PASS);
+    uint16_t t0 = t.xlat_of(kB, 1000), t1 = t.xlat_of(kB, 1001);
+    CHECK(t0 != 1000);
+    CHECK(t1 != 1001);
+    CHECK(t0 != t1);
+    Bytes want = pptp::cat(pptp::cat(pptp::ocrq(t0), pptp::ocrq(t1)), pptp::message(pptp::ECHORQ));
+    CHECK(r.out == b.up.data_at(s0, want));
+    require_pass_as(t, true, b.up, pptp::cat(pptp::ccrq(1000), pptp::ccrq(1001)),
+                    pptp::cat(pptp::ccrq(t0), pptp::ccrq(t1)));
+  }
+  SECTION("retransmissions come out identical, also when cut differently") {
+    uint32_t s0 = b.up.next;
+    Bytes msg = pptp::cat(pptp::ocrq(1000), pptp::ccrq(1000));
+    auto first = t.out(b.up.data(msg));
+    REQUIRE(first.verdict == XDP_PASS);
+    uint16_t tb = t.xlat_of(kB, 1000);
+    Bytes want = pptp::cat(pptp::ocrq(tb), pptp::ccrq(tb));
+    CHECK(first.out == b.up.data_at(s0, want));
+    auto again = t.out(b.up.data_at(s0, msg));
+    CHECK(again.out == first.out);
+    // Re-segmented: pieces cutting through both Call ID fields.
+    for (size_t cut : {size_t{5}, size_t{12}, size_t{13}, size_t{168 + 13}, size_t{170}}) {
+      INFO("cut at " << cut);
+      auto p1 = t.out(b.up.data_at(s0, pptp::slice(msg, 0, cut)));
+      auto p2 = t.out(b.up.data_at(s0 + static_cast<uint32_t>(cut), pptp::slice(msg, cut, msg.size() - cut)));
+      REQUIRE(p1.verdict == XDP_PASS);
+      REQUIRE(p2.verdict == XDP_PASS);
+      CHECK(p1.out == b.up.data_at(s0, pptp::slice(want, 0, cut)));
+      CHECK(p2.out == b.up.data_at(s0 + static_cast<uint32_t>(cut), pptp::slice(want, cut, want.size() - cut)));
+    }
+    CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 3);  // no extra allocation by the retransmissions
+  }
+}
+
+TEST_CASE("PPTP: a client cannot name another client's call", "[pptp][ctrl]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  auto b = t.connect(kB, 40001, 40001);
+  require_pass_as(t, true, a.up, pptp::ocrq(1000), pptp::ocrq(1000));
+  // B clears "1000", which it never set up and which is A's id toward this server.
+  auto r = t.out(b.up.data(pptp::ccrq(1000)));
+  CHECK(std::string(verdict_name(r.verdict)) == "XDP_DROP");
+  CHECK(t.dp.reason(VPNPT_REASON_PPTP_FOREIGN_ID) == 1);
+  vpnpt_pptp_call call{};
+  REQUIRE(t.call_state(1000, &call));
+  CHECK(call.client == kA);
+}
+
+TEST_CASE("PPTP: running out of Call IDs toward one server fails only that call", "[pptp][ctrl]") {
+  Pptp t;
+  // Every id the allocator may pick toward the server (1..65535; random probes
+  // never pick 0) is taken by someone else, leaving the table one free slot.
+  int fd = t.dp.map_fd(VPNPT_MAP_PPTP_CALLS);
+  vpnpt_pptp_call other{};
+  other.client = ip("192.168.1.99");
+  other.state = VPNPT_PPTP_CALL_ESTABLISHED;
+  std::vector<vpnpt_pptp_call_key> keys(65535);
+  std::vector<vpnpt_pptp_call> vals(65535, other);
+  for (uint32_t i = 0; i < 65535; ++i) {
+    keys[i] = {};
+    keys[i].server = kSrv;
+    keys[i].xlat_call_id = htons(static_cast<uint16_t>(i + 1));
+  }
+  uint32_t count = 65535;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  REQUIRE(bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &opts) == 0);
+
+  auto a = t.connect(kA, 40000, 40000);
+  auto r = t.out(a.up.data(pptp::ocrq(1000)));
+  CHECK(std::string(verdict_name(r.verdict)) == "XDP_DROP");
+  CHECK(t.dp.reason(VPNPT_REASON_PPTP_ID_EXHAUSTED) == 1);
+  // Another server is unaffected.
+  pptp::TcpFlow other_up{kA, ip("198.51.100.5"), 40002, 1723, 77};
+  REQUIRE(t.out(other_up.syn()).verdict == XDP_PASS);
+  auto r2 = t.out(other_up.data(pptp::ocrq(1000)));
+  CHECK(r2.verdict == XDP_PASS);
+}
+
+TEST_CASE("PPTP: streams that are not PPTP, and switched-off passthrough, pass untouched", "[pptp][ctrl]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  SECTION("bad magic cookie") {
+    Bytes m = pptp::ocrq(1000);
+    m[4] = 0;
+    Bytes in = a.up.data(m);
+    auto r = t.out(in);
+    CHECK(r.verdict == XDP_PASS);
+    CHECK(r.out == in);
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_BAD_MSG) == 1);
+    CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 0);
+  }
+  SECTION("PPTP switched off") {
+    t.dp.configure(kPub, 0, VPNPT_SW_ALL & ~VPNPT_SW_PPTP);
+    Bytes in = a.up.data(pptp::ocrq(1000));
+    auto r = t.out(in);
+    CHECK(r.verdict == XDP_PASS);
+    CHECK(r.out == in);
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_OFF) == 1);
+    CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 0);
+  }
+}
+
+TEST_CASE("PPTP: a connection older than vpnpt is picked up at a message boundary", "[pptp][ctrl]") {
+  Pptp t;
+  pptp::TcpFlow up{kA, kSrv, 40000, 1723, 123456};
+  up.next = 123456 + 500;  // no SYN seen
+  Bytes mid = up.data(pptp::slice(pptp::ocrq(5), 20, 30));  // middle of a message: cannot sync here
+  auto r0 = t.out(mid);
+  CHECK(r0.verdict == XDP_PASS);
+  CHECK(r0.out == mid);
+  require_pass_as(t, true, up, pptp::ocrq(1000), pptp::ocrq(1000));  // starts with a header: tracked
+  CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 1);
+}
