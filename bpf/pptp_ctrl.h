@@ -69,7 +69,8 @@ struct decide_io {
 	__u32 dir;
 	__be32 saddr;                /* sender of this segment */
 	__be16 dport;                /* inbound: the connection's port on the public IP */
-	__be16 ev_call_id;
+	__u16 pad;
+	__u32 ev_id;                 /* vpnpt_event.id of the event below */
 	__u32 ev_kind;               /* event to emit after the walk (one per segment is plenty) */
 	__u32 stop;                  /* enum vpnpt_reason: end the walk, the segment is held or passed untracked */
 	__u32 note;                  /* enum vpnpt_reason: counted, the segment is still delivered */
@@ -133,7 +134,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 					return 0;
 			}
 			w->ev_kind = VPNPT_EV_PPTP_CALL;
-			w->ev_call_id = xlat;
+			w->ev_id = (__u32)bpf_ntohs(id) << 16 | bpf_ntohs(xlat);
 			add_patch(st, st->msg_seq + 12, id, xlat);
 			return 0;
 		case PPTP_CCRQ: {
@@ -169,7 +170,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 	case PPTP_CDN:
 		/* @12 is the server's own id; the daemon closes the matching call. */
 		w->ev_kind = VPNPT_EV_PPTP_CDN;
-		w->ev_call_id = id;
+		w->ev_id = bpf_ntohs(id);
 		return 0;
 	default:
 		return 0;
@@ -516,8 +517,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 	if (!cr.r.reason)
 		cr.r.reason = w.io.note;
 	if (w.io.ev_kind)
-		emit_event(w.io.ev_kind, 0, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport,
-			   bpf_ntohs(w.io.ev_call_id));
+		emit_event(w.io.ev_kind, 0, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, w.io.ev_id);
 	return cr;
 }
 

@@ -1,5 +1,6 @@
 #include "loader/daemon.h"
 
+#include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
+#include "loader/kernel_helpers.h"
 #include "loader/metrics.h"
 #include "loader/names.h"
 #include "loader/netif.h"
@@ -18,13 +20,61 @@
 namespace vpnpt {
 namespace {
 
-int on_event(void*, void* data, size_t size) {
+struct Ctx {
+  Attached& att;
+  PptpSlowPath pptp;
+  const DaemonOptions& opts;
+};
+
+int on_event(void* ctx, void* data, size_t size) {
+  auto* c = static_cast<Ctx*>(ctx);
   if (size < sizeof(vpnpt_event)) return 0;
   const auto* ev = static_cast<const vpnpt_event*>(data);
-  if (ev->kind == VPNPT_EV_MALFORMED)
-    spdlog::debug("malformed {} packet on {} ({} -> {}): {}", dir_name(ev->dir), ifname_of(ev->ifindex),
-                  format_ipv4(ev->saddr), format_ipv4(ev->daddr), reason_text(ev->reason));
+  switch (ev->kind) {
+    case VPNPT_EV_MALFORMED:
+      spdlog::debug("malformed {} packet on {} ({} -> {}): {}", dir_name(ev->dir), ifname_of(ev->ifindex),
+                    format_ipv4(ev->saddr), format_ipv4(ev->daddr), reason_text(ev->reason));
+      break;
+    case VPNPT_EV_PPTP_CALL:
+      spdlog::info("PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", format_ipv4(ev->saddr),
+                   ev->id >> 16, format_ipv4(ev->daddr), ev->id & 0xffff);
+      break;
+    case VPNPT_EV_PPTP_CDN:
+      c->pptp.on_disconnect(ev->saddr, htons(static_cast<uint16_t>(ev->id)), ev->dport, monotonic_ns());
+      break;
+    case VPNPT_EV_PPTP_STOP:
+      spdlog::info("PPTP control connection {} -> {} stopping (Stop-Control-Connection)", format_ipv4(ev->saddr),
+                   format_ipv4(ev->daddr));
+      break;
+    case VPNPT_EV_DROP:
+      spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr),
+                    format_ipv4(ev->daddr), reason_text(ev->reason));
+      break;
+  }
   return 0;
+}
+
+// Defers PPTP to the kernel while its PPTP helper is attached (two translators on one stream break it).
+void check_kernel_helper(Ctx& c) {
+  std::string evidence;
+  bool present = kernel_pptp_helper_present(&evidence);
+  auto cfg = c.att.maps.config();
+  if (!cfg) return;
+  bool deferred = cfg->deferred & VPNPT_SW_PPTP;
+  if (present == deferred) return;
+  if (present) {
+    cfg->deferred |= VPNPT_SW_PPTP;
+    spdlog::warn("the kernel's PPTP NAT helper is attached ({}); vpnpt hands PPTP to it to avoid translating Call "
+                 "IDs twice, which limits PPTP to what the kernel supports. Remove the helper to use vpnpt's PPTP "
+                 "passthrough",
+                 evidence);
+    c.pptp.flush();
+  } else {
+    cfg->deferred &= ~VPNPT_SW_PPTP;
+    spdlog::info("the kernel's PPTP helper is gone; vpnpt translates PPTP again");
+  }
+  cfg->generation++;
+  (void)c.att.maps.set_config(*cfg);
 }
 
 struct RingBufferDeleter {
@@ -60,7 +110,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto timer = periodic_timer(1);
   if (!timer) return timer.error();
 
-  std::unique_ptr<ring_buffer, RingBufferDeleter> rb(ring_buffer__new(att.maps.events_fd(), on_event, nullptr, nullptr));
+  Ctx ctx{att, PptpSlowPath(att.maps.pptp(), opts.pptp), opts};
+  if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
+  std::unique_ptr<ring_buffer, RingBufferDeleter> rb(ring_buffer__new(att.maps.events_fd(), on_event, &ctx, nullptr));
   if (!rb) return make_error("cannot open the events ring buffer", errno);
 
   std::unique_ptr<MetricsServer> metrics;
@@ -86,6 +138,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane",
                att.id.wan_if, getpid());
+  uint64_t tick = 0;
   for (;;) {
     epoll_event evs[4];
     int n = epoll_wait(ep.get(), evs, 4, -1);
@@ -105,7 +158,10 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         case kTimer: {
           uint64_t ticks;
           (void)!read(timer->get(), &ticks, sizeof(ticks));
-          break;  // periodic slow-path work (expiry, timers) hooks in here
+          ring_buffer__consume(rb.get());  // close what the data plane reported before sweeping
+          ctx.pptp.sweep(monotonic_ns());
+          if (opts.detect_kernel_helpers && ++tick % 5 == 0) check_kernel_helper(ctx);
+          break;
         }
         case kEvents:
           ring_buffer__consume(rb.get());

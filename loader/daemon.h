@@ -7,12 +7,15 @@
 #include <string>
 
 #include "loader/attachment.h"
+#include "loader/pptp_slowpath.h"
 #include "loader/result.h"
 
 namespace vpnpt {
 
 struct DaemonOptions {
   std::string metrics_address;  // empty: no metrics endpoint
+  PptpTimeouts pptp;
+  bool detect_kernel_helpers = true;  // defer PPTP to the kernel's helper when it is attached
 };
 
 Status run_daemon(Attached& att, const DaemonOptions& opts);

@@ -48,23 +48,35 @@ class MapCollector : public prometheus::Collectable {
                     MetricType::Counter, {}};
     MetricFamily by{"vpnpt_bytes_total", "Bytes (whole frames) seen by the XDP hooks, by direction and class",
                     MetricType::Counter, {}};
-    if (auto c = maps->counters()) {
+    MetricFamily xp{"vpnpt_translated_packets_total", "Packets vpnpt translated itself, by direction and class",
+                    MetricType::Counter, {}};
+    MetricFamily xb{"vpnpt_translated_bytes_total", "Bytes vpnpt translated itself, by direction and class",
+                    MetricType::Counter, {}};
+    auto c = maps->counters();
+    auto x = maps->xlat();
+    if (c && x) {
       for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d)
         for (uint32_t k = 0; k < VPNPT_CLASS_MAX; ++k) {
           const auto& v = (*c)[vpnpt_counter_index(d, k)];
+          const auto& t = (*x)[vpnpt_counter_index(d, k)];
           std::vector<ClientMetric::Label> l{{"direction", std::string(dir_name(d))},
                                              {"class", std::string(class_name(k))}};
           pk.metric.push_back(counter(static_cast<double>(v.packets), l));
           by.metric.push_back(counter(static_cast<double>(v.bytes), l));
+          xp.metric.push_back(counter(static_cast<double>(t.packets), l));
+          xb.metric.push_back(counter(static_cast<double>(t.bytes), l));
         }
     }
-    MetricFamily mf{"vpnpt_malformed_packets_total", "Malformed packets, counted and passed untouched, by reason",
+    MetricFamily mf{"vpnpt_untranslated_packets_total",
+                    "Packets not translated by vpnpt, by reason (each reason has a fixed verdict: pass or drop)",
                     MetricType::Counter, {}};
     if (auto r = maps->reasons()) {
       for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d)
         for (uint32_t k = 1; k < VPNPT_REASON_MAX; ++k)
           mf.metric.push_back(counter(static_cast<double>((*r)[vpnpt_reason_index(d, k)].packets),
-                                      {{"direction", std::string(dir_name(d))}, {"reason", std::string(reason_name(k))}}));
+                                      {{"direction", std::string(dir_name(d))},
+                                       {"reason", std::string(reason_name(k))},
+                                       {"verdict", std::string(reason_verdict(k))}}));
     }
     MetricFamily fill{"vpnpt_map_entries", "Entries in use per pinned map", MetricType::Gauge, {}};
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
@@ -74,7 +86,7 @@ class MapCollector : public prometheus::Collectable {
         cap.metric.push_back(gauge(m.capacity, {{"map", m.name}}));
       }
     }
-    for (auto* f : {&pk, &by, &mf, &fill, &cap}) out.push_back(std::move(*f));
+    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap}) out.push_back(std::move(*f));
     return out;
   }
 

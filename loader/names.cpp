@@ -13,8 +13,11 @@ constexpr std::array<std::string_view, VPNPT_CLASS_MAX> kClass = {
 constexpr std::array<std::string_view, VPNPT_DIR_MAX> kDir = {"outbound", "inbound"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
-    "none",     "eth_trunc", "vlan_trunc", "vlan_too_deep", "ip_trunc",
-    "ip_version", "ip_ihl",  "ip_totlen",  "l4_trunc"};
+    "none",           "eth_trunc",       "vlan_trunc",      "vlan_too_deep",    "ip_trunc",
+    "ip_version",     "ip_ihl",          "ip_totlen",       "l4_trunc",         "pptp_off",
+    "gre_not_pptp",   "gre_no_call",     "gre_fragment",    "pptp_bad_msg",     "pptp_no_call",
+    "pptp_id_exhausted", "pptp_held",    "pptp_stream_full", "fib_no_neigh",    "fib_other",
+    "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -25,7 +28,22 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "EtherType says IPv4 but the version field is not 4",
     "IPv4 header length below 20 bytes or options cut off",
     "IPv4 total length below the header length or beyond the frame",
-    "TCP, UDP, GRE or ESP header cut off"};
+    "TCP, UDP, GRE or ESP header cut off",
+    "PPTP passthrough is switched off or handed to the kernel's helper",
+    "GRE that is not PPTP's enhanced GRE (version 1, protocol 0x880B)",
+    "enhanced GRE for no known PPTP call (never set up, or cleared)",
+    "fragmented GRE: vpnpt translates whole datagrams only",
+    "TCP 1723 stream that is not PPTP (bad length or magic cookie)",
+    "PPTP control message naming a call vpnpt does not know",
+    "no free Call ID left toward that server: the call fails",
+    "PPTP control segment held back until its Call ID can be rewritten; TCP resends it",
+    "no room to track another PPTP control connection: connection refused",
+    "next hop not resolved yet: the kernel forwards this one",
+    "no route, MTU exceeded or forwarding off: the kernel decides",
+    "TTL expired: the kernel answers with ICMP time exceeded",
+    "VLAN-tagged frame: vpnpt forwards untagged frames only",
+    "PPTP call table full: the call fails",
+    "PPTP message naming another client's Call ID: dropped"};
 
 template <class Table>
 std::string_view lookup(const Table& t, uint32_t i) {
@@ -38,5 +56,18 @@ std::string_view class_name(uint32_t cls) { return lookup(kClass, cls); }
 std::string_view dir_name(uint32_t dir) { return lookup(kDir, dir); }
 std::string_view reason_name(uint32_t reason) { return lookup(kReason, reason); }
 std::string_view reason_text(uint32_t reason) { return lookup(kReasonText, reason); }
+
+std::string_view reason_verdict(uint32_t reason) {
+  switch (reason) {
+    case VPNPT_REASON_PPTP_ID_EXHAUSTED:
+    case VPNPT_REASON_PPTP_HELD:
+    case VPNPT_REASON_PPTP_STREAM_FULL:
+    case VPNPT_REASON_PPTP_TABLE_FULL:
+    case VPNPT_REASON_PPTP_FOREIGN_ID:
+      return "drop";
+    default:
+      return "pass";
+  }
+}
 
 }  // namespace vpnpt

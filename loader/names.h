@@ -12,5 +12,7 @@ std::string_view dir_name(uint32_t dir);
 std::string_view reason_name(uint32_t reason);
 // Plain-words description of a reason, for logs and `vpnpt diagnose`.
 std::string_view reason_text(uint32_t reason);
+// What the data plane does with a packet counted under @reason: "pass" or "drop".
+std::string_view reason_verdict(uint32_t reason);
 
 }  // namespace vpnpt

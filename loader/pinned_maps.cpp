@@ -54,10 +54,15 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
     Fd* fd;
     const char* name;
   } slots[] = {{&m.counters_, VPNPT_MAP_COUNTERS},
+               {&m.xlat_, VPNPT_MAP_XLAT},
                {&m.reasons_, VPNPT_MAP_REASONS},
                {&m.config_, VPNPT_MAP_CONFIG},
                {&m.ifaces_, VPNPT_MAP_IFACES},
-               {&m.events_, VPNPT_MAP_EVENTS}};
+               {&m.events_, VPNPT_MAP_EVENTS},
+               {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
+               {&m.pptp_by_client_, VPNPT_MAP_PPTP_BY_CLIENT},
+               {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
+               {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS}};
   for (auto& s : slots) {
     auto fd = open_pin(pin_dir, s.name);
     if (!fd) return fd.error();
@@ -69,6 +74,13 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
 Result<CounterTable> PinnedMaps::counters() const {
   CounterTable t{};
   auto r = sum_percpu_counters(counters_.get(), t.data(), VPNPT_COUNTER_SLOTS);
+  if (!r) return r.error();
+  return t;
+}
+
+Result<CounterTable> PinnedMaps::xlat() const {
+  CounterTable t{};
+  auto r = sum_percpu_counters(xlat_.get(), t.data(), VPNPT_COUNTER_SLOTS);
   if (!r) return r.error();
   return t;
 }
@@ -118,9 +130,22 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
   out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
   out.push_back({VPNPT_MAP_CONFIG, 1, 1});
-  auto n = count_entries(ifaces_.get(), sizeof(uint32_t));
-  if (!n) return n.error();
-  out.push_back({VPNPT_MAP_IFACES, *n, VPNPT_MAX_IFACES});
+  struct Hash {
+    const char* name;
+    int fd;
+    uint32_t key_size, capacity;
+  } hashes[] = {
+      {VPNPT_MAP_IFACES, ifaces_.get(), sizeof(uint32_t), VPNPT_MAX_IFACES},
+      {VPNPT_MAP_PPTP_CALLS, pptp_calls_.get(), sizeof(vpnpt_pptp_call_key), VPNPT_PPTP_MAX_CALLS},
+      {VPNPT_MAP_PPTP_BY_CLIENT, pptp_by_client_.get(), sizeof(vpnpt_pptp_client_key), VPNPT_PPTP_MAX_CALLS},
+      {VPNPT_MAP_PPTP_GRE_OUT, pptp_gre_out_.get(), sizeof(vpnpt_pptp_gre_key), VPNPT_PPTP_MAX_CALLS},
+      {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
+  };
+  for (const auto& h : hashes) {
+    auto n = count_entries(h.fd, h.key_size);
+    if (!n) return n.error();
+    out.push_back({h.name, *n, h.capacity});
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
+#include "loader/pptp_slowpath.h"
 #include "loader/result.h"
 
 namespace vpnpt {
@@ -33,6 +34,7 @@ class PinnedMaps {
   static Result<PinnedMaps> open(const std::string& pin_dir);
 
   Result<CounterTable> counters() const;
+  Result<CounterTable> xlat() const;
   Result<ReasonTable> reasons() const;
   Result<vpnpt_config> config() const;
   Status set_config(const vpnpt_config& cfg) const;
@@ -41,9 +43,11 @@ class PinnedMaps {
   Result<std::vector<MapFill>> fill_levels() const;
 
   int events_fd() const { return events_.get(); }
+  PptpMaps pptp() const { return {pptp_calls_.get(), pptp_by_client_.get(), pptp_gre_out_.get(), pptp_streams_.get()}; }
 
  private:
-  Fd counters_, reasons_, config_, ifaces_, events_;
+  Fd counters_, xlat_, reasons_, config_, ifaces_, events_;
+  Fd pptp_calls_, pptp_by_client_, pptp_gre_out_, pptp_streams_;
 };
 
 }  // namespace vpnpt

@@ -24,6 +24,8 @@ Result<json> status_json(const AttachmentId& id) {
   if (!counters) return counters.error();
   auto reasons = maps->reasons();
   if (!reasons) return reasons.error();
+  auto xlat = maps->xlat();
+  if (!xlat) return xlat.error();
   auto fill = maps->fill_levels();
   if (!fill) return fill.error();
 
@@ -50,6 +52,10 @@ Result<json> status_json(const AttachmentId& id) {
   st["switches"] = {{"pptp", (cfg->switches & VPNPT_SW_PPTP) != 0},
                     {"ipsec", (cfg->switches & VPNPT_SW_IPSEC) != 0},
                     {"l2tp", (cfg->switches & VPNPT_SW_L2TP) != 0}};
+  // Switched on but handed to the kernel (its own helper is attached).
+  st["deferred"] = {{"pptp", (cfg->deferred & VPNPT_SW_PPTP) != 0},
+                    {"ipsec", (cfg->deferred & VPNPT_SW_IPSEC) != 0},
+                    {"l2tp", (cfg->deferred & VPNPT_SW_L2TP) != 0}};
 
   json maps_j = json::object();
   for (const auto& f : *fill) maps_j[f.name] = {{"used", f.used}, {"capacity", f.capacity}};
@@ -60,7 +66,11 @@ Result<json> status_json(const AttachmentId& id) {
     json per = json::object();
     for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
       const auto& v = (*counters)[vpnpt_counter_index(d, c)];
-      per[std::string(class_name(c))] = {{"packets", v.packets}, {"bytes", v.bytes}};
+      const auto& x = (*xlat)[vpnpt_counter_index(d, c)];
+      per[std::string(class_name(c))] = {{"packets", v.packets},
+                                         {"bytes", v.bytes},
+                                         {"translated_packets", x.packets},
+                                         {"translated_bytes", x.bytes}};
     }
     cnt[std::string(dir_name(d))] = per;
   }
@@ -75,7 +85,7 @@ Result<json> status_json(const AttachmentId& id) {
     }
     rs[std::string(dir_name(d))] = per;
   }
-  st["malformed"] = rs;
+  st["reasons"] = rs;
   return st;
 }
 
@@ -94,25 +104,28 @@ std::string status_text(const json& st) {
                        i["dispatcher"].get<bool>() ? "(dispatcher)" : "(single)");
   out += "  passthrough:";
   for (const char* p : {"pptp", "ipsec", "l2tp"})
-    out += fmt::format(" {}={}", p, st["switches"][p].get<bool>() ? "on" : "off");
+    out += fmt::format(" {}={}{}", p, st["switches"][p].get<bool>() ? "on" : "off",
+                       st["deferred"][p].get<bool>() ? " (deferred to the kernel's helper)" : "");
   out += "\n  maps:\n";
   for (const auto& [name, v] : st["maps"].items())
     out += fmt::format("    {:<22} {}/{}\n", name, v["used"].get<uint32_t>(), v["capacity"].get<uint32_t>());
 
-  out += fmt::format("  {:<10} {:>12} {:>14} {:>12} {:>14}\n", "class", "out pkts", "out bytes", "in pkts",
-                     "in bytes");
+  out += fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", "class", "out pkts", "out bytes",
+                     "out xlat", "in pkts", "in bytes", "in xlat");
   for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
     std::string cn(class_name(c));
     const auto& o = st["counters"]["outbound"][cn];
     const auto& i = st["counters"]["inbound"][cn];
-    out += fmt::format("  {:<10} {:>12} {:>14} {:>12} {:>14}\n", cn, o["packets"].get<uint64_t>(),
-                       o["bytes"].get<uint64_t>(), i["packets"].get<uint64_t>(), i["bytes"].get<uint64_t>());
+    out += fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", cn, o["packets"].get<uint64_t>(),
+                       o["bytes"].get<uint64_t>(), o["translated_packets"].get<uint64_t>(),
+                       i["packets"].get<uint64_t>(), i["bytes"].get<uint64_t>(),
+                       i["translated_packets"].get<uint64_t>());
   }
-  std::string bad;
-  for (const auto& [dir, per] : st["malformed"].items())
+  std::string why;
+  for (const auto& [dir, per] : st["reasons"].items())
     for (const auto& [reason, n] : per.items())
-      if (n.get<uint64_t>() > 0) bad += fmt::format("    {:<9} {:<14} {}\n", dir, reason, n.get<uint64_t>());
-  if (!bad.empty()) out += "  malformed (counted, passed untouched):\n" + bad;
+      if (n.get<uint64_t>() > 0) why += fmt::format("    {:<9} {:<18} {}\n", dir, reason, n.get<uint64_t>());
+  if (!why.empty()) out += "  not translated, by reason (docs/dataplane.md says what each does):\n" + why;
   return out;
 }
 

@@ -47,11 +47,20 @@ TEST_CASE("unknown interfaces are named in the error", "[cli]") {
 }
 
 TEST_CASE("every enum value has a name", "[abi]") {
-  for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) CHECK(class_name(c) != "unknown");
-  for (uint32_t r = 0; r < VPNPT_REASON_MAX; ++r) {
-    CHECK(reason_name(r) != "unknown");
-    CHECK(reason_text(r) != "unknown");
+  for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
+    CHECK(class_name(c) != "unknown");
+    CHECK(!class_name(c).empty());  // a short initializer list leaves empty names behind
   }
+  for (uint32_t r = 0; r < VPNPT_REASON_MAX; ++r) {
+    INFO("reason " << r);
+    CHECK(reason_name(r) != "unknown");
+    CHECK(!reason_name(r).empty());
+    CHECK(!reason_text(r).empty());
+    CHECK((reason_verdict(r) == "pass" || reason_verdict(r) == "drop"));
+  }
+  CHECK(reason_verdict(VPNPT_REASON_PPTP_HELD) == "drop");
+  CHECK(reason_verdict(VPNPT_REASON_GRE_NO_CALL) == "pass");
+  for (uint32_t r = VPNPT_REASON_ETH_TRUNC; r <= VPNPT_REASON_L4_TRUNC; ++r) CHECK(reason_verdict(r) == "pass");
   for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) CHECK(dir_name(d) != "unknown");
   CHECK(class_name(VPNPT_CLASS_MAX) == "unknown");
 }

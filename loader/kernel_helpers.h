@@ -1,0 +1,15 @@
+// Detects the kernel's own PPTP NAT helper. When it is attached to a
+// connection it rewrites Call IDs too, and two translators on one stream
+// break it; vpnpt then defers PPTP to the kernel (and says so) rather than
+// translate twice. See docs/pptp.md.
+#pragma once
+
+#include <string>
+
+namespace vpnpt {
+
+// True if an nftables ct helper of type "pptp" exists, or an iptables CT
+// rule assigns the pptp helper. @evidence receives what was found.
+bool kernel_pptp_helper_present(std::string* evidence);
+
+}  // namespace vpnpt

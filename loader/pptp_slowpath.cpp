@@ -1,0 +1,154 @@
+#include "loader/pptp_slowpath.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <utility>
+
+#include "loader/netif.h"
+
+namespace vpnpt {
+namespace {
+
+template <class K, class V>
+std::vector<std::pair<K, V>> dump(int fd) {
+  std::vector<std::pair<K, V>> out;
+  K key{}, next{};
+  K* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    V v{};
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+uint64_t ns(std::chrono::seconds s) { return static_cast<uint64_t>(s.count()) * 1000000000ull; }
+
+std::string call_name(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
+  return format_ipv4(c.client) + " call " + std::to_string(ntohs(c.client_call_id)) + " -> " +
+         format_ipv4(k.server) + " as " + std::to_string(ntohs(k.xlat_call_id));
+}
+
+// Connections that ended, as the calls remember them.
+struct Ended {
+  bool lan_side;      // identified by (client, client port, server), else by (server, public port)
+  uint32_t client, server;
+  uint16_t port;
+};
+
+bool belongs(const Ended& e, const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
+  if (k.server != e.server) return false;
+  if (e.lan_side) return c.ctrl_client == e.client && c.ctrl_client_port == e.port;
+  return c.ctrl_public_port == e.port && c.ctrl_public_port != 0;
+}
+
+}  // namespace
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void PptpSlowPath::remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
+  // The index entries are removed only if they still point at this call: a
+  // newer call may already reuse the same client or server id.
+  vpnpt_pptp_client_key ck{};
+  ck.client = c.client;
+  ck.server = k.server;
+  ck.client_call_id = c.client_call_id;
+  vpnpt_pptp_xlat x{};
+  if (bpf_map_lookup_elem(m_.by_client, &ck, &x) == 0 && x.xlat_call_id == k.xlat_call_id)
+    bpf_map_delete_elem(m_.by_client, &ck);
+  if (c.state != VPNPT_PPTP_CALL_REQUESTED) {
+    vpnpt_pptp_gre_key gk{};
+    gk.client = c.client;
+    gk.server = k.server;
+    gk.server_call_id = c.server_call_id;
+    if (bpf_map_lookup_elem(m_.gre_out, &gk, &x) == 0 && x.xlat_call_id == k.xlat_call_id)
+      bpf_map_delete_elem(m_.gre_out, &gk);
+  }
+  bpf_map_delete_elem(m_.calls, &k);
+}
+
+uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
+                                     uint64_t now_ns) {
+  uint32_t n = 0;
+  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+    if (k.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
+    if (c.state == VPNPT_PPTP_CALL_CLOSING) continue;
+    c.state = VPNPT_PPTP_CALL_CLOSING;
+    c.closed_ns = now_ns;
+    if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
+      spdlog::info("PPTP call closed by the server: {}", call_name(k, c));
+      ++n;
+    }
+  }
+  return n;
+}
+
+PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
+  PptpSweepStats st;
+  std::vector<Ended> ended;
+
+  for (auto& [k, s] : dump<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
+    bool idle = now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.stream_idle);
+    bool fin = s.flags & VPNPT_PPTP_STREAM_FIN;
+    if (fin || idle || (s.flags & VPNPT_PPTP_STREAM_STOPPED)) {
+      if (s.client) ended.push_back({true, s.client, k.daddr, s.client_port});  // LAN side: client -> server
+      else ended.push_back({false, 0, k.saddr, k.dport});                       // WAN side: server -> public
+    }
+    if (idle || (fin && now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.fin_grace))) {
+      bpf_map_delete_elem(m_.streams, &k);
+      ++st.streams_reaped;
+    }
+  }
+
+  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+    uint64_t since_seen = now > c.last_seen_ns ? now - c.last_seen_ns : 0;
+    uint64_t age = now > c.created_ns ? now - c.created_ns : 0;
+    if (c.state == VPNPT_PPTP_CALL_CLOSING) {
+      if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace)) {
+        remove_call(k, c);
+        ++st.reaped;
+      }
+      continue;
+    }
+    bool conn_gone = false;
+    for (const auto& e : ended) conn_gone = conn_gone || belongs(e, k, c);
+    if (conn_gone) {
+      c.state = VPNPT_PPTP_CALL_CLOSING;
+      c.closed_ns = now;
+      if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
+        spdlog::info("PPTP call closed with its control connection: {}", call_name(k, c));
+        ++st.closed;
+      }
+    } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered)) {
+      spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
+                   call_name(k, c));
+      remove_call(k, c);
+      ++st.expired_unanswered;
+    } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle)) {
+      spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(k, c));
+      remove_call(k, c);
+      ++st.expired_idle;
+    }
+  }
+  return st;
+}
+
+uint32_t PptpSlowPath::flush() {
+  uint32_t n = 0;
+  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+    remove_call(k, c);
+    ++n;
+  }
+  for (auto& [k, s] : dump<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
+  return n;
+}
+
+}  // namespace vpnpt

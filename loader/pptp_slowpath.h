@@ -1,0 +1,59 @@
+// PPTP control-plane work the data plane cannot do: ending calls whose
+// control connection closed or whose server sent Call-Disconnect-Notify,
+// expiring calls nobody uses, and reaping the index entries that go with
+// them. Runs in the daemon every second; the data plane keeps working
+// without it (calls then simply live until the daemon comes back).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../maps/vpnpt_abi.h"
+
+namespace vpnpt {
+
+struct PptpTimeouts {
+  std::chrono::seconds unanswered{30};   // OCRQ/ICRP without the server's answer
+  std::chrono::seconds idle{300};        // established call without GRE or control activity
+  std::chrono::seconds closing_grace{10};// a cleared call's id stays reserved this long
+  std::chrono::seconds stream_idle{7200};// control connection without any segment
+  std::chrono::seconds fin_grace{10};    // closed connection's tracker kept for late retransmissions
+};
+
+struct PptpMaps {
+  int calls = -1, by_client = -1, gre_out = -1, streams = -1;
+};
+
+struct PptpSweepStats {
+  uint32_t closed = 0;        // calls moved to CLOSING (connection closed / CDN)
+  uint32_t expired_unanswered = 0;
+  uint32_t expired_idle = 0;
+  uint32_t reaped = 0;        // CLOSING calls removed after the grace period
+  uint32_t streams_reaped = 0;
+};
+
+class PptpSlowPath {
+ public:
+  PptpSlowPath(PptpMaps maps, PptpTimeouts t) : m_(maps), t_(t) {}
+
+  // A Call-Disconnect-Notify from @server naming its own @server_call_id on
+  // the connection whose public-side port is @public_port (network order).
+  uint32_t on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port, uint64_t now_ns);
+
+  PptpSweepStats sweep(uint64_t now_ns);
+
+  // Removes every call and stream (the protocol was switched off or deferred).
+  uint32_t flush();
+
+ private:
+  void remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c);
+  PptpMaps m_;
+  PptpTimeouts t_;
+};
+
+// CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads.
+uint64_t monotonic_ns();
+
+}  // namespace vpnpt

@@ -1,0 +1,163 @@
+// The daemon's PPTP slow path on simulated timelines: calls set up by the
+// real programs, then swept at chosen instants.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include <catch2/catch.hpp>
+
+#include "loader/pptp_slowpath.h"
+#include "pptp_builder.h"
+#include "prog_runner.h"
+
+using namespace vpnpt;
+using namespace vpnpt::test;
+using pkt::ip;
+
+namespace {
+
+const uint32_t kPub = ip("203.0.113.1");
+const uint32_t kSrv = ip("203.0.113.7");
+const uint32_t kA = ip("192.168.1.10");
+const uint32_t kB = ip("192.168.1.11");
+constexpr uint64_t kSec = 1000000000ull;
+
+struct Rig {
+  Dataplane dp;
+  PptpSlowPath sp;
+  Rig() : sp(maps(dp), PptpTimeouts{}) { dp.configure(kPub); }
+
+  static PptpMaps maps(const Dataplane& d) {
+    return {d.map_fd(VPNPT_MAP_PPTP_CALLS), d.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), d.map_fd(VPNPT_MAP_PPTP_GRE_OUT),
+            d.map_fd(VPNPT_MAP_PPTP_STREAMS)};
+  }
+
+  struct Conn {
+    pptp::TcpFlow up, down;
+  };
+  Conn conn(uint32_t client, uint16_t port, uint16_t pub_port) {
+    Conn c{{client, kSrv, port, 1723, 10}, {kSrv, kPub, 1723, pub_port, 20}};
+    REQUIRE(run_xdp(dp.progs.lan_fd(), c.up.syn()).verdict == XDP_PASS);
+    REQUIRE(run_xdp(dp.progs.wan_fd(), c.down.syn(true)).verdict == XDP_PASS);
+    return c;
+  }
+  uint16_t request(Conn& c, uint16_t id) {
+    auto r = run_xdp(dp.progs.lan_fd(), c.up.data(pptp::ocrq(id)));
+    REQUIRE(r.verdict == XDP_PASS);
+    return pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+  }
+  void answer(Conn& c, uint16_t server_id, uint16_t xlat) {
+    REQUIRE(run_xdp(dp.progs.wan_fd(), c.down.data(pptp::ocrp(server_id, xlat))).verdict == XDP_PASS);
+  }
+  size_t calls() const { return dp.entries(VPNPT_MAP_PPTP_CALLS); }
+  uint32_t state(uint16_t xlat) {
+    vpnpt_pptp_call_key k{};
+    k.server = kSrv;
+    k.xlat_call_id = htons(xlat);
+    vpnpt_pptp_call c{};
+    if (bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &c)) return 0;
+    return c.state;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("slow path: a call the server never answers expires after 30 s", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  r.request(a, 1000);
+  uint64_t t0 = monotonic_ns();
+  CHECK(r.sp.sweep(t0 + 29 * kSec).expired_unanswered == 0);
+  CHECK(r.calls() == 1);
+  CHECK(r.sp.sweep(t0 + 31 * kSec).expired_unanswered == 1);
+  CHECK(r.calls() == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_BY_CLIENT) == 0);
+}
+
+TEST_CASE("slow path: an established call expires after 5 minutes without traffic", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t x = r.request(a, 1000);
+  r.answer(a, 0, x);
+  uint64_t t0 = monotonic_ns();
+  CHECK(r.sp.sweep(t0 + 299 * kSec).expired_idle == 0);
+  CHECK(r.sp.sweep(t0 + 301 * kSec).expired_idle == 1);
+  CHECK(r.calls() == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_BY_CLIENT) == 0);
+}
+
+TEST_CASE("slow path: closing the control connection ends its calls only", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  auto b = r.conn(kB, 40000, 40001);
+  uint16_t xa = r.request(a, 1000), xb = r.request(b, 1000);
+  r.answer(a, 0, xa);
+  r.answer(b, 128, xb);
+  REQUIRE(run_xdp(r.dp.progs.lan_fd(), a.up.fin()).verdict == XDP_PASS);
+  uint64_t t0 = monotonic_ns();
+  CHECK(r.sp.sweep(t0 + kSec).closed == 1);
+  CHECK(r.state(xa) == VPNPT_PPTP_CALL_CLOSING);
+  CHECK(r.state(xb) == VPNPT_PPTP_CALL_ESTABLISHED);
+  // The closed call's id stays reserved for the grace period, then goes.
+  CHECK(r.sp.sweep(t0 + 5 * kSec).reaped == 0);
+  CHECK(r.sp.sweep(t0 + 12 * kSec).reaped == 1);
+  CHECK(r.calls() == 1);
+  CHECK(r.state(xb) == VPNPT_PPTP_CALL_ESTABLISHED);
+}
+
+TEST_CASE("slow path: Stop-Control-Connection from the server ends that connection's calls", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  auto b = r.conn(kB, 40000, 40001);
+  uint16_t xa = r.request(a, 1000), xb = r.request(b, 1000);
+  r.answer(a, 0, xa);
+  r.answer(b, 128, xb);
+  REQUIRE(run_xdp(r.dp.progs.wan_fd(), b.down.data(pptp::message(pptp::STOPCCRQ))).verdict == XDP_PASS);
+  CHECK(r.sp.sweep(monotonic_ns()).closed == 1);
+  CHECK(r.state(xb) == VPNPT_PPTP_CALL_CLOSING);
+  CHECK(r.state(xa) == VPNPT_PPTP_CALL_ESTABLISHED);
+}
+
+TEST_CASE("slow path: Call-Disconnect-Notify closes exactly the named call", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  auto b = r.conn(kB, 40000, 40001);
+  uint16_t xa = r.request(a, 1000), xb = r.request(b, 1000);
+  // Both calls got server id 5 (a server that numbers per connection): the public port tells them apart.
+  r.answer(a, 5, xa);
+  r.answer(b, 5, xb);
+  CHECK(r.sp.on_disconnect(kSrv, htons(5), htons(40001), monotonic_ns()) == 1);
+  CHECK(r.state(xb) == VPNPT_PPTP_CALL_CLOSING);
+  CHECK(r.state(xa) == VPNPT_PPTP_CALL_ESTABLISHED);
+}
+
+TEST_CASE("slow path: reaping an old call leaves a newer call's index entries alone", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t x1 = r.request(a, 1000);
+  r.answer(a, 0, x1);
+  REQUIRE(run_xdp(r.dp.progs.lan_fd(), a.up.data(pptp::ccrq(1000))).verdict == XDP_PASS);
+  r.sp.on_disconnect(kSrv, htons(0), htons(40000), monotonic_ns());
+  // The client's next call reuses Call ID 1000 before the old one is reaped.
+  vpnpt_pptp_client_key ck{};
+  ck.client = kA;
+  ck.server = kSrv;
+  ck.client_call_id = htons(1000);
+  vpnpt_pptp_xlat newer{htons(2222), 0};
+  REQUIRE(bpf_map_update_elem(r.dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), &ck, &newer, BPF_ANY) == 0);
+  CHECK(r.sp.sweep(monotonic_ns() + 20 * kSec).reaped == 1);
+  vpnpt_pptp_xlat got{};
+  REQUIRE(bpf_map_lookup_elem(r.dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), &ck, &got) == 0);
+  CHECK(ntohs(got.xlat_call_id) == 2222);
+}
+
+TEST_CASE("slow path: flush removes every call and stream", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  r.request(a, 1);
+  r.request(a, 2);
+  CHECK(r.sp.flush() == 2);
+  CHECK(r.calls() == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_STREAMS) == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_BY_CLIENT) == 0);
+}
