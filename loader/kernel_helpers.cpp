@@ -19,9 +19,10 @@ std::string run(const char* cmd) {
 }  // namespace
 
 bool kernel_pptp_helper_present(std::string* evidence) {
-  std::string nft = run("nft list ct helpers 2>/dev/null");
+  // `nft list ct helpers` needs a table argument on older nft; the ruleset lists every ct helper object.
+  std::string nft = run("nft list ruleset 2>/dev/null");
   if (nft.find("type \"pptp\"") != std::string::npos) {
-    if (evidence) *evidence = "an nftables ct helper of type \"pptp\" (nft list ct helpers)";
+    if (evidence) *evidence = "an nftables ct helper of type \"pptp\" (nft list ruleset)";
     return true;
   }
   std::string ipt = run("iptables-save 2>/dev/null");

@@ -12,6 +12,9 @@
 #                  (nf_conntrack_pptp + nf_nat_pptp) assigned with an
 #                  nftables `ct helper` object to TCP port 1723
 #     vpnpt        masquerade, no helper, vpnpt attached on the router
+#     vpnpt-helper masquerade + the kernel PPTP helper + vpnpt: vpnpt must
+#                  detect the helper and defer PPTP to it (no double
+#                  translation), so the clients still work
 #   VPNPT: vpnpt binary (only used in mode vpnpt; default $VPNPT, else
 #          <repo>/build/vpnpt)
 # Env: NCLIENTS=3, WAIT=30 (max seconds to wait for the echoes),
@@ -35,15 +38,15 @@ PPTP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 MODE=${ROUTER_MODE:-masq}
 case "${1:-}" in
-masq | masq-helper | vpnpt)
+masq | masq-helper | vpnpt | vpnpt-helper)
 	MODE=$1
 	shift
 	;;
 esac
 case "$MODE" in
-masq | masq-helper | vpnpt) ;;
+masq | masq-helper | vpnpt | vpnpt-helper) ;;
 *)
-	echo "usage: $0 [masq|masq-helper|vpnpt] [VPNPT]   (or ROUTER_MODE=...)" >&2
+	echo "usage: $0 [masq|masq-helper|vpnpt|vpnpt-helper] [VPNPT]   (or ROUTER_MODE=...)" >&2
 	exit 1
 	;;
 esac
@@ -72,10 +75,10 @@ if [[ "$CAPTURE" != 0 ]] && ! command -v tcpdump >/dev/null 2>&1; then
 fi
 # Modes without vpnpt do not need the binary, but lab_init insists on one.
 VPNPT_ARG=${1:-${VPNPT:-$LAB_REPO/build/vpnpt}}
-if [[ "$MODE" != vpnpt && ! -x "$VPNPT_ARG" ]]; then
+if [[ "$MODE" != vpnpt* && ! -x "$VPNPT_ARG" ]]; then
 	VPNPT_ARG=$(command -v true)
 fi
-if [[ "$MODE" == masq-helper ]]; then
+if [[ "$MODE" == *-helper ]]; then
 	# Built in (=y) on some kernels (no /sys/module entry then), modules on
 	# others; whether it works is checked when the ct helper object is made.
 	for m in nf_conntrack_pptp nf_nat_pptp; do
@@ -128,7 +131,7 @@ lab_info "site s1: clients 192.168.1.11..$((10 + NCLIENTS)), router public $PUB,
 # ---------------------------------------------------------------- router mode
 case "$MODE" in
 masq) lab_info "router: masquerade only (no PPTP helper)" ;;
-masq-helper)
+masq-helper | vpnpt-helper)
 	lab_nsenter "$R" nft -f - <<'EOF' || lab_skip "nftables cannot create a \"pptp\" ct helper (nf_conntrack_pptp/nf_nat_pptp missing?)"
 table ip lab_pptp {
 	ct helper pptp-h {
@@ -142,6 +145,11 @@ table ip lab_pptp {
 }
 EOF
 	lab_info "router: masquerade + ct helper pptp on tcp dport 1723"
+	if [[ "$MODE" == vpnpt-helper ]]; then
+		lab_start_vpnpt s1
+		deferred=$(lab_status_json s1 | lab_json 'd["deferred"]["pptp"]')
+		lab_assert_eq "vpnpt saw the kernel's PPTP helper and deferred PPTP to it" "true" "$deferred"
+	fi
 	;;
 vpnpt)
 	lab_start_vpnpt s1
@@ -242,7 +250,11 @@ for p in $(ip netns pids "$(lab_ns s1 s1)" 2>/dev/null); do
 	t=${t%"${t##*[! ]}"} # drop the title's space padding
 	[[ "$t" == *"pptpd ["*":"* ]] && lab_info "pptpctrl $p title: $t"
 done
-if [[ "$MODE" == vpnpt ]]; then
+if [[ "$MODE" == vpnpt-helper ]]; then
+	calls=$(lab_status_json s1 | lab_json 'd["maps"]["vpnpt_pptp_calls_v1"]["used"]')
+	lab_assert_eq "vpnpt translated no call itself while deferring (no double translation)" "0" "$calls"
+fi
+if [[ "$MODE" == vpnpt* ]]; then
 	lab_info "vpnpt counters (outbound): $(lab_counters s1 outbound 2>/dev/null | tr '\n' ' ')"
 	lab_info "vpnpt counters (inbound):  $(lab_counters s1 inbound 2>/dev/null | tr '\n' ' ')"
 fi
