@@ -13,6 +13,7 @@
 #include "loader/metrics.h"
 #include "loader/netif.h"
 #include "loader/status.h"
+#include "loader/switches.h"
 
 using namespace vpnpt;
 
@@ -98,6 +99,31 @@ int cmd_status(const std::string& wan, bool as_json) {
   return 0;
 }
 
+// The attachment a command means: the named WAN, or the only one in this namespace.
+Result<AttachmentId> pick_attachment(const std::string& wan) {
+  if (!wan.empty()) return attachment_for(wan);
+  auto ids = attachments_in_this_netns();
+  if (ids.empty()) return make_error("vpnpt is not attached in this network namespace");
+  if (ids.size() > 1) return make_error("several attachments in this namespace; name one with --wan <if>");
+  return ids.front();
+}
+
+int cmd_set(const std::string& proto, const std::string& value, const std::string& wan) {
+  if (auto s = require_root("set"); !s) return fail(s.error());
+  auto bit = parse_protocol(proto);
+  if (!bit) return fail(bit.error());
+  auto on = parse_on_off(value);
+  if (!on) return fail(on.error());
+  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
+  auto id = pick_attachment(wan);
+  if (!id) return fail(id.error());
+  auto flushed = set_switch(*id, *bit, *on);
+  if (!flushed) return fail(flushed.error());
+  spdlog::info("{} passthrough {} on {}{}", proto, *on ? "on" : "off", id->wan_if,
+               *on ? "" : fmt::format("; {} session(s) flushed", *flushed));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,6 +157,12 @@ int main(int argc, char** argv) {
   st->add_option("wan-if", status_wan, "WAN interface (default: every attachment in this namespace)");
   st->add_flag("--json", status_json_flag, "machine-readable output");
 
+  std::string set_proto, set_value, set_wan;
+  auto* set = app.add_subcommand("set", "switch a protocol's passthrough on or off at runtime");
+  set->add_option("protocol", set_proto, "pptp, ipsec or l2tp")->required();
+  set->add_option("state", set_value, "on or off")->required();
+  set->add_option("--wan", set_wan, "WAN interface (needed when several attachments exist)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,5 +173,6 @@ int main(int argc, char** argv) {
   if (attach->parsed()) return cmd_attach(aa);
   if (det->parsed()) return cmd_detach(detach_wan);
   if (st->parsed()) return cmd_status(status_wan, status_json_flag);
+  if (set->parsed()) return cmd_set(set_proto, set_value, set_wan);
   return 1;
 }

@@ -1,0 +1,40 @@
+#include "loader/switches.h"
+
+#include <spdlog/spdlog.h>
+
+#include "loader/pinned_maps.h"
+#include "loader/pptp_slowpath.h"
+
+namespace vpnpt {
+
+Result<uint32_t> parse_protocol(const std::string& name) {
+  if (name == "pptp") return uint32_t{VPNPT_SW_PPTP};
+  if (name == "ipsec") return uint32_t{VPNPT_SW_IPSEC};
+  if (name == "l2tp") return uint32_t{VPNPT_SW_L2TP};
+  return make_error("unknown protocol '" + name + "' (expected pptp, ipsec or l2tp)");
+}
+
+Result<bool> parse_on_off(const std::string& value) {
+  if (value == "on") return true;
+  if (value == "off") return false;
+  return make_error("'" + value + "' is neither on nor off");
+}
+
+Result<uint32_t> set_switch(const AttachmentId& id, uint32_t bit, bool on) {
+  auto maps = PinnedMaps::open(id.pin_dir);
+  if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+  auto cfg = maps->config();
+  if (!cfg) return cfg.error();
+  if (on)
+    cfg->switches |= bit;
+  else
+    cfg->switches &= ~bit;
+  cfg->generation++;
+  // Config first: from here on the data plane creates no new sessions of the protocol.
+  VPNPT_TRY(maps->set_config(*cfg));
+  uint32_t flushed = 0;
+  if (!on && bit == VPNPT_SW_PPTP) flushed = PptpSlowPath(maps->pptp(), PptpTimeouts{}).flush();
+  return flushed;
+}
+
+}  // namespace vpnpt
