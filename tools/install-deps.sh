@@ -10,7 +10,7 @@ PKGS=(
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
   python3 python3-scapy tcpdump
-  pptp-linux pptpd
+  pptp-linux pptpd xl2tpd
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -61,7 +61,7 @@ PY=/usr/bin/python3
 # Real software: let the clients' kernels answer as real hosts would (ICMP
 # errors, RSTs); the lab mutes them by default for exact vpnpt counters.
 export LAB_MUTE_CLIENTS=${LAB_MUTE_CLIENTS:-0}
-STANDIN=$PPTP_DIR/lcp_standin.py
+STANDIN=$PPTP_DIR/../common/lcp_standin.py
 LIFETIME=$((WAIT + 20)) # upper bound for every process this script starts
 
 # ---------------------------------------------------------------- prerequisites
@@ -76,7 +76,7 @@ fi
 # Modes without vpnpt do not need the binary, but lab_init insists on one.
 VPNPT_ARG=${1:-${VPNPT:-$LAB_REPO/build/vpnpt}}
 if [[ "$MODE" != vpnpt* && ! -x "$VPNPT_ARG" ]]; then
-	VPNPT_ARG=$(command -v true)
+	VPNPT_ARG=$(type -P true)
 fi
 if [[ "$MODE" == *-helper ]]; then
 	# Built in (=y) on some kernels (no /sys/module entry then), modules on

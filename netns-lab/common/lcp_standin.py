@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Minimal stand-in for pppd: speaks just enough PPP/LCP over a tty.
 
-This machine's kernel has no PPP (no /dev/ppp), so pppd cannot run. The
-PPTP programs only need *something* on the other side of their pty that
+Shared by the PPTP and L2TP labs. This machine's kernel has no PPP (no
+/dev/ppp), so pppd cannot run. pptpd, pptp and xl2tpd (with `force
+userspace = yes`) only need *something* on the other side of their pty that
 reads and writes async-HDLC framed PPP (RFC 1662: 0x7e flags, 0x7d escapes,
-FCS-16), which is what pppd does on a pty. This program does that and only
-LCP: Configure-Request/Ack (Magic-Number only), then Echo-Request every
---echo-interval seconds, answering the peer's Echo-Requests. Every LCP
-event is logged, one line each, to the log file:
+FCS-16), which is what pppd does on a pty; they carry the PPP frames in GRE
+or L2TP themselves. This program does
+LCP only: Configure-Request/Ack (Magic-Number only), then Echo-Request every
+--echo-interval seconds, answering the peer's Echo-Requests. Every LCP event
+is logged, one line each, to the log file:
 
     <epoch> <iso-time> <role> <name> <event> [key=value ...]
 
@@ -17,27 +19,24 @@ term-req-rcvd, term-ack-sent, rx-bad-fcs, rx-other, pty-closed, exit.
 
 Ways to run it:
 
-  as pppd, on the server: pptpd's "ppp" program (pptpd -e / `ppp` in
-          pptpd.conf). pptpctrl forks it with the pty slave on stdin and
-          stdout (stderr: pptpd's) and argv like pppd's:
-            local [file OPTFILE] 115200 [LOCAL:REMOTE] [ipparam CLIENT_IP]
-            [remotenumber CLIENT_IP] [plugin X pptpd-original-ip Y]
-          Log: <dir>/server-<pid>.log, <dir> from $LCP_STANDIN_LOGDIR or a
-          line "standin-logdir DIR" in OPTFILE (pptpd's `option` file);
-          "standin-echo-interval S", "standin-max-time S" likewise.
+  as pppd, started by xl2tpd (LAC or LNS): xl2tpd execs the fixed path
+          /usr/sbin/pppd (compiled in; no setting changes it), so the lab
+          bind-mounts this file over that path inside the daemon's private
+          mount namespace (nsrun.sh). argv is
+            /dev/pts/N passive nodetach [LOCAL:REMOTE] [refuse-pap ...]
+            [debug] [file PPPOPTFILE] [ipparam PEER_IP] [...]
+          with the pty slave also on stdin and stdout (stderr: xl2tpd's).
+          Settings: $LCP_STANDIN_*, then "standin-KEY VALUE" lines in the
+          `pppoptfile` (logdir, name, role, echo-interval, max-time). Log:
+          <logdir>/<name>.lcp.log, or <logdir>/<role>-<pid>.lcp.log when no
+          name is set (an LNS starts one stand-in per session).
 
-  as pppd, on the client: pptp without --nolaunchpppd execs the fixed path
-          /usr/sbin/pppd with stdin=/dev/null and argv
-            /dev/pts/N 38400 [the pptp command line's non-"--" arguments]
-          (only usable by bind-mounting this file over /usr/sbin/pppd in a
-          private mount namespace, see nsrun.sh). "standin-name NAME" and
-          "standin-logdir DIR" there give the log <dir>/<NAME>.lcp.log.
+  as pppd, started by pptpctrl/pptp: still works as in the PPTP lab.
 
-  client: like `pppd pty "pptp SERVER --nolaunchpppd"`: opens a pty pair,
-          starts the command after "--" with the slave as stdin/stdout (in
-          its own session) and speaks PPP on the master:
-            lcp_standin.py --client --name c1 --log FILE -- pptp SERVER --nolaunchpppd
-          On exit the command's process group gets SIGTERM (then SIGKILL).
+  client: like `pppd pty "CMD"`: opens a pty pair, starts the command
+          after "--" with the slave as stdin/stdout (in its own session) and
+          speaks PPP on the master:
+            lcp_standin.py --client --name c1 --log FILE -- CMD ARGS...
 
 Bounded: exits after --max-time seconds (default 600, env
 LCP_STANDIN_MAX_TIME), on SIGTERM/SIGINT/SIGHUP, or when the tty closes.
@@ -330,20 +329,20 @@ def run(fd, log, args, child=None):
 
 
 def pppd_main(args):
-    """Started the way pppd is started by pptpctrl or by pptp."""
+    """Started the way pppd is started by xl2tpd (or pptpctrl / pptp)."""
     # pppd-style argv: pick out what we need, ignore the rest. Settings come
     # from $LCP_STANDIN_*, then "standin-KEY VALUE" pairs in the options file
-    # ("file OPTFILE", pptpd's `option`), then such pairs on the command line
-    # (pptp passes its non-"--" arguments through to pppd).
+    # ("file OPTFILE": xl2tpd's `pppoptfile`), then such pairs on the command
+    # line.
     a, optfile, ipparam, addrs = args.pppd_args, None, "", ""
     for i, w in enumerate(a):
         if w == "file" and i + 1 < len(a):
             optfile = a[i + 1]
         elif w == "ipparam" and i + 1 < len(a):
             ipparam = a[i + 1]
-        elif ":" in w and w[0].isdigit():
+        elif ":" in w and (w[0].isdigit() or w[0] == ":"):
             addrs = w
-    conf = {"logdir": os.environ.get("LCP_STANDIN_LOGDIR", ""), "name": ""}
+    conf = {"logdir": os.environ.get("LCP_STANDIN_LOGDIR", ""), "name": "", "role": ""}
     pairs = []
     if optfile:
         try:
@@ -359,25 +358,31 @@ def pppd_main(args):
         args.echo_interval = float(conf["echo-interval"])
     if "max-time" in conf:
         args.max_time = float(conf["max-time"])
-    # pptpctrl (server): the pty slave is stdin and stdout. pptp without
-    # --nolaunchpppd (client): stdin is /dev/null and the pty is named by
-    # the first argument ("/dev/pts/N 38400 [options]"), as for pppd.
+    # xl2tpd: argv[1] names the pty slave and stdin/stdout are that slave.
+    # pptp (no --nolaunchpppd): argv[1] names the pty, stdin is /dev/null.
+    # pptpctrl: the pty slave is stdin/stdout, no device argument.
+    fd = 0
     if a and a[0].startswith("/dev/"):
-        role, fd = "client", os.open(a[0], os.O_RDWR | os.O_NOCTTY)
-    else:
-        role, fd = "server", 0
+        same = False
+        try:
+            same = os.isatty(0) and os.path.samestat(os.fstat(0), os.stat(a[0]))
+        except OSError:
+            pass
+        if not same:
+            fd = os.open(a[0], os.O_RDWR | os.O_NOCTTY)
+    role = conf["role"] or ("passive" in a and "nodetach" in a and "xl2tpd") or "pppd"
     name = conf["name"]
-    fname = "%s.lcp.log" % name if name else "%s-%d.log" % (role, os.getpid())
+    fname = "%s.lcp.log" % (name if name else "%s-%d" % (role, os.getpid()))
     path = os.path.join(conf["logdir"], fname) if conf["logdir"] else None
-    log = Log(path, role, name or "pid%d" % os.getpid())
+    log = Log(path, role, name or "%s-%d" % (role, os.getpid()))
     try:
         tty.setraw(fd, termios.TCSANOW)  # as pppd does; TCSANOW keeps queued input
         raw = "yes"
     except OSError as e:
         raw = "no(%s)" % e.strerror.replace(" ", "_")
     log.ev("start", argv="|".join(a), ipparam=ipparam or "-", addrs=addrs or "-",
-           tty=os.ttyname(fd) if os.isatty(fd) else "-", stdin_tty=os.isatty(0),
-           stdout_is_stdin=os.path.sameopenfile(0, 1), raw=raw, ppid=os.getppid())
+           tty=os.ttyname(fd) if os.isatty(fd) else "-", fd=fd,
+           caller_id=os.environ.get("CALLER_ID", "-"), raw=raw, ppid=os.getppid())
     return run(fd, log, args)
 
 
