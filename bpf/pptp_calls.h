@@ -7,9 +7,11 @@
  * that server (most calls are not translated at all), otherwise probes
  * random ids. Inserting (server, id) with BPF_NOEXIST is the reservation,
  * atomic across CPUs, so an id in use toward a server is never handed out
- * twice. Allocation is idempotent: the same (client, server, client id)
- * always gets the same translated id until the call is reaped, which makes
- * retransmitted requests safe.
+ * twice. Allocation is idempotent while the call lives: the same (client,
+ * server, client id) gets the same translated id, which makes duplicate
+ * requests safe. Once that call is closing, the same client id starts a new
+ * call with a fresh translated id (the closing one stays reserved until the
+ * daemon reaps it).
  */
 #ifndef VPNPT_BPF_PPTP_CALLS_H
 #define VPNPT_BPF_PPTP_CALLS_H
@@ -43,9 +45,17 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 						     __be16 *xlat)
 {
 	struct vpnpt_pptp_xlat *have = pptp_find_own(cid->client, cid->server, client_call_id);
+	__u64 index_flags = BPF_NOEXIST;
 	if (have) {
-		*xlat = have->xlat_call_id;
-		return VPNPT_REASON_NONE;
+		struct vpnpt_pptp_call_key ok = {.server = cid->server, .xlat_call_id = have->xlat_call_id};
+		struct vpnpt_pptp_call *old = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ok);
+		if (old && old->state != VPNPT_PPTP_CALL_CLOSING && old->client == cid->client) {
+			*xlat = have->xlat_call_id;
+			return VPNPT_REASON_NONE;
+		}
+		/* The index names a closing (or reaped) call: the client reuses its Call ID for a
+		 * new call, e.g. after reconnecting or a refused request. Give it a fresh one. */
+		index_flags = BPF_ANY;
 	}
 
 	__u64 now = bpf_ktime_get_ns();
@@ -76,7 +86,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 
 	struct vpnpt_pptp_client_key k = {.client = cid->client, .server = cid->server, .client_call_id = client_call_id};
 	struct vpnpt_pptp_xlat x = {.xlat_call_id = ck.xlat_call_id};
-	err = bpf_map_update_elem(&vpnpt_pptp_by_client_v1, &k, &x, BPF_NOEXIST);
+	err = bpf_map_update_elem(&vpnpt_pptp_by_client_v1, &k, &x, index_flags);
 	if (err) {
 		/* Lost a race with another CPU for the same call, or the index is full. */
 		bpf_map_delete_elem(&vpnpt_pptp_calls_v1, &ck);

@@ -310,3 +310,33 @@ TEST_CASE("PPTP: a connection older than vpnpt is picked up at a message boundar
   require_pass_as(t, true, up, pptp::ocrq(1000), pptp::ocrq(1000));  // starts with a header: tracked
   CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 1);
 }
+
+TEST_CASE("PPTP: a Call ID reused while its old call is closing starts a new call", "[pptp][ctrl]") {
+  Pptp t;
+  auto b = t.connect(kB, 40000, 40001);
+  SECTION("after the server refused the first request") {
+    uint16_t t1 = [&] {
+      auto r = t.out(b.up.data(pptp::ocrq(1000)));
+      return pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+    }();
+    require_pass_as(t, false, b.down, pptp::ocrp(128, t1, 2), pptp::ocrp(128, 1000, 2));  // refused
+    uint32_t seq = b.up.next;
+    auto r = t.out(b.up.data(pptp::ocrq(1000)));  // the client retries with the same id
+    uint16_t t2 = pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);
+    CHECK(t2 != t1);  // the refused call keeps its id reserved for the grace period
+    CHECK(r.out == b.up.data_at(seq, pptp::ocrq(t2)));
+    require_pass_as(t, false, b.down, pptp::ocrp(129, t2), pptp::ocrp(129, 1000));
+    vpnpt_pptp_call call{};
+    REQUIRE(t.call_state(t2, &call));
+    CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+    REQUIRE(t.call_state(t1, &call));
+    CHECK(call.state == VPNPT_PPTP_CALL_CLOSING);
+    CHECK(t.xlat_of(kB, 1000) == t2);
+  }
+  SECTION("a duplicate request for a live call still gets the same id") {
+    auto r1 = t.out(b.up.data(pptp::ocrq(1000)));
+    auto r2 = t.out(b.up.data(pptp::ocrq(1000)));
+    CHECK(pptp::be16_at(r1.out, pptp::kTcpPayloadOffset + 12) == pptp::be16_at(r2.out, pptp::kTcpPayloadOffset + 12));
+    CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 1);
+  }
+}

@@ -11,6 +11,8 @@ PKGS=(
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
   python3 python3-scapy tcpdump
   pptp-linux pptpd xl2tpd
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
+  vpnc python3-cryptography
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -33,7 +35,12 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# pptpd is only a lab peer: do not leave a system-wide PPTP server on 0.0.0.0:1723.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled pptpd >/dev/null 2>&1; then
-  systemctl disable --now pptpd >/dev/null 2>&1 || true
+# The VPN daemons are only lab peers, run in namespaces with private
+# configs: do not leave system-wide servers running on this machine.
+if command -v systemctl >/dev/null 2>&1; then
+  for svc in pptpd xl2tpd strongswan-starter strongswan; do
+    if systemctl is-enabled "$svc" >/dev/null 2>&1; then
+      systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    fi
+  done
 fi

@@ -65,6 +65,7 @@ CAPTURE=${CAPTURE:-1}
 PY=/usr/bin/python3
 export LAB_MUTE_CLIENTS=${LAB_MUTE_CLIENTS:-0}
 STANDIN=$L2TP_DIR/../common/lcp_standin.py
+NSRUN=$L2TP_DIR/../common/nsrun.sh
 LIFETIME=$((WAIT + 20)) # upper bound for every process this script starts
 for v in NCLIENTS WAIT MIN_REPLIES LNS_PORT LAC_PORT; do
 	[[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$v must be a number" >&2; exit 1; }
@@ -260,8 +261,8 @@ EOF
 done
 
 # ---------------------------------------------------------------- LNS
-lab_bg lns ip netns exec "$SNS" "$L2TP_DIR/nsrun.sh" "$S/etc-lns" "$STANDIN" \
-	timeout "$LIFETIME" /usr/sbin/xl2tpd -D
+lab_bg lns ip netns exec "$SNS" "$NSRUN" --mkdir /run/xl2tpd --bind "$S/etc-lns:/etc/xl2tpd" \
+	--pppd "$STANDIN" -- timeout "$LIFETIME" /usr/sbin/xl2tpd -D
 LNS_PID=$LAB_BG_PID
 for ((i = 0; i < 50; i++)); do
 	lab_nsenter "$SNS" ss -Hlun "sport = :$LNS_LISTEN_PORT" 2>/dev/null | grep -q . && break
@@ -276,8 +277,8 @@ lab_info "xl2tpd LNS listening on $SRV:$LNS_LISTEN_PORT (udp)"
 T0=$SECONDS
 CLIENT_PIDS=()
 for ((i = 1; i <= NCLIENTS; i++)); do
-	lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" "$L2TP_DIR/nsrun.sh" "$S/etc-c$i" "$STANDIN" \
-		timeout "$LIFETIME" /usr/sbin/xl2tpd -D
+	lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" "$NSRUN" --mkdir /run/xl2tpd \
+		--bind "$S/etc-c$i:/etc/xl2tpd" --pppd "$STANDIN" -- timeout "$LIFETIME" /usr/sbin/xl2tpd -D
 	CLIENT_PIDS+=("$LAB_BG_PID")
 done
 lab_info "started $NCLIENTS xl2tpd LACs; waiting up to ${WAIT}s for $MIN_REPLIES echo replies each"

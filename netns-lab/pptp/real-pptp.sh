@@ -62,6 +62,7 @@ PY=/usr/bin/python3
 # errors, RSTs); the lab mutes them by default for exact vpnpt counters.
 export LAB_MUTE_CLIENTS=${LAB_MUTE_CLIENTS:-0}
 STANDIN=$PPTP_DIR/../common/lcp_standin.py
+NSRUN=$PPTP_DIR/../common/nsrun.sh
 LIFETIME=$((WAIT + 20)) # upper bound for every process this script starts
 
 # ---------------------------------------------------------------- prerequisites
@@ -194,7 +195,7 @@ standin-logdir $S
 standin-echo-interval $ECHO_INTERVAL
 standin-max-time $LIFETIME
 EOF
-lab_bg pptpd ip netns exec "$(lab_ns s1 s1)" "$PPTP_DIR/nsrun.sh" "$S/server.sock" \
+lab_bg pptpd ip netns exec "$(lab_ns s1 s1)" "$NSRUN" --syslog "$S/server.sock" -- \
 	timeout "$LIFETIME" /usr/sbin/pptpd -c "$S/pptpd.conf" -f
 PPTPD_PID=$LAB_BG_PID
 for ((i = 0; i < 50; i++)); do
@@ -211,15 +212,15 @@ CLIENT_PIDS=()
 for ((i = 1; i <= NCLIENTS; i++)); do
 	lab_client_ip s1 "$i" >"$S/c$i.ip"
 	if [[ "$PPTP_LAUNCH" == pty ]]; then
-		lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" "$PPTP_DIR/nsrun.sh" "$S/c$i.sock" \
+		lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" "$NSRUN" --syslog "$S/c$i.sock" -- \
 			"$PY" "$STANDIN" --client --name "c$i" --log "$S/c$i.lcp.log" --child-log "$S/c$i.pptp.err" \
 			--echo-interval "$ECHO_INTERVAL" --max-time "$LIFETIME" -- \
 			/usr/sbin/pptp "$SRV" --nolaunchpppd --nohostroute --loglevel 2 --logstring "c$i"
 	else
 		# pptp execs "/usr/sbin/pppd /dev/pts/N 38400 <its non-option args>"
 		# in its original process and goes on as a forked child.
-		lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" env NSRUN_PPPD="$STANDIN" \
-			"$PPTP_DIR/nsrun.sh" "$S/c$i.sock" timeout "$LIFETIME" \
+		lab_bg "c$i" ip netns exec "$(lab_ns s1 "c$i")" \
+			"$NSRUN" --syslog "$S/c$i.sock" --pppd "$STANDIN" -- timeout "$LIFETIME" \
 			/usr/sbin/pptp "$SRV" --nohostroute --loglevel 2 --logstring "c$i" \
 			standin-name "c$i" standin-logdir "$S" standin-echo-interval "$ECHO_INTERVAL" \
 			standin-max-time "$LIFETIME"
