@@ -11,6 +11,7 @@
 #define VPNPT_BPF_INGRESS_H
 
 #include "classify.h"
+#include "esp.h"
 #include "gre.h"
 #include "pptp_ctrl.h"
 #include "stats.h"
@@ -41,6 +42,15 @@ static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct p
 			return r;
 		}
 		return dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes);
+	case VPNPT_CLASS_ESP:
+		if (!(cfg->switches & VPNPT_SW_IPSEC) || (cfg->deferred & VPNPT_SW_IPSEC)) {
+			r.reason = VPNPT_REASON_IPSEC_OFF;
+			return r;
+		}
+		return dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes);
+	case VPNPT_CLASS_AH:
+		r.reason = VPNPT_REASON_AH_NO_NAT;
+		return r;
 	case VPNPT_CLASS_PPTP_CTRL: {
 		struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
 		if (cr.applied && cr.r.action == XDP_PASS)

@@ -98,4 +98,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_streams_v1 SEC(".maps");
 
+/* Inbound ESP: (server, server's SPI) -> host. Daemon binds, WAN hook reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_ESP_MAX_SAS);
+	__type(key, struct vpnpt_esp_key);
+	__type(value, struct vpnpt_esp_sa);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_esp_in_v1 SEC(".maps");
+
+/* Outbound ESP: (server, host's SPI) -> host. LAN hook learns, daemon expires. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_ESP_MAX_SAS);
+	__type(key, struct vpnpt_esp_key);
+	__type(value, struct vpnpt_esp_sa);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_esp_out_v1 SEC(".maps");
+
+/* Rate limit for unknown-SPI events: (server, SPI) -> last event time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VPNPT_ESP_UNKNOWN_SLOTS);
+	__type(key, struct vpnpt_esp_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_esp_unknown_v1 SEC(".maps");
+
 #endif

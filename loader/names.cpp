@@ -17,7 +17,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "ip_version",     "ip_ihl",          "ip_totlen",       "l4_trunc",         "pptp_off",
     "gre_not_pptp",   "gre_no_call",     "gre_fragment",    "pptp_bad_msg",     "pptp_no_call",
     "pptp_id_exhausted", "pptp_held",    "pptp_stream_full", "fib_no_neigh",    "fib_other",
-    "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id"};
+    "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id",  "ipsec_off",
+    "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -43,7 +44,13 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "TTL expired: the kernel answers with ICMP time exceeded",
     "VLAN-tagged frame: vpnpt forwards untagged frames only",
     "PPTP call table full: the call fails",
-    "PPTP message naming another client's Call ID: dropped"};
+    "PPTP message naming another client's Call ID: dropped",
+    "IPsec passthrough is switched off: the kernel NATs ESP by address only",
+    "inbound ESP whose SPI is bound to no host (yet): dropped, never guessed",
+    "outbound ESP with an SPI another host already uses toward that server: dropped",
+    "no room to record another outbound ESP SPI: dropped",
+    "fragmented ESP: vpnpt translates whole datagrams only",
+    "AH protects the IP addresses, so it cannot cross NAT: passed untouched"};
 
 template <class Table>
 std::string_view lookup(const Table& t, uint32_t i) {
@@ -64,6 +71,9 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_PPTP_STREAM_FULL:
     case VPNPT_REASON_PPTP_TABLE_FULL:
     case VPNPT_REASON_PPTP_FOREIGN_ID:
+    case VPNPT_REASON_ESP_UNBOUND:
+    case VPNPT_REASON_ESP_SPI_CONFLICT:
+    case VPNPT_REASON_ESP_TABLE_FULL:
       return "drop";
     default:
       return "pass";

@@ -28,6 +28,9 @@
 #define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v1"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v1"
 #define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
+#define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v1"
+#define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v1"
+#define VPNPT_MAP_ESP_UNKNOWN "vpnpt_esp_unknown_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
@@ -91,6 +94,12 @@ enum vpnpt_reason {
 	VPNPT_REASON_VLAN_TAGGED = 21,      /* pass: vpnpt forwards untagged frames only */
 	VPNPT_REASON_PPTP_TABLE_FULL = 22,  /* drop: call table full; the call fails, TCP resends */
 	VPNPT_REASON_PPTP_FOREIGN_ID = 23,  /* drop: message names another client's Call ID */
+	VPNPT_REASON_IPSEC_OFF = 24,        /* pass: IPsec passthrough switched off */
+	VPNPT_REASON_ESP_UNBOUND = 25,      /* drop: inbound ESP whose SPI is bound to no host (yet) */
+	VPNPT_REASON_ESP_SPI_CONFLICT = 26, /* drop: outbound SPI already used by another host toward that server */
+	VPNPT_REASON_ESP_TABLE_FULL = 27,   /* drop: no room to record a new outbound SPI */
+	VPNPT_REASON_ESP_FRAGMENT = 28,     /* pass: fragmented ESP (kernel reassembles) */
+	VPNPT_REASON_AH_NO_NAT = 29,        /* pass: AH authenticates the IP addresses: it cannot cross NAT */
 	VPNPT_REASON_MAX
 };
 
@@ -174,6 +183,7 @@ enum vpnpt_event_kind {
 	VPNPT_EV_PPTP_STOP = 3,     /* Stop-Control-Connection seen (dir tells who sent it) */
 	VPNPT_EV_PPTP_CALL = 4,     /* call set up: id = client call id << 16 | translated id */
 	VPNPT_EV_DROP = 5,          /* a packet was dropped or held: reason = why */
+	VPNPT_EV_ESP_UNKNOWN = 6,   /* inbound ESP from saddr with unbound SPI id (rate-limited per SPI) */
 };
 
 struct vpnpt_event {
@@ -307,5 +317,36 @@ struct vpnpt_pptp_stream {
 
 /* Load-time configuration limits (set in .rodata before load). */
 #define VPNPT_VLAN_DEPTH_MAX 2
+
+/* ---------------------------------------------------------------- IPsec (raw ESP) */
+
+#define VPNPT_ESP_MAX_SAS 65536
+
+/* Key of the ESP tables: the server and an SPI it sends or receives with. */
+struct vpnpt_esp_key {
+	__be32 server;
+	__be32 spi;
+};
+
+/*
+ * One direction of an ESP security association through the gateway.
+ * vpnpt_esp_out_v1: (server, SPI the host sends with) -> host; learned by
+ * the LAN hook from the host's first packet. vpnpt_esp_in_v1: (server, SPI
+ * the server sends with) -> host; written by the daemon's binder (SPIs are
+ * agreed inside encrypted IKE, so they are learned from traffic), read by
+ * the WAN hook. Both expired by the daemon when idle.
+ */
+struct vpnpt_esp_sa {
+	__be32 host;
+	__u32 lan_ifindex;   /* where the host was last seen (out), 0 (in) */
+	__u64 created_ns;
+	__u64 last_seen_ns;
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* vpnpt_esp_unknown_v1 (LRU): (server, SPI) -> ktime of the last unknown-SPI event, to rate-limit them. */
+#define VPNPT_ESP_UNKNOWN_SLOTS 4096
+#define VPNPT_ESP_EVENT_GAP_NS 100000000ull /* one event per SPI per 100 ms */
 
 #endif /* VPNPT_ABI_H */

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Raw ESP (IP protocol 50) translated at XDP. ESP has no ports, only a
+ * 32-bit SPI chosen by the receiver, so the gateway tells hosts apart by
+ * SPI: outbound, the host's packets are source-NATed and their SPI is
+ * recorded as the host's; inbound, the server's SPI must be bound to a host
+ * before anything is delivered. Binding is the daemon's job (the SPIs are
+ * agreed inside encrypted IKE, so it learns them from traffic and
+ * serialises exchanges so that it never has to guess, docs/ipsec.md); until
+ * an SPI is bound its packets are dropped and reported, never delivered to
+ * a guessed host. Only the IPv4 header changes: ESP carries no checksum
+ * over the addresses.
+ */
+#ifndef VPNPT_BPF_ESP_H
+#define VPNPT_BPF_ESP_H
+
+#include "fwd.h"
+#include "gre.h" /* struct xlat_result */
+#include "maps.h"
+#include "stats.h"
+
+struct esp_hdr {
+	__be32 spi;
+	__be32 seq;
+};
+
+static __always_inline void esp_account(struct vpnpt_esp_sa *sa, __u64 bytes, __u64 now)
+{
+	sa->last_seen_ns = now;
+	__sync_fetch_and_add(&sa->packets, 1);
+	__sync_fetch_and_add(&sa->bytes, bytes);
+}
+
+/* LAN -> WAN: record the host's SPI, source-NAT, forward. */
+static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struct pkt *p,
+						       const struct vpnpt_config *cfg, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct esp_hdr *eh = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (p->fragmented || !eh) {
+		r.reason = VPNPT_REASON_ESP_FRAGMENT;
+		return r;
+	}
+	if (p->vlans) {
+		r.reason = VPNPT_REASON_VLAN_TAGGED;
+		return r;
+	}
+	struct fwd_plan plan;
+	r.reason = fwd_lookup(ctx, ip, cfg->public_ip, ip->daddr, &plan);
+	if (!r.reason && plan.ifindex != cfg->wan_ifindex)
+		r.reason = VPNPT_REASON_FIB_OTHER;
+	if (r.reason)
+		return r; /* untouched: the kernel handles it as it would without vpnpt */
+
+	__u64 now = bpf_ktime_get_ns();
+	struct vpnpt_esp_key k = {.server = ip->daddr, .spi = eh->spi};
+	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
+	if (!sa) {
+		struct vpnpt_esp_sa fresh = {.host = ip->saddr, .lan_ifindex = ctx->ingress_ifindex,
+					     .created_ns = now, .last_seen_ns = now};
+		if (bpf_map_update_elem(&vpnpt_esp_out_v1, &k, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k)) {
+			r.action = XDP_DROP;
+			r.reason = VPNPT_REASON_ESP_TABLE_FULL;
+			return r;
+		}
+		sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
+		if (!sa)
+			return r;
+	}
+	if (sa->host != ip->saddr) {
+		/* The server picks its SPIs unique; another host using one is spoofing or confused. */
+		r.action = XDP_DROP;
+		r.reason = VPNPT_REASON_ESP_SPI_CONFLICT;
+		return r;
+	}
+	esp_account(sa, bytes, now);
+	sa->lan_ifindex = ctx->ingress_ifindex;
+
+	csum_replace_be32(&ip->check, ip->saddr, cfg->public_ip);
+	ip->saddr = cfg->public_ip;
+	r.action = fwd_redirect(p->eth, ip, &plan);
+	return r;
+}
+
+/* Reports an unbound SPI to the daemon, at most once per SPI per 100 ms. */
+static __always_inline void esp_report_unknown(struct xdp_md *ctx, const struct vpnpt_esp_key *k, __be32 daddr)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&vpnpt_esp_unknown_v1, k);
+
+	if (last && now - *last < VPNPT_ESP_EVENT_GAP_NS)
+		return;
+	bpf_map_update_elem(&vpnpt_esp_unknown_v1, k, &now, BPF_ANY);
+	emit_event(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND, ctx->ingress_ifindex,
+		   k->server, daddr, 0, 0, bpf_ntohl(k->spi));
+}
+
+/* WAN -> LAN: ESP from a server to the public IP, delivered only if its SPI is bound. */
+static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct esp_hdr *eh = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (p->fragmented || !eh) {
+		r.reason = VPNPT_REASON_ESP_FRAGMENT;
+		return r;
+	}
+	struct vpnpt_esp_key k = {.server = ip->saddr, .spi = eh->spi};
+	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_in_v1, &k);
+	if (!sa) {
+		esp_report_unknown(ctx, &k, ip->daddr);
+		r.action = XDP_DROP;
+		r.reason = VPNPT_REASON_ESP_UNBOUND;
+		return r;
+	}
+	__be32 host = sa->host;
+	esp_account(sa, bytes, bpf_ktime_get_ns());
+	csum_replace_be32(&ip->check, ip->daddr, host);
+	ip->daddr = host;
+
+	if (p->vlans) {
+		r.reason = VPNPT_REASON_VLAN_TAGGED;
+		return r;
+	}
+	struct fwd_plan plan;
+	r.reason = fwd_lookup(ctx, ip, ip->saddr, host, &plan);
+	if (r.reason)
+		return r; /* translated for certain; the kernel forwards it */
+	r.action = fwd_redirect(p->eth, ip, &plan);
+	return r;
+}
+
+#endif
