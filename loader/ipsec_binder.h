@@ -1,0 +1,114 @@
+// Which LAN host owns an inbound ESP SPI? The SPIs of a CHILD_SA are agreed
+// inside encrypted IKE, so the gateway learns them from traffic: an unknown
+// SPI from server S belongs to the host that just finished a CHILD_SA-
+// creating exchange with S. To never guess, the binder serialises: per
+// server there is at most one "owner", a host whose CHILD_SA-creating
+// exchange is in flight or finished but not yet bound, and other hosts'
+// CHILD_SA-creating requests to that server are held (first in, first out)
+// until the owner's binding completes or times out. An unknown SPI is bound
+// only to a pending owner inside its window; otherwise it is refused and
+// counted. Every wait is bounded. Pure logic, time passed in: tested on
+// simulated timelines (tests/test_ipsec_binder.cpp). See docs/ipsec.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vpnpt {
+
+// The clear IKE header of one message, with the parties as the gateway sees them.
+struct IkeMessage {
+  uint32_t host = 0, server = 0;  // network order
+  bool from_host = true;          // direction: host -> server, or server -> host
+  uint8_t version = 2;            // IKE major version: 1 or 2
+  uint8_t exchange = 0;           // exchange type
+  bool response = false;          // IKEv2 R flag (IKEv1: unused)
+  uint64_t ispi = 0;              // initiator SPI (identifies the IKE SA)
+  uint32_t msgid = 0;
+};
+
+inline constexpr uint8_t kIkeV2Auth = 35, kIkeV2CreateChildSa = 36, kIkeV1QuickMode = 32;
+
+// True for exchanges that create or rekey a CHILD_SA (and so a new inbound SPI).
+bool creates_child_sa(const IkeMessage& m);
+
+struct BinderConfig {
+  std::chrono::milliseconds hold{3000};      // an owner's window to see its first inbound ESP
+  std::chrono::milliseconds max_wait{6000};  // longest a held request waits before it is dropped
+};
+
+enum class IkeVerdict { Pass, Hold };
+
+// A held packet to let go: accepted now, or dropped because it waited too long (the client retransmits).
+struct Release {
+  uint64_t ticket;
+  bool accept;
+};
+
+struct BindResult {
+  bool bound = false;
+  uint32_t host = 0;
+  std::string why;  // plain words, for logs and `vpnpt diagnose`
+};
+
+struct BinderStats {
+  uint64_t bound = 0, refused_no_owner = 0, refused_in_flight = 0, refused_timeout = 0;
+  uint64_t holds = 0, hold_expired = 0;
+};
+
+class IpsecBinder {
+ public:
+  explicit IpsecBinder(BinderConfig c = {}) : cfg_(c) {}
+
+  // Every IKE message on UDP 500 (CHILD_SAs negotiated there use raw ESP).
+  // @ticket names the packet if it is held.
+  IkeVerdict on_ike(const IkeMessage& m, uint64_t ticket, uint64_t now_ns);
+
+  // Inbound ESP from @server with an SPI no host is bound to.
+  BindResult on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now_ns);
+
+  // Expires windows and releases held requests; call at least every 100 ms.
+  std::vector<Release> tick(uint64_t now_ns);
+
+  const BinderStats& stats() const { return stats_; }
+  // Host currently owning @server's next unknown SPI, if any (for status/diagnose).
+  std::optional<uint32_t> owner_of(uint32_t server) const;
+  size_t held_count() const;
+
+ private:
+  enum class Phase { InFlight, Pending };
+  struct Owner {
+    uint32_t host;
+    Phase phase;
+    uint64_t deadline;
+    uint32_t unbound = 0;     // finished CHILD_SA exchanges not yet bound
+    uint64_t ispi = 0;
+    uint32_t msgid = 0;
+    uint8_t exchange = 0;
+    int messages = 0;         // IKEv1 Quick Mode: messages seen
+  };
+  struct Held {
+    IkeMessage msg;  // the held request: its exchange is what the released host will own
+    uint64_t ticket;
+    uint64_t since;
+  };
+  struct Server {
+    std::optional<Owner> owner;
+    std::deque<Held> held;
+  };
+
+  void release_next(uint32_t server, Server& s, uint64_t now, std::vector<Release>& out);
+  uint64_t ns(std::chrono::milliseconds d) const { return static_cast<uint64_t>(d.count()) * 1000000ull; }
+
+  BinderConfig cfg_;
+  std::map<uint32_t, Server> servers_;
+  BinderStats stats_;
+  std::vector<Release> pending_releases_;  // produced outside tick(), handed out by the next tick()
+};
+
+}  // namespace vpnpt
