@@ -9,6 +9,7 @@
 #include "loader/daemon_lock.h"
 #include "loader/log.h"
 #include "loader/netif.h"
+#include "loader/nfqueue.h"
 
 namespace vpnpt {
 namespace {
@@ -189,6 +190,7 @@ Status detach(const AttachmentId& id) {
   } else {
     spdlog::warn("{}; removing the pins anyway", maps.error().message());
   }
+  remove_ike_queue(id.wan_if);
   VPNPT_TRY(remove_tree(id.pin_dir));
   if (!problems.empty()) return make_error("detached with problems: " + problems);
   return {};

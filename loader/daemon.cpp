@@ -13,6 +13,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
 #include "loader/kernel_helpers.h"
+#include "loader/nfqueue.h"
 #include "loader/metrics.h"
 #include "loader/names.h"
 #include "loader/netif.h"
@@ -23,8 +24,14 @@ namespace {
 struct Ctx {
   Attached& att;
   PptpSlowPath pptp;
+  IpsecSlowPath ipsec;
   const DaemonOptions& opts;
 };
+
+bool switched_on(Ctx& c, uint32_t bit) {
+  auto cfg = c.att.maps.config();
+  return cfg && (cfg->switches & bit) && !(cfg->deferred & bit);
+}
 
 int on_event(void* ctx, void* data, size_t size) {
   auto* c = static_cast<Ctx*>(ctx);
@@ -45,6 +52,9 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_PPTP_STOP:
       spdlog::info("PPTP control connection {} -> {} stopping (Stop-Control-Connection)", format_ipv4(ev->saddr),
                    format_ipv4(ev->daddr));
+      break;
+    case VPNPT_EV_ESP_UNKNOWN:
+      if (switched_on(*c, VPNPT_SW_IPSEC)) c->ipsec.on_unknown_spi(ev->saddr, ev->id, monotonic_ns());
       break;
     case VPNPT_EV_DROP:
       spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr),
@@ -92,12 +102,12 @@ Result<Fd> block_signals() {
   return fd;
 }
 
-Result<Fd> periodic_timer(int seconds) {
+Result<Fd> periodic_timer(long millis) {
   Fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!fd.valid()) return make_error("cannot create timerfd", errno);
   itimerspec its{};
-  its.it_interval.tv_sec = seconds;
-  its.it_value.tv_sec = seconds;
+  its.it_interval.tv_nsec = millis * 1000000L;
+  its.it_value.tv_nsec = millis * 1000000L;
   if (timerfd_settime(fd.get(), 0, &its, nullptr) != 0) return make_error("cannot arm timerfd", errno);
   return fd;
 }
@@ -107,11 +117,32 @@ Result<Fd> periodic_timer(int seconds) {
 Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto sig = block_signals();
   if (!sig) return sig.error();
-  auto timer = periodic_timer(1);
+  // 100 ms: held IKE requests must be released promptly; slower work runs every 10th tick.
+  auto timer = periodic_timer(100);
   if (!timer) return timer.error();
 
-  Ctx ctx{att, PptpSlowPath(att.maps.pptp(), opts.pptp), opts};
+  Ctx ctx{att, PptpSlowPath(att.maps.pptp(), opts.pptp), IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
+          opts};
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
+
+  // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
+  uint32_t wan_ifindex = 0;
+  if (auto cfg = att.maps.config()) wan_ifindex = cfg->wan_ifindex;
+  uint16_t qnum = ike_queue_number(wan_ifindex);
+  std::unique_ptr<NfQueue> ikeq;
+  if (auto s = install_ike_queue(att.id.wan_if, qnum); !s) {
+    spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
+                  s.error().message());
+  } else {
+    auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
+      if (!switched_on(ctx, VPNPT_SW_IPSEC)) return false;
+      return ctx.ipsec.on_ike_packet(id, p, len, indev == wan_ifindex, monotonic_ns());
+    });
+    if (!q)
+      spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());
+    else
+      ikeq = std::move(*q);
+  }
   std::unique_ptr<ring_buffer, RingBufferDeleter> rb(ring_buffer__new(att.maps.events_fd(), on_event, &ctx, nullptr));
   if (!rb) return make_error("cannot open the events ring buffer", errno);
 
@@ -126,14 +157,15 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   Fd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) return make_error("cannot create epoll", errno);
-  enum : uint64_t { kSignal, kTimer, kEvents };
+  enum : uint64_t { kSignal, kTimer, kEvents, kIke };
   auto add = [&](int fd, uint64_t tag) {
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.u64 = tag;
     return epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e);
   };
-  if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb.get()), kEvents))
+  if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb.get()), kEvents) ||
+      (ikeq && add(ikeq->fd(), kIke)))
     return make_error("cannot watch daemon file descriptors", errno);
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane",
@@ -158,13 +190,27 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         case kTimer: {
           uint64_t ticks;
           (void)!read(timer->get(), &ticks, sizeof(ticks));
-          ring_buffer__consume(rb.get());  // close what the data plane reported before sweeping
-          ctx.pptp.sweep(monotonic_ns());
-          if (opts.detect_kernel_helpers && ++tick % 5 == 0) check_kernel_helper(ctx);
+          // IKE before ESP reports: an exchange's response must be seen before its first ESP.
+          if (ikeq) ikeq->drain();
+          ring_buffer__consume(rb.get());
+          uint64_t now = monotonic_ns();
+          for (const auto& rel : ctx.ipsec.tick(now))
+            if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
+          if (++tick % 10 == 0) {
+            ctx.pptp.sweep(now);
+            ctx.ipsec.sweep(now);
+          }
+          if (opts.detect_kernel_helpers && tick % 50 == 0) check_kernel_helper(ctx);
           break;
         }
         case kEvents:
+          if (ikeq) ikeq->drain();
           ring_buffer__consume(rb.get());
+          for (const auto& rel : ctx.ipsec.tick(monotonic_ns()))
+            if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
+          break;
+        case kIke:
+          ikeq->drain();
           break;
       }
     }

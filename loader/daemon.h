@@ -7,6 +7,7 @@
 #include <string>
 
 #include "loader/attachment.h"
+#include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"
 #include "loader/result.h"
 
@@ -15,6 +16,8 @@ namespace vpnpt {
 struct DaemonOptions {
   std::string metrics_address;  // empty: no metrics endpoint
   PptpTimeouts pptp;
+  BinderConfig ipsec_binder;
+  IpsecTimeouts ipsec;
   bool detect_kernel_helpers = true;  // defer PPTP to the kernel's helper when it is attached
 };
 

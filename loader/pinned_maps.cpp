@@ -62,7 +62,9 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
                {&m.pptp_by_client_, VPNPT_MAP_PPTP_BY_CLIENT},
                {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
-               {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS}};
+               {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
+               {&m.esp_in_, VPNPT_MAP_ESP_IN},
+               {&m.esp_out_, VPNPT_MAP_ESP_OUT}};
   for (auto& s : slots) {
     auto fd = open_pin(pin_dir, s.name);
     if (!fd) return fd.error();
@@ -140,6 +142,8 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
       {VPNPT_MAP_PPTP_BY_CLIENT, pptp_by_client_.get(), sizeof(vpnpt_pptp_client_key), VPNPT_PPTP_MAX_CALLS},
       {VPNPT_MAP_PPTP_GRE_OUT, pptp_gre_out_.get(), sizeof(vpnpt_pptp_gre_key), VPNPT_PPTP_MAX_CALLS},
       {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
+      {VPNPT_MAP_ESP_IN, esp_in_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
+      {VPNPT_MAP_ESP_OUT, esp_out_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
   };
   for (const auto& h : hashes) {
     auto n = count_entries(h.fd, h.key_size);

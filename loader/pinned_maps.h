@@ -12,6 +12,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
+#include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"
 #include "loader/result.h"
 
@@ -43,11 +44,13 @@ class PinnedMaps {
   Result<std::vector<MapFill>> fill_levels() const;
 
   int events_fd() const { return events_.get(); }
+  IpsecMaps ipsec() const { return {esp_in_.get(), esp_out_.get()}; }
   PptpMaps pptp() const { return {pptp_calls_.get(), pptp_by_client_.get(), pptp_gre_out_.get(), pptp_streams_.get()}; }
 
  private:
   Fd counters_, xlat_, reasons_, config_, ifaces_, events_;
   Fd pptp_calls_, pptp_by_client_, pptp_gre_out_, pptp_streams_;
+  Fd esp_in_, esp_out_;
 };
 
 }  // namespace vpnpt

@@ -34,6 +34,7 @@ Result<uint32_t> set_switch(const AttachmentId& id, uint32_t bit, bool on) {
   VPNPT_TRY(maps->set_config(*cfg));
   uint32_t flushed = 0;
   if (!on && bit == VPNPT_SW_PPTP) flushed = PptpSlowPath(maps->pptp(), PptpTimeouts{}).flush();
+  if (!on && bit == VPNPT_SW_IPSEC) flushed = IpsecSlowPath(maps->ipsec(), BinderConfig{}, IpsecTimeouts{}).flush();
   return flushed;
 }
 

@@ -8,6 +8,7 @@ PKGS=(
   clang llvm libelf-dev zlib1g-dev
   libbpf-dev libxdp-dev xdp-tools bpftool
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
+  libnetfilter-queue-dev iptables
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
   python3 python3-scapy tcpdump
   pptp-linux pptpd xl2tpd

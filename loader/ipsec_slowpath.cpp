@@ -1,0 +1,78 @@
+#include "loader/ipsec_slowpath.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <spdlog/spdlog.h>
+
+#include <utility>
+#include <vector>
+
+#include "../maps/vpnpt_abi.h"
+#include "loader/ike.h"
+
+namespace vpnpt {
+namespace {
+
+std::vector<std::pair<vpnpt_esp_key, vpnpt_esp_sa>> dump(int fd) {
+  std::vector<std::pair<vpnpt_esp_key, vpnpt_esp_sa>> out;
+  vpnpt_esp_key key{}, next{};
+  vpnpt_esp_key* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    vpnpt_esp_sa v{};
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now) {
+  auto m = ike_message_from_packet(pkt, len, from_wan);
+  if (!m) return false;
+  return binder_.on_ike(*m, ticket, now) == IkeVerdict::Hold;
+}
+
+BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
+  BindResult r = binder_.on_unknown_spi(server, spi, now);
+  if (!r.bound) {
+    spdlog::info("{}", r.why);
+    return r;
+  }
+  vpnpt_esp_key k{server, htonl(spi)};
+  vpnpt_esp_sa sa{};
+  sa.host = r.host;
+  sa.created_ns = now;
+  sa.last_seen_ns = now;
+  if (bpf_map_update_elem(m_.esp_in, &k, &sa, BPF_NOEXIST) != 0 && errno != EEXIST) {
+    spdlog::warn("cannot record the binding ({}): ESP table full?", r.why);
+    r.bound = false;
+    return r;
+  }
+  spdlog::info("{}", r.why);
+  return r;
+}
+
+uint32_t IpsecSlowPath::sweep(uint64_t now) {
+  uint64_t idle = static_cast<uint64_t>(t_.sa_idle.count()) * 1000000000ull;
+  uint32_t n = 0;
+  for (int fd : {m_.esp_in, m_.esp_out}) {
+    for (const auto& [k, v] : dump(fd)) {
+      if (now > v.last_seen_ns && now - v.last_seen_ns > idle) {
+        bpf_map_delete_elem(fd, &k);
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+uint32_t IpsecSlowPath::flush() {
+  uint32_t n = 0;
+  for (int fd : {m_.esp_in, m_.esp_out})
+    for (const auto& [k, v] : dump(fd)) n += bpf_map_delete_elem(fd, &k) == 0;
+  return n;
+}
+
+}  // namespace vpnpt

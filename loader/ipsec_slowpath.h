@@ -1,0 +1,47 @@
+// The daemon's IPsec work: it feeds IKE headers from the netfilter queue and
+// unknown-SPI reports from the data plane into the binder, writes the
+// bindings the data plane forwards by, releases held IKE requests, and
+// expires ESP SAs that went idle (rekeyed away, deleted, or their host
+// restarted its IKE SA: the INFORMATIONAL Delete itself is encrypted).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "loader/ipsec_binder.h"
+
+namespace vpnpt {
+
+struct IpsecMaps {
+  int esp_in = -1, esp_out = -1;
+};
+
+struct IpsecTimeouts {
+  std::chrono::seconds sa_idle{600};  // an ESP SA without packets this long is forgotten
+};
+
+class IpsecSlowPath {
+ public:
+  IpsecSlowPath(IpsecMaps maps, BinderConfig b, IpsecTimeouts t) : m_(maps), binder_(b), t_(t) {}
+
+  // An IKE packet from the queue (input interface @indev). True: hold it (verdict later).
+  bool on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now);
+  // The data plane saw ESP from @server with an SPI no host is bound to.
+  BindResult on_unknown_spi(uint32_t server, uint32_t spi_host_order, uint64_t now);
+  // Held requests to let go; call every 100 ms.
+  std::vector<Release> tick(uint64_t now) { return binder_.tick(now); }
+  // Forgets idle SAs; returns how many.
+  uint32_t sweep(uint64_t now);
+  // Removes every SA (IPsec switched off).
+  uint32_t flush();
+
+  const IpsecBinder& binder() const { return binder_; }
+
+ private:
+  IpsecMaps m_;
+  IpsecBinder binder_;
+  IpsecTimeouts t_;
+};
+
+}  // namespace vpnpt
