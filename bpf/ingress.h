@@ -13,6 +13,7 @@
 #include "classify.h"
 #include "esp.h"
 #include "gre.h"
+#include "natt.h"
 #include "pptp_ctrl.h"
 #include "stats.h"
 
@@ -48,6 +49,12 @@ static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct p
 			return r;
 		}
 		return dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes);
+	case VPNPT_CLASS_NATT:
+		if (!(cfg->switches & VPNPT_SW_IPSEC) || (cfg->deferred & VPNPT_SW_IPSEC)) {
+			r.reason = VPNPT_REASON_IPSEC_OFF;
+			return r;
+		}
+		return natt_forward(ctx, p, cfg, dir);
 	case VPNPT_CLASS_AH:
 		r.reason = VPNPT_REASON_AH_NO_NAT;
 		return r;

@@ -34,7 +34,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 30u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 32u);
 static_assert(sizeof(vpnpt_esp_key) == 8);
 static_assert(sizeof(vpnpt_esp_sa) == 40);
 static_assert(offsetof(vpnpt_esp_sa, created_ns) == 8);

@@ -18,7 +18,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "gre_not_pptp",   "gre_no_call",     "gre_fragment",    "pptp_bad_msg",     "pptp_no_call",
     "pptp_id_exhausted", "pptp_held",    "pptp_stream_full", "fib_no_neigh",    "fib_other",
     "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id",  "ipsec_off",
-    "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat"};
+    "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
+    "natt_not_esp",   "natt_no_ct"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -50,7 +51,9 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "outbound ESP with an SPI another host already uses toward that server: dropped",
     "no room to record another outbound ESP SPI: dropped",
     "fragmented ESP: vpnpt translates whole datagrams only",
-    "AH protects the IP addresses, so it cannot cross NAT: passed untouched"};
+    "AH protects the IP addresses, so it cannot cross NAT: passed untouched",
+    "IKE or keepalive on UDP 4500: the kernel's NAT handles it (and the daemon sees IKE)",
+    "NAT-T ESP of a flow the kernel has not NATed yet: the kernel handles it"};
 
 template <class Table>
 std::string_view lookup(const Table& t, uint32_t i) {

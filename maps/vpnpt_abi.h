@@ -100,6 +100,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_ESP_TABLE_FULL = 27,   /* drop: no room to record a new outbound SPI */
 	VPNPT_REASON_ESP_FRAGMENT = 28,     /* pass: fragmented ESP (kernel reassembles) */
 	VPNPT_REASON_AH_NO_NAT = 29,        /* pass: AH authenticates the IP addresses: it cannot cross NAT */
+	VPNPT_REASON_NATT_NOT_ESP = 30,     /* pass: UDP 4500 IKE (non-ESP marker) or keepalive: the kernel's NAT and the daemon */
+	VPNPT_REASON_NATT_NO_CT = 31,       /* pass: NAT-T ESP of a flow the kernel has not NATed yet */
 	VPNPT_REASON_MAX
 };
 

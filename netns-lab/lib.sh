@@ -373,6 +373,15 @@ _lab_gro_on() {
 	lab_nsenter "$1" ethtool -K "$2" gro on >/dev/null 2>&1 || true
 }
 
+_lab_host_nic() {
+	# A lab host's eth0: GRO for veth redirect, and no TX checksum offload, so
+	# its packets carry complete checksums as on a real wire (with offload, a
+	# veth hands the router only a partial seed that nobody ever verifies).
+	_lab_gro_on "$1" "$2"
+	_lab_have ethtool || return 0
+	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
 _lab_bridge() {
 	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
 	ip -n "$1" link set br0 up
@@ -461,7 +470,7 @@ EOF
 		ip -n "$ns" link set eth0 up
 		ip -n "$ns" route add default via "$(lab_router_lan_ip)"
 		_lab_gro_on "$sw" "c$i"
-		_lab_gro_on "$ns" eth0
+		_lab_host_nic "$ns" eth0
 		_lab_mute_host "$ns"
 	done
 	for ((j = 1; j <= nservers; j++)); do
@@ -474,7 +483,7 @@ EOF
 		ip -n "$ns" addr add "$ip/24" dev eth0
 		ip -n "$ns" link set eth0 up
 		_lab_gro_on "$inet" "$port"
-		_lab_gro_on "$ns" eth0
+		_lab_host_nic "$ns" eth0
 	done
 	lab_settle "$site"
 }

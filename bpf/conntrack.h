@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel's own NAT mapping of a UDP flow, read at XDP through the
+ * conntrack kfuncs: when the kernel's masquerade owns the port allocation
+ * (IKE and NAT-T on 4500), vpnpt forwards the flow's ESP itself with exactly
+ * the addresses and ports conntrack chose, so there is one NAT table, not
+ * two that could disagree. Field offsets of struct nf_conn are relocated
+ * against the running kernel's BTF (CO-RE), so no kernel headers are needed.
+ */
+#ifndef VPNPT_BPF_CONNTRACK_H
+#define VPNPT_BPF_CONNTRACK_H
+
+#include "common.h"
+
+#ifndef BPF_F_CURRENT_NETNS
+#define BPF_F_CURRENT_NETNS (-1)
+#endif
+
+struct bpf_ct_opts___vp {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u16 ct_zone_id;
+	__u8 ct_zone_dir;
+	__u8 reserved[3];
+};
+
+struct nf_conn;
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
+					 struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+
+/* Just the fields read here; names match the kernel's, layout comes from its BTF. */
+union nf_inet_addr___vp {
+	__be32 ip;
+} __attribute__((preserve_access_index));
+
+struct nf_conntrack_tuple___vp {
+	struct {
+		union nf_inet_addr___vp u3;
+		union {
+			__be16 all;
+		} u;
+	} src;
+	struct {
+		union nf_inet_addr___vp u3;
+		union {
+			__be16 all;
+		} u;
+	} dst;
+} __attribute__((preserve_access_index));
+
+struct nf_conntrack_tuple_hash___vp {
+	struct nf_conntrack_tuple___vp tuple;
+} __attribute__((preserve_access_index));
+
+/* Defined (not just declared): libbpf matches kfunc prototypes by kind, and a
+ * forward declaration does not match the kernel's struct. */
+struct nf_conn {
+	struct nf_conntrack_tuple_hash___vp tuplehash[2];
+} __attribute__((preserve_access_index));
+
+enum { CT_DIR_ORIGINAL = 0, CT_DIR_REPLY = 1 };
+
+/* Where a UDP flow's packets go after the kernel's NAT, in one direction. */
+struct udp_nat {
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+};
+
+/*
+ * Looks up the conntrack entry of the UDP packet (saddr:sport -> daddr:dport)
+ * and returns, in *out, the addresses and ports the same packet carries on
+ * the other side of the kernel's NAT. Returns 0, or -1 if conntrack has no
+ * entry (the kernel has not seen the flow yet: it must go the slow way).
+ */
+static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __be16 sport,
+					      __be16 dport, struct udp_nat *out)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_ct_opts___vp opts = {.netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_UDP};
+
+	t.ipv4.saddr = saddr;
+	t.ipv4.daddr = daddr;
+	t.ipv4.sport = sport;
+	t.ipv4.dport = dport;
+	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &t, sizeof(t.ipv4), &opts, sizeof(opts));
+	if (!ct)
+		return -1;
+	struct nf_conn *c = ct;
+	/* The packet matched one direction; on the far side it looks like the other
+	 * direction's tuple, reversed. */
+	__u32 other = opts.dir == CT_DIR_ORIGINAL ? CT_DIR_REPLY : CT_DIR_ORIGINAL;
+	if (other == CT_DIR_REPLY) {
+		out->saddr = c->tuplehash[CT_DIR_REPLY].tuple.dst.u3.ip;
+		out->daddr = c->tuplehash[CT_DIR_REPLY].tuple.src.u3.ip;
+		out->sport = c->tuplehash[CT_DIR_REPLY].tuple.dst.u.all;
+		out->dport = c->tuplehash[CT_DIR_REPLY].tuple.src.u.all;
+	} else {
+		out->saddr = c->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u3.ip;
+		out->daddr = c->tuplehash[CT_DIR_ORIGINAL].tuple.src.u3.ip;
+		out->sport = c->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u.all;
+		out->dport = c->tuplehash[CT_DIR_ORIGINAL].tuple.src.u.all;
+	}
+	bpf_ct_release(ct);
+	return 0;
+}
+
+#endif
