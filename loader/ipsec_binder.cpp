@@ -1,5 +1,6 @@
 #include "loader/ipsec_binder.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "loader/netif.h"
@@ -11,58 +12,57 @@ bool creates_child_sa(const IkeMessage& m) {
   return m.version == 1 && m.exchange == kIkeV1QuickMode;
 }
 
+namespace {
+// Exchanges still under way: IKEv2 ones are erased when they finish; IKEv1
+// Quick Modes stay (their third message follows) with a count of 2 or more.
+template <class Map>
+bool any_in_flight(const Map& exchanges) {
+  for (const auto& [k, n] : exchanges)
+    if (n < 2) return true;
+  return false;
+}
+}  // namespace
+
+bool IpsecBinder::advance(Owner& o, const IkeMessage& m, uint64_t now) {
+  auto k = key_of(m);
+  bool finished = false;
+  if (m.version == 2) {
+    if (!m.response) {
+      o.exchanges.try_emplace(k, 0);  // a new exchange (or a retransmission of one)
+    } else if (o.exchanges.erase(k)) {
+      finished = true;
+    }
+  } else if (++o.exchanges[k] == 2) {  // IKEv1 Quick Mode: the SAs are up after the second message
+    finished = true;
+  }
+  if (finished) {
+    o.phase = Phase::Pending;
+    o.unbound++;
+    o.deadline = now + ns(cfg_.hold);
+  } else if (o.phase == Phase::InFlight) {
+    o.deadline = now + ns(cfg_.hold);
+  }
+  return finished;
+}
+
 IkeVerdict IpsecBinder::on_ike(const IkeMessage& m, uint64_t ticket, uint64_t now) {
   if (!creates_child_sa(m)) return IkeVerdict::Pass;
   Server& s = servers_[m.server];
   auto& o = s.owner;
 
-  // Does this message belong to the owner's exchange (or another of the owner's)?
   if (o && o->host == m.host) {
-    bool same = o->ispi == m.ispi && o->msgid == m.msgid && o->exchange == m.exchange;
-    if (m.version == 2) {
-      if (!m.response) {
-        // The owner starts (or retransmits) an exchange: it stays the owner.
-        if (!same) {
-          o->ispi = m.ispi;
-          o->msgid = m.msgid;
-          o->exchange = m.exchange;
-          if (o->phase == Phase::InFlight) o->deadline = now + ns(cfg_.hold);
-        }
-      } else if (same && o->phase == Phase::InFlight) {
-        o->phase = Phase::Pending;  // the exchange finished: the next unknown SPI from the server is this host's
-        o->unbound++;
-        o->deadline = now + ns(cfg_.hold);
-      } else if (same || o->phase == Phase::Pending) {
-        if (!same) {  // a further exchange of the owner finished
-          o->unbound++;
-          o->deadline = now + ns(cfg_.hold);
-        }
-      }
-    } else {
-      // IKEv1 Quick Mode: three messages with one message ID; the SAs are up after the second.
-      if (!same) {
-        o->ispi = m.ispi;
-        o->msgid = m.msgid;
-        o->exchange = m.exchange;
-        o->messages = 0;
-      }
-      if (++o->messages == 2) {
-        o->phase = Phase::Pending;
-        o->unbound++;
-        o->deadline = now + ns(cfg_.hold);
-      }
-    }
+    advance(*o, m, now);  // every exchange of the owner counts, however many run back to back
     return IkeVerdict::Pass;
   }
-
   bool request = m.version == 2 ? !m.response : true;
+  if (!request) return IkeVerdict::Pass;  // completes an exchange already under way: not ours to order
   if (!o && s.held.empty()) {
-    if (!request) return IkeVerdict::Pass;  // a response to an exchange we never saw start: not ours to order
-    o = Owner{m.host, Phase::InFlight, now + ns(cfg_.hold), 0, m.ispi, m.msgid, m.exchange, m.version == 1 ? 1 : 0};
+    o = Owner{m.host, Phase::InFlight, now + ns(cfg_.hold), 0, {}};
+    advance(*o, m, now);
+    // A new exchange supersedes the host's own stale candidacy with that server.
+    std::erase_if(s.stale, [&](const Stale& st) { return st.host == m.host; });
     return IkeVerdict::Pass;
   }
-  if (!request) return IkeVerdict::Pass;  // only requests are held: a response completes an exchange already under way
-  // Another host owns this server's next SPI (or others queue before us): wait.
   s.held.push_back({m, ticket, now});
   stats_.holds++;
   return IkeVerdict::Hold;
@@ -70,35 +70,67 @@ IkeVerdict IpsecBinder::on_ike(const IkeMessage& m, uint64_t ticket, uint64_t no
 
 BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
   BindResult r;
-  auto it = servers_.find(server);
   char spitxt[16];
   std::snprintf(spitxt, sizeof(spitxt), "0x%08x", spi);
   std::string what = std::string("ESP from ") + format_ipv4(server) + " SPI " + spitxt;
-  if (it == servers_.end() || !it->second.owner) {
+  auto it = servers_.find(server);
+  if (it == servers_.end()) {
     stats_.refused_no_owner++;
     r.why = what + " not bound: no LAN host finished a CHILD_SA exchange with that server recently";
     return r;
   }
   Server& s = it->second;
-  Owner& o = *s.owner;
-  if (o.phase == Phase::InFlight) {
-    stats_.refused_in_flight++;
-    r.why = what + " not bound yet: " + format_ipv4(o.host) + "'s exchange with that server is still under way";
+  std::erase_if(s.stale, [&](const Stale& st) { return now > st.until; });
+  bool pending = s.owner && s.owner->phase == Phase::Pending && now <= s.owner->deadline;
+  size_t candidates = (pending ? 1 : 0) + s.stale.size();
+
+  if (candidates == 0) {
+    if (s.owner && s.owner->phase == Phase::InFlight) {
+      stats_.refused_in_flight++;
+      r.why = what + " not bound yet: " + format_ipv4(s.owner->host) +
+              "'s exchange with that server is still under way";
+    } else {
+      stats_.refused_no_owner++;
+      r.why = what + " not bound: no LAN host finished a CHILD_SA exchange with that server recently";
+    }
     return r;
   }
-  if (now > o.deadline) {
-    stats_.refused_timeout++;
-    r.why = what + " not bound: " + format_ipv4(o.host) + "'s binding window had closed";
+  if (candidates > 1) {
+    // Two hosts could own it: refuse rather than guess. If more distinct SPIs are
+    // speaking than the pending owner can account for, a stale host's server is
+    // evidently one of them: keep the stale candidates. (If only the owner's own
+    // SA speaks, the stale ones simply run out and the owner gets its SPI.)
+    stats_.refused_ambiguous++;
+    s.ambiguous.insert(spi);
+    size_t owner_can_explain = pending ? s.owner->unbound : 0;
+    if (s.ambiguous.size() > owner_can_explain)
+      for (auto& st : s.stale) st.until = now + ns(cfg_.stale);
+    std::string who;
+    if (pending) who = format_ipv4(s.owner->host);
+    for (const auto& st : s.stale) who += (who.empty() ? "" : ", ") + format_ipv4(st.host);
+    r.why = what + " not bound: it could belong to any of " + who +
+            " (a server answered after its host's window closed); refused rather than guessed";
     return r;
   }
   r.bound = true;
-  r.host = o.host;
-  r.why = what + " bound to " + format_ipv4(o.host);
   stats_.bound++;
-  if (--o.unbound == 0) {
-    s.owner.reset();
-    release_next(server, s, now, pending_releases_);
+  s.ambiguous.erase(spi);
+  if (pending) {
+    r.host = s.owner->host;
+    if (--s.owner->unbound == 0) {
+      if (!any_in_flight(s.owner->exchanges)) {
+        s.owner.reset();
+        release_next(server, s, now, pending_releases_);
+      } else {
+        s.owner->phase = Phase::InFlight;  // more of its exchanges are still under way
+        s.owner->deadline = now + ns(cfg_.hold);
+      }
+    }
+  } else {
+    r.host = s.stale.front().host;  // the only candidate: a late but unambiguous first packet
+    s.stale.clear();
   }
+  r.why = what + " bound to " + format_ipv4(r.host);
   return r;
 }
 
@@ -110,13 +142,13 @@ void IpsecBinder::release_next(uint32_t, Server& s, uint64_t now, std::vector<Re
     s.held.pop_front();
   }
   if (s.owner || s.held.empty()) return;
-  const IkeMessage& first = s.held.front().msg;
-  uint32_t next = first.host;
-  s.owner = Owner{next, Phase::InFlight, now + ns(cfg_.hold), 0, first.ispi, first.msgid, first.exchange,
-                  first.version == 1 ? 1 : 0};
+  const IkeMessage first = s.held.front().msg;
+  s.owner = Owner{first.host, Phase::InFlight, now + ns(cfg_.hold), 0, {}};
+  std::erase_if(s.stale, [&](const Stale& st) { return st.host == first.host; });
   // Release every held request of that host (retransmissions included); others keep waiting.
   for (auto it = s.held.begin(); it != s.held.end();) {
-    if (it->msg.host == next) {
+    if (it->msg.host == first.host) {
+      advance(*s.owner, it->msg, now);
       out.push_back({it->ticket, true});
       it = s.held.erase(it);
     } else {
@@ -129,9 +161,19 @@ std::vector<Release> IpsecBinder::tick(uint64_t now) {
   std::vector<Release> out = std::move(pending_releases_);
   pending_releases_.clear();
   for (auto& [server, s] : servers_) {
+    std::erase_if(s.stale, [&](const Stale& st) { return now > st.until; });
+    if (s.stale.empty()) s.ambiguous.clear();
+    // A pending owner blocked by stale candidates (ambiguity, not silence) keeps its window.
+    if (s.owner && s.owner->phase == Phase::Pending && !s.stale.empty())
+      s.owner->deadline = std::max(s.owner->deadline, now + ns(cfg_.hold));
     if (s.owner && now > s.owner->deadline) {
-      if (s.owner->phase == Phase::Pending) stats_.refused_timeout += s.owner->unbound;
-      s.owner.reset();  // the server never answered with ESP (or IKE) in time: refuse, do not guess
+      if (s.owner->unbound > 0) {
+        // Its server has not spoken within the window: others may go, but the owner stays a
+        // candidate for a while, so its late first SPI can never be handed to someone else.
+        stats_.windows_expired++;
+        s.stale.push_back({s.owner->host, now + ns(cfg_.stale)});
+      }
+      s.owner.reset();
     }
     release_next(server, s, now, out);
   }

@@ -16,7 +16,9 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace vpnpt {
@@ -38,8 +40,12 @@ inline constexpr uint8_t kIkeV2Auth = 35, kIkeV2CreateChildSa = 36, kIkeV1QuickM
 bool creates_child_sa(const IkeMessage& m);
 
 struct BinderConfig {
-  std::chrono::milliseconds hold{3000};      // an owner's window to see its first inbound ESP
-  std::chrono::milliseconds max_wait{6000};  // longest a held request waits before it is dropped
+  std::chrono::milliseconds hold{5000};      // an owner's window to see its first inbound ESP
+  std::chrono::milliseconds max_wait{10000}; // longest a held request waits before it is dropped
+  // After its window, an unbound owner stays a *candidate* this long (renewed
+  // while ambiguous SPIs keep arriving): its server may still speak late, and
+  // then no other host may be given that SPI.
+  std::chrono::milliseconds stale{15000};
 };
 
 enum class IkeVerdict { Pass, Hold };
@@ -57,8 +63,8 @@ struct BindResult {
 };
 
 struct BinderStats {
-  uint64_t bound = 0, refused_no_owner = 0, refused_in_flight = 0, refused_timeout = 0;
-  uint64_t holds = 0, hold_expired = 0;
+  uint64_t bound = 0, refused_no_owner = 0, refused_in_flight = 0, refused_ambiguous = 0;
+  uint64_t windows_expired = 0, holds = 0, hold_expired = 0;
 };
 
 class IpsecBinder {
@@ -82,15 +88,18 @@ class IpsecBinder {
 
  private:
   enum class Phase { InFlight, Pending };
+  // An exchange of the owner: (IKE SA, message ID, exchange type).
+  using ExchangeKey = std::tuple<uint64_t, uint32_t, uint8_t>;
   struct Owner {
     uint32_t host;
     Phase phase;
     uint64_t deadline;
-    uint32_t unbound = 0;     // finished CHILD_SA exchanges not yet bound
-    uint64_t ispi = 0;
-    uint32_t msgid = 0;
-    uint8_t exchange = 0;
-    int messages = 0;         // IKEv1 Quick Mode: messages seen
+    uint32_t unbound = 0;                    // finished CHILD_SA exchanges not yet bound
+    std::map<ExchangeKey, int> exchanges;    // in flight; value: messages seen (IKEv1 Quick Mode)
+  };
+  struct Stale {
+    uint32_t host;
+    uint64_t until;
   };
   struct Held {
     IkeMessage msg;  // the held request: its exchange is what the released host will own
@@ -99,8 +108,13 @@ class IpsecBinder {
   };
   struct Server {
     std::optional<Owner> owner;
+    std::vector<Stale> stale;       // former owners whose server may still speak
+    std::set<uint32_t> ambiguous;   // distinct SPIs refused as ambiguous since the last binding
     std::deque<Held> held;
   };
+  static ExchangeKey key_of(const IkeMessage& m) { return {m.ispi, m.msgid, m.exchange}; }
+  // Counts one message of the owner's exchange; true if that exchange just finished.
+  bool advance(Owner& o, const IkeMessage& m, uint64_t now);
 
   void release_next(uint32_t server, Server& s, uint64_t now, std::vector<Release>& out);
   uint64_t ns(std::chrono::milliseconds d) const { return static_cast<uint64_t>(d.count()) * 1000000ull; }

@@ -4,6 +4,8 @@
 #include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -55,16 +57,24 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
 }
 
 uint32_t IpsecSlowPath::sweep(uint64_t now) {
+  // SAs come and go in pairs between one host and one server, and a quiet
+  // direction is normal: an inbound SA is forgotten only when the host and
+  // server exchanged no ESP at all for sa_idle. Forgetting one that still
+  // lives would leave its SPI to be bound anew, possibly to someone else.
   uint64_t idle = static_cast<uint64_t>(t_.sa_idle.count()) * 1000000000ull;
-  uint32_t n = 0;
-  for (int fd : {m_.esp_in, m_.esp_out}) {
-    for (const auto& [k, v] : dump(fd)) {
-      if (now > v.last_seen_ns && now - v.last_seen_ns > idle) {
-        bpf_map_delete_elem(fd, &k);
-        ++n;
-      }
+  auto in = dump(m_.esp_in), out = dump(m_.esp_out);
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> last;  // (host, server) -> latest activity
+  for (const auto* table : {&in, &out})
+    for (const auto& [k, v] : *table) {
+      auto& l = last[{v.host, k.server}];
+      l = std::max(l, v.last_seen_ns);
     }
-  }
+  uint32_t n = 0;
+  for (auto [fd, table] : {std::pair{m_.esp_in, &in}, std::pair{m_.esp_out, &out}})
+    for (const auto& [k, v] : *table) {
+      uint64_t l = last[{v.host, k.server}];
+      if (now > l && now - l > idle) n += bpf_map_delete_elem(fd, &k) == 0;
+    }
   return n;
 }
 

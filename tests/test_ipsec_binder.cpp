@@ -86,23 +86,74 @@ TEST_CASE("binder: two hosts starting at the same instant are serialised", "[ips
 }
 
 TEST_CASE("binder: a server that never sends ESP back blocks others only for the hold", "[ipsec][binder]") {
-  IpsecBinder b(BinderConfig{std::chrono::milliseconds(3000), std::chrono::milliseconds(6000)});
+  using std::chrono::milliseconds;
+  IpsecBinder b(BinderConfig{milliseconds(3000), milliseconds(6000), milliseconds(10000)});
   auth(b, kA, 0, 0xa);
   CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 7, 100 * kMs) == IkeVerdict::Hold);
   CHECK(b.tick(2900 * kMs).empty());
-  auto rel = b.tick(3100 * kMs);  // A's window closed: A's binding is refused, B goes
+  auto rel = b.tick(3100 * kMs);  // A's window closed: B's exchange goes ahead
   REQUIRE(rel.size() == 1);
   CHECK(rel[0].ticket == 7);
   CHECK(rel[0].accept);
-  CHECK(b.stats().refused_timeout == 1);
+  CHECK(b.stats().windows_expired == 1);
   CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, true, 0xb), 8, 3150 * kMs) == IkeVerdict::Pass);
+  // A stays a candidate for a while (its server might still speak): B's SPI is not yet B's for certain.
   auto r = b.on_unknown_spi(kS, 0x3333, 3200 * kMs);
+  CHECK_FALSE(r.bound);
+  CHECK(r.why.find("refused rather than guessed") != std::string::npos);
+  // Only B's SA speaks; A's candidacy runs out, B keeps its window, and then B gets its SPI.
+  for (uint64_t t = 3300; t < 13100; t += 100) {
+    b.tick(t * kMs);
+    if (t % 1000 == 0) CHECK_FALSE(b.on_unknown_spi(kS, 0x3333, t * kMs).bound);
+  }
+  b.tick(13200 * kMs);
+  auto late = b.on_unknown_spi(kS, 0x3333, 13300 * kMs);
+  CHECK(late.bound);
+  CHECK(late.host == kB);
+}
+
+TEST_CASE("binder: a server that answers after its host's window never gets its SPI handed to another host",
+          "[ipsec][binder]") {
+  using std::chrono::milliseconds;
+  IpsecBinder b(BinderConfig{milliseconds(3000), milliseconds(6000), milliseconds(10000)});
+  auth(b, kA, 0, 0xa);
+  b.tick(3100 * kMs);  // A's window closes unbound
+  auth(b, kB, 3500 * kMs, 0xb);  // B finishes its exchange
+  // Now both servers' SAs speak: A's (late) and B's. Neither may be guessed, for as long as both speak.
+  for (uint64_t t = 4000; t < 60000; t += 100) {
+    b.tick(t * kMs);
+    auto ra = b.on_unknown_spi(kS, 0xaaaa, t * kMs);
+    auto rb = b.on_unknown_spi(kS, 0xbbbb, t * kMs + 1);
+    REQUIRE_FALSE((ra.bound && ra.host != kA));
+    REQUIRE_FALSE((rb.bound && rb.host != kB));
+  }
+  CHECK(b.stats().refused_ambiguous > 0);
+  // Without any other candidate left, A's late SPI alone would be A's.
+  IpsecBinder c(BinderConfig{milliseconds(3000), milliseconds(6000), milliseconds(10000)});
+  auth(c, kA, 0, 0xa);
+  c.tick(3100 * kMs);
+  auto r = c.on_unknown_spi(kS, 0xaaaa, 4000 * kMs);
   CHECK(r.bound);
-  CHECK(r.host == kB);
+  CHECK(r.host == kA);
+}
+
+TEST_CASE("binder: several CHILD_SAs set up back to back are all the owner's", "[ipsec][binder]") {
+  IpsecBinder b;
+  auth(b, kA, 0, 0xa);
+  CHECK(b.on_ike(v2(kA, kS, kIkeV2CreateChildSa, false, 0xa, 2), 1, 6 * kMs) == IkeVerdict::Pass);
+  CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 2, 7 * kMs) == IkeVerdict::Hold);
+  CHECK(b.on_ike(v2(kA, kS, kIkeV2CreateChildSa, true, 0xa, 2), 3, 8 * kMs) == IkeVerdict::Pass);
+  auto r1 = b.on_unknown_spi(kS, 0x1001, 20 * kMs);
+  auto r2 = b.on_unknown_spi(kS, 0x1002, 21 * kMs);
+  CHECK((r1.bound && r1.host == kA));
+  CHECK((r2.bound && r2.host == kA));
+  auto rel = b.tick(22 * kMs);  // only now B may go
+  REQUIRE(rel.size() == 1);
+  CHECK(rel[0].ticket == 2);
 }
 
 TEST_CASE("binder: requests held longer than max_wait are dropped, never released into ambiguity", "[ipsec][binder]") {
-  IpsecBinder b(BinderConfig{std::chrono::milliseconds(3000), std::chrono::milliseconds(4000)});
+  IpsecBinder b(BinderConfig{std::chrono::milliseconds(3000), std::chrono::milliseconds(4000), std::chrono::milliseconds(1000)});
   auth(b, kA, 0, 0xa);
   CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 1, 0) == IkeVerdict::Hold);
   CHECK(b.on_ike(v2(kC, kS, kIkeV2Auth, false, 0xc), 2, 2000 * kMs) == IkeVerdict::Hold);
