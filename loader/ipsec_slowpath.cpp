@@ -67,7 +67,7 @@ uint32_t IpsecSlowPath::sweep(uint64_t now) {
   for (const auto* table : {&in, &out})
     for (const auto& [k, v] : *table) {
       auto& l = last[{v.host, k.server}];
-      l = std::max(l, v.last_seen_ns);
+      l = std::max<uint64_t>(l, v.last_seen_ns);
     }
   uint32_t n = 0;
   for (auto [fd, table] : {std::pair{m_.esp_in, &in}, std::pair{m_.esp_out, &out}})
