@@ -88,14 +88,8 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 /* Reports an unbound SPI to the daemon, at most once per SPI per 100 ms. */
 static __always_inline void esp_report_unknown(struct xdp_md *ctx, const struct vpnpt_esp_key *k, __be32 daddr)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 *last = bpf_map_lookup_elem(&vpnpt_esp_unknown_v1, k);
-
-	if (last && now - *last < VPNPT_ESP_EVENT_GAP_NS)
-		return;
-	bpf_map_update_elem(&vpnpt_esp_unknown_v1, k, &now, BPF_ANY);
-	emit_event(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND, ctx->ingress_ifindex,
-		   k->server, daddr, 0, 0, bpf_ntohl(k->spi));
+	report_limited(ctx, REPORT_WHAT(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND), k->server,
+		       daddr, REPORT_KEY(k->server, bpf_ntohl(k->spi)));
 }
 
 /* WAN -> LAN: ESP from a server to the public IP, delivered only if its SPI is bound. */

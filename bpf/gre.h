@@ -137,6 +137,8 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 	/* A requested call already receives: pptpd sends GRE before its client does. */
 	if (!call || call->state == VPNPT_PPTP_CALL_CLOSING) {
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
+		report_limited(ctx, REPORT_WHAT(VPNPT_EV_GRE_UNKNOWN, r.reason, VPNPT_DIR_INBOUND), ip->saddr, ip->daddr,
+			       REPORT_KEY(ip->saddr, bpf_ntohs(gh->call_id)));
 		return r;
 	}
 

@@ -100,6 +100,12 @@ static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
 
 	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
 	count_reason(dir, r.reason, bytes);
+	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF) {
+		/* Tell `vpnpt diagnose` which hosts try a switched-off protocol (once per host and class per 100 ms). */
+		__be32 host = dir == VPNPT_DIR_OUTBOUND ? p.ip->saddr : p.ip->daddr;
+		report_limited(ctx, REPORT_WHAT(VPNPT_EV_SWITCHED_OFF, r.reason, dir), p.ip->saddr, p.ip->daddr,
+			       REPORT_KEY(host, cls));
+	}
 	if (r.action == XDP_REDIRECT)
 		count_xlat(dir, cls, bytes);
 	return r.action;

@@ -116,13 +116,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_esp_out_v1 SEC(".maps");
 
-/* Rate limit for unknown-SPI events: (server, SPI) -> last event time. */
+/* Rate limit for reports of unknown ids and switched-off traffic: key -> last report time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VPNPT_ESP_UNKNOWN_SLOTS);
-	__type(key, struct vpnpt_esp_key);
+	__uint(max_entries, VPNPT_REPORT_SLOTS);
+	__type(key, struct vpnpt_report_key);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_esp_unknown_v1 SEC(".maps");
+} vpnpt_report_limit_v1 SEC(".maps");
+
+/* Diagnosis ring for `vpnpt diagnose`. Written by the daemon only; here so it has BTF and a pin. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_DIAG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_diag_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_diag_v1 SEC(".maps");
+
+/* Per-CPU scratch for building a new PPTP call: keeps 80 bytes off the
+ * stack of the control-message walk, whose frames share 512 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vpnpt_pptp_call);
+} vpnpt_scratch_call SEC(".maps");
 
 #endif

@@ -58,22 +58,25 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		index_flags = BPF_ANY;
 	}
 
+	__u32 zero = 0;
+	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_scratch_call, &zero);
+	if (!call)
+		return VPNPT_REASON_PPTP_TABLE_FULL;
 	__u64 now = bpf_ktime_get_ns();
-	struct vpnpt_pptp_call call = {
-		.client = cid->client,
-		.client_call_id = client_call_id,
-		.lan_ifindex = cid->lan_ifindex,
-		.state = VPNPT_PPTP_CALL_REQUESTED,
-		.ctrl_client = cid->client,
-		.ctrl_client_port = cid->client_port,
-		.created_ns = now,
-		.last_seen_ns = now,
-	};
+	__builtin_memset(call, 0, sizeof(*call));
+	call->client = cid->client;
+	call->client_call_id = client_call_id;
+	call->lan_ifindex = cid->lan_ifindex;
+	call->state = VPNPT_PPTP_CALL_REQUESTED;
+	call->ctrl_client = cid->client;
+	call->ctrl_client_port = cid->client_port;
+	call->created_ns = now;
+	call->last_seen_ns = now;
 	struct vpnpt_pptp_call_key ck = {.server = cid->server, .xlat_call_id = client_call_id};
 	int err = -EEXIST;
 
 	for (int i = 0; i < PPTP_ALLOC_TRIES; i++) {
-		err = bpf_map_update_elem(&vpnpt_pptp_calls_v1, &ck, &call, BPF_NOEXIST);
+		err = bpf_map_update_elem(&vpnpt_pptp_calls_v1, &ck, call, BPF_NOEXIST);
 		if (err != -EEXIST)
 			break;
 		/* 1..65535; 0 stays reserved for the client's own choice (pptpd uses it). */

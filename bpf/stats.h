@@ -55,6 +55,31 @@ static __always_inline void emit_event(__u32 kind, __u32 reason, __u32 dir, __u3
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* Packs the first report_limited() argument: BPF calls take at most five. */
+#define REPORT_WHAT(kind, reason, dir) ((__u32)(kind) | (__u32)(reason) << 8 | (__u32)(dir) << 16)
+#define REPORT_KEY(addr, id) ((__u64)(addr) << 32 | (__u32)(id))
+
+/*
+ * Reports (kind, addr, id) unless it was reported in the last 100 ms: floods
+ * cannot flood the ring. A real BPF subprogram (not inlined): its locals stay
+ * out of the main frame, which the PPTP walk's nested frames share the
+ * 512-byte stack budget with.
+ */
+static __noinline void report_limited(struct xdp_md *ctx, __u32 what, __be32 saddr, __be32 daddr, __u64 key)
+{
+	if (!cfg_events)
+		return;
+	struct vpnpt_report_key k = {.kind = what & 0xff, .addr = (__be32)(key >> 32), .id = (__u32)key};
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&vpnpt_report_limit_v1, &k);
+
+	if (last && now - *last < VPNPT_REPORT_GAP_NS)
+		return;
+	bpf_map_update_elem(&vpnpt_report_limit_v1, &k, &now, BPF_ANY);
+	emit_event(what & 0xff, (what >> 8) & 0xff, (what >> 16) & 0xff, ctx->ingress_ifindex, saddr, daddr, 0, 0,
+		   (__u32)key);
+}
+
 /* Counts a malformed packet under its reason and reports it to the diagnose ring. */
 static __always_inline void count_malformed(__u32 dir, enum vpnpt_reason reason, __u64 bytes,
 					    __u32 ifindex, const struct pkt *p)

@@ -63,3 +63,8 @@ static_assert(offsetof(vpnpt_pptp_stream, flags) == 32);
 static_assert(offsetof(vpnpt_pptp_stream, patches) == 48);
 static_assert(offsetof(vpnpt_pptp_stream, last_seen_ns) == 112);
 static_assert(sizeof(vpnpt_pptp_stream) == 128);
+
+static_assert(sizeof(vpnpt_report_key) == 12);
+static_assert(sizeof(vpnpt_diag_entry) == 48);
+static_assert(offsetof(vpnpt_diag_entry, kind) == 16);
+static_assert(offsetof(vpnpt_diag_entry, dir) == 44);

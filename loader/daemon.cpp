@@ -12,6 +12,8 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
+#include "loader/diag_ring.h"
+#include "loader/ike.h"
 #include "loader/kernel_helpers.h"
 #include "loader/nfqueue.h"
 #include "loader/metrics.h"
@@ -23,10 +25,21 @@ namespace {
 
 struct Ctx {
   Attached& att;
+  DiagRing& diag;
   PptpSlowPath pptp;
   IpsecSlowPath ipsec;
   const DaemonOptions& opts;
 };
+
+vpnpt_diag_entry diag_entry(uint32_t kind, uint32_t reason, uint32_t host, uint32_t server, uint32_t id) {
+  vpnpt_diag_entry d{};
+  d.kind = kind;
+  d.reason = reason;
+  d.host = host;
+  d.server = server;
+  d.id = id;
+  return d;
+}
 
 bool switched_on(Ctx& c, uint32_t bit) {
   auto cfg = c.att.maps.config();
@@ -38,14 +51,31 @@ int on_event(void* ctx, void* data, size_t size) {
   if (size < sizeof(vpnpt_event)) return 0;
   const auto* ev = static_cast<const vpnpt_event*>(data);
   switch (ev->kind) {
-    case VPNPT_EV_MALFORMED:
+    case VPNPT_EV_MALFORMED: {
       spdlog::debug("malformed {} packet on {} ({} -> {}): {}", dir_name(ev->dir), ifname_of(ev->ifindex),
                     format_ipv4(ev->saddr), format_ipv4(ev->daddr), reason_text(ev->reason));
+      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, ev->dir == VPNPT_DIR_OUTBOUND ? ev->saddr : 0,
+                          ev->dir == VPNPT_DIR_OUTBOUND ? ev->daddr : ev->saddr, 0);
+      d.dir = ev->dir;
+      d.other_host = ev->daddr;
+      c->diag.record(d);
       break;
+    }
     case VPNPT_EV_PPTP_CALL:
       spdlog::info("PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", format_ipv4(ev->saddr),
                    ev->id >> 16, format_ipv4(ev->daddr), ev->id & 0xffff);
+      c->diag.record(diag_entry(VPNPT_DIAG_PPTP_CALL, 0, ev->saddr, ev->daddr, ev->id));
       break;
+    case VPNPT_EV_GRE_UNKNOWN:
+      c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_GRE_NO_CALL, 0, ev->saddr, ev->id));
+      break;
+    case VPNPT_EV_SWITCHED_OFF: {
+      bool out = ev->dir == VPNPT_DIR_OUTBOUND;
+      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, out ? ev->saddr : ev->daddr, out ? ev->daddr : ev->saddr, 0);
+      d.dir = ev->dir;
+      c->diag.record(d);
+      break;
+    }
     case VPNPT_EV_PPTP_CDN:
       c->pptp.on_disconnect(ev->saddr, htons(static_cast<uint16_t>(ev->id)), ev->dport, monotonic_ns());
       break;
@@ -54,12 +84,22 @@ int on_event(void* ctx, void* data, size_t size) {
                    format_ipv4(ev->daddr));
       break;
     case VPNPT_EV_ESP_UNKNOWN:
-      if (switched_on(*c, VPNPT_SW_IPSEC)) c->ipsec.on_unknown_spi(ev->saddr, ev->id, monotonic_ns());
+      if (switched_on(*c, VPNPT_SW_IPSEC)) {
+        auto r = c->ipsec.on_unknown_spi(ev->saddr, ev->id, monotonic_ns());
+        auto d = diag_entry(r.bound ? VPNPT_DIAG_ESP_BOUND : VPNPT_DIAG_ESP_REFUSED, r.refusal, r.host, ev->saddr, ev->id);
+        d.other_host = r.owner;
+        c->diag.record(d);
+      }
       break;
-    case VPNPT_EV_DROP:
+    case VPNPT_EV_DROP: {
       spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr),
                     format_ipv4(ev->daddr), reason_text(ev->reason));
+      bool out = ev->dir == VPNPT_DIR_OUTBOUND;
+      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, out ? ev->saddr : ev->daddr, out ? ev->daddr : ev->saddr, 0);
+      d.dir = ev->dir;
+      c->diag.record(d);
       break;
+    }
   }
   return 0;
 }
@@ -121,8 +161,12 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto timer = periodic_timer(100);
   if (!timer) return timer.error();
 
-  Ctx ctx{att, PptpSlowPath(att.maps.pptp(), opts.pptp), IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
-          opts};
+  DiagRing diag(att.maps.diag_fd());
+  auto on_close = [&diag](const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& call, uint32_t why) {
+    diag.record(diag_entry(VPNPT_DIAG_PPTP_CLOSED, why, call.client, k.server, ntohs(k.xlat_call_id)));
+  };
+  Ctx ctx{att, diag, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
+          IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec), opts};
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
@@ -136,7 +180,19 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   } else {
     auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
       if (!switched_on(ctx, VPNPT_SW_IPSEC)) return false;
-      return ctx.ipsec.on_ike_packet(id, p, len, indev == wan_ifindex, monotonic_ns());
+      uint64_t now = monotonic_ns();
+      bool from_wan = indev == wan_ifindex;
+      bool hold = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
+      if (hold) {
+        if (auto m = ike_message_from_packet(p, len, from_wan)) {
+          auto owner = ctx.ipsec.binder().owner_of(m->server);
+          auto d = diag_entry(VPNPT_DIAG_IKE_HELD, 0, m->host, m->server, 0);
+          d.other_host = owner.value_or(0);
+          d.aux = static_cast<uint32_t>(ctx.ipsec.binder().owner_ms_left(m->server, now));
+          ctx.diag.record(d);
+        }
+      }
+      return hold;
     });
     if (!q)
       spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());

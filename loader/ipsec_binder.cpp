@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "../maps/vpnpt_abi.h"
 #include "loader/netif.h"
 
 namespace vpnpt {
@@ -76,6 +77,7 @@ BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t n
   auto it = servers_.find(server);
   if (it == servers_.end()) {
     stats_.refused_no_owner++;
+    r.refusal = VPNPT_REFUSE_NO_OWNER;
     r.why = what + " not bound: no LAN host finished a CHILD_SA exchange with that server recently";
     return r;
   }
@@ -87,10 +89,13 @@ BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t n
   if (candidates == 0) {
     if (s.owner && s.owner->phase == Phase::InFlight) {
       stats_.refused_in_flight++;
+      r.refusal = VPNPT_REFUSE_IN_FLIGHT;
+      r.owner = s.owner->host;
       r.why = what + " not bound yet: " + format_ipv4(s.owner->host) +
               "'s exchange with that server is still under way";
     } else {
       stats_.refused_no_owner++;
+      r.refusal = VPNPT_REFUSE_NO_OWNER;
       r.why = what + " not bound: no LAN host finished a CHILD_SA exchange with that server recently";
     }
     return r;
@@ -101,6 +106,8 @@ BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t n
     // evidently one of them: keep the stale candidates. (If only the owner's own
     // SA speaks, the stale ones simply run out and the owner gets its SPI.)
     stats_.refused_ambiguous++;
+    r.refusal = VPNPT_REFUSE_AMBIGUOUS;
+    if (pending) r.owner = s.owner->host;
     s.ambiguous.insert(spi);
     size_t owner_can_explain = pending ? s.owner->unbound : 0;
     if (s.ambiguous.size() > owner_can_explain)
@@ -184,6 +191,12 @@ std::optional<uint32_t> IpsecBinder::owner_of(uint32_t server) const {
   auto it = servers_.find(server);
   if (it == servers_.end() || !it->second.owner) return std::nullopt;
   return it->second.owner->host;
+}
+
+uint64_t IpsecBinder::owner_ms_left(uint32_t server, uint64_t now) const {
+  auto it = servers_.find(server);
+  if (it == servers_.end() || !it->second.owner || it->second.owner->deadline < now) return 0;
+  return (it->second.owner->deadline - now) / 1000000ull;
 }
 
 size_t IpsecBinder::held_count() const {

@@ -59,7 +59,9 @@ struct Release {
 struct BindResult {
   bool bound = false;
   uint32_t host = 0;
-  std::string why;  // plain words, for logs and `vpnpt diagnose`
+  uint32_t refusal = 0;   // enum vpnpt_diag_refusal when not bound
+  uint32_t owner = 0;     // the host the server is reserved for, if any
+  std::string why;        // plain words, for logs and `vpnpt diagnose`
 };
 
 struct BinderStats {
@@ -85,6 +87,8 @@ class IpsecBinder {
   // Host currently owning @server's next unknown SPI, if any (for status/diagnose).
   std::optional<uint32_t> owner_of(uint32_t server) const;
   size_t held_count() const;
+  // Milliseconds until the owner of @server's window closes (0 if none).
+  uint64_t owner_ms_left(uint32_t server, uint64_t now_ns) const;
 
  private:
   enum class Phase { InFlight, Pending };

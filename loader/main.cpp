@@ -12,6 +12,7 @@
 #include "loader/log.h"
 #include "loader/metrics.h"
 #include "loader/netif.h"
+#include "loader/sessions.h"
 #include "loader/status.h"
 #include "loader/switches.h"
 
@@ -124,6 +125,49 @@ int cmd_set(const std::string& proto, const std::string& value, const std::strin
   return 0;
 }
 
+int cmd_sessions(const std::string& wan, const std::string& proto, const std::string& host, bool as_json) {
+  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
+  auto id = pick_attachment(wan);
+  if (!id) return fail(id.error());
+  SessionFilter f;
+  if (!proto.empty()) {
+    if (proto != "pptp" && proto != "ipsec" && proto != "l2tp")
+      return fail(make_error("unknown protocol '" + proto + "' (expected pptp, ipsec or l2tp)"));
+    f.proto = proto;
+  }
+  if (!host.empty()) {
+    auto h = parse_ipv4(host);
+    if (!h) return fail(make_error("--host: " + h.error().what));
+    f.host = *h;
+  }
+  auto rows = sessions_json(*id, f);
+  if (!rows) return fail(rows.error());
+  std::cout << (as_json ? rows->dump(2) + "\n" : sessions_text(*rows));
+  return 0;
+}
+
+int cmd_diagnose(const std::string& wan, const std::string& host, bool as_json) {
+  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
+  auto id = pick_attachment(wan);
+  if (!id) return fail(id.error());
+  std::optional<uint32_t> h;
+  if (!host.empty()) {
+    auto p = parse_ipv4(host);
+    if (!p) return fail(make_error("LAN host: " + p.error().what));
+    h = *p;
+  }
+  auto lines = diagnose(*id, h, 40);
+  if (!lines) return fail(lines.error());
+  if (as_json) {
+    std::cout << nlohmann::json(*lines).dump(2) << "\n";
+  } else if (lines->empty()) {
+    std::cout << "nothing went wrong recently" << (host.empty() ? "" : " for " + host) << "\n";
+  } else {
+    for (const auto& l : *lines) std::cout << l << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +201,21 @@ int main(int argc, char** argv) {
   st->add_option("wan-if", status_wan, "WAN interface (default: every attachment in this namespace)");
   st->add_flag("--json", status_json_flag, "machine-readable output");
 
+  std::string ses_wan, ses_proto, ses_host;
+  bool ses_json = false;
+  auto* ses = app.add_subcommand("sessions", "list the sessions vpnpt translates (PPTP calls, IPsec SAs)");
+  ses->add_option("--proto", ses_proto, "pptp, ipsec or l2tp");
+  ses->add_option("--host", ses_host, "only this LAN host");
+  ses->add_option("--wan", ses_wan, "WAN interface (needed when several attachments exist)");
+  ses->add_flag("--json", ses_json, "machine-readable output (stable)");
+
+  std::string diag_wan, diag_host;
+  bool diag_json = false;
+  auto* dia = app.add_subcommand("diagnose", "why is a VPN not working? recent problems in plain words");
+  dia->add_option("host", diag_host, "only problems concerning this LAN host");
+  dia->add_option("--wan", diag_wan, "WAN interface (needed when several attachments exist)");
+  dia->add_flag("--json", diag_json, "machine-readable output");
+
   std::string set_proto, set_value, set_wan;
   auto* set = app.add_subcommand("set", "switch a protocol's passthrough on or off at runtime");
   set->add_option("protocol", set_proto, "pptp, ipsec or l2tp")->required();
@@ -174,5 +233,7 @@ int main(int argc, char** argv) {
   if (det->parsed()) return cmd_detach(detach_wan);
   if (st->parsed()) return cmd_status(status_wan, status_json_flag);
   if (set->parsed()) return cmd_set(set_proto, set_value, set_wan);
+  if (ses->parsed()) return cmd_sessions(ses_wan, ses_proto, ses_host, ses_json);
+  if (dia->parsed()) return cmd_diagnose(diag_wan, diag_host, diag_json);
   return 1;
 }

@@ -64,7 +64,8 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
                {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
                {&m.esp_in_, VPNPT_MAP_ESP_IN},
-               {&m.esp_out_, VPNPT_MAP_ESP_OUT}};
+               {&m.esp_out_, VPNPT_MAP_ESP_OUT},
+               {&m.diag_, VPNPT_MAP_DIAG}};
   for (auto& s : slots) {
     auto fd = open_pin(pin_dir, s.name);
     if (!fd) return fd.error();

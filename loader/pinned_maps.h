@@ -44,13 +44,14 @@ class PinnedMaps {
   Result<std::vector<MapFill>> fill_levels() const;
 
   int events_fd() const { return events_.get(); }
+  int diag_fd() const { return diag_.get(); }
   IpsecMaps ipsec() const { return {esp_in_.get(), esp_out_.get()}; }
   PptpMaps pptp() const { return {pptp_calls_.get(), pptp_by_client_.get(), pptp_gre_out_.get(), pptp_streams_.get()}; }
 
  private:
   Fd counters_, xlat_, reasons_, config_, ifaces_, events_;
   Fd pptp_calls_, pptp_by_client_, pptp_gre_out_, pptp_streams_;
-  Fd esp_in_, esp_out_;
+  Fd esp_in_, esp_out_, diag_;
 };
 
 }  // namespace vpnpt

@@ -85,6 +85,7 @@ uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, u
     c.closed_ns = now_ns;
     if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
       spdlog::info("PPTP call closed by the server: {}", call_name(k, c));
+      closed(k, c, VPNPT_CLOSE_CDN);
       ++n;
     }
   }
@@ -125,16 +126,19 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
       c.closed_ns = now;
       if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
         spdlog::info("PPTP call closed with its control connection: {}", call_name(k, c));
+        closed(k, c, VPNPT_CLOSE_CONNECTION);
         ++st.closed;
       }
     } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered)) {
       spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
                    call_name(k, c));
       remove_call(k, c);
+      closed(k, c, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
     } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle)) {
       spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(k, c));
       remove_call(k, c);
+      closed(k, c, VPNPT_CLOSE_IDLE);
       ++st.expired_idle;
     }
   }
@@ -145,6 +149,7 @@ uint32_t PptpSlowPath::flush() {
   uint32_t n = 0;
   for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
     remove_call(k, c);
+    if (c.state != VPNPT_PPTP_CALL_CLOSING) closed(k, c, VPNPT_CLOSE_FLUSHED);
     ++n;
   }
   for (auto& [k, s] : dump<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,7 +37,10 @@ struct PptpSweepStats {
 
 class PptpSlowPath {
  public:
-  PptpSlowPath(PptpMaps maps, PptpTimeouts t) : m_(maps), t_(t) {}
+  // Told about every call that ends, with why (enum vpnpt_diag_close), for `vpnpt diagnose`.
+  using OnClose = std::function<void(const vpnpt_pptp_call_key&, const vpnpt_pptp_call&, uint32_t why)>;
+
+  PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close = {}) : m_(maps), t_(t), on_close_(std::move(on_close)) {}
 
   // A Call-Disconnect-Notify from @server naming its own @server_call_id on
   // the connection whose public-side port is @public_port (network order).
@@ -49,8 +53,12 @@ class PptpSlowPath {
 
  private:
   void remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c);
+  void closed(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c, uint32_t why) const {
+    if (on_close_) on_close_(k, c, why);
+  }
   PptpMaps m_;
   PptpTimeouts t_;
+  OnClose on_close_;
 };
 
 // CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads.

@@ -30,7 +30,8 @@
 #define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
 #define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v1"
 #define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v1"
-#define VPNPT_MAP_ESP_UNKNOWN "vpnpt_esp_unknown_v1"
+#define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
+#define VPNPT_MAP_DIAG "vpnpt_diag_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
@@ -186,6 +187,8 @@ enum vpnpt_event_kind {
 	VPNPT_EV_PPTP_CALL = 4,     /* call set up: id = client call id << 16 | translated id */
 	VPNPT_EV_DROP = 5,          /* a packet was dropped or held: reason = why */
 	VPNPT_EV_ESP_UNKNOWN = 6,   /* inbound ESP from saddr with unbound SPI id (rate-limited per SPI) */
+	VPNPT_EV_GRE_UNKNOWN = 7,   /* inbound GRE from saddr for no known call: id = Call ID (rate-limited) */
+	VPNPT_EV_SWITCHED_OFF = 8,  /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off (rate-limited) */
 };
 
 struct vpnpt_event {
@@ -347,8 +350,64 @@ struct vpnpt_esp_sa {
 	__u64 bytes;
 };
 
-/* vpnpt_esp_unknown_v1 (LRU): (server, SPI) -> ktime of the last unknown-SPI event, to rate-limit them. */
-#define VPNPT_ESP_UNKNOWN_SLOTS 4096
-#define VPNPT_ESP_EVENT_GAP_NS 100000000ull /* one event per SPI per 100 ms */
+/*
+ * vpnpt_report_limit_v1 (LRU): (kind, address, id) -> ktime of the last
+ * report, so a flood of unknown SPIs or Call IDs cannot flood the event
+ * ring: one report per key per 100 ms.
+ */
+struct vpnpt_report_key {
+	__u32 kind;   /* enum vpnpt_event_kind */
+	__be32 addr;  /* the server (unknown ids) or the LAN host (switched off) */
+	__u32 id;     /* SPI, Call ID, class */
+};
+#define VPNPT_REPORT_SLOTS 4096
+#define VPNPT_REPORT_GAP_NS 100000000ull
+
+/* ---------------------------------------------------------------- diagnose */
+
+/*
+ * vpnpt_diag_v1: the last VPNPT_DIAG_SLOTS noteworthy things, for `vpnpt
+ * diagnose`, written by the daemon (from data-plane events and slow-path
+ * decisions) as a ring indexed by seq % VPNPT_DIAG_SLOTS. Pinned, so it
+ * outlives the daemon and the CLI reads it directly.
+ */
+#define VPNPT_DIAG_SLOTS 512
+
+enum vpnpt_diag_kind {
+	VPNPT_DIAG_PACKET = 1,       /* the data plane did not translate a packet: reason */
+	VPNPT_DIAG_ESP_BOUND = 2,    /* SPI id from server bound to host */
+	VPNPT_DIAG_ESP_REFUSED = 3,  /* SPI id from server not bound: reason = enum vpnpt_diag_refusal */
+	VPNPT_DIAG_IKE_HELD = 4,     /* host's CHILD_SA request to server held: other_host owns the server's next SPI */
+	VPNPT_DIAG_PPTP_CALL = 5,    /* call set up: id = client id << 16 | translated id */
+	VPNPT_DIAG_PPTP_CLOSED = 6,  /* call ended: id = translated id, reason = enum vpnpt_diag_close */
+};
+
+enum vpnpt_diag_refusal {
+	VPNPT_REFUSE_NO_OWNER = 1,   /* no host finished a CHILD_SA exchange with that server recently */
+	VPNPT_REFUSE_IN_FLIGHT = 2,  /* the owner's exchange is still under way */
+	VPNPT_REFUSE_AMBIGUOUS = 3,  /* more than one host could own it */
+};
+
+enum vpnpt_diag_close {
+	VPNPT_CLOSE_CDN = 1,          /* the server disconnected it */
+	VPNPT_CLOSE_CONNECTION = 2,   /* its control connection ended */
+	VPNPT_CLOSE_UNANSWERED = 3,   /* the server never answered */
+	VPNPT_CLOSE_IDLE = 4,         /* idle too long */
+	VPNPT_CLOSE_FLUSHED = 5,      /* PPTP switched off or handed to the kernel */
+};
+
+struct vpnpt_diag_entry {
+	__u64 seq;        /* 0: empty slot */
+	__u64 wall_ns;    /* CLOCK_REALTIME */
+	__u32 kind;       /* enum vpnpt_diag_kind */
+	__u32 reason;     /* by kind */
+	__be32 host;      /* LAN host, 0 if unknown */
+	__be32 server;
+	__be32 other_host;/* e.g. the host the server is reserved for */
+	__u32 id;         /* SPI, Call ID */
+	__u32 aux;        /* by kind: ms left, class, ... */
+	__u8 dir;
+	__u8 pad[3];
+};
 
 #endif /* VPNPT_ABI_H */

@@ -14,6 +14,7 @@ PKGS=(
   pptp-linux pptpd xl2tpd
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
   vpnc python3-cryptography
+  prometheus
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,7 +40,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The VPN daemons are only lab peers, run in namespaces with private
 # configs: do not leave system-wide servers running on this machine.
 if command -v systemctl >/dev/null 2>&1; then
-  for svc in pptpd xl2tpd strongswan-starter strongswan; do
+  for svc in pptpd xl2tpd strongswan-starter strongswan prometheus prometheus-node-exporter; do
     if systemctl is-enabled "$svc" >/dev/null 2>&1; then
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     fi
