@@ -7,6 +7,7 @@
 
 #include "loader/attachment.h"
 #include "loader/bpffs.h"
+#include "loader/config_file.h"
 #include "loader/daemon.h"
 #include "loader/daemon_lock.h"
 #include "loader/log.h"
@@ -33,36 +34,85 @@ struct AttachArgs {
   std::string metrics = kDefaultMetricsAddress;
   bool no_metrics = false;
   uint32_t vlan_depth = VPNPT_VLAN_DEPTH_MAX;
+  std::string config;
+  std::vector<std::string> on, off;  // --on/--off protocol (repeatable)
 };
 
-int cmd_attach(const AttachArgs& a) {
+// Exit code for a bad config file (EX_CONFIG): the systemd unit does not restart-loop on it.
+constexpr int kExitConfig = 78;
+
+// The configuration `attach` runs with: the file (if any), then the command line over it.
+Result<VpnptConfig> attach_config(const AttachArgs& a, const CLI::App& cmd) {
+  VpnptConfig cfg;
+  if (!a.config.empty()) {
+    auto c = load_config(a.config);
+    if (!c) return c.error();
+    cfg = std::move(*c);
+  }
+  auto given = [&](const char* opt) { return cmd.count(opt) > 0; };
+  if (given("wan-if")) cfg.wan = a.wan;
+  if (given("--lan")) cfg.lans = a.lans;
+  if (given("--public-ip")) {
+    auto ip = parse_ipv4(a.public_ip);
+    if (!ip) return make_error("--public-ip: " + ip.error().what);
+    cfg.public_ip = *ip;
+  }
+  if (given("--mode")) {
+    auto m = parse_mode(a.mode);
+    if (!m) return m.error();
+    cfg.mode = *m;
+  }
+  if (given("--metrics-address")) cfg.metrics_address = a.metrics;
+  if (a.no_metrics) cfg.metrics_address.reset();
+  if (cfg.metrics_address)
+    if (auto s = check_metrics_address(*cfg.metrics_address); !s) return s.error();
+  if (given("--vlan-depth")) cfg.vlan_depth = a.vlan_depth;
+  for (const auto& [list, on] : {std::pair{&a.on, true}, std::pair{&a.off, false}})
+    for (const auto& p : *list) {
+      auto bit = parse_protocol(p);
+      if (!bit) return make_error(std::string(on ? "--on: " : "--off: ") + bit.error().what);
+      (on ? cfg.switches_on : cfg.switches_off) |= *bit;
+      (on ? cfg.switches_off : cfg.switches_on) &= ~*bit;
+    }
+  if (cfg.wan.empty()) return make_error("no WAN interface: give <wan-if> or --config FILE with 'wan = ...'");
+  if (cfg.lans.empty()) return make_error("no LAN interface: add --lan <if> (repeatable) or 'lan = ...' in the config file");
+  return cfg;
+}
+
+int cmd_attach(const VpnptConfig& cfg) {
   if (auto s = require_root("attach"); !s) return fail(s.error());
   AttachRequest req;
-  req.wan = a.wan;
-  req.lans = a.lans;
-  auto mode = parse_mode(a.mode);
-  if (!mode) return fail(mode.error());
-  req.mode = *mode;
-  if (!a.public_ip.empty()) {
-    auto ip = parse_ipv4(a.public_ip);
-    if (!ip) return fail(make_error("--public-ip: " + ip.error().what));
-    req.public_ip = *ip;
-  }
-  if (!a.no_metrics)
-    if (auto s = check_metrics_address(a.metrics); !s) return fail(s.error());
-  req.load.vlan_depth = a.vlan_depth;
+  req.wan = cfg.wan;
+  req.lans = cfg.lans;
+  req.mode = cfg.mode;
+  req.public_ip = cfg.public_ip;
+  req.load.vlan_depth = cfg.vlan_depth;
 
-  auto id = attachment_for(a.wan);
+  auto id = attachment_for(cfg.wan);
   if (!id) return fail(id.error());
   // Take the daemon lock before touching anything: a second daemon must not race the first.
   auto lock = DaemonLock::acquire(id->lock_path);
-  if (!lock) return fail(make_error(a.wan + " is already attached: " + lock.error().what));
+  if (!lock) return fail(make_error(cfg.wan + " is already attached: " + lock.error().what));
 
   auto att = attach_or_adopt(req);
   if (!att) return fail(att.error());
+  // Switches named by the file or --on/--off; the others stay as they are (adopted state wins).
+  if (auto cur = att->maps.config()) {
+    for (uint32_t bit : {uint32_t{VPNPT_SW_PPTP}, uint32_t{VPNPT_SW_IPSEC}, uint32_t{VPNPT_SW_L2TP}}) {
+      bool is_on = cur->switches & bit;
+      if (((cfg.switches_on & bit) && !is_on) || ((cfg.switches_off & bit) && is_on))
+        if (auto r = set_switch(att->id, bit, !is_on); !r) return fail(r.error());
+    }
+  }
+  if (cfg.ip_passthrough_host)
+    spdlog::warn("ip_passthrough {} is stored in the config but not implemented yet; ignored",
+                 format_ipv4(*cfg.ip_passthrough_host));
   if (auto s = lock->mark_ready(); !s) return fail(s.error());
   DaemonOptions opts;
-  if (!a.no_metrics) opts.metrics_address = a.metrics;
+  opts.metrics_address = cfg.metrics_address.value_or("");
+  opts.pptp = cfg.pptp;
+  opts.ipsec_binder = cfg.ipsec_binder;
+  opts.ipsec = cfg.ipsec;
   if (auto s = run_daemon(*att, opts); !s) return fail(s.error());
   return 0;
 }
@@ -181,8 +231,11 @@ int main(int argc, char** argv) {
 
   AttachArgs aa;
   auto* attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");
-  attach->add_option("wan-if", aa.wan, "WAN interface")->required();
-  attach->add_option("--lan", aa.lans, "LAN interface (repeatable)")->required();
+  attach->add_option("wan-if", aa.wan, "WAN interface (or 'wan =' in --config)");
+  attach->add_option("--lan", aa.lans, "LAN interface (repeatable; or 'lan =' in --config)");
+  attach->add_option("--config", aa.config, "config file, e.g. /etc/vpnpt/vpnpt.conf; options given here override it");
+  attach->add_option("--on", aa.on, "switch a protocol's passthrough on at attach (pptp, ipsec, l2tp; repeatable)");
+  attach->add_option("--off", aa.off, "switch a protocol's passthrough off at attach (repeatable)");
   attach->add_option("--public-ip", aa.public_ip, "public IPv4 (default: the WAN interface's primary address)");
   attach->add_option("--mode", aa.mode, "XDP mode: auto (native, else skb), native, skb");
   attach->add_option("--metrics-address", aa.metrics, "Prometheus endpoint HOST:PORT")
@@ -227,9 +280,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  init_logging(verbose ? "debug" : log_level, running_under_journald());
+  std::optional<Result<VpnptConfig>> cfg;
+  if (attach->parsed()) cfg = attach_config(aa, *attach);
+  // A config file may set the log level; --log-level and -v win.
+  bool level_given = app.count("--log-level") > 0;
+  std::string level = verbose ? "debug" : (level_given || !cfg || !*cfg) ? log_level : (*cfg)->log_level;
+  init_logging(level, running_under_journald());
 
-  if (attach->parsed()) return cmd_attach(aa);
+  if (attach->parsed()) {
+    if (!*cfg) {
+      spdlog::error("{}", (*cfg).error().message());
+      return aa.config.empty() ? 1 : kExitConfig;
+    }
+    return cmd_attach(**cfg);
+  }
   if (det->parsed()) return cmd_detach(detach_wan);
   if (st->parsed()) return cmd_status(status_wan, status_json_flag);
   if (set->parsed()) return cmd_set(set_proto, set_value, set_wan);
