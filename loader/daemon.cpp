@@ -13,6 +13,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
 #include "loader/diag_ring.h"
+#include "loader/slowpath_counters.h"
 #include "loader/ike.h"
 #include "loader/kernel_helpers.h"
 #include "loader/nfqueue.h"
@@ -26,6 +27,7 @@ namespace {
 struct Ctx {
   Attached& att;
   DiagRing& diag;
+  SlowPathCounters& slow;
   PptpSlowPath pptp;
   IpsecSlowPath ipsec;
   const DaemonOptions& opts;
@@ -65,6 +67,7 @@ int on_event(void* ctx, void* data, size_t size) {
       spdlog::info("PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", format_ipv4(ev->saddr),
                    ev->id >> 16, format_ipv4(ev->daddr), ev->id & 0xffff);
       c->diag.record(diag_entry(VPNPT_DIAG_PPTP_CALL, 0, ev->saddr, ev->daddr, ev->id));
+      c->slow.pptp_calls_set_up++;
       break;
     case VPNPT_EV_GRE_UNKNOWN:
       c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_GRE_NO_CALL, 0, ev->saddr, ev->id));
@@ -86,6 +89,10 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_ESP_UNKNOWN:
       if (switched_on(*c, VPNPT_SW_IPSEC)) {
         auto r = c->ipsec.on_unknown_spi(ev->saddr, ev->id, monotonic_ns());
+        if (r.bound)
+          c->slow.esp_bound++;
+        else if (r.refusal < c->slow.esp_refused.size())
+          c->slow.esp_refused[r.refusal]++;
         auto d = diag_entry(r.bound ? VPNPT_DIAG_ESP_BOUND : VPNPT_DIAG_ESP_REFUSED, r.refusal, r.host, ev->saddr, ev->id);
         d.other_host = r.owner;
         c->diag.record(d);
@@ -162,10 +169,12 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (!timer) return timer.error();
 
   DiagRing diag(att.maps.diag_fd());
-  auto on_close = [&diag](const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& call, uint32_t why) {
+  SlowPathCounters slow;
+  auto on_close = [&diag, &slow](const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& call, uint32_t why) {
     diag.record(diag_entry(VPNPT_DIAG_PPTP_CLOSED, why, call.client, k.server, ntohs(k.xlat_call_id)));
+    if (why < slow.pptp_calls_ended.size()) slow.pptp_calls_ended[why]++;
   };
-  Ctx ctx{att, diag, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
+  Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
           IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec), opts};
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
 
@@ -184,6 +193,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
       bool from_wan = indev == wan_ifindex;
       bool hold = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
       if (hold) {
+        ctx.slow.ike_held++;
         if (auto m = ike_message_from_packet(p, len, from_wan)) {
           auto owner = ctx.ipsec.binder().owner_of(m->server);
           auto d = diag_entry(VPNPT_DIAG_IKE_HELD, 0, m->host, m->server, 0);
@@ -206,7 +216,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (!opts.metrics_address.empty()) {
     std::string mode = "unknown";
     if (auto ifs = att.maps.ifaces(); ifs && !ifs->empty()) mode = ifs->begin()->second.xdp_mode == VPNPT_MODE_SKB ? "skb" : "native";
-    auto m = MetricsServer::start(opts.metrics_address, att.id, mode);
+    auto m = MetricsServer::start(opts.metrics_address, att.id, mode, &slow);
     if (!m) return m.error();
     metrics = std::move(*m);
   }
@@ -254,7 +264,10 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
             if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
           if (++tick % 10 == 0) {
             ctx.pptp.sweep(now);
-            ctx.ipsec.sweep(now);
+            ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
+            const auto& bs = ctx.ipsec.binder().stats();
+            ctx.slow.ike_hold_expired = bs.hold_expired;
+            ctx.slow.esp_windows_expired = bs.windows_expired;
           }
           if (opts.detect_kernel_helpers && tick % 50 == 0) check_kernel_helper(ctx);
           break;

@@ -34,7 +34,8 @@ ClientMetric gauge(double v, std::vector<ClientMetric::Label> labels) {
 
 class MapCollector : public prometheus::Collectable {
  public:
-  MapCollector(AttachmentId id, std::string mode) : id_(std::move(id)), mode_(std::move(mode)) {}
+  MapCollector(AttachmentId id, std::string mode, const SlowPathCounters* slow)
+      : id_(std::move(id)), mode_(std::move(mode)), slow_(slow) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -80,19 +81,55 @@ class MapCollector : public prometheus::Collectable {
     }
     MetricFamily fill{"vpnpt_map_entries", "Entries in use per pinned map", MetricType::Gauge, {}};
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
+    MetricFamily ratio{"vpnpt_map_fill_ratio", "Entries in use over capacity, per pinned map (0..1)", MetricType::Gauge,
+                       {}};
+    MetricFamily sessions{"vpnpt_sessions", "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs",
+                          MetricType::Gauge, {}};
     if (auto f = maps->fill_levels()) {
       for (const auto& m : *f) {
         fill.metric.push_back(gauge(m.used, {{"map", m.name}}));
         cap.metric.push_back(gauge(m.capacity, {{"map", m.name}}));
+        ratio.metric.push_back(gauge(m.capacity ? double(m.used) / m.capacity : 0.0, {{"map", m.name}}));
+        if (m.name == VPNPT_MAP_PPTP_CALLS) sessions.metric.push_back(gauge(m.used, {{"proto", "pptp"}}));
+        if (m.name == VPNPT_MAP_ESP_IN) sessions.metric.push_back(gauge(m.used, {{"proto", "ipsec"}}));
       }
     }
-    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap}) out.push_back(std::move(*f));
+    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap, &ratio, &sessions}) out.push_back(std::move(*f));
+    if (slow_) collect_slow(out);
     return out;
+  }
+
+  void collect_slow(std::vector<MetricFamily>& out) const {
+    auto v = [](const std::atomic<uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+    MetricFamily calls{"vpnpt_pptp_calls_set_up_total", "PPTP calls set up through vpnpt", MetricType::Counter, {}};
+    calls.metric.push_back(counter(v(slow_->pptp_calls_set_up), {}));
+    MetricFamily ended{"vpnpt_pptp_calls_ended_total", "PPTP calls ended, by why", MetricType::Counter, {}};
+    const char* why[] = {"", "server_disconnect", "connection_closed", "unanswered", "idle", "flushed"};
+    for (int i = 1; i <= 5; ++i) ended.metric.push_back(counter(v(slow_->pptp_calls_ended[i]), {{"reason", why[i]}}));
+    MetricFamily bind{"vpnpt_esp_spi_bindings_total", "Unknown inbound ESP SPIs, by what the binder decided",
+                      MetricType::Counter, {}};
+    bind.metric.push_back(counter(v(slow_->esp_bound), {{"result", "bound"}}));
+    const char* refusal[] = {"", "refused_no_owner", "refused_in_flight", "refused_ambiguous"};
+    for (int i = 1; i <= 3; ++i) bind.metric.push_back(counter(v(slow_->esp_refused[i]), {{"result", refusal[i]}}));
+    MetricFamily held{"vpnpt_ike_serialisation_waits_total",
+                      "CHILD_SA-creating IKE requests held because another host owned the server's next SPI",
+                      MetricType::Counter, {}};
+    held.metric.push_back(counter(v(slow_->ike_held), {}));
+    MetricFamily dropped{"vpnpt_ike_hold_expired_total", "Held IKE requests dropped after max_wait (the client resends)",
+                         MetricType::Counter, {}};
+    dropped.metric.push_back(counter(v(slow_->ike_hold_expired), {}));
+    MetricFamily windows{"vpnpt_esp_binding_windows_expired_total",
+                         "Hosts whose server sent no ESP within the binding window", MetricType::Counter, {}};
+    windows.metric.push_back(counter(v(slow_->esp_windows_expired), {}));
+    MetricFamily idle{"vpnpt_esp_sas_expired_total", "ESP SAs forgotten after being idle", MetricType::Counter, {}};
+    idle.metric.push_back(counter(v(slow_->esp_sas_expired), {}));
+    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &windows, &idle}) out.push_back(std::move(*f));
   }
 
  private:
   AttachmentId id_;
   std::string mode_;
+  const SlowPathCounters* slow_;
 };
 
 }  // namespace
@@ -111,7 +148,8 @@ Status check_metrics_address(const std::string& addr) {
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& address, const AttachmentId& id,
-                                                            const std::string& attach_mode) {
+                                                            const std::string& attach_mode,
+                                                            const SlowPathCounters* slow) {
   VPNPT_TRY(check_metrics_address(address));
   std::unique_ptr<MetricsServer> s(new MetricsServer());
   try {
@@ -120,7 +158,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
     return make_error("cannot serve metrics on " + address + " (" + e.what() +
                       "); choose another --metrics-address");
   }
-  auto col = std::make_shared<MapCollector>(id, attach_mode);
+  auto col = std::make_shared<MapCollector>(id, attach_mode, slow);
   s->exposer_->RegisterCollectable(col);
   s->collectable_ = col;
   spdlog::info("metrics on http://{}/metrics", address);

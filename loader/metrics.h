@@ -8,6 +8,7 @@
 
 #include "loader/attachment_id.h"
 #include "loader/result.h"
+#include "loader/slowpath_counters.h"
 
 namespace prometheus {
 class Exposer;
@@ -22,8 +23,9 @@ Status check_metrics_address(const std::string& addr);
 
 class MetricsServer {
  public:
+  // @slow may be null (no slow-path families then).
   static Result<std::unique_ptr<MetricsServer>> start(const std::string& address, const AttachmentId& id,
-                                                      const std::string& attach_mode);
+                                                      const std::string& attach_mode, const SlowPathCounters* slow);
   ~MetricsServer();
 
  private:

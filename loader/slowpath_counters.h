@@ -1,0 +1,23 @@
+// Counters of slow-path decisions, kept by the daemon and exported by the
+// metrics endpoint (which scrapes from its own thread: hence atomics). They
+// count since the daemon started; Prometheus handles the reset on restart.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace vpnpt {
+
+struct SlowPathCounters {
+  std::atomic<uint64_t> pptp_calls_set_up{0};
+  std::array<std::atomic<uint64_t>, 6> pptp_calls_ended{};   // by enum vpnpt_diag_close (index 1..5)
+  std::atomic<uint64_t> esp_bound{0};
+  std::array<std::atomic<uint64_t>, 4> esp_refused{};        // by enum vpnpt_diag_refusal (index 1..3)
+  std::atomic<uint64_t> ike_held{0};                         // serialisation waits
+  std::atomic<uint64_t> ike_hold_expired{0};                 // held requests dropped after max_wait
+  std::atomic<uint64_t> esp_windows_expired{0};              // owners whose server never spoke in time
+  std::atomic<uint64_t> esp_sas_expired{0};                  // SAs forgotten after sa_idle
+};
+
+}  // namespace vpnpt
