@@ -247,9 +247,11 @@ lab_cleanup() {
 		[[ -n "$pid" ]] && lab_kill "$pid" 5
 		unset "LAB_VPNPT_PID[$site]"
 	done
-	# 2. Every other process we started.
+	# 2. Every other process we started, then whatever still runs in our
+	#    namespaces (VPN daemons fork children that are not ours directly).
 	for pid in "${LAB_PIDS[@]}"; do lab_kill "$pid" 3; done
 	LAB_PIDS=()
+	lab_stop_netns_procs || true
 	# 3. Pin directories and lock files a failed detach may have left.
 	for site in "${!LAB_PIN_DIR[@]}"; do
 		dir=${LAB_PIN_DIR[$site]}
@@ -363,6 +365,31 @@ lab_server_ip() {
 	local k
 	k=$(lab_site_index "$1") || return 1
 	printf '%s.%d\n' "$LAB_WAN_PREFIX" "$((100 + 20 * (k - 1) + $2))"
+}
+
+# lab_stop_netns_procs: ends (by pid: TERM, then KILL after 5 s) every process
+# running in one of this run's namespaces, except vpnpt daemons, which
+# lab_cleanup stops with `vpnpt detach`. Real VPN software forks children
+# (pptpd's pptpctrl, pptp's call manager, charon's threads) that are not our
+# direct children, so killing the pids we started is not enough.
+lab_stop_netns_procs() {
+	local ns pids=() p i left skip=" ${LAB_VPNPT_PID[*]:-} "
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		[[ -e /run/netns/$ns ]] || continue
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			[[ "$skip" == *" $p "* ]] || pids+=("$p")
+		done
+	done
+	((${#pids[@]})) || return 0
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		left=()
+		for p in "${pids[@]}"; do _lab_pid_alive "$p" && left+=("$p"); done
+		((${#left[@]})) || return 0
+		sleep 0.1
+	done
+	lab_warn "sending SIGKILL to ${left[*]} (still running 5 s after SIGTERM)"
+	kill -KILL "${left[@]}" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- topology

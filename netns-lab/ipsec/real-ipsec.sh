@@ -107,36 +107,7 @@ fi
 
 lab_init "$VPNPT_ARG"
 
-# Every process this script starts lives in one of this run's namespaces
-# (the syslog sink excepted; it is registered with lab_bg). charon and vpnc
-# are direct children of `timeout`, but vpnc runs its script and charon may
-# fork helpers: end everything in our namespaces by pid before lab_cleanup
-# deletes them. The vpnpt daemon is left to lab_cleanup (`vpnpt detach`).
-ipsec_stop_netns_procs() {
-	local ns pids=() p i left skip=" ${LAB_VPNPT_PID[*]:-} "
-	for ns in "${LAB_NAMESPACES[@]}"; do
-		[[ -e /run/netns/$ns ]] || continue
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			[[ "$skip" == *" $p "* ]] || pids+=("$p")
-		done
-	done
-	((${#pids[@]})) || return 0
-	kill -TERM "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		left=()
-		for p in "${pids[@]}"; do _lab_pid_alive "$p" && left+=("$p"); done
-		((${#left[@]})) || return 0
-		sleep 0.1
-	done
-	lab_warn "sending SIGKILL to ${left[*]} (still running 5 s after SIGTERM)"
-	kill -KILL "${left[@]}" 2>/dev/null || true
-}
-eval "_ipsec_lab_cleanup_orig() $(declare -f lab_cleanup | tail -n +2)"
-# shellcheck disable=SC2317  # called from lib.sh's traps
-lab_cleanup() {
-	ipsec_stop_netns_procs || true
-	_ipsec_lab_cleanup_orig
-}
+# Processes the VPN daemons fork are ended by lab_cleanup (lab_stop_netns_procs).
 
 S=$LAB_STATE
 lab_log "== real IPsec lab: scenario $SCEN, mode $MODE, $NCLIENTS clients, run $LAB_ID, state $S"
@@ -557,7 +528,7 @@ done
 lab_nsenter "$R" cat /proc/net/nf_conntrack 2>/dev/null | grep -E 'udp .*dport=(500|4500) |esp |unknown ' |
 	sed -E 's/^ipv4 +2 +//; s/ +/ /g; s/^/    router conntrack| /' || true
 sleep 0.5
-ipsec_stop_netns_procs
+lab_stop_netns_procs
 for p in "${LAB_PIDS[@]}"; do
 	[[ "$p" == "$SINK_PID" ]] || lab_kill "$p" 3
 done

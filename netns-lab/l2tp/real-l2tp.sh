@@ -97,35 +97,7 @@ fi
 
 lab_init "$VPNPT_ARG"
 
-# Every process this script starts lives in one of this run's namespaces.
-# Before lab_cleanup deletes the namespaces, end those processes by pid
-# (xl2tpd forks one "pppd" stand-in per session; they are not our direct
-# children). The vpnpt daemon is left to lab_cleanup (`vpnpt detach`).
-l2tp_stop_netns_procs() {
-	local ns pids=() p i left skip=" ${LAB_VPNPT_PID[*]:-} "
-	for ns in "${LAB_NAMESPACES[@]}"; do
-		[[ -e /run/netns/$ns ]] || continue
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			[[ "$skip" == *" $p "* ]] || pids+=("$p")
-		done
-	done
-	((${#pids[@]})) || return 0
-	kill -TERM "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		left=()
-		for p in "${pids[@]}"; do _lab_pid_alive "$p" && left+=("$p"); done
-		((${#left[@]})) || return 0
-		sleep 0.1
-	done
-	lab_warn "sending SIGKILL to ${left[*]} (still running 5 s after SIGTERM)"
-	kill -KILL "${left[@]}" 2>/dev/null || true
-}
-eval "_l2tp_lab_cleanup_orig() $(declare -f lab_cleanup | tail -n +2)"
-# shellcheck disable=SC2317  # called from lib.sh's traps
-lab_cleanup() {
-	l2tp_stop_netns_procs || true
-	_l2tp_lab_cleanup_orig
-}
+# Processes the VPN daemons fork are ended by lab_cleanup (lab_stop_netns_procs).
 
 S=$LAB_STATE
 lab_log "== real L2TP lab: mode $MODE, $NCLIENTS clients, run $LAB_ID, state $S"
@@ -312,7 +284,7 @@ sed -E 's/^ipv4 +2 +//; s/^/    router conntrack| /' "$S/conntrack.txt"
 for p in "${CLIENT_PIDS[@]}"; do lab_kill "$p" 5; done
 lab_kill "$LNS_PID" 5
 sleep 0.5
-l2tp_stop_netns_procs
+lab_stop_netns_procs
 for p in "${LAB_PIDS[@]}"; do lab_kill "$p" 3; done
 rc=0
 report_args=(--state "$S" --mode "$MODE" --clients "$NCLIENTS" --min-replies "$MIN_REPLIES"
