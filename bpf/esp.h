@@ -15,7 +15,6 @@
 #define VPNPT_BPF_ESP_H
 
 #include "fwd.h"
-#include "gre.h" /* struct xlat_result */
 #include "maps.h"
 #include "stats.h"
 
@@ -43,14 +42,8 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_ESP_FRAGMENT;
 		return r;
 	}
-	if (p->vlans) {
-		r.reason = VPNPT_REASON_VLAN_TAGGED;
-		return r;
-	}
 	struct fwd_plan plan;
-	r.reason = fwd_lookup(ctx, ip, cfg->public_ip, ip->daddr, &plan);
-	if (!r.reason && plan.ifindex != cfg->wan_ifindex)
-		r.reason = VPNPT_REASON_FIB_OTHER;
+	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r; /* untouched: the kernel handles it as it would without vpnpt */
 
@@ -78,10 +71,7 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 	}
 	esp_account(sa, bytes, now);
 	sa->lan_ifindex = ctx->ingress_ifindex;
-
-	csum_replace_be32(&ip->check, ip->saddr, cfg->public_ip);
-	ip->saddr = cfg->public_ip;
-	r.action = fwd_redirect(p->eth, ip, &plan);
+	r.action = snat_redirect(p, cfg->public_ip, &plan);
 	return r;
 }
 
@@ -111,21 +101,8 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
 		return r;
 	}
-	__be32 host = sa->host;
 	esp_account(sa, bytes, bpf_ktime_get_ns());
-	csum_replace_be32(&ip->check, ip->daddr, host);
-	ip->daddr = host;
-
-	if (p->vlans) {
-		r.reason = VPNPT_REASON_VLAN_TAGGED;
-		return r;
-	}
-	struct fwd_plan plan;
-	r.reason = fwd_lookup(ctx, ip, ip->saddr, host, &plan);
-	if (r.reason)
-		return r; /* translated for certain; the kernel forwards it */
-	r.action = fwd_redirect(p->eth, ip, &plan);
-	return r;
+	return dnat_forward(ctx, p, sa->host);
 }
 
 #endif

@@ -11,6 +11,7 @@
 #define VPNPT_BPF_FWD_H
 
 #include "csum.h"
+#include "parse.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -64,6 +65,59 @@ static __always_inline int fwd_redirect(struct ethhdr *eth, struct iphdr *ip, co
 	__builtin_memcpy(eth->h_dest, plan->dmac, 6);
 	__builtin_memcpy(eth->h_source, plan->smac, 6);
 	return bpf_redirect(plan->ifindex, 0);
+}
+
+/* What a translator did: the XDP verdict, and why it did not translate (NONE if it did). */
+struct xlat_result {
+	int action;
+	enum vpnpt_reason reason;
+};
+
+/*
+ * Outbound: may this packet leave the WAN from the public address? Decided
+ * before anything is rewritten, so a packet vpnpt cannot forward goes to the
+ * stack untouched and the kernel's own NAT handles it.
+ */
+static __always_inline enum vpnpt_reason plan_outbound(struct xdp_md *ctx, struct pkt *p,
+						       const struct vpnpt_config *cfg, struct fwd_plan *plan)
+{
+	if (p->vlans)
+		return VPNPT_REASON_VLAN_TAGGED;
+	enum vpnpt_reason r = fwd_lookup(ctx, p->ip, cfg->public_ip, p->ip->daddr, plan);
+	if (!r && plan->ifindex != cfg->wan_ifindex)
+		r = VPNPT_REASON_FIB_OTHER;
+	return r;
+}
+
+/* Outbound, planned: source NAT to the public address and redirect. */
+static __always_inline int snat_redirect(struct pkt *p, __be32 public_ip, const struct fwd_plan *plan)
+{
+	csum_replace_be32(&p->ip->check, p->ip->saddr, public_ip);
+	p->ip->saddr = public_ip;
+	return fwd_redirect(p->eth, p->ip, plan);
+}
+
+/*
+ * Inbound, the host decided: destination NAT and redirect to the LAN. The
+ * translation is certain, so what the FIB cannot place (neighbour not yet
+ * resolved, TTL, VLAN) still goes to the stack translated and the kernel
+ * forwards it.
+ */
+static __always_inline struct xlat_result dnat_forward(struct xdp_md *ctx, struct pkt *p, __be32 host)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct fwd_plan plan;
+
+	csum_replace_be32(&p->ip->check, p->ip->daddr, host);
+	p->ip->daddr = host;
+	if (p->vlans) {
+		r.reason = VPNPT_REASON_VLAN_TAGGED;
+		return r;
+	}
+	r.reason = fwd_lookup(ctx, p->ip, p->ip->saddr, host, &plan);
+	if (!r.reason)
+		r.action = fwd_redirect(p->eth, p->ip, &plan);
+	return r;
 }
 
 #endif

@@ -64,11 +64,6 @@ static __always_inline void pptp_call_account(struct vpnpt_pptp_call *call, __u3
 	}
 }
 
-struct xlat_result {
-	int action;               /* XDP verdict */
-	enum vpnpt_reason reason; /* why it went to the stack or was dropped, NONE if translated */
-};
-
 /* LAN -> WAN: GRE from a client to a server it has a call with. */
 static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, __u64 bytes)
@@ -97,23 +92,12 @@ static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
 		return r;
 	}
-	if (p->vlans) {
-		r.reason = VPNPT_REASON_VLAN_TAGGED;
-		return r;
-	}
-
-	/* Plan first, rewrite after: a packet the FIB cannot place goes to the stack untouched. */
 	struct fwd_plan plan;
-	r.reason = fwd_lookup(ctx, ip, cfg->public_ip, ip->daddr, &plan);
-	if (!r.reason && plan.ifindex != cfg->wan_ifindex)
-		r.reason = VPNPT_REASON_FIB_OTHER;
+	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
-
-	csum_replace_be32(&ip->check, ip->saddr, cfg->public_ip);
-	ip->saddr = cfg->public_ip;
 	pptp_call_account(call, VPNPT_DIR_OUTBOUND, bytes, ctx->ingress_ifindex);
-	r.action = fwd_redirect(p->eth, ip, &plan);
+	r.action = snat_redirect(p, cfg->public_ip, &plan);
 	return r;
 }
 
@@ -142,24 +126,9 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 		return r;
 	}
 
-	__be32 client = call->client;
-	__be16 orig = call->client_call_id;
-	csum_replace_be32(&ip->check, ip->daddr, client);
-	ip->daddr = client;
-	gh->call_id = orig;
+	gh->call_id = call->client_call_id; /* GRE v1 has no checksum: only the IPv4 one changes */
 	pptp_call_account(call, VPNPT_DIR_INBOUND, bytes, 0);
-
-	/* Translated for certain; if vpnpt cannot forward it, the stack can. */
-	if (p->vlans) {
-		r.reason = VPNPT_REASON_VLAN_TAGGED;
-		return r;
-	}
-	struct fwd_plan plan;
-	r.reason = fwd_lookup(ctx, ip, ip->saddr, client, &plan);
-	if (r.reason)
-		return r;
-	r.action = fwd_redirect(p->eth, ip, &plan);
-	return r;
+	return dnat_forward(ctx, p, call->client);
 }
 
 #endif

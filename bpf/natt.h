@@ -17,7 +17,6 @@
 
 #include "conntrack.h"
 #include "fwd.h"
-#include "gre.h" /* struct xlat_result */
 #include "stats.h"
 
 /* 1 if the UDP payload is ESP (a non-zero SPI), 0 for IKE, keepalives and runts. */

@@ -9,6 +9,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/names.h"
+#include "loader/netif.h"
 #include "loader/pinned_maps.h"
 
 namespace vpnpt {
@@ -39,11 +40,15 @@ class MapCollector : public prometheus::Collectable {
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
-    MetricFamily info{"vpnpt_info", "vpnpt build and attachment", MetricType::Gauge, {}};
-    info.metric.push_back(gauge(1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"mode", mode_}}));
-    out.push_back(std::move(info));
-
     auto maps = PinnedMaps::open(id_.pin_dir);
+    std::string lans;
+    if (maps)
+      if (auto ifs = maps->ifaces())
+        for (const auto& [ifi, v] : *ifs)
+          if (v.role == VPNPT_ROLE_LAN) lans += (lans.empty() ? "" : ",") + ifname_of(ifi);
+    MetricFamily info{"vpnpt_info", "vpnpt build and attachment", MetricType::Gauge, {}};
+    info.metric.push_back(gauge(1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}}));
+    out.push_back(std::move(info));
     if (!maps) return out;  // detached under us: only the info metric
     MetricFamily pk{"vpnpt_packets_total", "Packets seen by the XDP hooks, by direction and class",
                     MetricType::Counter, {}};

@@ -42,8 +42,21 @@ lab_assert_eq "sessions --host filters (c2 has none)" "0" \
 vp sessions >"$d/sessions.txt"
 lab_assert "sessions prints a table" grep -q "call 1000 ->" "$d/sessions.txt"
 
-# bpftool prints every pinned map with named fields (BTF).
+# bpftool prints every pinned map with named fields (BTF): every map has BTF,
+# and every map that holds entries right now dumps them with field names.
 PIN=$(lab_status_json s1 | lab_json 'd["pin_dir"]')
+for f in "$PIN"/*; do
+	m=$(basename "$f")
+	info=$(bpftool map show pinned "$f")
+	[[ "$info" == *ringbuf* ]] && continue # a ring has no key/value to name
+	lab_assert "bpftool: $m carries BTF" grep -q "btf_id" <<<"$info"
+	dump=$(bpftool map dump pinned "$f" 2>/dev/null || true)
+	if grep -q '"key"' <<<"$dump"; then
+		# Field names beyond bpftool's own "key", "value", "values", "cpu".
+		names=$(grep -o '"[a-z_0-9]*":' <<<"$dump" | sort -u | grep -vc '"\(key\|value\|values\|cpu\)":' || true)
+		lab_assert "bpftool: $m dumps named fields ($names names)" test "$names" -gt 0
+	fi
+done
 for m in "vpnpt_config_v1:public_ip" "vpnpt_counters_v1:packets" "vpnpt_pptp_calls_v1:client_call_id" \
 	"vpnpt_pptp_streams_v1:next_seq" "vpnpt_ifaces_v1:prog_id" "vpnpt_diag_v1:seq"; do
 	lab_assert "bpftool map dump ${m%%:*} names field ${m#*:}" \
