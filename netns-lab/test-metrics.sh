@@ -196,7 +196,7 @@ declare -A WANT_TYPE=(
 	[vpnpt_map_capacity_entries]=gauge
 )
 declare -A WANT_LABELS=(
-	[vpnpt_info]="mode version wan"
+	[vpnpt_info]="lan mode version wan"
 	[vpnpt_packets_total]="class direction"
 	[vpnpt_bytes_total]="class direction"
 	[vpnpt_translated_packets_total]="class direction"
@@ -322,6 +322,7 @@ lab_assert_eq "PromQL sum(vpnpt_packets_total{direction=\"outbound\",class!~\"es
 lab_assert_eq "PromQL vpnpt_info" 1 "$(prom_query value 'vpnpt_info')"
 lab_assert_eq "PromQL vpnpt_info label wan" wan0 "$(prom_query label:wan 'vpnpt_info')"
 lab_assert_eq "PromQL vpnpt_info{wan=\"wan0\"} == 1" 1 "$(prom_query value 'vpnpt_info{wan="wan0"} == 1')"
+lab_assert_eq "PromQL vpnpt_info names the LAN interface" lan0 "$(prom_query label:lan 'vpnpt_info')"
 lab_assert_ne "PromQL vpnpt_info label version is set" "" "$(prom_query label:version 'vpnpt_info')"
 # Prometheus and `vpnpt status` read the same pinned maps.
 lab_assert_eq "Prometheus esp == vpnpt status esp" "$(lab_counter s1 outbound esp)" "$(prom_query value "$Q_ESP")"
