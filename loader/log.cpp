@@ -1,12 +1,15 @@
 #include "loader/log.h"
 
 #include <bpf/libbpf.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +74,18 @@ int libxdp_print(enum libxdp_print_level level, const char* fmt, va_list ap) {
 
 }  // namespace
 
+// "<N>" syslog priority for journald (sd-daemon(3) prefixes), so the journal
+// keeps each line's level: trace/debug 7, info 6, warn 4, error 3, critical 2.
+class JournalPriority : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static constexpr const char* kPrio[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    const char* p = kPrio[std::min<int>(msg.level, 6)];
+    dest.append(p, p + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JournalPriority>(); }
+};
+
 bool running_under_journald() {
   const char* js = std::getenv("JOURNAL_STREAM");
   if (!js) return false;
@@ -83,8 +98,12 @@ bool running_under_journald() {
 
 void init_logging(const std::string& level, bool journald) {
   auto logger = spdlog::stderr_color_mt("vpnpt");
-  if (journald)
-    logger->set_pattern("%v");  // journald timestamps and tags each line itself
+  if (journald) {
+    // journald timestamps and tags each line itself; it reads the level from the prefix.
+    auto f = std::make_unique<spdlog::pattern_formatter>();
+    f->add_flag<JournalPriority>('*').set_pattern("%*%v");
+    logger->set_formatter(std::move(f));
+  }
   else
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
