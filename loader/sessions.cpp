@@ -117,7 +117,7 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
 }
 
 std::string sessions_text(const json& rows) {
-  std::string out = fmt::format("{:<6} {:<15} {:<15} {:<36} {:<12} {:>8} {:>7} {:>10} {:>10}\n", "proto", "host",
+  std::string out = fmt::format("{:<6} {:<15} {:<15} {:<36} {:<23} {:>8} {:>7} {:>10} {:>10}\n", "proto", "host",
                                 "server", "ids", "state", "age", "idle", "pkts out", "pkts in");
   for (const auto& r : rows) {
     std::string ids;
@@ -128,7 +128,7 @@ std::string sessions_text(const json& rows) {
     else if (r["proto"] == "ipsec")
       ids = fmt::format("spi out {} in {}", i["spi_out"].empty() ? "-" : i["spi_out"][0].get<std::string>(),
                         i["spi_in"].empty() ? "-" : i["spi_in"][0].get<std::string>());
-    out += fmt::format("{:<6} {:<15} {:<15} {:<36} {:<12} {:>7.0f}s {:>6.0f}s {:>10} {:>10}\n",
+    out += fmt::format("{:<6} {:<15} {:<15} {:<36} {:<23} {:>7.0f}s {:>6.0f}s {:>10} {:>10}\n",
                        r["proto"].get<std::string>(), r["host"].get<std::string>(), r["server"].get<std::string>(),
                        ids, r["state"].get<std::string>(), r["age_s"].get<double>(), r["idle_s"].get<double>(),
                        r["packets_out"].get<uint64_t>(), r["packets_in"].get<uint64_t>());

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# vpnpt demo: one home router with vpnpt, 3 LAN clients, 2 internet servers,
-# bounded VPN-ish traffic of every class, live `vpnpt status` every 5 s.
+# vpnpt demo: one home router with vpnpt, 3 LAN clients, 2 internet servers.
+# Part 1: bounded VPN-ish traffic of every class, live `vpnpt status` every 5 s.
+# Part 2: real translation: three PPTP calls with the same Call ID to one
+# server and three raw-ESP hosts to another, shown with `vpnpt sessions`,
+# `vpnpt diagnose` and the translated counters.
 #
 # Usage: demo.sh [VPNPT]   (default: $VPNPT, else <repo>/build/vpnpt)
 # Env:   DURATION=20 seconds of traffic (1..600), STATUS_EVERY=5 seconds
@@ -96,6 +99,49 @@ done
 lab_wait_pids 10 "${PIDS[@]}" || lab_info "(some senders stopped at their time bound; that is fine)"
 sleep 0.5
 printf '\n--- final: vpnpt status after %ds of traffic ---\n' $((SECONDS - START))
+lab_status home
+
+# ---------------------------------------------------------------- real translation
+D=$LAB_STATE/demo
+mkdir -p "$D"
+cat <<EOF
+
+================================================================================
+ Now real sessions, the cases plain NAT gets wrong:
+  * PPTP: c1, c2 and c3 each call $S1 with the SAME Call ID 1000.
+    A plain NAT cannot tell their GRE apart; vpnpt gives each call a Call ID
+    unique toward the server and rewrites it in control messages and in GRE.
+  * IPsec: c1, c2 and c3 each run raw ESP to $S2. ESP has no ports, only an
+    SPI agreed inside encrypted IKE; vpnpt learns which SPI is whose from the
+    traffic, ordering the hosts' IKE exchanges so it never has to guess.
+================================================================================
+EOF
+lab_bg demo-pptp-server ip netns exec "$(lab_ns home s1)" "$LAB_PY" "$LAB_DIR/pptp_peers.py" server --expect 3 \
+	--count 20 --interval 0.1 --report "$D/pptp-server.json" --ready-file "$D/pptp-server.ready" --max-time 40
+lab_bg demo-esp-server ip netns exec "$(lab_ns home s2)" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" server --count 20 \
+	--interval 0.1 --report "$D/esp-server.json" --ready-file "$D/esp-server.ready" --release-file "$D/release" \
+	--max-time 40
+for ((t = 0; t < 50; t++)); do [[ -e $D/pptp-server.ready && -e $D/esp-server.ready ]] && break; sleep 0.1; done
+for i in 1 2 3; do
+	lab_bg "demo-pptp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/pptp_peers.py" client --server "$S1" \
+		--name "c$i" --index "$i" --call-id 1000 --calls 1 --count 20 --interval 0.1 --report "$D/pptp-c$i.json" \
+		--ready-file "$D/pptp-c$i.ready" --release-file "$D/release" --max-time 30
+	lab_bg "demo-esp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" host --server "$S2" \
+		--name "c$i" --index "$i" --count 20 --interval 0.1 --report "$D/esp-c$i.json" \
+		--ready-file "$D/esp-c$i.ready" --release-file "$D/release" --max-time 30
+done
+for ((t = 0; t < 150; t++)); do
+	n=$(find "$D" -name '*-c*.ready' | wc -l)
+	((n == 6)) && break
+	sleep 0.1
+done
+printf '\n--- vpnpt sessions (while the calls and tunnels are up) ---\n'
+lab_router_exec home "$VPNPT" sessions
+printf '\n--- vpnpt diagnose: what happened, in plain words (newest first) ---\n'
+lab_router_exec home "$VPNPT" diagnose | head -n 12
+touch "$D/release"
+sleep 2
+printf '\n--- vpnpt status after the sessions (see the translated columns) ---\n'
 lab_status home
 
 printf '\n--- vpnpt detach wan0 (removes the programs and pins, stops the daemon) ---\n'
