@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config git
-  clang llvm libelf-dev zlib1g-dev
+  clang llvm libelf-dev zlib1g-dev libclang-rt-14-dev
   libbpf-dev libxdp-dev xdp-tools bpftool
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
   libnetfilter-queue-dev iptables
