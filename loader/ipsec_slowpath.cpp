@@ -11,25 +11,9 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/ike.h"
+#include "loader/map_dump.h"
 
 namespace vpnpt {
-namespace {
-
-std::vector<std::pair<vpnpt_esp_key, vpnpt_esp_sa>> dump(int fd) {
-  std::vector<std::pair<vpnpt_esp_key, vpnpt_esp_sa>> out;
-  vpnpt_esp_key key{}, next{};
-  vpnpt_esp_key* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    vpnpt_esp_sa v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
-
-}  // namespace
-
 bool IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now) {
   auto m = ike_message_from_packet(pkt, len, from_wan);
   if (!m) return false;
@@ -62,7 +46,7 @@ uint32_t IpsecSlowPath::sweep(uint64_t now) {
   // server exchanged no ESP at all for sa_idle. Forgetting one that still
   // lives would leave its SPI to be bound anew, possibly to someone else.
   uint64_t idle = static_cast<uint64_t>(t_.sa_idle.count()) * 1000000000ull;
-  auto in = dump(m_.esp_in), out = dump(m_.esp_out);
+  auto in = dump_map<vpnpt_esp_key, vpnpt_esp_sa>(m_.esp_in), out = dump_map<vpnpt_esp_key, vpnpt_esp_sa>(m_.esp_out);
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> last;  // (host, server) -> latest activity
   for (const auto* table : {&in, &out})
     for (const auto& [k, v] : *table) {
@@ -81,7 +65,7 @@ uint32_t IpsecSlowPath::sweep(uint64_t now) {
 uint32_t IpsecSlowPath::flush() {
   uint32_t n = 0;
   for (int fd : {m_.esp_in, m_.esp_out})
-    for (const auto& [k, v] : dump(fd)) n += bpf_map_delete_elem(fd, &k) == 0;
+    for (const auto& [k, v] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(fd)) n += bpf_map_delete_elem(fd, &k) == 0;
   return n;
 }
 

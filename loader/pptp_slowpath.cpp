@@ -7,24 +7,11 @@
 
 #include <utility>
 
+#include "loader/map_dump.h"
 #include "loader/netif.h"
 
 namespace vpnpt {
 namespace {
-
-template <class K, class V>
-std::vector<std::pair<K, V>> dump(int fd) {
-  std::vector<std::pair<K, V>> out;
-  K key{}, next{};
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
 
 uint64_t ns(std::chrono::seconds s) { return static_cast<uint64_t>(s.count()) * 1000000000ull; }
 
@@ -78,7 +65,7 @@ void PptpSlowPath::remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_ca
 uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
                                      uint64_t now_ns) {
   uint32_t n = 0;
-  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
     if (k.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) continue;
     c.state = VPNPT_PPTP_CALL_CLOSING;
@@ -96,7 +83,7 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
   PptpSweepStats st;
   std::vector<Ended> ended;
 
-  for (auto& [k, s] : dump<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
+  for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
     bool idle = now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.stream_idle);
     bool fin = s.flags & VPNPT_PPTP_STREAM_FIN;
     if (fin || idle || (s.flags & VPNPT_PPTP_STREAM_STOPPED)) {
@@ -109,7 +96,7 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     }
   }
 
-  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
     uint64_t since_seen = now > c.last_seen_ns ? now - c.last_seen_ns : 0;
     uint64_t age = now > c.created_ns ? now - c.created_ns : 0;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) {
@@ -147,12 +134,12 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
 uint32_t PptpSlowPath::flush() {
   uint32_t n = 0;
-  for (auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
     remove_call(k, c);
     if (c.state != VPNPT_PPTP_CALL_CLOSING) closed(k, c, VPNPT_CLOSE_FLUSHED);
     ++n;
   }
-  for (auto& [k, s] : dump<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
+  for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
   return n;
 }
 

@@ -11,6 +11,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/diag_ring.h"
+#include "loader/map_dump.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
 #include "loader/pptp_slowpath.h"
@@ -20,20 +21,6 @@ namespace vpnpt {
 using nlohmann::json;
 
 namespace {
-
-template <class K, class V>
-std::vector<std::pair<K, V>> dump(int fd) {
-  std::vector<std::pair<K, V>> out;
-  K key{}, next{};
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
 
 double secs(uint64_t now, uint64_t then) { return now > then ? (now - then) / 1e9 : 0.0; }
 
@@ -60,7 +47,7 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
   };
 
   auto pptp = maps->pptp();
-  for (const auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(pptp.calls)) {
+  for (const auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(pptp.calls)) {
     if (!want("pptp", c.client)) continue;
     rows.push_back({{"proto", "pptp"},
                     {"host", format_ipv4(c.client)},
@@ -87,7 +74,7 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
   std::map<std::pair<uint32_t, uint32_t>, Pair> pairs;
   auto ipsec = maps->ipsec();
   for (bool inbound : {false, true}) {
-    for (const auto& [k, sa] : dump<vpnpt_esp_key, vpnpt_esp_sa>(inbound ? ipsec.esp_in : ipsec.esp_out)) {
+    for (const auto& [k, sa] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(inbound ? ipsec.esp_in : ipsec.esp_out)) {
       Pair& p = pairs[{sa.host, k.server}];
       (inbound ? p.in : p.out).push_back(ntohl(k.spi));
       p.created = std::min<uint64_t>(p.created, sa.created_ns);

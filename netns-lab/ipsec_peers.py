@@ -59,6 +59,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
+from labcheck import Checks, raw_bytes, short  # noqa: E402  (shared with the other crafted peers)
+
 IKE_PORT = 500
 IPPROTO_ESP = 50
 
@@ -681,26 +684,7 @@ class Host:
 
 # ---------------------------------------------------------------- analysis
 
-class Checks:
-    def __init__(self, prefix):
-        self.prefix = prefix
-        self.failed = 0
-        self.passed = 0
 
-    def ok(self, cond, desc, detail=""):
-        if cond:
-            self.passed += 1
-            print("PASS: %s%s%s" % (self.prefix, desc, (" (%s)" % detail) if detail else ""))
-        else:
-            self.failed += 1
-            print("FAIL: %s%s%s" % (self.prefix, desc, (": %s" % detail) if detail else ""))
-        sys.stdout.flush()
-        return cond
-
-
-def short(lst, n=6):
-    lst = list(lst)
-    return ", ".join(str(x) for x in lst[:n]) + (" ... (%d in all)" % len(lst) if len(lst) > n else "")
 
 
 def fig(v):
@@ -885,8 +869,6 @@ def analyze(a):
 
 # ---------------------------------------------------------------- vpnpt's ESP maps
 
-def raw_bytes(v):
-    return bytes(int(x, 16) for x in v)
 
 
 def abi_defines(header, prefix):

@@ -49,6 +49,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
+from labcheck import Checks, raw_bytes, short  # noqa: E402  (shared with the other crafted peers)
+
 PPTP_PORT = 1723
 MAGIC = 0x1A2B3C4D
 IPPROTO_GRE = 47
@@ -668,26 +671,7 @@ class Client:
 
 # ---------------------------------------------------------------- analysis
 
-class Checks:
-    def __init__(self, prefix):
-        self.prefix = prefix
-        self.failed = 0
-        self.passed = 0
 
-    def ok(self, cond, desc, detail=""):
-        if cond:
-            self.passed += 1
-            print("PASS: %s%s%s" % (self.prefix, desc, (" (%s)" % detail) if detail else ""))
-        else:
-            self.failed += 1
-            print("FAIL: %s%s%s" % (self.prefix, desc, (": %s" % detail) if detail else ""))
-        sys.stdout.flush()
-        return cond
-
-
-def short(lst, n=6):
-    lst = list(lst)
-    return ", ".join(str(x) for x in lst[:n]) + (" ... (%d in all)" % len(lst) if len(lst) > n else "")
 
 
 def analyze(a):
@@ -866,8 +850,6 @@ def analyze(a):
 
 # ---------------------------------------------------------------- bpftool helpers
 
-def raw_bytes(v):
-    return bytes(int(x, 16) for x in v)
 
 
 def cmd_calls(a):
