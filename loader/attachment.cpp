@@ -130,7 +130,7 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   bool fresh = !path_exists(id->pin_dir + "/" + VPNPT_MAP_CONFIG);
   VPNPT_TRY(make_dirs(id->pin_dir));
   auto fail = [&](Error e) -> Result<Attached> {
-    if (fresh) (void)remove_tree(id->pin_dir);  // a failed first attach leaves nothing behind
+    if (fresh) (void)remove_pin_dir(id->pin_dir);  // a failed first attach leaves nothing behind
     return e;
   };
 
@@ -191,7 +191,7 @@ Status detach(const AttachmentId& id) {
     spdlog::warn("{}; removing the pins anyway", maps.error().message());
   }
   remove_ike_queue(id.wan_if);
-  VPNPT_TRY(remove_tree(id.pin_dir));
+  VPNPT_TRY(remove_pin_dir(id.pin_dir));
   if (!problems.empty()) return make_error("detached with problems: " + problems);
   return {};
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+
+#include "../maps/vpnpt_abi.h"
 #include <system_error>
 
 namespace vpnpt {
@@ -41,6 +43,12 @@ Status remove_tree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) return make_error("cannot remove " + path, ec.value());
+  return {};
+}
+
+Status remove_pin_dir(const std::string& pin_dir) {
+  VPNPT_TRY(remove_tree(pin_dir));
+  ::rmdir(VPNPT_PIN_ROOT);  // fails, harmlessly, while other attachments remain
   return {};
 }
 

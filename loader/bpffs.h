@@ -22,6 +22,10 @@ Status make_dirs(const std::string& path);
 // Removes a pin directory and everything pinned in it; a missing path is fine.
 Status remove_tree(const std::string& path);
 
+// Removes an attachment's pin directory, and the shared VPNPT_PIN_ROOT too
+// once no attachment is left in it: detach leaves nothing behind.
+Status remove_pin_dir(const std::string& pin_dir);
+
 bool path_exists(const std::string& path);
 
 }  // namespace vpnpt

@@ -261,6 +261,7 @@ lab_cleanup() {
 		fi
 		[[ -n "$dir" ]] && rm -f -- "/run/vpnpt/$(basename "$dir").lock"
 	done
+	rmdir /sys/fs/bpf/vpnpt 2>/dev/null || true # the shared root, once no attachment is left
 	# 4. Namespaces (deleting a router's namespace also drops its XDP programs).
 	for ns in "${LAB_NAMESPACES[@]}"; do _lab_netns_del "$ns"; done
 	LAB_NAMESPACES=()
