@@ -33,6 +33,19 @@ struct Ctx {
   const DaemonOptions& opts;
 };
 
+vpnpt_diag_entry diag_entry(uint32_t kind, uint32_t reason, uint32_t host, uint32_t server, uint32_t id);
+
+// A packet the data plane reported, as a diagnosis entry. Outbound packets
+// name their LAN host; inbound ones are addressed to the public IP, so the
+// host is not known from the header (0) and the far end is the sender.
+vpnpt_diag_entry packet_entry(const vpnpt_event& ev) {
+  bool out = ev.dir == VPNPT_DIR_OUTBOUND;
+  auto d = diag_entry(VPNPT_DIAG_PACKET, ev.reason, out ? ev.saddr : 0, out ? ev.daddr : ev.saddr, 0);
+  d.dir = ev.dir;
+  d.other_host = ev.daddr;
+  return d;
+}
+
 vpnpt_diag_entry diag_entry(uint32_t kind, uint32_t reason, uint32_t host, uint32_t server, uint32_t id) {
   vpnpt_diag_entry d{};
   d.kind = kind;
@@ -56,11 +69,7 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_MALFORMED: {
       spdlog::debug("malformed {} packet on {} ({} -> {}): {}", dir_name(ev->dir), ifname_of(ev->ifindex),
                     format_ipv4(ev->saddr), format_ipv4(ev->daddr), reason_text(ev->reason));
-      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, ev->dir == VPNPT_DIR_OUTBOUND ? ev->saddr : 0,
-                          ev->dir == VPNPT_DIR_OUTBOUND ? ev->daddr : ev->saddr, 0);
-      d.dir = ev->dir;
-      d.other_host = ev->daddr;
-      c->diag.record(d);
+      c->diag.record(packet_entry(*ev));
       break;
     }
     case VPNPT_EV_PPTP_CALL:
@@ -72,13 +81,9 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_GRE_UNKNOWN:
       c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_GRE_NO_CALL, 0, ev->saddr, ev->id));
       break;
-    case VPNPT_EV_SWITCHED_OFF: {
-      bool out = ev->dir == VPNPT_DIR_OUTBOUND;
-      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, out ? ev->saddr : ev->daddr, out ? ev->daddr : ev->saddr, 0);
-      d.dir = ev->dir;
-      c->diag.record(d);
+    case VPNPT_EV_SWITCHED_OFF:
+      c->diag.record(packet_entry(*ev));
       break;
-    }
     case VPNPT_EV_PPTP_CDN:
       c->pptp.on_disconnect(ev->saddr, htons(static_cast<uint16_t>(ev->id)), ev->dport, monotonic_ns());
       break;
@@ -101,10 +106,7 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_DROP: {
       spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr),
                     format_ipv4(ev->daddr), reason_text(ev->reason));
-      bool out = ev->dir == VPNPT_DIR_OUTBOUND;
-      auto d = diag_entry(VPNPT_DIAG_PACKET, ev->reason, out ? ev->saddr : ev->daddr, out ? ev->daddr : ev->saddr, 0);
-      d.dir = ev->dir;
-      c->diag.record(d);
+      c->diag.record(packet_entry(*ev));
       break;
     }
   }

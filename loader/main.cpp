@@ -152,6 +152,7 @@ int cmd_status(const std::string& wan, bool as_json) {
 
 // The attachment a command means: the named WAN, or the only one in this namespace.
 Result<AttachmentId> pick_attachment(const std::string& wan) {
+  if (!bpffs_mounted()) return make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached");
   if (!wan.empty()) return attachment_for(wan);
   auto ids = attachments_in_this_netns();
   if (ids.empty()) return make_error("vpnpt is not attached in this network namespace");
@@ -165,7 +166,6 @@ int cmd_set(const std::string& proto, const std::string& value, const std::strin
   if (!bit) return fail(bit.error());
   auto on = parse_on_off(value);
   if (!on) return fail(on.error());
-  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
   auto id = pick_attachment(wan);
   if (!id) return fail(id.error());
   auto flushed = set_switch(*id, *bit, *on);
@@ -176,7 +176,6 @@ int cmd_set(const std::string& proto, const std::string& value, const std::strin
 }
 
 int cmd_sessions(const std::string& wan, const std::string& proto, const std::string& host, bool as_json) {
-  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
   auto id = pick_attachment(wan);
   if (!id) return fail(id.error());
   SessionFilter f;
@@ -197,7 +196,6 @@ int cmd_sessions(const std::string& wan, const std::string& proto, const std::st
 }
 
 int cmd_diagnose(const std::string& wan, const std::string& host, bool as_json) {
-  if (!bpffs_mounted()) return fail(make_error("bpffs is not mounted at /sys/fs/bpf: nothing is attached"));
   auto id = pick_attachment(wan);
   if (!id) return fail(id.error());
   std::optional<uint32_t> h;

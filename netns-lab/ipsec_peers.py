@@ -60,7 +60,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
-from labcheck import Checks, raw_bytes, short  # noqa: E402  (shared with the other crafted peers)
+from labcheck import Checks, Terminated, _on_signal, now, raw_bytes, short  # noqa: E402  (shared)
 
 IKE_PORT = 500
 IPPROTO_ESP = 50
@@ -78,18 +78,6 @@ TAG_FMT = "!4sBBHBBI"  # tag, phase, kind, idx, k, 0, seq
 TAG_LEN = struct.calcsize(TAG_FMT)
 K_HOST, K_ECHO, K_PUSH = 0, 1, 2
 KIND_NAME = {0: "host", 1: "echo", 2: "push"}
-
-
-def now():
-    return time.monotonic()
-
-
-class Terminated(Exception):
-    """SIGTERM/SIGINT: stop, but still write the report."""
-
-
-def _on_signal(signum, _frame):
-    raise Terminated("stopped by signal %d" % signum)
 
 
 class Log:

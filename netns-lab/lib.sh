@@ -76,6 +76,43 @@ lab_assert() {
 	if "$@"; then lab_pass "$desc"; else lab_fail "$desc (command failed: $*)"; fi
 }
 
+# Non-fatal checks: print PASS/FAIL, count failures in LAB_CHECK_FAILS and
+# carry on, for tests that give their verdict at the end, after collecting
+# evidence. lab_check DESC OK(0/1) [DETAIL]; lab_check_eq DESC EXPECTED ACTUAL.
+LAB_CHECK_FAILS=0
+lab_check() {
+	if [[ "$2" == 1 ]]; then
+		printf 'PASS: %s%s\n' "$1" "${3:+ ($3)}"
+	else
+		printf 'FAIL: %s%s\n' "$1" "${3:+: $3}"
+		LAB_CHECK_FAILS=$((LAB_CHECK_FAILS + 1))
+	fi
+}
+lab_check_eq() {
+	if [[ "$2" == "$3" ]]; then lab_check "$1" 1 "= $3"; else lab_check "$1" 0 "expected $2, got $3"; fi
+}
+
+# lab_wait_echo_replies DIR MIN WAIT PID...: waits (at most WAIT seconds,
+# counted from now) until every client i (1..number of PIDs) has at least MIN
+# LCP Echo-Replies in DIR/c<i>.lcp.log (common/lcp_standin.py's log), or
+# every PID is gone.
+lab_wait_echo_replies() {
+	local dir=$1 min=$2 wait=$3 t0=$SECONDS i n done_n alive
+	shift 3
+	local pids=("$@")
+	while ((SECONDS - t0 < wait)); do
+		done_n=0 alive=0
+		for ((i = 1; i <= ${#pids[@]}; i++)); do
+			n=0
+			[[ -e "$dir/c$i.lcp.log" ]] && n=$(grep -c ' echo-rep-rcvd ' "$dir/c$i.lcp.log" || true)
+			((${n:-0} >= min)) && done_n=$((done_n + 1))
+			_lab_pid_alive "${pids[i - 1]}" && alive=$((alive + 1))
+		done
+		((done_n == ${#pids[@]} || alive == 0)) && return 0
+		sleep 0.5
+	done
+}
+
 # lab_assert_not DESC CMD...   passes if CMD fails
 lab_assert_not() {
 	local desc=$1

@@ -50,7 +50,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
-from labcheck import Checks, raw_bytes, short  # noqa: E402  (shared with the other crafted peers)
+from labcheck import Checks, Terminated, _on_signal, now, raw_bytes, short  # noqa: E402  (shared)
 
 PPTP_PORT = 1723
 MAGIC = 0x1A2B3C4D
@@ -68,18 +68,6 @@ MSG_NAME = {SCCRQ: "SCCRQ", SCCRP: "SCCRP", STOPCCRQ: "StopCCRQ", STOPCCRP: "Sto
 TAG = b"VPTG"
 TAG_FMT = "!4sBBHHI"  # tag, phase, dir, a, b, seq
 TAG_LEN = struct.calcsize(TAG_FMT)
-
-
-def now():
-    return time.monotonic()
-
-
-class Terminated(Exception):
-    """SIGTERM/SIGINT: stop, but still write the report."""
-
-
-def _on_signal(signum, _frame):
-    raise Terminated("stopped by signal %d" % signum)
 
 
 class Log:

@@ -79,7 +79,6 @@ CAPTURE=${CAPTURE:-0}
 PEERS=$LAB_DIR/ipsec_peers.py
 ABI=$LAB_REPO/maps/vpnpt_abi.h
 T0=$SECONDS
-FAILS=0
 declare -A PH_RESULT=() PH_FIGS=()
 
 if [[ $MODE == vpnpt ]]; then
@@ -91,19 +90,6 @@ if [[ "$CAPTURE" != 0 ]] && ! command -v tcpdump >/dev/null 2>&1; then
 	CAPTURE=0
 fi
 
-# Non-fatal checks: print PASS/FAIL, count failures, carry on; the verdict
-# comes at the end (after the evidence was collected).
-ck() { # ck DESC OK(0/1) DETAIL
-	if [[ "$2" == 1 ]]; then
-		printf 'PASS: %s%s\n' "$1" "${3:+ ($3)}"
-	else
-		printf 'FAIL: %s%s\n' "$1" "${3:+: $3}"
-		FAILS=$((FAILS + 1))
-	fi
-}
-ck_eq() { # ck_eq DESC EXPECTED ACTUAL
-	if [[ "$2" == "$3" ]]; then ck "$1" 1 "= $3"; else ck "$1" 0 "expected $2, got $3"; fi
-}
 jq_py() { lab_json "$1"; } # EXPR over stdin JSON
 
 MODE_NOTE=""
@@ -269,7 +255,7 @@ run_phase() {
 	rc=0
 	"$LAB_PY" "$PEERS" analyze --label "p$ph" --server-report "$d/server.json" --public-ip "$PUB" -k "$K" \
 		"${PH_AN_ARGS[@]}" --summary "$d/summary.json" "${PH_REPORTS[@]}" || rc=$?
-	((rc == 0)) || FAILS=$((FAILS + 1))
+	((rc == 0)) || LAB_CHECK_FAILS=$((LAB_CHECK_FAILS + 1))
 	[[ -s $d/summary.json ]] || lab_fail "phase $ph: analysis produced no summary"
 	PH_SUMMARY=$d/summary.json
 	PH_CT="$(awk '{print $1 - a}' a="${ct0%% *}" <<<"${ct1%% *}") $(awk '{print $1 - a}' a="${ct0##* }" <<<"${ct1##* }")"
@@ -289,16 +275,16 @@ check_vpnpt() {
 	in_p=$(delta "$d/status-before.json" "$d/status-after.json" counters.inbound.esp.packets)
 	in_x=$(delta "$d/status-before.json" "$d/status-after.json" counters.inbound.esp.translated_packets)
 	unb=$(delta "$d/status-before.json" "$d/status-after.json" reasons.inbound.esp_unbound)
-	ck_eq "[p$ph] vpnpt: outbound ESP translated (translated_packets, of $out_p counted)" "$exp_out" "$out_x"
-	ck_eq "[p$ph] vpnpt: inbound ESP translated = the ESP the hosts received (of $in_p counted)" "$own" "$in_x"
-	ck_eq "[p$ph] vpnpt: every ESP packet lost on the way in (not misdelivered) was dropped as esp_unbound" "$lost" "$unb"
+	lab_check_eq "[p$ph] vpnpt: outbound ESP translated (translated_packets, of $out_p counted)" "$exp_out" "$out_x"
+	lab_check_eq "[p$ph] vpnpt: inbound ESP translated = the ESP the hosts received (of $in_p counted)" "$own" "$in_x"
+	lab_check_eq "[p$ph] vpnpt: every ESP packet lost on the way in (not misdelivered) was dropped as esp_unbound" "$lost" "$unb"
 	PH_FIGS[$ph]="esp out $out_p/$out_x xlat, in $in_p/$in_x xlat, esp_unbound $unb"
 	lab_info "phase $ph: vpnpt reasons that moved: $(nonzero_reasons "$d/status-before.json" "$d/status-after.json")"
 	lab_info "phase $ph: ike counted out $(delta "$d/status-before.json" "$d/status-after.json" counters.outbound.ike.packets) in $(delta "$d/status-before.json" "$d/status-after.json" counters.inbound.ike.packets)"
 	rc=0
 	"$LAB_PY" "$PEERS" espmaps --label "p$ph" --pin-dir "$PIN" --abi "$ABI" --server "$SRV" --summary "$d/summary.json" \
 		--out "$d/espmaps.json" "$@" || rc=$?
-	((rc == 0)) || FAILS=$((FAILS + 1))
+	((rc == 0)) || LAB_CHECK_FAILS=$((LAB_CHECK_FAILS + 1))
 }
 
 # binder_events SINCE_LINE: what the daemon logged about SPI binding since
@@ -344,7 +330,7 @@ for ph in $PHASES; do
 	*) lab_fail "unknown phase '$ph' (1 to 5)" ;;
 	esac
 	L0=$(log_lines)
-	F0=$FAILS
+	F0=$LAB_CHECK_FAILS
 	run_phase "$ph"
 	lab_info "phase $ph: $(phase_figures "$PH_SUMMARY")"
 	lab_info "phase $ph: $(timing_figures "$PH_SUMMARY")"
@@ -366,7 +352,7 @@ for ph in $PHASES; do
 		esac
 	fi
 	PH_FIGS[$ph]="$(phase_figures "$PH_SUMMARY"); $(timing_figures "$PH_SUMMARY"); conntrack insert_failed/drop ${PH_CT/ //}; binder: $HOLD${PH_FIGS[$ph]:+; ${PH_FIGS[$ph]}}"
-	if ((FAILS > F0)); then PH_RESULT[$ph]=FAIL; else PH_RESULT[$ph]=PASS; fi
+	if ((LAB_CHECK_FAILS > F0)); then PH_RESULT[$ph]=FAIL; else PH_RESULT[$ph]=PASS; fi
 done
 
 # ---------------------------------------------------------------- verdict
@@ -376,7 +362,7 @@ lab_log "-- summary (MODE=$MODE)"
 for ph in $PHASES; do
 	lab_log "   phase $ph: ${PH_RESULT[$ph]}: ${PH_FIGS[$ph]}"
 done
-if ((FAILS > 0)); then
+if ((LAB_CHECK_FAILS > 0)); then
 	if [[ $MODE == vpnpt ]]; then
 		lab_log "   vpnpt status at the end:"
 		sed 's/^/    | /' "$LAB_STATE/evidence-end/status.txt"
@@ -386,7 +372,7 @@ if ((FAILS > 0)); then
 	lab_log "   router conntrack, ESP and UDP 500 entries:"
 	grep -E 'esp|unknown|dport=500 ' "$LAB_STATE/evidence-end/conntrack.txt" | head -10 | sed 's/^/    | /' || true
 	[[ -n "${LAB_KEEP_LOGS:-}" ]] || lab_log "   (LAB_KEEP_LOGS=1 keeps reports, logs and map dumps; CAPTURE=1 adds pcaps)"
-	lab_log "== FAIL: raw-ESP multi-host (MODE=$MODE), $FAILS check group(s) failed ($((SECONDS - T0)) s)"
+	lab_log "== FAIL: raw-ESP multi-host (MODE=$MODE), $LAB_CHECK_FAILS check group(s) failed ($((SECONDS - T0)) s)"
 	exit 1
 fi
 lab_log "== PASS: raw-ESP multi-host (MODE=$MODE) ($((SECONDS - T0)) s)"

@@ -67,7 +67,6 @@ CALLS=2
 PEERS=$LAB_DIR/pptp_peers.py
 ABI=$LAB_REPO/maps/vpnpt_abi.h
 T0=$SECONDS
-FAILS=0
 PHASE2_CLIENTS=${PHASE2_CLIENTS:-$(seq -s ' ' 1 "$NCLIENTS")}
 
 command -v bpftool >/dev/null 2>&1 || lab_skip "missing tool: bpftool (vpnpt's maps are read with it)"
@@ -77,21 +76,8 @@ if [[ "$CAPTURE" != 0 ]] && ! command -v tcpdump >/dev/null 2>&1; then
 	CAPTURE=0
 fi
 
-# Non-fatal checks: print PASS/FAIL, count failures, carry on; the verdict
-# comes at the end (after the evidence was collected).
-ck() { # ck DESC OK(0/1) DETAIL
-	if [[ "$2" == 1 ]]; then
-		printf 'PASS: %s%s\n' "$1" "${3:+ ($3)}"
-	else
-		printf 'FAIL: %s%s\n' "$1" "${3:+: $3}"
-		FAILS=$((FAILS + 1))
-	fi
-}
-ck_eq() { # ck_eq DESC EXPECTED ACTUAL
-	if [[ "$2" == "$3" ]]; then ck "$1" 1 "= $3"; else ck "$1" 0 "expected $2, got $3"; fi
-}
 ck_ge() { # ck_ge DESC MIN ACTUAL
-	if [[ "$3" =~ ^[0-9]+$ ]] && (($3 >= $2)); then ck "$1" 1 "$3 >= $2"; else ck "$1" 0 "expected >= $2, got $3"; fi
+	if [[ "$3" =~ ^[0-9]+$ ]] && (($3 >= $2)); then lab_check "$1" 1 "$3 >= $2"; else lab_check "$1" 0 "expected >= $2, got $3"; fi
 }
 jq_py() { lab_json "$1"; } # EXPR over stdin JSON
 
@@ -230,7 +216,7 @@ run_phase 1 "$(seq -s ' ' 1 "$NCLIENTS")" $P1_CLIENT_ARGS
 rc=0
 "$LAB_PY" "$PEERS" analyze --label p1 --server-report "$LAB_STATE/p1/server.json" --public-ip "$PUB" --server-ip "$SRV" \
 	--calls "$CALLS" --summary "$LAB_STATE/p1/summary.json" "${PHASE_CLIENT_REPORTS[@]}" || rc=$?
-((rc == 0)) || FAILS=$((FAILS + 1))
+((rc == 0)) || LAB_CHECK_FAILS=$((LAB_CHECK_FAILS + 1))
 [[ -s $LAB_STATE/p1/summary.json ]] || lab_fail "phase 1: analysis produced no summary"
 S1=$(cat "$LAB_STATE/p1/summary.json")
 NCALLS1=$(jq_py 'd["calls"]' <<<"$S1")
@@ -239,11 +225,11 @@ XL1=$(jq_py 'd["translated_calls"]' <<<"$S1")
 lab_log "-- phase 1: vpnpt's view"
 check_calls_table 1
 CT_ENTRIES_P1=$CT_ENTRIES
-ck_eq "[p1] vpnpt_pptp_calls_v1 held exactly the $((NCLIENTS * CALLS)) calls toward $SRV while they were up" \
+lab_check_eq "[p1] vpnpt_pptp_calls_v1 held exactly the $((NCLIENTS * CALLS)) calls toward $SRV while they were up" \
 	"$((NCLIENTS * CALLS))" "$CT_ENTRIES"
-ck "[p1] every call in vpnpt's table: the server's translated id and own id, state established" \
+lab_check "[p1] every call in vpnpt's table: the server's translated id and own id, state established" \
 	"$([[ -z ${CT[2]} ]] && echo 1 || echo 0)" "${CT[2]:-${CT[1]} calls match}"
-ck "[p1] no unexpected entry in vpnpt's table" "$([[ -z ${CT[3]} ]] && echo 1 || echo 0)" "${CT[3]}"
+lab_check "[p1] no unexpected entry in vpnpt's table" "$([[ -z ${CT[3]} ]] && echo 1 || echo 0)" "${CT[3]}"
 C1=$(counters_json)
 delta() { # delta BEFORE AFTER SECTION DIR NAME
 	local b a
@@ -252,13 +238,13 @@ delta() { # delta BEFORE AFTER SECTION DIR NAME
 	echo $((a - b))
 }
 G=$((NCLIENTS * CALLS * N))
-ck_eq "[p1] outbound gre counted" "$G" "$(delta "$C0" "$C1" counters outbound gre)"
-ck_eq "[p1] inbound gre counted" "$G" "$(delta "$C0" "$C1" counters inbound gre)"
-ck_eq "[p1] outbound gre translated (xlat, redirected at XDP)" "$G" "$(delta "$C0" "$C1" xlat outbound gre)"
-ck_eq "[p1] inbound gre translated (xlat, redirected at XDP)" "$G" "$(delta "$C0" "$C1" xlat inbound gre)"
-ck_eq "[p1] no GRE passed for lack of a call (gre_no_call out+in)" 0 \
+lab_check_eq "[p1] outbound gre counted" "$G" "$(delta "$C0" "$C1" counters outbound gre)"
+lab_check_eq "[p1] inbound gre counted" "$G" "$(delta "$C0" "$C1" counters inbound gre)"
+lab_check_eq "[p1] outbound gre translated (xlat, redirected at XDP)" "$G" "$(delta "$C0" "$C1" xlat outbound gre)"
+lab_check_eq "[p1] inbound gre translated (xlat, redirected at XDP)" "$G" "$(delta "$C0" "$C1" xlat inbound gre)"
+lab_check_eq "[p1] no GRE passed for lack of a call (gre_no_call out+in)" 0 \
 	$(($(delta "$C0" "$C1" reasons outbound gre_no_call) + $(delta "$C0" "$C1" reasons inbound gre_no_call)))
-ck_eq "[p1] no control message refused as another client's id (pptp_foreign_id)" 0 \
+lab_check_eq "[p1] no control message refused as another client's id (pptp_foreign_id)" 0 \
 	"$(delta "$C0" "$C1" reasons outbound pptp_foreign_id)"
 P1_CTRL_OUT=$(delta "$C0" "$C1" xlat outbound pptp_ctrl)
 P1_CTRL_IN=$(delta "$C0" "$C1" xlat inbound pptp_ctrl)
@@ -296,20 +282,20 @@ if [[ "$PHASE2" != 0 ]]; then
 	rc=0
 	"$LAB_PY" "$PEERS" analyze --label p2 --server-report "$LAB_STATE/p2/server.json" --public-ip "$PUB" --server-ip "$SRV" \
 		--calls "$CALLS" --summary "$LAB_STATE/p2/summary.json" "${PHASE_CLIENT_REPORTS[@]}" || rc=$?
-	((rc == 0)) || FAILS=$((FAILS + 1))
+	((rc == 0)) || LAB_CHECK_FAILS=$((LAB_CHECK_FAILS + 1))
 	[[ -s $LAB_STATE/p2/summary.json ]] || lab_fail "phase 2: analysis produced no summary"
 	S2=$(cat "$LAB_STATE/p2/summary.json")
 	NCALLS2=$(jq_py 'd["calls"]' <<<"$S2")
 	check_calls_table 2
-	ck "[p2] every phase-2 call in vpnpt's table: the server's translated id and own id, state established" \
+	lab_check "[p2] every phase-2 call in vpnpt's table: the server's translated id and own id, state established" \
 		"$([[ -z ${CT[2]} ]] && echo 1 || echo 0)" "${CT[2]:-${CT[1]} calls match; $CT_ENTRIES entries toward $SRV}"
 	C2=$(counters_json)
 	G2=$((NP2 * CALLS * N))
-	ck_eq "[p2] outbound gre counted" "$G2" "$(delta "$C1" "$C2" counters outbound gre)"
-	ck_eq "[p2] inbound gre counted" "$G2" "$(delta "$C1" "$C2" counters inbound gre)"
-	ck_eq "[p2] outbound gre translated (xlat)" "$G2" "$(delta "$C1" "$C2" xlat outbound gre)"
-	ck_eq "[p2] inbound gre translated (xlat)" "$G2" "$(delta "$C1" "$C2" xlat inbound gre)"
-	ck_eq "[p2] no GRE passed for lack of a call (gre_no_call out+in)" 0 \
+	lab_check_eq "[p2] outbound gre counted" "$G2" "$(delta "$C1" "$C2" counters outbound gre)"
+	lab_check_eq "[p2] inbound gre counted" "$G2" "$(delta "$C1" "$C2" counters inbound gre)"
+	lab_check_eq "[p2] outbound gre translated (xlat)" "$G2" "$(delta "$C1" "$C2" xlat outbound gre)"
+	lab_check_eq "[p2] inbound gre translated (xlat)" "$G2" "$(delta "$C1" "$C2" xlat inbound gre)"
+	lab_check_eq "[p2] no GRE passed for lack of a call (gre_no_call out+in)" 0 \
 		$(($(delta "$C1" "$C2" reasons outbound gre_no_call) + $(delta "$C1" "$C2" reasons inbound gre_no_call)))
 	P2_HELD=$(delta "$C1" "$C2" reasons outbound pptp_held)
 	P2_HELD_IN=$(delta "$C1" "$C2" reasons inbound pptp_held)
@@ -334,14 +320,14 @@ if [[ "$PHASE2" != 0 ]]; then
 	lab_log "   phase 2: $NCALLS2 calls (split OCRQ, one-send CCRQs); translated ids $(jq_py '" ".join(map(str, d["xlat_ids"]))' <<<"$S2")"
 	lab_log "            GRE: $(jq_py 'd["gre_at_server"]' <<<"$S2") at the server, $(jq_py 'd["gre_at_clients"]' <<<"$S2") at the right clients, $(jq_py 'd["gre_wrong_client"]' <<<"$S2") misdelivered (expected $G2 / $G2 / 0); held segments out $P2_HELD in $P2_HELD_IN"
 fi
-if ((FAILS > 0)); then
+if ((LAB_CHECK_FAILS > 0)); then
 	lab_log "   vpnpt status at the end:"
 	sed 's/^/    | /' "$LAB_STATE/evidence-end/status.txt"
 	lab_log "   call table at the end (decoded):"
 	jq_py '"\n".join("    | %s xlat %5d <- %s id %d, server id %d, %s, gre out %d in %d" % (c["server"], c["xlat_id"], c["client"], c["client_call_id"], c["server_call_id"], c["state"], c["packets_out"], c["packets_in"]) for c in d)' \
 		<"$LAB_STATE/evidence-end/calls.json" || true
 	[[ -n "${LAB_KEEP_LOGS:-}" ]] || lab_log "   (LAB_KEEP_LOGS=1 keeps reports, logs and map dumps; CAPTURE=1 adds pcaps)"
-	lab_log "== FAIL: PPTP multi-client, $FAILS check group(s) failed ($((SECONDS - T0)) s)"
+	lab_log "== FAIL: PPTP multi-client, $LAB_CHECK_FAILS check group(s) failed ($((SECONDS - T0)) s)"
 	exit 1
 fi
 lab_log "== PASS: PPTP multi-client ($((SECONDS - T0)) s)"

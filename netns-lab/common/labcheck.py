@@ -1,6 +1,20 @@
 """Helpers shared by the lab's crafted peers (pptp_peers.py, ipsec_peers.py):
-PASS/FAIL checks in the lab's output format, and small formatting helpers."""
+their clock and signal handling, PASS/FAIL checks in the lab's output format,
+and small formatting helpers."""
 import sys
+import time
+
+
+def now():
+    return time.monotonic()
+
+
+class Terminated(Exception):
+    """SIGTERM/SIGINT: stop, but still write the report."""
+
+
+def _on_signal(signum, _frame):
+    raise Terminated("stopped by signal %d" % signum)
 
 
 class Checks:

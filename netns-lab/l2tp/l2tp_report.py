@@ -19,28 +19,10 @@ import re
 import subprocess
 import sys
 
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from lcp_log import lcp_stats, read  # noqa: E402  (the stand-in's log format, shared)
 
 
-def lcp_stats(text):
-    ev = collections.Counter()
-    last_exit, magic, peer_magic = "", "", ""
-    for line in text.splitlines():
-        p = line.split()
-        if len(p) >= 5:
-            ev[p[4]] += 1
-            if p[4] == "exit":
-                last_exit = " ".join(p[5:6])
-            elif p[4] == "opened":
-                kv = dict(x.split("=", 1) for x in p[5:] if "=" in x)
-                magic, peer_magic = kv.get("magic", ""), kv.get("peer_magic", "")
-    return ev, last_exit, magic, peer_magic
 
 
 RE_TUN = re.compile(r"Connection established to (\S+), (\d+)\.\s+Local: (\d+), Remote: (\d+)")

@@ -18,25 +18,10 @@ import re
 import subprocess
 import sys
 
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from lcp_log import lcp_stats, read  # noqa: E402  (the stand-in's log format, shared)
 
 
-def lcp_stats(text):
-    ev = collections.Counter()
-    last_exit = ""
-    for line in text.splitlines():
-        p = line.split()
-        if len(p) >= 5:
-            ev[p[4]] += 1
-            if p[4] == "exit":
-                last_exit = " ".join(p[5:6])
-    return ev, last_exit
 
 
 def client_lines(args):
@@ -44,7 +29,7 @@ def client_lines(args):
     for i in range(1, args.clients + 1):
         name = "c%d" % i
         ip = read(os.path.join(args.state, name + ".ip")).strip() or "?"
-        ev, exit_reason = lcp_stats(read(os.path.join(args.state, name + ".lcp.log")))
+        ev, exit_reason, _, _ = lcp_stats(read(os.path.join(args.state, name + ".lcp.log")))
         sl = read(os.path.join(args.state, name + ".syslog"))
         ctrl = "yes" if "Client connection established" in sl else "no"
         m = re.search(r"Outgoing call established \(call ID (\d+), peer's call ID (\d+)\)", sl)
@@ -86,7 +71,7 @@ def server_lines(args):
     for f in sorted(glob.glob(os.path.join(args.state, "server-*.log"))):
         t = read(f)
         m = re.search(r" start .* ppid=(\d+)", t)
-        ev, exit_reason = lcp_stats(t)
+        ev, exit_reason, _, _ = lcp_stats(t)
         standins[m.group(1) if m else f] = (ev, exit_reason, os.path.basename(f))
     n_calls = 0
     for pid, msgs in ctrls.items():

@@ -199,21 +199,7 @@ for ((i = 1; i <= NCLIENTS; i++)); do
 done
 lab_info "started $NCLIENTS pptp clients (launch: $PPTP_LAUNCH); waiting up to ${WAIT}s for $MIN_REPLIES echo replies each"
 
-replies() {
-	local n=0
-	[[ -e "$S/c$1.lcp.log" ]] && n=$(grep -c ' echo-rep-rcvd ' "$S/c$1.lcp.log" || true)
-	echo "${n:-0}"
-}
-while ((SECONDS - T0 < WAIT)); do
-	done_n=0 alive=0
-	for ((i = 1; i <= NCLIENTS; i++)); do
-		(($(replies "$i") >= MIN_REPLIES)) && done_n=$((done_n + 1))
-		_lab_pid_alive "${CLIENT_PIDS[i - 1]}" && alive=$((alive + 1))
-	done
-	((done_n == NCLIENTS)) && break
-	((alive == 0)) && break
-	sleep 0.5
-done
+lab_wait_echo_replies "$S" "$MIN_REPLIES" "$((WAIT - (SECONDS - T0)))" "${CLIENT_PIDS[@]}"
 lab_info "waited $((SECONDS - T0))s"
 # Call IDs as pptpd shows them in its process titles: "pptpd [IP:PNS - PAC]".
 for p in $(ip netns pids "$(lab_ns s1 s1)" 2>/dev/null); do
