@@ -8,7 +8,7 @@ state=${VPNPT_HYGIENE_STATE:-/tmp/vpnpt-hygiene.state}
 
 observe() {
   echo "# netns"; ip netns list 2>/dev/null | awk '{print $1}' | sort
-  echo "# pins"; ls -1 /sys/fs/bpf/vpnpt 2>/dev/null | sort
+  echo "# pins"; { ls -1 /sys/fs/bpf/vpnpt 2>/dev/null || true; } | sort
   if [ -d /sys/fs/bpf/vpnpt ]; then echo "pin root /sys/fs/bpf/vpnpt"; fi
   echo "# xdp"; { ip -o link show 2>/dev/null | grep -E 'prog/xdp|xdpgeneric|xdpdrv' || true; } | awk -F': ' '{print $2}' | sort
   echo "# procs"; { pgrep -x vpnpt 2>/dev/null || true; } | sort
