@@ -107,4 +107,41 @@ static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, 
 	return 0;
 }
 
+/* Per-CPU scratch for ct_tracked(): its 56-byte query stays off the stack (it runs in a subprogram
+ * whose frame adds to the main one's). Defined here because the opts type is. */
+struct ct_query {
+	struct bpf_sock_tuple t;
+	struct bpf_ct_opts___vp opts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ct_query);
+} vpnpt_scratch_ct SEC(".maps");
+
+/* 1 if conntrack tracks the TCP or UDP packet (saddr:sport -> daddr:dport) in either direction. */
+static __always_inline int ct_tracked(struct xdp_md *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
+				      __be16 dport)
+{
+	__u32 zero = 0;
+	struct ct_query *q = bpf_map_lookup_elem(&vpnpt_scratch_ct, &zero);
+
+	if (!q)
+		return 0;
+	__builtin_memset(q, 0, sizeof(*q));
+	q->opts.netns_id = BPF_F_CURRENT_NETNS;
+	q->opts.l4proto = proto;
+	q->t.ipv4.saddr = saddr;
+	q->t.ipv4.daddr = daddr;
+	q->t.ipv4.sport = sport;
+	q->t.ipv4.dport = dport;
+	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, sizeof(q->opts));
+	if (!ct)
+		return 0;
+	bpf_ct_release(ct);
+	return 1;
+}
+
 #endif

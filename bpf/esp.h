@@ -42,7 +42,7 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_ESP_FRAGMENT;
 		return r;
 	}
-	struct fwd_plan plan;
+	const struct bpf_fib_lookup *plan;
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r; /* untouched: the kernel handles it as it would without vpnpt */
@@ -71,7 +71,7 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 	}
 	esp_account(sa, bytes, now);
 	sa->lan_ifindex = ctx->ingress_ifindex;
-	r.action = snat_redirect(p, cfg->public_ip, &plan);
+	r.action = snat_redirect(p, cfg->public_ip, plan);
 	return r;
 }
 
@@ -103,6 +103,13 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 	}
 	esp_account(sa, bytes, bpf_ktime_get_ns());
 	return dnat_forward(ctx, p, sa->host);
+}
+
+/* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
+static __noinline __u32 esp_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
+				 __u64 bytes)
+{
+	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes));
 }
 
 #endif

@@ -11,17 +11,19 @@
 #define VPNPT_BPF_FWD_H
 
 #include "csum.h"
+#include "maps.h"
 #include "parse.h"
 
 #ifndef AF_INET
 #define AF_INET 2
 #endif
 
-struct fwd_plan {
-	__u32 ifindex;
-	__u8 smac[6];
-	__u8 dmac[6];
-};
+/*
+ * A forwarding plan is the FIB's answer itself (egress ifindex, smac, dmac),
+ * left in per-CPU scratch: translators hold a pointer, not a copy, so the
+ * stack they share with the PPTP walk does not grow.
+ */
+
 
 /*
  * Asks the FIB how a packet from @saddr to @daddr (the addresses it will
@@ -29,34 +31,37 @@ struct fwd_plan {
  * @plan, or the reason the stack must handle it.
  */
 static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const struct iphdr *ip, __be32 saddr,
-						     __be32 daddr, struct fwd_plan *plan)
+						     __be32 daddr, const struct bpf_fib_lookup **plan)
 {
-	struct bpf_fib_lookup fib = {};
+	__u32 zero = 0;
 	long rc;
 
 	if (ip->ttl <= 1)
 		return VPNPT_REASON_TTL_EXPIRED;
-	fib.family = AF_INET;
-	fib.tos = ip->tos;
-	fib.l4_protocol = ip->protocol;
-	fib.tot_len = bpf_ntohs(ip->tot_len);
-	fib.ipv4_src = saddr;
-	fib.ipv4_dst = daddr;
-	fib.ifindex = ctx->ingress_ifindex;
+	/* The 64-byte query lives in per-CPU scratch, not on the stack every translator shares. */
+	struct bpf_fib_lookup *fib = bpf_map_lookup_elem(&vpnpt_scratch_fib, &zero);
+	if (!fib)
+		return VPNPT_REASON_FIB_OTHER;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET;
+	fib->tos = ip->tos;
+	fib->l4_protocol = ip->protocol;
+	fib->tot_len = bpf_ntohs(ip->tot_len);
+	fib->ipv4_src = saddr;
+	fib->ipv4_dst = daddr;
+	fib->ifindex = ctx->ingress_ifindex;
 
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return VPNPT_REASON_FIB_NO_NEIGH;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return VPNPT_REASON_FIB_OTHER;
-	plan->ifindex = fib.ifindex;
-	__builtin_memcpy(plan->smac, fib.smac, 6);
-	__builtin_memcpy(plan->dmac, fib.dmac, 6);
+	*plan = fib;
 	return VPNPT_REASON_NONE;
 }
 
 /* Applies a plan: new MACs, TTL - 1 (checksum kept exact), redirect. */
-static __always_inline int fwd_redirect(struct ethhdr *eth, struct iphdr *ip, const struct fwd_plan *plan)
+static __always_inline int fwd_redirect(struct ethhdr *eth, struct iphdr *ip, const struct bpf_fib_lookup *plan)
 {
 	__u16 old = bpf_ntohs(*(__be16 *)&ip->ttl); /* ttl and protocol share a word */
 
@@ -73,24 +78,37 @@ struct xlat_result {
 	enum vpnpt_reason reason;
 };
 
+/* A result through a BPF subprogram's one return register (subprograms keep
+ * their locals out of the main frame, whose stack the PPTP walk shares). */
+static __always_inline __u32 xlat_pack(struct xlat_result r)
+{
+	return (__u32)r.action | (__u32)r.reason << 8;
+}
+
+static __always_inline struct xlat_result xlat_unpack(__u32 v)
+{
+	struct xlat_result r = {(int)(v & 0xff), (enum vpnpt_reason)(v >> 8)};
+	return r;
+}
+
 /*
  * Outbound: may this packet leave the WAN from the public address? Decided
  * before anything is rewritten, so a packet vpnpt cannot forward goes to the
  * stack untouched and the kernel's own NAT handles it.
  */
 static __always_inline enum vpnpt_reason plan_outbound(struct xdp_md *ctx, struct pkt *p,
-						       const struct vpnpt_config *cfg, struct fwd_plan *plan)
+						       const struct vpnpt_config *cfg, const struct bpf_fib_lookup **plan)
 {
 	if (p->vlans)
 		return VPNPT_REASON_VLAN_TAGGED;
 	enum vpnpt_reason r = fwd_lookup(ctx, p->ip, cfg->public_ip, p->ip->daddr, plan);
-	if (!r && plan->ifindex != cfg->wan_ifindex)
+	if (!r && (*plan)->ifindex != cfg->wan_ifindex)
 		r = VPNPT_REASON_FIB_OTHER;
 	return r;
 }
 
 /* Outbound, planned: source NAT to the public address and redirect. */
-static __always_inline int snat_redirect(struct pkt *p, __be32 public_ip, const struct fwd_plan *plan)
+static __always_inline int snat_redirect(struct pkt *p, __be32 public_ip, const struct bpf_fib_lookup *plan)
 {
 	csum_replace_be32(&p->ip->check, p->ip->saddr, public_ip);
 	p->ip->saddr = public_ip;
@@ -106,7 +124,7 @@ static __always_inline int snat_redirect(struct pkt *p, __be32 public_ip, const 
 static __always_inline struct xlat_result dnat_forward(struct xdp_md *ctx, struct pkt *p, __be32 host)
 {
 	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
-	struct fwd_plan plan;
+	const struct bpf_fib_lookup *plan;
 
 	csum_replace_be32(&p->ip->check, p->ip->daddr, host);
 	p->ip->daddr = host;
@@ -116,7 +134,7 @@ static __always_inline struct xlat_result dnat_forward(struct xdp_md *ctx, struc
 	}
 	r.reason = fwd_lookup(ctx, p->ip, p->ip->saddr, host, &plan);
 	if (!r.reason)
-		r.action = fwd_redirect(p->eth, p->ip, &plan);
+		r.action = fwd_redirect(p->eth, p->ip, plan);
 	return r;
 }
 

@@ -92,12 +92,12 @@ static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
 		return r;
 	}
-	struct fwd_plan plan;
+	const struct bpf_fib_lookup *plan;
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
 	pptp_call_account(call, VPNPT_DIR_OUTBOUND, bytes, ctx->ingress_ifindex);
-	r.action = snat_redirect(p, cfg->public_ip, &plan);
+	r.action = snat_redirect(p, cfg->public_ip, plan);
 	return r;
 }
 
@@ -129,6 +129,13 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 	gh->call_id = call->client_call_id; /* GRE v1 has no checksum: only the IPv4 one changes */
 	pptp_call_account(call, VPNPT_DIR_INBOUND, bytes, 0);
 	return dnat_forward(ctx, p, call->client);
+}
+
+/* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
+static __noinline __u32 gre_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
+				 __u64 bytes)
+{
+	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes));
 }
 
 #endif

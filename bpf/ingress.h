@@ -13,7 +13,9 @@
 #include "classify.h"
 #include "esp.h"
 #include "gre.h"
+#include "l2tp.h"
 #include "natt.h"
+#include "passthrough.h"
 #include "pptp_ctrl.h"
 #include "stats.h"
 
@@ -24,7 +26,59 @@ static __always_inline const struct vpnpt_config *load_config(void)
 	return bpf_map_lookup_elem(&vpnpt_config_v1, &zero);
 }
 
+static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bit)
+{
+	return !(cfg->switches & bit) || (cfg->deferred & bit);
+}
+
 /* Hands a packet to its protocol's translator. */
+static __always_inline struct xlat_result translate_protocol(struct xdp_md *ctx, struct pkt *p, enum vpnpt_class cls,
+							     const struct vpnpt_config *cfg, __u32 dir, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+
+	switch (cls) {
+	case VPNPT_CLASS_GRE:
+		if (switched_off(cfg, VPNPT_SW_PPTP)) {
+			r.reason = VPNPT_REASON_PPTP_OFF;
+			return r;
+		}
+		return xlat_unpack(gre_step(ctx, p, cfg, dir, bytes));
+	case VPNPT_CLASS_ESP:
+		if (switched_off(cfg, VPNPT_SW_IPSEC)) {
+			r.reason = VPNPT_REASON_IPSEC_OFF;
+			return r;
+		}
+		return xlat_unpack(esp_step(ctx, p, cfg, dir, bytes));
+	case VPNPT_CLASS_NATT:
+		if (switched_off(cfg, VPNPT_SW_IPSEC)) {
+			r.reason = VPNPT_REASON_IPSEC_OFF;
+			return r;
+		}
+		return xlat_unpack(natt_step(ctx, p, cfg, dir));
+	case VPNPT_CLASS_AH:
+		r.reason = VPNPT_REASON_AH_NO_NAT;
+		return r;
+	case VPNPT_CLASS_L2TP:
+		if (switched_off(cfg, VPNPT_SW_L2TP)) {
+			r.reason = VPNPT_REASON_L2TP_OFF;
+			return r;
+		}
+		return xlat_unpack(dir == VPNPT_DIR_OUTBOUND ? l2tp_outbound_step(ctx, p, cfg, bytes)
+							     : l2tp_inbound_step(ctx, p, bytes));
+	case VPNPT_CLASS_PPTP_CTRL: {
+		__u32 v = pptp_ctrl_step(ctx, p, cfg, dir);
+		r = xlat_unpack(v & ~(1u << 31));
+		if ((v >> 31) && r.action == XDP_PASS)
+			count_xlat(dir, cls, bytes);
+		return r;
+	}
+	default:
+		return r;
+	}
+}
+
+/* The protocol translators, then IP passthrough for what they left. */
 static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct pkt *p, enum vpnpt_class cls,
 						    __u32 dir, __u64 bytes)
 {
@@ -35,38 +89,10 @@ static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct p
 		return r; /* not configured (e.g. in packet tests of the classifier): count only */
 	if (dir == VPNPT_DIR_INBOUND && p->ip->daddr != cfg->public_ip)
 		return r; /* routed past the gateway's address: not NAT traffic */
-
-	switch (cls) {
-	case VPNPT_CLASS_GRE:
-		if (!(cfg->switches & VPNPT_SW_PPTP) || (cfg->deferred & VPNPT_SW_PPTP)) {
-			r.reason = VPNPT_REASON_PPTP_OFF;
-			return r;
-		}
-		return dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes);
-	case VPNPT_CLASS_ESP:
-		if (!(cfg->switches & VPNPT_SW_IPSEC) || (cfg->deferred & VPNPT_SW_IPSEC)) {
-			r.reason = VPNPT_REASON_IPSEC_OFF;
-			return r;
-		}
-		return dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes);
-	case VPNPT_CLASS_NATT:
-		if (!(cfg->switches & VPNPT_SW_IPSEC) || (cfg->deferred & VPNPT_SW_IPSEC)) {
-			r.reason = VPNPT_REASON_IPSEC_OFF;
-			return r;
-		}
-		return natt_forward(ctx, p, cfg, dir);
-	case VPNPT_CLASS_AH:
-		r.reason = VPNPT_REASON_AH_NO_NAT;
-		return r;
-	case VPNPT_CLASS_PPTP_CTRL: {
-		struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
-		if (cr.applied && cr.r.action == XDP_PASS)
-			count_xlat(dir, cls, bytes);
-		return cr.r;
-	}
-	default:
-		return r;
-	}
+	r = translate_protocol(ctx, p, cls, cfg, dir, bytes);
+	if (cfg->passthrough_host)
+		r = xlat_unpack(passthrough_step(ctx, p, cfg, dir, xlat_pack(r)));
+	return r;
 }
 
 static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
@@ -100,7 +126,7 @@ static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
 
 	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
 	count_reason(dir, r.reason, bytes);
-	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF) {
+	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF || r.reason == VPNPT_REASON_L2TP_OFF) {
 		/* Tell `vpnpt diagnose` which hosts try a switched-off protocol (once per host and class per 100 ms). */
 		__be32 host = dir == VPNPT_DIR_OUTBOUND ? p.ip->saddr : p.ip->daddr;
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_SWITCHED_OFF, r.reason, dir), p.ip->saddr, p.ip->daddr,

@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v2 SEC(".maps");
+} vpnpt_reasons_v3 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -134,6 +134,59 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_diag_v1 SEC(".maps");
 
+/* L2TP tunnels by (server, public port, Tunnel ID the server uses). Daemon writes, WAN hook reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_L2TP_MAX_TUNNELS);
+	__type(key, struct vpnpt_l2tp_tunnel_key);
+	__type(value, struct vpnpt_l2tp_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_tunnels_v1 SEC(".maps");
+
+/* L2TP clients by (client, server, client port): their public port. Daemon writes, LAN hook reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_L2TP_MAX_CLIENTS);
+	__type(key, struct vpnpt_l2tp_client_key);
+	__type(value, struct vpnpt_l2tp_client);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_out_v1 SEC(".maps");
+
+/* L2TP control messages for the daemon (tunnel setup and bookkeeping copies). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VPNPT_PUNT_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_punt_v1 SEC(".maps");
+
+/* The daemon's heartbeat (key 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vpnpt_daemon);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_daemon_v1 SEC(".maps");
+
+/* IP passthrough: flows the WAN opened toward the passthrough host (LRU: a
+ * forgotten flow's answers go to the kernel's NAT, which keeps ports). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VPNPT_PT_MAX_FLOWS);
+	__type(key, struct vpnpt_pt_flow_key);
+	__type(value, struct vpnpt_pt_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pt_flows_v1 SEC(".maps");
+
+/* The router's own ports, excluded from IP passthrough. Loader writes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VPNPT_MAX_LOCAL_PORTS);
+	__type(key, struct vpnpt_local_port_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_local_ports_v1 SEC(".maps");
+
 /* Per-CPU scratch for building a new PPTP call: keeps 80 bytes off the
  * stack of the control-message walk, whose frames share 512 bytes. */
 struct {
@@ -142,5 +195,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_pptp_call);
 } vpnpt_scratch_call SEC(".maps");
+
+/* Per-CPU scratch for the FIB query (64 bytes) of every translator. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} vpnpt_scratch_fib SEC(".maps");
 
 #endif

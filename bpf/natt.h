@@ -73,15 +73,21 @@ static __always_inline struct xlat_result natt_forward(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_NATT_NO_CT;
 		return r;
 	}
-	struct fwd_plan plan;
+	const struct bpf_fib_lookup *plan;
 	r.reason = fwd_lookup(ctx, ip, n.saddr, n.daddr, &plan);
-	if (!r.reason && dir == VPNPT_DIR_OUTBOUND && plan.ifindex != cfg->wan_ifindex)
+	if (!r.reason && dir == VPNPT_DIR_OUTBOUND && plan->ifindex != cfg->wan_ifindex)
 		r.reason = VPNPT_REASON_FIB_OTHER;
 	if (r.reason)
 		return r; /* untouched: the kernel's NAT does the same translation */
 	udp_rewrite(ip, uh, &n);
-	r.action = fwd_redirect(p->eth, ip, &plan);
+	r.action = fwd_redirect(p->eth, ip, plan);
 	return r;
+}
+
+/* As a subprogram: its frame stays out of the main one (see xlat_pack). */
+static __noinline __u32 natt_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
+{
+	return xlat_pack(natt_forward(ctx, p, cfg, dir));
 }
 
 #endif

@@ -521,4 +521,12 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 	return cr;
 }
 
+/* As a subprogram: the walk's state stays out of the main frame (see xlat_pack); bit 31 = rewritten. */
+static __noinline __u32 pptp_ctrl_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
+{
+	struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
+
+	return xlat_pack(cr.r) | (cr.applied ? 1u << 31 : 0);
+}
+
 #endif

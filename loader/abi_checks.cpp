@@ -15,6 +15,7 @@ static_assert(offsetof(vpnpt_config, wan_ifindex) == 4);
 static_assert(offsetof(vpnpt_config, switches) == 8);
 static_assert(offsetof(vpnpt_config, generation) == 12);
 static_assert(offsetof(vpnpt_config, deferred) == 16);
+static_assert(offsetof(vpnpt_config, passthrough_host) == 20);
 
 static_assert(sizeof(vpnpt_iface) == 16);
 static_assert(offsetof(vpnpt_iface, role) == 0);
@@ -34,7 +35,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 32u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 40u);
 static_assert(sizeof(vpnpt_esp_key) == 8);
 static_assert(sizeof(vpnpt_esp_sa) == 40);
 static_assert(offsetof(vpnpt_esp_sa, created_ns) == 8);
@@ -68,3 +69,29 @@ static_assert(sizeof(vpnpt_report_key) == 12);
 static_assert(sizeof(vpnpt_diag_entry) == 48);
 static_assert(offsetof(vpnpt_diag_entry, kind) == 16);
 static_assert(offsetof(vpnpt_diag_entry, dir) == 44);
+
+// L2TP tables (keys hash by value: no implicit padding anywhere).
+static_assert(sizeof(vpnpt_l2tp_tunnel_key) == 8);
+static_assert(offsetof(vpnpt_l2tp_tunnel_key, tunnel_id) == 6);
+static_assert(sizeof(vpnpt_l2tp_tunnel) == 72);
+static_assert(offsetof(vpnpt_l2tp_tunnel, server_tunnel_id) == 8);
+static_assert(offsetof(vpnpt_l2tp_tunnel, lan_ifindex) == 12);
+static_assert(offsetof(vpnpt_l2tp_tunnel, sessions) == 24);
+static_assert(offsetof(vpnpt_l2tp_tunnel, created_ns) == 32);
+static_assert(offsetof(vpnpt_l2tp_tunnel, bytes_in) == 64);
+static_assert(sizeof(vpnpt_l2tp_client_key) == 12);
+static_assert(offsetof(vpnpt_l2tp_client_key, client_port) == 8);
+static_assert(sizeof(vpnpt_l2tp_client) == 32);
+static_assert(offsetof(vpnpt_l2tp_client, last_seen_ns) == 8);
+static_assert(sizeof(vpnpt_l2tp_punt) == 1064);
+static_assert(offsetof(vpnpt_l2tp_punt, smac) == 22);
+static_assert(offsetof(vpnpt_l2tp_punt, dmac) == 28);
+static_assert(offsetof(vpnpt_l2tp_punt, l3_off) == 34);
+static_assert(offsetof(vpnpt_l2tp_punt, frame) == 40);
+static_assert(sizeof(vpnpt_daemon) == 16);
+
+// IP passthrough.
+static_assert(sizeof(vpnpt_pt_flow_key) == 12);
+static_assert(offsetof(vpnpt_pt_flow_key, proto) == 8);
+static_assert(sizeof(vpnpt_pt_flow) == 32);
+static_assert(sizeof(vpnpt_local_port_key) == 4);

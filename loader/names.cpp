@@ -12,6 +12,7 @@ constexpr std::array<std::string_view, VPNPT_CLASS_MAX> kClass = {
 
 constexpr std::array<std::string_view, VPNPT_DIR_MAX> kDir = {"outbound", "inbound"};
 
+// Sized by the enum and checked below, so a new reason cannot go unnamed.
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "none",           "eth_trunc",       "vlan_trunc",      "vlan_too_deep",    "ip_trunc",
     "ip_version",     "ip_ihl",          "ip_totlen",       "l4_trunc",         "pptp_off",
@@ -19,7 +20,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "pptp_id_exhausted", "pptp_held",    "pptp_stream_full", "fib_no_neigh",    "fib_other",
     "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id",  "ipsec_off",
     "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
-    "natt_not_esp",   "natt_no_ct"};
+    "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
+    "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -53,7 +55,22 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "fragmented ESP: vpnpt translates whole datagrams only",
     "AH protects the IP addresses, so it cannot cross NAT: passed untouched",
     "IKE or keepalive on UDP 4500: the kernel's NAT handles it (and the daemon sees IKE)",
-    "NAT-T ESP of a flow the kernel has not NATed yet: the kernel handles it"};
+    "NAT-T ESP of a flow the kernel has not NATed yet: the kernel handles it",
+    "L2TP passthrough is switched off: the kernel NATs L2TP by port",
+    "UDP 1701 that is not an L2TPv2 header (L2TPv3, bad version or cut off): passed untouched",
+    "L2TP for no tunnel vpnpt set up: the kernel's NAT handles it",
+    "L2TP tunnel request handed to the daemon, which assigns the tunnel and sends it on",
+    "no vpnpt daemon to set up the L2TP tunnel (not running, or its queue is full): the kernel's NAT handles it",
+    "fragmented L2TP: the kernel reassembles and NATs it",
+    "IP passthrough is on, but this port is the router's own",
+    "IP passthrough is on, but the kernel tracks this connection (the router's or a NATed LAN host's)"};
+
+constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
+  for (auto v : t)
+    if (v.empty()) return false;
+  return true;
+}
+static_assert(all_named(kReason) && all_named(kReasonText), "every vpnpt_reason needs a name and a text");
 
 template <class Table>
 std::string_view lookup(const Table& t, uint32_t i) {
@@ -77,6 +94,7 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_ESP_UNBOUND:
     case VPNPT_REASON_ESP_SPI_CONFLICT:
     case VPNPT_REASON_ESP_TABLE_FULL:
+    case VPNPT_REASON_L2TP_TO_DAEMON:
       return "drop";
     default:
       return "pass";

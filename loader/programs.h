@@ -84,7 +84,7 @@ struct UnpinnedPrograms {
   int wan_fd() const { return bpf_program__fd(wan->progs.xdp_wan); }
   // Shared maps (the LAN object's instances; the WAN object reuses them).
   int counters_fd() const { return bpf_map__fd(lan->maps.vpnpt_counters_v1); }
-  int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v2); }
+  int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v3); }
   int config_fd() const { return bpf_map__fd(lan->maps.vpnpt_config_v1); }
   int events_fd() const { return bpf_map__fd(lan->maps.vpnpt_events_v2); }
 };

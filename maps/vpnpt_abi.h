@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v2"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v3"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v1"
 #define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v1"
@@ -33,6 +33,12 @@
 #define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
 #define VPNPT_MAP_DIAG "vpnpt_diag_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
+#define VPNPT_MAP_L2TP_TUNNELS "vpnpt_l2tp_tunnels_v1"
+#define VPNPT_MAP_L2TP_OUT "vpnpt_l2tp_out_v1"
+#define VPNPT_MAP_L2TP_PUNT "vpnpt_l2tp_punt_v1"
+#define VPNPT_MAP_PT_FLOWS "vpnpt_pt_flows_v1"
+#define VPNPT_MAP_DAEMON "vpnpt_daemon_v1"
+#define VPNPT_MAP_LOCAL_PORTS "vpnpt_local_ports_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
 
@@ -103,6 +109,14 @@ enum vpnpt_reason {
 	VPNPT_REASON_AH_NO_NAT = 29,        /* pass: AH authenticates the IP addresses: it cannot cross NAT */
 	VPNPT_REASON_NATT_NOT_ESP = 30,     /* pass: UDP 4500 IKE (non-ESP marker) or keepalive: the kernel's NAT and the daemon */
 	VPNPT_REASON_NATT_NO_CT = 31,       /* pass: NAT-T ESP of a flow the kernel has not NATed yet */
+	VPNPT_REASON_L2TP_OFF = 32,         /* pass: L2TP passthrough switched off */
+	VPNPT_REASON_L2TP_NOT_V2 = 33,      /* pass: UDP 1701 that is not an L2TPv2 header (L2TPv3, bad version, cut off) */
+	VPNPT_REASON_L2TP_NO_TUNNEL = 34,   /* pass: L2TP of no tunnel vpnpt set up: the kernel's NAT handles it */
+	VPNPT_REASON_L2TP_TO_DAEMON = 35,   /* drop: tunnel request handed to the daemon, which sends it on rewritten */
+	VPNPT_REASON_L2TP_NO_DAEMON = 36,   /* pass: no daemon to set the tunnel up (not running, queue full, message too big): kernel NAT */
+	VPNPT_REASON_L2TP_FRAGMENT = 37,    /* pass: fragmented L2TP (the kernel reassembles and NATs it) */
+	VPNPT_REASON_PT_LOCAL_PORT = 38,    /* pass: IP passthrough on, but the port is the router's own */
+	VPNPT_REASON_PT_KERNEL_CONN = 39,   /* pass: IP passthrough on, but the kernel tracks the connection */
 	VPNPT_REASON_MAX
 };
 
@@ -152,7 +166,7 @@ struct vpnpt_config {
 	__u32 switches;     /* enum vpnpt_switch bits */
 	__u32 generation;   /* bumped by the loader on every change */
 	__u32 deferred;     /* enum vpnpt_switch bits handed to the kernel (e.g. its PPTP helper is attached) */
-	__u32 pad;
+	__be32 passthrough_host; /* IP passthrough: the LAN host that gets unsolicited traffic, 0 = off */
 };
 
 /* Role of an interface in vpnpt_ifaces (key: ifindex). */
@@ -188,7 +202,8 @@ enum vpnpt_event_kind {
 	VPNPT_EV_DROP = 5,          /* a packet was dropped or held: reason = why */
 	VPNPT_EV_ESP_UNKNOWN = 6,   /* inbound ESP from saddr with unbound SPI id (rate-limited per SPI) */
 	VPNPT_EV_GRE_UNKNOWN = 7,   /* inbound GRE from saddr for no known call: id = Call ID (rate-limited) */
-	VPNPT_EV_SWITCHED_OFF = 8,  /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off (rate-limited) */
+	VPNPT_EV_SWITCHED_OFF = 8,  /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off/l2tp_off (rate-limited) */
+	VPNPT_EV_L2TP_UNKNOWN = 9,  /* inbound L2TP from saddr for no known tunnel: id = Tunnel ID (rate-limited) */
 };
 
 struct vpnpt_event {
@@ -363,6 +378,149 @@ struct vpnpt_report_key {
 #define VPNPT_REPORT_SLOTS 4096
 #define VPNPT_REPORT_GAP_NS 100000000ull
 
+/* ---------------------------------------------------------------- L2TP (v2 over UDP) */
+
+/*
+ * Every LAN client keeps its own UDP source port on the public side (1701
+ * for most), so several clients of one server (LNS) share the tuple
+ * (public IP, 1701, server, 1701); inbound packets are told apart by the
+ * Tunnel ID in the L2TP header, which names the receiver's tunnel. The
+ * client picks that id (Assigned Tunnel ID AVP in its SCCRQ); when two
+ * clients of one server pick the same one, the daemon rewrites the second
+ * client's AVP to a free id (xlat) and the WAN hook rewrites it back in
+ * every header. docs/l2tp.md has the rules.
+ */
+#define VPNPT_L2TP_MAX_TUNNELS 65536
+#define VPNPT_L2TP_MAX_CLIENTS 65536
+
+/* vpnpt_l2tp_tunnels_v1 key: how the server addresses the tunnel. */
+struct vpnpt_l2tp_tunnel_key {
+	__be32 server;
+	__be16 public_port; /* the client's port on the public IP */
+	__be16 tunnel_id;   /* the id the server puts in headers (xlat); 0 = any (per-port fallback) */
+};
+
+enum vpnpt_l2tp_tunnel_state {
+	VPNPT_L2TP_REQUESTED = 1,   /* SCCRQ sent, the server has not answered */
+	VPNPT_L2TP_ESTABLISHED = 2, /* the server answered */
+	VPNPT_L2TP_CLOSING = 3,     /* StopCCN seen; reaped after a grace period */
+};
+
+enum vpnpt_l2tp_tunnel_flags {
+	VPNPT_L2TP_F_PORT_NAT = 1u << 0, /* Assigned Tunnel ID hidden: demultiplexed by public port only */
+};
+
+/* Written by the daemon (setup), updated by the WAN hook (counters, server_port). */
+struct vpnpt_l2tp_tunnel {
+	__be32 client;
+	__be16 client_port;
+	__be16 client_tunnel_id; /* the id the client chose (what it expects in headers) */
+	__be16 server_tunnel_id; /* the server's Assigned Tunnel ID, once seen (0 before) */
+	__be16 server_port;      /* the port the server last answered from */
+	__u32 lan_ifindex;
+	__u32 state;             /* enum vpnpt_l2tp_tunnel_state */
+	__u32 flags;             /* enum vpnpt_l2tp_tunnel_flags */
+	__u32 sessions;          /* calls inside the tunnel, as the daemon counted them */
+	__u32 pad;
+	__u64 created_ns;
+	__u64 last_seen_ns;      /* inbound traffic */
+	__u64 closed_ns;
+	__u64 packets_in, bytes_in;
+};
+
+/* vpnpt_l2tp_out_v1 key: a client's L2TP source toward one server. */
+struct vpnpt_l2tp_client_key {
+	__be32 client;
+	__be32 server;
+	__be16 client_port;
+	__u16 pad;
+};
+
+/* Written by the daemon when a client's first tunnel is set up, read and counted by the LAN hook. */
+struct vpnpt_l2tp_client {
+	__be16 public_port;      /* = client_port unless the tunnel falls back to per-port NAT */
+	__u16 tunnels;           /* tunnels of this client toward the server (daemon) */
+	__u32 lan_ifindex;
+	__u64 last_seen_ns;      /* outbound traffic */
+	__u64 packets_out, bytes_out;
+};
+
+/*
+ * vpnpt_l2tp_punt_v1: L2TP control messages for the daemon. SETUP: a
+ * tunnel request (Tunnel ID 0) the LAN hook dropped; the daemon assigns
+ * the tunnel and transmits the frame itself on out_ifindex (MACs and TTL
+ * as the data plane would). COPY: a control message the data plane
+ * forwarded, for the daemon's tunnel and session bookkeeping.
+ */
+enum vpnpt_punt_kind {
+	VPNPT_PUNT_SETUP = 1,
+	VPNPT_PUNT_COPY = 2,
+};
+
+#define VPNPT_PUNT_FRAME_MAX 1024
+
+struct vpnpt_l2tp_punt {
+	__u64 ktime_ns;
+	__u32 kind;         /* enum vpnpt_punt_kind */
+	__u32 in_ifindex;
+	__u32 out_ifindex;  /* SETUP: where the FIB sends it */
+	__u8 dir;           /* enum vpnpt_dir */
+	__u8 pad;
+	__u8 smac[6];       /* SETUP: the egress MAC addresses from the FIB */
+	__u8 dmac[6];
+	__u16 l3_off;       /* offset of the IPv4 header in frame */
+	__u16 frame_len;    /* bytes in frame (whole frame for SETUP) */
+	__u16 pad2;
+	__u8 frame[VPNPT_PUNT_FRAME_MAX];
+};
+
+#define VPNPT_PUNT_RING_BYTES (256 * 1024)
+
+/*
+ * vpnpt_daemon_v1 (key 0): the daemon's heartbeat, written every 100 ms.
+ * Work that needs the daemon (L2TP tunnel setup) goes to the kernel's NAT
+ * instead while the heartbeat is older than VPNPT_DAEMON_STALE_NS.
+ */
+struct vpnpt_daemon {
+	__u64 heartbeat_ns; /* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+	__u32 pid;
+	__u32 pad;
+};
+#define VPNPT_DAEMON_STALE_NS 1000000000ull
+
+/* ---------------------------------------------------------------- IP passthrough */
+
+/*
+ * With vpnpt_config.passthrough_host set, unsolicited inbound traffic to
+ * the public IP that belongs to no vpnpt session, no kernel connection and
+ * no local port goes to that host, ports unchanged; the host's answers
+ * leave with the public IP. vpnpt_pt_flows_v1 (LRU) remembers those
+ * inbound-opened flows so the answers are recognised. Key: the far end and
+ * the ports as seen on the WAN; ports 0 for protocols without ports.
+ */
+struct vpnpt_pt_flow_key {
+	__be32 peer;
+	__be16 peer_port;
+	__be16 local_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct vpnpt_pt_flow {
+	__u64 created_ns;
+	__u64 last_seen_ns;
+	__u64 packets_in, packets_out;
+};
+#define VPNPT_PT_MAX_FLOWS 65536
+
+/* vpnpt_local_ports_v1: the router's own ports, never passed through. Key: (proto, port). */
+struct vpnpt_local_port_key {
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+#define VPNPT_MAX_LOCAL_PORTS 256
+
 /* ---------------------------------------------------------------- diagnose */
 
 /*
@@ -380,6 +538,17 @@ enum vpnpt_diag_kind {
 	VPNPT_DIAG_IKE_HELD = 4,     /* host's CHILD_SA request to server held: other_host owns the server's next SPI */
 	VPNPT_DIAG_PPTP_CALL = 5,    /* call set up: id = client id << 16 | translated id */
 	VPNPT_DIAG_PPTP_CLOSED = 6,  /* call ended: id = translated id, reason = enum vpnpt_diag_close */
+	VPNPT_DIAG_L2TP_TUNNEL = 7,  /* tunnel set up: id = client tunnel id << 16 | translated id, aux = flags */
+	VPNPT_DIAG_L2TP_CLOSED = 8,  /* tunnel ended: id = translated id, reason = enum vpnpt_diag_close */
+	VPNPT_DIAG_L2TP_REFUSED = 9, /* tunnel request not forwarded: reason = enum vpnpt_l2tp_refusal */
+};
+
+enum vpnpt_l2tp_refusal {
+	VPNPT_L2TP_REFUSE_NO_ID = 1,     /* no free Tunnel ID toward that server */
+	VPNPT_L2TP_REFUSE_TABLE_FULL = 2,/* tunnel or client table full */
+	VPNPT_L2TP_REFUSE_MALFORMED = 3, /* not a valid SCCRQ (no Assigned Tunnel ID, bad AVP) */
+	VPNPT_L2TP_REFUSE_NO_PORT = 4,   /* hidden Tunnel ID and no free public port for per-port NAT */
+	VPNPT_L2TP_REFUSE_STALE = 5,     /* queued too long (the daemon was not running) */
 };
 
 enum vpnpt_diag_refusal {
@@ -393,7 +562,8 @@ enum vpnpt_diag_close {
 	VPNPT_CLOSE_CONNECTION = 2,   /* its control connection ended */
 	VPNPT_CLOSE_UNANSWERED = 3,   /* the server never answered */
 	VPNPT_CLOSE_IDLE = 4,         /* idle too long */
-	VPNPT_CLOSE_FLUSHED = 5,      /* PPTP switched off or handed to the kernel */
+	VPNPT_CLOSE_FLUSHED = 5,      /* the protocol was switched off or handed to the kernel */
+	VPNPT_CLOSE_STOPCCN = 6,      /* L2TP: StopCCN from the client or the server */
 };
 
 struct vpnpt_diag_entry {

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * L2TPv2 over UDP (RFC 2661) translated at XDP. Every LAN client keeps its
+ * UDP source port on the public side (1701 for nearly all), so inbound
+ * packets of several clients of one server arrive on the same tuple and are
+ * told apart by the Tunnel ID in the L2TP header, which always names the
+ * receiver's tunnel. Tunnels are set up by the daemon: a client's tunnel
+ * request (SCCRQ, Tunnel ID 0) is handed over through a ring buffer; the
+ * daemon assigns a Tunnel ID that is unique toward that server (rewriting
+ * the Assigned Tunnel ID AVP on a collision), records the tunnel, and sends
+ * the request on. From then on both directions run here:
+ *   outbound: source address -> public IP (port kept), for known clients;
+ *   inbound:  (server, public port, Tunnel ID) -> the client, the Tunnel ID
+ *             rewritten back to the client's own when it was translated.
+ * Session IDs are per tunnel and need no translation. Control messages
+ * with AVPs are also copied to the daemon for its bookkeeping (StopCCN
+ * ends a tunnel). Anything unknown goes to the kernel untouched.
+ */
+#ifndef VPNPT_BPF_L2TP_H
+#define VPNPT_BPF_L2TP_H
+
+#include "fwd.h"
+#include "maps.h"
+#include "stats.h"
+
+#define L2TP_F_TYPE 0x8000   /* T: control message */
+#define L2TP_F_LENGTH 0x4000 /* L: length field present */
+#define L2TP_F_SEQ 0x0800    /* S: Ns/Nr present */
+#define L2TP_F_OFFSET 0x0200 /* O: offset size present */
+#define L2TP_VERSION_MASK 0x000f
+#define L2TP_CTRL_HDR_LEN 12 /* flags, length, tunnel, session, Ns, Nr */
+
+/* The parts of an L2TP header the translation needs. */
+struct l2tp_hdr_info {
+	__be16 *tunnel_id;  /* in the packet */
+	__u16 flags;
+	__u16 length;       /* L2TP length field, 0 if absent */
+};
+
+/* Parses the L2TPv2 header after @uh. Returns 0, or -1 if it is not L2TPv2 (or cut off). */
+static __always_inline int l2tp_parse(struct udphdr *uh, void *end, struct l2tp_hdr_info *h)
+{
+	__u8 *l2 = (void *)(uh + 1);
+
+	if ((void *)(l2 + 6) > end) /* flags, [length], tunnel */
+		return -1;
+	h->flags = (__u16)l2[0] << 8 | l2[1];
+	if ((h->flags & L2TP_VERSION_MASK) != 2)
+		return -1;
+	if (h->flags & L2TP_F_TYPE) {
+		/* Control messages always carry length and sequence numbers, never an offset. */
+		if ((h->flags & (L2TP_F_LENGTH | L2TP_F_SEQ | L2TP_F_OFFSET)) != (L2TP_F_LENGTH | L2TP_F_SEQ))
+			return -1;
+		if ((void *)(l2 + L2TP_CTRL_HDR_LEN) > end)
+			return -1;
+	}
+	if (h->flags & L2TP_F_LENGTH) {
+		h->length = (__u16)l2[2] << 8 | l2[3];
+		h->tunnel_id = (__be16 *)(l2 + 4);
+	} else {
+		h->length = 0;
+		h->tunnel_id = (__be16 *)(l2 + 2);
+	}
+	return 0;
+}
+
+static __always_inline int l2tp_is_control(const struct l2tp_hdr_info *h)
+{
+	return (h->flags & L2TP_F_TYPE) != 0;
+}
+
+/* A control message that carries AVPs (not a bare acknowledgement, ZLB). */
+static __always_inline int l2tp_has_avps(const struct l2tp_hdr_info *h)
+{
+	return l2tp_is_control(h) && h->length > L2TP_CTRL_HDR_LEN;
+}
+
+/* The daemon's heartbeat is fresh: tunnel setup can be handed to it. */
+static __always_inline int daemon_alive(void)
+{
+	__u32 zero = 0;
+	struct vpnpt_daemon *d = bpf_map_lookup_elem(&vpnpt_daemon_v1, &zero);
+
+	return d && d->heartbeat_ns && bpf_ktime_get_ns() - d->heartbeat_ns < VPNPT_DAEMON_STALE_NS;
+}
+
+/*
+ * Hands the frame (up to VPNPT_PUNT_FRAME_MAX bytes; SETUP needs it whole)
+ * to the daemon. Returns 0, or -1 if it could not (ring full, too big). A
+ * subprogram: the record is built in the ring, not on the shared stack.
+ */
+static __noinline int l2tp_punt(struct xdp_md *ctx, __u32 kind, __u32 dir, __u32 l3_off,
+				const struct bpf_fib_lookup *plan)
+{
+	__u32 len = ctx->data_end - ctx->data;
+
+	if (len > VPNPT_PUNT_FRAME_MAX) {
+		if (kind == VPNPT_PUNT_SETUP)
+			return -1;
+		len = VPNPT_PUNT_FRAME_MAX;
+	}
+	if (len < 1)
+		return -1;
+	struct vpnpt_l2tp_punt *rec = bpf_ringbuf_reserve(&vpnpt_l2tp_punt_v1, sizeof(*rec), 0);
+	if (!rec)
+		return -1;
+	rec->ktime_ns = bpf_ktime_get_ns();
+	rec->kind = kind;
+	rec->in_ifindex = ctx->ingress_ifindex;
+	rec->dir = dir;
+	rec->pad = 0;
+	rec->pad2 = 0;
+	rec->l3_off = l3_off;
+	rec->frame_len = len;
+	if (plan) {
+		rec->out_ifindex = plan->ifindex;
+		__builtin_memcpy(rec->smac, plan->smac, 6);
+		__builtin_memcpy(rec->dmac, plan->dmac, 6);
+	} else {
+		rec->out_ifindex = 0;
+		__builtin_memset(rec->smac, 0, 6);
+		__builtin_memset(rec->dmac, 0, 6);
+	}
+	/* Re-bound for the verifier, which loses the checks above across the reserve. */
+	barrier_var(len);
+	len &= 0x7ff;
+	if (len > VPNPT_PUNT_FRAME_MAX || len < 1 || bpf_xdp_load_bytes(ctx, 0, rec->frame, len)) {
+		bpf_ringbuf_discard(rec, 0);
+		return -1;
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* UDP checksum update for a changed address or port; 0 means "no checksum" and stays 0. */
+static __always_inline void udp_csum_be32(struct udphdr *uh, __be32 from, __be32 to)
+{
+	if (!uh->check)
+		return;
+	csum_replace_be32(&uh->check, from, to);
+	if (!uh->check)
+		uh->check = 0xffff; /* a computed 0 is sent as all ones (RFC 768) */
+}
+
+static __always_inline void udp_csum_be16(struct udphdr *uh, __be16 from, __be16 to)
+{
+	if (!uh->check)
+		return;
+	csum_replace_be16(&uh->check, from, to);
+	if (!uh->check)
+		uh->check = 0xffff;
+}
+
+/* LAN -> WAN. */
+static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, struct pkt *p,
+							const struct vpnpt_config *cfg, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct udphdr *uh = p->l4;
+	struct iphdr *ip = p->ip;
+	struct l2tp_hdr_info h;
+
+	if (!uh || p->fragmented) {
+		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
+		return r;
+	}
+	if (l2tp_parse(uh, (void *)(long)ctx->data_end, &h)) {
+		r.reason = VPNPT_REASON_L2TP_NOT_V2;
+		return r;
+	}
+	const struct bpf_fib_lookup *plan;
+	if (l2tp_is_control(&h) && *h.tunnel_id == 0) {
+		/* A tunnel request: the daemon assigns the tunnel and sends it on. */
+		if (!daemon_alive()) {
+			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
+			return r;
+		}
+		r.reason = plan_outbound(ctx, p, cfg, &plan);
+		if (r.reason)
+			return r;
+		if (l2tp_punt(ctx, VPNPT_PUNT_SETUP, VPNPT_DIR_OUTBOUND, p->l3_off, plan)) {
+			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
+			return r;
+		}
+		r.action = XDP_DROP;
+		r.reason = VPNPT_REASON_L2TP_TO_DAEMON;
+		return r;
+	}
+	struct vpnpt_l2tp_client_key k = {.client = ip->saddr, .server = ip->daddr, .client_port = uh->source};
+	struct vpnpt_l2tp_client *cl = bpf_map_lookup_elem(&vpnpt_l2tp_out_v1, &k);
+	if (!cl) {
+		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
+		return r;
+	}
+	r.reason = plan_outbound(ctx, p, cfg, &plan);
+	if (r.reason)
+		return r;
+	if (l2tp_has_avps(&h))
+		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort */
+
+	cl->last_seen_ns = bpf_ktime_get_ns();
+	cl->lan_ifindex = ctx->ingress_ifindex;
+	__sync_fetch_and_add(&cl->packets_out, 1);
+	__sync_fetch_and_add(&cl->bytes_out, bytes);
+
+	udp_csum_be32(uh, ip->saddr, cfg->public_ip);
+	if (cl->public_port != uh->source) {
+		udp_csum_be16(uh, uh->source, cl->public_port);
+		uh->source = cl->public_port;
+	}
+	r.action = snat_redirect(p, cfg->public_ip, plan);
+	return r;
+}
+
+/* WAN -> LAN: the tunnel by (server, public port, Tunnel ID), then by port alone (per-port fallback). */
+static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+{
+	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct udphdr *uh = p->l4;
+	struct iphdr *ip = p->ip;
+	struct l2tp_hdr_info h;
+
+	if (!uh || p->fragmented) {
+		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
+		return r;
+	}
+	if (l2tp_parse(uh, (void *)(long)ctx->data_end, &h)) {
+		r.reason = VPNPT_REASON_L2TP_NOT_V2;
+		return r;
+	}
+	__be16 tid = *h.tunnel_id;
+	struct vpnpt_l2tp_tunnel_key k = {.server = ip->saddr, .public_port = uh->dest, .tunnel_id = tid};
+	struct vpnpt_l2tp_tunnel *t = tid ? bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v1, &k) : 0;
+	if (!t) {
+		k.tunnel_id = 0;
+		t = bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v1, &k);
+	}
+	if (!t) {
+		report_limited(ctx, REPORT_WHAT(VPNPT_EV_L2TP_UNKNOWN, VPNPT_REASON_L2TP_NO_TUNNEL, VPNPT_DIR_INBOUND),
+			       ip->saddr, ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(tid)));
+		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
+		return r;
+	}
+	if (l2tp_has_avps(&h))
+		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_INBOUND, p->l3_off, 0); /* as the server sent it */
+
+	t->last_seen_ns = bpf_ktime_get_ns();
+	t->server_port = uh->source;
+	__sync_fetch_and_add(&t->packets_in, 1);
+	__sync_fetch_and_add(&t->bytes_in, bytes);
+
+	if (k.tunnel_id && t->client_tunnel_id != tid) {
+		udp_csum_be16(uh, tid, t->client_tunnel_id);
+		*h.tunnel_id = t->client_tunnel_id;
+	}
+	if (t->client_port != uh->dest) {
+		udp_csum_be16(uh, uh->dest, t->client_port);
+		uh->dest = t->client_port;
+	}
+	udp_csum_be32(uh, ip->daddr, t->client);
+	return dnat_forward(ctx, p, t->client);
+}
+
+/* Each direction as a subprogram with a small frame of its own (see xlat_pack). */
+static __noinline __u32 l2tp_outbound_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+					   __u64 bytes)
+{
+	return xlat_pack(l2tp_outbound(ctx, p, cfg, bytes));
+}
+
+static __noinline __u32 l2tp_inbound_step(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+{
+	return xlat_pack(l2tp_inbound(ctx, p, bytes));
+}
+
+#endif
