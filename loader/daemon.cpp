@@ -1,11 +1,15 @@
 #include "loader/daemon.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 
 #include <memory>
@@ -30,6 +34,7 @@ struct Ctx {
   SlowPathCounters& slow;
   PptpSlowPath pptp;
   IpsecSlowPath ipsec;
+  L2tpSlowPath l2tp;
   const DaemonOptions& opts;
 };
 
@@ -80,6 +85,9 @@ int on_event(void* ctx, void* data, size_t size) {
       break;
     case VPNPT_EV_GRE_UNKNOWN:
       c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_GRE_NO_CALL, 0, ev->saddr, ev->id));
+      break;
+    case VPNPT_EV_L2TP_UNKNOWN:
+      c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_L2TP_NO_TUNNEL, 0, ev->saddr, ev->id));
       break;
     case VPNPT_EV_SWITCHED_OFF:
       c->diag.record(packet_entry(*ev));
@@ -136,6 +144,78 @@ void check_kernel_helper(Ctx& c) {
   (void)c.att.maps.set_config(*cfg);
 }
 
+int on_l2tp_punt(void* ctx, void* data, size_t size) {
+  auto* c = static_cast<Ctx*>(ctx);
+  if (size < sizeof(vpnpt_l2tp_punt)) return 0;
+  const auto* rec = static_cast<const vpnpt_l2tp_punt*>(data);
+  auto cfg = c->att.maps.config();
+  if (!cfg) return 0;
+  auto s = c->l2tp.on_punt(*rec, size, cfg->public_ip, monotonic_ns());
+  if (!s) return 0;
+  if (s->sent && s->new_tunnel) {
+    auto d = diag_entry(VPNPT_DIAG_L2TP_TUNNEL, 0, s->tunnel.client, s->key.server,
+                        uint32_t{ntohs(s->tunnel.client_tunnel_id)} << 16 | ntohs(s->key.tunnel_id));
+    d.aux = s->tunnel.flags;
+    c->diag.record(d);
+  } else if (!s->sent && s->refusal) {
+    uint32_t client = 0, server = 0;
+    if (rec->frame_len >= rec->l3_off + 20u) {
+      std::memcpy(&client, rec->frame + rec->l3_off + 12, 4);
+      std::memcpy(&server, rec->frame + rec->l3_off + 16, 4);
+    }
+    spdlog::warn("L2TP tunnel request {} -> {} not forwarded: {}", format_ipv4(client), format_ipv4(server),
+                 l2tp_refusal_text(s->refusal));
+    c->diag.record(diag_entry(VPNPT_DIAG_L2TP_REFUSED, s->refusal, client, server, 0));
+  }
+  return 0;
+}
+
+// Copies the L2TP slow path's counters to the metrics endpoint's atomics.
+void publish_l2tp(const L2tpStats& s, SlowPathCounters& out) {
+  out.l2tp_tunnels_port_nat = s.port_nat;
+  out.l2tp_tunnels_translated_id = s.ids_translated;
+  out.l2tp_tunnels_same_id = s.tunnels_set_up - s.ids_translated - s.port_nat;
+  for (size_t i = 0; i < s.refused.size(); ++i) out.l2tp_refused[i] = s.refused[i];
+  for (size_t i = 0; i < s.ended.size(); ++i) out.l2tp_ended[i] = s.ended[i];
+}
+
+// The heartbeat that lets the data plane hand L2TP setup to this daemon (0: gone).
+void heartbeat(Attached& att, bool alive) {
+  uint32_t zero = 0;
+  vpnpt_daemon d{};
+  d.heartbeat_ns = alive ? monotonic_ns() : 0;
+  d.pid = alive ? static_cast<uint32_t>(getpid()) : 0;
+  bpf_map_update_elem(att.maps.daemon_fd(), &zero, &d, BPF_ANY);
+}
+
+// Transmits finished frames (L2TP tunnel requests) on an interface, bypassing the stack as XDP would.
+class FrameSender {
+ public:
+  static Result<FrameSender> open() {
+    Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));  // protocol 0: send only, receive nothing
+    if (!fd.valid()) return make_error("cannot open a packet socket for L2TP tunnel requests", errno);
+    return FrameSender(std::move(fd));
+  }
+  bool send(uint32_t ifindex, const uint8_t* frame, size_t len) const {
+    if (len < ETH_HLEN) return false;
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = static_cast<int>(ifindex);
+    sll.sll_protocol = htons(ETH_P_IP);
+    sll.sll_halen = ETH_ALEN;
+    std::memcpy(sll.sll_addr, frame, ETH_ALEN);
+    if (sendto(fd_.get(), frame, len, 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) {
+      spdlog::warn("cannot send an L2TP tunnel request on {}: {}", ifname_of(ifindex), strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  explicit FrameSender(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;
+};
+
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
@@ -176,8 +256,15 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
     diag.record(diag_entry(VPNPT_DIAG_PPTP_CLOSED, why, call.client, k.server, ntohs(k.xlat_call_id)));
     if (why < slow.pptp_calls_ended.size()) slow.pptp_calls_ended[why]++;
   };
+  auto sender = FrameSender::open();
+  if (!sender) return sender.error();
+  auto l2tp_send = [&sender](uint32_t ifindex, const uint8_t* f, size_t len) { return sender->send(ifindex, f, len); };
+  auto l2tp_close = [&diag](const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t, uint32_t why) {
+    diag.record(diag_entry(VPNPT_DIAG_L2TP_CLOSED, why, t.client, k.server, ntohs(k.tunnel_id)));
+  };
   Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
-          IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec), opts};
+          IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
+          L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
@@ -213,6 +300,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   }
   std::unique_ptr<ring_buffer, RingBufferDeleter> rb(ring_buffer__new(att.maps.events_fd(), on_event, &ctx, nullptr));
   if (!rb) return make_error("cannot open the events ring buffer", errno);
+  if (ring_buffer__add(rb.get(), att.maps.l2tp_punt_fd(), on_l2tp_punt, &ctx) != 0)
+    return make_error("cannot open the L2TP ring buffer", errno);
+  heartbeat(att, true);
 
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_address.empty()) {
@@ -253,6 +343,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           (void)!read(sig->get(), &si, sizeof(si));
           spdlog::info("received {}; daemon stops, data plane and sessions stay (vpnpt detach {} removes them)",
                        strsignal(static_cast<int>(si.ssi_signo)), att.id.wan_if);
+          heartbeat(att, false);  // new L2TP tunnels go to the kernel's NAT at once
           return {};
         }
         case kTimer: {
@@ -262,10 +353,13 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           if (ikeq) ikeq->drain();
           ring_buffer__consume(rb.get());
           uint64_t now = monotonic_ns();
+          heartbeat(att, true);
           for (const auto& rel : ctx.ipsec.tick(now))
             if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
           if (++tick % 10 == 0) {
             ctx.pptp.sweep(now);
+            ctx.l2tp.sweep(now);
+            publish_l2tp(ctx.l2tp.stats(), ctx.slow);
             ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
             const auto& bs = ctx.ipsec.binder().stats();
             ctx.slow.ike_hold_expired = bs.hold_expired;

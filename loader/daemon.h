@@ -8,6 +8,7 @@
 
 #include "loader/attachment.h"
 #include "loader/ipsec_slowpath.h"
+#include "loader/l2tp_slowpath.h"
 #include "loader/pptp_slowpath.h"
 #include "loader/result.h"
 
@@ -18,6 +19,7 @@ struct DaemonOptions {
   PptpTimeouts pptp;
   BinderConfig ipsec_binder;
   IpsecTimeouts ipsec;
+  L2tpTimeouts l2tp;
   bool detect_kernel_helpers = true;  // defer PPTP to the kernel's helper when it is attached
 };
 

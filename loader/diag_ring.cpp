@@ -27,9 +27,10 @@ const char* close_text(uint32_t why) {
   switch (why) {
     case VPNPT_CLOSE_CDN: return "the server disconnected it";
     case VPNPT_CLOSE_CONNECTION: return "its control connection ended";
-    case VPNPT_CLOSE_UNANSWERED: return "the server never answered the call request";
+    case VPNPT_CLOSE_UNANSWERED: return "the server never answered the request";
     case VPNPT_CLOSE_IDLE: return "no traffic for too long";
-    case VPNPT_CLOSE_FLUSHED: return "PPTP passthrough was switched off or handed to the kernel";
+    case VPNPT_CLOSE_FLUSHED: return "the protocol's passthrough was switched off or handed to the kernel";
+    case VPNPT_CLOSE_STOPCCN: return "StopCCN (the client or the server closed the tunnel)";
     default: return "it ended";
   }
 }
@@ -120,6 +121,20 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
     case VPNPT_DIAG_PPTP_CLOSED:
       return when + fmt::format("PPTP call of {} to {} (server sees Call ID {}) ended: {}", ip(e.host), ip(e.server),
                                 e.id, close_text(e.reason));
+    case VPNPT_DIAG_L2TP_TUNNEL:
+      if (e.aux & VPNPT_L2TP_F_PORT_NAT)
+        return when + fmt::format("L2TP tunnel set up: {} -> {} with a hidden Tunnel ID: told apart by its own public "
+                                  "port (per-port NAT)",
+                                  ip(e.host), ip(e.server));
+      return when + fmt::format("L2TP tunnel set up: {} Tunnel ID {} -> {}, seen by the server as Tunnel ID {}{}",
+                                ip(e.host), e.id >> 16, ip(e.server), e.id & 0xffff,
+                                (e.id >> 16) == (e.id & 0xffff) ? "" : " (rewritten: another client uses it)");
+    case VPNPT_DIAG_L2TP_CLOSED:
+      return when + fmt::format("L2TP tunnel of {} to {} (server sees Tunnel ID {}) ended: {}", ip(e.host),
+                                ip(e.server), e.id, close_text(e.reason));
+    case VPNPT_DIAG_L2TP_REFUSED:
+      return when + fmt::format("{}'s L2TP tunnel request to {} was not forwarded: {}", ip(e.host), ip(e.server),
+                                l2tp_refusal_text(e.reason));
     case VPNPT_DIAG_PACKET:
       break;
     default:
@@ -134,6 +149,14 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
     case VPNPT_REASON_IPSEC_OFF:
       return when + fmt::format("IPsec between {} and {}: IPsec passthrough is switched off (vpnpt set ipsec on)",
                                 ip(e.host), ip(e.server));
+    case VPNPT_REASON_L2TP_OFF:
+      return when + fmt::format("L2TP between {} and {}: L2TP passthrough is switched off (vpnpt set l2tp on)",
+                                ip(e.host), ip(e.server));
+    case VPNPT_REASON_L2TP_NO_TUNNEL:
+      return when + fmt::format(
+                        "L2TP from {} for unknown Tunnel ID {}: no tunnel through vpnpt uses it (set up before vpnpt "
+                        "ran, ended, or set up by the kernel's NAT while the daemon was down? reconnect that VPN)",
+                        ip(e.server), e.id);
     case VPNPT_REASON_GRE_NO_CALL: {
       const auto* c = ended_call(e, history);
       if (c)

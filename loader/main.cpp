@@ -10,6 +10,7 @@
 #include "loader/config_file.h"
 #include "loader/daemon.h"
 #include "loader/daemon_lock.h"
+#include "loader/ip_passthrough.h"
 #include "loader/log.h"
 #include "loader/metrics.h"
 #include "loader/netif.h"
@@ -104,9 +105,10 @@ int cmd_attach(const VpnptConfig& cfg) {
         if (auto r = set_switch(att->id, bit, !is_on); !r) return fail(r.error());
     }
   }
-  if (cfg.ip_passthrough_host)
-    spdlog::warn("ip_passthrough {} is stored in the config but not implemented yet; ignored",
-                 format_ipv4(*cfg.ip_passthrough_host));
+  if (cfg.ip_passthrough_host) {
+    if (auto s = set_ip_passthrough(att->id, cfg.ip_passthrough_host, std::nullopt); !s) return fail(s.error());
+    spdlog::info("IP passthrough to {}", format_ipv4(*cfg.ip_passthrough_host));
+  }
   if (auto s = lock->mark_ready(); !s) return fail(s.error());
   DaemonOptions opts;
   opts.metrics_address = cfg.metrics_address.value_or("");
@@ -172,6 +174,26 @@ int cmd_set(const std::string& proto, const std::string& value, const std::strin
   if (!flushed) return fail(flushed.error());
   spdlog::info("{} passthrough {} on {}{}", proto, *on ? "on" : "off", id->wan_if,
                *on ? "" : fmt::format("; {} session(s) flushed", *flushed));
+  return 0;
+}
+
+int cmd_ip_passthrough(const std::string& wan, const std::string& host, const std::vector<std::string>& keep) {
+  if (auto s = require_root("ip-passthrough"); !s) return fail(s.error());
+  std::optional<uint32_t> h;
+  if (host != "off") {
+    auto p = parse_ipv4(host);
+    if (!p) return fail(make_error("passthrough host: " + p.error().what + " (or 'off')"));
+    h = *p;
+  }
+  auto id = attachment_for(wan);
+  if (!id) return fail(id.error());
+  std::optional<std::vector<std::string>> ports;
+  if (!keep.empty()) ports = keep;
+  if (auto s = set_ip_passthrough(*id, h, ports); !s) return fail(s.error());
+  if (h)
+    spdlog::info("IP passthrough on {}: unsolicited traffic to the public IP goes to {}", wan, host);
+  else
+    spdlog::info("IP passthrough off on {}", wan);
   return 0;
 }
 
@@ -273,6 +295,15 @@ int main(int argc, char** argv) {
   set->add_option("state", set_value, "on or off")->required();
   set->add_option("--wan", set_wan, "WAN interface (needed when several attachments exist)");
 
+  std::string pt_wan, pt_host;
+  std::vector<std::string> pt_keep;
+  auto* ipt = app.add_subcommand("ip-passthrough", "give one LAN host the public IP's unsolicited traffic (or off)");
+  ipt->add_option("wan-if", pt_wan, "WAN interface")->required();
+  ipt->add_option("host", pt_host, "the LAN host's IPv4 address, or off")->required();
+  ipt->add_option("--keep-port", pt_keep,
+                  "the router's own port, never passed through: tcp/PORT or udp/PORT (repeatable; replaces the "
+                  "list, default tcp/22 udp/68)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -295,6 +326,7 @@ int main(int argc, char** argv) {
   if (det->parsed()) return cmd_detach(detach_wan);
   if (st->parsed()) return cmd_status(status_wan, status_json_flag);
   if (set->parsed()) return cmd_set(set_proto, set_value, set_wan);
+  if (ipt->parsed()) return cmd_ip_passthrough(pt_wan, pt_host, pt_keep);
   if (ses->parsed()) return cmd_sessions(ses_wan, ses_proto, ses_host, ses_json);
   if (dia->parsed()) return cmd_diagnose(diag_wan, diag_host, diag_json);
   return 1;

@@ -88,7 +88,7 @@ class MapCollector : public prometheus::Collectable {
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
     MetricFamily ratio{"vpnpt_map_fill_ratio", "Entries in use over capacity, per pinned map (0..1)", MetricType::Gauge,
                        {}};
-    MetricFamily sessions{"vpnpt_sessions", "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs",
+    MetricFamily sessions{"vpnpt_sessions", "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs, L2TP tunnels, IP passthrough flows",
                           MetricType::Gauge, {}};
     if (auto f = maps->fill_levels()) {
       for (const auto& m : *f) {
@@ -97,6 +97,8 @@ class MapCollector : public prometheus::Collectable {
         ratio.metric.push_back(gauge(m.capacity ? double(m.used) / m.capacity : 0.0, {{"map", m.name}}));
         if (m.name == VPNPT_MAP_PPTP_CALLS) sessions.metric.push_back(gauge(m.used, {{"proto", "pptp"}}));
         if (m.name == VPNPT_MAP_ESP_IN) sessions.metric.push_back(gauge(m.used, {{"proto", "ipsec"}}));
+        if (m.name == VPNPT_MAP_L2TP_TUNNELS) sessions.metric.push_back(gauge(m.used, {{"proto", "l2tp"}}));
+        if (m.name == VPNPT_MAP_PT_FLOWS) sessions.metric.push_back(gauge(m.used, {{"proto", "ip_passthrough"}}));
       }
     }
     for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap, &ratio, &sessions}) out.push_back(std::move(*f));
@@ -128,7 +130,21 @@ class MapCollector : public prometheus::Collectable {
     windows.metric.push_back(counter(v(slow_->esp_windows_expired), {}));
     MetricFamily idle{"vpnpt_esp_sas_expired_total", "ESP SAs forgotten after being idle", MetricType::Counter, {}};
     idle.metric.push_back(counter(v(slow_->esp_sas_expired), {}));
-    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &windows, &idle}) out.push_back(std::move(*f));
+    MetricFamily l2tp{"vpnpt_l2tp_tunnels_set_up_total", "L2TP tunnels set up through vpnpt, by how the client was told apart",
+                      MetricType::Counter, {}};
+    l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_same_id), {{"how", "own_tunnel_id"}}));
+    l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_translated_id), {{"how", "rewritten_tunnel_id"}}));
+    l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_port_nat), {{"how", "per_port_nat"}}));
+    MetricFamily l2tp_refused{"vpnpt_l2tp_setups_refused_total", "L2TP tunnel requests not forwarded, by why",
+                              MetricType::Counter, {}};
+    const char* lref[] = {"", "no_free_tunnel_id", "table_full", "malformed", "no_free_port", "stale"};
+    for (int i = 1; i <= 5; ++i)
+      l2tp_refused.metric.push_back(counter(v(slow_->l2tp_refused[i]), {{"reason", lref[i]}}));
+    MetricFamily l2tp_ended{"vpnpt_l2tp_tunnels_ended_total", "L2TP tunnels ended, by why", MetricType::Counter, {}};
+    const char* lend[] = {"", "", "", "unanswered", "idle", "flushed", "stopccn"};
+    for (int i : {3, 4, 5, 6}) l2tp_ended.metric.push_back(counter(v(slow_->l2tp_ended[i]), {{"reason", lend[i]}}));
+    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &windows, &idle, &l2tp, &l2tp_refused, &l2tp_ended})
+      out.push_back(std::move(*f));
   }
 
  private:

@@ -84,6 +84,19 @@ std::string_view dir_name(uint32_t dir) { return lookup(kDir, dir); }
 std::string_view reason_name(uint32_t reason) { return lookup(kReason, reason); }
 std::string_view reason_text(uint32_t reason) { return lookup(kReasonText, reason); }
 
+std::string_view l2tp_refusal_text(uint32_t refusal) {
+  switch (refusal) {
+    case VPNPT_L2TP_REFUSE_NO_ID: return "no free Tunnel ID toward that server";
+    case VPNPT_L2TP_REFUSE_TABLE_FULL: return "the L2TP tunnel table is full";
+    case VPNPT_L2TP_REFUSE_MALFORMED: return "not a valid SCCRQ (no Assigned Tunnel ID or a bad AVP)";
+    case VPNPT_L2TP_REFUSE_NO_PORT:
+      return "its Assigned Tunnel ID is hidden and no public port is free for per-port NAT (or its source already "
+             "shares its port by Tunnel ID)";
+    case VPNPT_L2TP_REFUSE_STALE: return "it waited too long in the queue (the daemon was busy or down); the client resends";
+    default: return "unknown";
+  }
+}
+
 std::string_view reason_verdict(uint32_t reason) {
   switch (reason) {
     case VPNPT_REASON_PPTP_ID_EXHAUSTED:

@@ -14,5 +14,7 @@ std::string_view reason_name(uint32_t reason);
 std::string_view reason_text(uint32_t reason);
 // What the data plane does with a packet counted under @reason: "pass" or "drop".
 std::string_view reason_verdict(uint32_t reason);
+// Why an L2TP tunnel request was not forwarded (enum vpnpt_l2tp_refusal), in plain words.
+std::string_view l2tp_refusal_text(uint32_t refusal);
 
 }  // namespace vpnpt

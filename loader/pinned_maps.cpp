@@ -65,7 +65,13 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
                {&m.esp_in_, VPNPT_MAP_ESP_IN},
                {&m.esp_out_, VPNPT_MAP_ESP_OUT},
-               {&m.diag_, VPNPT_MAP_DIAG}};
+               {&m.diag_, VPNPT_MAP_DIAG},
+               {&m.l2tp_tunnels_, VPNPT_MAP_L2TP_TUNNELS},
+               {&m.l2tp_out_, VPNPT_MAP_L2TP_OUT},
+               {&m.l2tp_punt_, VPNPT_MAP_L2TP_PUNT},
+               {&m.daemon_, VPNPT_MAP_DAEMON},
+               {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},
+               {&m.local_ports_, VPNPT_MAP_LOCAL_PORTS}};
   for (auto& s : slots) {
     auto fd = open_pin(pin_dir, s.name);
     if (!fd) return fd.error();
@@ -145,6 +151,10 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
       {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
       {VPNPT_MAP_ESP_IN, esp_in_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
       {VPNPT_MAP_ESP_OUT, esp_out_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
+      {VPNPT_MAP_L2TP_TUNNELS, l2tp_tunnels_.get(), sizeof(vpnpt_l2tp_tunnel_key), VPNPT_L2TP_MAX_TUNNELS},
+      {VPNPT_MAP_L2TP_OUT, l2tp_out_.get(), sizeof(vpnpt_l2tp_client_key), VPNPT_L2TP_MAX_CLIENTS},
+      {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
+      {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
   };
   for (const auto& h : hashes) {
     auto n = count_entries(h.fd, h.key_size);

@@ -33,6 +33,15 @@ const char* pptp_state(uint32_t s) {
   }
 }
 
+const char* l2tp_state(uint32_t s) {
+  switch (s) {
+    case VPNPT_L2TP_REQUESTED: return "requested";
+    case VPNPT_L2TP_ESTABLISHED: return "established";
+    case VPNPT_L2TP_CLOSING: return "closing";
+    default: return "unknown";
+  }
+}
+
 std::string hex32(uint32_t v) { return fmt::format("0x{:08x}", v); }
 
 }  // namespace
@@ -100,6 +109,37 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
                     {"packets_in", p.pk_in},
                     {"bytes_in", p.by_in}});
   }
+  // L2TP: one row per tunnel; outbound counts are per client source (shared by its tunnels to that server).
+  auto l2tp = maps->l2tp();
+  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(l2tp.tunnels)) {
+    if (!want("l2tp", t.client)) continue;
+    vpnpt_l2tp_client_key ck{};
+    ck.client = t.client;
+    ck.server = k.server;
+    ck.client_port = t.client_port;
+    vpnpt_l2tp_client cl{};
+    bpf_map_lookup_elem(l2tp.clients, &ck, &cl);
+    bool port_nat = t.flags & VPNPT_L2TP_F_PORT_NAT;
+    rows.push_back({{"proto", "l2tp"},
+                    {"host", format_ipv4(t.client)},
+                    {"server", format_ipv4(k.server)},
+                    {"ids",
+                     {{"client_tunnel_id", ntohs(t.client_tunnel_id)},
+                      {"translated_tunnel_id", port_nat ? json(nullptr) : json(ntohs(k.tunnel_id))},
+                      {"server_tunnel_id", ntohs(t.server_tunnel_id)},
+                      {"client_port", ntohs(t.client_port)},
+                      {"public_port", ntohs(k.public_port)},
+                      {"server_port", ntohs(t.server_port)},
+                      {"per_port_nat", port_nat},
+                      {"sessions", t.sessions}}},
+                    {"state", l2tp_state(t.state)},
+                    {"age_s", secs(now, t.created_ns)},
+                    {"idle_s", secs(now, std::max(t.last_seen_ns, cl.last_seen_ns))},
+                    {"packets_out", cl.packets_out},
+                    {"bytes_out", cl.bytes_out},
+                    {"packets_in", t.packets_in},
+                    {"bytes_in", t.bytes_in}});
+  }
   return rows;
 }
 
@@ -112,6 +152,12 @@ std::string sessions_text(const json& rows) {
     if (r["proto"] == "pptp")
       ids = fmt::format("call {} -> {} (server {})", i["client_call_id"].get<int>(),
                         i["translated_call_id"].get<int>(), i["server_call_id"].get<int>());
+    else if (r["proto"] == "l2tp")
+      ids = i["per_port_nat"].get<bool>()
+                ? fmt::format("tunnel {} port {} -> {}", i["client_tunnel_id"].get<int>(), i["client_port"].get<int>(),
+                              i["public_port"].get<int>())
+                : fmt::format("tunnel {} -> {} (server {})", i["client_tunnel_id"].get<int>(),
+                              i["translated_tunnel_id"].get<int>(), i["server_tunnel_id"].get<int>());
     else if (r["proto"] == "ipsec")
       ids = fmt::format("spi out {} in {}", i["spi_out"].empty() ? "-" : i["spi_out"][0].get<std::string>(),
                         i["spi_in"].empty() ? "-" : i["spi_in"][0].get<std::string>());

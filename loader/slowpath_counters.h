@@ -18,6 +18,12 @@ struct SlowPathCounters {
   std::atomic<uint64_t> ike_hold_expired{0};                 // held requests dropped after max_wait
   std::atomic<uint64_t> esp_windows_expired{0};              // owners whose server never spoke in time
   std::atomic<uint64_t> esp_sas_expired{0};                  // SAs forgotten after sa_idle
+  // L2TP, copied from L2tpStats by the daemon.
+  std::atomic<uint64_t> l2tp_tunnels_same_id{0};             // set up with the client's own Tunnel ID
+  std::atomic<uint64_t> l2tp_tunnels_translated_id{0};       // set up with a rewritten Tunnel ID
+  std::atomic<uint64_t> l2tp_tunnels_port_nat{0};            // set up with per-port NAT (hidden Tunnel ID)
+  std::array<std::atomic<uint64_t>, 6> l2tp_refused{};       // by enum vpnpt_l2tp_refusal (index 1..5)
+  std::array<std::atomic<uint64_t>, 8> l2tp_ended{};         // by enum vpnpt_diag_close (index 1..6)
 };
 
 }  // namespace vpnpt

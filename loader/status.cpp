@@ -4,6 +4,8 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
+#include "loader/ip_passthrough.h"
+#include "loader/map_dump.h"
 #include "loader/names.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
@@ -57,6 +59,12 @@ Result<json> status_json(const AttachmentId& id) {
                     {"ipsec", (cfg->deferred & VPNPT_SW_IPSEC) != 0},
                     {"l2tp", (cfg->deferred & VPNPT_SW_L2TP) != 0}};
 
+  json keep = json::array();
+  for (const auto& kv : dump_map<vpnpt_local_port_key, uint8_t>(maps->local_ports_fd()))
+    keep.push_back(format_local_port(kv.first));
+  st["ip_passthrough"] = {{"host", cfg->passthrough_host ? json(format_ipv4(cfg->passthrough_host)) : json(nullptr)},
+                          {"local_ports", keep}};
+
   json maps_j = json::object();
   for (const auto& f : *fill) maps_j[f.name] = {{"used", f.used}, {"capacity", f.capacity}};
   st["maps"] = maps_j;
@@ -106,6 +114,13 @@ std::string status_text(const json& st) {
   for (const char* p : {"pptp", "ipsec", "l2tp"})
     out += fmt::format(" {}={}{}", p, st["switches"][p].get<bool>() ? "on" : "off",
                        st["deferred"][p].get<bool>() ? " (deferred to the kernel's helper)" : "");
+  const auto& ipt = st["ip_passthrough"];
+  if (!ipt["host"].is_null()) {
+    std::string ports;
+    for (const auto& p : ipt["local_ports"]) ports += " " + p.get<std::string>();
+    out += fmt::format("\n  ip passthrough: to {} (router keeps{})", ipt["host"].get<std::string>(),
+                       ports.empty() ? " no ports" : ports);
+  }
   out += "\n  maps:\n";
   for (const auto& [name, v] : st["maps"].items())
     out += fmt::format("    {:<22} {}/{}\n", name, v["used"].get<uint32_t>(), v["capacity"].get<uint32_t>());

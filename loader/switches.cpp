@@ -35,6 +35,7 @@ Result<uint32_t> set_switch(const AttachmentId& id, uint32_t bit, bool on) {
   uint32_t flushed = 0;
   if (!on && bit == VPNPT_SW_PPTP) flushed = PptpSlowPath(maps->pptp(), PptpTimeouts{}).flush();
   if (!on && bit == VPNPT_SW_IPSEC) flushed = IpsecSlowPath(maps->ipsec(), BinderConfig{}, IpsecTimeouts{}).flush();
+  if (!on && bit == VPNPT_SW_L2TP) flushed = L2tpSlowPath(maps->l2tp(), L2tpTimeouts{}, {}).flush();
   return flushed;
 }
 

@@ -1,0 +1,84 @@
+// L2TP control-plane work the data plane hands over (docs/l2tp.md):
+// setting up tunnels from the clients' requests (SCCRQ) that the LAN hook
+// queued, with a Tunnel ID unique toward the server (rewriting the
+// Assigned Tunnel ID AVP on a collision) or, when that AVP is hidden, a
+// public port of the client's own; following the control messages the
+// hooks copy (the server's answer, StopCCN, sessions coming and going);
+// and expiring tunnels. The data plane translates established tunnels
+// without it.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "../maps/vpnpt_abi.h"
+
+namespace vpnpt {
+
+struct L2tpTimeouts {
+  std::chrono::seconds unanswered{30};    // SCCRQ without any answer from the server
+  std::chrono::seconds idle{300};         // no traffic either way (L2TP sends Hello every 60 s by default)
+  std::chrono::seconds closing_grace{10}; // after StopCCN: its acknowledgement still has to pass
+  std::chrono::milliseconds setup_stale{3000}; // a queued request older than this is dropped (the client resends)
+};
+
+struct L2tpMaps {
+  int tunnels = -1, clients = -1;
+};
+
+// Public ports handed out for per-port NAT (hidden Assigned Tunnel ID).
+constexpr uint16_t kL2tpPortNatFirst = 61000, kL2tpPortNatLast = 61999;
+
+// What became of a queued tunnel request.
+struct L2tpSetup {
+  bool sent = false;
+  uint32_t refusal = 0;           // enum vpnpt_l2tp_refusal when not sent
+  bool new_tunnel = false;        // false for a retransmitted request of a known tunnel
+  vpnpt_l2tp_tunnel_key key{};
+  vpnpt_l2tp_tunnel tunnel{};
+};
+
+struct L2tpStats {
+  uint64_t tunnels_set_up = 0;
+  uint64_t ids_translated = 0;    // the client's Tunnel ID collided and was rewritten
+  uint64_t port_nat = 0;          // hidden Tunnel ID: per-port NAT
+  std::array<uint64_t, 6> refused{};   // by enum vpnpt_l2tp_refusal
+  std::array<uint64_t, 8> ended{};     // by enum vpnpt_diag_close
+};
+
+class L2tpSlowPath {
+ public:
+  // Transmits a finished Ethernet frame on @ifindex; false if it could not.
+  using Send = std::function<bool(uint32_t ifindex, const uint8_t* frame, size_t len)>;
+  // Told about tunnels that end, with why (enum vpnpt_diag_close).
+  using OnClose = std::function<void(const vpnpt_l2tp_tunnel_key&, const vpnpt_l2tp_tunnel&, uint32_t why)>;
+
+  L2tpSlowPath(L2tpMaps maps, L2tpTimeouts t, Send send, OnClose on_close = {})
+      : m_(maps), t_(t), send_(std::move(send)), on_close_(std::move(on_close)) {}
+
+  // A record from the punt ring. SETUP records return what was done with them.
+  std::optional<L2tpSetup> on_punt(const vpnpt_l2tp_punt& rec, size_t size, uint32_t public_ip, uint64_t now_ns);
+
+  void sweep(uint64_t now_ns);
+  // Removes every tunnel (L2TP was switched off). Returns how many.
+  uint32_t flush();
+
+  const L2tpStats& stats() const { return stats_; }
+
+ private:
+  L2tpSetup setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns);
+  void follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns);
+  void remove(const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t, uint32_t why);
+  std::optional<uint16_t> free_port_nat_port(uint32_t server) const;
+
+  L2tpMaps m_;
+  L2tpTimeouts t_;
+  Send send_;
+  OnClose on_close_;
+  L2tpStats stats_;
+};
+
+}  // namespace vpnpt
