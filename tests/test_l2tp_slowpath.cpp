@@ -1,0 +1,257 @@
+// The L2TP slow path on real maps: parsing control messages, setting up
+// tunnels from queued requests (own id, rewritten id on a collision,
+// per-port NAT for a hidden id, retransmissions), following the server's
+// answer and StopCCN, and expiry. End to end with the real programs: a
+// request queued by the LAN hook comes out rewritten, and the server's
+// answers reach the right client.
+#include "l2tp_rig.h"
+#include "loader/l2tp_msg.h"
+#include "loader/l2tp_slowpath.h"
+
+using namespace vpnpt;
+using namespace vpnpt::test;
+using pkt::Bytes;
+namespace l2 = pkt::l2tp;
+
+namespace {
+
+struct Sent {
+  uint32_t ifindex;
+  Bytes frame;
+};
+
+struct SlowRig : L2tpRig {
+  std::vector<Sent> sent;
+  std::vector<uint32_t> closed;
+  L2tpSlowPath sp{{dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT)},
+                  L2tpTimeouts{},
+                  [this](uint32_t ifi, const uint8_t* f, size_t len) {
+                    sent.push_back({ifi, Bytes(f, f + len)});
+                    return true;
+                  },
+                  [this](const vpnpt_l2tp_tunnel_key&, const vpnpt_l2tp_tunnel&, uint32_t why) {
+                    closed.push_back(why);
+                  }};
+  SlowRig() { daemon_alive(true); }
+
+  // Runs a client's request through the LAN hook and the slow path, as the daemon would.
+  L2tpSetup request(uint32_t client, uint16_t sport, const Bytes& sccrq) {
+    auto r = lan(from_client(client, sport, 1701, sccrq));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_DROP");
+    auto p = punts();
+    REQUIRE(p.size() == 1);
+    auto s = sp.on_punt(p[0], sizeof(p[0]), kPub, monotonic_ns());
+    REQUIRE(s);
+    return *s;
+  }
+  void feed_copies(uint64_t now) {
+    for (const auto& p : punts()) sp.on_punt(p, sizeof(p), kPub, now);
+  }
+  vpnpt_l2tp_tunnel tunnel(const vpnpt_l2tp_tunnel_key& k) {
+    vpnpt_l2tp_tunnel t{};
+    REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &k, &t) == 0);
+    return t;
+  }
+};
+
+const Bytes kPpp{0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04};
+
+}  // namespace
+
+TEST_CASE("L2TP messages: header and AVPs are parsed, nonsense refused", "[l2tp][unit]") {
+  auto m = parse_l2tp(l2::sccrq(4711).data(), l2::sccrq(4711).size());
+  REQUIRE(m);
+  CHECK(m->control);
+  CHECK(m->type == kL2tpSccrq);
+  CHECK(m->tunnel_id == 0);
+  REQUIRE(m->assigned_tunnel);
+  CHECK(*m->assigned_tunnel == 4711);
+  CHECK(l2::sccrq(4711)[m->assigned_tunnel_offset] == 4711 >> 8);
+
+  Bytes hidden = l2::sccrq(0, true);
+  m = parse_l2tp(hidden.data(), hidden.size());
+  REQUIRE(m);
+  CHECK(!m->assigned_tunnel);
+  CHECK(m->assigned_tunnel_hidden);
+
+  Bytes icrq = l2::icrq(9, 77);
+  m = parse_l2tp(icrq.data(), icrq.size());
+  REQUIRE(m);
+  CHECK(m->type == kL2tpIcrq);
+  CHECK(m->assigned_session == 77);
+
+  Bytes d = l2::data(5, 6, kPpp, {true, true, 2});
+  m = parse_l2tp(d.data(), d.size());
+  REQUIRE(m);
+  CHECK(!m->control);
+  CHECK(m->tunnel_id == 5);
+  CHECK(m->session_id == 6);
+
+  Bytes good = l2::sccrq(1);
+  struct Bad {
+    const char* name;
+    Bytes b;
+  } bad[] = {
+      {"version 3", [&] { Bytes b = good; b[1] = 0x03; return b; }()},
+      {"length beyond the datagram", [&] { Bytes b = good; b[3] += 1; return b; }()},
+      {"AVP longer than the message", [&] { Bytes b = good; b[12 + 1] = 0x3f; return b; }()},
+      {"AVP shorter than its header", [&] { Bytes b = good; b[12 + 1] = 0x05; return b; }()},
+      {"first AVP is not the Message Type", l2::control(0, 0, 0, 0, 0, {{9, l2::be16(1)}})},
+      {"control without sequence numbers", Bytes{0xc0, 0x02, 0x00, 0x08, 0, 1, 0, 0}},
+      {"cut off", Bytes{0x00, 0x02, 0x00}},
+  };
+  for (const auto& c : bad) {
+    INFO(c.name);
+    CHECK(!parse_l2tp(c.b.data(), c.b.size()));
+  }
+}
+
+TEST_CASE("L2TP setup: the first client keeps its Tunnel ID, a colliding one gets another", "[l2tp][netns]") {
+  SlowRig g;
+  auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  REQUIRE(a.sent);
+  CHECK(a.new_tunnel);
+  CHECK(ntohs(a.key.tunnel_id) == 100);
+  CHECK(ntohs(a.key.public_port) == 1701);
+  REQUIRE(g.sent.size() == 1);
+  CHECK(g.sent[0].ifindex == g.rt.wan_ifindex);
+  CHECK(g.sent[0].frame == g.at_server(1701, 1701, l2::sccrq(100)));  // only addresses, TTL and MACs changed
+
+  auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
+  REQUIRE(b.sent);
+  uint16_t xlat = ntohs(b.key.tunnel_id);
+  CHECK(xlat != 100);
+  CHECK(xlat != 0);
+  REQUIRE(g.sent.size() == 2);
+  // Same source port on the public side; the Assigned Tunnel ID AVP now says xlat; checksums exact.
+  CHECK(g.sent[1].frame == g.at_server(1701, 1701, l2::sccrq(xlat)));
+  CHECK(pkt::ipv4_checksum_ok(g.sent[1].frame));
+  CHECK(pkt::l4_checksum_ok(g.sent[1].frame));
+  CHECK(g.sp.stats().tunnels_set_up == 2);
+  CHECK(g.sp.stats().ids_translated == 1);
+
+  // The server answers each by its id; each client gets its own tunnel back with id 100.
+  auto ra = g.wan(g.from_server(1701, 1701, l2::sccrp(100, 7)));
+  CHECK(ra.out == g.at_client(L2tpRig::kA, 1701, 1701, l2::sccrp(100, 7)));
+  auto rb = g.wan(g.from_server(1701, 1701, l2::sccrp(xlat, 8)));
+  CHECK(rb.out == g.at_client(L2tpRig::kB, 1701, 1701, l2::sccrp(100, 8)));
+  auto db = g.wan(g.from_server(1701, 1701, l2::data(xlat, 1, kPpp)));
+  CHECK(db.out == g.at_client(L2tpRig::kB, 1701, 1701, l2::data(100, 1, kPpp)));
+
+  // The copies of the answers teach the slow path the server's ids.
+  g.feed_copies(monotonic_ns());
+  auto tb = g.tunnel(b.key);
+  CHECK(tb.state == VPNPT_L2TP_ESTABLISHED);
+  CHECK(ntohs(tb.server_tunnel_id) == 8);
+}
+
+TEST_CASE("L2TP setup: a retransmitted request gets the same tunnel", "[l2tp][netns]") {
+  SlowRig g;
+  g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  auto b1 = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
+  auto b2 = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
+  REQUIRE(b2.sent);
+  CHECK(!b2.new_tunnel);
+  CHECK(b2.key.tunnel_id == b1.key.tunnel_id);
+  CHECK(g.sent[2].frame == g.sent[1].frame);
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);
+}
+
+TEST_CASE("L2TP setup: a hidden Tunnel ID falls back to per-port NAT", "[l2tp][netns]") {
+  SlowRig g;
+  g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(0, true));
+  REQUIRE(b.sent);
+  uint16_t port = ntohs(b.key.public_port);
+  CHECK(port >= kL2tpPortNatFirst);
+  CHECK(port <= kL2tpPortNatLast);
+  CHECK(b.key.tunnel_id == 0);
+  CHECK(b.tunnel.flags == VPNPT_L2TP_F_PORT_NAT);
+  CHECK(g.sent[1].frame == g.at_server(port, 1701, l2::sccrq(0, true)));
+  CHECK(pkt::l4_checksum_ok(g.sent[1].frame));
+  CHECK(g.sp.stats().port_nat == 1);
+  // Whatever id the server uses on that port reaches B.
+  auto r = g.wan(g.from_server(1701, port, l2::data(100, 1, kPpp)));
+  CHECK(r.out == g.at_client(L2tpRig::kB, 1701, 1701, l2::data(100, 1, kPpp)));
+  // A hidden id from a source that already shares port 1701 by Tunnel ID cannot get its own port.
+  auto a2 = g.request(L2tpRig::kA, 1701, l2::sccrq(0, true));
+  CHECK(!a2.sent);
+  CHECK(a2.refusal == VPNPT_L2TP_REFUSE_NO_PORT);
+}
+
+TEST_CASE("L2TP setup: stale and malformed requests are refused, nothing installed", "[l2tp][netns]") {
+  SlowRig g;
+  auto r = g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::sccrq(100)));
+  REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_DROP");
+  auto p = g.punts();
+  REQUIRE(p.size() == 1);
+  auto s = g.sp.on_punt(p[0], sizeof(p[0]), L2tpRig::kPub, p[0].ktime_ns + 4'000'000'000ull);
+  REQUIRE(s);
+  CHECK(!s->sent);
+  CHECK(s->refusal == VPNPT_L2TP_REFUSE_STALE);
+
+  // A "request" without an Assigned Tunnel ID.
+  auto m = g.request(L2tpRig::kA, 1701, l2::control(0, 0, 0, 0, 1, {{7, Bytes{'x'}}}));
+  CHECK(!m.sent);
+  CHECK(m.refusal == VPNPT_L2TP_REFUSE_MALFORMED);
+  CHECK(g.sent.empty());
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 0);
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);
+}
+
+TEST_CASE("L2TP lifecycle: StopCCN closes, the grace period reaps, idle and unanswered expire", "[l2tp][netns]") {
+  SlowRig g;
+  auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
+  g.wan(g.from_server(1701, 1701, l2::sccrp(100, 7)));
+  g.feed_copies(monotonic_ns());
+
+  SECTION("StopCCN from the client") {
+    g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::stopccn(7, 100)));
+    uint64_t now = monotonic_ns();
+    g.feed_copies(now);
+    CHECK(g.tunnel(a.key).state == VPNPT_L2TP_CLOSING);
+    g.sp.sweep(now + 5'000'000'000ull);
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);  // still in its grace period
+    g.sp.sweep(now + 11'000'000'000ull);
+    CHECK(g.closed == std::vector<uint32_t>{VPNPT_CLOSE_STOPCCN});
+    // A's client entry is gone; B's request was never answered, but it is not yet 30 s old.
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 1);
+    auto r = g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::data(7, 1, kPpp)));
+    CHECK(g.dp.reason(VPNPT_REASON_L2TP_NO_TUNNEL) == 1);
+    (void)r;
+  }
+  SECTION("StopCCN from the server") {
+    g.wan(g.from_server(1701, 1701, l2::stopccn(100, 7)));
+    g.feed_copies(monotonic_ns());
+    CHECK(g.tunnel(a.key).state == VPNPT_L2TP_CLOSING);
+  }
+  SECTION("unanswered and idle") {
+    uint64_t now = monotonic_ns();
+    g.sp.sweep(now + 31'000'000'000ull);
+    CHECK(g.closed == std::vector<uint32_t>{VPNPT_CLOSE_UNANSWERED});  // B never heard back
+    g.sp.sweep(now + 301'000'000'000ull);
+    CHECK(g.closed == std::vector<uint32_t>{VPNPT_CLOSE_UNANSWERED, VPNPT_CLOSE_IDLE});
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 0);
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);
+  }
+  SECTION("flush") {
+    CHECK(g.sp.flush() == 2);
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 0);
+    CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);
+  }
+  (void)b;
+}
+
+TEST_CASE("L2TP sessions inside a tunnel are counted from ICRQ and CDN", "[l2tp][netns]") {
+  SlowRig g;
+  auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  g.wan(g.from_server(1701, 1701, l2::sccrp(100, 7)));
+  g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::icrq(7, 1)));
+  g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::icrq(7, 2)));
+  g.feed_copies(monotonic_ns());
+  CHECK(g.tunnel(a.key).sessions == 2);
+  g.wan(g.from_server(1701, 1701, l2::cdn(100, 1, 33)));
+  g.feed_copies(monotonic_ns());
+  CHECK(g.tunnel(a.key).sessions == 1);
+}
