@@ -252,6 +252,8 @@ bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
 struct Stats {
   uint64_t packets = 0, redirected = 0, dropped = 0, rewritten = 0, delivered_in = 0;
   std::map<uint32_t, uint64_t> per_class, per_reason;
+  std::map<std::pair<uint32_t, bool>, uint64_t> fragments;  // (class, later fragment) of GRE/ESP/TCP/UDP
+  std::map<unsigned, uint64_t> vlan_stacks;                  // IPv4 frames by VLAN tags in front
 };
 
 void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
@@ -358,6 +360,9 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
     REQUIRE((e.rewrite == model::Rewrite::kNone || e.rewrite == model::Rewrite::kPptpPayload));
   }
   st.packets++;
+  if (p.fragmented && p.cls != VPNPT_CLASS_MALFORMED) st.fragments[{p.cls, p.later_fragment}]++;
+  if (p.l3) st.vlan_stacks[p.vlans]++;
+  if (p.cls == VPNPT_CLASS_MALFORMED && p.reason == VPNPT_REASON_VLAN_TOO_DEEP) st.vlan_stacks[3]++;
   st.per_class[e.cls]++;
   if (got_reason) st.per_reason[got_reason]++;
   if (r.verdict == XDP_REDIRECT) st.redirected++;
@@ -397,8 +402,12 @@ TEST_CASE("property: random and mutated packets through both hooks agree with th
   std::cout << "\n  reasons:";
   for (auto [r, k] : st.per_reason) std::cout << " " << reason_name(r) << "=" << k;
   std::cout << std::endl;
-  // Every class and most reasons were exercised.
+  // Every class, first and later fragments of GRE and ESP, and VLAN stacks of 0-3 tags were exercised.
   CHECK(st.per_class.size() == VPNPT_CLASS_MAX);
+  for (uint32_t c : {uint32_t{VPNPT_CLASS_GRE}, uint32_t{VPNPT_CLASS_ESP}})
+    for (bool later : {false, true}) CHECK(st.fragments[{c, later}] > 0);
+  CHECK(st.fragments[{VPNPT_CLASS_OTHER, true}] > 0);  // later TCP/UDP fragments carry no ports
+  for (unsigned v = 0; v <= 3; ++v) CHECK(st.vlan_stacks[v] > 0);
   CHECK(st.redirected > 0);
   CHECK(st.delivered_in > 0);
 }
