@@ -49,7 +49,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--first", type=int, default=1, help="lan-*: first SPI / Call ID")
     p.add_argument("--sport", type=int, default=45000, help="lan-pptp: TCP source port")
-    p.add_argument("--pps", type=float, default=0, help="packets per second at most (0: as fast as possible)")
+    p.add_argument("--pps", type=float, default=0, help="packets (lan-pptp: Call IDs) per second at most (0: as fast as possible)")
     a = p.parse_args()
     rnd = random.Random(a.seed)
     proto = {"wan-esp": IPPROTO_ESP, "lan-esp": IPPROTO_ESP, "wan-gre": IPPROTO_GRE, "lan-pptp": socket.IPPROTO_TCP}[a.mode]

@@ -34,22 +34,6 @@ Expect pass(uint32_t cls, uint32_t reason, std::string why) {
 
 }  // namespace
 
-bool reason_drops(uint32_t r) {
-  switch (r) {
-    case VPNPT_REASON_PPTP_ID_EXHAUSTED:
-    case VPNPT_REASON_PPTP_HELD:
-    case VPNPT_REASON_PPTP_STREAM_FULL:
-    case VPNPT_REASON_PPTP_TABLE_FULL:
-    case VPNPT_REASON_PPTP_FOREIGN_ID:
-    case VPNPT_REASON_ESP_UNBOUND:
-    case VPNPT_REASON_ESP_SPI_CONFLICT:
-    case VPNPT_REASON_ESP_TABLE_FULL:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Parsed parse(const Bytes& f, unsigned vlan_depth) {
   Parsed p;
   if (f.size() < 14) return malformed(p, VPNPT_REASON_ETH_TRUNC);

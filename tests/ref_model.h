@@ -100,7 +100,4 @@ struct Model {
   Expect dnat(Expect e, const Parsed& p, uint32_t host);
 };
 
-// The verdict each reason has (loader/names.cpp reason_verdict, docs/dataplane.md).
-bool reason_drops(uint32_t reason);
-
 }  // namespace vpnpt::test::model

@@ -156,7 +156,7 @@ struct PptpRig {
       if (after.reasons[vpnpt_reason_index(dir, k)].packets != before.reasons[vpnpt_reason_index(dir, k)].packets) reason = k;
     INFO("reason " << reason_name(reason));
     REQUIRE((r.verdict == XDP_PASS || r.verdict == XDP_DROP));
-    REQUIRE((r.verdict == XDP_DROP) == (reason != VPNPT_REASON_NONE && model::reason_drops(reason)));
+    REQUIRE((r.verdict == XDP_DROP) == (reason != VPNPT_REASON_NONE && reason_verdict(reason) == "drop"));
     if (!corrupt && r.verdict == XDP_DROP) REQUIRE(reason == VPNPT_REASON_PPTP_HELD);  // nothing else in a clean session
     // C2: nothing but the payload and the TCP checksum changes, and the checksum stays valid.
     model::Parsed p = model::parse(in, 2);
