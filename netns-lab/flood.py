@@ -9,8 +9,9 @@ comes first, and prints one JSON line with what it sent.
   wan-gre  --dst PUBLIC   enhanced GRE with random Call IDs (keys)
   lan-esp  --dst SERVER   ESP, every packet a new SPI (a LAN host opening SAs)
   lan-pptp --dst SERVER   PPTP Outgoing-Call-Requests, every one a new Call ID,
-                          8 per TCP segment of one crafted control stream (no
-                          handshake: vpnpt tracks it from the first message)
+                          8 per TCP segment, a new crafted control stream every
+                          64 segments (no handshake: vpnpt tracks a stream
+                          from its first message)
 """
 
 import argparse
@@ -48,7 +49,7 @@ def main():
     p.add_argument("--max-time", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--first", type=int, default=1, help="lan-*: first SPI / Call ID")
-    p.add_argument("--sport", type=int, default=45000, help="lan-pptp: TCP source port")
+    p.add_argument("--sport", type=int, default=45000, help="lan-pptp: TCP source port of the first stream (then +1 per stream)")
     p.add_argument("--pps", type=float, default=0, help="packets (lan-pptp: Call IDs) per second at most (0: as fast as possible)")
     a = p.parse_args()
     rnd = random.Random(a.seed)
@@ -71,7 +72,13 @@ def main():
         else:
             n = min(8, a.count - sent)
             payload = b"".join(ocrq((call_id + k) & 0xFFFF) for k in range(n))
-            hdr = struct.pack("!HHIIBBHHH", a.sport, 1723, seq, 1, 5 << 4, 0x18, 65535, 0, 0)
+            # A new control stream every 64 segments (512 calls), so one lost segment
+            # stalls only its own stream, as a host opening several connections would.
+            segment = (call_id - a.first) // 8
+            if segment % 64 == 0:
+                seq = rnd.randrange(1 << 31)
+            sport = a.sport + segment // 64
+            hdr = struct.pack("!HHIIBBHHH", sport, 1723, seq, 1, 5 << 4, 0x18, 65535, 0, 0)
             pseudo = socket.inet_aton(src) + socket.inet_aton(a.dst) + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
             c = csum(pseudo + hdr + payload)
             pkt = hdr[:16] + struct.pack("!H", c) + hdr[18:] + payload
