@@ -35,7 +35,8 @@ struct gre_v1_hdr {
 /*
  * Validates an enhanced GRE header at @gh (the 4 base bytes were checked by
  * the classifier). Returns 0 if this is PPTP GRE whose optional fields fit
- * the packet, otherwise the reason to pass it.
+ * the datagram (@l4_len: Ethernet padding does not count), otherwise the
+ * reason to pass it.
  */
 static __always_inline enum vpnpt_reason gre_v1_check(struct gre_v1_hdr *gh, void *end, __u32 l4_len)
 {
