@@ -35,18 +35,19 @@ struct gre_v1_hdr {
 /*
  * Validates an enhanced GRE header at @gh (the 4 base bytes were checked by
  * the classifier). Returns 0 if this is PPTP GRE whose optional fields fit
- * the packet, otherwise the reason to pass it.
+ * the datagram (@l4_len: Ethernet padding does not count), otherwise the
+ * reason to pass it.
  */
-static __always_inline enum vpnpt_reason gre_v1_check(struct gre_v1_hdr *gh, void *end)
+static __always_inline enum vpnpt_reason gre_v1_check(struct gre_v1_hdr *gh, void *end, __u32 l4_len)
 {
-	if ((void *)(gh + 1) > end)
+	if ((void *)(gh + 1) > end || l4_len < sizeof(*gh))
 		return VPNPT_REASON_L4_TRUNC;
 	/* K set; C, R, s, Recur clear; S optional. Ver 1, flags clear, A optional. */
 	if ((gh->flags & ~GRE_FLAG_S) != GRE_FLAG_K || (gh->version & ~GRE_VER_A) != 1 ||
 	    gh->proto != bpf_htons(GRE_PROTO_PPP))
 		return VPNPT_REASON_GRE_NOT_PPTP;
 	__u32 opt = ((gh->flags & GRE_FLAG_S) ? 4 : 0) + ((gh->version & GRE_VER_A) ? 4 : 0);
-	if ((void *)(gh + 1) + opt > end)
+	if ((void *)(gh + 1) + opt > end || l4_len < sizeof(*gh) + opt)
 		return VPNPT_REASON_L4_TRUNC;
 	return VPNPT_REASON_NONE;
 }
@@ -76,7 +77,7 @@ static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_GRE_FRAGMENT;
 		return r;
 	}
-	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end);
+	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end, p->l4_len);
 	if (r.reason)
 		return r;
 
@@ -112,7 +113,7 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 		r.reason = VPNPT_REASON_GRE_FRAGMENT;
 		return r;
 	}
-	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end);
+	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end, p->l4_len);
 	if (r.reason)
 		return r;
 

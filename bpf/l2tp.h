@@ -37,12 +37,16 @@ struct l2tp_hdr_info {
 	__u16 length;       /* L2TP length field, 0 if absent */
 };
 
-/* Parses the L2TPv2 header after @uh. Returns 0, or -1 if it is not L2TPv2 (or cut off). */
-static __always_inline int l2tp_parse(struct udphdr *uh, void *end, struct l2tp_hdr_info *h)
+/*
+ * Parses the L2TPv2 header after @uh; @l4_len is the datagram's length after
+ * the IPv4 header (Ethernet padding is not part of it). Returns 0, or -1 if
+ * it is not L2TPv2 (or cut off).
+ */
+static __always_inline int l2tp_parse(struct udphdr *uh, void *end, __u32 l4_len, struct l2tp_hdr_info *h)
 {
 	__u8 *l2 = (void *)(uh + 1);
 
-	if ((void *)(l2 + 6) > end) /* flags, [length], tunnel */
+	if ((void *)(l2 + 6) > end || l4_len < sizeof(*uh) + 6) /* flags, [length], tunnel */
 		return -1;
 	h->flags = (__u16)l2[0] << 8 | l2[1];
 	if ((h->flags & L2TP_VERSION_MASK) != 2)
@@ -51,7 +55,7 @@ static __always_inline int l2tp_parse(struct udphdr *uh, void *end, struct l2tp_
 		/* Control messages always carry length and sequence numbers, never an offset. */
 		if ((h->flags & (L2TP_F_LENGTH | L2TP_F_SEQ | L2TP_F_OFFSET)) != (L2TP_F_LENGTH | L2TP_F_SEQ))
 			return -1;
-		if ((void *)(l2 + L2TP_CTRL_HDR_LEN) > end)
+		if ((void *)(l2 + L2TP_CTRL_HDR_LEN) > end || l4_len < sizeof(*uh) + L2TP_CTRL_HDR_LEN)
 			return -1;
 	}
 	if (h->flags & L2TP_F_LENGTH) {
@@ -164,7 +168,7 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
 		return r;
 	}
-	if (l2tp_parse(uh, (void *)(long)ctx->data_end, &h)) {
+	if (l2tp_parse(uh, (void *)(long)ctx->data_end, p->l4_len, &h)) {
 		r.reason = VPNPT_REASON_L2TP_NOT_V2;
 		return r;
 	}
@@ -224,7 +228,7 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
 		return r;
 	}
-	if (l2tp_parse(uh, (void *)(long)ctx->data_end, &h)) {
+	if (l2tp_parse(uh, (void *)(long)ctx->data_end, p->l4_len, &h)) {
 		r.reason = VPNPT_REASON_L2TP_NOT_V2;
 		return r;
 	}

@@ -20,11 +20,11 @@
 #include "stats.h"
 
 /* 1 if the UDP payload is ESP (a non-zero SPI), 0 for IKE, keepalives and runts. */
-static __always_inline int natt_is_esp(struct udphdr *uh, void *end)
+static __always_inline int natt_is_esp(struct udphdr *uh, void *end, __u32 l4_len)
 {
 	__be32 *marker = (void *)(uh + 1);
 
-	if ((void *)(marker + 2) > end) /* SPI + sequence number */
+	if ((void *)(marker + 2) > end || l4_len < sizeof(*uh) + 8) /* SPI + sequence number */
 		return 0;
 	return *marker != 0;
 }
@@ -55,7 +55,7 @@ static __always_inline struct xlat_result natt_forward(struct xdp_md *ctx, struc
 	/* Only the server side's port 4500 counts: host -> server:4500 out, server:4500 -> public in. */
 	if (dir == VPNPT_DIR_OUTBOUND ? uh->dest != bpf_htons(4500) : uh->source != bpf_htons(4500))
 		return r;
-	if (!natt_is_esp(uh, (void *)(long)ctx->data_end)) {
+	if (!natt_is_esp(uh, (void *)(long)ctx->data_end, p->l4_len)) {
 		r.reason = VPNPT_REASON_NATT_NOT_ESP;
 		return r;
 	}

@@ -31,6 +31,7 @@ struct pkt {
 	void *l4;           /* NULL for non-first fragments and non-IPv4 */
 	__u32 l3_off;       /* offset of the IPv4 header from the frame start */
 	__u16 ip_len;       /* IPv4 total length */
+	__u16 l4_len;       /* bytes of the datagram after the IPv4 header (Ethernet padding excluded) */
 	__u8 ip_proto;
 	__u8 frag;          /* 1 if this is a non-first fragment (no L4 header) */
 	__u8 fragmented;    /* 1 if this is any fragment (MF set or offset != 0) */
@@ -106,6 +107,7 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 
 	p->l3_off = (__u32)((void *)ip - start);
 	p->ip_len = tot;
+	p->l4_len = tot - hlen;
 	p->ip_proto = ip->protocol;
 	p->frag = (ip->frag_off & bpf_htons(0x1fff)) != 0;
 	p->fragmented = (ip->frag_off & bpf_htons(0x3fff)) != 0; /* MF or offset */
@@ -119,7 +121,8 @@ static __always_inline enum vpnpt_reason parse_l4(struct cursor *c, struct pkt *
 
 	if (p->frag)
 		return VPNPT_REASON_NONE; /* no L4 header in later fragments */
-	if (cursor_take(c, len, &l4))
+	/* Inside the datagram, not just the frame: Ethernet padding is not a header. */
+	if (len > p->l4_len || cursor_take(c, len, &l4))
 		return VPNPT_REASON_L4_TRUNC;
 	p->l4 = l4;
 	return VPNPT_REASON_NONE;

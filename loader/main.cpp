@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "loader/attachment.h"
+#include "loader/cli.h"
 #include "loader/bpffs.h"
 #include "loader/config_file.h"
 #include "loader/daemon.h"
@@ -26,18 +27,6 @@ int fail(const Error& e) {
   spdlog::error("{}", e.message());
   return 1;
 }
-
-struct AttachArgs {
-  std::string wan;
-  std::vector<std::string> lans;
-  std::string public_ip;
-  std::string mode = "auto";
-  std::string metrics = kDefaultMetricsAddress;
-  bool no_metrics = false;
-  uint32_t vlan_depth = VPNPT_VLAN_DEPTH_MAX;
-  std::string config;
-  std::vector<std::string> on, off;  // --on/--off protocol (repeatable)
-};
 
 // Exit code for a bad config file (EX_CONFIG): the systemd unit does not restart-loop on it.
 constexpr int kExitConfig = 78;
@@ -241,68 +230,14 @@ int cmd_diagnose(const std::string& wan, const std::string& host, bool as_json) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vpnpt: XDP-accelerated VPN passthrough (PPTP, IPsec, L2TP) for Linux NAT gateways"};
-  app.require_subcommand(1);
-  std::string log_level = "info";
-  bool verbose = false;
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_flag("-v,--verbose", verbose, "debug logging, including the verifier log on load failures");
-
-  AttachArgs aa;
-  auto* attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");
-  attach->add_option("wan-if", aa.wan, "WAN interface (or 'wan =' in --config)");
-  attach->add_option("--lan", aa.lans, "LAN interface (repeatable; or 'lan =' in --config)");
-  attach->add_option("--config", aa.config, "config file, e.g. /etc/vpnpt/vpnpt.conf; options given here override it");
-  attach->add_option("--on", aa.on, "switch a protocol's passthrough on at attach (pptp, ipsec, l2tp; repeatable)");
-  attach->add_option("--off", aa.off, "switch a protocol's passthrough off at attach (repeatable)");
-  attach->add_option("--public-ip", aa.public_ip, "public IPv4 (default: the WAN interface's primary address)");
-  attach->add_option("--mode", aa.mode, "XDP mode: auto (native, else skb), native, skb");
-  attach->add_option("--metrics-address", aa.metrics, "Prometheus endpoint HOST:PORT")
-      ->default_str(kDefaultMetricsAddress);
-  attach->add_flag("--no-metrics", aa.no_metrics, "do not serve /metrics");
-  attach->add_option("--vlan-depth", aa.vlan_depth, "VLAN tags the data plane looks through (0-2)")
-      ->check(CLI::Range(0, VPNPT_VLAN_DEPTH_MAX));
-
-  std::string detach_wan;
-  auto* det = app.add_subcommand("detach", "remove programs and pins of an attachment");
-  det->add_option("wan-if", detach_wan, "WAN interface")->required();
-
-  std::string status_wan;
-  bool status_json_flag = false;
-  auto* st = app.add_subcommand("status", "show interfaces, programs, maps, switches and counters");
-  st->add_option("wan-if", status_wan, "WAN interface (default: every attachment in this namespace)");
-  st->add_flag("--json", status_json_flag, "machine-readable output");
-
-  std::string ses_wan, ses_proto, ses_host;
-  bool ses_json = false;
-  auto* ses = app.add_subcommand("sessions", "list the sessions vpnpt translates (PPTP calls, IPsec SAs)");
-  ses->add_option("--proto", ses_proto, "pptp, ipsec or l2tp");
-  ses->add_option("--host", ses_host, "only this LAN host");
-  ses->add_option("--wan", ses_wan, "WAN interface (needed when several attachments exist)");
-  ses->add_flag("--json", ses_json, "machine-readable output (stable)");
-
-  std::string diag_wan, diag_host;
-  bool diag_json = false;
-  auto* dia = app.add_subcommand("diagnose", "why is a VPN not working? recent problems in plain words");
-  dia->add_option("host", diag_host, "only problems concerning this LAN host");
-  dia->add_option("--wan", diag_wan, "WAN interface (needed when several attachments exist)");
-  dia->add_flag("--json", diag_json, "machine-readable output");
-
-  std::string set_proto, set_value, set_wan;
-  auto* set = app.add_subcommand("set", "switch a protocol's passthrough on or off at runtime");
-  set->add_option("protocol", set_proto, "pptp, ipsec or l2tp")->required();
-  set->add_option("state", set_value, "on or off")->required();
-  set->add_option("--wan", set_wan, "WAN interface (needed when several attachments exist)");
-
-  std::string pt_wan, pt_host;
-  std::vector<std::string> pt_keep;
-  auto* ipt = app.add_subcommand("ip-passthrough", "give one LAN host the public IP's unsolicited traffic (or off)");
-  ipt->add_option("wan-if", pt_wan, "WAN interface")->required();
-  ipt->add_option("host", pt_host, "the LAN host's IPv4 address, or off")->required();
-  ipt->add_option("--keep-port", pt_keep,
-                  "the router's own port, never passed through: tcp/PORT or udp/PORT (repeatable; replaces the "
-                  "list, default tcp/22 udp/68)");
+  auto cli = make_cli();
+  CLI::App& app = cli->app;
+  CliArgs& a = cli->args;
+  AttachArgs& aa = a.attach;
+  auto *attach = cli->attach, *det = cli->detach, *st = cli->status, *ses = cli->sessions, *dia = cli->diagnose,
+       *set = cli->set, *ipt = cli->ip_passthrough;
+  std::string& log_level = a.log_level;
+  bool& verbose = a.verbose;
 
   try {
     app.parse(argc, argv);
@@ -323,11 +258,11 @@ int main(int argc, char** argv) {
     }
     return cmd_attach(**cfg);
   }
-  if (det->parsed()) return cmd_detach(detach_wan);
-  if (st->parsed()) return cmd_status(status_wan, status_json_flag);
-  if (set->parsed()) return cmd_set(set_proto, set_value, set_wan);
-  if (ipt->parsed()) return cmd_ip_passthrough(pt_wan, pt_host, pt_keep);
-  if (ses->parsed()) return cmd_sessions(ses_wan, ses_proto, ses_host, ses_json);
-  if (dia->parsed()) return cmd_diagnose(diag_wan, diag_host, diag_json);
+  if (det->parsed()) return cmd_detach(a.detach_wan);
+  if (st->parsed()) return cmd_status(a.status_wan, a.status_json);
+  if (set->parsed()) return cmd_set(a.set_proto, a.set_value, a.set_wan);
+  if (ipt->parsed()) return cmd_ip_passthrough(a.pt_wan, a.pt_host, a.pt_keep);
+  if (ses->parsed()) return cmd_sessions(a.ses_wan, a.ses_proto, a.ses_host, a.ses_json);
+  if (dia->parsed()) return cmd_diagnose(a.diag_wan, a.diag_host, a.diag_json);
   return 1;
 }

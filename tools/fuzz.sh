@@ -3,16 +3,16 @@
 # FUZZ_SECONDS (default 30) from the seed corpora in tests/fuzz/corpus/.
 # Prints the inputs executed per target; a crash, leak or failed invariant
 # fails the run and leaves the reproducer in build-fuzz/work/<target>/.
-# tools/test.sh runs it briefly; run it longer by hand: FUZZ_SECONDS=600 tools/fuzz.sh
+# tools/test.sh runs it briefly (20 s per target: about a minute); run it longer by hand: FUZZ_SECONDS=600 tools/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-30}
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DVPNPT_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_ike fuzz_config >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_ike fuzz_config fuzz_cli >/dev/null
 
 rc=0
-for t in ike config; do
+for t in ike config cli; do
 	work=build-fuzz/work/$t
 	rm -rf "$work"
 	mkdir -p "$work/corpus"

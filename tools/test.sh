@@ -17,4 +17,4 @@ cmake -S . -B build -DBUILD_TESTING=ON
 cmake --build build -j"$(nproc)"
 (cd build && ctest --output-on-failure --timeout 900 "$@")
 # A short fuzz run of the userspace parsers (about a minute; tools/fuzz.sh for longer runs).
-FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash tools/fuzz.sh
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash tools/fuzz.sh
