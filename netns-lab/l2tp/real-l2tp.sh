@@ -260,6 +260,8 @@ lab_info "waited $((SECONDS - T0))s"
 if [[ "$MODE" == vpnpt ]]; then
 	lab_info "vpnpt counters (outbound): $(lab_counters s1 outbound 2>/dev/null | tr '\n' ' ')"
 	lab_info "vpnpt counters (inbound):  $(lab_counters s1 inbound 2>/dev/null | tr '\n' ' ')"
+	lab_router_exec s1 "$VPNPT" sessions --proto l2tp --json >"$S/sessions.json" 2>/dev/null || true
+	lab_router_exec s1 "$VPNPT" sessions --proto l2tp | sed 's/^/    vpnpt sessions| /' || true
 fi
 # The router's conntrack view of the L2TP flows (which LAC got which public port).
 lab_nsenter "$R" cat /proc/net/nf_conntrack 2>/dev/null | grep -E ' udp ' >"$S/conntrack.txt" || true
@@ -276,5 +278,18 @@ rc=0
 report_args=(--state "$S" --mode "$MODE" --clients "$NCLIENTS" --min-replies "$MIN_REPLIES"
 	--public "$PUB" --server "$SRV" --lns-port "$LNS_PORT")
 [[ "$CAPTURE" != 0 ]] || report_args+=(--no-wire)
-"$PY" "$L2TP_DIR/l2tp_report.py" "${report_args[@]}" || rc=$?
+"$PY" "$L2TP_DIR/l2tp_report.py" "${report_args[@]}" | tee "$S/report.txt" || rc=$?
+[[ "${PIPESTATUS[0]}" == 0 ]] || rc=1
+if [[ "$MODE" == vpnpt ]]; then
+	# vpnpt's promise: every LAC keeps its local port on the public side, the
+	# LNS sees distinct tunnel IDs even when the LACs chose the same, and
+	# vpnpt lists one tunnel per LAC.
+	n_peers=$(grep -c "^LNS tunnel .* peer=$PUB:$LAC_PORT\$" "$S/report.txt" || true)
+	lab_check_eq "every LNS tunnel comes from $PUB:$LAC_PORT (the LACs' own port)" "$NCLIENTS" "$n_peers"
+	n_ids=$(grep -o "^LNS tunnel .* lac_tunnel_id=[0-9]*" "$S/report.txt" | sed 's/.*=//' | sort -u | wc -l)
+	lab_check_eq "the LNS sees $NCLIENTS distinct LAC tunnel IDs" "$NCLIENTS" "$n_ids"
+	n_ses=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$S/sessions.json" 2>/dev/null || echo 0)
+	lab_check_eq "vpnpt sessions lists $NCLIENTS L2TP tunnels" "$NCLIENTS" "$n_ses"
+	[[ "${LAB_CHECK_FAILS:-0}" == 0 ]] || rc=1
+fi
 exit "$rc"
