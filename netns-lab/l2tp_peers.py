@@ -399,6 +399,8 @@ def run_lac(a):
         while now() < t_end and len(seqs) < a.count:
             receive(0.05)
         rep["echo_seqs"] = sorted(seqs)
+        rep["echoes_at_ready"] = len(seqs)
+        rep["foreign_at_ready"] = len(rep["foreign"])
         L("%d/%d echoes, %d foreign", len(seqs), a.count, len(rep["foreign"]))
         write_report(a.report, rep)
         touch(a.ready_file)
