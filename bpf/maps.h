@@ -71,14 +71,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_calls_v1 SEC(".maps");
 
-/* (client, server, client Call ID) -> translated id. Written with the call. */
+/* (client, server, client Call ID, control port) -> translated id. Written with the call. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
 	__type(key, struct vpnpt_pptp_client_key);
 	__type(value, struct vpnpt_pptp_xlat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_pptp_by_client_v1 SEC(".maps");
+} vpnpt_pptp_by_client_v2 SEC(".maps");
 
 /* (client, server, server Call ID) -> translated id: outbound GRE. Written when the server answers. */
 struct {

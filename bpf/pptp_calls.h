@@ -30,11 +30,13 @@ struct pptp_ctrl_id {
 };
 
 /* Finds the translated id a client's call already has. */
-static __always_inline struct vpnpt_pptp_xlat *pptp_find_own(__be32 client, __be32 server, __be16 client_call_id)
+static __always_inline struct vpnpt_pptp_xlat *pptp_find_own(__be32 client, __be32 server, __be16 client_call_id,
+							       __be16 ctrl_port)
 {
-	struct vpnpt_pptp_client_key k = {.client = client, .server = server, .client_call_id = client_call_id};
+	struct vpnpt_pptp_client_key k = {.client = client, .server = server, .client_call_id = client_call_id,
+					  .ctrl_port = ctrl_port};
 
-	return bpf_map_lookup_elem(&vpnpt_pptp_by_client_v1, &k);
+	return bpf_map_lookup_elem(&vpnpt_pptp_by_client_v2, &k);
 }
 
 /*
@@ -44,7 +46,7 @@ static __always_inline struct vpnpt_pptp_xlat *pptp_find_own(__be32 client, __be
 static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *cid, __be16 client_call_id,
 						     __be16 *xlat)
 {
-	struct vpnpt_pptp_xlat *have = pptp_find_own(cid->client, cid->server, client_call_id);
+	struct vpnpt_pptp_xlat *have = pptp_find_own(cid->client, cid->server, client_call_id, cid->client_port);
 	__u64 index_flags = BPF_NOEXIST;
 	if (have) {
 		struct vpnpt_pptp_call_key ok = {.server = cid->server, .xlat_call_id = have->xlat_call_id};
@@ -87,13 +89,14 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 	if (err)
 		return VPNPT_REASON_PPTP_TABLE_FULL;
 
-	struct vpnpt_pptp_client_key k = {.client = cid->client, .server = cid->server, .client_call_id = client_call_id};
+	struct vpnpt_pptp_client_key k = {.client = cid->client, .server = cid->server, .client_call_id = client_call_id,
+					  .ctrl_port = cid->client_port};
 	struct vpnpt_pptp_xlat x = {.xlat_call_id = ck.xlat_call_id};
-	err = bpf_map_update_elem(&vpnpt_pptp_by_client_v1, &k, &x, index_flags);
+	err = bpf_map_update_elem(&vpnpt_pptp_by_client_v2, &k, &x, index_flags);
 	if (err) {
 		/* Lost a race with another CPU for the same call, or the index is full. */
 		bpf_map_delete_elem(&vpnpt_pptp_calls_v1, &ck);
-		have = pptp_find_own(cid->client, cid->server, client_call_id);
+		have = pptp_find_own(cid->client, cid->server, client_call_id, cid->client_port);
 		if (!have)
 			return VPNPT_REASON_PPTP_TABLE_FULL;
 		*xlat = have->xlat_call_id;

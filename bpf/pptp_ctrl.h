@@ -138,7 +138,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 			add_patch(st, st->msg_seq + 12, id, xlat);
 			return 0;
 		case PPTP_CCRQ: {
-			struct vpnpt_pptp_xlat *own = pptp_find_own(w->cid.client, w->cid.server, id);
+			struct vpnpt_pptp_xlat *own = pptp_find_own(w->cid.client, w->cid.server, id, w->cid.client_port);
 			if (own) {
 				add_patch(st, st->msg_seq + 12, id, own->xlat_call_id);
 				return 0;

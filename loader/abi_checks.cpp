@@ -45,6 +45,7 @@ static_assert(sizeof(vpnpt_pptp_call_key) == 8);
 static_assert(offsetof(vpnpt_pptp_call_key, xlat_call_id) == 4);
 static_assert(sizeof(vpnpt_pptp_client_key) == 12);
 static_assert(offsetof(vpnpt_pptp_client_key, client_call_id) == 8);
+static_assert(offsetof(vpnpt_pptp_client_key, ctrl_port) == 10);
 static_assert(sizeof(vpnpt_pptp_gre_key) == 12);
 static_assert(offsetof(vpnpt_pptp_gre_key, server_call_id) == 8);
 static_assert(sizeof(vpnpt_pptp_xlat) == 4);

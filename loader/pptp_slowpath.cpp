@@ -48,6 +48,7 @@ void PptpSlowPath::remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_ca
   ck.client = c.client;
   ck.server = k.server;
   ck.client_call_id = c.client_call_id;
+  ck.ctrl_port = c.ctrl_client_port;
   vpnpt_pptp_xlat x{};
   if (bpf_map_lookup_elem(m_.by_client, &ck, &x) == 0 && x.xlat_call_id == k.xlat_call_id)
     bpf_map_delete_elem(m_.by_client, &ck);

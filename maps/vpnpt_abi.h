@@ -25,7 +25,7 @@
 #define VPNPT_MAP_REASONS "vpnpt_reasons_v3"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v1"
-#define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v1"
+#define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v1"
 #define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
 #define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v1"
@@ -264,12 +264,17 @@ struct vpnpt_pptp_call {
 	__u64 packets_out, bytes_out, packets_in, bytes_in;  /* GRE translated */
 };
 
-/* vpnpt_pptp_by_client_v1: (client, server, client call id) -> xlat id. Written with the call. */
+/*
+ * vpnpt_pptp_by_client_v2: (client, server, client call id, control
+ * connection's client port) -> xlat id. Written with the call. The port
+ * keeps two control connections of one host to one server apart when the
+ * host uses the same Call ID on both (v1 had no port and mixed them).
+ */
 struct vpnpt_pptp_client_key {
 	__be32 client;
 	__be32 server;
 	__be16 client_call_id;
-	__u16 pad;
+	__be16 ctrl_port;
 };
 
 /* vpnpt_pptp_gre_out_v1: (client, server, server call id) -> xlat id, once the server answered. */

@@ -43,14 +43,21 @@ struct Pptp {
   }
 
   // The translated id the server sees for (client, call id), from the map.
+  // (Whatever control connection it came on: these tests use one per client.)
   uint16_t xlat_of(uint32_t client, uint16_t call_id) {
-    vpnpt_pptp_client_key k{};
-    k.client = client;
-    k.server = kSrv;
-    k.client_call_id = htons(call_id);
-    vpnpt_pptp_xlat x{};
-    REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), &k, &x) == 0);
-    return ntohs(x.xlat_call_id);
+    int fd = dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT);
+    vpnpt_pptp_client_key k{}, next{};
+    vpnpt_pptp_client_key* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      vpnpt_pptp_xlat x{};
+      if (next.client == client && next.server == kSrv && next.client_call_id == htons(call_id) &&
+          bpf_map_lookup_elem(fd, &next, &x) == 0)
+        return ntohs(x.xlat_call_id);
+      k = next;
+      prev = &k;
+    }
+    FAIL("no translated id for that client and Call ID");
+    return 0;
   }
 
   bool call_state(uint16_t xlat, vpnpt_pptp_call* out) {

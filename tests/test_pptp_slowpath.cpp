@@ -143,6 +143,7 @@ TEST_CASE("slow path: reaping an old call leaves a newer call's index entries al
   ck.client = kA;
   ck.server = kSrv;
   ck.client_call_id = htons(1000);
+  ck.ctrl_port = htons(40000);
   vpnpt_pptp_xlat newer{htons(2222), 0};
   REQUIRE(bpf_map_update_elem(r.dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT), &ck, &newer, BPF_ANY) == 0);
   CHECK(r.sp.sweep(monotonic_ns() + 20 * kSec).reaped == 1);

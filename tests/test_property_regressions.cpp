@@ -78,16 +78,14 @@ TEST_CASE("regression: an L4 header continuing into Ethernet padding is cut off,
   }
 }
 
-// Known issue, found by the PPTP control property test (seed 20261121, when a
-// host's two connections drew the same Call IDs): the call index is keyed by
-// (client, server, client Call ID) without the control connection, so a host
-// with two control connections to one server that uses the same Call ID on
-// both gets the SAME translated id for both calls. The server then sees one
-// peer id on two connections and the host gets both calls' GRE with the same
-// id. Never another host's packets, but the calls are mixed. Fixing it needs
-// the connection in the index key (an ABI change, docs/reliability.md).
-TEST_CASE("known issue: one host, two control connections to one server, the same Call ID on both",
-          "[property][regression][!mayfail]") {
+// Found by the PPTP control property test (seed 20261121, when a host's two
+// connections drew the same Call IDs): the call index was keyed by (client,
+// server, client Call ID) without the control connection, so a host with two
+// control connections to one server using the same Call ID on both got the
+// SAME translated id for both calls, and the calls were mixed. The index key
+// now carries the connection's client port (vpnpt_pptp_by_client_v2).
+TEST_CASE("regression: one host, two control connections to one server, the same Call ID on both",
+          "[property][regression]") {
   Dataplane dp;
   dp.configure(kPub);
   pptp::TcpFlow up1{kA, kSrv, 40000, 1723, 100}, down1{kSrv, kPub, 1723, 40000, 900};
