@@ -24,6 +24,10 @@
 //
 // A benchmark: it reports, it asserts nothing about speed.
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -49,6 +53,7 @@
 
 #include "../../maps/vpnpt_abi.h"
 #include "packet_builder.h"
+#include "pptp_builder.h"
 
 #ifndef VPNPT_BPF_DIR
 #define VPNPT_BPF_DIR "build/bpf"
@@ -174,7 +179,7 @@ void put0(int fd, const T& v) {
 
 // Mirrors of tools/bench/bench_xdp.bpf.c's config structs.
 struct GenCfg {
-  uint32_t flow_off, flow_size, flows, flow_base;
+  uint32_t flow_off, flow_size, flows, flow_base, stride;
   uint8_t hdr[64];
 };
 struct SinkCfg {
@@ -465,6 +470,101 @@ std::vector<int> cpu_list(const std::string& s) {
   return v;
 }
 
+// Empties the conntrack table of namespace @ns (ctnetlink: IPCTNL_MSG_CT_DELETE
+// without attributes), so that no NAT binding of an earlier measurement lingers.
+void ct_flush(const std::string& ns) {
+  in_ns(ns, [] {
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return 0;
+    struct {
+      nlmsghdr nh;
+      nfgenmsg nf;
+    } req{};
+    req.nh.nlmsg_len = sizeof(req);
+    req.nh.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.nf.nfgen_family = AF_INET;
+    req.nf.version = NFNETLINK_V0;
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    (void)::sendto(fd, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    char buf[512];
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)::recv(fd, buf, sizeof(buf), 0);
+    ::close(fd);
+    return 0;
+  });
+}
+
+// A packet socket on one host's veth: frames sent through it enter the router like
+// any host's traffic (through the stack, which the kernel's PPTP helper watches).
+struct Wire {
+  int fd = -1;
+  uint32_t ifindex;
+  Wire(const std::string& ns, uint32_t ifi) : ifindex(ifi) {
+    fd = in_ns(ns, [] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
+    if (fd < 0) die("cannot open a packet socket");
+  }
+  ~Wire() { ::close(fd); }
+  void send(Bytes f, const If& from, const If& to) const {
+    std::copy(to.mac, to.mac + 6, f.begin());
+    std::copy(from.mac, from.mac + 6, f.begin() + 6);
+    sockaddr_ll a{};
+    a.sll_family = AF_PACKET;
+    a.sll_ifindex = static_cast<int>(ifindex);
+    a.sll_halen = 6;
+    std::copy(to.mac, to.mac + 6, a.sll_addr);
+    if (::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) die("packet socket send failed");
+  }
+};
+
+// netfilter's PPTP support only translates GRE of calls it saw set up: its NAT
+// helper rewrites the client's Call ID to the control connection's public TCP port
+// ("one call per control connection", nf_nat_pptp.c) and the GRE conntrack keymap
+// comes from the control messages. So, for every flow i, one control connection
+// from client port 2000+i (masquerade keeps it: the translated Call ID is then
+// 2000+i, the same the generator uses for vpnpt) with SCCRQ/SCCRP and
+// OCRQ (client Call ID 1000+i) / OCRP (server Call ID 3000+i), then one GRE frame
+// each way to turn the helper's expectations into conntrack entries. Each step
+// is sent for all flows, then the router gets 30 ms to process it.
+void pptp_via_helper(const Opts& o, const If& c0, const If& lan0, const If& wan0, const If& s0) {
+  const uint32_t c = ip(kClient), s = ip(kServer), p = ip(kPublic);
+  Wire cw(o.cns, c0.index), sw(o.sns, s0.index);
+  std::vector<uint32_t> cseq(o.flows, 100), sseq(o.flows, 900);
+  auto step = [] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); };
+  auto up = [&](uint32_t i, const Bytes& payload, uint8_t flags) {
+    const uint16_t port = static_cast<uint16_t>(kGreXlatIdBase + i);
+    cw.send(pkt::frame(c, s, pkt::kProtoTcp, pkt::tcp(port, 1723, payload, flags, cseq[i], sseq[i])), c0, lan0);
+    cseq[i] += static_cast<uint32_t>(payload.size()) + ((flags & 0x02) ? 1 : 0);
+  };
+  auto down = [&](uint32_t i, const Bytes& payload, uint8_t flags) {
+    const uint16_t port = static_cast<uint16_t>(kGreXlatIdBase + i);
+    sw.send(pkt::frame(s, p, pkt::kProtoTcp, pkt::tcp(1723, port, payload, flags, sseq[i], cseq[i])), s0, wan0);
+    sseq[i] += static_cast<uint32_t>(payload.size()) + ((flags & 0x02) ? 1 : 0);
+  };
+  for (uint32_t i = 0; i < o.flows; ++i) up(i, {}, 0x02);  // SYN
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i) down(i, {}, 0x12);  // SYN-ACK
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i) up(i, pptp::message(pptp::SCCRQ, 0x0100), 0x18);
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i) down(i, pptp::message(pptp::SCCRP, 0x0100, 0x0100), 0x18);  // result 1
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i) up(i, pptp::ocrq(static_cast<uint16_t>(kGreClientIdBase + i)), 0x18);
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i)
+    down(i, pptp::ocrp(static_cast<uint16_t>(kGreServerIdBase + i), static_cast<uint16_t>(kGreXlatIdBase + i)), 0x18);
+  step();
+  Bytes ppp(16, 0x5a);
+  for (uint32_t i = 0; i < o.flows; ++i)
+    cw.send(pkt::frame(c, s, pkt::kProtoGre, pkt::gre_v1(static_cast<uint16_t>(kGreServerIdBase + i), ppp, 1)), c0, lan0);
+  step();
+  for (uint32_t i = 0; i < o.flows; ++i)
+    sw.send(pkt::frame(s, p, pkt::kProtoGre, pkt::gre_v1(static_cast<uint16_t>(kGreXlatIdBase + i), ppp, 1)), s0, wan0);
+  step();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -475,9 +575,22 @@ int main(int argc, char** argv) {
            s0 = lookup_if(o.sns, "s0");
   const bool out = o.dir == "out";
   const bool is_vpnpt = o.mode.rfind("vpnpt", 0) == 0;
+  // Call IDs are translated back by vpnpt and by the kernel's PPTP NAT helper.
+  const bool xlat_ids = is_vpnpt || (o.mode == "kernel" && o.nat);
+  std::vector<Link> links;
+  // Sinks on both hosts: the measured direction's counts; the other one only keeps
+  // the host's stack from answering what it receives (RSTs would end the PPTP
+  // control connections the kernel's helper needs).
+  Obj sink(bench_obj), other_sink(bench_obj);
+  sink.load("bench_sink");
+  other_sink.load("bench_sink");
+  put0(other_sink.map_fd("sink_cfg_map"), SinkCfg{});
+  links.emplace_back(sink, "bench_sink", out ? o.sns : o.cns, out ? s0.index : c0.index);
+  links.emplace_back(other_sink, "bench_sink", out ? o.cns : o.sns, out ? c0.index : s0.index);
+  ct_flush(o.rns);  // every measurement starts from an empty conntrack table
+  if (o.mode == "kernel" && o.nat && o.proto == "gre") pptp_via_helper(o, c0, lan0, wan0, s0);
 
   // Router.
-  std::vector<Link> links;
   std::unique_ptr<Vpnpt> vp;
   Obj bare_lan, bare_wan;
   double fill_s = 0;
@@ -509,25 +622,22 @@ int main(int argc, char** argv) {
   }
 
   // Sink on the receiving host, generator on the sending one.
-  const Traffic t = out ? traffic(o, "out", c0, lan0, is_vpnpt) : traffic(o, "in", s0, wan0, is_vpnpt);
-  Obj sink(bench_obj);
-  sink.load("bench_sink");
+  const Traffic t = out ? traffic(o, "out", c0, lan0, xlat_ids) : traffic(o, "in", s0, wan0, xlat_ids);
   put0(sink.map_fd("sink_cfg_map"), t.sink);
-  links.emplace_back(sink, "bench_sink", out ? o.sns : o.cns, out ? s0.index : c0.index);
+  const std::vector<int> cpus = cpu_list(o.cpus);
   Gen gen{Obj(bench_obj), -1};
   gen.obj.load("bench_gen");
   gen.prog = gen.obj.prog_fd("bench_gen");
   auto set_gen = [&](const Traffic& tr) {
-    GenCfg gc{tr.flow_off, tr.flow_size, o.flows, tr.flow_base, {}};
+    GenCfg gc{tr.flow_off, tr.flow_size, o.flows, tr.flow_base, static_cast<uint32_t>(cpus.size()), {}};
     std::memcpy(gc.hdr, tr.frame.data(), 64);
     put0(gen.obj.map_fd("gen_cfg_map"), gc);
   };
-  const std::vector<int> cpus = cpu_list(o.cpus);
 
   // Inbound needs state the outbound direction creates: conntrack (netfilter, and
   // vpnpt's NAT-T, which reads it); vpnpt's own sessions are pre-filled.
   if (!out) {
-    const Traffic prime = traffic(o, "out", c0, lan0, is_vpnpt);
+    const Traffic prime = traffic(o, "out", c0, lan0, xlat_ids);
     set_gen(prime);
     generate(gen, o.cns, c0.index, prime.frame, {cpus[0]}, 5.0, std::max<uint64_t>(64, o.flows * 4ull));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -24,6 +24,7 @@ struct gen_cfg {
 	__u32 flow_size; /* 2 or 4 (network order) */
 	__u32 flows;     /* flow ids base .. base + flows - 1 */
 	__u32 flow_base;
+	__u32 stride;    /* generator CPUs: CPU k sends flows k, k + stride, ... */
 	__u8 hdr[BENCH_HDR];
 };
 
@@ -94,7 +95,11 @@ int bench_gen(struct xdp_md *ctx)
 	if (!cfg || !seq || data + BENCH_HDR > end)
 		return XDP_DROP;
 	__builtin_memcpy(data, cfg->hdr, BENCH_HDR);
-	__u32 id = cfg->flow_base + (cfg->flows > 1 ? (__u32)(*seq % cfg->flows) : 0);
+	/* Each generator CPU cycles through its own share of the flows (as RSS spreads
+	 * flows over cores), so two cores never hit the same flow unless there is one. */
+	__u32 stride = cfg->stride ? cfg->stride : 1;
+	__u64 slot = *seq * stride + bpf_get_smp_processor_id() % stride;
+	__u32 id = cfg->flow_base + (cfg->flows > 1 ? (__u32)(slot % cfg->flows) : 0);
 	(*seq)++;
 	__u32 off = cfg->flow_off;
 	if (off > BENCH_HDR - 4)
