@@ -166,6 +166,7 @@ measure() {
 	case $mode in
 	netfilter) labmode=kernel ;;
 	plain) labmode=kernel nat=0 ;;
+	vpnpt-block) labmode=vpnpt && set -- "$@" --flow-split block ;;
 	*) labmode=$mode ;;
 	esac
 	router_mode "$mode"
@@ -173,6 +174,14 @@ measure() {
 		--proto "$proto" --dir "$dir" --size "$size" --flows "$flows" --cpus "$cpus" \
 		--seconds "$SECONDS_PER_RUN" "$@" >"$OUT/one.jsonl" 2>"$OUT/one.err" &
 	CHILD=$!
+	if [[ -n "${PROFILE_TO:-}" ]]; then
+		# Where the time goes: perf samples of the measuring process, which runs the whole
+		# pipeline (generator, router, sink: all in its test-run syscalls and their softirqs).
+		sleep 1.5
+		perf record -q -p "$CHILD" -o "$PROFILE_TO.data" -- sleep 2 >/dev/null 2>&1 || true
+		perf report -i "$PROFILE_TO.data" --no-children --sort symbol --stdio >"$PROFILE_TO.txt" 2>/dev/null || true
+		rm -f "$PROFILE_TO.data" "$PROFILE_TO.data.old"
+	fi
 	wait "$CHILD" || rc=$?
 	CHILD=""
 	if ((rc != 0)); then
@@ -185,6 +194,12 @@ for l in open(sys.argv[1]):
     d = json.loads(l); d["mode"] = sys.argv[2]; d["section"] = sys.argv[3]; print(json.dumps(d))' \
 		"$OUT/one.jsonl" "$mode" "$SECTION" >>"$RAW"
 	tail -n1 "$RAW" | "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read()); print("  %-10s %-4s %-3s %4dB %5d flows cpus %-3s sessions %-7d run %d: %7.3f Mpps (sent %.3f)" % (d["mode"], d["proto"], d["dir"], d["size"], d["flows"], d["cpus"], d["sessions"], d["run"], d["mpps"], d["sent_mpps"]))'
+}
+
+# set_run I: the tool numbers its runs from 0 each time; record the pair index of the last line.
+set_run() {
+	"$PY" -c 'import json,sys
+p=sys.argv[1]; ls=open(p).read().splitlines(); d=json.loads(ls[-1]); d["run"]=int(sys.argv[2]); ls[-1]=json.dumps(d); open(p,"w").write("\n".join(ls)+"\n")' "$RAW" "$1"
 }
 
 topology
@@ -240,9 +255,7 @@ for proto in "${PROTOS[@]}"; do
 				for ((run = 0; run < RUNS; run++)); do
 					for mode in "${MODES[@]}"; do
 						measure "$mode" "$proto" "$dir" "$size" "$flows" 0 --runs 1
-						# The tool numbers its runs from 0 each time: record the pair index.
-						"$PY" -c 'import json,sys
-p=sys.argv[1]; ls=open(p).read().splitlines(); d=json.loads(ls[-1]); d["run"]=int(sys.argv[2]); ls[-1]=json.dumps(d); open(p,"w").write("\n".join(ls)+"\n")' "$RAW" "$run"
+						set_run "$run"
 					done
 				done
 			done
@@ -250,19 +263,33 @@ p=sys.argv[1]; ls=open(p).read().splitlines(); d=json.loads(ls[-1]); d["run"]=in
 	done
 done
 
-echo "== cores: one core vs both cores (64 B), vpnpt with and without its per-session atomic counters"
+echo "== cores: one core vs both cores (64 B)"
+# vpnpt-noatomic: per-session atomics replaced by plain adds; vpnpt-block: each core
+# sends a contiguous block of the flows instead of every other flow (so the two cores
+# do not write to neighbouring session entries).
 SECTION=cores
 for proto in gre esp; do
 	for dir in out in; do
-		for flows in 1 1024; do
-			for ((run = 0; run < RUNS; run++)); do
-				for mode in vpnpt vpnpt-noatomic bare netfilter; do
-					for cpus in 0 0,1; do
-						measure "$mode" "$proto" "$dir" 64 "$flows" "$cpus" --runs 1
-						"$PY" -c 'import json,sys
-p=sys.argv[1]; ls=open(p).read().splitlines(); d=json.loads(ls[-1]); d["run"]=int(sys.argv[2]); ls[-1]=json.dumps(d); open(p,"w").write("\n".join(ls)+"\n")' "$RAW" "$run"
-					done
+		for ((run = 0; run < RUNS; run++)); do
+			for pt in "vpnpt 1024" "vpnpt-noatomic 1024" "vpnpt-block 1024" "bare 1024" "netfilter 1024" "vpnpt 1" "vpnpt-noatomic 1"; do
+				set -- $pt
+				for cpus in 0 0,1; do
+					measure "$1" "$proto" "$dir" 64 "$2" "$cpus" --runs 1
+					set_run "$run"
 				done
+			done
+		done
+	done
+done
+
+echo "== variants: what single costs weigh (64 B, 1024 flows, one core)"
+SECTION=variants
+for proto in gre esp; do
+	for dir in out in; do
+		for ((run = 0; run < RUNS; run++)); do
+			for mode in vpnpt vpnpt-noatomic vpnpt-coarseclock bare; do
+				measure "$mode" "$proto" "$dir" 64 1024 0 --runs 1
+				set_run "$run"
 			done
 		done
 	done
@@ -278,6 +305,21 @@ for sessions in 1000 100000 1000000; do
 	done
 done
 
+if command -v perf >/dev/null 2>&1; then
+	echo "== profile: perf samples of the pipeline (64 B, 1024 flows, one core)"
+	SECTION=profile
+	SAVED_SECONDS=$SECONDS_PER_RUN
+	SECONDS_PER_RUN=4
+	mkdir -p "$OUT/profile"
+	for pt in "vpnpt gre out" "vpnpt gre in" "vpnpt esp out" "vpnpt esp in" "bare gre out" "netfilter gre out"; do
+		PROFILE_TO="$OUT/profile/${pt// /-}"
+		# shellcheck disable=SC2086 # the point is a word list
+		measure $pt 64 1024 0 --runs 1
+	done
+	PROFILE_TO=""
+	SECONDS_PER_RUN=$SAVED_SECONDS
+fi
+
 echo "== per-program cost and slow-path setup rates (vpnpt_bench_progs)"
 "$PROGS" --json >"$OUT/progs.json"
 "$PROGS"
@@ -285,7 +327,7 @@ echo "== per-program cost and slow-path setup rates (vpnpt_bench_progs)"
 MACHINE_CPU=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "+dirty" || true)
-"$PY" "$REPO/tools/bench/report.py" --raw "$RAW" --progs "$OUT/progs.json" --out "$OUT" \
+"$PY" "$REPO/tools/bench/report.py" --raw "$RAW" --progs "$OUT/progs.json" --out "$OUT" --profiles "$OUT/profile" \
 	--commit "$COMMIT$DIRTY" --date "$(date -u +%Y-%m-%d)" --cpu "$MACHINE_CPU" --ncpu "$(nproc)" \
 	--kernel "$(uname -r)" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" \
 	$( ((DOCS)) && printf -- '--docs %s' "$REPO/docs/benchmarks.md")

@@ -18,9 +18,9 @@
 // compile-time size allows (a bench-only path: the daemon is not involved in
 // the fast path).
 //
-//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt|vpnpt-noatomic|bare|kernel
+//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-coarseclock]|bare|kernel
 //                   --proto gre|esp|natt|l2tp --dir out|in [--nat 0|1] [--size 64] [--flows 1]
-//                   [--cpus 0[,1]] [--seconds 1] [--runs 1] [--sessions N]
+//                   [--cpus 0[,1]] [--seconds 1] [--runs 1] [--sessions N] [--flow-split interleave|block]
 //
 // A benchmark: it reports, it asserts nothing about speed.
 #include <arpa/inet.h>
@@ -179,7 +179,7 @@ void put0(int fd, const T& v) {
 
 // Mirrors of tools/bench/bench_xdp.bpf.c's config structs.
 struct GenCfg {
-  uint32_t flow_off, flow_size, flows, flow_base, stride;
+  uint32_t flow_off, flow_size, flows, flow_base, stride, block;
   uint8_t hdr[64];
 };
 struct SinkCfg {
@@ -214,7 +214,7 @@ uint64_t memlock_of(int fd) {
 
 struct Opts {
   std::string cns, rns, sns, mode, proto = "gre", dir = "out", cpus = "0";
-  bool nat = true;
+  bool nat = true, block = false;
   uint32_t size = 64, flows = 1, runs = 1;
   double seconds = 1.0;
   uint64_t sessions = 0;
@@ -241,10 +241,13 @@ Opts parse(int argc, char** argv) {
     else if (a == "--seconds") o.seconds = std::stod(val());
     else if (a == "--runs") o.runs = static_cast<uint32_t>(std::stoul(val()));
     else if (a == "--sessions") o.sessions = std::stoull(val());
+    else if (a == "--flow-split") o.block = val() == "block";
     else die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
   }
   if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty()) die("--client-ns, --router-ns, --server-ns, --mode are required");
-  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "bare" && o.mode != "kernel") die("bad --mode");
+  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-coarseclock" && o.mode != "bare" &&
+      o.mode != "kernel")
+    die("bad --mode");
   if (o.proto != "gre" && o.proto != "esp" && o.proto != "natt" && o.proto != "l2tp") die("bad --proto");
   if (o.dir != "out" && o.dir != "in") die("bad --dir");
   if (o.size < 64 || o.size > 1500 || o.flows < 1 || o.flows > 30000 || o.runs < 1 || o.runs > 100 ||
@@ -318,7 +321,7 @@ const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_BY_CLIENT, VP
 
 Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) {
   const std::string dir = VPNPT_BPF_DIR;
-  const std::string sfx = variant == "vpnpt-noatomic" ? "_noatomic" : "";
+  const std::string sfx = variant == "vpnpt" ? "" : "_" + variant.substr(6);  // vpnpt-<variant>
   Vpnpt v{Obj(dir + "/xdp_lan" + sfx + ".bpf.o"), Obj(dir + "/xdp_wan" + sfx + ".bpf.o"), {}};
   const uint64_t want = sessions + flows + 1024;
   for (bpf_object* o : {v.lan.o, v.wan.o}) {
@@ -629,7 +632,7 @@ int main(int argc, char** argv) {
   gen.obj.load("bench_gen");
   gen.prog = gen.obj.prog_fd("bench_gen");
   auto set_gen = [&](const Traffic& tr) {
-    GenCfg gc{tr.flow_off, tr.flow_size, o.flows, tr.flow_base, static_cast<uint32_t>(cpus.size()), {}};
+    GenCfg gc{tr.flow_off, tr.flow_size, o.flows, tr.flow_base, static_cast<uint32_t>(cpus.size()), o.block ? 1u : 0u, {}};
     std::memcpy(gc.hdr, tr.frame.data(), 64);
     put0(gen.obj.map_fd("gen_cfg_map"), gc);
   };

@@ -25,6 +25,7 @@ struct gen_cfg {
 	__u32 flows;     /* flow ids base .. base + flows - 1 */
 	__u32 flow_base;
 	__u32 stride;    /* generator CPUs: CPU k sends flows k, k + stride, ... */
+	__u32 block;     /* 1: CPU k sends a contiguous block of flows instead */
 	__u8 hdr[BENCH_HDR];
 };
 
@@ -97,9 +98,10 @@ int bench_gen(struct xdp_md *ctx)
 	__builtin_memcpy(data, cfg->hdr, BENCH_HDR);
 	/* Each generator CPU cycles through its own share of the flows (as RSS spreads
 	 * flows over cores), so two cores never hit the same flow unless there is one. */
-	__u32 stride = cfg->stride ? cfg->stride : 1;
-	__u64 slot = *seq * stride + bpf_get_smp_processor_id() % stride;
-	__u32 id = cfg->flow_base + (cfg->flows > 1 ? (__u32)(slot % cfg->flows) : 0);
+	__u32 stride = cfg->stride ? cfg->stride : 1, k = bpf_get_smp_processor_id() % stride;
+	__u32 flows = cfg->flows ? cfg->flows : 1, per = flows / stride ? flows / stride : 1;
+	__u64 slot = cfg->block ? (__u64)k * per + *seq % per : *seq * stride + k;
+	__u32 id = cfg->flow_base + (__u32)(slot % flows);
 	(*seq)++;
 	__u32 off = cfg->flow_off;
 	if (off > BENCH_HDR - 4)

@@ -7,7 +7,10 @@ pair (vpnpt's run i against the other mode's run i, measured back to back)
 and then summarised the same way. Targets are the issue's; they are printed
 as met or not, never adjusted here."""
 import argparse
+import glob
 import json
+import os
+import re
 import statistics
 from collections import defaultdict
 
@@ -34,12 +37,56 @@ def ratios(a, b):
     return stats(out)
 
 
+# perf symbol -> what it is, first match wins.
+CATEGORIES = [
+    ("vpnpt program (parse, classify, rewrite, counters, atomics)", r"_xdp_(lan|wan)$"),
+    ("bare XDP program", r"_bench_bare$"),
+    ("FIB lookup (bpf_fib_lookup)", r"fib|ip_mtu_from_fib_result|dev_get_by_index_rcu"),
+    ("hash map lookups (sessions)", r"htab|lookup_nulls_elem_raw|memcmp|jhash"),
+    ("clock (bpf_ktime_get_ns)", r"read_tsc|ktime_get|kvm_clock"),
+    ("netfilter + IP forwarding (stack)", r"nf_|nft_|ip_|gre_|__skb|skb_|conntrack|hash_conntrack|napi_gro|dev_gro|"
+                                          r"netif_receive|__netif|dev_queue_xmit|__dev_queue|sch_|neigh|dst_|fib"),
+    ("veth, XDP redirect, page pool", r"veth|xdp_do_redirect|xdp_return|__xdp_return|bq_|dev_xdp|page_pool|dev_map|"
+                                     r"napi|net_rx_action|__napi"),
+    ("generator (bench_gen + test-run loop)", r"bench_gen|xdp_test_run|bpf_test_run"),
+    ("sink (bench_sink)", r"bench_sink"),
+]
+
+
+def profile_table(d, rows):
+    out = {}
+    runs = {(r["mode"], r["proto"], r["dir"]): r for r in rows if r["section"] == "profile"}
+    for f in sorted(glob.glob(os.path.join(d, "*.txt"))):
+        name = os.path.basename(f)[:-4]
+        mode, proto, dr = name.split("-")
+        r = runs.get((mode, proto, dr))
+        share = defaultdict(float)
+        for line in open(f):
+            m = re.match(r"\s+([\d.]+)%\s+\[[k.]\]\s+(\S+)", line)
+            if not m:
+                continue
+            pct, sym = float(m.group(1)), m.group(2)
+            for cat, rx in CATEGORIES:
+                if re.search(rx, sym):
+                    share[cat] += pct
+                    break
+            else:
+                share["other"] += pct
+        if not share or not r or not r["mpps"]:
+            continue
+        per_pkt = 1e3 / r["mpps"]
+        out["%s-%s-%s" % (mode, proto, DIR[dr])] = {
+            "share": dict(share), "ns": {k: v / 100 * per_pkt for k, v in share.items()}, "mpps": r["mpps"]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
     ap.add_argument("--progs")
     ap.add_argument("--out", required=True)
     ap.add_argument("--docs")
+    ap.add_argument("--profiles")
     for k in ("commit", "date", "cpu", "ncpu", "kernel", "runs", "seconds"):
         ap.add_argument("--" + k, default="")
     a = ap.parse_args()
@@ -81,11 +128,13 @@ def main():
             cores[(r["proto"], r["dir"], r["flows"], r["mode"])][r["cpus"]][r["run"]] = r["mpps"]
     if cores:
         md.append("### One core against both cores (64 B frames)\n")
-        md.append("`vpnpt-noatomic` is vpnpt built with its per-session `__sync_fetch_and_add` counters replaced "
-                  "by plain adds (bench-only build): the difference is what the shared atomics cost.\n")
+        md.append("`vpnpt-noatomic`: vpnpt built with its per-session `__sync_fetch_and_add` counters replaced "
+                  "by plain adds (bench-only build). `vpnpt-block`: vpnpt, but each core sends a contiguous block "
+                  "of the flows instead of every other flow, so the cores do not write to neighbouring session "
+                  "entries. 1 flow: both cores hit the same session.\n")
         md.append("| protocol | direction | flows | mode | 1 core Mpps | 2 cores Mpps | 2 cores / 1 core |")
         md.append("|---|---|---|---|---|---|---|")
-        morder = {"vpnpt": 0, "vpnpt-noatomic": 1, "bare": 2, "netfilter": 3}
+        morder = {"vpnpt": 0, "vpnpt-noatomic": 1, "vpnpt-block": 2, "bare": 3, "netfilter": 4}
         for key in sorted(cores, key=lambda k: (order[k[0]], k[1] != "out", k[2], morder.get(k[3], 9))):
             c = cores[key]
             one, two = c.get("0", {}), c.get("0,1", {})
@@ -94,6 +143,31 @@ def main():
             res["cores"].append(e)
             md.append("| %s | %s | %d | %s | %s | %s | %s |" % (PROTO[key[0]], DIR[key[1]], key[2], key[3],
                       fmt(e["one_core"]), fmt(e["two_cores"]), fmt(e["scaling"])))
+        md.append("")
+
+    # ---------------------------------------------------------------- variants
+    var = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r["section"] == "variants":
+            var[(r["proto"], r["dir"])][r["mode"]][r["run"]] = r["mpps"]
+    if var:
+        md.append("### What single costs weigh (bench-only builds of vpnpt, 64 B, 1024 flows, one core)\n")
+        md.append("`noatomic`: per-session counters with plain adds instead of `__sync_fetch_and_add`; "
+                  "`coarseclock`: `bpf_ktime_get_coarse_ns` instead of `bpf_ktime_get_ns`. Ratios to vpnpt "
+                  "as built, pair by pair.\n")
+        md.append("| protocol | direction | vpnpt | vpnpt-noatomic | vpnpt-coarseclock | bare | noatomic/vpnpt | coarseclock/vpnpt |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for key in sorted(var, key=lambda k: (order[k[0]], k[1] != "out")):
+            v = var[key]
+            e = {"proto": key[0], "dir": key[1]}
+            for m in ("vpnpt", "vpnpt-noatomic", "vpnpt-coarseclock", "bare"):
+                e[m] = stats(list(v.get(m, {}).values()))
+            e["noatomic_over_vpnpt"] = ratios(v.get("vpnpt-noatomic", {}), v.get("vpnpt", {}))
+            e["coarseclock_over_vpnpt"] = ratios(v.get("vpnpt-coarseclock", {}), v.get("vpnpt", {}))
+            res.setdefault("variants", []).append(e)
+            md.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                PROTO[key[0]], DIR[key[1]], fmt(e["vpnpt"]), fmt(e["vpnpt-noatomic"]), fmt(e["vpnpt-coarseclock"]),
+                fmt(e["bare"]), fmt(e["noatomic_over_vpnpt"]), fmt(e["coarseclock_over_vpnpt"])))
         md.append("")
 
     # ---------------------------------------------------------------- scale + memory
@@ -154,6 +228,25 @@ def main():
             for s in progs["setup"]:
                 md.append("| %s | %s | %s |" % (s["what"], f"{s['count']:,}", f"{s['per_second']:,.0f}"))
             md.append("")
+
+    # ---------------------------------------------------------------- profile
+    prof = profile_table(a.profiles, rows) if a.profiles else None
+    if prof:
+        res["profile"] = prof
+        cols = list(prof)
+        md.append("### Where the time goes (perf, 64 B, 1024 flows, one core)\n")
+        md.append("Share of the measuring process's samples (generator, router and sink all run in its "
+                  "test-run syscalls and their softirqs) and, in brackets, ns per packet = share × the "
+                  "run's time per packet (perf itself slows the run a little).\n")
+        md.append("| where | " + " | ".join(c.replace("-", " ") for c in cols) + " |")
+        md.append("|---|" + "---|" * len(cols))
+        cats = [c for c, _ in CATEGORIES] + ["other"]
+        for cat in cats:
+            md.append("| %s | %s |" % (cat, " | ".join(
+                "%.1f %% (%.0f ns)" % (prof[c]["share"].get(cat, 0), prof[c]["ns"].get(cat, 0)) for c in cols)))
+        md.append("| **total per packet** | %s |" % " | ".join("%.0f ns (%.2f Mpps)" % (1e3 / prof[c]["mpps"], prof[c]["mpps"])
+                                                             for c in cols))
+        md.append("")
 
     # ---------------------------------------------------------------- targets
     def med(e, k):
