@@ -15,6 +15,7 @@ PKGS=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
   vpnc python3-cryptography
   prometheus
+  linux-perf  # tools/bench.sh profile section (optional there)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
