@@ -191,9 +191,7 @@ lab_info "vpnpt l2tp xlat: outbound $(xlat outbound), inbound $(xlat inbound); r
 lab_info "run time $((SECONDS - T0)) s"
 if ((LAB_CHECK_FAILS > 0)); then
 	lab_log "== FAIL: $LAB_CHECK_FAILS check(s) failed (state $LAB_STATE; LAB_KEEP_LOGS=1 keeps it)"
-	if [[ -n "${LAB_KEEP_LOGS:-}" ]]; then :; else
-		for f in "$LAB_STATE"/vpnpt-s1.log; do sed 's/^/    vpnpt| /' "$f" | tail -40; done
-	fi
+	[[ -n "${LAB_KEEP_LOGS:-}" ]] || sed 's/^/    vpnpt| /' "$LAB_STATE/vpnpt-s1.log" | tail -40
 	exit 1
 fi
 lab_log "== PASS: L2TP multi-client ($NCLIENTS LACs, Tunnel ID $TUNNEL_ID, port 1701)"

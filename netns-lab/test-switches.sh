@@ -129,6 +129,7 @@ round_finish() {
 		printf -v "XL_$p" '%d' $(($(xlat_sum "$d/status-after.json" "${CLASSES[$p]}") - $(xlat_sum "$d/status-before.json" "${CLASSES[$p]}")))
 		printf -v "OFF_$p" '%d' $(($(reason_sum "$d/status-after.json" "${p}_off") - $(reason_sum "$d/status-before.json" "${p}_off")))
 	done
+	# shellcheck disable=SC2154  # XL_* and OFF_* are set by printf -v above
 	lab_info "round $(basename "$d"): delivered pptp=$OK_pptp ipsec=$OK_ipsec l2tp=$OK_l2tp; xlat pptp=$XL_pptp ipsec=$XL_ipsec l2tp=$XL_l2tp; *_off pptp=$OFF_pptp ipsec=$OFF_ipsec l2tp=$OFF_l2tp"
 }
 
@@ -157,13 +158,13 @@ for P in $PROTOS; do
 	lab_check "[$P-off] $P has sessions before the switch" "$((BEFORE[$P] > 0 ? 1 : 0))" "${BEFORE[$P]}"
 	lab_router_exec s1 "$VPNPT" set "$P" off >>"$LAB_STATE/set.log" 2>&1 || lab_check "vpnpt set $P off" 0 "exit status $?"
 	lab_check_eq "[$P-off] status switches: $P" off "$(switch_state "$P")"
-	left=${BEFORE[$P]}
+	nleft=${BEFORE[$P]}
 	for ((t = 0; t < 30; t++)); do
-		left=$(n_sessions "$P")
-		((left == 0)) && break
+		nleft=$(n_sessions "$P")
+		((nleft == 0)) && break
 		sleep 0.1
 	done
-	lab_check_eq "[$P-off] $P's sessions flushed (vpnpt sessions --proto $P)" 0 "$left"
+	lab_check_eq "[$P-off] $P's sessions flushed (vpnpt sessions --proto $P)" 0 "$nleft"
 	for p in $PROTOS; do
 		[[ $p == "$P" ]] && continue
 		n=$(n_sessions "$p")
