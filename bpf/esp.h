@@ -16,6 +16,7 @@
 
 #include "fwd.h"
 #include "maps.h"
+#include "quota.h"
 #include "stats.h"
 
 struct esp_hdr {
@@ -51,13 +52,20 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 	struct vpnpt_esp_key k = {.server = ip->daddr, .spi = eh->spi};
 	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
 	if (!sa) {
+		if (!quota_take(ip->saddr, QUOTA_SAS)) {
+			r.action = XDP_DROP;
+			r.reason = VPNPT_REASON_ESP_HOST_QUOTA;
+			return r;
+		}
 		struct vpnpt_esp_sa fresh = {.host = ip->saddr, .lan_ifindex = ctx->ingress_ifindex,
 					     .created_ns = now, .last_seen_ns = now};
-		if (bpf_map_update_elem(&vpnpt_esp_out_v1, &k, &fresh, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k)) {
-			r.action = XDP_DROP;
-			r.reason = VPNPT_REASON_ESP_TABLE_FULL;
-			return r;
+		if (bpf_map_update_elem(&vpnpt_esp_out_v1, &k, &fresh, BPF_NOEXIST)) {
+			quota_give(ip->saddr, QUOTA_SAS); /* full, or another CPU created it first */
+			if (!bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k)) {
+				r.action = XDP_DROP;
+				r.reason = VPNPT_REASON_ESP_TABLE_FULL;
+				return r;
+			}
 		}
 		sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
 		if (!sa)

@@ -16,6 +16,7 @@
 #ifndef VPNPT_BPF_PPTP_CALLS_H
 #define VPNPT_BPF_PPTP_CALLS_H
 
+#include "quota.h"
 #include "maps.h"
 
 #define PPTP_ALLOC_TRIES 16
@@ -60,10 +61,14 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		index_flags = BPF_ANY;
 	}
 
+	if (!quota_take(cid->client, QUOTA_CALLS))
+		return VPNPT_REASON_PPTP_HOST_QUOTA;
 	__u32 zero = 0;
 	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_scratch_call, &zero);
-	if (!call)
+	if (!call) {
+		quota_give(cid->client, QUOTA_CALLS);
 		return VPNPT_REASON_PPTP_TABLE_FULL;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	__builtin_memset(call, 0, sizeof(*call));
 	call->client = cid->client;
@@ -84,10 +89,10 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		/* 1..65535; 0 stays reserved for the client's own choice (pptpd uses it). */
 		ck.xlat_call_id = bpf_htons((__u16)(bpf_get_prandom_u32() % 65535 + 1));
 	}
-	if (err == -EEXIST)
-		return VPNPT_REASON_PPTP_ID_EXHAUSTED;
-	if (err)
-		return VPNPT_REASON_PPTP_TABLE_FULL;
+	if (err) {
+		quota_give(cid->client, QUOTA_CALLS);
+		return err == -EEXIST ? VPNPT_REASON_PPTP_ID_EXHAUSTED : VPNPT_REASON_PPTP_TABLE_FULL;
+	}
 
 	struct vpnpt_pptp_client_key k = {.client = cid->client, .server = cid->server, .client_call_id = client_call_id,
 					  .ctrl_port = cid->client_port};
@@ -96,6 +101,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 	if (err) {
 		/* Lost a race with another CPU for the same call, or the index is full. */
 		bpf_map_delete_elem(&vpnpt_pptp_calls_v1, &ck);
+		quota_give(cid->client, QUOTA_CALLS);
 		have = pptp_find_own(cid->client, cid->server, client_call_id, cid->client_port);
 		if (!have)
 			return VPNPT_REASON_PPTP_TABLE_FULL;

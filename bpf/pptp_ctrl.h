@@ -411,6 +411,12 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 		if (dir == VPNPT_DIR_OUTBOUND) {
 			fresh.client = ip->saddr;
 			fresh.client_port = th->source;
+			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
+			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
+				cr.r.action = XDP_DROP;
+				cr.r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
+				return cr;
+			}
 		}
 		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_ANY)) {
 			/* Cannot track it, so cannot translate its calls: refuse the connection. */

@@ -35,7 +35,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 40u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 42u);
 static_assert(sizeof(vpnpt_esp_key) == 8);
 static_assert(sizeof(vpnpt_esp_sa) == 40);
 static_assert(offsetof(vpnpt_esp_sa, created_ns) == 8);
@@ -90,6 +90,8 @@ static_assert(offsetof(vpnpt_l2tp_punt, dmac) == 28);
 static_assert(offsetof(vpnpt_l2tp_punt, l3_off) == 34);
 static_assert(offsetof(vpnpt_l2tp_punt, frame) == 40);
 static_assert(sizeof(vpnpt_daemon) == 16);
+
+static_assert(sizeof(vpnpt_host_quota) == 16);
 
 // IP passthrough.
 static_assert(sizeof(vpnpt_pt_flow_key) == 12);

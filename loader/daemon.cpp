@@ -359,6 +359,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           if (++tick % 10 == 0) {
             ctx.pptp.sweep(now);
             ctx.l2tp.sweep(now);
+            recount_host_quotas(att.maps.quotas());
             publish_l2tp(ctx.l2tp.stats(), ctx.slow);
             ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
             const auto& bs = ctx.ipsec.binder().stats();

@@ -21,7 +21,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id",  "ipsec_off",
     "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
     "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
-    "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn"};
+    "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
+    "pptp_host_quota", "esp_host_quota"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -63,7 +64,9 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no vpnpt daemon to set up the L2TP tunnel (not running, or its queue is full): the kernel's NAT handles it",
     "fragmented L2TP: the kernel reassembles and NATs it",
     "IP passthrough is on, but this port is the router's own",
-    "IP passthrough is on, but the kernel tracks this connection (the router's or a NATed LAN host's)"};
+    "IP passthrough is on, but the kernel tracks this connection (the router's or a NATed LAN host's)",
+    "the LAN host already holds its share of PPTP calls or control connections: this one fails",
+    "the LAN host already holds its share of outbound ESP SPIs: this one is dropped"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)
@@ -108,6 +111,8 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_ESP_SPI_CONFLICT:
     case VPNPT_REASON_ESP_TABLE_FULL:
     case VPNPT_REASON_L2TP_TO_DAEMON:
+    case VPNPT_REASON_PPTP_HOST_QUOTA:
+    case VPNPT_REASON_ESP_HOST_QUOTA:
       return "drop";
     default:
       return "pass";

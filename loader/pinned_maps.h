@@ -12,6 +12,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
+#include "loader/host_quota.h"
 #include "loader/ipsec_slowpath.h"
 #include "loader/l2tp_slowpath.h"
 #include "loader/pptp_slowpath.h"
@@ -53,12 +54,13 @@ class PinnedMaps {
   int daemon_fd() const { return daemon_.get(); }
   int pt_flows_fd() const { return pt_flows_.get(); }
   int local_ports_fd() const { return local_ports_.get(); }
+  QuotaMaps quotas() const { return {host_quota_.get(), pptp_calls_.get(), pptp_streams_.get(), esp_out_.get()}; }
 
  private:
   Fd counters_, xlat_, reasons_, config_, ifaces_, events_;
   Fd pptp_calls_, pptp_by_client_, pptp_gre_out_, pptp_streams_;
   Fd esp_in_, esp_out_, diag_;
-  Fd l2tp_tunnels_, l2tp_out_, l2tp_punt_, daemon_, pt_flows_, local_ports_;
+  Fd l2tp_tunnels_, l2tp_out_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_;
 };
 
 }  // namespace vpnpt

@@ -24,6 +24,10 @@ namespace vpnpt {
 struct LoadConfig {
   uint32_t vlan_depth = 2;  // 0..VPNPT_VLAN_DEPTH_MAX
   bool events = true;
+  // Per-LAN-host shares of the session tables (vpnpt_host_quota).
+  uint32_t host_max_calls = VPNPT_HOST_MAX_CALLS;
+  uint32_t host_max_streams = VPNPT_HOST_MAX_STREAMS;
+  uint32_t host_max_sas = VPNPT_HOST_MAX_SAS;
 };
 
 // Every load-time configuration the data plane supports, for load tests.
@@ -57,6 +61,9 @@ class Skeleton {
   void apply(const LoadConfig& cfg) {
     s_->rodata->cfg_vlan_depth = cfg.vlan_depth;
     s_->rodata->cfg_events = cfg.events ? 1 : 0;
+    s_->rodata->cfg_host_max_calls = cfg.host_max_calls;
+    s_->rodata->cfg_host_max_streams = cfg.host_max_streams;
+    s_->rodata->cfg_host_max_sas = cfg.host_max_sas;
   }
 
  private:

@@ -38,6 +38,7 @@
 #define VPNPT_MAP_L2TP_PUNT "vpnpt_l2tp_punt_v1"
 #define VPNPT_MAP_PT_FLOWS "vpnpt_pt_flows_v1"
 #define VPNPT_MAP_DAEMON "vpnpt_daemon_v1"
+#define VPNPT_MAP_HOST_QUOTA "vpnpt_host_quota_v1"
 #define VPNPT_MAP_LOCAL_PORTS "vpnpt_local_ports_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
@@ -117,6 +118,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_L2TP_FRAGMENT = 37,    /* pass: fragmented L2TP (the kernel reassembles and NATs it) */
 	VPNPT_REASON_PT_LOCAL_PORT = 38,    /* pass: IP passthrough on, but the port is the router's own */
 	VPNPT_REASON_PT_KERNEL_CONN = 39,   /* pass: IP passthrough on, but the kernel tracks the connection */
+	VPNPT_REASON_PPTP_HOST_QUOTA = 40,  /* drop: the LAN host has its share of PPTP calls or control connections */
+	VPNPT_REASON_ESP_HOST_QUOTA = 41,   /* drop: the LAN host has its share of outbound ESP SPIs */
 	VPNPT_REASON_MAX
 };
 
@@ -492,6 +495,28 @@ struct vpnpt_daemon {
 	__u32 pad;
 };
 #define VPNPT_DAEMON_STALE_NS 1000000000ull
+
+/* ---------------------------------------------------------------- per-host quotas */
+
+/*
+ * vpnpt_host_quota_v1 (LRU hash, key: LAN host): how many entries of the
+ * shared tables one LAN host holds, so that one host (buggy or hostile)
+ * can only fail its own new sessions, never take the tables from the
+ * others. The data plane counts up where it creates an entry and refuses
+ * at the cap (load-time, VPNPT_HOST_MAX_* by default); the daemon recounts
+ * every second from the tables themselves, which also accounts for
+ * everything reaped.
+ */
+struct vpnpt_host_quota {
+	__u32 pptp_calls;
+	__u32 pptp_streams; /* control connections the host opened */
+	__u32 esp_sas;      /* outbound SPIs */
+	__u32 pad;
+};
+#define VPNPT_HOST_QUOTA_SLOTS 65536
+#define VPNPT_HOST_MAX_CALLS 1024
+#define VPNPT_HOST_MAX_STREAMS 256
+#define VPNPT_HOST_MAX_SAS 1024
 
 /* ---------------------------------------------------------------- IP passthrough */
 

@@ -9,12 +9,12 @@
 #
 # Checks: every GRE and ESP echo of the established sessions arrives, none at
 # a wrong host; the sessions are never evicted; every refusal is counted
-# under a reason (esp_unbound, gre_no_call, pptp_table_full/esp_table_full
-# once the LAN host filled a table); the event ring and the report limiter
-# keep working (a new unknown SPI after the flood reaches `vpnpt diagnose`).
-# Figures: how much of the PPTP call and outbound ESP tables one LAN host
-# took, and whether another host could still open a session (it cannot: the
-# tables are not bounded per host, docs/reliability.md).
+# under a reason (esp_unbound, gre_no_call, and pptp_host_quota /
+# esp_host_quota once the flooding host holds its share); the flooding host
+# never holds more than its share of the PPTP call and outbound ESP tables,
+# and another host can still open a call and an SPI; the event ring and the
+# report limiter keep working (a new unknown SPI after the flood reaches
+# `vpnpt diagnose`).
 # Exit 0 pass, 1 fail, 77 skip. Env: N (packets per call/SA, 300),
 # INTERVAL (0.05), FLOOD (packets per WAN flood, 40000), LAN_FLOOD (new
 # calls and SPIs from the flooding host, 70000), FLOOD_TIME (s, 12), PPS
@@ -64,7 +64,8 @@ for ((t = 0; t < 150; t++)); do
 	sleep 0.1
 done
 lab_assert_ge "2 PPTP calls and the ESP SA pair carry traffic before the flood" 3 "$up"
-SESSION_KEYS='" ".join(sorted("%s/%s/%s" % (r["proto"], r["host"], __import__("json").dumps(r["ids"], sort_keys=True).replace(" ", "")) for r in d if r["host"] != "'"$(lab_client_ip s1 3)"'"))'
+# One key per PPTP call and per SPI (a new SPI of the same host-server pair is not a change).
+SESSION_KEYS='" ".join(sorted(k for r in d if r["host"] != "'"$(lab_client_ip s1 3)"'" for k in (["ipsec/%s/%s/%s" % (r["host"], w, x) for w in ("spi_out", "spi_in") for x in r["ids"][w]] if r["proto"] == "ipsec" else ["%s/%s/%s" % (r["proto"], r["host"], __import__("json").dumps(r["ids"], sort_keys=True).replace(" ", ""))])))'
 keys_before=$(sessions | lab_json "$SESSION_KEYS")
 
 # ---------------------------------------------------------------- the floods (bounded in count and time)
@@ -103,11 +104,19 @@ calls_used=$(used vpnpt_pptp_calls_v1)
 esp_used=$(used vpnpt_esp_out_v1)
 calls_full=$(($(delta outbound pptp_table_full) + $(delta outbound pptp_id_exhausted)))
 esp_full=$(delta outbound esp_table_full)
+calls_quota=$(delta outbound pptp_host_quota)
+esp_quota=$(delta outbound esp_host_quota)
 held=$(delta outbound pptp_held)
 lab_info "PPTP call table after the LAN flood: $calls_used / $(cap vpnpt_pptp_calls_v1) (refused: $calls_full, flood segments held: $held)"
 lab_info "outbound ESP table after the LAN flood: $esp_used / $(cap vpnpt_esp_out_v1) (refused: $esp_full)"
 c3_calls=$(sessions | lab_json "sum(1 for r in d if r['proto'] == 'pptp' and r.get('host') == '$(lab_client_ip s1 3)')")
 lab_info "of which calls of the flooding host c3: $c3_calls"
+c3_sas=$(sessions | lab_json "sum(len(r['ids']['spi_out']) for r in d if r['proto'] == 'ipsec' and r.get('host') == '$(lab_client_ip s1 3)')")
+# Per-host shares (maps/vpnpt_abi.h VPNPT_HOST_MAX_*): one host fails only its own new sessions.
+lab_assert_ge "the flooding host holds at most its share of the call table (1024)" "$c3_calls" 1024
+lab_assert_ge "the flooding host holds at most its share of the outbound ESP table (1024)" "$c3_sas" 1024
+lab_assert_ge "calls over the host's share are refused and counted (pptp_host_quota)" 1 "$calls_quota"
+lab_assert_ge "SPIs over the host's share are refused and counted (esp_host_quota)" 1 "$esp_quota"
 
 # Another LAN host asks for one new call and one new SPI now.
 before=$(lab_status_json s1)
@@ -125,6 +134,9 @@ print("%d %d %s" % (r(b, "pptp_table_full") + r(b, "pptp_id_exhausted") - r(a, "
 read -r other_calls other_esp other_reasons <<<"$other"
 lab_info "another host's new call / new SPI refused for lack of room: $other_calls / $other_esp (reasons: $other_reasons)"
 other="$other_calls $other_esp $other_reasons"
+lab_assert_eq "another host's new call is not refused for lack of room" 0 "$other_calls"
+lab_assert_eq "another host's new SPI is not refused for lack of room" 0 "$other_esp"
+lab_assert_not "no quota refusal hits the other host" grep -q host_quota <<<"$other_reasons"
 if ((calls_used >= $(cap vpnpt_pptp_calls_v1) - 1)); then
 	lab_assert_ge "the full call table refuses new calls with a reason (pptp_table_full/pptp_id_exhausted)" 1 "$calls_full"
 fi

@@ -118,7 +118,9 @@ round_finish() {
 	status_to "$d/status-after.json"
 	OK_pptp=$(lab_json "1 if d.get('rx_at_ready') and all(v == $N for v in d['rx_at_ready'].values()) else 0" \
 		<"$d/pptp-c1.json" 2>/dev/null || echo 0)
-	OK_ipsec=$(lab_json "1 if d['sas'] and not d['foreign'] and all(len(set(s['rx_echo'])) >= $N - 1 for s in d['sas']) else 0" \
+	# ESP from the server before the daemon binds its new SPI is dropped, never guessed (docs/ipsec.md):
+	# one echo normally, two when the machine is busy; nothing may ever reach the wrong host.
+	OK_ipsec=$(lab_json "1 if d['sas'] and not d['foreign'] and all(len(set(s['rx_echo'])) >= $N - 2 for s in d['sas']) else 0" \
 		<"$d/esp-c2.json" 2>/dev/null || echo 0)
 	OK_l2tp=1
 	for p in 3 4; do
