@@ -27,11 +27,12 @@ CLIENT_PPS=50 # per client, all classes together
 SERVER_PPS=25 # per server, toward the router's public address
 
 lab_log "Building the lab (run $LAB_ID) ..."
-lab_site home 3 2
+lab_site home 3 3
 R=$(lab_ns home router)
 PUB=$(lab_wan_ip home)
 S1=$(lab_server_ip home 1)
 S2=$(lab_server_ip home 2)
+S3=$(lab_server_ip home 3)
 
 cat <<EOF
 
@@ -114,6 +115,9 @@ cat <<EOF
   * IPsec: c1, c2 and c3 each run raw ESP to $S2. ESP has no ports, only an
     SPI agreed inside encrypted IKE; vpnpt learns which SPI is whose from the
     traffic, ordering the hosts' IKE exchanges so it never has to guess.
+  * L2TP: c1, c2 and c3 each open a tunnel to $S3 from UDP port 1701 with
+    the SAME Tunnel ID 4242. vpnpt keeps port 1701 for all three and gives
+    the server a distinct Tunnel ID for each, rewritten back in every packet.
 ================================================================================
 EOF
 lab_bg demo-pptp-server ip netns exec "$(lab_ns home s1)" "$LAB_PY" "$LAB_DIR/pptp_peers.py" server --expect 3 \
@@ -121,7 +125,9 @@ lab_bg demo-pptp-server ip netns exec "$(lab_ns home s1)" "$LAB_PY" "$LAB_DIR/pp
 lab_bg demo-esp-server ip netns exec "$(lab_ns home s2)" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" server --count 20 \
 	--interval 0.1 --report "$D/esp-server.json" --ready-file "$D/esp-server.ready" --release-file "$D/release" \
 	--max-time 40
-for ((t = 0; t < 50; t++)); do [[ -e $D/pptp-server.ready && -e $D/esp-server.ready ]] && break; sleep 0.1; done
+lab_bg demo-lns ip netns exec "$(lab_ns home s3)" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lns --report "$D/lns.json" \
+	--ready-file "$D/lns.ready" --expect 3 --max-time 40
+for ((t = 0; t < 50; t++)); do [[ -e $D/pptp-server.ready && -e $D/esp-server.ready && -e $D/lns.ready ]] && break; sleep 0.1; done
 for i in 1 2 3; do
 	lab_bg "demo-pptp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/pptp_peers.py" client --server "$S1" \
 		--name "c$i" --index "$i" --call-id 1000 --calls 1 --count 20 --interval 0.1 --report "$D/pptp-c$i.json" \
@@ -129,16 +135,20 @@ for i in 1 2 3; do
 	lab_bg "demo-esp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" host --server "$S2" \
 		--name "c$i" --index "$i" --count 20 --interval 0.1 --report "$D/esp-c$i.json" \
 		--ready-file "$D/esp-c$i.ready" --release-file "$D/release" --max-time 30
+	lab_bg "demo-lac-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lac --server "$S3" \
+		--name "c$i" --index "$i" --tunnel-id 4242 --count 20 --interval 0.1 --report "$D/lac-c$i.json" \
+		--ready-file "$D/lac-c$i.ready" --release-file "$D/release" --max-time 30
 done
 for ((t = 0; t < 150; t++)); do
 	n=$(find "$D" -name '*-c*.ready' | wc -l)
-	((n == 6)) && break
+	((n == 9)) && break
 	sleep 0.1
 done
 printf '\n--- vpnpt sessions (while the calls and tunnels are up) ---\n'
 lab_router_exec home "$VPNPT" sessions
 printf '\n--- vpnpt diagnose: what happened, in plain words (newest first) ---\n'
-lab_router_exec home "$VPNPT" diagnose | head -n 12
+lab_router_exec home "$VPNPT" diagnose >"$D/diagnose.txt"
+head -n 14 "$D/diagnose.txt"
 touch "$D/release"
 sleep 2
 printf '\n--- vpnpt status after the sessions (see the translated columns) ---\n'
