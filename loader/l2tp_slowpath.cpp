@@ -105,13 +105,18 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
   uint16_t want = hidden ? 0 : htons(*p->msg.assigned_tunnel);
 
   // A retransmitted request of a tunnel already set up gets the same answer.
+  uint32_t held = 0;  // tunnels this LAN host holds, toward any server
   for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(m_.tunnels)) {
-    if (k.server == p->daddr && t.client == p->saddr && t.client_port == p->sport &&
+    held += t.client == p->saddr;
+    if (!s.key.server && k.server == p->daddr && t.client == p->saddr && t.client_port == p->sport &&
         t.state == VPNPT_L2TP_REQUESTED && t.client_tunnel_id == want) {
       s.key = k;
       s.tunnel = t;
-      break;
     }
+  }
+  if (!s.key.server && held >= t_.host_max_tunnels) {
+    s.refusal = VPNPT_L2TP_REFUSE_HOST_QUOTA;  // one host cannot take the table from the others
+    return s;
   }
 
   vpnpt_l2tp_client_key ck{};

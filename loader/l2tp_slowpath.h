@@ -23,6 +23,7 @@ struct L2tpTimeouts {
   std::chrono::seconds idle{300};         // no traffic either way (L2TP sends Hello every 60 s by default)
   std::chrono::seconds closing_grace{10}; // after StopCCN: its acknowledgement still has to pass
   std::chrono::milliseconds setup_stale{3000}; // a queued request older than this is dropped (the client resends)
+  uint32_t host_max_tunnels = VPNPT_HOST_MAX_TUNNELS;  // one LAN host's share of the tunnel table
 };
 
 struct L2tpMaps {
@@ -45,7 +46,7 @@ struct L2tpStats {
   uint64_t tunnels_set_up = 0;
   uint64_t ids_translated = 0;    // the client's Tunnel ID collided and was rewritten
   uint64_t port_nat = 0;          // hidden Tunnel ID: per-port NAT
-  std::array<uint64_t, 6> refused{};   // by enum vpnpt_l2tp_refusal
+  std::array<uint64_t, 7> refused{};   // by enum vpnpt_l2tp_refusal
   std::array<uint64_t, 8> ended{};     // by enum vpnpt_diag_close
 };
 

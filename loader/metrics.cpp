@@ -137,8 +137,8 @@ class MapCollector : public prometheus::Collectable {
     l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_port_nat), {{"how", "per_port_nat"}}));
     MetricFamily l2tp_refused{"vpnpt_l2tp_setups_refused_total", "L2TP tunnel requests not forwarded, by why",
                               MetricType::Counter, {}};
-    const char* lref[] = {"", "no_free_tunnel_id", "table_full", "malformed", "no_free_port", "stale"};
-    for (int i = 1; i <= 5; ++i)
+    const char* lref[] = {"", "no_free_tunnel_id", "table_full", "malformed", "no_free_port", "stale", "host_quota"};
+    for (int i = 1; i <= 6; ++i)
       l2tp_refused.metric.push_back(counter(v(slow_->l2tp_refused[i]), {{"reason", lref[i]}}));
     MetricFamily l2tp_ended{"vpnpt_l2tp_tunnels_ended_total", "L2TP tunnels ended, by why", MetricType::Counter, {}};
     const char* lend[] = {"", "", "", "unanswered", "idle", "flushed", "stopccn"};

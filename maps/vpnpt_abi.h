@@ -579,7 +579,9 @@ enum vpnpt_l2tp_refusal {
 	VPNPT_L2TP_REFUSE_MALFORMED = 3, /* not a valid SCCRQ (no Assigned Tunnel ID, bad AVP) */
 	VPNPT_L2TP_REFUSE_NO_PORT = 4,   /* hidden Tunnel ID and no free public port for per-port NAT */
 	VPNPT_L2TP_REFUSE_STALE = 5,     /* queued too long (the daemon was not running) */
+	VPNPT_L2TP_REFUSE_HOST_QUOTA = 6,/* the LAN host already holds its share of tunnels */
 };
+#define VPNPT_HOST_MAX_TUNNELS 256
 
 enum vpnpt_diag_refusal {
 	VPNPT_REFUSE_NO_OWNER = 1,   /* no host finished a CHILD_SA exchange with that server recently */

@@ -7,6 +7,7 @@ comes first, and prints one JSON line with what it sent.
 
   wan-esp  --dst PUBLIC   ESP with random SPIs (a server side spraying SPIs)
   wan-gre  --dst PUBLIC   enhanced GRE with random Call IDs (keys)
+  wan-l2tp --dst PUBLIC   L2TP data (UDP 1701 -> 1701) with random Tunnel IDs, never --exclude
   lan-esp  --dst SERVER   ESP, every packet a new SPI (a LAN host opening SAs)
   lan-pptp --dst SERVER   PPTP Outgoing-Call-Requests, every one a new Call ID,
                           8 per TCP segment, a new crafted control stream every
@@ -43,7 +44,9 @@ def ocrq(call_id):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["wan-esp", "wan-gre", "lan-esp", "lan-pptp"])
+    p.add_argument("mode", choices=["wan-esp", "wan-gre", "wan-l2tp", "lan-esp", "lan-pptp"])
+    p.add_argument("--exclude", type=int, action="append", default=[],
+                   help="wan-l2tp: a Tunnel ID never to send (a live tunnel's: a packet with it is that tunnel's by the mapping)")
     p.add_argument("--dst", required=True)
     p.add_argument("--count", type=int, default=1000, help="packets (lan-pptp: Call IDs) at most")
     p.add_argument("--max-time", type=float, default=10.0)
@@ -53,7 +56,8 @@ def main():
     p.add_argument("--pps", type=float, default=0, help="packets (lan-pptp: Call IDs) per second at most (0: as fast as possible)")
     a = p.parse_args()
     rnd = random.Random(a.seed)
-    proto = {"wan-esp": IPPROTO_ESP, "lan-esp": IPPROTO_ESP, "wan-gre": IPPROTO_GRE, "lan-pptp": socket.IPPROTO_TCP}[a.mode]
+    proto = {"wan-esp": IPPROTO_ESP, "lan-esp": IPPROTO_ESP, "wan-gre": IPPROTO_GRE, "lan-pptp": socket.IPPROTO_TCP,
+             "wan-l2tp": socket.IPPROTO_UDP}[a.mode]
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
     s.connect((a.dst, 0))
     src = s.getsockname()[0]
@@ -67,6 +71,12 @@ def main():
             pkt = struct.pack("!II", rnd.randrange(256, 1 << 32), 1) + bytes(32)
         elif a.mode == "lan-esp":
             pkt = struct.pack("!II", (a.first + sent) & 0xFFFFFFFF, 1) + bytes(32)
+        elif a.mode == "wan-l2tp":
+            tid = rnd.randrange(1, 1 << 16)
+            while tid in a.exclude:
+                tid = rnd.randrange(1, 1 << 16)
+            l2 = struct.pack("!HHH", 0x0002, tid, rnd.randrange(1 << 16)) + b"FLOD"
+            pkt = struct.pack("!HHHH", 1701, 1701, 8 + len(l2), 0) + l2  # UDP checksum 0: none
         elif a.mode == "wan-gre":
             pkt = struct.pack("!BBHHHI", 0x30, 0x01, 0x880B, 4, rnd.randrange(1 << 16), 1) + b"FLOD"
         else:

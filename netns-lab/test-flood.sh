@@ -4,10 +4,12 @@
 #
 #   WAN  ESP with random SPIs from the IPsec server's address  (flood.py wan-esp)
 #   WAN  enhanced GRE with random Call IDs from the PPTP server (flood.py wan-gre)
+#   WAN  L2TP with random Tunnel IDs from the LNS              (flood.py wan-l2tp)
 #   LAN  one host opening new PPTP calls, a new Call ID each    (flood.py lan-pptp)
 #   LAN  the same host opening new ESP SPIs toward the server   (flood.py lan-esp)
 #
-# Checks: every GRE and ESP echo of the established sessions arrives, none at
+# (c1 also runs an L2TP tunnel to an LNS on the PPTP server's address.)
+# Checks: every GRE, ESP and L2TP echo of the established sessions arrives, none at
 # a wrong host; the sessions are never evicted; every refusal is counted
 # under a reason (esp_unbound, gre_no_call, and pptp_host_quota /
 # esp_host_quota once the flooding host holds its share); the flooding host
@@ -46,7 +48,9 @@ lab_bg pptp-server ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$LAB_DIR/pptp_peer
 lab_bg esp-server ip netns exec "$(lab_ns s1 s2)" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" server --count "$N" \
 	--interval "$INTERVAL" --report "$d/esp-server.json" --ready-file "$d/esp-server.ready" --release-file "$d/release" \
 	--max-time 60
-for ((t = 0; t < 50; t++)); do [[ -e $d/pptp-server.ready && -e $d/esp-server.ready ]] && break; sleep 0.1; done
+lab_bg lns ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lns --report "$d/lns.json" \
+	--ready-file "$d/lns.ready" --expect 1 --max-time 60
+for ((t = 0; t < 50; t++)); do [[ -e $d/pptp-server.ready && -e $d/esp-server.ready && -e $d/lns.ready ]] && break; sleep 0.1; done
 lab_bg pptp-c1 ip netns exec "$(lab_ns s1 c1)" "$LAB_PY" "$LAB_DIR/pptp_peers.py" client --server "$S1" --name c1 \
 	--index 1 --call-id 1000 --calls 2 --count "$N" --interval "$INTERVAL" --rx-wait 20 --report "$d/pptp-c1.json" \
 	--ready-file "$d/pptp-c1.ready" --release-file "$d/release" --max-time 55
@@ -55,15 +59,20 @@ lab_bg esp-c2 ip netns exec "$(lab_ns s1 c2)" "$LAB_PY" "$LAB_DIR/ipsec_peers.py
 	--index 2 --count "$N" --interval "$INTERVAL" --rx-wait 20 --report "$d/esp-c2.json" --ready-file "$d/esp-c2.ready" \
 	--release-file "$d/release" --max-time 55
 ESP_HOST=$LAB_BG_PID
+lab_bg lac-c1 ip netns exec "$(lab_ns s1 c1)" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lac --server "$S1" --name c1 --index 1 \
+	--tunnel-id 4242 --count "$N" --interval "$INTERVAL" --rx-wait 20 --report "$d/lac-c1.json" \
+	--ready-file "$d/lac-c1.ready" --release-file "$d/release" --max-time 55
+LAC=$LAB_BG_PID
 
 sessions() { lab_router_exec s1 "$VPNPT" sessions --json; }
 up=0
 for ((t = 0; t < 150; t++)); do
 	up=$(sessions | lab_json 'sum(1 for r in d if r["packets_in"] > 3)')
-	((up >= 3)) && break
+	((up >= 4)) && break
 	sleep 0.1
 done
-lab_assert_ge "2 PPTP calls and the ESP SA pair carry traffic before the flood" 3 "$up"
+lab_assert_ge "2 PPTP calls, the ESP SA pair and the L2TP tunnel carry traffic before the flood" 4 "$up"
+L2TP_XLAT=$(sessions | lab_json '" ".join(str(r["ids"]["translated_tunnel_id"]) for r in d if r["proto"] == "l2tp")')
 # One key per PPTP call and per SPI (a new SPI of the same host-server pair is not a change).
 SESSION_KEYS='" ".join(sorted(k for r in d if r["host"] != "'"$(lab_client_ip s1 3)"'" for k in (["ipsec/%s/%s/%s" % (r["host"], w, x) for w in ("spi_out", "spi_in") for x in r["ids"][w]] if r["proto"] == "ipsec" else ["%s/%s/%s" % (r["proto"], r["host"], __import__("json").dumps(r["ids"], sort_keys=True).replace(" ", ""))])))'
 keys_before=$(sessions | lab_json "$SESSION_KEYS")
@@ -77,13 +86,16 @@ F1=$LAB_BG_PID
 lab_bg flood-wan-gre ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-gre --dst "$PUB" --count "$FLOOD" \
 	--max-time "$FLOOD_TIME" --seed 2 --pps "$PPS"
 F2=$LAB_BG_PID
+lab_bg flood-wan-l2tp ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-l2tp --dst "$PUB" --count "$FLOOD" \
+	--max-time "$FLOOD_TIME" --seed 3 --pps "$PPS" --exclude "$L2TP_XLAT"
+F5=$LAB_BG_PID
 lab_bg flood-lan-pptp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-pptp --dst "$S1" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 1 --pps $((PPS * 8))
 F3=$LAB_BG_PID
 lab_bg flood-lan-esp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-esp --dst "$S2" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 16777216 --pps "$PPS"
 F4=$LAB_BG_PID
-lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" || lab_fail "a flood did not finish in time"
+lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" "$F5" || lab_fail "a flood did not finish in time"
 lab_pass "floods done in $((SECONDS - t_flood)) s"
 for f in "$LAB_STATE"/flood-*.log; do lab_info "$(basename "$f" .log): $(tail -n1 "$f")"; done
 st1=$(lab_status_json s1)
@@ -100,6 +112,8 @@ unbound=$(delta inbound esp_unbound)
 nocall=$(delta inbound gre_no_call)
 lab_assert_ge "WAN ESP flood: random SPIs dropped and counted (esp_unbound)" 1000 "$unbound"
 lab_assert_ge "WAN GRE flood: random Call IDs of no call passed and counted (gre_no_call)" 100 "$nocall"
+notunnel=$(delta inbound l2tp_no_tunnel)
+lab_assert_ge "WAN L2TP flood: random Tunnel IDs of no tunnel passed and counted (l2tp_no_tunnel)" 1000 "$notunnel"
 calls_used=$(used vpnpt_pptp_calls_v1)
 esp_used=$(used vpnpt_esp_out_v1)
 calls_full=$(($(delta outbound pptp_table_full) + $(delta outbound pptp_id_exhausted)))
@@ -167,9 +181,9 @@ lab_assert_ge "after the flood, a new unknown SPI still reaches vpnpt diagnose (
 keys_after=$(sessions | lab_json "$SESSION_KEYS")
 missing=$(comm -23 <(tr ' ' '\n' <<<"$keys_before" | sort) <(tr ' ' '\n' <<<"$keys_after" | sort) | tr '\n' ' ')
 lab_assert_eq "no established session was evicted or changed (ids before and after)" "" "$missing"
-for ((t = 0; t < 400; t++)); do [[ -e $d/pptp-c1.ready && -e $d/esp-c2.ready ]] && break; sleep 0.1; done
+for ((t = 0; t < 400; t++)); do [[ -e $d/pptp-c1.ready && -e $d/esp-c2.ready && -e $d/lac-c1.ready ]] && break; sleep 0.1; done
 touch "$d/release"
-lab_wait_pids 30 "$PPTP_CLIENT" "$ESP_HOST" || true
+lab_wait_pids 30 "$PPTP_CLIENT" "$ESP_HOST" "$LAC" || true
 sleep 1
 lab_assert_eq "PPTP: every GRE packet of both calls arrived during the floods" "$N $N" \
 	"$(lab_json '" ".join(str(v) for _, v in sorted(d["rx_at_ready"].items()))' <"$d/pptp-c1.json")"
@@ -180,4 +194,7 @@ lab_assert_eq "PPTP: every GRE packet at the client carries one of its own Call 
 lab_assert_eq "IPsec: every ESP echo arrived during the floods (one lost to the binding at most)" "ok" \
 	"$(lab_json '"ok" if d["sas"] and all(len(set(s["rx_echo"])) >= '"$N"' - 1 for s in d["sas"]) else "got %s" % [len(set(s["rx_echo"])) for s in d["sas"]]' <"$d/esp-c2.json")"
 lab_assert_eq "IPsec: 0 misdelivered ESP packets at the host" 0 "$(lab_json 'len(d["foreign"])' <"$d/esp-c2.json")"
+lab_assert_eq "L2TP: every echo of the tunnel arrived during the floods" "$N" \
+	"$(lab_json 'len(set(d["echo_seqs"]))' <"$d/lac-c1.json")"
+lab_assert_eq "L2TP: 0 misdelivered packets at the LAC" 0 "$(lab_json 'len(d["foreign"])' <"$d/lac-c1.json")"
 lab_log "== PASS: flood"

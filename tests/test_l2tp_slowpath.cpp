@@ -243,6 +243,31 @@ TEST_CASE("L2TP lifecycle: StopCCN closes, the grace period reaps, idle and unan
   (void)b;
 }
 
+TEST_CASE("L2TP setup: one host's tunnels stop at its share, another host's go through", "[l2tp][netns]") {
+  SlowRig g;
+  L2tpTimeouts t;
+  t.host_max_tunnels = 3;
+  std::vector<Sent> sent;
+  L2tpSlowPath sp({g.dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), g.dp.map_fd(VPNPT_MAP_L2TP_OUT)}, t,
+                  [&sent](uint32_t ifi, const uint8_t* f, size_t len) {
+                    sent.push_back({ifi, Bytes(f, f + len)});
+                    return true;
+                  });
+  auto request = [&](uint32_t client, uint16_t tid) {
+    g.lan(g.from_client(client, 1701, 1701, l2::sccrq(tid)));
+    auto p = g.punts();
+    REQUIRE(p.size() == 1);
+    return *sp.on_punt(p[0], sizeof(p[0]), L2tpRig::kPub, monotonic_ns());
+  };
+  for (uint16_t tid = 1; tid <= 3; ++tid) CHECK(request(L2tpRig::kA, tid).sent);
+  auto over = request(L2tpRig::kA, 4);
+  CHECK(!over.sent);
+  CHECK(over.refusal == VPNPT_L2TP_REFUSE_HOST_QUOTA);
+  CHECK(request(L2tpRig::kA, 2).sent);  // a retransmission of a held tunnel is still answered
+  CHECK(request(L2tpRig::kB, 4).sent);
+  CHECK(sp.stats().refused[VPNPT_L2TP_REFUSE_HOST_QUOTA] == 1);
+}
+
 TEST_CASE("L2TP sessions inside a tunnel are counted from ICRQ and CDN", "[l2tp][netns]") {
   SlowRig g;
   auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
