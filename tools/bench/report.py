@@ -181,7 +181,7 @@ def main():
     if scale:
         levels = sorted({s for v in scale.values() for s in v})
         md.append("### Fast path against the number of live sessions (vpnpt, 64 B, 1024 active flows, one core)\n")
-        md.append("Idle sessions pre-filled in every PPTP and ESP table next to the active ones; the levels "
+        md.append("Idle sessions pre-filled in every PPTP, ESP and L2TP table next to the active ones; the levels "
                   "measured interleaved, the change is the pair-by-pair ratio largest / smallest − 1.\n")
         md.append("| protocol | direction | " + " | ".join("%s sessions" % f"{s:,}" for s in levels) +
                   " | change, smallest → largest (min / median / max) |")
