@@ -11,7 +11,9 @@ namespace vpnpt {
 std::vector<LoadConfig> all_load_configs() {
   std::vector<LoadConfig> out;
   for (uint32_t depth = 0; depth <= VPNPT_VLAN_DEPTH_MAX; ++depth)
-    for (bool events : {false, true}) out.push_back(LoadConfig{depth, events});
+    for (bool events : {false, true})
+      for (uint64_t cache : {uint64_t{0}, uint64_t{VPNPT_FIB_CACHE_NS_DEFAULT}})
+        out.push_back(LoadConfig{depth, events, cache});
   return out;
 }
 

@@ -24,6 +24,7 @@ namespace vpnpt {
 struct LoadConfig {
   uint32_t vlan_depth = 2;  // 0..VPNPT_VLAN_DEPTH_MAX
   bool events = true;
+  uint64_t fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;  // next-hop cache bound, 0 = off (bpf/fwd.h)
 };
 
 // Every load-time configuration the data plane supports, for load tests.
@@ -57,6 +58,7 @@ class Skeleton {
   void apply(const LoadConfig& cfg) {
     s_->rodata->cfg_vlan_depth = cfg.vlan_depth;
     s_->rodata->cfg_events = cfg.events ? 1 : 0;
+    s_->rodata->cfg_fib_cache_ns = cfg.fib_cache_ns;
   }
 
  private:
