@@ -11,6 +11,7 @@
 #define VPNPT_BPF_FWD_H
 
 #include "csum.h"
+#include "load_config.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -26,6 +27,28 @@
 
 
 /*
+ * The next-hop cache (cfg_fib_cache_ns > 0): a successful answer is kept per
+ * CPU in the slot of its query (ingress ifindex, source, destination, TOS,
+ * protocol) with the time it was obtained and the packet length it was
+ * checked for, and reused when the same query comes again
+ *   - within cfg_fib_cache_ns (coarse clock: at most one jiffy more), so a
+ *     route, neighbour or MTU change reaches the fast path within the bound;
+ *   - for a packet no longer than the one the FIB accepted (the MTU is at
+ *     least that); a longer one asks the FIB, which checks the MTU again.
+ * Failures are never cached: the next packet asks the FIB again. The TTL is
+ * checked per packet, before the cache.
+ */
+static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 daddr)
+{
+	__u32 h = (__u32)daddr * 0x9e3779b1u;
+
+	h ^= (__u32)saddr * 0x85ebca6bu;
+	h ^= ifindex * 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h & (VPNPT_FIB_CACHE_SLOTS - 1);
+}
+
+/*
  * Asks the FIB how a packet from @saddr to @daddr (the addresses it will
  * carry after translation) leaves. Returns VPNPT_REASON_NONE and fills
  * @plan, or the reason the stack must handle it.
@@ -33,11 +56,27 @@
 static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const struct iphdr *ip, __be32 saddr,
 						     __be32 daddr, const struct bpf_fib_lookup **plan)
 {
+	struct vpnpt_fib_cache_slot *slot = 0;
 	__u32 zero = 0;
+	__u64 now = 0;
 	long rc;
 
 	if (ip->ttl <= 1)
 		return VPNPT_REASON_TTL_EXPIRED;
+	if (cfg_fib_cache_ns) {
+		__u32 idx = fwd_cache_slot(ctx->ingress_ifindex, saddr, daddr);
+
+		slot = bpf_map_lookup_elem(&vpnpt_fib_cache, &idx);
+		if (slot) {
+			now = bpf_ktime_get_coarse_ns();
+			if (slot->at_ns && now - slot->at_ns < cfg_fib_cache_ns && slot->daddr == daddr &&
+			    slot->saddr == saddr && slot->in_ifindex == ctx->ingress_ifindex && slot->tos == ip->tos &&
+			    slot->l4_protocol == ip->protocol && bpf_ntohs(ip->tot_len) <= slot->len_ok) {
+				*plan = &slot->fib;
+				return VPNPT_REASON_NONE;
+			}
+		}
+	}
 	/* The 64-byte query lives in per-CPU scratch, not on the stack every translator shares. */
 	struct bpf_fib_lookup *fib = bpf_map_lookup_elem(&vpnpt_scratch_fib, &zero);
 	if (!fib)
@@ -57,6 +96,17 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return VPNPT_REASON_FIB_OTHER;
 	*plan = fib;
+	if (slot) {
+		/* A new query, an expired answer, or a packet longer than the cached one was checked for. */
+		slot->at_ns = now ? now : 1;
+		slot->in_ifindex = ctx->ingress_ifindex;
+		slot->saddr = saddr;
+		slot->daddr = daddr;
+		slot->tos = ip->tos;
+		slot->l4_protocol = ip->protocol;
+		slot->len_ok = bpf_ntohs(ip->tot_len);
+		__builtin_memcpy(&slot->fib, fib, sizeof(*fib));
+	}
 	return VPNPT_REASON_NONE;
 }
 

@@ -7,6 +7,8 @@
 #ifndef VPNPT_BPF_LOAD_CONFIG_H
 #define VPNPT_BPF_LOAD_CONFIG_H
 
+#include "common.h"
+
 /* VLAN tags to look through (0..VPNPT_VLAN_DEPTH_MAX). Deeper stacks are counted and passed. */
 const volatile __u32 cfg_vlan_depth = VPNPT_VLAN_DEPTH_MAX;
 /* Emit malformed-packet events into the ring buffer (off: counters only). */
@@ -15,5 +17,7 @@ const volatile __u8 cfg_events = 1;
 const volatile __u32 cfg_host_max_calls = VPNPT_HOST_MAX_CALLS;
 const volatile __u32 cfg_host_max_streams = VPNPT_HOST_MAX_STREAMS;
 const volatile __u32 cfg_host_max_sas = VPNPT_HOST_MAX_SAS;
+/* Reuse a FIB answer for at most this many ns (fwd.h, next-hop cache); 0 = always ask the FIB. */
+const volatile __u64 cfg_fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;
 
 #endif

@@ -206,6 +206,28 @@ struct {
 	__type(value, struct vpnpt_pptp_call);
 } vpnpt_scratch_call SEC(".maps");
 
+/* One slot of the next-hop cache: a successful FIB answer, the query it
+ * answered and when. Written and read by fwd_lookup() only. */
+struct vpnpt_fib_cache_slot {
+	__u64 at_ns;       /* bpf_ktime_get_coarse_ns() of the lookup; 0 = empty */
+	__u32 in_ifindex;  /* the query: ingress interface, */
+	__be32 saddr;      /* source and destination after translation, */
+	__be32 daddr;
+	__u8 tos;          /* TOS and protocol (FIB rules may match them) */
+	__u8 l4_protocol;
+	__u16 len_ok;      /* the largest tot_len the FIB accepted (MTU check) */
+	struct bpf_fib_lookup fib; /* the answer: egress ifindex, smac, dmac */
+};
+
+/* Per-CPU next-hop cache, slot = hash(ingress ifindex, source, destination);
+ * recent successful FIB answers, reused for at most cfg_fib_cache_ns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VPNPT_FIB_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_fib_cache_slot);
+} vpnpt_fib_cache SEC(".maps");
+
 /* Per-CPU scratch for the FIB query (64 bytes) of every translator. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

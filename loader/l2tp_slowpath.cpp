@@ -96,8 +96,10 @@ std::optional<uint16_t> L2tpSlowPath::free_port_nat_port(uint32_t server) const 
 L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns) {
   L2tpSetup s;
   auto p = parse_punt(rec);
+  // Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet"); as a key it would mean "any tunnel on the port".
   if (!p || !p->msg.control || p->msg.type != kL2tpSccrq ||
-      (!p->msg.assigned_tunnel && !p->msg.assigned_tunnel_hidden)) {
+      (!p->msg.assigned_tunnel && !p->msg.assigned_tunnel_hidden) ||
+      (p->msg.assigned_tunnel && *p->msg.assigned_tunnel == 0)) {
     s.refusal = VPNPT_L2TP_REFUSE_MALFORMED;
     return s;
   }

@@ -24,6 +24,7 @@ namespace vpnpt {
 struct LoadConfig {
   uint32_t vlan_depth = 2;  // 0..VPNPT_VLAN_DEPTH_MAX
   bool events = true;
+  uint64_t fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;  // next-hop cache bound, 0 = off (bpf/fwd.h)
   // Per-LAN-host shares of the session tables (vpnpt_host_quota).
   uint32_t host_max_calls = VPNPT_HOST_MAX_CALLS;
   uint32_t host_max_streams = VPNPT_HOST_MAX_STREAMS;
@@ -64,6 +65,7 @@ class Skeleton {
     s_->rodata->cfg_host_max_calls = cfg.host_max_calls;
     s_->rodata->cfg_host_max_streams = cfg.host_max_streams;
     s_->rodata->cfg_host_max_sas = cfg.host_max_sas;
+    s_->rodata->cfg_fib_cache_ns = cfg.fib_cache_ns;
   }
 
  private:

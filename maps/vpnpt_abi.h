@@ -345,6 +345,14 @@ struct vpnpt_pptp_stream {
 
 /* Load-time configuration limits (set in .rodata before load). */
 #define VPNPT_VLAN_DEPTH_MAX 2
+/* How long a FIB answer may be reused from the per-CPU next-hop cache (bpf/fwd.h),
+ * the default of cfg_fib_cache_ns; 0 turns the cache off. A route or neighbour
+ * change takes effect on the fast path within this bound (plus one jiffy). */
+#ifndef VPNPT_FIB_CACHE_NS_DEFAULT
+#define VPNPT_FIB_CACHE_NS_DEFAULT 100000000ull
+#endif
+#define VPNPT_FIB_CACHE_NS_MAX 1000000000ull
+#define VPNPT_FIB_CACHE_SLOTS 256 /* per CPU; a power of two */
 
 /* ---------------------------------------------------------------- IPsec (raw ESP) */
 

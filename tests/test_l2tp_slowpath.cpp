@@ -194,6 +194,10 @@ TEST_CASE("L2TP setup: stale and malformed requests are refused, nothing install
   auto m = g.request(L2tpRig::kA, 1701, l2::control(0, 0, 0, 0, 1, {{7, Bytes{'x'}}}));
   CHECK(!m.sent);
   CHECK(m.refusal == VPNPT_L2TP_REFUSE_MALFORMED);
+  // Assigned Tunnel ID 0 is reserved: as a key it would claim every unknown tunnel on the port.
+  auto z = g.request(L2tpRig::kA, 1701, l2::sccrq(0));
+  CHECK(!z.sent);
+  CHECK(z.refusal == VPNPT_L2TP_REFUSE_MALFORMED);
   CHECK(g.sent.empty());
   CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 0);
   CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);

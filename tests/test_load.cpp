@@ -10,15 +10,16 @@ using namespace vpnpt;
 
 TEST_CASE("every program loads in every load-time configuration", "[bpf][load]") {
   auto configs = all_load_configs();
-  REQUIRE(configs.size() == (VPNPT_VLAN_DEPTH_MAX + 1) * 2);
+  REQUIRE(configs.size() == (VPNPT_VLAN_DEPTH_MAX + 1) * 2 * 2);
   for (const auto& cfg : configs) {
-    DYNAMIC_SECTION("vlan_depth=" << cfg.vlan_depth << " events=" << cfg.events) {
+    DYNAMIC_SECTION("vlan_depth=" << cfg.vlan_depth << " events=" << cfg.events << " fib_cache_ns=" << cfg.fib_cache_ns) {
       auto p = load_unpinned(cfg);
       INFO((p ? std::string() : p.error().message()));
       REQUIRE(p.ok());
       CHECK(p->lan_fd() >= 0);
       CHECK(p->wan_fd() >= 0);
       CHECK(p->lan->rodata->cfg_vlan_depth == cfg.vlan_depth);
+      CHECK(p->lan->rodata->cfg_fib_cache_ns == cfg.fib_cache_ns);
       // The two objects share one set of maps (same kernel map id).
       auto id_of = [](int fd) {
         bpf_map_info info{};

@@ -228,12 +228,13 @@ if ((SMOKE)); then
 	done
 	measure vpnpt esp in 64 4 0
 	measure vpnpt natt in 64 4 0
+	measure vpnpt l2tp in 64 4 0
 	measure vpnpt gre out 64 4 0 --sessions 2000
 	"$PY" - "$RAW" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 bad = [r for r in rows if r["mode"] in ("vpnpt", "bare") and r["translated"] == 0]
-if len(rows) != 11 or bad:
+if len(rows) != 12 or bad:
     sys.exit("bench smoke: %d results, nothing translated in: %s" % (len(rows), [(r["mode"], r["proto"], r["dir"]) for r in bad]))
 print("bench smoke: %d measurements, vpnpt and bare translated frames" % len(rows))
 EOF
@@ -302,7 +303,7 @@ done
 
 echo "== scale: vpnpt fast path with 1k, 100k, 1M sessions pre-filled (64 B, 1024 active flows), interleaved"
 SECTION=scale
-for proto in gre esp; do
+for proto in gre esp l2tp; do
 	for dir in out in; do
 		for ((run = 0; run < RUNS; run++)); do
 			for sessions in 1000 100000 1000000; do

@@ -11,7 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <arpa/inet.h>
+
 #include "loader/l2tp_msg.h"
+#include "loader/map_dump.h"
 #include "loader/l2tp_slowpath.h"
 #include "loader/pptp_slowpath.h"
 
@@ -62,6 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t now = monotonic_ns();
   rec->ktime_ns = now;
   sp.on_punt(*rec, sizeof(*rec), 0x017100cb /* 203.0.113.1 */, now);
+  // A wildcard tunnel (id 0) exists only for per-port NAT, on a port of its own.
+  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(maps.tunnels))
+    if (!k.tunnel_id && (!(t.flags & VPNPT_L2TP_F_PORT_NAT) || ntohs(k.public_port) < kL2tpPortNatFirst ||
+                         ntohs(k.public_port) > kL2tpPortNatLast))
+      abort();
   sp.sweep(now + (data[0] & 4 ? 400'000'000'000ull : 0));
   free(rec);
   sp.flush();

@@ -18,7 +18,7 @@
 // compile-time size allows (a bench-only path: the daemon is not involved in
 // the fast path).
 //
-//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-coarseclock]|bare|kernel
+//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-coarseclock|-nofibcache]|bare|kernel
 //                   --proto gre|esp|natt|l2tp --dir out|in [--nat 0|1] [--size 64] [--flows 1]
 //                   [--cpus 0[,1]] [--seconds 1] [--runs 1] [--sessions N] [--flow-split interleave|block]
 //
@@ -76,7 +76,10 @@ constexpr uint32_t kGreClientIdBase = 1000;   // inbound Key after vpnpt: the cl
 constexpr uint32_t kEspOutSpiBase = 0x10000;  // SPIs the host sends with
 constexpr uint32_t kEspInSpiBase = 0x20000;   // SPIs the server sends with
 constexpr uint32_t kNattPortBase = 40000;     // client UDP source port toward 4500
-constexpr uint32_t kL2tpPortBase = 41000;     // client UDP source port toward 1701
+constexpr uint32_t kL2tpPortBase = 41000;     // client UDP source port toward 1701 (kept on the public side)
+constexpr uint32_t kL2tpXlatTunnelBase = 2000;   // inbound Tunnel ID: the translated id the server knows
+constexpr uint32_t kL2tpClientTunnelBase = 1000; // inbound Tunnel ID after vpnpt: the client's own
+constexpr uint32_t kL2tpTunnelOff = 44;          // Tunnel ID in an L2TP data frame without length field
 
 [[noreturn]] void die(const std::string& m) {
   std::fprintf(stderr, "vpnpt_bench_lab: %s\n", m.c_str());
@@ -179,11 +182,11 @@ void put0(int fd, const T& v) {
 
 // Mirrors of tools/bench/bench_xdp.bpf.c's config structs.
 struct GenCfg {
-  uint32_t flow_off, flow_size, flows, flow_base, stride, block;
+  uint32_t flow_off, flow_size, flows, flow_base, stride, block, flow2_off, flow2_base;
   uint8_t hdr[64];
 };
 struct SinkCfg {
-  uint32_t saddr, daddr, id_off, id_size, id_lo, id_hi, proto;
+  uint32_t saddr, daddr, id_off, id_size, id_lo, id_hi, proto, id2_off, id2_lo;
 };
 struct BareCfg {
   uint32_t ifindex;
@@ -245,8 +248,8 @@ Opts parse(int argc, char** argv) {
     else die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
   }
   if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty()) die("--client-ns, --router-ns, --server-ns, --mode are required");
-  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-coarseclock" && o.mode != "bare" &&
-      o.mode != "kernel")
+  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-coarseclock" &&
+      o.mode != "vpnpt-nofibcache" && o.mode != "bare" && o.mode != "kernel")
     die("bad --mode");
   if (o.proto != "gre" && o.proto != "esp" && o.proto != "natt" && o.proto != "l2tp") die("bad --proto");
   if (o.dir != "out" && o.dir != "in") die("bad --dir");
@@ -261,6 +264,7 @@ Opts parse(int argc, char** argv) {
 struct Traffic {
   Bytes frame;              // template
   uint32_t flow_off, flow_size, flow_base;
+  uint32_t flow2_off = 0, flow2_base = 0;  // second field written with the same flow index (0: none)
   SinkCfg sink;             // what must arrive
 };
 
@@ -290,6 +294,9 @@ Traffic traffic(const Opts& o, const std::string& dir, const If& src_if, const I
     const uint16_t base = static_cast<uint16_t>(natt ? kNattPortBase : kL2tpPortBase);
     l4 = out ? pkt::udp(base, port, inner) : pkt::udp(port, base, inner);
     t.flow_off = out ? 34 : 36, t.flow_size = 2, t.flow_base = base;
+    // L2TP inbound: flow i is public port 41000+i carrying the translated Tunnel ID 2000+i
+    // (the server's name for the tunnel, which vpnpt rewrites to the client's own 1000+i).
+    if (!natt && !out) t.flow2_off = kL2tpTunnelOff, t.flow2_base = kL2tpXlatTunnelBase;
   }
   pkt::EthOpts e;
   std::copy(src_if.mac, src_if.mac + 6, e.src);
@@ -306,6 +313,11 @@ Traffic traffic(const Opts& o, const std::string& dir, const If& src_if, const I
   t.sink.id_size = t.flow_size;
   t.sink.id_lo = (!out && o.proto == "gre" && vpnpt_xlat) ? kGreClientIdBase : t.flow_base;
   t.sink.id_hi = t.sink.id_lo + o.flows;
+  // L2TP inbound: flow i's Tunnel ID must be the client's own (vpnpt) or untouched (kernel NAT).
+  if (t.flow2_off) {
+    t.sink.id2_off = t.flow2_off;
+    t.sink.id2_lo = o.mode.rfind("vpnpt", 0) == 0 ? kL2tpClientTunnelBase : kL2tpXlatTunnelBase;
+  }
   return t;
 }
 
@@ -317,7 +329,7 @@ struct Vpnpt {
 };
 
 const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_BY_CLIENT, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,
-                              VPNPT_MAP_ESP_OUT};
+                              VPNPT_MAP_ESP_OUT,    VPNPT_MAP_L2TP_TUNNELS,   VPNPT_MAP_L2TP_OUT};
 
 Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) {
   const std::string dir = VPNPT_BPF_DIR;
@@ -359,12 +371,13 @@ void batch_put(int fd, std::vector<K>& ks, std::vector<V>& vs) {
 }
 
 // Sessions: the @flows active ones the generator hits, plus @extra idle ones on other
-// (never used) server addresses, in every PPTP and ESP table.
+// (never used) server addresses, in every PPTP, ESP and L2TP table.
 void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
   const uint32_t c = ip(kClient), s = ip(kServer);
   const int calls = v.lan.map_fd(VPNPT_MAP_PPTP_CALLS), byc = v.lan.map_fd(VPNPT_MAP_PPTP_BY_CLIENT),
             greo = v.lan.map_fd(VPNPT_MAP_PPTP_GRE_OUT), ein = v.lan.map_fd(VPNPT_MAP_ESP_IN),
-            eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT);
+            eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT), l2t = v.lan.map_fd(VPNPT_MAP_L2TP_TUNNELS),
+            l2o = v.lan.map_fd(VPNPT_MAP_L2TP_OUT);
   std::vector<vpnpt_pptp_call_key> ck;
   std::vector<vpnpt_pptp_call> cv;
   std::vector<vpnpt_pptp_client_key> bk;
@@ -372,6 +385,10 @@ void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_
   std::vector<vpnpt_pptp_xlat> xv, xv2;
   std::vector<vpnpt_esp_key> ik, ok;
   std::vector<vpnpt_esp_sa> iv, ov;
+  std::vector<vpnpt_l2tp_tunnel_key> tk;
+  std::vector<vpnpt_l2tp_tunnel> tv;
+  std::vector<vpnpt_l2tp_client_key> lk;
+  std::vector<vpnpt_l2tp_client> lv;
   const uint64_t total = flows + extra;
   for (uint64_t k = 0; k < total; ++k) {
     const bool active = k < flows;
@@ -402,12 +419,33 @@ void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_
     sa.lan_ifindex = lan_ifindex;
     ok.push_back({server, htonl(sout)});
     ov.push_back(sa);
+    // L2TP: flow k is client port 41000+k (kept public), Tunnel ID 1000+k translated to 2000+k.
+    const uint16_t port = static_cast<uint16_t>(active ? kL2tpPortBase + k : 1 + (j & 0x7fff));
+    const uint16_t ctid = static_cast<uint16_t>(active ? kL2tpClientTunnelBase + k : 1 + (j & 0x7fff));
+    const uint16_t xtid = static_cast<uint16_t>(active ? kL2tpXlatTunnelBase + k : 1 + (j & 0x7fff));
+    vpnpt_l2tp_tunnel tun{};
+    tun.client = c;
+    tun.client_port = htons(port);
+    tun.client_tunnel_id = htons(ctid);
+    tun.server_port = htons(1701);
+    tun.lan_ifindex = lan_ifindex;
+    tun.state = VPNPT_L2TP_ESTABLISHED;
+    tk.push_back({server, htons(port), htons(xtid)});
+    tv.push_back(tun);
+    vpnpt_l2tp_client cl{};
+    cl.public_port = htons(port);
+    cl.tunnels = 1;
+    cl.lan_ifindex = lan_ifindex;
+    lk.push_back({c, server, htons(port), 0});
+    lv.push_back(cl);
     if (ck.size() == 8192 || k + 1 == total) {
       batch_put(calls, ck, cv);
       batch_put(byc, bk, xv);
       batch_put(greo, gk, xv2);
       batch_put(ein, ik, iv);
       batch_put(eout, ok, ov);
+      batch_put(l2t, tk, tv);
+      batch_put(l2o, lk, lv);
     }
   }
 }
@@ -632,7 +670,8 @@ int main(int argc, char** argv) {
   gen.obj.load("bench_gen");
   gen.prog = gen.obj.prog_fd("bench_gen");
   auto set_gen = [&](const Traffic& tr) {
-    GenCfg gc{tr.flow_off, tr.flow_size, o.flows, tr.flow_base, static_cast<uint32_t>(cpus.size()), o.block ? 1u : 0u, {}};
+    GenCfg gc{tr.flow_off,  tr.flow_size,  o.flows, tr.flow_base, static_cast<uint32_t>(cpus.size()), o.block ? 1u : 0u,
+              tr.flow2_off, tr.flow2_base, {}};
     std::memcpy(gc.hdr, tr.frame.data(), 64);
     put0(gen.obj.map_fd("gen_cfg_map"), gc);
   };

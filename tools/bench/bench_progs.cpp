@@ -12,13 +12,18 @@
 // hook drops and reports the unknown SPI, the daemon's binder decides after
 // the host's IKE exchange, the binding is written into the map).
 //
-//   build/tools/bench/vpnpt_bench_progs [--repeat N] [--setups N] [--json]
+//   build/tools/bench/vpnpt_bench_progs [--repeat N] [--setups N] [--fib-cache-ns N] [--json]
+//
+// --fib-cache-ns sets the next-hop cache bound the programs are loaded with
+// (default: the product's; 0 = every packet asks the FIB).
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,10 +63,40 @@ pkt::EthOpts eth(const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>
   return e;
 }
 
-// Runs @in @repeat times in live-frames mode: every iteration starts from
-// the original frame (a plain repeated test run would keep translating the
-// already-translated packet), and redirects are really transmitted, as on a
-// router. Returns ns per packet, or a negative errno.
+// bench_reset (tools/bench/bench_xdp.bpf.c) around the program under test: live
+// frames are recycled with whatever the last run wrote into them, so without it
+// every frame after the first pass of the page pool would be the translated packet
+// (outbound: from the public IP, no session; inbound: not for the gateway), not the
+// path being measured. It writes the first 64 bytes back, then tail-calls the program.
+struct Reset {
+  bpf_object* o = nullptr;
+  int prog = -1, next = -1, cfg = -1;
+  Reset() {
+    o = bpf_object__open_file(VPNPT_BPF_DIR "/bench_xdp.bpf.o", nullptr);
+    if (!o || bpf_object__load(o)) throw std::runtime_error("cannot load bench_xdp.bpf.o");
+    prog = bpf_program__fd(bpf_object__find_program_by_name(o, "bench_reset"));
+    next = bpf_map__fd(bpf_object__find_map_by_name(o, "reset_next"));
+    cfg = bpf_map__fd(bpf_object__find_map_by_name(o, "gen_cfg_map"));
+  }
+  ~Reset() { bpf_object__close(o); }
+  Reset(const Reset&) = delete;
+  Reset& operator=(const Reset&) = delete;
+  // The next runs of prog() restore @frame's header and run @target.
+  void arm(int target, const Bytes& frame) const {
+    struct {
+      uint32_t gen[8];  // gen_cfg's flow fields, unused here
+      uint8_t hdr[64];
+    } c{};
+    std::copy(frame.begin(), frame.begin() + std::min<size_t>(64, frame.size()), c.hdr);
+    uint32_t k = 0;
+    if (bpf_map_update_elem(cfg, &k, &c, BPF_ANY) || bpf_map_update_elem(next, &k, &target, BPF_ANY))
+      throw std::runtime_error("cannot arm bench_reset");
+  }
+};
+
+// Runs @in @repeat times in live-frames mode (through bench_reset, so every
+// iteration sees the original header); redirects are really attempted, as on
+// a router. Returns ns per packet, or a negative errno.
 double live_ns(int prog_fd, const Bytes& in, uint32_t repeat, uint32_t ifindex) {
   xdp_md ctx{};
   ctx.data_end = static_cast<__u32>(in.size());
@@ -79,22 +114,26 @@ int main(int argc, char** argv) {
   uint32_t repeat = 1000000;
   uint32_t setups = 20000;
   bool json = false;
+  LoadConfig load;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json")) json = true;
     else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = static_cast<uint32_t>(std::stoul(argv[++i]));
     else if (!std::strcmp(argv[i], "--setups") && i + 1 < argc) setups = static_cast<uint32_t>(std::stoul(argv[++i]));
+    else if (!std::strcmp(argv[i], "--fib-cache-ns") && i + 1 < argc) load.fib_cache_ns = std::stoull(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--repeat N] [--setups N] [--json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--repeat N] [--setups N] [--fib-cache-ns N] [--json]\n", argv[0]);
       return 2;
     }
   }
   init_logging("warn", false);
   TestRouter rt;
-  Dataplane dp;
+  Dataplane dp(load);
   const uint32_t pub = ip("203.0.113.1"), srv = ip(TestRouter::kServer.ip), a = ip(TestRouter::kClient.ip);
   dp.configure(pub, rt.wan_ifindex);
   auto lan_eth = eth(TestRouter::kClient.mac, rt.lan_mac);
   auto wan_eth = eth(TestRouter::kServer.mac, rt.wan_mac);
+
+  Bytes payload(64, 0x5a);  // about a 64-byte-payload VPN packet
 
   // One PPTP call (client Call ID 1000, server's 0) and one bound ESP SA.
   pptp::TcpFlow up{a, srv, 40000, 1723, 100}, down{srv, pub, 1723, 40000, 900};
@@ -106,8 +145,26 @@ int main(int argc, char** argv) {
   vpnpt_esp_sa sa{};
   sa.host = a;
   bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY);
+  // One L2TP tunnel: the client's port 1701 kept, its Tunnel ID 7 known to the server as 8.
+  vpnpt_l2tp_client_key lk{a, srv, htons(1701), 0};
+  vpnpt_l2tp_client lc{};
+  lc.public_port = htons(1701);
+  lc.tunnels = 1;
+  bpf_map_update_elem(dp.map_fd(VPNPT_MAP_L2TP_OUT), &lk, &lc, BPF_ANY);
+  vpnpt_l2tp_tunnel_key tk{srv, htons(1701), htons(8)};
+  vpnpt_l2tp_tunnel tv{};
+  tv.client = a;
+  tv.client_port = htons(1701);
+  tv.client_tunnel_id = htons(7);
+  tv.state = VPNPT_L2TP_ESTABLISHED;
+  bpf_map_update_elem(dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &tk, &tv, BPF_ANY);
+  auto l2tp_data = [&](uint16_t tunnel) {  // L2TPv2 data header without length: flags, tunnel, session
+    Bytes b(6 + payload.size(), 0);
+    b[1] = 0x02, b[2] = static_cast<uint8_t>(tunnel >> 8), b[3] = static_cast<uint8_t>(tunnel), b[5] = 1;
+    std::copy(payload.begin(), payload.end(), b.begin() + 6);
+    return b;
+  };
 
-  Bytes payload(64, 0x5a);  // about a 64-byte-payload VPN packet
   struct Case {
     const char* path;
     bool lan;
@@ -129,17 +186,23 @@ int main(int argc, char** argv) {
        pkt::frame(srv, pub, pkt::kProtoEsp, pkt::esp(0x9999, 1, payload), {}, wan_eth)},
       {"NAT-T out: no conntrack (to the stack)", true,
        pkt::frame(a, srv, pkt::kProtoUdp, pkt::udp(40000, 4500, pkt::esp(0x4444, 1, payload)), {}, lan_eth)},
-      {"L2TP out: classify only (to the stack)", true,
+      {"L2TP out: not L2TPv2 (to the stack)", true,
        pkt::frame(a, srv, pkt::kProtoUdp, pkt::udp(1701, 1701, payload), {}, lan_eth)},
+      {"L2TP out: translate + redirect", true,
+       pkt::frame(a, srv, pkt::kProtoUdp, pkt::udp(1701, 1701, l2tp_data(8)), {}, lan_eth)},
+      {"L2TP in: translate + redirect", false,
+       pkt::frame(srv, pub, pkt::kProtoUdp, pkt::udp(1701, 1701, l2tp_data(8)), {}, wan_eth)},
       {"PPTP control: Echo-Request (walked)", true, up.data_at(up.next, pptp::message(pptp::ECHORQ))},
   };
 
   std::vector<Row> rows;
+  Reset reset;
   for (const auto& c : cases) {
     int fd = c.lan ? dp.progs.lan_fd() : dp.progs.wan_fd();
     uint32_t ifi = c.lan ? rt.lan_ifindex : rt.wan_ifindex;
     auto once = run_xdp(fd, c.in, 1, ifi);  // the verdict of one fresh packet
-    double ns = live_ns(fd, c.in, repeat, ifi);
+    reset.arm(fd, c.in);
+    double ns = live_ns(reset.prog, c.in, repeat, ifi);
     if (once.err || ns < 0) {
       std::fprintf(stderr, "%s: test run failed (%d / %.0f)\n", c.path, once.err, ns);
       return 1;

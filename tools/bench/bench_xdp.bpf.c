@@ -13,6 +13,10 @@
  *               valid IPv4 checksum), and drops them.
  *   bench_bare  the ceiling: a bare XDP rewrite (one address, TTL, MACs) and redirect
  *               with fixed parameters, no parsing beyond IPv4, no lookups.
+ *   bench_reset vpnpt_bench_progs' wrapper around the program under test: writes the
+ *               frame's header template back (live frames keep what the previous run
+ *               wrote: a translated packet is not the path being measured), then
+ *               tail-calls the program in reset_next[0].
  */
 #include "bpf/common.h"
 #include "bpf/csum.h"
@@ -26,6 +30,8 @@ struct gen_cfg {
 	__u32 flow_base;
 	__u32 stride;    /* generator CPUs: CPU k sends flows k, k + stride, ... */
 	__u32 block;     /* 1: CPU k sends a contiguous block of flows instead */
+	__u32 flow2_off; /* a second 2-byte field written with flow2_base + the same slot, 0 = none */
+	__u32 flow2_base;
 	__u8 hdr[BENCH_HDR];
 };
 
@@ -36,6 +42,8 @@ struct sink_cfg {
 	__u32 id_size;
 	__u32 id_lo, id_hi; /* expected range [lo, hi) */
 	__u32 proto;
+	__u32 id2_off; /* a second 2-byte field that must be id2_lo + (id - id_lo), 0 = not checked */
+	__u32 id2_lo;
 };
 
 struct bare_cfg {
@@ -103,6 +111,15 @@ int bench_gen(struct xdp_md *ctx)
 	__u64 slot = cfg->block ? (__u64)k * per + *seq % per : *seq * stride + k;
 	__u32 id = cfg->flow_base + (__u32)(slot % flows);
 	(*seq)++;
+	__u32 off2 = cfg->flow2_off & (BENCH_HDR - 1); /* bounded for the verifier */
+	if (off2) {
+		__u8 *f2 = data + off2;
+		if ((void *)(f2 + 4) <= end) {
+			__u32 id2 = cfg->flow2_base + (__u32)(slot % flows);
+			f2[0] = id2 >> 8;
+			f2[1] = id2;
+		}
+	}
 	__u32 off = cfg->flow_off;
 	if (off > BENCH_HDR - 4)
 		return XDP_TX;
@@ -161,6 +178,14 @@ int bench_sink(struct xdp_md *ctx)
 					     : ((__u32)f[0] << 8 | f[1]);
 		if (id < cfg->id_lo || id >= cfg->id_hi)
 			return XDP_DROP;
+		__u32 off2 = cfg->id2_off & (BENCH_HDR - 1); /* bounded for the verifier */
+		if (off2) {
+			__u8 *f2 = data + off2;
+			if ((void *)(f2 + 4) > end)
+				return XDP_DROP;
+			if (((__u32)f2[0] << 8 | f2[1]) != ((cfg->id2_lo + id - cfg->id_lo) & 0xffff))
+				return XDP_DROP;
+		}
 	}
 	bump(CNT_OK);
 	return XDP_DROP;
@@ -193,6 +218,28 @@ int bench_bare(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, cfg->dmac, 6);
 	__builtin_memcpy(eth->h_source, cfg->smac, 6);
 	return bpf_redirect(cfg->ifindex, 0);
+}
+
+/* The program bench_reset hands the frame to (vpnpt_bench_progs writes it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} reset_next SEC(".maps");
+
+SEC("xdp")
+int bench_reset(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	struct gen_cfg *cfg = bpf_map_lookup_elem(&gen_cfg_map, &zero);
+
+	if (!cfg || data + BENCH_HDR > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, cfg->hdr, BENCH_HDR);
+	bpf_tail_call(ctx, &reset_next, 0);
+	return XDP_ABORTED;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

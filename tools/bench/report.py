@@ -181,7 +181,7 @@ def main():
     if scale:
         levels = sorted({s for v in scale.values() for s in v})
         md.append("### Fast path against the number of live sessions (vpnpt, 64 B, 1024 active flows, one core)\n")
-        md.append("Idle sessions pre-filled in every PPTP and ESP table next to the active ones; the levels "
+        md.append("Idle sessions pre-filled in every PPTP, ESP and L2TP table next to the active ones; the levels "
                   "measured interleaved, the change is the pair-by-pair ratio largest / smallest − 1.\n")
         md.append("| protocol | direction | " + " | ".join("%s sessions" % f"{s:,}" for s in levels) +
                   " | change, smallest → largest (min / median / max) |")
@@ -199,7 +199,9 @@ def main():
         md.append("")
     if maps:
         per = {n: v["memlock"] / v["max_entries"] for n, v in maps.items() if not n.startswith("_")}
-        pptp = sum(per[n] for n in ("vpnpt_pptp_calls_v1", "vpnpt_pptp_by_client_v1", "vpnpt_pptp_gre_out_v1"))
+        # By prefix: a layout change bumps a map's version suffix (vpnpt_pptp_by_client_v2).
+        pptp = sum(v for n, v in per.items()
+                   if n.startswith(("vpnpt_pptp_calls_", "vpnpt_pptp_by_client_", "vpnpt_pptp_gre_out_")))
         esp1 = per["vpnpt_esp_in_v1"]
         res["memory"] = {"maps": maps, "bytes_per_slot": per, "pptp_call": pptp, "esp_sa_one_direction": esp1,
                          "esp_tunnel_both_directions": per["vpnpt_esp_in_v1"] + per["vpnpt_esp_out_v1"]}
@@ -214,8 +216,11 @@ def main():
                 continue
             md.append("| %s | %d | %d | %s | %.0f |" % (n, v["key_size"], v["value_size"], f"{v['memlock']:,}", per[n]))
         md.append("")
+        l2tp = sum(v for n, v in per.items() if n.startswith(("vpnpt_l2tp_tunnels_", "vpnpt_l2tp_out_")))
+        res["memory"]["l2tp_tunnel"] = l2tp
         md.append("PPTP call (three tables): **%.0f B**; ESP SA, one direction: **%.0f B**; raw-ESP tunnel "
-                  "(both directions): **%.0f B**.\n" % (pptp, esp1, res["memory"]["esp_tunnel_both_directions"]))
+                  "(both directions): **%.0f B**; L2TP tunnel of a client (both tables): **%.0f B**.\n" %
+                  (pptp, esp1, res["memory"]["esp_tunnel_both_directions"], l2tp))
 
     # ---------------------------------------------------------------- per program
     if progs:
