@@ -155,6 +155,16 @@ static __always_inline void udp_csum_be16(struct udphdr *uh, __be16 from, __be16
 		uh->check = 0xffff;
 }
 
+/* Both directions: a whole (unfragmented) datagram with an L2TPv2 header, or why not. */
+static __always_inline enum vpnpt_reason l2tp_header(struct xdp_md *ctx, struct pkt *p, struct l2tp_hdr_info *h)
+{
+	if (!p->l4 || p->fragmented)
+		return VPNPT_REASON_L2TP_FRAGMENT;
+	if (l2tp_parse(p->l4, (void *)(long)ctx->data_end, p->l4_len, h))
+		return VPNPT_REASON_L2TP_NOT_V2;
+	return VPNPT_REASON_NONE;
+}
+
 /* LAN -> WAN. */
 static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, struct pkt *p,
 							const struct vpnpt_config *cfg, __u64 bytes)
@@ -164,14 +174,9 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 	struct iphdr *ip = p->ip;
 	struct l2tp_hdr_info h;
 
-	if (!uh || p->fragmented) {
-		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
+	r.reason = l2tp_header(ctx, p, &h);
+	if (r.reason)
 		return r;
-	}
-	if (l2tp_parse(uh, (void *)(long)ctx->data_end, p->l4_len, &h)) {
-		r.reason = VPNPT_REASON_L2TP_NOT_V2;
-		return r;
-	}
 	const struct bpf_fib_lookup *plan;
 	if (l2tp_is_control(&h) && *h.tunnel_id == 0) {
 		/* A tunnel request: the daemon assigns the tunnel and sends it on. */
@@ -224,14 +229,9 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 	struct iphdr *ip = p->ip;
 	struct l2tp_hdr_info h;
 
-	if (!uh || p->fragmented) {
-		r.reason = VPNPT_REASON_L2TP_FRAGMENT;
+	r.reason = l2tp_header(ctx, p, &h);
+	if (r.reason)
 		return r;
-	}
-	if (l2tp_parse(uh, (void *)(long)ctx->data_end, p->l4_len, &h)) {
-		r.reason = VPNPT_REASON_L2TP_NOT_V2;
-		return r;
-	}
 	__be16 tid = *h.tunnel_id;
 	struct vpnpt_l2tp_tunnel_key k = {.server = ip->saddr, .public_port = uh->dest, .tunnel_id = tid};
 	struct vpnpt_l2tp_tunnel *t = tid ? bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v1, &k) : 0;

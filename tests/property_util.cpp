@@ -1,3 +1,4 @@
+#include "loader/map_dump.h"
 #include "property_util.h"
 
 #include <arpa/inet.h>
@@ -18,19 +19,6 @@ uint64_t env_u64(const char* name, uint64_t dflt) {
   return v && *v ? std::strtoull(v, nullptr, 0) : dflt;
 }
 
-template <class K, class V>
-std::vector<std::pair<K, V>> dump(int fd) {
-  std::vector<std::pair<K, V>> out;
-  K key{}, next{};
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -58,7 +46,7 @@ size_t drain_events(const Dataplane& dp) {
 
 void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> creator, bool install) {
   std::map<std::pair<uint32_t, uint16_t>, model::Call> calls;
-  for (const auto& [k, c] : dump<vpnpt_pptp_call_key, vpnpt_pptp_call>(dp.map_fd(VPNPT_MAP_PPTP_CALLS))) {
+  for (const auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(dp.map_fd(VPNPT_MAP_PPTP_CALLS))) {
     model::Call mc{c.client, ntohs(c.client_call_id), ntohs(c.server_call_id), c.state};
     auto key = std::make_pair(k.server, ntohs(k.xlat_call_id));
     auto old = m.calls.find(key);
@@ -83,7 +71,7 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
   m.calls = std::move(calls);
 
   std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;
-  for (const auto& [k, x] : dump<vpnpt_pptp_gre_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT))) {
+  for (const auto& [k, x] : dump_map<vpnpt_pptp_gre_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT))) {
     uint16_t xl = ntohs(x.xlat_call_id);
     auto c = m.calls.find({k.server, xl});
     INFO("outbound GRE index (" << k.client << ", " << k.server << ", " << ntohs(k.server_call_id) << ") -> " << xl);
@@ -93,7 +81,7 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
   }
   m.gre_out = std::move(gre_out);
 
-  for (const auto& [k, x] : dump<vpnpt_pptp_client_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT))) {
+  for (const auto& [k, x] : dump_map<vpnpt_pptp_client_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT))) {
     auto c = m.calls.find({k.server, ntohs(x.xlat_call_id)});
     INFO("client index (" << k.client << ", " << ntohs(k.client_call_id) << ") -> " << ntohs(x.xlat_call_id));
     REQUIRE(c != m.calls.end());
@@ -104,7 +92,7 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
 
 void check_esp_out(const model::Model& m, const Dataplane& dp) {
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> got;
-  for (const auto& [k, sa] : dump<vpnpt_esp_key, vpnpt_esp_sa>(dp.map_fd(VPNPT_MAP_ESP_OUT)))
+  for (const auto& [k, sa] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(dp.map_fd(VPNPT_MAP_ESP_OUT)))
     got[{k.server, ntohl(k.spi)}] = sa.host;
   REQUIRE(got == m.esp_out);
 }
