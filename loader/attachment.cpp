@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "loader/bpffs.h"
@@ -145,7 +146,8 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
     std::set<uint32_t> want_set, have_set;
     for (const auto& w : *want) want_set.insert(w.ifindex);
     for (const auto& [ifi, v] : *have) have_set.insert(ifi);
-    if (want_set != have_set) {
+    // Fewer recorded than wanted is a start killed half-way (crash loop): complete it. Others are refused.
+    if (!std::includes(want_set.begin(), want_set.end(), have_set.begin(), have_set.end())) {
       std::string names;
       for (const auto& [ifi, v] : *have)
         if (v.role == VPNPT_ROLE_LAN) names += (names.empty() ? "" : ",") + ifname_of(ifi);
