@@ -4,9 +4,11 @@
  *
  * The Key's low 16 bits carry the *receiver's* Call ID. Outbound (client
  * to server) that is the server's own id, so only the source address
- * changes. Inbound (server to public IP) it is the translated id the
- * server knows the client by: (server, id) names exactly one call, whose
- * client address and original id replace destination and Key. Sequence
+ * changes; the call is found through the outbound index (pptp_gre_out).
+ * Inbound (server to public IP) it is the translated id the server knows
+ * the client by: the call table's slot of that id (one array read, the
+ * server address confirmed), whose client address and original id replace
+ * destination and Key. Sequence
  * and acknowledgment numbers and the payload are never touched; GRE v1
  * carries no checksum (C must be 0), so only the IPv4 checksum changes.
  */
@@ -15,6 +17,7 @@
 
 #include "fwd.h"
 #include "maps.h"
+#include "pptp_calls.h"
 #include "stats.h"
 
 #define GRE_PROTO_PPP 0x880B
@@ -81,15 +84,8 @@ static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struc
 	if (r.reason)
 		return r;
 
-	struct vpnpt_pptp_gre_key gk = {.client = ip->saddr, .server = ip->daddr, .server_call_id = gh->call_id};
-	struct vpnpt_pptp_xlat *x = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v1, &gk);
-	if (!x) {
-		r.reason = VPNPT_REASON_GRE_NO_CALL;
-		return r;
-	}
-	struct vpnpt_pptp_call_key ck = {.server = ip->daddr, .xlat_call_id = x->xlat_call_id};
-	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ck);
-	if (!call || call->client != ip->saddr || call->state != VPNPT_PPTP_CALL_ESTABLISHED) {
+	struct vpnpt_pptp_call *call = pptp_gre_out(ip->saddr, ip->daddr, gh->call_id);
+	if (!call) {
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
 		return r;
 	}
@@ -117,8 +113,7 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 	if (r.reason)
 		return r;
 
-	struct vpnpt_pptp_call_key ck = {.server = ip->saddr, .xlat_call_id = gh->call_id};
-	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ck);
+	struct vpnpt_pptp_call *call = pptp_call(ip->saddr, gh->call_id);
 	/* A requested call already receives: pptpd sends GRE before its client does. */
 	if (!call || call->state == VPNPT_PPTP_CALL_CLOSING) {
 		r.reason = VPNPT_REASON_GRE_NO_CALL;

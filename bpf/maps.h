@@ -62,32 +62,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_events_v2 SEC(".maps");
 
-/* PPTP calls by (server, translated Call ID). LAN hook creates, both hooks update, daemon reaps. */
+/* PPTP calls, indexed by translated Call ID (maps/vpnpt_abi.h). LAN hook claims, both hooks update, daemon frees. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
-	__type(key, struct vpnpt_pptp_call_key);
+	__type(key, __u32);
 	__type(value, struct vpnpt_pptp_call);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the daemon and inspection read all slots without a syscall each */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_pptp_calls_v1 SEC(".maps");
+} vpnpt_pptp_calls_v2 SEC(".maps");
 
-/* (client, server, client Call ID, control port) -> translated id. Written with the call. */
+/* Outbound GRE index: open-addressed (client, server, server Call ID) -> translated id. Written when the server answers. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
-	__type(key, struct vpnpt_pptp_client_key);
-	__type(value, struct vpnpt_pptp_xlat);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_PPTP_GRE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_pptp_gre_slot);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_pptp_by_client_v2 SEC(".maps");
-
-/* (client, server, server Call ID) -> translated id: outbound GRE. Written when the server answers. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
-	__type(key, struct vpnpt_pptp_gre_key);
-	__type(value, struct vpnpt_pptp_xlat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_pptp_gre_out_v1 SEC(".maps");
+} vpnpt_pptp_gre_out_v2 SEC(".maps");
 
 /* PPTP control byte streams, one per TCP direction. Hooks write, daemon reaps. */
 struct {
@@ -196,15 +189,6 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_local_ports_v1 SEC(".maps");
-
-/* Per-CPU scratch for building a new PPTP call: keeps 80 bytes off the
- * stack of the control-message walk, whose frames share 512 bytes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vpnpt_pptp_call);
-} vpnpt_scratch_call SEC(".maps");
 
 /* One slot of the next-hop cache: a successful FIB answer, the query it
  * answered and when. Written and read by fwd_lookup() only. */

@@ -1,25 +1,28 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The PPTP call table: allocating a translated Call ID that is unique
- * toward one server, and the look-ups the control-message rewriter needs.
+ * The PPTP call table: allocating a translated Call ID, and the look-ups
+ * GRE and the control-message rewriter need. Layouts and the reasons for
+ * them: maps/vpnpt_abi.h (vpnpt_pptp_calls_v2, vpnpt_pptp_gre_out_v2).
  *
- * Allocation keeps the client's own id when no other client uses it toward
- * that server (most calls are not translated at all), otherwise probes
- * random ids. Inserting (server, id) with BPF_NOEXIST is the reservation,
- * atomic across CPUs, so an id in use toward a server is never handed out
- * twice. Allocation is idempotent while the call lives: the same (client,
- * server, client id) gets the same translated id, which makes duplicate
- * requests safe. Once that call is closing, the same client id starts a new
- * call with a fresh translated id (the closing one stays reserved until the
- * daemon reaps it).
+ * The table is an array indexed by the translated id. Allocation walks the
+ * call's fixed candidate sequence (vpnpt_pptp_candidate: the client's own
+ * id first, so most calls are not translated at all) and claims the first
+ * free slot with compare-and-swap, atomic across CPUs, so an id is never
+ * handed out twice. Finding a client's call walks the same sequence, which
+ * makes allocation idempotent while the call lives: a repeated request gets
+ * the same translated id. Once that call is closing, the same client id
+ * starts a new call in another slot (the closing one stays reserved until
+ * the daemon frees it).
+ *
+ * One control connection is one TCP flow, which RSS keeps on one CPU, so
+ * two CPUs never allocate for the same client call at once (the stream
+ * tracker in pptp_ctrl.h relies on the same).
  */
 #ifndef VPNPT_BPF_PPTP_CALLS_H
 #define VPNPT_BPF_PPTP_CALLS_H
 
 #include "quota.h"
 #include "maps.h"
-
-#define PPTP_ALLOC_TRIES 16
 
 /* Control connection identity recorded with each call (LAN side). */
 struct pptp_ctrl_id {
@@ -30,14 +33,62 @@ struct pptp_ctrl_id {
 	__u32 lan_ifindex;
 };
 
-/* Finds the translated id a client's call already has. */
-static __always_inline struct vpnpt_pptp_xlat *pptp_find_own(__be32 client, __be32 server, __be16 client_call_id,
-							       __be16 ctrl_port)
+/* The call with translated id @xlat (network order), whatever its state; NULL only for a bad index. */
+static __always_inline struct vpnpt_pptp_call *pptp_slot(__be16 xlat)
 {
-	struct vpnpt_pptp_client_key k = {.client = client, .server = server, .client_call_id = client_call_id,
-					  .ctrl_port = ctrl_port};
+	__u32 idx = bpf_ntohs(xlat);
 
-	return bpf_map_lookup_elem(&vpnpt_pptp_by_client_v2, &k);
+	return bpf_map_lookup_elem(&vpnpt_pptp_calls_v2, &idx);
+}
+
+/*
+ * Moves a call slot from state @from to @to with one 64-bit compare-and-swap
+ * of its first 8 bytes (state and server; -mcpu=v1 has no 32-bit one). A full
+ * barrier on every JIT, so the fields written before a publish are visible
+ * to whoever sees the new state. Returns whether this CPU made the move.
+ */
+static __always_inline int pptp_move(struct vpnpt_pptp_call *c, __u32 from, __u32 to)
+{
+	struct {
+		__u32 state;
+		__be32 server;
+	} was = {from, c->server}, now = {to, c->server};
+	__u64 w, n;
+
+	__builtin_memcpy(&w, &was, sizeof(w));
+	__builtin_memcpy(&n, &now, sizeof(n));
+	return __sync_val_compare_and_swap((__u64 *)c, w, n) == w;
+}
+
+static __always_inline int pptp_live(const struct vpnpt_pptp_call *c)
+{
+	return c->state == VPNPT_PPTP_CALL_REQUESTED || c->state == VPNPT_PPTP_CALL_ESTABLISHED;
+}
+
+/* The call toward @server known to it as @xlat, in any state but free. */
+static __always_inline struct vpnpt_pptp_call *pptp_call(__be32 server, __be16 xlat)
+{
+	struct vpnpt_pptp_call *c = pptp_slot(xlat);
+
+	if (!c || c->server != server || (c->state != VPNPT_PPTP_CALL_CLOSING && !pptp_live(c)))
+		return NULL;
+	return c;
+}
+
+/* Finds the live call a client has for (server, client id, control port); *xlat receives its id. */
+static __always_inline struct vpnpt_pptp_call *pptp_find_own(const struct pptp_ctrl_id *cid, __be16 client_call_id,
+							      __be16 *xlat)
+{
+	for (__u32 i = 0; i < VPNPT_PPTP_ALLOC_PROBES; i++) {
+		__u32 idx = vpnpt_pptp_candidate(cid->client, cid->server, cid->client_port, client_call_id, i);
+		struct vpnpt_pptp_call *c = bpf_map_lookup_elem(&vpnpt_pptp_calls_v2, &idx);
+		if (c && pptp_live(c) && c->client == cid->client && c->server == cid->server &&
+		    c->client_call_id == client_call_id && c->ctrl_client_port == cid->client_port) {
+			*xlat = bpf_htons((__u16)idx);
+			return c;
+		}
+	}
+	return NULL;
 }
 
 /*
@@ -47,91 +98,116 @@ static __always_inline struct vpnpt_pptp_xlat *pptp_find_own(__be32 client, __be
 static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *cid, __be16 client_call_id,
 						     __be16 *xlat)
 {
-	struct vpnpt_pptp_xlat *have = pptp_find_own(cid->client, cid->server, client_call_id, cid->client_port);
-	__u64 index_flags = BPF_NOEXIST;
-	if (have) {
-		struct vpnpt_pptp_call_key ok = {.server = cid->server, .xlat_call_id = have->xlat_call_id};
-		struct vpnpt_pptp_call *old = bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ok);
-		if (old && old->state != VPNPT_PPTP_CALL_CLOSING && old->client == cid->client) {
-			*xlat = have->xlat_call_id;
-			return VPNPT_REASON_NONE;
-		}
-		/* The index names a closing (or reaped) call: the client reuses its Call ID for a
-		 * new call, e.g. after reconnecting or a refused request. Give it a fresh one. */
-		index_flags = BPF_ANY;
-	}
-
+	if (pptp_find_own(cid, client_call_id, xlat))
+		return VPNPT_REASON_NONE;
 	if (!quota_take(cid->client, QUOTA_CALLS))
 		return VPNPT_REASON_PPTP_HOST_QUOTA;
-	__u32 zero = 0;
-	struct vpnpt_pptp_call *call = bpf_map_lookup_elem(&vpnpt_scratch_call, &zero);
-	if (!call) {
-		quota_give(cid->client, QUOTA_CALLS);
-		return VPNPT_REASON_PPTP_TABLE_FULL;
-	}
-	__u64 now = bpf_ktime_get_ns();
-	__builtin_memset(call, 0, sizeof(*call));
-	call->client = cid->client;
-	call->client_call_id = client_call_id;
-	call->lan_ifindex = cid->lan_ifindex;
-	call->state = VPNPT_PPTP_CALL_REQUESTED;
-	call->ctrl_client = cid->client;
-	call->ctrl_client_port = cid->client_port;
-	call->created_ns = now;
-	call->last_seen_ns = now;
-	struct vpnpt_pptp_call_key ck = {.server = cid->server, .xlat_call_id = client_call_id};
-	int err = -EEXIST;
 
-	for (int i = 0; i < PPTP_ALLOC_TRIES; i++) {
-		err = bpf_map_update_elem(&vpnpt_pptp_calls_v1, &ck, call, BPF_NOEXIST);
-		if (err != -EEXIST)
-			break;
-		/* 1..65535; 0 stays reserved for the client's own choice (pptpd uses it). */
-		ck.xlat_call_id = bpf_htons((__u16)(bpf_get_prandom_u32() % 65535 + 1));
-	}
-	if (err) {
-		quota_give(cid->client, QUOTA_CALLS);
-		return err == -EEXIST ? VPNPT_REASON_PPTP_ID_EXHAUSTED : VPNPT_REASON_PPTP_TABLE_FULL;
-	}
-
-	struct vpnpt_pptp_client_key k = {.client = cid->client, .server = cid->server, .client_call_id = client_call_id,
-					  .ctrl_port = cid->client_port};
-	struct vpnpt_pptp_xlat x = {.xlat_call_id = ck.xlat_call_id};
-	err = bpf_map_update_elem(&vpnpt_pptp_by_client_v2, &k, &x, index_flags);
-	if (err) {
-		/* Lost a race with another CPU for the same call, or the index is full. */
-		bpf_map_delete_elem(&vpnpt_pptp_calls_v1, &ck);
-		quota_give(cid->client, QUOTA_CALLS);
-		have = pptp_find_own(cid->client, cid->server, client_call_id, cid->client_port);
-		if (!have)
-			return VPNPT_REASON_PPTP_TABLE_FULL;
-		*xlat = have->xlat_call_id;
+	for (__u32 i = 0; i < VPNPT_PPTP_ALLOC_PROBES; i++) {
+		__u32 idx = vpnpt_pptp_candidate(cid->client, cid->server, cid->client_port, client_call_id, i);
+		struct vpnpt_pptp_call *c = bpf_map_lookup_elem(&vpnpt_pptp_calls_v2, &idx);
+		if (!c || c->state != VPNPT_PPTP_CALL_FREE)
+			continue;
+		if (!pptp_move(c, VPNPT_PPTP_CALL_FREE, VPNPT_PPTP_CALL_CLAIMED))
+			continue; /* another CPU took it a moment ago */
+		__u64 now = bpf_ktime_get_ns();
+		c->server = cid->server;
+		c->client = cid->client;
+		c->client_call_id = client_call_id;
+		c->server_call_id = 0;
+		c->lan_ifindex = cid->lan_ifindex;
+		c->ctrl_client_port = cid->client_port;
+		c->ctrl_public_port = 0;
+		c->gre_slot = 0;
+		c->created_ns = now;
+		c->last_seen_ns = now;
+		c->closed_ns = 0;
+		c->packets_out = c->bytes_out = c->packets_in = c->bytes_in = 0;
+		/* Published last: readers ignore CLAIMED slots. Nobody else moves a CLAIMED slot. */
+		pptp_move(c, VPNPT_PPTP_CALL_CLAIMED, VPNPT_PPTP_CALL_REQUESTED);
+		*xlat = bpf_htons((__u16)idx);
 		return VPNPT_REASON_NONE;
 	}
-	*xlat = ck.xlat_call_id;
-	return VPNPT_REASON_NONE;
+	quota_give(cid->client, QUOTA_CALLS);
+	return VPNPT_REASON_PPTP_ID_EXHAUSTED;
 }
 
-static __always_inline struct vpnpt_pptp_call *pptp_call(__be32 server, __be16 xlat)
+/*
+ * Outbound GRE: the call a client's GRE toward @server with the server's
+ * Call ID names. Walks the probe run from the home slot; usually the first
+ * slot is it.
+ */
+static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be32 server, __be16 server_call_id)
 {
-	struct vpnpt_pptp_call_key ck = {.server = server, .xlat_call_id = xlat};
+	__u32 tag = vpnpt_pptp_gre_tag(client, server);
+	__u32 home = vpnpt_pptp_gre_home(client, server, server_call_id);
 
-	return bpf_map_lookup_elem(&vpnpt_pptp_calls_v1, &ck);
+	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
+		__u32 idx = (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+		struct vpnpt_pptp_gre_slot *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
+		if (!s || s->tag != tag || s->server_call_id != server_call_id)
+			continue;
+		struct vpnpt_pptp_call *c = pptp_slot(s->xlat_call_id);
+		if (c && c->state == VPNPT_PPTP_CALL_ESTABLISHED && c->client == client && c->server == server &&
+		    c->server_call_id == server_call_id)
+			return c;
+	}
+	return NULL;
 }
 
-/* The server answered the call: outbound GRE (keyed by its id) may now flow. */
-static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *call, __be32 server, __be16 xlat,
+/* Frees the outbound GRE index slot @call holds, if it still names the call. */
+static __always_inline void pptp_gre_unindex(struct vpnpt_pptp_call *call, __be16 xlat)
+{
+	__u32 idx = call->gre_slot - 1;
+	__u64 *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
+	struct vpnpt_pptp_gre_slot was = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
+					  .server_call_id = call->server_call_id, .xlat_call_id = xlat};
+	__u64 packed;
+
+	__builtin_memcpy(&packed, &was, sizeof(packed));
+	if (s)
+		__sync_val_compare_and_swap(s, packed, 0);
+	call->gre_slot = 0;
+}
+
+/*
+ * The server answered the call: outbound GRE (keyed by its id) may now flow.
+ * An answer naming another server id than before (the client asked again
+ * with the same Call ID on the same connection, so it got the same call)
+ * moves the call's index slot to the new id.
+ */
+static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *call, __be16 xlat,
 							__be16 server_call_id)
 {
-	struct vpnpt_pptp_gre_key gk = {.client = call->client, .server = server, .server_call_id = server_call_id};
-	struct vpnpt_pptp_xlat x = {.xlat_call_id = xlat};
+	if (call->gre_slot && call->server_call_id == server_call_id) {
+		/* The answer again (a retransmission): the index already has it. */
+		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
+		call->last_seen_ns = bpf_ktime_get_ns();
+		return VPNPT_REASON_NONE;
+	}
 
-	if (bpf_map_update_elem(&vpnpt_pptp_gre_out_v1, &gk, &x, BPF_ANY))
-		return VPNPT_REASON_PPTP_TABLE_FULL;
-	call->server_call_id = server_call_id;
-	call->state = VPNPT_PPTP_CALL_ESTABLISHED;
-	call->last_seen_ns = bpf_ktime_get_ns();
-	return VPNPT_REASON_NONE;
+	struct vpnpt_pptp_gre_slot want = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
+					   .server_call_id = server_call_id, .xlat_call_id = xlat};
+	__u64 packed;
+	__builtin_memcpy(&packed, &want, sizeof(packed));
+	__u32 home = vpnpt_pptp_gre_home(call->client, call->server, server_call_id);
+
+	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
+		__u32 idx = (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+		__u64 *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
+		if (!s || *s)
+			continue;
+		if (__sync_val_compare_and_swap(s, 0, packed) != 0)
+			continue;
+		if (call->gre_slot)
+			pptp_gre_unindex(call, xlat);
+		call->gre_slot = idx + 1;
+		call->server_call_id = server_call_id;
+		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
+		call->last_seen_ns = bpf_ktime_get_ns();
+		return VPNPT_REASON_NONE;
+	}
+	return VPNPT_REASON_PPTP_TABLE_FULL;
 }
 
 static __always_inline void pptp_close(struct vpnpt_pptp_call *call)

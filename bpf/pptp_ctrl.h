@@ -129,7 +129,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 				/* Answering the server's incoming call: its id is known now. */
 				call = pptp_call(w->cid.server, xlat);
 				if (call)
-					w->stop = pptp_establish(call, w->cid.server, xlat, hdr_be16(st, 14));
+					w->stop = pptp_establish(call, xlat, hdr_be16(st, 14));
 				if (w->stop)
 					return 0;
 			}
@@ -138,9 +138,8 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 			add_patch(st, st->msg_seq + 12, id, xlat);
 			return 0;
 		case PPTP_CCRQ: {
-			struct vpnpt_pptp_xlat *own = pptp_find_own(w->cid.client, w->cid.server, id, w->cid.client_port);
-			if (own) {
-				add_patch(st, st->msg_seq + 12, id, own->xlat_call_id);
+			if (pptp_find_own(&w->cid, id, &xlat)) {
+				add_patch(st, st->msg_seq + 12, id, xlat);
 				return 0;
 			}
 			/* Unknown call: harmless unless the id is another client's toward this server. */
@@ -184,7 +183,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 	if (type == PPTP_OCRP) {
 		call->ctrl_public_port = w->dport;
 		if (st->hdr[16] == 1) /* result code 1: Connected */
-			w->stop = pptp_establish(call, w->saddr, xlat, id);
+			w->stop = pptp_establish(call, xlat, id);
 		else
 			pptp_close(call);
 		if (w->stop)

@@ -41,25 +41,26 @@ static_assert(sizeof(vpnpt_esp_sa) == 40);
 static_assert(offsetof(vpnpt_esp_sa, created_ns) == 8);
 
 // PPTP tables: keys hash by value, so there must be no uninitialised padding.
-static_assert(sizeof(vpnpt_pptp_call_key) == 8);
-static_assert(offsetof(vpnpt_pptp_call_key, xlat_call_id) == 4);
-static_assert(sizeof(vpnpt_pptp_client_key) == 12);
-static_assert(offsetof(vpnpt_pptp_client_key, client_call_id) == 8);
-static_assert(offsetof(vpnpt_pptp_client_key, ctrl_port) == 10);
-static_assert(sizeof(vpnpt_pptp_gre_key) == 12);
-static_assert(offsetof(vpnpt_pptp_gre_key, server_call_id) == 8);
-static_assert(sizeof(vpnpt_pptp_xlat) == 4);
+// The outbound GRE index slot is claimed with one 64-bit compare-and-swap.
+static_assert(sizeof(vpnpt_pptp_gre_slot) == 8);
+static_assert(offsetof(vpnpt_pptp_gre_slot, server_call_id) == 4);
+static_assert(offsetof(vpnpt_pptp_gre_slot, xlat_call_id) == 6);
 static_assert(sizeof(vpnpt_pptp_stream_key) == 12);
 static_assert(sizeof(vpnpt_pptp_patch) == 8);
-static_assert(offsetof(vpnpt_pptp_call, client_call_id) == 4);
-static_assert(offsetof(vpnpt_pptp_call, server_call_id) == 6);
-static_assert(offsetof(vpnpt_pptp_call, lan_ifindex) == 8);
-static_assert(offsetof(vpnpt_pptp_call, state) == 12);
-static_assert(offsetof(vpnpt_pptp_call, ctrl_client) == 16);
+static_assert(offsetof(vpnpt_pptp_call, state) == 0);  // state and server: one 64-bit compare-and-swap
+static_assert(offsetof(vpnpt_pptp_call, server) == 4 && sizeof(vpnpt_pptp_call) % 8 == 0);
+static_assert(offsetof(vpnpt_pptp_call, server) == 4);
+static_assert(offsetof(vpnpt_pptp_call, client) == 8);
+static_assert(offsetof(vpnpt_pptp_call, client_call_id) == 12);
+static_assert(offsetof(vpnpt_pptp_call, server_call_id) == 14);
+static_assert(offsetof(vpnpt_pptp_call, lan_ifindex) == 16);
 static_assert(offsetof(vpnpt_pptp_call, ctrl_public_port) == 22);
-static_assert(offsetof(vpnpt_pptp_call, created_ns) == 24);
-static_assert(offsetof(vpnpt_pptp_call, packets_out) == 48);
-static_assert(sizeof(vpnpt_pptp_call) == 80);
+static_assert(offsetof(vpnpt_pptp_call, gre_slot) == 24);
+static_assert(offsetof(vpnpt_pptp_call, created_ns) == 32);
+static_assert(offsetof(vpnpt_pptp_call, packets_out) == 56);
+static_assert(sizeof(vpnpt_pptp_call) == 88);
+static_assert(VPNPT_PPTP_MAX_CALLS == 65536);  // the call table is indexed by a 16-bit Call ID
+static_assert((VPNPT_PPTP_GRE_SLOTS & (VPNPT_PPTP_GRE_SLOTS - 1)) == 0);
 static_assert(offsetof(vpnpt_pptp_stream, hdr) == 12);
 static_assert(offsetof(vpnpt_pptp_stream, flags) == 32);
 static_assert(offsetof(vpnpt_pptp_stream, patches) == 48);

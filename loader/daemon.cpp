@@ -252,8 +252,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   DiagRing diag(att.maps.diag_fd());
   SlowPathCounters slow;
-  auto on_close = [&diag, &slow](const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& call, uint32_t why) {
-    diag.record(diag_entry(VPNPT_DIAG_PPTP_CLOSED, why, call.client, k.server, ntohs(k.xlat_call_id)));
+  auto on_close = [&diag, &slow](const PptpCall& p, uint32_t why) {
+    diag.record(diag_entry(VPNPT_DIAG_PPTP_CLOSED, why, p.call.client, p.call.server, p.xlat));
     if (why < slow.pptp_calls_ended.size()) slow.pptp_calls_ended[why]++;
   };
   auto sender = FrameSender::open();

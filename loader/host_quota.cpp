@@ -6,12 +6,13 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/map_dump.h"
+#include "loader/pptp_table.h"
 
 namespace vpnpt {
 
 uint32_t recount_host_quotas(const QuotaMaps& m) {
   std::unordered_map<uint32_t, vpnpt_host_quota> n;
-  for (const auto& kv : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m.pptp_calls)) n[kv.second.client].pptp_calls++;
+  for (const auto& p : live_pptp_calls(m.pptp_calls)) n[p.call.client].pptp_calls++;
   for (const auto& kv : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m.pptp_streams))
     if (kv.second.client) n[kv.second.client].pptp_streams++;  // LAN-side trackers name their host
   for (const auto& kv : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(m.esp_out)) n[kv.second.host].esp_sas++;

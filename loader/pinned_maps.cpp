@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "loader/pptp_table.h"
+
 namespace vpnpt {
 namespace {
 
@@ -60,7 +62,6 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.ifaces_, VPNPT_MAP_IFACES},
                {&m.events_, VPNPT_MAP_EVENTS},
                {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
-               {&m.pptp_by_client_, VPNPT_MAP_PPTP_BY_CLIENT},
                {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
                {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
                {&m.esp_in_, VPNPT_MAP_ESP_IN},
@@ -140,15 +141,18 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
   out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
   out.push_back({VPNPT_MAP_CONFIG, 1, 1});
+  // The PPTP tables are arrays: what is used is what is not free.
+  auto calls = live_pptp_calls(pptp_calls_.get());
+  uint32_t indexed = 0;
+  for (const auto& c : calls) indexed += c.call.gre_slot != 0;
+  out.push_back({VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS});
+  out.push_back({VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS});
   struct Hash {
     const char* name;
     int fd;
     uint32_t key_size, capacity;
   } hashes[] = {
       {VPNPT_MAP_IFACES, ifaces_.get(), sizeof(uint32_t), VPNPT_MAX_IFACES},
-      {VPNPT_MAP_PPTP_CALLS, pptp_calls_.get(), sizeof(vpnpt_pptp_call_key), VPNPT_PPTP_MAX_CALLS},
-      {VPNPT_MAP_PPTP_BY_CLIENT, pptp_by_client_.get(), sizeof(vpnpt_pptp_client_key), VPNPT_PPTP_MAX_CALLS},
-      {VPNPT_MAP_PPTP_GRE_OUT, pptp_gre_out_.get(), sizeof(vpnpt_pptp_gre_key), VPNPT_PPTP_MAX_CALLS},
       {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
       {VPNPT_MAP_ESP_IN, esp_in_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
       {VPNPT_MAP_ESP_OUT, esp_out_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},

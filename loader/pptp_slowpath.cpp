@@ -15,9 +15,9 @@ namespace {
 
 uint64_t ns(std::chrono::seconds s) { return static_cast<uint64_t>(s.count()) * 1000000000ull; }
 
-std::string call_name(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
-  return format_ipv4(c.client) + " call " + std::to_string(ntohs(c.client_call_id)) + " -> " +
-         format_ipv4(k.server) + " as " + std::to_string(ntohs(k.xlat_call_id));
+std::string call_name(const PptpCall& p) {
+  return format_ipv4(p.call.client) + " call " + std::to_string(ntohs(p.call.client_call_id)) + " -> " +
+         format_ipv4(p.call.server) + " as " + std::to_string(p.xlat);
 }
 
 // Connections that ended, as the calls remember them.
@@ -27,9 +27,9 @@ struct Ended {
   uint16_t port;
 };
 
-bool belongs(const Ended& e, const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
-  if (k.server != e.server) return false;
-  if (e.lan_side) return c.ctrl_client == e.client && c.ctrl_client_port == e.port;
+bool belongs(const Ended& e, const vpnpt_pptp_call& c) {
+  if (c.server != e.server) return false;
+  if (e.lan_side) return c.client == e.client && c.ctrl_client_port == e.port;
   return c.ctrl_public_port == e.port && c.ctrl_public_port != 0;
 }
 
@@ -41,39 +41,20 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void PptpSlowPath::remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c) {
-  // The index entries are removed only if they still point at this call: a
-  // newer call may already reuse the same client or server id.
-  vpnpt_pptp_client_key ck{};
-  ck.client = c.client;
-  ck.server = k.server;
-  ck.client_call_id = c.client_call_id;
-  ck.ctrl_port = c.ctrl_client_port;
-  vpnpt_pptp_xlat x{};
-  if (bpf_map_lookup_elem(m_.by_client, &ck, &x) == 0 && x.xlat_call_id == k.xlat_call_id)
-    bpf_map_delete_elem(m_.by_client, &ck);
-  if (c.state != VPNPT_PPTP_CALL_REQUESTED) {
-    vpnpt_pptp_gre_key gk{};
-    gk.client = c.client;
-    gk.server = k.server;
-    gk.server_call_id = c.server_call_id;
-    if (bpf_map_lookup_elem(m_.gre_out, &gk, &x) == 0 && x.xlat_call_id == k.xlat_call_id)
-      bpf_map_delete_elem(m_.gre_out, &gk);
-  }
-  bpf_map_delete_elem(m_.calls, &k);
-}
+void PptpSlowPath::remove_call(const PptpCall& p) { free_pptp_call(m_.calls, m_.gre_out, p); }
 
 uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
                                      uint64_t now_ns) {
   uint32_t n = 0;
-  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
-    if (k.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
+  for (auto& p : live_pptp_calls(m_.calls)) {
+    auto& c = p.call;
+    if (c.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) continue;
     c.state = VPNPT_PPTP_CALL_CLOSING;
     c.closed_ns = now_ns;
-    if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
-      spdlog::info("PPTP call closed by the server: {}", call_name(k, c));
-      closed(k, c, VPNPT_CLOSE_CDN);
+    if (write_pptp_call(m_.calls, p)) {
+      spdlog::info("PPTP call closed by the server: {}", call_name(p));
+      closed(p, VPNPT_CLOSE_CDN);
       ++n;
     }
   }
@@ -97,36 +78,37 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     }
   }
 
-  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
+  for (auto& p : live_pptp_calls(m_.calls)) {
+    auto& c = p.call;
     uint64_t since_seen = now > c.last_seen_ns ? now - c.last_seen_ns : 0;
     uint64_t age = now > c.created_ns ? now - c.created_ns : 0;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) {
       if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace)) {
-        remove_call(k, c);
+        remove_call(p);
         ++st.reaped;
       }
       continue;
     }
     bool conn_gone = false;
-    for (const auto& e : ended) conn_gone = conn_gone || belongs(e, k, c);
+    for (const auto& e : ended) conn_gone = conn_gone || belongs(e, c);
     if (conn_gone) {
       c.state = VPNPT_PPTP_CALL_CLOSING;
       c.closed_ns = now;
-      if (bpf_map_update_elem(m_.calls, &k, &c, BPF_EXIST) == 0) {
-        spdlog::info("PPTP call closed with its control connection: {}", call_name(k, c));
-        closed(k, c, VPNPT_CLOSE_CONNECTION);
+      if (write_pptp_call(m_.calls, p)) {
+        spdlog::info("PPTP call closed with its control connection: {}", call_name(p));
+        closed(p, VPNPT_CLOSE_CONNECTION);
         ++st.closed;
       }
     } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered)) {
       spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
-                   call_name(k, c));
-      remove_call(k, c);
-      closed(k, c, VPNPT_CLOSE_UNANSWERED);
+                   call_name(p));
+      remove_call(p);
+      closed(p, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
     } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle)) {
-      spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(k, c));
-      remove_call(k, c);
-      closed(k, c, VPNPT_CLOSE_IDLE);
+      spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(p));
+      remove_call(p);
+      closed(p, VPNPT_CLOSE_IDLE);
       ++st.expired_idle;
     }
   }
@@ -135,9 +117,9 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
 uint32_t PptpSlowPath::flush() {
   uint32_t n = 0;
-  for (auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(m_.calls)) {
-    remove_call(k, c);
-    if (c.state != VPNPT_PPTP_CALL_CLOSING) closed(k, c, VPNPT_CLOSE_FLUSHED);
+  for (const auto& p : live_pptp_calls(m_.calls)) {
+    remove_call(p);
+    if (p.call.state != VPNPT_PPTP_CALL_CLOSING) closed(p, VPNPT_CLOSE_FLUSHED);
     ++n;
   }
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/pptp_table.h"
 
 namespace vpnpt {
 
@@ -24,7 +25,7 @@ struct PptpTimeouts {
 };
 
 struct PptpMaps {
-  int calls = -1, by_client = -1, gre_out = -1, streams = -1;
+  int calls = -1, gre_out = -1, streams = -1;
 };
 
 struct PptpSweepStats {
@@ -38,7 +39,7 @@ struct PptpSweepStats {
 class PptpSlowPath {
  public:
   // Told about every call that ends, with why (enum vpnpt_diag_close), for `vpnpt diagnose`.
-  using OnClose = std::function<void(const vpnpt_pptp_call_key&, const vpnpt_pptp_call&, uint32_t why)>;
+  using OnClose = std::function<void(const PptpCall&, uint32_t why)>;
 
   PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close = {}) : m_(maps), t_(t), on_close_(std::move(on_close)) {}
 
@@ -52,9 +53,9 @@ class PptpSlowPath {
   uint32_t flush();
 
  private:
-  void remove_call(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c);
-  void closed(const vpnpt_pptp_call_key& k, const vpnpt_pptp_call& c, uint32_t why) const {
-    if (on_close_) on_close_(k, c, why);
+  void remove_call(const PptpCall& p);
+  void closed(const PptpCall& p, uint32_t why) const {
+    if (on_close_) on_close_(p, why);
   }
   PptpMaps m_;
   PptpTimeouts t_;

@@ -56,16 +56,17 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
   };
 
   auto pptp = maps->pptp();
-  for (const auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(pptp.calls)) {
+  for (const auto& [xlat, c] : live_pptp_calls(pptp.calls)) {
     if (!want("pptp", c.client)) continue;
     rows.push_back({{"proto", "pptp"},
                     {"host", format_ipv4(c.client)},
-                    {"server", format_ipv4(k.server)},
+                    {"server", format_ipv4(c.server)},
                     {"ids",
                      {{"client_call_id", ntohs(c.client_call_id)},
-                      {"translated_call_id", ntohs(k.xlat_call_id)},
+                      {"translated_call_id", xlat},
                       {"server_call_id", ntohs(c.server_call_id)},
-                      {"control_port", ntohs(c.ctrl_client_port)}}},
+                      {"control_port", ntohs(c.ctrl_client_port)},
+                      {"public_control_port", ntohs(c.ctrl_public_port)}}},
                     {"state", pptp_state(c.state)},
                     {"age_s", secs(now, c.created_ns)},
                     {"idle_s", secs(now, c.last_seen_ns)},

@@ -24,9 +24,8 @@
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
 #define VPNPT_MAP_REASONS "vpnpt_reasons_v3"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
-#define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v1"
-#define VPNPT_MAP_PPTP_BY_CLIENT "vpnpt_pptp_by_client_v2"
-#define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v1"
+#define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
+#define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
 #define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
 #define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v1"
 #define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v1"
@@ -227,40 +226,47 @@ struct vpnpt_event {
 
 /* ---------------------------------------------------------------- PPTP */
 
-#define VPNPT_PPTP_MAX_CALLS 65536
+#define VPNPT_PPTP_MAX_CALLS 65536  /* every 16-bit Call ID: the call table is indexed by it */
 #define VPNPT_PPTP_MAX_STREAMS 16384
+#define VPNPT_PPTP_GRE_SLOTS 131072 /* outbound GRE index: twice the calls, a power of two */
+#define VPNPT_PPTP_GRE_PROBES 8     /* index slots one (client, server, server id) may use */
+#define VPNPT_PPTP_ALLOC_PROBES 16  /* call table slots one client call may use */
 
 /*
  * A PPTP call as the gateway sees it. The client (PNS) on the LAN chose
- * client_call_id; the server (PAC) sees xlat_call_id, unique per server;
- * server_call_id is the PAC's own id, the key of GRE toward the server.
+ * client_call_id; the server (PAC) sees the translated id, unique on the
+ * gateway; server_call_id is the PAC's own id, the key of GRE toward the
+ * server.
  *
- * vpnpt_pptp_calls_v1: key (server, xlat id) -> call. Written by the LAN
- * hook when a call is set up (the key doubles as the reservation of the
- * id), updated by both hooks, expired and reaped by the daemon.
+ * vpnpt_pptp_calls_v2: ARRAY indexed by the translated Call ID (host
+ * order), 65,536 slots. Inbound GRE carries that id, so the call is one
+ * array read away; an array slot costs its value and nothing else, where
+ * a hash entry costs 64 more bytes. Translated ids are unique on the
+ * gateway (not only toward one server), which caps PPTP at 65,536 calls per
+ * public address. A slot is claimed by the LAN hook with compare-and-swap
+ * of state FREE -> CLAIMED, filled, then set REQUESTED; both hooks update
+ * it; the daemon expires it and writes it back to FREE (all zeros).
  */
-struct vpnpt_pptp_call_key {
-	__be32 server;
-	__be16 xlat_call_id;
-	__u16 pad;
-};
-
 enum vpnpt_pptp_call_state {
+	VPNPT_PPTP_CALL_FREE = 0,
 	VPNPT_PPTP_CALL_REQUESTED = 1, /* client asked (OCRQ) or answered (ICRP), server not yet */
 	VPNPT_PPTP_CALL_ESTABLISHED = 2,
-	VPNPT_PPTP_CALL_CLOSING = 3,   /* cleared; the daemon reaps it after a grace period */
+	VPNPT_PPTP_CALL_CLOSING = 3,   /* cleared; the daemon frees it after a grace period */
+	VPNPT_PPTP_CALL_CLAIMED = 4,   /* being filled by the LAN hook; nothing else reads it */
 };
 
 struct vpnpt_pptp_call {
+	__u32 state;             /* enum vpnpt_pptp_call_state; with server, the 8 bytes compare-and-swap moves */
+	__be32 server;
 	__be32 client;
 	__be16 client_call_id;
 	__be16 server_call_id;   /* valid once state is ESTABLISHED */
 	__u32 lan_ifindex;       /* where the client was last seen */
-	__u32 state;             /* enum vpnpt_pptp_call_state */
-	/* Control connection the call belongs to, as seen on the LAN side. */
-	__be32 ctrl_client;
+	/* Control connection the call belongs to (its client is the call's client). */
 	__be16 ctrl_client_port;
 	__be16 ctrl_public_port; /* the connection's port on the public IP, once the server answered */
+	__u32 gre_slot;          /* its slot in vpnpt_pptp_gre_out_v2 + 1; 0: none yet */
+	__u32 pad;
 	__u64 created_ns;
 	__u64 last_seen_ns;      /* GRE or control activity, either direction */
 	__u64 closed_ns;
@@ -268,31 +274,58 @@ struct vpnpt_pptp_call {
 };
 
 /*
- * vpnpt_pptp_by_client_v2: (client, server, client call id, control
- * connection's client port) -> xlat id. Written with the call. The port
- * keeps two control connections of one host to one server apart when the
- * host uses the same Call ID on both (v1 had no port and mixed them).
+ * vpnpt_pptp_gre_out_v2: outbound GRE carries the *server's* Call ID, so
+ * (client, server, server id) -> translated id is an open-addressed ARRAY
+ * of 8-byte slots: linear probing over VPNPT_PPTP_GRE_PROBES slots from
+ * vpnpt_pptp_gre_home(). A slot is claimed with a 64-bit compare-and-swap
+ * from 0, and found by tag and server id, then confirmed against the call
+ * itself. Look-ups never stop at an empty slot (the daemon frees slots in
+ * the middle of a run), so freeing needs no tombstones.
  */
-struct vpnpt_pptp_client_key {
-	__be32 client;
-	__be32 server;
-	__be16 client_call_id;
-	__be16 ctrl_port;
-};
-
-/* vpnpt_pptp_gre_out_v1: (client, server, server call id) -> xlat id, once the server answered. */
-struct vpnpt_pptp_gre_key {
-	__be32 client;
-	__be32 server;
+struct vpnpt_pptp_gre_slot {
+	__u32 tag;               /* vpnpt_pptp_gre_tag(client, server); never 0; 0 = empty slot */
 	__be16 server_call_id;
-	__u16 pad;
+	__be16 xlat_call_id;
 };
 
-/* Value of the two index maps above. */
-struct vpnpt_pptp_xlat {
-	__be16 xlat_call_id;
-	__u16 pad;
-};
+/* A 32-bit mix of three words (the murmur3 finaliser's constants). */
+static inline __u32 vpnpt_mix3(__u32 a, __u32 b, __u32 c)
+{
+	__u32 h = a * 0x9E3779B1u ^ b;
+	h = (h ^ (h >> 15)) * 0x85EBCA77u;
+	h ^= c;
+	h = (h ^ (h >> 13)) * 0xC2B2AE3Du;
+	return h ^ (h >> 16);
+}
+
+static inline __u32 vpnpt_pptp_gre_tag(__be32 client, __be32 server)
+{
+	return vpnpt_mix3(client, server, 0x47524531u) | 1u;
+}
+
+/* First slot of (client, server, server id)'s probe run in vpnpt_pptp_gre_out_v2. */
+static inline __u32 vpnpt_pptp_gre_home(__be32 client, __be32 server, __be16 server_call_id)
+{
+	return vpnpt_mix3(client, server, server_call_id) & (VPNPT_PPTP_GRE_SLOTS - 1);
+}
+
+/*
+ * Candidate translated ids of a client's call, in the order allocation tries
+ * them: first the client's own id (most calls stay untranslated), then a
+ * sequence fixed by (client, server, control port, client id), so the call
+ * is found again by walking the same sequence; no separate index needed.
+ */
+static inline __u16 vpnpt_pptp_candidate(__be32 client, __be32 server, __be16 ctrl_port, __be16 client_call_id,
+					 __u32 i)
+{
+	__u32 step = vpnpt_mix3(client, server, (__u32)ctrl_port << 16 | client_call_id) | 1u;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u16 own = __builtin_bswap16(client_call_id); /* host order */
+#else
+	__u16 own = client_call_id;
+#endif
+	return (__u16)(own + i * step);
+}
 
 /*
  * Per-direction tracker of a PPTP control connection's byte stream, so

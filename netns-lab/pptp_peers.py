@@ -17,7 +17,7 @@ Subcommands:
            with the same Call ID when a call is refused (--retry-rejected).
   analyze  checks the JSON reports of one server and its clients (PASS/FAIL
            lines, figures); exit 0 if every check passed, else 1.
-  calls    decodes `bpftool -j map dump` of vpnpt_pptp_calls_v1 (stdin).
+  calls    decodes `vpnpt sessions --proto pptp --json` (stdin): vpnpt's call table.
   counters vpnpt's packet, xlat and reason counters of a pin dir, by name
            (enum values read from maps/vpnpt_abi.h; needs bpftool).
 
@@ -841,22 +841,17 @@ def analyze(a):
 
 
 def cmd_calls(a):
-    """bpftool -j map dump of vpnpt_pptp_calls_v1 (stdin) -> one JSON list."""
+    """`vpnpt sessions --proto pptp --json` (stdin) -> one JSON list of calls."""
     out = []
-    for e in json.load(sys.stdin):
-        k = raw_bytes(e["key"])
-        v = raw_bytes(e["value"])
-        server = socket.inet_ntoa(k[0:4])
-        xlat = struct.unpack("!H", k[4:6])[0]
-        client = socket.inet_ntoa(v[0:4])
-        cid, sid = struct.unpack("!HH", v[4:8])
-        state = struct.unpack("<I", v[12:16])[0]
-        po, bo, pi, bi = struct.unpack("<QQQQ", v[48:80])
-        out.append({"server": server, "xlat_id": xlat, "client": client, "client_call_id": cid, "server_call_id": sid,
-                    "state": {1: "requested", 2: "established", 3: "closing"}.get(state, str(state)),
-                    "ctrl_client_port": struct.unpack("!H", v[20:22])[0],
-                    "ctrl_public_port": struct.unpack("!H", v[22:24])[0],
-                    "packets_out": po, "packets_in": pi})
+    for r in json.load(sys.stdin):
+        if r["proto"] != "pptp":
+            continue
+        i = r["ids"]
+        out.append({"server": r["server"], "xlat_id": i["translated_call_id"], "client": r["host"],
+                    "client_call_id": i["client_call_id"], "server_call_id": i["server_call_id"],
+                    "state": r["state"], "ctrl_client_port": i["control_port"],
+                    "ctrl_public_port": i["public_control_port"],
+                    "packets_out": r["packets_out"], "packets_in": r["packets_in"]})
     out.sort(key=lambda c: (c["server"], socket.inet_aton(c["client"]), c["client_call_id"]))
     json.dump(out, sys.stdout)
     print()
@@ -978,7 +973,7 @@ def main():
     p.add_argument("--summary", help="write figures (JSON) here")
     p.add_argument("client_reports", nargs="+")
 
-    sub.add_parser("calls", help="decode bpftool -j map dump of vpnpt_pptp_calls_v1 from stdin")
+    sub.add_parser("calls", help="decode `vpnpt sessions --proto pptp --json` from stdin")
     p = sub.add_parser("counters", help="packet counters, xlat counters and reasons of a pin dir (JSON, by name)")
     p.add_argument("--pin-dir", required=True)
     p.add_argument("--abi", required=True, help="maps/vpnpt_abi.h (enum values)")

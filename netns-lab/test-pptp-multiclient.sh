@@ -23,7 +23,7 @@
 #       with its original call id; all N per call, exactly once; none at a
 #       wrong client
 #   (3) vpnpt: GRE counted and translated (xlat) exactly, in and out; while
-#       the calls were up vpnpt_pptp_calls_v1 held exactly the 16 calls,
+#       the calls were up vpnpt_pptp_calls_v2 held exactly the 16 calls,
 #       matching what the server saw; no GRE passed for lack of a call;
 #       phase 2's split OCRQs were held (reason pptp_held) and recovered
 #   (4) every OCRP reached its client with the client's own peer call id
@@ -109,7 +109,7 @@ if [[ "$CAPTURE" != 0 ]]; then
 fi
 
 counters_json() { "$LAB_PY" "$PEERS" counters --pin-dir "$PIN" --abi "$ABI"; }
-calls_json() { bpftool -j map dump pinned "$PIN/vpnpt_pptp_calls_v1" | "$LAB_PY" "$PEERS" calls; }
+calls_json() { lab_router_exec s1 "$VPNPT" sessions --wan wan0 --proto pptp --json | "$LAB_PY" "$PEERS" calls; }
 
 # Evidence kept in the state dir (and printed on failure).
 dump_evidence() { # dump_evidence TAG
@@ -119,7 +119,7 @@ dump_evidence() { # dump_evidence TAG
 	lab_status_json s1 >"$d/status.json" 2>&1 || true
 	counters_json >"$d/counters.json" 2>&1 || true
 	calls_json >"$d/calls.json" 2>&1 || true
-	for m in vpnpt_pptp_calls_v1 vpnpt_pptp_by_client_v1 vpnpt_pptp_gre_out_v1 vpnpt_pptp_streams_v1; do
+	for m in vpnpt_pptp_streams_v1; do
 		bpftool map dump pinned "$PIN/$m" >"$d/$m.txt" 2>&1 || true
 	done
 	lab_nsenter "$R" conntrack -L >"$d/conntrack.txt" 2>&1 || true
@@ -225,7 +225,7 @@ XL1=$(jq_py 'd["translated_calls"]' <<<"$S1")
 lab_log "-- phase 1: vpnpt's view"
 check_calls_table 1
 CT_ENTRIES_P1=$CT_ENTRIES
-lab_check_eq "[p1] vpnpt_pptp_calls_v1 held exactly the $((NCLIENTS * CALLS)) calls toward $SRV while they were up" \
+lab_check_eq "[p1] vpnpt_pptp_calls_v2 held exactly the $((NCLIENTS * CALLS)) calls toward $SRV while they were up" \
 	"$((NCLIENTS * CALLS))" "$CT_ENTRIES"
 lab_check "[p1] every call in vpnpt's table: the server's translated id and own id, state established" \
 	"$([[ -z ${CT[2]} ]] && echo 1 || echo 0)" "${CT[2]:-${CT[1]} calls match}"
@@ -262,7 +262,7 @@ P1_HELD=$(($(delta "$C0" "$C1" reasons outbound pptp_held) + $(delta "$C0" "$C1"
 lab_info "phase 1: held control segments $P1_HELD, counters: gre out $(delta "$C0" "$C1" counters outbound gre) in $(delta "$C0" "$C1" counters inbound gre), pptp_ctrl out $(delta "$C0" "$C1" counters outbound pptp_ctrl) in $(delta "$C0" "$C1" counters inbound pptp_ctrl)"
 calls_json >"$LAB_STATE/p1/calls-after.json"
 P1_AFTER=$(jq_py '"%d entries: %s" % (len(d), ", ".join("%s=%d" % (s, sum(1 for c in d if c["state"] == s)) for s in sorted({c["state"] for c in d})))' <"$LAB_STATE/p1/calls-after.json")
-lab_info "phase 1 over (CDN, StopCCRP, TCP closed): vpnpt_pptp_calls_v1 now has $P1_AFTER"
+lab_info "phase 1 over (CDN, StopCCRP, TCP closed): vpnpt_pptp_calls_v2 now has $P1_AFTER"
 
 # ---------------------------------------------------------------- phase 2
 if [[ "$PHASE2" != 0 ]]; then

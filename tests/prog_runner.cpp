@@ -1,11 +1,12 @@
 #include "prog_runner.h"
 
 #include <bpf/bpf.h>
-
 #include <bpf/libbpf.h>
 
 #include <stdexcept>
 #include <vector>
+
+#include "loader/pptp_table.h"
 
 namespace vpnpt::test {
 
@@ -74,6 +75,9 @@ int Dataplane::map_fd(const char* name) const {
 
 size_t Dataplane::entries(const char* name) const {
   int fd = map_fd(name);
+  // The PPTP tables are arrays (maps/vpnpt_abi.h): count the slots in use.
+  if (std::string(name) == VPNPT_MAP_PPTP_CALLS) return live_pptp_calls(fd).size();
+  if (std::string(name) == VPNPT_MAP_PPTP_GRE_OUT) return used_pptp_gre_slots(fd).size();
   std::vector<uint8_t> key(64), next(64);
   size_t n = 0;
   void* prev = nullptr;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loader/pinned_maps.h"
+#include "loader/pptp_table.h"
 
 namespace vpnpt::test {
 namespace {
@@ -46,11 +47,11 @@ size_t drain_events(const Dataplane& dp) {
 
 void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> creator, bool install) {
   std::map<std::pair<uint32_t, uint16_t>, model::Call> calls;
-  for (const auto& [k, c] : dump_map<vpnpt_pptp_call_key, vpnpt_pptp_call>(dp.map_fd(VPNPT_MAP_PPTP_CALLS))) {
+  for (const auto& [xlat, c] : live_pptp_calls(dp.map_fd(VPNPT_MAP_PPTP_CALLS))) {
     model::Call mc{c.client, ntohs(c.client_call_id), ntohs(c.server_call_id), c.state};
-    auto key = std::make_pair(k.server, ntohs(k.xlat_call_id));
+    auto key = std::make_pair(c.server, xlat);
     auto old = m.calls.find(key);
-    INFO("PPTP call toward " << k.server << " as " << key.second << ", client " << c.client << " id " << mc.client_id);
+    INFO("PPTP call toward " << c.server << " as " << key.second << ", client " << c.client << " id " << mc.client_id);
     if (install) {
     } else if (old == m.calls.end()) {
       // Only the LAN host whose control segment just passed can have set up a call.
@@ -70,24 +71,24 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
   }
   m.calls = std::move(calls);
 
+  // The outbound GRE index: every used slot names a call that points back at it.
   std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;
-  for (const auto& [k, x] : dump_map<vpnpt_pptp_gre_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT))) {
-    uint16_t xl = ntohs(x.xlat_call_id);
-    auto c = m.calls.find({k.server, xl});
-    INFO("outbound GRE index (" << k.client << ", " << k.server << ", " << ntohs(k.server_call_id) << ") -> " << xl);
-    REQUIRE(c != m.calls.end());
-    REQUIRE(c->second.client == k.client);  // outbound GRE of a client only ever names its own call
-    gre_out[{k.client, k.server, ntohs(k.server_call_id)}] = xl;
+  int gre_fd = dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT);
+  int calls_fd = dp.map_fd(VPNPT_MAP_PPTP_CALLS);
+  for (const auto& [idx, s] : used_pptp_gre_slots(gre_fd)) {
+    uint32_t xl = ntohs(s.xlat_call_id);
+    vpnpt_pptp_call c{};
+    REQUIRE(bpf_map_lookup_elem(calls_fd, &xl, &c) == 0);
+    INFO("outbound GRE index slot " << idx << " -> " << xl << " (server id " << ntohs(s.server_call_id) << ")");
+    REQUIRE(m.calls.count({c.server, static_cast<uint16_t>(xl)}) == 1);
+    REQUIRE(c.gre_slot == idx + 1);
+    REQUIRE(c.server_call_id == s.server_call_id);
+    REQUIRE(s.tag == vpnpt_pptp_gre_tag(c.client, c.server));
+    uint32_t home = vpnpt_pptp_gre_home(c.client, c.server, s.server_call_id);
+    REQUIRE(((idx - home) & (VPNPT_PPTP_GRE_SLOTS - 1)) < VPNPT_PPTP_GRE_PROBES);  // inside its probe run
+    gre_out[{c.client, c.server, ntohs(s.server_call_id)}] = static_cast<uint16_t>(xl);
   }
   m.gre_out = std::move(gre_out);
-
-  for (const auto& [k, x] : dump_map<vpnpt_pptp_client_key, vpnpt_pptp_xlat>(dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT))) {
-    auto c = m.calls.find({k.server, ntohs(x.xlat_call_id)});
-    INFO("client index (" << k.client << ", " << ntohs(k.client_call_id) << ") -> " << ntohs(x.xlat_call_id));
-    REQUIRE(c != m.calls.end());
-    REQUIRE(c->second.client == k.client);
-    REQUIRE(c->second.client_id == ntohs(k.client_call_id));
-  }
 }
 
 void check_esp_out(const model::Model& m, const Dataplane& dp) {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "loader/pptp_table.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 
@@ -45,26 +46,18 @@ struct Pptp {
   // The translated id the server sees for (client, call id), from the map.
   // (Whatever control connection it came on: these tests use one per client.)
   uint16_t xlat_of(uint32_t client, uint16_t call_id) {
-    int fd = dp.map_fd(VPNPT_MAP_PPTP_BY_CLIENT);
-    vpnpt_pptp_client_key k{}, next{};
-    vpnpt_pptp_client_key* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-      vpnpt_pptp_xlat x{};
-      if (next.client == client && next.server == kSrv && next.client_call_id == htons(call_id) &&
-          bpf_map_lookup_elem(fd, &next, &x) == 0)
-        return ntohs(x.xlat_call_id);
-      k = next;
-      prev = &k;
-    }
+    for (const auto& [xlat, c] : live_pptp_calls(dp.map_fd(VPNPT_MAP_PPTP_CALLS)))
+      if (c.client == client && c.server == kSrv && c.client_call_id == htons(call_id) &&
+          c.state != VPNPT_PPTP_CALL_CLOSING)
+        return xlat;
     FAIL("no translated id for that client and Call ID");
     return 0;
   }
 
   bool call_state(uint16_t xlat, vpnpt_pptp_call* out) {
-    vpnpt_pptp_call_key k{};
-    k.server = kSrv;
-    k.xlat_call_id = htons(xlat);
-    return bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, out) == 0;
+    uint32_t k = xlat;
+    return bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, out) == 0 && out->state != VPNPT_PPTP_CALL_FREE &&
+           out->server == kSrv;
   }
 };
 
@@ -252,34 +245,32 @@ TEST_CASE("PPTP: a client cannot name another client's call", "[pptp][ctrl]") {
   CHECK(call.client == kA);
 }
 
-TEST_CASE("PPTP: running out of Call IDs toward one server fails only that call", "[pptp][ctrl]") {
+TEST_CASE("PPTP: a call whose every candidate id is taken fails alone", "[pptp][ctrl]") {
   Pptp t;
-  // Every id the allocator may pick toward the server (1..65535; random probes
-  // never pick 0) is taken by someone else, leaving the table one free slot.
+  // Every translated id the allocator may give (client A, port 40000, Call ID 1000)
+  // is another client's: that call is refused, counted, and its segment held.
   int fd = t.dp.map_fd(VPNPT_MAP_PPTP_CALLS);
   vpnpt_pptp_call other{};
   other.client = ip("192.168.1.99");
+  other.server = kSrv;
   other.state = VPNPT_PPTP_CALL_ESTABLISHED;
-  std::vector<vpnpt_pptp_call_key> keys(65535);
-  std::vector<vpnpt_pptp_call> vals(65535, other);
-  for (uint32_t i = 0; i < 65535; ++i) {
-    keys[i] = {};
-    keys[i].server = kSrv;
-    keys[i].xlat_call_id = htons(static_cast<uint16_t>(i + 1));
+  for (uint32_t i = 0; i < VPNPT_PPTP_ALLOC_PROBES; ++i) {
+    uint32_t idx = vpnpt_pptp_candidate(kA, kSrv, htons(40000), htons(1000), i);
+    other.client_call_id = htons(static_cast<uint16_t>(idx));
+    REQUIRE(bpf_map_update_elem(fd, &idx, &other, BPF_ANY) == 0);
   }
-  uint32_t count = 65535;
-  LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  REQUIRE(bpf_map_update_batch(fd, keys.data(), vals.data(), &count, &opts) == 0);
 
   auto a = t.connect(kA, 40000, 40000);
   auto r = t.out(a.up.data(pptp::ocrq(1000)));
   CHECK(std::string(verdict_name(r.verdict)) == "XDP_DROP");
   CHECK(t.dp.reason(VPNPT_REASON_PPTP_ID_EXHAUSTED) == 1);
-  // Another server is unaffected.
+  CHECK(live_pptp_calls(fd).size() == VPNPT_PPTP_ALLOC_PROBES);  // nothing was overwritten
+  // Another call of the same client has other candidates and goes through.
   pptp::TcpFlow other_up{kA, ip("198.51.100.5"), 40002, 1723, 77};
   REQUIRE(t.out(other_up.syn()).verdict == XDP_PASS);
   auto r2 = t.out(other_up.data(pptp::ocrq(1000)));
   CHECK(r2.verdict == XDP_PASS);
+  CHECK(live_pptp_calls(fd).size() == VPNPT_PPTP_ALLOC_PROBES + 1);
 }
 
 TEST_CASE("PPTP: streams that are not PPTP, and switched-off passthrough, pass untouched", "[pptp][ctrl]") {

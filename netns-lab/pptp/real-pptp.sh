@@ -208,7 +208,7 @@ for p in $(ip netns pids "$(lab_ns s1 s1)" 2>/dev/null); do
 	[[ "$t" == *"pptpd ["*":"* ]] && lab_info "pptpctrl $p title: $t"
 done
 if [[ "$MODE" == vpnpt-helper ]]; then
-	calls=$(lab_status_json s1 | lab_json 'd["maps"]["vpnpt_pptp_calls_v1"]["used"]')
+	calls=$(lab_status_json s1 | lab_json 'd["maps"]["vpnpt_pptp_calls_v2"]["used"]')
 	lab_assert_eq "vpnpt translated no call itself while deferring (no double translation)" "0" "$calls"
 fi
 if [[ "$MODE" == vpnpt* ]]; then

@@ -328,8 +328,13 @@ struct Vpnpt {
   std::map<std::string, uint32_t> max_entries;
 };
 
-const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_BY_CLIENT, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,
-                              VPNPT_MAP_ESP_OUT,    VPNPT_MAP_L2TP_TUNNELS,   VPNPT_MAP_L2TP_OUT};
+// The PPTP tables are arrays indexed by 16-bit Call ID (maps/vpnpt_abi.h): their size is
+// fixed, never raised; the hash tables are.
+const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,
+                              VPNPT_MAP_ESP_OUT,    VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT};
+bool fixed_size(const char* map) {
+  return std::strcmp(map, VPNPT_MAP_PPTP_CALLS) == 0 || std::strcmp(map, VPNPT_MAP_PPTP_GRE_OUT) == 0;
+}
 
 Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) {
   const std::string dir = VPNPT_BPF_DIR;
@@ -341,7 +346,8 @@ Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) 
     bpf_object__for_each_map(m, o) bpf_map__set_pin_path(m, nullptr);
     for (const char* n : kSessionMaps) {
       bpf_map* sm = bpf_object__find_map_by_name(o, n);
-      if (sm && bpf_map__max_entries(sm) < want) bpf_map__set_max_entries(sm, static_cast<uint32_t>(want));
+      if (sm && !fixed_size(n) && bpf_map__max_entries(sm) < want)
+        bpf_map__set_max_entries(sm, static_cast<uint32_t>(want));
     }
   }
   v.lan.load("xdp_lan");
@@ -370,19 +376,52 @@ void batch_put(int fd, std::vector<K>& ks, std::vector<V>& vs) {
   vs.clear();
 }
 
+// PPTP calls: the @flows active ones (translated ids kGreXlatIdBase + k) and idle ones on
+// other servers in the remaining ids, up to the table's 65,536; every established call
+// gets its outbound GRE index slot as the data plane would (linear probing from home).
+void fill_pptp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
+  const uint32_t c = ip(kClient), s = ip(kServer);
+  std::vector<uint32_t> ck;
+  std::vector<vpnpt_pptp_call> cv;
+  std::vector<vpnpt_pptp_gre_slot> index(VPNPT_PPTP_GRE_SLOTS);
+  uint64_t idle = 0;
+  for (uint32_t xid = 0; xid < VPNPT_PPTP_MAX_CALLS; ++xid) {
+    const bool active = xid >= kGreXlatIdBase && xid < kGreXlatIdBase + flows;
+    if (!active && idle >= extra) continue;
+    const uint32_t k = xid - kGreXlatIdBase;
+    vpnpt_pptp_call call{};
+    call.state = VPNPT_PPTP_CALL_ESTABLISHED;
+    call.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(idle >> 10));  // 1,024 calls per server
+    call.client = c;
+    call.client_call_id = htons(static_cast<uint16_t>(active ? kGreClientIdBase + k : xid));
+    call.server_call_id = htons(static_cast<uint16_t>(active ? kGreServerIdBase + k : xid));
+    call.lan_ifindex = lan_ifindex;
+    if (!active) ++idle;
+    const uint32_t home = vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id);
+    for (uint32_t i = 0; i < VPNPT_PPTP_GRE_PROBES && !call.gre_slot; ++i) {
+      auto& slot = index[(home + i) & (VPNPT_PPTP_GRE_SLOTS - 1)];
+      if (slot.tag) continue;
+      slot = {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id, htons(static_cast<uint16_t>(xid))};
+      call.gre_slot = ((home + i) & (VPNPT_PPTP_GRE_SLOTS - 1)) + 1;
+    }
+    if (!call.gre_slot && active) die("the outbound GRE index has no slot for an active call");
+    ck.push_back(xid);
+    cv.push_back(call);
+  }
+  batch_put(v.lan.map_fd(VPNPT_MAP_PPTP_CALLS), ck, cv);
+  std::vector<uint32_t> ik(VPNPT_PPTP_GRE_SLOTS);
+  for (uint32_t i = 0; i < VPNPT_PPTP_GRE_SLOTS; ++i) ik[i] = i;
+  batch_put(v.lan.map_fd(VPNPT_MAP_PPTP_GRE_OUT), ik, index);
+}
+
 // Sessions: the @flows active ones the generator hits, plus @extra idle ones on other
-// (never used) server addresses, in every PPTP, ESP and L2TP table.
+// (never used) server addresses, in every ESP and L2TP table; PPTP: fill_pptp.
 void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
   const uint32_t c = ip(kClient), s = ip(kServer);
-  const int calls = v.lan.map_fd(VPNPT_MAP_PPTP_CALLS), byc = v.lan.map_fd(VPNPT_MAP_PPTP_BY_CLIENT),
-            greo = v.lan.map_fd(VPNPT_MAP_PPTP_GRE_OUT), ein = v.lan.map_fd(VPNPT_MAP_ESP_IN),
+  fill_pptp(v, flows, extra, lan_ifindex);
+  const int ein = v.lan.map_fd(VPNPT_MAP_ESP_IN),
             eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT), l2t = v.lan.map_fd(VPNPT_MAP_L2TP_TUNNELS),
             l2o = v.lan.map_fd(VPNPT_MAP_L2TP_OUT);
-  std::vector<vpnpt_pptp_call_key> ck;
-  std::vector<vpnpt_pptp_call> cv;
-  std::vector<vpnpt_pptp_client_key> bk;
-  std::vector<vpnpt_pptp_gre_key> gk;
-  std::vector<vpnpt_pptp_xlat> xv, xv2;
   std::vector<vpnpt_esp_key> ik, ok;
   std::vector<vpnpt_esp_sa> iv, ov;
   std::vector<vpnpt_l2tp_tunnel_key> tk;
@@ -394,22 +433,6 @@ void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_
     const bool active = k < flows;
     const uint64_t j = k - flows;  // idle ones: server 100.64.x.y, 32768 calls each
     const uint32_t server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(j >> 15));
-    const uint16_t xid = static_cast<uint16_t>(active ? kGreXlatIdBase + k : 1 + (j & 0x7fff));
-    const uint16_t cid = static_cast<uint16_t>(active ? kGreClientIdBase + k : 1 + (j & 0x7fff));
-    const uint16_t sid = static_cast<uint16_t>(active ? kGreServerIdBase + k : 1 + (j & 0x7fff));
-    vpnpt_pptp_call call{};
-    call.client = c;
-    call.client_call_id = htons(cid);
-    call.server_call_id = htons(sid);
-    call.lan_ifindex = lan_ifindex;
-    call.state = VPNPT_PPTP_CALL_ESTABLISHED;
-    call.ctrl_client = c;
-    ck.push_back({server, htons(xid), 0});
-    cv.push_back(call);
-    bk.push_back({c, server, htons(cid), 0});
-    gk.push_back({c, server, htons(sid), 0});
-    xv.push_back({htons(xid), 0});
-    xv2.push_back({htons(xid), 0});
     const uint32_t sin = active ? kEspInSpiBase + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u;
     const uint32_t sout = active ? kEspOutSpiBase + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u;
     vpnpt_esp_sa sa{};
@@ -438,10 +461,7 @@ void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_
     cl.lan_ifindex = lan_ifindex;
     lk.push_back({c, server, htons(port), 0});
     lv.push_back(cl);
-    if (ck.size() == 8192 || k + 1 == total) {
-      batch_put(calls, ck, cv);
-      batch_put(byc, bk, xv);
-      batch_put(greo, gk, xv2);
+    if (ik.size() == 8192 || k + 1 == total) {
       batch_put(ein, ik, iv);
       batch_put(eout, ok, ov);
       batch_put(l2t, tk, tv);
