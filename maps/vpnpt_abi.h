@@ -311,20 +311,23 @@ static inline __u32 vpnpt_pptp_gre_home(__be32 client, __be32 server, __be16 ser
 
 /*
  * Candidate translated ids of a client's call, in the order allocation tries
- * them: first the client's own id (most calls stay untranslated), then a
- * sequence fixed by (client, server, control port, client id), so the call
- * is found again by walking the same sequence; no separate index needed.
+ * them: first the client's own id (most calls stay untranslated), then ids
+ * hashed from (client, server, control port, client id, i), so the call is
+ * found again by walking the same sequence; no separate index needed. Each
+ * later candidate is a hash of its own (not own + i * step): a stride run
+ * would walk into the dense block of small ids every client starts with.
  */
 static inline __u16 vpnpt_pptp_candidate(__be32 client, __be32 server, __be16 ctrl_port, __be16 client_call_id,
 					 __u32 i)
 {
-	__u32 step = vpnpt_mix3(client, server, (__u32)ctrl_port << 16 | client_call_id) | 1u;
+	if (i == 0) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	__u16 own = __builtin_bswap16(client_call_id); /* host order */
+		return __builtin_bswap16(client_call_id); /* host order */
 #else
-	__u16 own = client_call_id;
+		return client_call_id;
 #endif
-	return (__u16)(own + i * step);
+	}
+	return (__u16)vpnpt_mix3(client, server + i * 0x9E3779B9u, (__u32)ctrl_port << 16 | client_call_id);
 }
 
 /*
