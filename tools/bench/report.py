@@ -182,7 +182,9 @@ def main():
         levels = sorted({s for v in scale.values() for s in v})
         md.append("### Fast path against the number of live sessions (vpnpt, 64 B, 1024 active flows, one core)\n")
         md.append("Idle sessions pre-filled in every PPTP, ESP and L2TP table next to the active ones; the levels "
-                  "measured interleaved, the change is the pair-by-pair ratio largest / smallest − 1.\n")
+                  "measured interleaved, the change is the pair-by-pair ratio largest / smallest − 1. The PPTP call "
+                  "table holds at most 65,536 calls (it is indexed by the 16-bit translated Call ID, "
+                  "`docs/pptp.md`): at the levels above that it is full, 65,536 calls.\n")
         md.append("| protocol | direction | " + " | ".join("%s sessions" % f"{s:,}" for s in levels) +
                   " | change, smallest → largest (min / median / max) |")
         md.append("|---|---|" + "---|" * len(levels) + "---|")
