@@ -92,14 +92,14 @@ enum vpnpt_reason {
 	VPNPT_REASON_GRE_FRAGMENT = 12,     /* pass: fragmented GRE (kernel reassembles) */
 	VPNPT_REASON_PPTP_BAD_MSG = 13,     /* pass: control stream is not PPTP (bad magic/length) */
 	VPNPT_REASON_PPTP_NO_CALL = 14,     /* pass: control message names an unknown call */
-	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: no free Call ID toward that server */
+	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: all 16 candidate ids of that call are taken */
 	VPNPT_REASON_PPTP_HELD = 16,        /* drop: segment cannot be rewritten yet; TCP resends it */
 	VPNPT_REASON_PPTP_STREAM_FULL = 17, /* pass: no room to track a control connection */
 	VPNPT_REASON_FIB_NO_NEIGH = 18,     /* pass: next hop not resolved; the stack forwards it */
 	VPNPT_REASON_FIB_OTHER = 19,        /* pass: no route, MTU, forwarding off: the stack decides */
 	VPNPT_REASON_TTL_EXPIRED = 20,      /* pass: TTL <= 1; the stack sends ICMP time exceeded */
 	VPNPT_REASON_VLAN_TAGGED = 21,      /* pass: vpnpt forwards untagged frames only */
-	VPNPT_REASON_PPTP_TABLE_FULL = 22,  /* drop: call table full; the call fails, TCP resends */
+	VPNPT_REASON_PPTP_TABLE_FULL = 22,  /* drop: no outbound GRE index slot for the answer; TCP resends */
 	VPNPT_REASON_PPTP_FOREIGN_ID = 23,  /* drop: message names another client's Call ID */
 	VPNPT_REASON_IPSEC_OFF = 24,        /* pass: IPsec passthrough switched off */
 	VPNPT_REASON_ESP_UNBOUND = 25,      /* drop: inbound ESP whose SPI is bound to no host (yet) */
