@@ -111,7 +111,7 @@ cat <<EOF
  Now real sessions, the cases plain NAT gets wrong:
   * PPTP: c1, c2 and c3 each call $S1 with the SAME Call ID 1000.
     A plain NAT cannot tell their GRE apart; vpnpt gives each call a Call ID
-    unique toward the server and rewrites it in control messages and in GRE.
+    of its own (unique on the gateway) and rewrites it in control messages and in GRE.
   * IPsec: c1, c2 and c3 each run raw ESP to $S2. ESP has no ports, only an
     SPI agreed inside encrypted IKE; vpnpt learns which SPI is whose from the
     traffic, ordering the hosts' IKE exchanges so it never has to guess.
