@@ -40,12 +40,7 @@
  */
 static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 daddr)
 {
-	__u32 h = (__u32)daddr * 0x9e3779b1u;
-
-	h ^= (__u32)saddr * 0x85ebca6bu;
-	h ^= ifindex * 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h & (VPNPT_FIB_CACHE_SLOTS - 1);
+	return vpnpt_mix3(daddr, saddr, ifindex) & (VPNPT_FIB_CACHE_SLOTS - 1);
 }
 
 /*

@@ -143,7 +143,7 @@ static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be3
 	__u32 home = vpnpt_pptp_gre_home(client, server, server_call_id);
 
 	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
-		__u32 idx = (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+		__u32 idx = vpnpt_pptp_gre_probe(home, i);
 		struct vpnpt_pptp_gre_slot *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
 		if (!s || s->tag != tag || s->server_call_id != server_call_id)
 			continue;
@@ -155,18 +155,25 @@ static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be3
 	return NULL;
 }
 
+/* The outbound GRE index slot naming @call (translated id @xlat) under @server_call_id, as one word. */
+static __always_inline __u64 pptp_gre_word(const struct vpnpt_pptp_call *call, __be16 server_call_id, __be16 xlat)
+{
+	struct vpnpt_pptp_gre_slot s = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
+					.server_call_id = server_call_id, .xlat_call_id = xlat};
+	__u64 w;
+
+	__builtin_memcpy(&w, &s, sizeof(w));
+	return w;
+}
+
 /* Frees the outbound GRE index slot @call holds, if it still names the call. */
 static __always_inline void pptp_gre_unindex(struct vpnpt_pptp_call *call, __be16 xlat)
 {
 	__u32 idx = call->gre_slot - 1;
 	__u64 *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
-	struct vpnpt_pptp_gre_slot was = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
-					  .server_call_id = call->server_call_id, .xlat_call_id = xlat};
-	__u64 packed;
 
-	__builtin_memcpy(&packed, &was, sizeof(packed));
 	if (s)
-		__sync_val_compare_and_swap(s, packed, 0);
+		__sync_val_compare_and_swap(s, pptp_gre_word(call, call->server_call_id, xlat), 0);
 	call->gre_slot = 0;
 }
 
@@ -186,14 +193,11 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 		return VPNPT_REASON_NONE;
 	}
 
-	struct vpnpt_pptp_gre_slot want = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
-					   .server_call_id = server_call_id, .xlat_call_id = xlat};
-	__u64 packed;
-	__builtin_memcpy(&packed, &want, sizeof(packed));
+	__u64 packed = pptp_gre_word(call, server_call_id, xlat);
 	__u32 home = vpnpt_pptp_gre_home(call->client, call->server, server_call_id);
 
 	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
-		__u32 idx = (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+		__u32 idx = vpnpt_pptp_gre_probe(home, i);
 		__u64 *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
 		if (!s || *s)
 			continue;

@@ -12,8 +12,7 @@ std::vector<LoadConfig> all_load_configs() {
   std::vector<LoadConfig> out;
   for (uint32_t depth = 0; depth <= VPNPT_VLAN_DEPTH_MAX; ++depth)
     for (bool events : {false, true})
-      for (uint64_t cache : {uint64_t{0}, uint64_t{VPNPT_FIB_CACHE_NS_DEFAULT}})
-      {
+      for (uint64_t cache : {uint64_t{0}, uint64_t{VPNPT_FIB_CACHE_NS_DEFAULT}}) {
         LoadConfig c;
         c.vlan_depth = depth;
         c.events = events;

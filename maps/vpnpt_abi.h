@@ -309,6 +309,12 @@ static inline __u32 vpnpt_pptp_gre_home(__be32 client, __be32 server, __be16 ser
 	return vpnpt_mix3(client, server, server_call_id) & (VPNPT_PPTP_GRE_SLOTS - 1);
 }
 
+/* Slot @i (0 .. VPNPT_PPTP_GRE_PROBES - 1) of the probe run starting at @home. */
+static inline __u32 vpnpt_pptp_gre_probe(__u32 home, __u32 i)
+{
+	return (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+}
+
 /*
  * Candidate translated ids of a client's call, in the order allocation tries
  * them: first the client's own id (most calls stay untranslated), then ids

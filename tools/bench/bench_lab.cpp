@@ -399,10 +399,11 @@ void fill_pptp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
     if (!active) ++idle;
     const uint32_t home = vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id);
     for (uint32_t i = 0; i < VPNPT_PPTP_GRE_PROBES && !call.gre_slot; ++i) {
-      auto& slot = index[(home + i) & (VPNPT_PPTP_GRE_SLOTS - 1)];
+      const uint32_t at = vpnpt_pptp_gre_probe(home, i);
+      auto& slot = index[at];
       if (slot.tag) continue;
       slot = {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id, htons(static_cast<uint16_t>(xid))};
-      call.gre_slot = ((home + i) & (VPNPT_PPTP_GRE_SLOTS - 1)) + 1;
+      call.gre_slot = at + 1;
     }
     if (!call.gre_slot && active) die("the outbound GRE index has no slot for an active call");
     ck.push_back(xid);
