@@ -14,6 +14,7 @@
 #ifndef VPNPT_BPF_ESP_H
 #define VPNPT_BPF_ESP_H
 
+#include "clock.h"
 #include "fwd.h"
 #include "maps.h"
 #include "quota.h"
@@ -48,7 +49,7 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 	if (r.reason)
 		return r; /* untouched: the kernel handles it as it would without vpnpt */
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = vpnpt_now_ns();
 	struct vpnpt_esp_key k = {.server = ip->daddr, .spi = eh->spi};
 	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
 	if (!sa) {
@@ -109,7 +110,7 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
 		return r;
 	}
-	esp_account(sa, bytes, bpf_ktime_get_ns());
+	esp_account(sa, bytes, vpnpt_now_ns());
 	return dnat_forward(ctx, p, sa->host);
 }
 

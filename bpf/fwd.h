@@ -10,6 +10,7 @@
 #ifndef VPNPT_BPF_FWD_H
 #define VPNPT_BPF_FWD_H
 
+#include "clock.h"
 #include "csum.h"
 #include "load_config.h"
 #include "maps.h"
@@ -31,7 +32,7 @@
  * CPU in the slot of its query (ingress ifindex, source, destination, TOS,
  * protocol) with the time it was obtained and the packet length it was
  * checked for, and reused when the same query comes again
- *   - within cfg_fib_cache_ns (coarse clock: at most one jiffy more), so a
+ *   - within cfg_fib_cache_ns (clock.h: at most two ticks more), so a
  *     route, neighbour or MTU change reaches the fast path within the bound;
  *   - for a packet no longer than the one the FIB accepted (the MTU is at
  *     least that); a longer one asks the FIB, which checks the MTU again.
@@ -63,7 +64,7 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 
 		slot = bpf_map_lookup_elem(&vpnpt_fib_cache, &idx);
 		if (slot) {
-			now = bpf_ktime_get_coarse_ns();
+			now = vpnpt_now_ns();
 			if (slot->at_ns && now - slot->at_ns < cfg_fib_cache_ns && slot->daddr == daddr &&
 			    slot->saddr == saddr && slot->in_ifindex == ctx->ingress_ifindex && slot->tos == ip->tos &&
 			    slot->l4_protocol == ip->protocol && bpf_ntohs(ip->tot_len) <= slot->len_ok) {

@@ -15,6 +15,7 @@
 #ifndef VPNPT_BPF_GRE_H
 #define VPNPT_BPF_GRE_H
 
+#include "clock.h"
 #include "fwd.h"
 #include "maps.h"
 #include "pptp_calls.h"
@@ -57,7 +58,7 @@ static __always_inline enum vpnpt_reason gre_v1_check(struct gre_v1_hdr *gh, voi
 
 static __always_inline void pptp_call_account(struct vpnpt_pptp_call *call, __u32 dir, __u64 bytes, __u32 ifindex)
 {
-	call->last_seen_ns = bpf_ktime_get_ns();
+	call->last_seen_ns = vpnpt_now_ns();
 	if (dir == VPNPT_DIR_OUTBOUND) {
 		__sync_fetch_and_add(&call->packets_out, 1);
 		__sync_fetch_and_add(&call->bytes_out, bytes);

@@ -19,6 +19,7 @@
 #ifndef VPNPT_BPF_L2TP_H
 #define VPNPT_BPF_L2TP_H
 
+#include "clock.h"
 #include "fwd.h"
 #include "maps.h"
 #include "stats.h"
@@ -207,7 +208,7 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 	if (l2tp_has_avps(&h))
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort */
 
-	cl->last_seen_ns = bpf_ktime_get_ns();
+	cl->last_seen_ns = vpnpt_now_ns();
 	cl->lan_ifindex = ctx->ingress_ifindex;
 	__sync_fetch_and_add(&cl->packets_out, 1);
 	__sync_fetch_and_add(&cl->bytes_out, bytes);
@@ -248,7 +249,7 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 	if (l2tp_has_avps(&h))
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_INBOUND, p->l3_off, 0); /* as the server sent it */
 
-	t->last_seen_ns = bpf_ktime_get_ns();
+	t->last_seen_ns = vpnpt_now_ns();
 	t->server_port = uh->source;
 	__sync_fetch_and_add(&t->packets_in, 1);
 	__sync_fetch_and_add(&t->bytes_in, bytes);

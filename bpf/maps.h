@@ -193,7 +193,7 @@ struct {
 /* One slot of the next-hop cache: a successful FIB answer, the query it
  * answered and when. Written and read by fwd_lookup() only. */
 struct vpnpt_fib_cache_slot {
-	__u64 at_ns;       /* bpf_ktime_get_coarse_ns() of the lookup; 0 = empty */
+	__u64 at_ns;       /* vpnpt_now_ns() of the lookup (clock.h); 0 = empty */
 	__u32 in_ifindex;  /* the query: ingress interface, */
 	__be32 saddr;      /* source and destination after translation, */
 	__be32 daddr;
@@ -211,6 +211,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_fib_cache_slot);
 } vpnpt_fib_cache SEC(".maps");
+
+/* Per-CPU clock cache (clock.h): the coarse clock read at the first packet of a jiffy. */
+struct vpnpt_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vpnpt_clock);
+} vpnpt_clock SEC(".maps");
 
 /* Per-CPU scratch for the FIB query (64 bytes) of every translator. */
 struct {

@@ -14,6 +14,7 @@
 #ifndef VPNPT_BPF_PASSTHROUGH_H
 #define VPNPT_BPF_PASSTHROUGH_H
 
+#include "clock.h"
 #include "conntrack.h"
 #include "fwd.h"
 #include "l2tp.h"
@@ -134,7 +135,7 @@ static __always_inline struct xlat_result pt_inbound(struct xdp_md *ctx, struct 
 			return r;
 		}
 	}
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = vpnpt_now_ns();
 	struct vpnpt_pt_flow *f = bpf_map_lookup_elem(&vpnpt_pt_flows_v1, &k);
 	if (f) {
 		f->last_seen_ns = now;
@@ -157,7 +158,7 @@ static __always_inline struct xlat_result pt_inbound_esp(struct xdp_md *ctx, str
 
 	if (!f || p->fragmented)
 		return r;
-	f->last_seen_ns = bpf_ktime_get_ns();
+	f->last_seen_ns = vpnpt_now_ns();
 	f->packets_in++;
 	return dnat_forward(ctx, p, cfg->passthrough_host);
 }
@@ -180,7 +181,7 @@ static __always_inline struct xlat_result pt_outbound(struct xdp_md *ctx, struct
 		r.reason = why;
 		return r;
 	}
-	f->last_seen_ns = bpf_ktime_get_ns();
+	f->last_seen_ns = vpnpt_now_ns();
 	f->packets_out++;
 	pt_l4_csum(ctx, p, p->ip->saddr, cfg->public_ip);
 	r.reason = VPNPT_REASON_NONE;

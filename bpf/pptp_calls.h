@@ -21,6 +21,7 @@
 #ifndef VPNPT_BPF_PPTP_CALLS_H
 #define VPNPT_BPF_PPTP_CALLS_H
 
+#include "clock.h"
 #include "quota.h"
 #include "maps.h"
 
@@ -110,7 +111,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 			continue;
 		if (!pptp_move(c, VPNPT_PPTP_CALL_FREE, VPNPT_PPTP_CALL_CLAIMED))
 			continue; /* another CPU took it a moment ago */
-		__u64 now = bpf_ktime_get_ns();
+		__u64 now = vpnpt_now_ns();
 		c->server = cid->server;
 		c->client = cid->client;
 		c->client_call_id = client_call_id;
@@ -189,7 +190,7 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 	if (call->gre_slot && call->server_call_id == server_call_id) {
 		/* The answer again (a retransmission): the index already has it. */
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
-		call->last_seen_ns = bpf_ktime_get_ns();
+		call->last_seen_ns = vpnpt_now_ns();
 		return VPNPT_REASON_NONE;
 	}
 
@@ -208,7 +209,7 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 		call->gre_slot = idx + 1;
 		call->server_call_id = server_call_id;
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
-		call->last_seen_ns = bpf_ktime_get_ns();
+		call->last_seen_ns = vpnpt_now_ns();
 		return VPNPT_REASON_NONE;
 	}
 	return VPNPT_REASON_PPTP_TABLE_FULL;
@@ -218,7 +219,7 @@ static __always_inline void pptp_close(struct vpnpt_pptp_call *call)
 {
 	if (call->state != VPNPT_PPTP_CALL_CLOSING) {
 		call->state = VPNPT_PPTP_CALL_CLOSING;
-		call->closed_ns = bpf_ktime_get_ns();
+		call->closed_ns = vpnpt_now_ns();
 	}
 }
 

@@ -29,6 +29,7 @@
 #define VPNPT_BPF_PPTP_CTRL_H
 
 #include "classify.h"
+#include "clock.h"
 #include "csum.h"
 #include "gre.h"
 #include "pptp_calls.h"
@@ -189,7 +190,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 		if (w->stop)
 			return 0;
 	}
-	call->last_seen_ns = bpf_ktime_get_ns();
+	call->last_seen_ns = vpnpt_now_ns();
 	add_patch(st, st->msg_seq + off, xlat, call->client_call_id);
 	return 0;
 }
@@ -398,7 +399,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 	__u32 pay_off = tcp_off + doff;
 	__u32 pay_len = p->ip_len - ihl - doff;
 	__u32 seq = bpf_ntohl(th->seq);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = vpnpt_now_ns();
 	struct vpnpt_pptp_stream_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source,
 					    .dport = th->dest};
 

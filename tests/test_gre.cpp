@@ -3,6 +3,10 @@
 // TTL, MACs, checksums), verdicts, and what is refused.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <time.h>
+
+#include <chrono>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -144,6 +148,38 @@ TEST_CASE("GRE: what is not a known PPTP call goes to the stack untouched", "[pp
       CHECK(r.out == c.in);
       CHECK(g.dp.reason(c.reason) == before + 1);
     }
+  }
+}
+
+TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of this tick", "[pptp][gre][netns][clock]") {
+  // The idle timeouts compare these stamps with clock_gettime(CLOCK_MONOTONIC).
+  // The data plane reads a per-CPU cache of the coarse clock, refreshed when
+  // jiffies change (bpf/clock.h): at most two ticks behind, and never frozen.
+  GreRig g;
+  const uint64_t kTwoTicks = 25'000'000;  // ns: two ticks at HZ=100 and then some
+  auto mono = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+  };
+  auto last_seen = [&] {
+    uint32_t k = g.tb;
+    vpnpt_pptp_call c{};
+    REQUIRE(bpf_map_lookup_elem(g.dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &c) == 0);
+    return c.last_seen_ns;
+  };
+  auto in_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  uint64_t prev = 0;
+  for (int i = 0; i < 3; i++) {
+    uint64_t before = mono();
+    REQUIRE(g.wan(gre(kSrv, kPub, g.tb, 60, in_eth)).verdict == XDP_REDIRECT);
+    uint64_t after = mono(), stamp = last_seen();
+    INFO("packet " << i << ": stamp " << stamp << ", clock_gettime " << before << ".." << after);
+    CHECK(stamp <= after);
+    CHECK(stamp + kTwoTicks >= before);
+    if (i > 0) CHECK(stamp >= prev + 40'000'000);  // 50 ms later: a fresh tick, not the cached one
+    prev = stamp;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

@@ -293,7 +293,7 @@ SECTION=variants
 for proto in gre esp; do
 	for dir in out in; do
 		for ((run = 0; run < RUNS; run++)); do
-			for mode in vpnpt vpnpt-noatomic vpnpt-coarseclock bare; do
+			for mode in vpnpt vpnpt-noatomic vpnpt-fineclock bare; do
 				measure "$mode" "$proto" "$dir" 64 1024 0 --runs 1
 				set_run "$run"
 			done

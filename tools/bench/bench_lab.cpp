@@ -18,7 +18,7 @@
 // compile-time size allows (a bench-only path: the daemon is not involved in
 // the fast path).
 //
-//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-coarseclock|-nofibcache]|bare|kernel
+//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-fineclock|-nofibcache]|bare|kernel
 //                   --proto gre|esp|natt|l2tp --dir out|in [--nat 0|1] [--size 64] [--flows 1]
 //                   [--cpus 0[,1]] [--seconds 1] [--runs 1] [--sessions N] [--flow-split interleave|block]
 //
@@ -248,7 +248,7 @@ Opts parse(int argc, char** argv) {
     else die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
   }
   if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty()) die("--client-ns, --router-ns, --server-ns, --mode are required");
-  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-coarseclock" &&
+  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-fineclock" &&
       o.mode != "vpnpt-nofibcache" && o.mode != "bare" && o.mode != "kernel")
     die("bad --mode");
   if (o.proto != "gre" && o.proto != "esp" && o.proto != "natt" && o.proto != "l2tp") die("bad --proto");
