@@ -30,6 +30,7 @@ struct nf_conn;
 extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
 					 struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym;
 
 /* Just the fields read here; names match the kernel's, layout comes from its BTF. */
 union nf_inet_addr___vp {
@@ -58,8 +59,12 @@ struct nf_conntrack_tuple_hash___vp {
 /* Defined (not just declared): libbpf matches kfunc prototypes by kind, and a
  * forward declaration does not match the kernel's struct. */
 struct nf_conn {
+	unsigned long status;
 	struct nf_conntrack_tuple_hash___vp tuplehash[2];
 } __attribute__((preserve_access_index));
+
+#define IPS_SEEN_REPLY___vp (1UL << 1)    /* IPS_SEEN_REPLY_BIT: the peer answered */
+#define IPS_FIXED_TIMEOUT___vp (1UL << 10) /* IPS_FIXED_TIMEOUT_BIT: an admin-set timeout, left alone */
 
 enum { CT_DIR_ORIGINAL = 0, CT_DIR_REPLY = 1 };
 
@@ -74,9 +79,16 @@ struct udp_nat {
  * and returns, in *out, the addresses and ports the same packet carries on
  * the other side of the kernel's NAT. Returns 0, or -1 if conntrack has no
  * entry (the kernel has not seen the flow yet: it must go the slow way).
+ *
+ * The packets vpnpt forwards never reach conntrack, which would otherwise
+ * let the mapping of a busy flow expire (the UDP stream timeout, 120 s by
+ * default) whenever its peers send no keepalive or IKE in that time (they
+ * send them only when idle). So every lookup also renews the timeout of an
+ * entry whose peer has answered to @timeout_ms (the stream timeout), as the
+ * kernel does for each packet of a flow that keeps going.
  */
 static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __be16 sport,
-					      __be16 dport, struct udp_nat *out)
+					      __be16 dport, __u32 timeout_ms, struct udp_nat *out)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_ct_opts___vp opts = {.netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_UDP};
@@ -103,6 +115,9 @@ static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, 
 		out->sport = c->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u.all;
 		out->dport = c->tuplehash[CT_DIR_ORIGINAL].tuple.src.u.all;
 	}
+	unsigned long status = c->status;
+	if (timeout_ms && (status & IPS_SEEN_REPLY___vp) && !(status & IPS_FIXED_TIMEOUT___vp))
+		bpf_ct_change_timeout(ct, timeout_ms);
 	bpf_ct_release(ct);
 	return 0;
 }

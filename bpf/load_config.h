@@ -17,7 +17,9 @@ const volatile __u8 cfg_events = 1;
 const volatile __u32 cfg_host_max_calls = VPNPT_HOST_MAX_CALLS;
 const volatile __u32 cfg_host_max_streams = VPNPT_HOST_MAX_STREAMS;
 const volatile __u32 cfg_host_max_sas = VPNPT_HOST_MAX_SAS;
-/* Reuse a FIB answer for at most this many ns (fwd.h, next-hop cache); 0 = always ask the FIB. */
+/* Reuse a FIB answer (fwd.h) or a NAT-T conntrack answer (natt.h) for at most this many ns; 0 = always ask. */
 const volatile __u64 cfg_fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;
+/* Forwarded NAT-T renews its answered conntrack entry's timeout to this (conntrack.h); 0 = never. */
+const volatile __u32 cfg_natt_ct_timeout_ms = VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
 
 #endif

@@ -15,9 +15,67 @@
 #ifndef VPNPT_BPF_NATT_H
 #define VPNPT_BPF_NATT_H
 
+#include "clock.h"
 #include "conntrack.h"
 #include "fwd.h"
 #include "stats.h"
+
+/* One slot of the NAT-T mapping cache: a conntrack answer and the tuple it answered. */
+struct vpnpt_natt_cache_slot {
+	__u64 at_ns; /* vpnpt_now_ns() of the conntrack lookup; 0 = empty */
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+	struct udp_nat nat;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VPNPT_NATT_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_natt_cache_slot);
+} vpnpt_natt_cache SEC(".maps");
+
+/*
+ * Where a NAT-T packet goes, from the kernel's conntrack. A conntrack lookup
+ * (siphash, two atomics on the entry's refcount) costs about as much as the
+ * rest of the translation, so with cfg_fib_cache_ns > 0 the answer is kept
+ * per CPU in the slot of its tuple and reused for the same tuple within that
+ * bound: a mapping the kernel drops or changes reaches the fast path within
+ * it. Each lookup renews the entry's timeout (conntrack.h), i.e. at most once
+ * per flow, CPU and bound. Failures are never cached. Returns 0 or -1.
+ */
+static __always_inline int natt_translation(struct xdp_md *ctx, const struct iphdr *ip, const struct udphdr *uh,
+					    struct udp_nat *n)
+{
+	struct vpnpt_natt_cache_slot *slot = 0;
+	__u64 now = 0;
+
+	if (cfg_fib_cache_ns) {
+		__u32 idx = vpnpt_mix3(ip->saddr, ip->daddr, (__u32)uh->source << 16 | uh->dest) &
+			    (VPNPT_NATT_CACHE_SLOTS - 1);
+
+		slot = bpf_map_lookup_elem(&vpnpt_natt_cache, &idx);
+		if (slot) {
+			now = vpnpt_now_ns();
+			if (slot->at_ns && now - slot->at_ns < cfg_fib_cache_ns && slot->saddr == ip->saddr &&
+			    slot->daddr == ip->daddr && slot->sport == uh->source && slot->dport == uh->dest) {
+				*n = slot->nat;
+				return 0;
+			}
+		}
+	}
+	if (ct_udp_translation(ctx, ip->saddr, ip->daddr, uh->source, uh->dest, cfg_natt_ct_timeout_ms, n))
+		return -1;
+	if (slot) {
+		slot->at_ns = now ? now : 1;
+		slot->saddr = ip->saddr;
+		slot->daddr = ip->daddr;
+		slot->sport = uh->source;
+		slot->dport = uh->dest;
+		slot->nat = *n;
+	}
+	return 0;
+}
 
 /* 1 if the UDP payload is ESP (a non-zero SPI), 0 for IKE, keepalives and runts. */
 static __always_inline int natt_is_esp(struct udphdr *uh, void *end, __u32 l4_len)
@@ -64,7 +122,7 @@ static __always_inline struct xlat_result natt_forward(struct xdp_md *ctx, struc
 		return r;
 	}
 	struct udp_nat n;
-	if (ct_udp_translation(ctx, ip->saddr, ip->daddr, uh->source, uh->dest, &n)) {
+	if (natt_translation(ctx, ip, uh, &n)) {
 		r.reason = VPNPT_REASON_NATT_NO_CT;
 		return r;
 	}

@@ -1,7 +1,10 @@
 #include "loader/kernel_helpers.h"
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
+
+#include "../maps/vpnpt_abi.h"
 
 namespace vpnpt {
 namespace {
@@ -31,6 +34,13 @@ bool kernel_pptp_helper_present(std::string* evidence) {
     return true;
   }
   return false;
+}
+
+uint32_t udp_stream_timeout_ms() {
+  std::ifstream f("/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream");
+  unsigned long seconds = 0;
+  if (!(f >> seconds) || seconds == 0 || seconds > 86400) return VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
+  return static_cast<uint32_t>(seconds * 1000);
 }
 
 }  // namespace vpnpt

@@ -4,6 +4,7 @@
 // translate twice. See docs/pptp.md.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace vpnpt {
@@ -11,5 +12,10 @@ namespace vpnpt {
 // True if an nftables ct helper of type "pptp" exists, or an iptables CT
 // rule assigns the pptp helper. @evidence receives what was found.
 bool kernel_pptp_helper_present(std::string* evidence);
+
+// The conntrack timeout of a UDP flow that has seen replies
+// (net.netfilter.nf_conntrack_udp_timeout_stream of the current netns), in ms;
+// VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT if it cannot be read.
+uint32_t udp_stream_timeout_ms();
 
 }  // namespace vpnpt

@@ -11,6 +11,7 @@
 #include "loader/config_file.h"
 #include "loader/daemon.h"
 #include "loader/daemon_lock.h"
+#include "loader/kernel_helpers.h"
 #include "loader/ip_passthrough.h"
 #include "loader/log.h"
 #include "loader/metrics.h"
@@ -77,6 +78,7 @@ int cmd_attach(const VpnptConfig& cfg) {
   req.mode = cfg.mode;
   req.public_ip = cfg.public_ip;
   req.load.vlan_depth = cfg.vlan_depth;
+  req.load.natt_ct_timeout_ms = udp_stream_timeout_ms();
 
   auto id = attachment_for(cfg.wan);
   if (!id) return fail(id.error());

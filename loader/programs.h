@@ -29,6 +29,9 @@ struct LoadConfig {
   uint32_t host_max_calls = VPNPT_HOST_MAX_CALLS;
   uint32_t host_max_streams = VPNPT_HOST_MAX_STREAMS;
   uint32_t host_max_sas = VPNPT_HOST_MAX_SAS;
+  // What forwarded NAT-T renews its conntrack entry to (bpf/conntrack.h); attach sets the netns's
+  // nf_conntrack_udp_timeout_stream.
+  uint32_t natt_ct_timeout_ms = VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
 };
 
 // Every load-time configuration the data plane supports, for load tests.
@@ -66,6 +69,7 @@ class Skeleton {
     s_->rodata->cfg_host_max_streams = cfg.host_max_streams;
     s_->rodata->cfg_host_max_sas = cfg.host_max_sas;
     s_->rodata->cfg_fib_cache_ns = cfg.fib_cache_ns;
+    s_->rodata->cfg_natt_ct_timeout_ms = cfg.natt_ct_timeout_ms;
   }
 
  private:

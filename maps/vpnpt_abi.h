@@ -395,6 +395,12 @@ struct vpnpt_pptp_stream {
 #endif
 #define VPNPT_FIB_CACHE_NS_MAX 1000000000ull
 #define VPNPT_FIB_CACHE_SLOTS 256 /* per CPU; a power of two */
+/* The NAT-T mapping cache (bpf/natt.h) reuses a conntrack answer within the same bound. */
+#define VPNPT_NATT_CACHE_SLOTS 4096 /* per CPU (32 B each); a power of two */
+/* What a forwarded NAT-T packet renews its answered conntrack entry to (bpf/conntrack.h),
+ * the default of cfg_natt_ct_timeout_ms: the kernel's nf_conntrack_udp_timeout_stream
+ * default. The loader sets the running netns's value at attach. */
+#define VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT 120000u
 
 /* ---------------------------------------------------------------- IPsec (raw ESP) */
 

@@ -10,6 +10,9 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "prog_runner.h"
@@ -41,17 +44,32 @@ Bytes udp_frame(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, const Bytes& p
   return pkt::frame(s, d, pkt::kProtoUdp, pkt::udp(sp, dp, payload), o, e);
 }
 
-// Sends @frame into the router's LAN side (out of lanp, so lan0 receives it).
-void inject(const Bytes& frame) {
+// Sends @frame into the router through the stack: out of lanp (lan0 receives it) or wanp (wan0).
+void inject(const Bytes& frame, const char* from = "lanp") {
   int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   REQUIRE(s >= 0);
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
-  sll.sll_ifindex = static_cast<int>(if_nametoindex("lanp"));
+  sll.sll_ifindex = static_cast<int>(if_nametoindex(from));
   sll.sll_halen = 6;
   REQUIRE(sendto(s, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) ==
           static_cast<ssize_t>(frame.size()));
   close(s);
+}
+
+// Seconds left on the conntrack entry of UDP @client:4500 -> server:4500 (/proc/net/nf_conntrack), -1 if none.
+int ct_seconds_left(const char* client) {
+  std::ifstream f("/proc/net/nf_conntrack");
+  std::string line, want = std::string("src=") + client + " ";
+  while (std::getline(f, line)) {
+    if (line.find(" udp ") == std::string::npos || line.find(want) == std::string::npos) continue;
+    std::istringstream w(line);
+    std::string family, fnum, proto, pnum;
+    int left = -1;
+    w >> family >> fnum >> proto >> pnum >> left;
+    return left;
+  }
+  return -1;
 }
 
 }  // namespace
@@ -122,6 +140,34 @@ TEST_CASE("NAT-T: ESP in UDP 4500 follows the kernel's own NAT mapping", "[ipsec
     auto rk = run_xdp(dp.progs.lan_fd(), ka, 1, rt.lan_ifindex);
     CHECK(rk.verdict == XDP_PASS);
     CHECK(dp.reason(VPNPT_REASON_NATT_NOT_ESP) == 2);
+  }
+  SECTION("forwarded ESP renews the kernel's mapping, which would otherwise expire under it") {
+    // The server answers IKE through the stack: until the flow is two seconds old
+    // conntrack keeps the entry for the unreplied timeout (30 s).
+    inject(udp_frame(kSrv, kPub, 4500, 4500, ike, 64, eth(TestRouter::kServer.mac, rt.wan_mac), true), "wanp");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int before = ct_seconds_left(TestRouter::kClient.ip);
+    REQUIRE(before > 0);
+    REQUIRE(before <= 30);
+    auto r = run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1,
+                     rt.lan_ifindex);
+    REQUIRE(r.verdict == XDP_REDIRECT);
+    // Renewed to the stream timeout (VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT, 120 s), as a packet through the stack would.
+    CHECK(ct_seconds_left(TestRouter::kClient.ip) >= 110);
+  }
+  SECTION("a mapping conntrack dropped is not used after the cache bound") {
+    auto out = [&] {
+      return run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1,
+                     rt.lan_ifindex);
+    };
+    REQUIRE(out().verdict == XDP_REDIRECT);  // now in this CPU's NAT-T cache
+    REQUIRE(flush_conntrack());
+    REQUIRE(ct_seconds_left(TestRouter::kClient.ip) == -1);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(VPNPT_FIB_CACHE_NS_DEFAULT) +
+                                std::chrono::milliseconds(30));  // the bound, plus two ticks and then some
+    auto r = out();
+    CHECK(r.verdict == XDP_PASS);
+    CHECK(dp.reason(VPNPT_REASON_NATT_NO_CT) == 1);
   }
   SECTION("a flow conntrack does not know goes to the kernel untouched") {
     Bytes in = udp_frame(ip(TestRouter::kClient2.ip), kSrv, 4500, 4500, esp, 64,

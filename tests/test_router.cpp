@@ -1,8 +1,13 @@
 #include "test_router.h"
 
 #include <fcntl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -48,6 +53,29 @@ TestRouter::~TestRouter() {
     (void)::setns(home_ns_, CLONE_NEWNET);  // the test namespace goes away with its last reference
     ::close(home_ns_);
   }
+}
+
+bool flush_conntrack() {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return false;
+  struct {
+    nlmsghdr nh;
+    nfgenmsg nf;
+  } req{};
+  req.nh.nlmsg_len = sizeof(req);
+  req.nh.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.nf.nfgen_family = AF_INET;
+  req.nf.version = NFNETLINK_V0;
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  bool sent = ::sendto(fd, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == sizeof(req);
+  char buf[512];
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  (void)::recv(fd, buf, sizeof(buf), 0);  // the ack: the flush is done
+  ::close(fd);
+  return sent;
 }
 
 }  // namespace vpnpt::test

@@ -35,4 +35,9 @@ class TestRouter {
   int home_ns_ = -1;
 };
 
+// Empties the conntrack table of the current network namespace (ctnetlink:
+// IPCTNL_MSG_CT_DELETE without attributes). Best effort: returns false if the
+// request could not be sent.
+bool flush_conntrack();
+
 }  // namespace vpnpt::test

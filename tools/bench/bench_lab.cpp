@@ -25,9 +25,6 @@
 // A benchmark: it reports, it asserts nothing about speed.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
-#include <linux/netlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -54,6 +51,7 @@
 #include "../../maps/vpnpt_abi.h"
 #include "packet_builder.h"
 #include "pptp_builder.h"
+#include "test_router.h"
 
 #ifndef VPNPT_BPF_DIR
 #define VPNPT_BPF_DIR "build/bpf"
@@ -532,31 +530,10 @@ std::vector<int> cpu_list(const std::string& s) {
   return v;
 }
 
-// Empties the conntrack table of namespace @ns (ctnetlink: IPCTNL_MSG_CT_DELETE
-// without attributes), so that no NAT binding of an earlier measurement lingers.
+// Empties the conntrack table of namespace @ns, so that no NAT binding of an earlier
+// measurement lingers.
 void ct_flush(const std::string& ns) {
-  in_ns(ns, [] {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd < 0) return 0;
-    struct {
-      nlmsghdr nh;
-      nfgenmsg nf;
-    } req{};
-    req.nh.nlmsg_len = sizeof(req);
-    req.nh.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    req.nf.nfgen_family = AF_INET;
-    req.nf.version = NFNETLINK_V0;
-    sockaddr_nl sa{};
-    sa.nl_family = AF_NETLINK;
-    (void)::sendto(fd, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-    char buf[512];
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    (void)::recv(fd, buf, sizeof(buf), 0);
-    ::close(fd);
-    return 0;
-  });
+  in_ns(ns, [] { return vpnpt::test::flush_conntrack() ? 0 : -1; });
 }
 
 // A packet socket on one host's veth: frames sent through it enter the router like
