@@ -39,7 +39,8 @@ def ratios(a, b):
 
 # perf symbol -> what it is, first match wins.
 CATEGORIES = [
-    ("vpnpt program (parse, classify, rewrite, counters, atomics)", r"_xdp_(lan|wan)$"),
+    # Every BPF program that is not the bench's own: the hooks and their subprograms (gre_step, esp_step...).
+    ("vpnpt program (parse, classify, rewrite, counters, atomics)", r"^bpf_prog_[0-9a-f]+_(?!bench_)\w+$"),
     ("bare XDP program", r"_bench_bare$"),
     ("FIB lookup (bpf_fib_lookup)", r"fib|ip_mtu_from_fib_result|dev_get_by_index_rcu"),
     ("hash map lookups (sessions)", r"htab|lookup_nulls_elem_raw|memcmp|jhash"),
