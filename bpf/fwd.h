@@ -39,6 +39,18 @@
  * Failures are never cached: the next packet asks the FIB again. The TTL is
  * checked per packet, before the cache.
  */
+/* The rule both per-CPU caches (this one and natt.h's) share: a slot stamped
+ * with vpnpt_now_ns() (0 = empty) is good for cfg_fib_cache_ns. */
+static __always_inline int cache_fresh(__u64 at_ns, __u64 now)
+{
+	return at_ns && now - at_ns < cfg_fib_cache_ns;
+}
+
+static __always_inline __u64 cache_stamp(__u64 now)
+{
+	return now ? now : 1; /* 0 means empty */
+}
+
 static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 daddr)
 {
 	return vpnpt_mix3(daddr, saddr, ifindex) & (VPNPT_FIB_CACHE_SLOTS - 1);
@@ -65,7 +77,7 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 		slot = bpf_map_lookup_elem(&vpnpt_fib_cache, &idx);
 		if (slot) {
 			now = vpnpt_now_ns();
-			if (slot->at_ns && now - slot->at_ns < cfg_fib_cache_ns && slot->daddr == daddr &&
+			if (cache_fresh(slot->at_ns, now) && slot->daddr == daddr &&
 			    slot->saddr == saddr && slot->in_ifindex == ctx->ingress_ifindex && slot->tos == ip->tos &&
 			    slot->l4_protocol == ip->protocol && bpf_ntohs(ip->tot_len) <= slot->len_ok) {
 				*plan = &slot->fib;
@@ -94,7 +106,7 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 	*plan = fib;
 	if (slot) {
 		/* A new query, an expired answer, or a packet longer than the cached one was checked for. */
-		slot->at_ns = now ? now : 1;
+		slot->at_ns = cache_stamp(now);
 		slot->in_ifindex = ctx->ingress_ifindex;
 		slot->saddr = saddr;
 		slot->daddr = daddr;

@@ -57,7 +57,7 @@ static __always_inline int natt_translation(struct xdp_md *ctx, const struct iph
 		slot = bpf_map_lookup_elem(&vpnpt_natt_cache, &idx);
 		if (slot) {
 			now = vpnpt_now_ns();
-			if (slot->at_ns && now - slot->at_ns < cfg_fib_cache_ns && slot->saddr == ip->saddr &&
+			if (cache_fresh(slot->at_ns, now) && slot->saddr == ip->saddr &&
 			    slot->daddr == ip->daddr && slot->sport == uh->source && slot->dport == uh->dest) {
 				*n = slot->nat;
 				return 0;
@@ -67,7 +67,7 @@ static __always_inline int natt_translation(struct xdp_md *ctx, const struct iph
 	if (ct_udp_translation(ctx, ip->saddr, ip->daddr, uh->source, uh->dest, cfg_natt_ct_timeout_ms, n))
 		return -1;
 	if (slot) {
-		slot->at_ns = now ? now : 1;
+		slot->at_ns = cache_stamp(now);
 		slot->saddr = ip->saddr;
 		slot->daddr = ip->daddr;
 		slot->sport = uh->source;

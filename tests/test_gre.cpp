@@ -3,13 +3,13 @@
 // TTL, MACs, checksums), verdicts, and what is refused.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <time.h>
 
 #include <chrono>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "loader/pptp_slowpath.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 #include "test_router.h"
@@ -157,11 +157,6 @@ TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of 
   // jiffies change (bpf/clock.h): at most two ticks behind, and never frozen.
   GreRig g;
   const uint64_t kTwoTicks = 25'000'000;  // ns: two ticks at HZ=100 and then some
-  auto mono = [] {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-  };
   auto last_seen = [&] {
     uint32_t k = g.tb;
     vpnpt_pptp_call c{};
@@ -171,9 +166,9 @@ TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of 
   auto in_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
   uint64_t prev = 0;
   for (int i = 0; i < 3; i++) {
-    uint64_t before = mono();
+    uint64_t before = monotonic_ns();
     REQUIRE(g.wan(gre(kSrv, kPub, g.tb, 60, in_eth)).verdict == XDP_REDIRECT);
-    uint64_t after = mono(), stamp = last_seen();
+    uint64_t after = monotonic_ns(), stamp = last_seen();
     INFO("packet " << i << ": stamp " << stamp << ", clock_gettime " << before << ".." << after);
     CHECK(stamp <= after);
     CHECK(stamp + kTwoTicks >= before);
