@@ -6,12 +6,15 @@
  * told apart by the Tunnel ID in the L2TP header, which always names the
  * receiver's tunnel. Tunnels are set up by the daemon: a client's tunnel
  * request (SCCRQ, Tunnel ID 0) is handed over through a ring buffer; the
- * daemon assigns a Tunnel ID that is unique toward that server (rewriting
- * the Assigned Tunnel ID AVP on a collision), records the tunnel, and sends
- * the request on. From then on both directions run here:
- *   outbound: source address -> public IP (port kept), for known clients;
- *   inbound:  (server, public port, Tunnel ID) -> the client, the Tunnel ID
- *             rewritten back to the client's own when it was translated.
+ * daemon assigns a Tunnel ID that is unique on the gateway (rewriting the
+ * Assigned Tunnel ID AVP on a collision), records the tunnel in the slot
+ * of that id, and sends the request on. From then on both directions run
+ * here:
+ *   outbound: source address -> public IP (port kept), for known clients,
+ *             found through the open-addressed index vpnpt_l2tp_out_v2;
+ *   inbound:  the slot the Tunnel ID names, checked against server and
+ *             public port, the Tunnel ID rewritten back to the client's own
+ *             when it was translated; per-port NAT tunnels by public port.
  * Session IDs are per tunnel and need no translation. Control messages
  * with AVPs are also copied to the daemon for its bookkeeping (StopCCN
  * ends a tunnel). Anything unknown goes to the kernel untouched.
@@ -166,6 +169,64 @@ static __always_inline enum vpnpt_reason l2tp_header(struct xdp_md *ctx, struct 
 	return VPNPT_REASON_NONE;
 }
 
+/* The tunnel in slot @xid, whatever its state; NULL only for a bad index. */
+static __always_inline struct vpnpt_l2tp_tunnel *l2tp_slot(__u32 xid)
+{
+	return bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v2, &xid);
+}
+
+/* Outbound: a live tunnel of the client source toward @server, through the index (usually its first slot). */
+static __always_inline struct vpnpt_l2tp_tunnel *l2tp_out_tunnel(__be32 client, __be32 server, __be16 client_port)
+{
+	__u32 tag = vpnpt_l2tp_out_tag(client, server, client_port);
+	__u32 home = vpnpt_l2tp_out_home(client, server, client_port);
+
+	for (__u32 i = 0; i < VPNPT_L2TP_OUT_PROBES; i++) {
+		__u32 idx = vpnpt_l2tp_out_probe(home, i);
+		struct vpnpt_l2tp_out_slot *s = bpf_map_lookup_elem(&vpnpt_l2tp_out_v2, &idx);
+		if (!s || s->tag != tag)
+			continue;
+		/* The tag is a hash: the slot it names must really be this source's. */
+		struct vpnpt_l2tp_tunnel *t = l2tp_slot(s->xid);
+		if (t && vpnpt_l2tp_live(t->state) && t->client == client && t->server == server &&
+		    t->client_port == client_port)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * Inbound: the tunnel the server names with @tid on @public_port, else the
+ * per-port NAT tunnel that owns @public_port. *by_id says which (only a
+ * tunnel found by id has its Tunnel ID translated).
+ */
+static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, __be16 public_port, __be16 tid,
+								 int *by_id)
+{
+	struct vpnpt_l2tp_tunnel *t;
+
+	*by_id = 0;
+	if (tid) {
+		t = l2tp_slot(bpf_ntohs(tid));
+		if (t && vpnpt_l2tp_live(t->state) && t->server == server && t->public_port == public_port &&
+		    !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
+			*by_id = 1;
+			return t;
+		}
+	}
+	__u32 port = (__u32)bpf_ntohs(public_port) - VPNPT_L2TP_PORT_NAT_FIRST;
+	if (port >= VPNPT_L2TP_PORT_NAT_PORTS)
+		return NULL;
+	struct vpnpt_l2tp_port *owner = bpf_map_lookup_elem(&vpnpt_l2tp_ports_v2, &port);
+	if (!owner || !owner->xid1)
+		return NULL;
+	t = l2tp_slot(owner->xid1 - 1);
+	if (t && vpnpt_l2tp_live(t->state) && t->server == server && t->public_port == public_port &&
+	    (t->flags & VPNPT_L2TP_F_PORT_NAT))
+		return t;
+	return NULL;
+}
+
 /* LAN -> WAN. */
 static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, struct pkt *p,
 							const struct vpnpt_config *cfg, __u64 bytes)
@@ -196,9 +257,8 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 		r.reason = VPNPT_REASON_L2TP_TO_DAEMON;
 		return r;
 	}
-	struct vpnpt_l2tp_client_key k = {.client = ip->saddr, .server = ip->daddr, .client_port = uh->source};
-	struct vpnpt_l2tp_client *cl = bpf_map_lookup_elem(&vpnpt_l2tp_out_v1, &k);
-	if (!cl) {
+	struct vpnpt_l2tp_tunnel *t = l2tp_out_tunnel(ip->saddr, ip->daddr, uh->source);
+	if (!t) {
 		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
 		return r;
 	}
@@ -208,21 +268,23 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 	if (l2tp_has_avps(&h))
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort */
 
-	cl->last_seen_ns = vpnpt_now_ns();
-	cl->lan_ifindex = ctx->ingress_ifindex;
-	__sync_fetch_and_add(&cl->packets_out, 1);
-	__sync_fetch_and_add(&cl->bytes_out, bytes);
+	/* Counted on the tunnel the index names: a source's tunnels to one server share one port. */
+	t->last_out_ns = vpnpt_now_ns();
+	t->lan_ifindex = ctx->ingress_ifindex;
+	__sync_fetch_and_add(&t->packets_out, 1);
+	__sync_fetch_and_add(&t->bytes_out, bytes);
 
 	udp_csum_be32(uh, ip->saddr, cfg->public_ip);
-	if (cl->public_port != uh->source) {
-		udp_csum_be16(uh, uh->source, cl->public_port);
-		uh->source = cl->public_port;
+	__be16 public_port = t->public_port;
+	if (public_port != uh->source) {
+		udp_csum_be16(uh, uh->source, public_port);
+		uh->source = public_port;
 	}
 	r.action = snat_redirect(p, cfg->public_ip, plan);
 	return r;
 }
 
-/* WAN -> LAN: the tunnel by (server, public port, Tunnel ID), then by port alone (per-port fallback). */
+/* WAN -> LAN: the tunnel by its Tunnel ID, then by public port alone (per-port NAT). */
 static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
 {
 	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
@@ -234,12 +296,8 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 	if (r.reason)
 		return r;
 	__be16 tid = *h.tunnel_id;
-	struct vpnpt_l2tp_tunnel_key k = {.server = ip->saddr, .public_port = uh->dest, .tunnel_id = tid};
-	struct vpnpt_l2tp_tunnel *t = tid ? bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v1, &k) : 0;
-	if (!t) {
-		k.tunnel_id = 0;
-		t = bpf_map_lookup_elem(&vpnpt_l2tp_tunnels_v1, &k);
-	}
+	int by_id;
+	struct vpnpt_l2tp_tunnel *t = l2tp_in_tunnel(ip->saddr, uh->dest, tid, &by_id);
 	if (!t) {
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_L2TP_UNKNOWN, VPNPT_REASON_L2TP_NO_TUNNEL, VPNPT_DIR_INBOUND),
 			       ip->saddr, ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(tid)));
@@ -254,7 +312,7 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 	__sync_fetch_and_add(&t->packets_in, 1);
 	__sync_fetch_and_add(&t->bytes_in, bytes);
 
-	if (k.tunnel_id && t->client_tunnel_id != tid) {
+	if (by_id && t->client_tunnel_id != tid) {
 		udp_csum_be16(uh, tid, t->client_tunnel_id);
 		*h.tunnel_id = t->client_tunnel_id;
 	}

@@ -127,23 +127,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_diag_v1 SEC(".maps");
 
-/* L2TP tunnels by (server, public port, Tunnel ID the server uses). Daemon writes, WAN hook reads. */
+/* L2TP tunnels, indexed by the Tunnel ID the server uses (maps/vpnpt_abi.h). Daemon writes, hooks count. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_L2TP_MAX_TUNNELS);
-	__type(key, struct vpnpt_l2tp_tunnel_key);
+	__type(key, __u32);
 	__type(value, struct vpnpt_l2tp_tunnel);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_l2tp_tunnels_v1 SEC(".maps");
+} vpnpt_l2tp_tunnels_v2 SEC(".maps");
 
-/* L2TP clients by (client, server, client port): their public port. Daemon writes, LAN hook reads. */
+/* Outbound L2TP index: open-addressed (client, server, client port) -> tunnel slot. Daemon writes, LAN hook reads. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_L2TP_MAX_CLIENTS);
-	__type(key, struct vpnpt_l2tp_client_key);
-	__type(value, struct vpnpt_l2tp_client);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_L2TP_OUT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_l2tp_out_slot);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_l2tp_out_v1 SEC(".maps");
+} vpnpt_l2tp_out_v2 SEC(".maps");
+
+/* Per-port NAT public ports 61000..61999 -> their tunnel. Daemon writes, WAN hook reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_L2TP_PORT_NAT_PORTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_l2tp_port);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_ports_v2 SEC(".maps");
 
 /* L2TP control messages for the daemon (tunnel setup and bookkeeping copies). */
 struct {

@@ -73,18 +73,21 @@ static_assert(offsetof(vpnpt_diag_entry, kind) == 16);
 static_assert(offsetof(vpnpt_diag_entry, dir) == 44);
 
 // L2TP tables (keys hash by value: no implicit padding anywhere).
-static_assert(sizeof(vpnpt_l2tp_tunnel_key) == 8);
-static_assert(offsetof(vpnpt_l2tp_tunnel_key, tunnel_id) == 6);
-static_assert(sizeof(vpnpt_l2tp_tunnel) == 72);
-static_assert(offsetof(vpnpt_l2tp_tunnel, server_tunnel_id) == 8);
-static_assert(offsetof(vpnpt_l2tp_tunnel, lan_ifindex) == 12);
-static_assert(offsetof(vpnpt_l2tp_tunnel, sessions) == 24);
-static_assert(offsetof(vpnpt_l2tp_tunnel, created_ns) == 32);
-static_assert(offsetof(vpnpt_l2tp_tunnel, bytes_in) == 64);
-static_assert(sizeof(vpnpt_l2tp_client_key) == 12);
-static_assert(offsetof(vpnpt_l2tp_client_key, client_port) == 8);
-static_assert(sizeof(vpnpt_l2tp_client) == 32);
-static_assert(offsetof(vpnpt_l2tp_client, last_seen_ns) == 8);
+static_assert(sizeof(vpnpt_l2tp_tunnel) == 104);
+static_assert(offsetof(vpnpt_l2tp_tunnel, state) == 0);  // written last, cleared first (l2tp_table.cpp)
+static_assert(offsetof(vpnpt_l2tp_tunnel, public_port) == 14);
+static_assert(offsetof(vpnpt_l2tp_tunnel, server_port) == 20);
+static_assert(offsetof(vpnpt_l2tp_tunnel, next) == 22);
+static_assert(offsetof(vpnpt_l2tp_tunnel, flags) == 24);
+static_assert(offsetof(vpnpt_l2tp_tunnel, out_slot) == 36);
+static_assert(offsetof(vpnpt_l2tp_tunnel, created_ns) == 40);
+static_assert(offsetof(vpnpt_l2tp_tunnel, packets_in) == 72);
+static_assert(offsetof(vpnpt_l2tp_tunnel, bytes_out) == 96);
+static_assert(sizeof(vpnpt_l2tp_out_slot) == 8);
+static_assert(sizeof(vpnpt_l2tp_port) == 8);  // the array stride: mmap sees 8-byte aligned elements
+static_assert(offsetof(vpnpt_l2tp_out_slot, xid) == 4);
+static_assert(VPNPT_L2TP_MAX_TUNNELS == 65536);  // the slot index is a 16-bit Tunnel ID
+static_assert(VPNPT_L2TP_OUT_SLOTS >= 2 * VPNPT_L2TP_MAX_TUNNELS && (VPNPT_L2TP_OUT_SLOTS & (VPNPT_L2TP_OUT_SLOTS - 1)) == 0);
 static_assert(sizeof(vpnpt_l2tp_punt) == 1064);
 static_assert(offsetof(vpnpt_l2tp_punt, smac) == 22);
 static_assert(offsetof(vpnpt_l2tp_punt, dmac) == 28);

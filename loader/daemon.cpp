@@ -153,8 +153,8 @@ int on_l2tp_punt(void* ctx, void* data, size_t size) {
   auto s = c->l2tp.on_punt(*rec, size, cfg->public_ip, monotonic_ns());
   if (!s) return 0;
   if (s->sent && s->new_tunnel) {
-    auto d = diag_entry(VPNPT_DIAG_L2TP_TUNNEL, 0, s->tunnel.client, s->key.server,
-                        uint32_t{ntohs(s->tunnel.client_tunnel_id)} << 16 | ntohs(s->key.tunnel_id));
+    auto d = diag_entry(VPNPT_DIAG_L2TP_TUNNEL, 0, s->tunnel.client, s->tunnel.server,
+                        uint32_t{ntohs(s->tunnel.client_tunnel_id)} << 16 | s->wire_id());
     d.aux = s->tunnel.flags;
     c->diag.record(d);
   } else if (!s->sent && s->refusal) {
@@ -259,12 +259,13 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto sender = FrameSender::open();
   if (!sender) return sender.error();
   auto l2tp_send = [&sender](uint32_t ifindex, const uint8_t* f, size_t len) { return sender->send(ifindex, f, len); };
-  auto l2tp_close = [&diag](const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t, uint32_t why) {
-    diag.record(diag_entry(VPNPT_DIAG_L2TP_CLOSED, why, t.client, k.server, ntohs(k.tunnel_id)));
+  auto l2tp_close = [&diag](uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why) {
+    diag.record(diag_entry(VPNPT_DIAG_L2TP_CLOSED, why, t.client, t.server, t.flags & VPNPT_L2TP_F_PORT_NAT ? 0 : xid));
   };
   Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
           IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
           L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
+  if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).

@@ -5,12 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <vector>
 
 #include "loader/l2tp_msg.h"
-#include "loader/map_dump.h"
 #include "loader/netif.h"
 #include "loader/pptp_slowpath.h"
 
@@ -55,11 +55,12 @@ uint16_t random16() {
   return v;
 }
 
-std::string tunnel_name(const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t) {
+std::string tunnel_name(uint16_t xid, const vpnpt_l2tp_tunnel& t) {
+  bool port_nat = t.flags & VPNPT_L2TP_F_PORT_NAT;
   return format_ipv4(t.client) + ":" + std::to_string(ntohs(t.client_port)) + " tunnel " +
-         std::to_string(ntohs(t.client_tunnel_id)) + " -> " + format_ipv4(k.server) + " as " +
-         (k.tunnel_id ? "tunnel " + std::to_string(ntohs(k.tunnel_id)) : std::string("any tunnel")) + " on port " +
-         std::to_string(ntohs(k.public_port));
+         std::to_string(ntohs(t.client_tunnel_id)) + " -> " + format_ipv4(t.server) + " as " +
+         (port_nat ? std::string("any tunnel") : "tunnel " + std::to_string(xid)) + " on port " +
+         std::to_string(ntohs(t.public_port));
 }
 
 }  // namespace
@@ -80,23 +81,54 @@ std::optional<L2tpSetup> L2tpSlowPath::on_punt(const vpnpt_l2tp_punt& rec, size_
   return std::nullopt;
 }
 
-std::optional<uint16_t> L2tpSlowPath::free_port_nat_port(uint32_t server) const {
+L2tpSlowPath::L2tpSlowPath(const L2tpMaps& maps, L2tpTimeouts t, Send send, OnClose on_close)
+    : t_(t), send_(std::move(send)), on_close_(std::move(on_close)) {
+  auto tab = L2tpTable::map(maps);
+  if (!tab) {
+    ready_ = tab.error();
+    return;
+  }
+  table_.emplace(std::move(*tab));
+  recount(table_->live());  // tunnels a previous daemon set up are adopted as they are
+}
+
+void L2tpSlowPath::recount(const std::vector<L2tpTunnel>& live) {
+  held_.clear();
+  for (const auto& l : live) held_[l.t.client]++;
+}
+
+std::optional<uint16_t> L2tpSlowPath::free_tunnel_id(uint16_t want) const {
+  if (want && table_->is_free(want)) return want;  // the client's own id (host order), if nobody has it
+  // Random probes: with n of 65,535 ids taken each one fails with probability n / 65,535.
+  for (int i = 0; i < 4096; ++i) {
+    uint16_t id = random16();
+    if (table_->is_free(id)) return id;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint16_t> L2tpSlowPath::free_port_nat_port() const {
+  // Unique on the gateway: the WAN hook finds a per-port NAT tunnel by its port alone. Rare (hidden
+  // Tunnel IDs, clashing source ports), so a scan of the table is affordable here.
   std::set<uint16_t> used;
-  for (const auto& [k, c] : dump_map<vpnpt_l2tp_client_key, vpnpt_l2tp_client>(m_.clients))
-    if (k.server == server) used.insert(ntohs(c.public_port));
+  for (const auto& l : table_->live()) used.insert(ntohs(l.t.public_port));
   uint32_t span = kL2tpPortNatLast - kL2tpPortNatFirst + 1;
   uint32_t start = random16() % span;
   for (uint32_t i = 0; i < span; ++i) {
     uint16_t port = static_cast<uint16_t>(kL2tpPortNatFirst + (start + i) % span);
-    if (!used.count(port)) return port;
+    if (!used.count(port) && !table_->port_owner(htons(port))) return port;
   }
   return std::nullopt;
 }
 
 L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns) {
   L2tpSetup s;
+  if (!table_) {
+    s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;
+    return s;
+  }
   auto p = parse_punt(rec);
-  // Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet"); as a key it would mean "any tunnel on the port".
+  // Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet").
   if (!p || !p->msg.control || p->msg.type != kL2tpSccrq ||
       (!p->msg.assigned_tunnel && !p->msg.assigned_tunnel_hidden) ||
       (p->msg.assigned_tunnel && *p->msg.assigned_tunnel == 0)) {
@@ -106,45 +138,40 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
   bool hidden = !p->msg.assigned_tunnel;
   uint16_t want = hidden ? 0 : htons(*p->msg.assigned_tunnel);
 
-  // A retransmitted request of a tunnel already set up gets the same answer.
-  uint32_t held = 0;  // tunnels this LAN host holds, toward any server
-  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(m_.tunnels)) {
-    held += t.client == p->saddr;
-    if (!s.key.server && k.server == p->daddr && t.client == p->saddr && t.client_port == p->sport &&
-        t.state == VPNPT_L2TP_REQUESTED && t.client_tunnel_id == want) {
-      s.key = k;
+  // The source's tunnels toward this server; a retransmitted request of one gets the same answer.
+  auto mine = table_->find_outbound(p->saddr, p->daddr, p->sport);
+  bool known = false;
+  for (uint16_t x : mine) {
+    auto t = table_->get(x);
+    if (t.state == VPNPT_L2TP_REQUESTED && t.client_tunnel_id == want &&
+        bool(t.flags & VPNPT_L2TP_F_PORT_NAT) == hidden) {
+      s.xid = x;
       s.tunnel = t;
+      known = true;
+      break;
     }
   }
-  if (!s.key.server && held >= t_.host_max_tunnels) {
-    s.refusal = VPNPT_L2TP_REFUSE_HOST_QUOTA;  // one host cannot take the table from the others
-    return s;
-  }
 
-  vpnpt_l2tp_client_key ck{};
-  ck.client = p->saddr;
-  ck.server = p->daddr;
-  ck.client_port = p->sport;
-  vpnpt_l2tp_client cl{};
-  bool have_client = bpf_map_lookup_elem(m_.clients, &ck, &cl) == 0;
-
-  if (!s.key.server) {
-    // The public port: the client's own, unless its tunnel ID is hidden (per-port NAT) or the port
-    // already belongs to another client's per-port NAT toward this server.
+  if (!known) {
+    if (held_[p->saddr] >= t_.host_max_tunnels) {
+      s.refusal = VPNPT_L2TP_REFUSE_HOST_QUOTA;  // one host cannot take the table from the others
+      return s;
+    }
+    // The public port: the one the source's other tunnels to the server use (its packets are
+    // translated by source, so all of them leave from one port); else the client's own, unless its
+    // tunnel ID is hidden (per-port NAT) or the port is another tunnel's per-port NAT port toward
+    // this server.
     uint16_t public_port = p->sport;
-    if (have_client) {
-      public_port = cl.public_port;
-      if (hidden && public_port == p->sport) {
-        s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;  // this source already shares its port by Tunnel ID
+    if (!mine.empty()) {
+      if (hidden) {
+        s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;  // a hidden id needs a port of its own; this source shares one
         return s;
       }
+      public_port = table_->get(mine.front()).public_port;
     } else {
-      vpnpt_l2tp_tunnel_key owner{};
-      owner.server = p->daddr;
-      owner.public_port = p->sport;
-      vpnpt_l2tp_tunnel t{};
-      if (hidden || bpf_map_lookup_elem(m_.tunnels, &owner, &t) == 0) {
-        auto port = free_port_nat_port(p->daddr);
+      auto owner = table_->port_owner(p->sport);
+      if (hidden || (owner && table_->get(*owner).server == p->daddr)) {
+        auto port = free_port_nat_port();
         if (!port) {
           s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;
           return s;
@@ -152,54 +179,38 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
         public_port = htons(*port);
       }
     }
-
-    s.key.server = p->daddr;
-    s.key.public_port = public_port;
-    vpnpt_l2tp_tunnel probe{};
-    if (!hidden) {
-      // The client's own id when it is free toward the server, otherwise a random free one.
-      s.key.tunnel_id = want;
-      for (int i = 0; bpf_map_lookup_elem(m_.tunnels, &s.key, &probe) == 0; ++i) {
-        if (i >= 4096) {  // random probes fail this often only when nearly all 65535 ids are taken
-          s.refusal = VPNPT_L2TP_REFUSE_NO_ID;
-          return s;
-        }
-        uint16_t id = random16();
-        s.key.tunnel_id = htons(id ? id : 1);  // 0 is "no tunnel yet" in L2TP headers
-      }
+    // The slot: the client's own id when no tunnel on the gateway has it, otherwise a free one.
+    auto xid = free_tunnel_id(hidden ? 0 : ntohs(want));
+    if (!xid) {
+      s.refusal = VPNPT_L2TP_REFUSE_NO_ID;
+      return s;
     }
     auto& t = s.tunnel;
     t = {};
+    t.state = VPNPT_L2TP_REQUESTED;
+    t.server = p->daddr;
     t.client = p->saddr;
     t.client_port = p->sport;
+    t.public_port = public_port;
     t.client_tunnel_id = want;
     t.lan_ifindex = rec.in_ifindex;
-    t.state = VPNPT_L2TP_REQUESTED;
     t.flags = hidden ? VPNPT_L2TP_F_PORT_NAT : 0;
-    t.created_ns = t.last_seen_ns = now_ns;
-    if (bpf_map_update_elem(m_.tunnels, &s.key, &t, BPF_NOEXIST) != 0) {
-      s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;
+    t.created_ns = t.last_seen_ns = t.last_out_ns = now_ns;
+    if (!table_->insert(*xid, t)) {
+      s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;  // the source's index run is full
       return s;
     }
-    if (!have_client) {
-      cl = {};
-      cl.public_port = public_port;
-      cl.lan_ifindex = rec.in_ifindex;
-      cl.last_seen_ns = now_ns;
-    }
-    cl.tunnels++;
-    if (bpf_map_update_elem(m_.clients, &ck, &cl, BPF_ANY) != 0) {
-      bpf_map_delete_elem(m_.tunnels, &s.key);
-      s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;
-      return s;
-    }
+    s.xid = *xid;
+    s.tunnel = table_->get(*xid);
+    held_[p->saddr]++;
     s.new_tunnel = true;
     stats_.tunnels_set_up++;
     if (hidden) stats_.port_nat++;
-    if (!hidden && s.key.tunnel_id != want) stats_.ids_translated++;
-    spdlog::info("L2TP tunnel set up: {}{}", tunnel_name(s.key, t),
+    if (!hidden && htons(s.xid) != want) stats_.ids_translated++;
+    spdlog::info("L2TP tunnel set up: {}{}", tunnel_name(s.xid, t),
                  hidden ? " (Assigned Tunnel ID hidden: per-port NAT)" : "");
   }
+  uint16_t wire_id = htons(s.xid);
 
   // The request as it leaves the public side: addresses, port, Assigned Tunnel ID, TTL, MACs.
   uint8_t* ip = p->ip();
@@ -209,9 +220,8 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
   uint16_t ipsum = htons(ipv4_checksum(ip, p->udp.ihl));
   std::memcpy(ip + 10, &ipsum, 2);
   uint8_t* udp = ip + p->udp.ihl;
-  std::memcpy(udp, &s.key.public_port, 2);
-  if (!hidden && s.key.tunnel_id != want)
-    std::memcpy(ip + p->udp.offset + p->msg.assigned_tunnel_offset, &s.key.tunnel_id, 2);
+  std::memcpy(udp, &s.tunnel.public_port, 2);
+  if (!hidden && wire_id != want) std::memcpy(ip + p->udp.offset + p->msg.assigned_tunnel_offset, &wire_id, 2);
   bool had_sum = udp[6] || udp[7];
   udp[6] = udp[7] = 0;
   if (had_sum) {
@@ -227,50 +237,36 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
 
 void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
   auto p = parse_punt(rec);
-  if (!p || !p->msg.control || !p->msg.type) return;
+  if (!table_ || !p || !p->msg.control || !p->msg.type) return;
   uint16_t type = p->msg.type;
   if (type != kL2tpSccrp && type != kL2tpStopccn && type != kL2tpIcrq && type != kL2tpOcrq && type != kL2tpCdn)
     return;
 
-  vpnpt_l2tp_tunnel_key key{};
-  vpnpt_l2tp_tunnel t{};
-  bool found = false;
+  std::optional<uint16_t> xid;
   uint16_t hdr_tid = htons(p->msg.tunnel_id);
   if (rec.dir == VPNPT_DIR_INBOUND) {
     // From the server: the header names the tunnel as the server knows it.
-    key.server = p->saddr;
-    key.public_port = p->dport;
-    key.tunnel_id = hdr_tid;
-    found = bpf_map_lookup_elem(m_.tunnels, &key, &t) == 0;
-    if (!found) {
-      key.tunnel_id = 0;
-      found = bpf_map_lookup_elem(m_.tunnels, &key, &t) == 0;
-    }
+    xid = table_->find_inbound(p->saddr, p->dport, hdr_tid);
   } else {
     // From the client: the header carries the server's id for the tunnel.
-    for (const auto& [k, v] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(m_.tunnels)) {
-      if (k.server == p->daddr && v.client == p->saddr && v.client_port == p->sport &&
-          v.server_tunnel_id == hdr_tid) {
-        key = k;
-        t = v;
-        found = true;
-        break;
-      }
-    }
+    for (uint16_t x : table_->find_outbound(p->saddr, p->daddr, p->sport))
+      if (!xid && table_->get(x).server_tunnel_id == hdr_tid) xid = x;
   }
-  if (!found) return;
+  if (!xid) return;
 
+  // Single fields in place: the counters the hooks keep in the slot are not touched.
+  auto& t = table_->slot(*xid);
   switch (type) {
     case kL2tpSccrp:
       if (rec.dir != VPNPT_DIR_INBOUND) return;
       if (p->msg.assigned_tunnel) t.server_tunnel_id = htons(*p->msg.assigned_tunnel);
-      if (t.state == VPNPT_L2TP_REQUESTED) t.state = VPNPT_L2TP_ESTABLISHED;
+      if (t.state == VPNPT_L2TP_REQUESTED) __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_ESTABLISHED}, __ATOMIC_RELEASE);
       break;
     case kL2tpStopccn:
       if (t.state == VPNPT_L2TP_CLOSING) return;
-      t.state = VPNPT_L2TP_CLOSING;
       t.closed_ns = now_ns;
-      spdlog::info("L2TP tunnel {} stopping (StopCCN from the {})", tunnel_name(key, t),
+      __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_CLOSING}, __ATOMIC_RELEASE);
+      spdlog::info("L2TP tunnel {} stopping (StopCCN from the {})", tunnel_name(*xid, t),
                    rec.dir == VPNPT_DIR_INBOUND ? "server" : "client");
       break;
     case kL2tpIcrq:
@@ -281,64 +277,40 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
       if (t.sessions) t.sessions--;
       break;
   }
-  // Re-read the counters the data plane keeps, so as few updates as possible are lost.
-  vpnpt_l2tp_tunnel live{};
-  if (bpf_map_lookup_elem(m_.tunnels, &key, &live) != 0) return;
-  live.server_tunnel_id = t.server_tunnel_id;
-  live.state = t.state;
-  live.closed_ns = t.closed_ns;
-  live.sessions = t.sessions;
-  bpf_map_update_elem(m_.tunnels, &key, &live, BPF_EXIST);
 }
 
-void L2tpSlowPath::remove(const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t, uint32_t why) {
-  bpf_map_delete_elem(m_.tunnels, &k);
-  vpnpt_l2tp_client_key ck{};
-  ck.client = t.client;
-  ck.server = k.server;
-  ck.client_port = t.client_port;
-  vpnpt_l2tp_client cl{};
-  if (bpf_map_lookup_elem(m_.clients, &ck, &cl) == 0) {
-    if (cl.tunnels <= 1)
-      bpf_map_delete_elem(m_.clients, &ck);
-    else {
-      cl.tunnels--;
-      bpf_map_update_elem(m_.clients, &ck, &cl, BPF_EXIST);
-    }
-  }
+void L2tpSlowPath::remove(uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why) {
+  table_->erase(xid);
+  if (auto h = held_.find(t.client); h != held_.end() && h->second) h->second--;
   if (why < stats_.ended.size()) stats_.ended[why]++;
-  if (on_close_) on_close_(k, t, why);
+  if (on_close_) on_close_(xid, t, why);
 }
 
 void L2tpSlowPath::sweep(uint64_t now_ns) {
-  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(m_.tunnels)) {
-    vpnpt_l2tp_client_key ck{};
-    ck.client = t.client;
-    ck.server = k.server;
-    ck.client_port = t.client_port;
-    vpnpt_l2tp_client cl{};
-    uint64_t last = t.last_seen_ns;
-    if (bpf_map_lookup_elem(m_.clients, &ck, &cl) == 0 && cl.last_seen_ns > last) last = cl.last_seen_ns;
+  if (!table_) return;
+  auto live = table_->live();
+  recount(live);
+  for (const auto& [xid, t] : live) {
+    uint64_t last = std::max(t.last_seen_ns, t.last_out_ns);
     if (t.state == VPNPT_L2TP_CLOSING) {
-      if (now_ns - t.closed_ns >= ns(t_.closing_grace)) remove(k, t, VPNPT_CLOSE_STOPCCN);
+      if (now_ns - t.closed_ns >= ns(t_.closing_grace)) remove(xid, t, VPNPT_CLOSE_STOPCCN);
     } else if (t.state == VPNPT_L2TP_REQUESTED && !t.packets_in && now_ns - t.created_ns >= ns(t_.unanswered)) {
-      spdlog::info("L2TP tunnel {} expired: the server never answered", tunnel_name(k, t));
-      remove(k, t, VPNPT_CLOSE_UNANSWERED);
+      spdlog::info("L2TP tunnel {} expired: the server never answered", tunnel_name(xid, t));
+      remove(xid, t, VPNPT_CLOSE_UNANSWERED);
     } else if (now_ns > last && now_ns - last >= ns(t_.idle)) {
-      spdlog::info("L2TP tunnel {} expired: idle", tunnel_name(k, t));
-      remove(k, t, VPNPT_CLOSE_IDLE);
+      spdlog::info("L2TP tunnel {} expired: idle", tunnel_name(xid, t));
+      remove(xid, t, VPNPT_CLOSE_IDLE);
     }
   }
 }
 
 uint32_t L2tpSlowPath::flush() {
+  if (!table_) return 0;
   uint32_t n = 0;
-  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(m_.tunnels)) {
-    remove(k, t, VPNPT_CLOSE_FLUSHED);
+  for (const auto& [xid, t] : table_->live()) {
+    remove(xid, t, VPNPT_CLOSE_FLUSHED);
     ++n;
   }
-  for (const auto& kv : dump_map<vpnpt_l2tp_client_key, vpnpt_l2tp_client>(m_.clients))
-    bpf_map_delete_elem(m_.clients, &kv.first);
   return n;
 }
 

@@ -1,8 +1,8 @@
 // L2TP control-plane work the data plane hands over (docs/l2tp.md):
 // setting up tunnels from the clients' requests (SCCRQ) that the LAN hook
-// queued, with a Tunnel ID unique toward the server (rewriting the
-// Assigned Tunnel ID AVP on a collision) or, when that AVP is hidden, a
-// public port of the client's own; following the control messages the
+// queued, with a Tunnel ID unique on the gateway (rewriting the Assigned
+// Tunnel ID AVP on a collision) or, when that AVP is hidden, a public port
+// of the client's own; following the control messages the
 // hooks copy (the server's answer, StopCCN, sessions coming and going);
 // and expiring tunnels. The data plane translates established tunnels
 // without it.
@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/l2tp_table.h"
 
 namespace vpnpt {
 
@@ -26,20 +28,20 @@ struct L2tpTimeouts {
   uint32_t host_max_tunnels = VPNPT_HOST_MAX_TUNNELS;  // one LAN host's share of the tunnel table
 };
 
-struct L2tpMaps {
-  int tunnels = -1, clients = -1;
-};
-
 // Public ports handed out for per-port NAT (hidden Assigned Tunnel ID).
-constexpr uint16_t kL2tpPortNatFirst = 61000, kL2tpPortNatLast = 61999;
+constexpr uint16_t kL2tpPortNatFirst = VPNPT_L2TP_PORT_NAT_FIRST,
+                   kL2tpPortNatLast = VPNPT_L2TP_PORT_NAT_FIRST + VPNPT_L2TP_PORT_NAT_PORTS - 1;
 
 // What became of a queued tunnel request.
 struct L2tpSetup {
   bool sent = false;
   uint32_t refusal = 0;           // enum vpnpt_l2tp_refusal when not sent
   bool new_tunnel = false;        // false for a retransmitted request of a known tunnel
-  vpnpt_l2tp_tunnel_key key{};
+  uint16_t xid = 0;               // the tunnel's slot
   vpnpt_l2tp_tunnel tunnel{};
+
+  // The Tunnel ID the server sees for the tunnel (0 for per-port NAT: it sees the client's own, hidden).
+  uint16_t wire_id() const { return tunnel.flags & VPNPT_L2TP_F_PORT_NAT ? 0 : xid; }
 };
 
 struct L2tpStats {
@@ -55,10 +57,13 @@ class L2tpSlowPath {
   // Transmits a finished Ethernet frame on @ifindex; false if it could not.
   using Send = std::function<bool(uint32_t ifindex, const uint8_t* frame, size_t len)>;
   // Told about tunnels that end, with why (enum vpnpt_diag_close).
-  using OnClose = std::function<void(const vpnpt_l2tp_tunnel_key&, const vpnpt_l2tp_tunnel&, uint32_t why)>;
+  using OnClose = std::function<void(uint16_t xid, const vpnpt_l2tp_tunnel&, uint32_t why)>;
 
-  L2tpSlowPath(L2tpMaps maps, L2tpTimeouts t, Send send, OnClose on_close = {})
-      : m_(maps), t_(t), send_(std::move(send)), on_close_(std::move(on_close)) {}
+  // Maps the tables read-write (ready() says whether that worked) and counts the tunnels it adopts.
+  L2tpSlowPath(const L2tpMaps& maps, L2tpTimeouts t, Send send, OnClose on_close = {});
+
+  // Whether the tables could be mapped; until they are, every request is refused (table_full).
+  const Status& ready() const { return ready_; }
 
   // A record from the punt ring. SETUP records return what was done with them.
   std::optional<L2tpSetup> on_punt(const vpnpt_l2tp_punt& rec, size_t size, uint32_t public_ip, uint64_t now_ns);
@@ -72,10 +77,14 @@ class L2tpSlowPath {
  private:
   L2tpSetup setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns);
   void follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns);
-  void remove(const vpnpt_l2tp_tunnel_key& k, const vpnpt_l2tp_tunnel& t, uint32_t why);
-  std::optional<uint16_t> free_port_nat_port(uint32_t server) const;
+  void remove(uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why);
+  std::optional<uint16_t> free_tunnel_id(uint16_t want) const;
+  std::optional<uint16_t> free_port_nat_port() const;
+  void recount(const std::vector<L2tpTunnel>& live);
 
-  L2tpMaps m_;
+  std::optional<L2tpTable> table_;
+  Status ready_;
+  std::unordered_map<uint32_t, uint32_t> held_;  // tunnels per LAN host; recounted by every sweep
   L2tpTimeouts t_;
   Send send_;
   OnClose on_close_;

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "loader/l2tp_table.h"
 #include "loader/pptp_table.h"
 
 namespace vpnpt {
@@ -69,6 +70,7 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.diag_, VPNPT_MAP_DIAG},
                {&m.l2tp_tunnels_, VPNPT_MAP_L2TP_TUNNELS},
                {&m.l2tp_out_, VPNPT_MAP_L2TP_OUT},
+               {&m.l2tp_ports_, VPNPT_MAP_L2TP_PORTS},
                {&m.l2tp_punt_, VPNPT_MAP_L2TP_PUNT},
                {&m.daemon_, VPNPT_MAP_DAEMON},
                {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},
@@ -147,6 +149,13 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   for (const auto& c : calls) indexed += c.call.gre_slot != 0;
   out.push_back({VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS});
   out.push_back({VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS});
+  // So are the L2TP tables (slot 0 is never a tunnel: Tunnel ID 0 means "none").
+  auto tunnels = live_l2tp_tunnels(l2tp_tunnels_.get());
+  uint32_t port_nat = 0;
+  for (const auto& t : tunnels) port_nat += (t.t.flags & VPNPT_L2TP_F_PORT_NAT) != 0;
+  out.push_back({VPNPT_MAP_L2TP_TUNNELS, static_cast<uint32_t>(tunnels.size()), VPNPT_L2TP_MAX_TUNNELS - 1});
+  out.push_back({VPNPT_MAP_L2TP_OUT, used_l2tp_out_slots(l2tp_out_.get()), VPNPT_L2TP_OUT_SLOTS});
+  out.push_back({VPNPT_MAP_L2TP_PORTS, port_nat, VPNPT_L2TP_PORT_NAT_PORTS});
   struct Hash {
     const char* name;
     int fd;
@@ -156,8 +165,6 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
       {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
       {VPNPT_MAP_ESP_IN, esp_in_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
       {VPNPT_MAP_ESP_OUT, esp_out_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
-      {VPNPT_MAP_L2TP_TUNNELS, l2tp_tunnels_.get(), sizeof(vpnpt_l2tp_tunnel_key), VPNPT_L2TP_MAX_TUNNELS},
-      {VPNPT_MAP_L2TP_OUT, l2tp_out_.get(), sizeof(vpnpt_l2tp_client_key), VPNPT_L2TP_MAX_CLIENTS},
       {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
       {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
       {VPNPT_MAP_HOST_QUOTA, host_quota_.get(), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},

@@ -11,6 +11,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/diag_ring.h"
+#include "loader/l2tp_table.h"
 #include "loader/map_dump.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
@@ -110,34 +111,28 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
                     {"packets_in", p.pk_in},
                     {"bytes_in", p.by_in}});
   }
-  // L2TP: one row per tunnel; outbound counts are per client source (shared by its tunnels to that server).
-  auto l2tp = maps->l2tp();
-  for (const auto& [k, t] : dump_map<vpnpt_l2tp_tunnel_key, vpnpt_l2tp_tunnel>(l2tp.tunnels)) {
+  // L2TP: one row per tunnel. A source's outbound packets to one server are counted on one of its
+  // tunnels there (they all leave from one port; the data plane cannot tell them apart by tunnel).
+  for (const auto& [xid, t] : live_l2tp_tunnels(maps->l2tp().tunnels)) {
     if (!want("l2tp", t.client)) continue;
-    vpnpt_l2tp_client_key ck{};
-    ck.client = t.client;
-    ck.server = k.server;
-    ck.client_port = t.client_port;
-    vpnpt_l2tp_client cl{};
-    bpf_map_lookup_elem(l2tp.clients, &ck, &cl);
     bool port_nat = t.flags & VPNPT_L2TP_F_PORT_NAT;
     rows.push_back({{"proto", "l2tp"},
                     {"host", format_ipv4(t.client)},
-                    {"server", format_ipv4(k.server)},
+                    {"server", format_ipv4(t.server)},
                     {"ids",
                      {{"client_tunnel_id", ntohs(t.client_tunnel_id)},
-                      {"translated_tunnel_id", port_nat ? json(nullptr) : json(ntohs(k.tunnel_id))},
+                      {"translated_tunnel_id", port_nat ? json(nullptr) : json(xid)},
                       {"server_tunnel_id", ntohs(t.server_tunnel_id)},
                       {"client_port", ntohs(t.client_port)},
-                      {"public_port", ntohs(k.public_port)},
+                      {"public_port", ntohs(t.public_port)},
                       {"server_port", ntohs(t.server_port)},
                       {"per_port_nat", port_nat},
                       {"sessions", t.sessions}}},
                     {"state", l2tp_state(t.state)},
                     {"age_s", secs(now, t.created_ns)},
-                    {"idle_s", secs(now, std::max(t.last_seen_ns, cl.last_seen_ns))},
-                    {"packets_out", cl.packets_out},
-                    {"bytes_out", cl.bytes_out},
+                    {"idle_s", secs(now, std::max(t.last_seen_ns, t.last_out_ns))},
+                    {"packets_out", t.packets_out},
+                    {"bytes_out", t.bytes_out},
                     {"packets_in", t.packets_in},
                     {"bytes_in", t.bytes_in}});
   }

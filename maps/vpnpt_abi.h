@@ -32,8 +32,9 @@
 #define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
 #define VPNPT_MAP_DIAG "vpnpt_diag_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
-#define VPNPT_MAP_L2TP_TUNNELS "vpnpt_l2tp_tunnels_v1"
-#define VPNPT_MAP_L2TP_OUT "vpnpt_l2tp_out_v1"
+#define VPNPT_MAP_L2TP_TUNNELS "vpnpt_l2tp_tunnels_v2"
+#define VPNPT_MAP_L2TP_OUT "vpnpt_l2tp_out_v2"
+#define VPNPT_MAP_L2TP_PORTS "vpnpt_l2tp_ports_v2"
 #define VPNPT_MAP_L2TP_PUNT "vpnpt_l2tp_punt_v1"
 #define VPNPT_MAP_PT_FLOWS "vpnpt_pt_flows_v1"
 #define VPNPT_MAP_DAEMON "vpnpt_daemon_v1"
@@ -449,22 +450,40 @@ struct vpnpt_report_key {
  * for most), so several clients of one server (LNS) share the tuple
  * (public IP, 1701, server, 1701); inbound packets are told apart by the
  * Tunnel ID in the L2TP header, which names the receiver's tunnel. The
- * client picks that id (Assigned Tunnel ID AVP in its SCCRQ); when two
- * clients of one server pick the same one, the daemon rewrites the second
- * client's AVP to a free id (xlat) and the WAN hook rewrites it back in
- * every header. docs/l2tp.md has the rules.
+ * client picks that id (Assigned Tunnel ID AVP in its SCCRQ); the daemon
+ * keeps it when no other tunnel on the gateway has it and otherwise
+ * rewrites the AVP to a free id (xlat), which the WAN hook rewrites back
+ * in every header. docs/l2tp.md has the rules.
+ *
+ * vpnpt_l2tp_tunnels_v2: ARRAY indexed by that translated id (host order),
+ * so inbound L2TP is one array read. An array slot costs its value and
+ * nothing else; a hash element cost about 65 B more, and with many idle
+ * tunnels every lookup walked a chain past them (docs/benchmarks.md). The
+ * price: translated ids are unique per gateway, not per server, so at most
+ * 65,535 tunnels per public address (id 0 means "no tunnel" in L2TP).
+ * Per-port NAT tunnels (hidden Assigned Tunnel ID) hold a slot too, at an
+ * id that never appears on the wire; vpnpt_l2tp_ports_v2 finds them.
+ *
+ * vpnpt_l2tp_out_v2: open-addressed outbound index, (client, server,
+ * client port) -> tunnel slot, VPNPT_L2TP_OUT_PROBES slots from the home
+ * slot; the LAN hook checks the tunnel slot it names. One index slot per
+ * source: a source with several tunnels to one server sends them all from
+ * one public port, so the hook needs any one of them. The daemon chains the
+ * others through vpnpt_l2tp_tunnel.next and moves the index slot along the
+ * chain when the tunnel it names ends.
+ *
+ * All three are written by the daemon only; the hooks update the counters,
+ * the time stamps and server_port in the tunnel slot. Memory-mappable, so
+ * the daemon scans and updates single fields without a syscall per slot.
  */
-#define VPNPT_L2TP_MAX_TUNNELS 65536
-#define VPNPT_L2TP_MAX_CLIENTS 65536
-
-/* vpnpt_l2tp_tunnels_v1 key: how the server addresses the tunnel. */
-struct vpnpt_l2tp_tunnel_key {
-	__be32 server;
-	__be16 public_port; /* the client's port on the public IP */
-	__be16 tunnel_id;   /* the id the server puts in headers (xlat); 0 = any (per-port fallback) */
-};
+#define VPNPT_L2TP_MAX_TUNNELS 65536  /* tunnel slots; id 0 is never used */
+#define VPNPT_L2TP_OUT_SLOTS 131072   /* outbound index: twice the tunnels, a power of two */
+#define VPNPT_L2TP_OUT_PROBES 8       /* index slots one (client, server, client port) may use */
+#define VPNPT_L2TP_PORT_NAT_FIRST 61000 /* public ports handed out for per-port NAT */
+#define VPNPT_L2TP_PORT_NAT_PORTS 1000  /* 61000..61999 */
 
 enum vpnpt_l2tp_tunnel_state {
+	VPNPT_L2TP_FREE = 0,
 	VPNPT_L2TP_REQUESTED = 1,   /* SCCRQ sent, the server has not answered */
 	VPNPT_L2TP_ESTABLISHED = 2, /* the server answered */
 	VPNPT_L2TP_CLOSING = 3,     /* StopCCN seen; reaped after a grace period */
@@ -474,40 +493,66 @@ enum vpnpt_l2tp_tunnel_flags {
 	VPNPT_L2TP_F_PORT_NAT = 1u << 0, /* Assigned Tunnel ID hidden: demultiplexed by public port only */
 };
 
-/* Written by the daemon (setup), updated by the WAN hook (counters, server_port). */
+/* Written by the daemon (setup, state), updated by the hooks (counters, stamps, server_port). */
 struct vpnpt_l2tp_tunnel {
+	__u32 state;             /* enum vpnpt_l2tp_tunnel_state; written last on setup, first on removal */
+	__be32 server;
 	__be32 client;
 	__be16 client_port;
+	__be16 public_port;      /* the client's port on the public IP (= client_port unless per-port NAT) */
 	__be16 client_tunnel_id; /* the id the client chose (what it expects in headers) */
 	__be16 server_tunnel_id; /* the server's Assigned Tunnel ID, once seen (0 before) */
 	__be16 server_port;      /* the port the server last answered from */
-	__u32 lan_ifindex;
-	__u32 state;             /* enum vpnpt_l2tp_tunnel_state */
+	__u16 next;              /* the same source's next tunnel to the server (slot); 0: none. Daemon only */
 	__u32 flags;             /* enum vpnpt_l2tp_tunnel_flags */
+	__u32 lan_ifindex;
 	__u32 sessions;          /* calls inside the tunnel, as the daemon counted them */
-	__u32 pad;
+	__u32 out_slot;          /* its source's slot in vpnpt_l2tp_out_v2 + 1 */
 	__u64 created_ns;
 	__u64 last_seen_ns;      /* inbound traffic */
+	__u64 last_out_ns;       /* outbound traffic */
 	__u64 closed_ns;
 	__u64 packets_in, bytes_in;
+	__u64 packets_out, bytes_out;
 };
 
-/* vpnpt_l2tp_out_v1 key: a client's L2TP source toward one server. */
-struct vpnpt_l2tp_client_key {
-	__be32 client;
-	__be32 server;
-	__be16 client_port;
+struct vpnpt_l2tp_out_slot {
+	__u32 tag;               /* vpnpt_l2tp_out_tag(client, server, client port); never 0; 0 = empty slot */
+	__u16 xid;               /* the tunnel's slot (host order) */
 	__u16 pad;
 };
 
-/* Written by the daemon when a client's first tunnel is set up, read and counted by the LAN hook. */
-struct vpnpt_l2tp_client {
-	__be16 public_port;      /* = client_port unless the tunnel falls back to per-port NAT */
-	__u16 tunnels;           /* tunnels of this client toward the server (daemon) */
-	__u32 lan_ifindex;
-	__u64 last_seen_ns;      /* outbound traffic */
-	__u64 packets_out, bytes_out;
+/*
+ * vpnpt_l2tp_ports_v2[port - VPNPT_L2TP_PORT_NAT_FIRST]: the per-port NAT
+ * tunnel on that public port. 8 bytes because array elements are 8-byte
+ * aligned: that is the stride the daemon sees through mmap.
+ */
+struct vpnpt_l2tp_port {
+	__u32 xid1; /* the tunnel's slot + 1; 0: none */
+	__u32 pad;
 };
+
+static inline __u32 vpnpt_l2tp_out_tag(__be32 client, __be32 server, __be16 client_port)
+{
+	return vpnpt_mix3(client, server, 0x4c325450u ^ client_port) | 1u;
+}
+
+/* First slot of (client, server, client port)'s probe run in vpnpt_l2tp_out_v2. */
+static inline __u32 vpnpt_l2tp_out_home(__be32 client, __be32 server, __be16 client_port)
+{
+	return vpnpt_mix3(server, client, client_port) & (VPNPT_L2TP_OUT_SLOTS - 1);
+}
+
+/* Slot @i (0 .. VPNPT_L2TP_OUT_PROBES - 1) of the probe run starting at @home. */
+static inline __u32 vpnpt_l2tp_out_probe(__u32 home, __u32 i)
+{
+	return (home + i) & (VPNPT_L2TP_OUT_SLOTS - 1);
+}
+
+static inline int vpnpt_l2tp_live(__u32 state)
+{
+	return state == VPNPT_L2TP_REQUESTED || state == VPNPT_L2TP_ESTABLISHED || state == VPNPT_L2TP_CLOSING;
+}
 
 /*
  * vpnpt_l2tp_punt_v1: L2TP control messages for the daemon. SETUP: a

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "l2tp_builder.h"
+#include "loader/l2tp_table.h"
 #include "loader/pptp_slowpath.h"
 #include "prog_runner.h"
 #include "test_router.h"
@@ -77,26 +78,35 @@ struct L2tpRig {
     REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_DAEMON), &zero, &d, BPF_ANY) == 0);
   }
 
-  // Installs a tunnel as the daemon would: the server addresses it as @xlat on @public_port.
+  L2tpMaps l2tp_maps() const {
+    return {dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT), dp.map_fd(VPNPT_MAP_L2TP_PORTS)};
+  }
+
+  // Installs a tunnel as the daemon does (slot, index, port): the server addresses it as @xlat on
+  // @public_port (per-port NAT: @xlat is only its slot).
   void add_tunnel(uint32_t client, uint16_t client_port, uint16_t client_tid, uint16_t xlat,
                   uint16_t public_port = 0, uint32_t flags = 0) const {
     if (!public_port) public_port = client_port;
-    vpnpt_l2tp_tunnel_key k{kSrv, htons(public_port), htons(xlat)};
     vpnpt_l2tp_tunnel t{};
+    t.state = VPNPT_L2TP_ESTABLISHED;
+    t.server = kSrv;
     t.client = client;
     t.client_port = htons(client_port);
+    t.public_port = htons(public_port);
     t.client_tunnel_id = htons(client_tid);
-    t.state = VPNPT_L2TP_ESTABLISHED;
     t.flags = flags;
-    REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &k, &t, BPF_ANY) == 0);
-    vpnpt_l2tp_client_key ck{};
-    ck.client = client;
-    ck.server = kSrv;
-    ck.client_port = htons(client_port);
-    vpnpt_l2tp_client c{};
-    c.public_port = htons(public_port);
-    c.tunnels = 1;
-    REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_L2TP_OUT), &ck, &c, BPF_ANY) == 0);
+    auto tab = L2tpTable::map(l2tp_maps());
+    REQUIRE(tab);
+    REQUIRE(tab->is_free(xlat));
+    REQUIRE(tab->insert(xlat, t));
+  }
+
+  // The tunnel in slot @xid as the data plane left it.
+  vpnpt_l2tp_tunnel tunnel_at(uint16_t xid) const {
+    uint32_t k = xid;
+    vpnpt_l2tp_tunnel t{};
+    REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &k, &t) == 0);
+    return t;
   }
 
   std::vector<vpnpt_l2tp_punt> punts() const {

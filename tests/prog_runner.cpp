@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "loader/l2tp_table.h"
 #include "loader/pptp_table.h"
 
 namespace vpnpt::test {
@@ -78,6 +79,9 @@ size_t Dataplane::entries(const char* name) const {
   // The PPTP tables are arrays (maps/vpnpt_abi.h): count the slots in use.
   if (std::string(name) == VPNPT_MAP_PPTP_CALLS) return live_pptp_calls(fd).size();
   if (std::string(name) == VPNPT_MAP_PPTP_GRE_OUT) return used_pptp_gre_slots(fd).size();
+  // So are the L2TP tables.
+  if (std::string(name) == VPNPT_MAP_L2TP_TUNNELS) return live_l2tp_tunnels(fd).size();
+  if (std::string(name) == VPNPT_MAP_L2TP_OUT) return used_l2tp_out_slots(fd);
   std::vector<uint8_t> key(64), next(64);
   size_t n = 0;
   void* prev = nullptr;

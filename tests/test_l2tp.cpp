@@ -127,23 +127,22 @@ TEST_CASE("L2TP: a server answering from another port reaches the right client",
   auto o = g.lan(g.from_client(L2tpRig::kB, 1701, 32768, l2::data(9, 1, kPpp)));
   CHECK(verdict(o) == "XDP_REDIRECT");
   CHECK(o.out == g.at_server(1701, 32768, l2::data(9, 1, kPpp)));
-  vpnpt_l2tp_tunnel_key k{L2tpRig::kSrv, htons(1701), htons(40000)};
-  vpnpt_l2tp_tunnel t{};
-  REQUIRE(bpf_map_lookup_elem(g.dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &k, &t) == 0);
+  auto t = g.tunnel_at(40000);
   CHECK(ntohs(t.server_port) == 32768);
   CHECK(t.packets_in == 1);
+  CHECK(t.packets_out == 1);  // outbound is counted in the tunnel's slot too
 }
 
 TEST_CASE("L2TP: per-port NAT tunnels (hidden Tunnel ID) are told apart by public port", "[l2tp][netns]") {
   L2tpRig g;
   g.add_tunnel(L2tpRig::kA, 1701, 100, 100);
-  g.add_tunnel(L2tpRig::kB, 1701, 0, 0, 61001, VPNPT_L2TP_F_PORT_NAT);
+  g.add_tunnel(L2tpRig::kB, 1701, 0, 777, 61001, VPNPT_L2TP_F_PORT_NAT);  // 777: its slot, never on the wire
   auto o = g.lan(g.from_client(L2tpRig::kB, 1701, 1701, l2::data(7, 1, kPpp)));
   CHECK(verdict(o) == "XDP_REDIRECT");
   CHECK(o.out == g.at_server(61001, 1701, l2::data(7, 1, kPpp)));
   CHECK(pkt::l4_checksum_ok(o.out));
-  // Any Tunnel ID on that port is B's; the port is restored, the id left alone.
-  for (uint16_t tid : {100, 23456}) {
+  // Any Tunnel ID on that port is B's (A's id, B's own slot, any other); the port is restored, the id left alone.
+  for (uint16_t tid : {100, 777, 23456}) {
     auto i = g.wan(g.from_server(1701, 61001, l2::data(tid, 1, kPpp)));
     CHECK(verdict(i) == "XDP_REDIRECT");
     CHECK(i.out == g.at_client(L2tpRig::kB, 1701, 1701, l2::data(tid, 1, kPpp)));

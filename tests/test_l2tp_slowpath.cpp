@@ -23,16 +23,19 @@ struct Sent {
 struct SlowRig : L2tpRig {
   std::vector<Sent> sent;
   std::vector<uint32_t> closed;
-  L2tpSlowPath sp{{dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT)},
+  L2tpSlowPath sp{l2tp_maps(),
                   L2tpTimeouts{},
                   [this](uint32_t ifi, const uint8_t* f, size_t len) {
                     sent.push_back({ifi, Bytes(f, f + len)});
                     return true;
                   },
-                  [this](const vpnpt_l2tp_tunnel_key&, const vpnpt_l2tp_tunnel&, uint32_t why) {
+                  [this](uint16_t, const vpnpt_l2tp_tunnel&, uint32_t why) {
                     closed.push_back(why);
                   }};
-  SlowRig() { daemon_alive(true); }
+  SlowRig() {
+    daemon_alive(true);
+    REQUIRE(sp.ready());
+  }
 
   // Runs a client's request through the LAN hook and the slow path, as the daemon would.
   L2tpSetup request(uint32_t client, uint16_t sport, const Bytes& sccrq) {
@@ -47,7 +50,8 @@ struct SlowRig : L2tpRig {
   void feed_copies(uint64_t now) {
     for (const auto& p : punts()) sp.on_punt(p, sizeof(p), kPub, now);
   }
-  vpnpt_l2tp_tunnel tunnel(const vpnpt_l2tp_tunnel_key& k) {
+  vpnpt_l2tp_tunnel tunnel(uint16_t xid) {
+    uint32_t k = xid;
     vpnpt_l2tp_tunnel t{};
     REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), &k, &t) == 0);
     return t;
@@ -111,15 +115,16 @@ TEST_CASE("L2TP setup: the first client keeps its Tunnel ID, a colliding one get
   auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
   REQUIRE(a.sent);
   CHECK(a.new_tunnel);
-  CHECK(ntohs(a.key.tunnel_id) == 100);
-  CHECK(ntohs(a.key.public_port) == 1701);
+  CHECK(a.xid == 100);
+  CHECK(a.wire_id() == 100);
+  CHECK(ntohs(a.tunnel.public_port) == 1701);
   REQUIRE(g.sent.size() == 1);
   CHECK(g.sent[0].ifindex == g.rt.wan_ifindex);
   CHECK(g.sent[0].frame == g.at_server(1701, 1701, l2::sccrq(100)));  // only addresses, TTL and MACs changed
 
   auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
   REQUIRE(b.sent);
-  uint16_t xlat = ntohs(b.key.tunnel_id);
+  uint16_t xlat = b.xid;
   CHECK(xlat != 100);
   CHECK(xlat != 0);
   REQUIRE(g.sent.size() == 2);
@@ -140,7 +145,7 @@ TEST_CASE("L2TP setup: the first client keeps its Tunnel ID, a colliding one get
 
   // The copies of the answers teach the slow path the server's ids.
   g.feed_copies(monotonic_ns());
-  auto tb = g.tunnel(b.key);
+  auto tb = g.tunnel(b.xid);
   CHECK(tb.state == VPNPT_L2TP_ESTABLISHED);
   CHECK(ntohs(tb.server_tunnel_id) == 8);
 }
@@ -152,7 +157,7 @@ TEST_CASE("L2TP setup: a retransmitted request gets the same tunnel", "[l2tp][ne
   auto b2 = g.request(L2tpRig::kB, 1701, l2::sccrq(100));
   REQUIRE(b2.sent);
   CHECK(!b2.new_tunnel);
-  CHECK(b2.key.tunnel_id == b1.key.tunnel_id);
+  CHECK(b2.xid == b1.xid);
   CHECK(g.sent[2].frame == g.sent[1].frame);
   CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);
 }
@@ -162,10 +167,10 @@ TEST_CASE("L2TP setup: a hidden Tunnel ID falls back to per-port NAT", "[l2tp][n
   g.request(L2tpRig::kA, 1701, l2::sccrq(100));
   auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(0, true));
   REQUIRE(b.sent);
-  uint16_t port = ntohs(b.key.public_port);
+  uint16_t port = ntohs(b.tunnel.public_port);
   CHECK(port >= kL2tpPortNatFirst);
   CHECK(port <= kL2tpPortNatLast);
-  CHECK(b.key.tunnel_id == 0);
+  CHECK(b.wire_id() == 0);
   CHECK(b.tunnel.flags == VPNPT_L2TP_F_PORT_NAT);
   CHECK(g.sent[1].frame == g.at_server(port, 1701, l2::sccrq(0, true)));
   CHECK(pkt::l4_checksum_ok(g.sent[1].frame));
@@ -194,7 +199,7 @@ TEST_CASE("L2TP setup: stale and malformed requests are refused, nothing install
   auto m = g.request(L2tpRig::kA, 1701, l2::control(0, 0, 0, 0, 1, {{7, Bytes{'x'}}}));
   CHECK(!m.sent);
   CHECK(m.refusal == VPNPT_L2TP_REFUSE_MALFORMED);
-  // Assigned Tunnel ID 0 is reserved: as a key it would claim every unknown tunnel on the port.
+  // Assigned Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet"): no tunnel can be known by it.
   auto z = g.request(L2tpRig::kA, 1701, l2::sccrq(0));
   CHECK(!z.sent);
   CHECK(z.refusal == VPNPT_L2TP_REFUSE_MALFORMED);
@@ -214,7 +219,7 @@ TEST_CASE("L2TP lifecycle: StopCCN closes, the grace period reaps, idle and unan
     g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::stopccn(7, 100)));
     uint64_t now = monotonic_ns();
     g.feed_copies(now);
-    CHECK(g.tunnel(a.key).state == VPNPT_L2TP_CLOSING);
+    CHECK(g.tunnel(a.xid).state == VPNPT_L2TP_CLOSING);
     g.sp.sweep(now + 5'000'000'000ull);
     CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);  // still in its grace period
     g.sp.sweep(now + 11'000'000'000ull);
@@ -228,7 +233,7 @@ TEST_CASE("L2TP lifecycle: StopCCN closes, the grace period reaps, idle and unan
   SECTION("StopCCN from the server") {
     g.wan(g.from_server(1701, 1701, l2::stopccn(100, 7)));
     g.feed_copies(monotonic_ns());
-    CHECK(g.tunnel(a.key).state == VPNPT_L2TP_CLOSING);
+    CHECK(g.tunnel(a.xid).state == VPNPT_L2TP_CLOSING);
   }
   SECTION("unanswered and idle") {
     uint64_t now = monotonic_ns();
@@ -252,7 +257,7 @@ TEST_CASE("L2TP setup: one host's tunnels stop at its share, another host's go t
   L2tpTimeouts t;
   t.host_max_tunnels = 3;
   std::vector<Sent> sent;
-  L2tpSlowPath sp({g.dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), g.dp.map_fd(VPNPT_MAP_L2TP_OUT)}, t,
+  L2tpSlowPath sp(g.l2tp_maps(), t,
                   [&sent](uint32_t ifi, const uint8_t* f, size_t len) {
                     sent.push_back({ifi, Bytes(f, f + len)});
                     return true;
@@ -270,6 +275,14 @@ TEST_CASE("L2TP setup: one host's tunnels stop at its share, another host's go t
   CHECK(request(L2tpRig::kA, 2).sent);  // a retransmission of a held tunnel is still answered
   CHECK(request(L2tpRig::kB, 4).sent);
   CHECK(sp.stats().refused[VPNPT_L2TP_REFUSE_HOST_QUOTA] == 1);
+  // A restarted daemon adopts the tunnels in the table, and with them A's count.
+  L2tpSlowPath restarted(g.l2tp_maps(), t, [](uint32_t, const uint8_t*, size_t) { return true; });
+  g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::sccrq(5)));
+  auto p = g.punts();
+  REQUIRE(p.size() == 1);
+  auto again = restarted.on_punt(p[0], sizeof(p[0]), L2tpRig::kPub, monotonic_ns());
+  REQUIRE(again);
+  CHECK(again->refusal == VPNPT_L2TP_REFUSE_HOST_QUOTA);
 }
 
 TEST_CASE("L2TP sessions inside a tunnel are counted from ICRQ and CDN", "[l2tp][netns]") {
@@ -279,8 +292,54 @@ TEST_CASE("L2TP sessions inside a tunnel are counted from ICRQ and CDN", "[l2tp]
   g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::icrq(7, 1)));
   g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::icrq(7, 2)));
   g.feed_copies(monotonic_ns());
-  CHECK(g.tunnel(a.key).sessions == 2);
+  CHECK(g.tunnel(a.xid).sessions == 2);
   g.wan(g.from_server(1701, 1701, l2::cdn(100, 1, 33)));
   g.feed_copies(monotonic_ns());
-  CHECK(g.tunnel(a.key).sessions == 1);
+  CHECK(g.tunnel(a.xid).sessions == 1);
+}
+
+TEST_CASE("L2TP setup: a source's tunnels to one server share its port and outlive each other", "[l2tp][netns]") {
+  SlowRig g;
+  for (uint16_t tid : {100, 200, 300}) {
+    auto s = g.request(L2tpRig::kA, 1701, l2::sccrq(tid));
+    REQUIRE(s.sent);
+    CHECK(s.new_tunnel);
+    CHECK(s.xid == tid);
+    CHECK(ntohs(s.tunnel.public_port) == 1701);
+  }
+  for (uint16_t tid : {100, 200, 300}) g.wan(g.from_server(1701, 1701, l2::sccrp(tid, static_cast<uint16_t>(tid + 1))));
+  g.feed_copies(monotonic_ns());
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 1);  // one index slot for the source, its tunnels chained
+
+  // The server stops one tunnel (the newest, which the index names; a middle one; the oldest).
+  // After the grace period the source's packets still leave through the index, on port 1701,
+  // and the other two tunnels still reach the client.
+  uint16_t stopped = GENERATE(as<uint16_t>{}, 300, 200, 100);
+  INFO("stopped tunnel " << stopped);
+  g.wan(g.from_server(1701, 1701, l2::stopccn(stopped, static_cast<uint16_t>(stopped + 1))));
+  uint64_t now = monotonic_ns();
+  g.feed_copies(now);
+  g.sp.sweep(now + 11'000'000'000ull);
+  CHECK(g.closed == std::vector<uint32_t>{VPNPT_CLOSE_STOPCCN});
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 1);
+  for (uint16_t tid : {100, 200, 300}) {
+    auto o = g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::data(static_cast<uint16_t>(tid + 1), 1, kPpp)));
+    CHECK(o.out == g.at_server(1701, 1701, l2::data(static_cast<uint16_t>(tid + 1), 1, kPpp)));
+    auto i = g.wan(g.from_server(1701, 1701, l2::data(tid, 1, kPpp)));
+    if (tid == stopped)
+      CHECK(std::string(verdict_name(i.verdict)) == "XDP_PASS");
+    else
+      CHECK(i.out == g.at_client(L2tpRig::kA, 1701, 1701, l2::data(tid, 1, kPpp)));
+  }
+  // The daemon still finds each remaining tunnel from the client's side (its chain is intact).
+  g.punts();
+  for (uint16_t tid : {100, 200, 300})
+    if (tid != stopped) g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::icrq(static_cast<uint16_t>(tid + 1), 5)));
+  g.feed_copies(monotonic_ns());
+  for (uint16_t tid : {100, 200, 300})
+    if (tid != stopped) CHECK(g.tunnel(tid).sessions == 1);
+  // The last two end too: the index slot goes with the last.
+  g.sp.flush();
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);
 }

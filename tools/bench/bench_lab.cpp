@@ -326,12 +326,15 @@ struct Vpnpt {
   std::map<std::string, uint32_t> max_entries;
 };
 
-// The PPTP tables are arrays indexed by 16-bit Call ID (maps/vpnpt_abi.h): their size is
-// fixed, never raised; the hash tables are.
-const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,
-                              VPNPT_MAP_ESP_OUT,    VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT};
+// The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (maps/vpnpt_abi.h):
+// their size is fixed, never raised; the hash tables are.
+const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,    VPNPT_MAP_ESP_OUT,
+                              VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,  VPNPT_MAP_L2TP_PORTS};
 bool fixed_size(const char* map) {
-  return std::strcmp(map, VPNPT_MAP_PPTP_CALLS) == 0 || std::strcmp(map, VPNPT_MAP_PPTP_GRE_OUT) == 0;
+  for (const char* f : {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,
+                        VPNPT_MAP_L2TP_PORTS})
+    if (std::strcmp(map, f) == 0) return true;
+  return false;
 }
 
 Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) {
@@ -374,6 +377,40 @@ void batch_put(int fd, std::vector<K>& ks, std::vector<V>& vs) {
   vs.clear();
 }
 
+// The first free slot (tag 0) of the probe run from @home gets @s, as the daemon or the data plane
+// would fill it (linear probing). Returns its index + 1, 0 if the run is full.
+template <class Slot, class Probe>
+uint32_t index_put(std::vector<Slot>& index, uint32_t home, uint32_t probes, Probe probe, const Slot& s) {
+  for (uint32_t i = 0; i < probes; ++i) {
+    const uint32_t at = probe(home, i);
+    if (index[at].tag) continue;
+    index[at] = s;
+    return at + 1;
+  }
+  return 0;
+}
+
+// Writes every slot of an array map from @vals (keys 0 .. n-1).
+template <class V>
+void put_array(int fd, std::vector<V>& vals) {
+  std::vector<uint32_t> keys(vals.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  batch_put(fd, keys, vals);
+}
+
+// The slots of a table indexed by an id vpnpt chooses, from @first below @slots: the @flows
+// active ones at @base.. get @fn(id, true, k) with k = id - base, then up to @extra idle ones
+// elsewhere get @fn(id, false, n) with n = 0, 1, ...
+template <class Fn>
+void for_session_slots(uint32_t first, uint32_t slots, uint32_t base, uint32_t flows, uint64_t extra, Fn fn) {
+  uint64_t idle = 0;
+  for (uint32_t id = first; id < slots; ++id) {
+    const bool active = id >= base && id < base + flows;
+    if (!active && idle >= extra) continue;
+    fn(id, active, active ? id - base : idle++);
+  }
+}
+
 // PPTP calls: the @flows active ones (translated ids kGreXlatIdBase + k) and idle ones on
 // other servers in the remaining ids, up to the table's 65,536; every established call
 // gets its outbound GRE index slot as the data plane would (linear probing from home).
@@ -382,51 +419,63 @@ void fill_pptp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
   std::vector<uint32_t> ck;
   std::vector<vpnpt_pptp_call> cv;
   std::vector<vpnpt_pptp_gre_slot> index(VPNPT_PPTP_GRE_SLOTS);
-  uint64_t idle = 0;
-  for (uint32_t xid = 0; xid < VPNPT_PPTP_MAX_CALLS; ++xid) {
-    const bool active = xid >= kGreXlatIdBase && xid < kGreXlatIdBase + flows;
-    if (!active && idle >= extra) continue;
-    const uint32_t k = xid - kGreXlatIdBase;
+  for_session_slots(0, VPNPT_PPTP_MAX_CALLS, kGreXlatIdBase, flows, extra, [&](uint32_t xid, bool active, uint64_t n) {
     vpnpt_pptp_call call{};
     call.state = VPNPT_PPTP_CALL_ESTABLISHED;
-    call.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(idle >> 10));  // 1,024 calls per server
+    call.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(n >> 10));  // 1,024 calls per server
     call.client = c;
-    call.client_call_id = htons(static_cast<uint16_t>(active ? kGreClientIdBase + k : xid));
-    call.server_call_id = htons(static_cast<uint16_t>(active ? kGreServerIdBase + k : xid));
+    call.client_call_id = htons(static_cast<uint16_t>(active ? kGreClientIdBase + n : xid));
+    call.server_call_id = htons(static_cast<uint16_t>(active ? kGreServerIdBase + n : xid));
     call.lan_ifindex = lan_ifindex;
-    if (!active) ++idle;
-    const uint32_t home = vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id);
-    for (uint32_t i = 0; i < VPNPT_PPTP_GRE_PROBES && !call.gre_slot; ++i) {
-      const uint32_t at = vpnpt_pptp_gre_probe(home, i);
-      auto& slot = index[at];
-      if (slot.tag) continue;
-      slot = {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id, htons(static_cast<uint16_t>(xid))};
-      call.gre_slot = at + 1;
-    }
+    call.gre_slot = index_put(index, vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id),
+                              VPNPT_PPTP_GRE_PROBES, vpnpt_pptp_gre_probe,
+                              {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id,
+                               htons(static_cast<uint16_t>(xid))});
     if (!call.gre_slot && active) die("the outbound GRE index has no slot for an active call");
     ck.push_back(xid);
     cv.push_back(call);
-  }
+  });
   batch_put(v.lan.map_fd(VPNPT_MAP_PPTP_CALLS), ck, cv);
-  std::vector<uint32_t> ik(VPNPT_PPTP_GRE_SLOTS);
-  for (uint32_t i = 0; i < VPNPT_PPTP_GRE_SLOTS; ++i) ik[i] = i;
-  batch_put(v.lan.map_fd(VPNPT_MAP_PPTP_GRE_OUT), ik, index);
+  put_array(v.lan.map_fd(VPNPT_MAP_PPTP_GRE_OUT), index);
+}
+
+// L2TP tunnels, like fill_pptp: the slots are the translated ids, so at most 65,535 tunnels.
+// Active flow k is client port 41000+k (kept public), Tunnel ID 1000+k translated to 2000+k.
+void fill_l2tp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
+  const uint32_t c = ip(kClient), s = ip(kServer);
+  std::vector<uint32_t> tk;
+  std::vector<vpnpt_l2tp_tunnel> tv;
+  std::vector<vpnpt_l2tp_out_slot> index(VPNPT_L2TP_OUT_SLOTS);
+  // Slot 0 is never a tunnel (Tunnel ID 0 means "none").
+  for_session_slots(1, VPNPT_L2TP_MAX_TUNNELS, kL2tpXlatTunnelBase, flows, extra, [&](uint32_t xid, bool active, uint64_t n) {
+    vpnpt_l2tp_tunnel t{};
+    t.state = VPNPT_L2TP_ESTABLISHED;
+    t.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(n >> 10));  // 1,024 tunnels per server
+    t.client = c;
+    t.client_port = t.public_port = htons(static_cast<uint16_t>(active ? kL2tpPortBase + n : 1 + (n & 1023)));
+    t.client_tunnel_id = htons(static_cast<uint16_t>(active ? kL2tpClientTunnelBase + n : xid));
+    t.server_port = htons(1701);
+    t.lan_ifindex = lan_ifindex;
+    t.out_slot = index_put(index, vpnpt_l2tp_out_home(t.client, t.server, t.client_port), VPNPT_L2TP_OUT_PROBES,
+                           vpnpt_l2tp_out_probe,
+                           {vpnpt_l2tp_out_tag(t.client, t.server, t.client_port), static_cast<uint16_t>(xid), 0});
+    if (!t.out_slot && active) die("the outbound L2TP index has no slot for an active tunnel");
+    tk.push_back(xid);
+    tv.push_back(t);
+  });
+  batch_put(v.lan.map_fd(VPNPT_MAP_L2TP_TUNNELS), tk, tv);
+  put_array(v.lan.map_fd(VPNPT_MAP_L2TP_OUT), index);
 }
 
 // Sessions: the @flows active ones the generator hits, plus @extra idle ones on other
-// (never used) server addresses, in every ESP and L2TP table; PPTP: fill_pptp.
+// (never used) server addresses, in every ESP table; PPTP and L2TP: fill_pptp, fill_l2tp.
 void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
   const uint32_t c = ip(kClient), s = ip(kServer);
   fill_pptp(v, flows, extra, lan_ifindex);
-  const int ein = v.lan.map_fd(VPNPT_MAP_ESP_IN),
-            eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT), l2t = v.lan.map_fd(VPNPT_MAP_L2TP_TUNNELS),
-            l2o = v.lan.map_fd(VPNPT_MAP_L2TP_OUT);
+  fill_l2tp(v, flows, extra, lan_ifindex);
+  const int ein = v.lan.map_fd(VPNPT_MAP_ESP_IN), eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT);
   std::vector<vpnpt_esp_key> ik, ok;
   std::vector<vpnpt_esp_sa> iv, ov;
-  std::vector<vpnpt_l2tp_tunnel_key> tk;
-  std::vector<vpnpt_l2tp_tunnel> tv;
-  std::vector<vpnpt_l2tp_client_key> lk;
-  std::vector<vpnpt_l2tp_client> lv;
   const uint64_t total = flows + extra;
   for (uint64_t k = 0; k < total; ++k) {
     const bool active = k < flows;
@@ -441,30 +490,9 @@ void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_
     sa.lan_ifindex = lan_ifindex;
     ok.push_back({server, htonl(sout)});
     ov.push_back(sa);
-    // L2TP: flow k is client port 41000+k (kept public), Tunnel ID 1000+k translated to 2000+k.
-    const uint16_t port = static_cast<uint16_t>(active ? kL2tpPortBase + k : 1 + (j & 0x7fff));
-    const uint16_t ctid = static_cast<uint16_t>(active ? kL2tpClientTunnelBase + k : 1 + (j & 0x7fff));
-    const uint16_t xtid = static_cast<uint16_t>(active ? kL2tpXlatTunnelBase + k : 1 + (j & 0x7fff));
-    vpnpt_l2tp_tunnel tun{};
-    tun.client = c;
-    tun.client_port = htons(port);
-    tun.client_tunnel_id = htons(ctid);
-    tun.server_port = htons(1701);
-    tun.lan_ifindex = lan_ifindex;
-    tun.state = VPNPT_L2TP_ESTABLISHED;
-    tk.push_back({server, htons(port), htons(xtid)});
-    tv.push_back(tun);
-    vpnpt_l2tp_client cl{};
-    cl.public_port = htons(port);
-    cl.tunnels = 1;
-    cl.lan_ifindex = lan_ifindex;
-    lk.push_back({c, server, htons(port), 0});
-    lv.push_back(cl);
     if (ik.size() == 8192 || k + 1 == total) {
       batch_put(ein, ik, iv);
       batch_put(eout, ok, ov);
-      batch_put(l2t, tk, tv);
-      batch_put(l2o, lk, lv);
     }
   }
 }

@@ -208,14 +208,20 @@ def main():
         ncalls = maps[calls_map]["max_entries"]
         pptp = sum(v["memlock"] for n, v in maps.items()
                    if n.startswith(("vpnpt_pptp_calls_", "vpnpt_pptp_gre_out_"))) / ncalls
+        # L2TP likewise: a tunnel costs its slot, the index's share (2 slots per tunnel) and the ports' share.
+        tunnels_map = next(n for n in maps if n.startswith("vpnpt_l2tp_tunnels_"))
+        ntunnels = maps[tunnels_map]["max_entries"]
+        l2tp = sum(v["memlock"] for n, v in maps.items()
+                   if n.startswith(("vpnpt_l2tp_tunnels_", "vpnpt_l2tp_out_", "vpnpt_l2tp_ports_"))) / ntunnels
         esp1 = per["vpnpt_esp_in_v1"]
         res["memory"] = {"maps": maps, "bytes_per_slot": per, "pptp_call": pptp, "esp_sa_one_direction": esp1,
                          "esp_tunnel_both_directions": per["vpnpt_esp_in_v1"] + per["vpnpt_esp_out_v1"]}
         md.append("### Map memory per session\n")
         md.append("Kernel `memlock` of each map (as `bpftool map show` reports it) divided by its max_entries "
-                  "(hash maps: %s, raised for the scale runs; the PPTP arrays are fixed at %s calls and "
-                  "twice that many index slots): maps are preallocated, so this is the cost of each session "
-                  "slot.\n" % (f"{maps['vpnpt_esp_in_v1']['max_entries']:,}", f"{ncalls:,}"))
+                  "(hash maps: %s, raised for the scale runs; the PPTP and L2TP arrays are fixed at %s calls "
+                  "and %s tunnels, with twice that many index slots): maps are preallocated, so this is the "
+                  "cost of each session slot.\n" % (f"{maps['vpnpt_esp_in_v1']['max_entries']:,}", f"{ncalls:,}",
+                                                      f"{ntunnels:,}"))
         md.append("| map | key B | value B | memlock | bytes per slot |")
         md.append("|---|---|---|---|---|")
         for n, v in maps.items():
@@ -223,10 +229,10 @@ def main():
                 continue
             md.append("| %s | %d | %d | %s | %.0f |" % (n, v["key_size"], v["value_size"], f"{v['memlock']:,}", per[n]))
         md.append("")
-        l2tp = sum(v for n, v in per.items() if n.startswith(("vpnpt_l2tp_tunnels_", "vpnpt_l2tp_out_")))
         res["memory"]["l2tp_tunnel"] = l2tp
         md.append("PPTP call (its slot and two index slots): **%.0f B**; ESP SA, one direction: **%.0f B**; raw-ESP tunnel "
-                  "(both directions): **%.0f B**; L2TP tunnel of a client (both tables): **%.0f B**.\n" %
+                  "(both directions): **%.0f B**; L2TP tunnel (its slot, two index slots, its share of the "
+                  "per-port NAT ports): **%.0f B**.\n" %
                   (pptp, esp1, res["memory"]["esp_tunnel_both_directions"], l2tp))
 
     # ---------------------------------------------------------------- per program
@@ -283,6 +289,8 @@ def main():
         tg.append(("≤ 128 B map memory per PPTP call", "%.0f B" % res["memory"]["pptp_call"], res["memory"]["pptp_call"] <= 128))
         tg.append(("≤ 128 B map memory per ESP SA (one direction)", "%.0f B" % res["memory"]["esp_sa_one_direction"],
                    res["memory"]["esp_sa_one_direction"] <= 128))
+        tg.append(("≤ 128 B map memory per L2TP tunnel", "%.0f B" % res["memory"]["l2tp_tunnel"],
+                   res["memory"]["l2tp_tunnel"] <= 128))
     for s in progs.get("setup", []):
         tg.append(("≥ 10 000/s: " + s["what"], f"{s['per_second']:,.0f}/s", s["per_second"] >= 10000))
     res["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in tg]
