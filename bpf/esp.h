@@ -32,6 +32,107 @@ static __always_inline void esp_account(struct vpnpt_esp_sa *sa, __u64 bytes, __
 	__sync_fetch_and_add(&sa->bytes, bytes);
 }
 
+/* The kernel's struct bpf_map, as far as needed: CO-RE finds the field in the running kernel. */
+struct bpf_map___vpnpt {
+	__u32 max_entries;
+} __attribute__((preserve_access_index));
+
+/* A table's slot count minus one, read from the map itself: whatever size it was created with. */
+static __always_inline __u32 esp_mask(void *table)
+{
+	return ((struct bpf_map___vpnpt *)table)->max_entries - 1;
+}
+
+/* (server, SPI) as the 8-byte key at the head of a slot. */
+static __always_inline __u64 esp_key(__be32 server, __be32 spi)
+{
+	struct vpnpt_esp_key_bytes {
+		__be32 server, spi;
+	} k = {server, spi};
+	__u64 v;
+
+	__builtin_memcpy(&v, &k, sizeof(v));
+	return v;
+}
+
+/* (server, SPI)'s probe run in a table: its key, home slot and the table's mask. */
+struct esp_run {
+	__u64 key;
+	__u32 home;
+	__u32 mask;
+};
+
+static __always_inline struct esp_run esp_run_of(void *table, __be32 server, __be32 spi)
+{
+	struct esp_run r = {.key = esp_key(server, spi), .mask = esp_mask(table)};
+
+	r.home = vpnpt_esp_home(server, spi, r.mask);
+	return r;
+}
+
+/* Slot @i (0 .. VPNPT_ESP_PROBES - 1) of the run. */
+static __always_inline struct vpnpt_esp_sa *esp_at(void *table, const struct esp_run *r, __u32 i)
+{
+	__u32 idx = (r->home + i) & r->mask;
+
+	return bpf_map_lookup_elem(table, &idx);
+}
+
+/*
+ * The used slot of (server, SPI) in @table, or NULL. Walks the whole probe
+ * run: the daemon empties slots in place, so a free slot does not end it.
+ * The SA is usually in the home slot.
+ */
+static __always_inline struct vpnpt_esp_sa *esp_find(void *table, __be32 server, __be32 spi)
+{
+	struct esp_run r = esp_run_of(table, server, spi);
+
+	for (__u32 i = 0; i < VPNPT_ESP_PROBES; i++) {
+		struct vpnpt_esp_sa *sa = esp_at(table, &r, i);
+		if (sa && *(__u64 *)sa == r.key && sa->host)
+			return sa;
+	}
+	return NULL;
+}
+
+/*
+ * Claims a free slot of the run for (server, SPI) with one 64-bit
+ * compare-and-swap of its key (atomic across CPUs) and fills it in, the
+ * host last. NULL if the run has no free slot. If another CPU claimed a
+ * slot for the same key at this moment, that slot is returned, maybe with
+ * its host not written yet (0).
+ */
+static __always_inline struct vpnpt_esp_sa *esp_claim(void *table, __be32 server, __be32 spi, __be32 host,
+						      __u32 ifindex, __u64 now)
+{
+	struct esp_run r = esp_run_of(table, server, spi);
+
+	for (__u32 i = 0; i < VPNPT_ESP_PROBES; i++) {
+		struct vpnpt_esp_sa *sa = esp_at(table, &r, i);
+		if (!sa)
+			continue;
+		__u64 cur = *(__u64 *)sa;
+		if (cur == r.key)
+			return sa; /* being claimed by another CPU (esp_find skipped it: host still 0) */
+		if (cur)
+			continue;
+		__u64 was = __sync_val_compare_and_swap((__u64 *)sa, 0, r.key);
+		if (was == r.key)
+			return sa;
+		if (was)
+			continue; /* another CPU took it for another SA a moment ago */
+		sa->lan_ifindex = ifindex;
+		sa->created_ns = now;
+		sa->last_seen_ns = now;
+		sa->packets = 0;
+		sa->bytes = 0;
+		barrier(); /* the host last: it makes the slot visible to lookups */
+		sa->host = host;
+		return sa;
+	}
+	return NULL;
+}
+
 /* LAN -> WAN: record the host's SPI, source-NAT, forward. */
 static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, __u64 bytes)
@@ -50,30 +151,27 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 		return r; /* untouched: the kernel handles it as it would without vpnpt */
 
 	__u64 now = vpnpt_now_ns();
-	struct vpnpt_esp_key k = {.server = ip->daddr, .spi = eh->spi};
-	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
+	struct vpnpt_esp_sa *sa = esp_find(&vpnpt_esp_out_v2, ip->daddr, eh->spi);
 	if (!sa) {
 		if (!quota_take(ip->saddr, QUOTA_SAS)) {
 			r.action = XDP_DROP;
 			r.reason = VPNPT_REASON_ESP_HOST_QUOTA;
 			return r;
 		}
-		struct vpnpt_esp_sa fresh = {.host = ip->saddr, .lan_ifindex = ctx->ingress_ifindex,
-					     .created_ns = now, .last_seen_ns = now};
-		if (bpf_map_update_elem(&vpnpt_esp_out_v1, &k, &fresh, BPF_NOEXIST)) {
-			quota_give(ip->saddr, QUOTA_SAS); /* full, or another CPU created it first */
-			if (!bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k)) {
-				r.action = XDP_DROP;
-				r.reason = VPNPT_REASON_ESP_TABLE_FULL;
-				return r;
-			}
-		}
-		sa = bpf_map_lookup_elem(&vpnpt_esp_out_v1, &k);
-		if (!sa)
+		sa = esp_claim(&vpnpt_esp_out_v2, ip->daddr, eh->spi, ip->saddr, ctx->ingress_ifindex, now);
+		if (!sa) {
+			quota_give(ip->saddr, QUOTA_SAS);
+			r.action = XDP_DROP;
+			r.reason = VPNPT_REASON_ESP_TABLE_FULL;
 			return r;
+		}
 	}
 	if (sa->host != ip->saddr) {
-		/* The server picks its SPIs unique; another host using one is spoofing or confused. */
+		/*
+		 * The server picks its SPIs unique; another host using one is spoofing or
+		 * confused. (Also the rare packet that finds the slot another CPU is
+		 * claiming for the same SPI at this moment, host not written yet.)
+		 */
 		r.action = XDP_DROP;
 		r.reason = VPNPT_REASON_ESP_SPI_CONFLICT;
 		return r;
@@ -85,10 +183,10 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 }
 
 /* Reports an unbound SPI to the daemon, at most once per SPI per 100 ms. */
-static __always_inline void esp_report_unknown(struct xdp_md *ctx, const struct vpnpt_esp_key *k, __be32 daddr)
+static __always_inline void esp_report_unknown(struct xdp_md *ctx, __be32 server, __be32 spi, __be32 daddr)
 {
-	report_limited(ctx, REPORT_WHAT(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND), k->server,
-		       daddr, REPORT_KEY(k->server, bpf_ntohl(k->spi)));
+	report_limited(ctx, REPORT_WHAT(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND), server,
+		       daddr, REPORT_KEY(server, bpf_ntohl(spi)));
 }
 
 /* WAN -> LAN: ESP from a server to the public IP, delivered only if its SPI is bound. */
@@ -102,10 +200,9 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 		r.reason = VPNPT_REASON_ESP_FRAGMENT;
 		return r;
 	}
-	struct vpnpt_esp_key k = {.server = ip->saddr, .spi = eh->spi};
-	struct vpnpt_esp_sa *sa = bpf_map_lookup_elem(&vpnpt_esp_in_v1, &k);
+	struct vpnpt_esp_sa *sa = esp_find(&vpnpt_esp_in_v2, ip->saddr, eh->spi);
 	if (!sa) {
-		esp_report_unknown(ctx, &k, ip->daddr);
+		esp_report_unknown(ctx, ip->saddr, eh->spi, ip->daddr);
 		r.action = XDP_DROP;
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
 		return r;

@@ -91,23 +91,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_streams_v1 SEC(".maps");
 
-/* Inbound ESP: (server, server's SPI) -> host. Daemon binds, WAN hook reads. */
+/* Inbound ESP SAs, open-addressed by (server, server's SPI) (maps/vpnpt_abi.h). Daemon binds, WAN hook reads. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_ESP_MAX_SAS);
-	__type(key, struct vpnpt_esp_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_ESP_SLOTS);
+	__type(key, __u32);
 	__type(value, struct vpnpt_esp_sa);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the daemon scans and writes slots in place */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_esp_in_v1 SEC(".maps");
+} vpnpt_esp_in_v2 SEC(".maps");
 
-/* Outbound ESP: (server, host's SPI) -> host. LAN hook learns, daemon expires. */
+/* Outbound ESP SAs, open-addressed by (server, host's SPI). LAN hook learns, daemon expires. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_ESP_MAX_SAS);
-	__type(key, struct vpnpt_esp_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_ESP_SLOTS);
+	__type(key, __u32);
 	__type(value, struct vpnpt_esp_sa);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_esp_out_v1 SEC(".maps");
+} vpnpt_esp_out_v2 SEC(".maps");
 
 /* Rate limit for reports of unknown ids and switched-off traffic: key -> last report time. */
 struct {

@@ -36,9 +36,12 @@ static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
 static_assert(VPNPT_REASON_SLOTS == 2u * 42u);
-static_assert(sizeof(vpnpt_esp_key) == 8);
-static_assert(sizeof(vpnpt_esp_sa) == 40);
-static_assert(offsetof(vpnpt_esp_sa, created_ns) == 8);
+static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
+static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
+static_assert(offsetof(vpnpt_esp_sa, host) == 8);
+static_assert(offsetof(vpnpt_esp_sa, created_ns) == 16);
+static_assert(offsetof(vpnpt_esp_sa, bytes) == 40);
+static_assert(VPNPT_ESP_SLOTS >= 2 * VPNPT_ESP_MAX_SAS && (VPNPT_ESP_SLOTS & (VPNPT_ESP_SLOTS - 1)) == 0);
 
 // PPTP tables: keys hash by value, so there must be no uninitialised padding.
 // The outbound GRE index slot is claimed with one 64-bit compare-and-swap.

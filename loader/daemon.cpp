@@ -266,6 +266,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
           L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
+  if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).

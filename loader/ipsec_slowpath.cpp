@@ -11,9 +11,20 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/ike.h"
-#include "loader/map_dump.h"
 
 namespace vpnpt {
+
+IpsecSlowPath::IpsecSlowPath(IpsecMaps maps, BinderConfig b, IpsecTimeouts t) : binder_(b), t_(t) {
+  auto in = EspTable::map(maps.esp_in);
+  auto out = in ? EspTable::map(maps.esp_out) : in.error();
+  if (!in || !out) {
+    ready_ = in ? out.error() : in.error();
+    return;
+  }
+  in_.emplace(std::move(*in));
+  out_.emplace(std::move(*out));
+}
+
 bool IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now) {
   auto m = ike_message_from_packet(pkt, len, from_wan);
   if (!m) return false;
@@ -26,13 +37,14 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
     spdlog::info("{}", r.why);
     return r;
   }
-  vpnpt_esp_key k{server, htonl(spi)};
   vpnpt_esp_sa sa{};
+  sa.server = server;
+  sa.spi = htonl(spi);
   sa.host = r.host;
   sa.created_ns = now;
   sa.last_seen_ns = now;
-  if (bpf_map_update_elem(m_.esp_in, &k, &sa, BPF_NOEXIST) != 0 && errno != EEXIST) {
-    spdlog::warn("cannot record the binding ({}): ESP table full?", r.why);
+  if (!in_ || in_->insert(sa) == EspTable::Put::full) {
+    spdlog::warn("cannot record the binding ({}): {}", r.why, in_ ? "its run of the ESP table is full" : "no ESP table");
     r.bound = false;
     return r;
   }
@@ -46,26 +58,34 @@ uint32_t IpsecSlowPath::sweep(uint64_t now) {
   // server exchanged no ESP at all for sa_idle. Forgetting one that still
   // lives would leave its SPI to be bound anew, possibly to someone else.
   uint64_t idle = static_cast<uint64_t>(t_.sa_idle.count()) * 1000000000ull;
-  auto in = dump_map<vpnpt_esp_key, vpnpt_esp_sa>(m_.esp_in), out = dump_map<vpnpt_esp_key, vpnpt_esp_sa>(m_.esp_out);
+  if (!in_ || !out_) return 0;
+  auto in = in_->live(), out = out_->live();
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> last;  // (host, server) -> latest activity
   for (const auto* table : {&in, &out})
-    for (const auto& [k, v] : *table) {
-      auto& l = last[{v.host, k.server}];
+    for (const auto& [slot, v] : *table) {
+      auto& l = last[{v.host, v.server}];
       l = std::max<uint64_t>(l, v.last_seen_ns);
     }
   uint32_t n = 0;
-  for (auto [fd, table] : {std::pair{m_.esp_in, &in}, std::pair{m_.esp_out, &out}})
-    for (const auto& [k, v] : *table) {
-      uint64_t l = last[{v.host, k.server}];
-      if (now > l && now - l > idle) n += bpf_map_delete_elem(fd, &k) == 0;
+  for (auto [tab, list] : {std::pair{&*in_, &in}, std::pair{&*out_, &out}})
+    for (const auto& [slot, v] : *list) {
+      uint64_t l = last[{v.host, v.server}];
+      if (now > l && now - l > idle) {
+        tab->erase(slot);
+        ++n;
+      }
     }
   return n;
 }
 
 uint32_t IpsecSlowPath::flush() {
+  if (!in_ || !out_) return 0;
   uint32_t n = 0;
-  for (int fd : {m_.esp_in, m_.esp_out})
-    for (const auto& [k, v] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(fd)) n += bpf_map_delete_elem(fd, &k) == 0;
+  for (EspTable* tab : {&*in_, &*out_})
+    for (const auto& s : tab->live()) {
+      tab->erase(s.slot);
+      ++n;
+    }
   return n;
 }
 

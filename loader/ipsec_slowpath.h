@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "loader/esp_table.h"
 #include "loader/ipsec_binder.h"
 
 namespace vpnpt {
@@ -23,7 +25,11 @@ struct IpsecTimeouts {
 
 class IpsecSlowPath {
  public:
-  IpsecSlowPath(IpsecMaps maps, BinderConfig b, IpsecTimeouts t) : m_(maps), binder_(b), t_(t) {}
+  // Maps both ESP tables read-write; ready() says whether that worked.
+  IpsecSlowPath(IpsecMaps maps, BinderConfig b, IpsecTimeouts t);
+
+  // Whether the tables could be mapped; until they are, no binding is recorded.
+  const Status& ready() const { return ready_; }
 
   // An IKE packet from the queue (input interface @indev). True: hold it (verdict later).
   bool on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now);
@@ -39,9 +45,10 @@ class IpsecSlowPath {
   const IpsecBinder& binder() const { return binder_; }
 
  private:
-  IpsecMaps m_;
   IpsecBinder binder_;
   IpsecTimeouts t_;
+  std::optional<EspTable> in_, out_;
+  Status ready_;
 };
 
 }  // namespace vpnpt

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "loader/esp_table.h"
 #include "loader/l2tp_table.h"
 #include "loader/pptp_table.h"
 
@@ -149,6 +150,9 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   for (const auto& c : calls) indexed += c.call.gre_slot != 0;
   out.push_back({VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS});
   out.push_back({VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS});
+  // The ESP tables are arrays of slots: the capacity is the SAs a table is sized for (half its slots).
+  out.push_back({VPNPT_MAP_ESP_IN, static_cast<uint32_t>(live_esp_sas(esp_in_.get()).size()), VPNPT_ESP_MAX_SAS});
+  out.push_back({VPNPT_MAP_ESP_OUT, static_cast<uint32_t>(live_esp_sas(esp_out_.get()).size()), VPNPT_ESP_MAX_SAS});
   // So are the L2TP tables (slot 0 is never a tunnel: Tunnel ID 0 means "none").
   auto tunnels = live_l2tp_tunnels(l2tp_tunnels_.get());
   uint32_t port_nat = 0;
@@ -163,8 +167,6 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   } hashes[] = {
       {VPNPT_MAP_IFACES, ifaces_.get(), sizeof(uint32_t), VPNPT_MAX_IFACES},
       {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
-      {VPNPT_MAP_ESP_IN, esp_in_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
-      {VPNPT_MAP_ESP_OUT, esp_out_.get(), sizeof(vpnpt_esp_key), VPNPT_ESP_MAX_SAS},
       {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
       {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
       {VPNPT_MAP_HOST_QUOTA, host_quota_.get(), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},

@@ -32,6 +32,9 @@ struct LoadConfig {
   // What forwarded NAT-T renews its conntrack entry to (bpf/conntrack.h); attach sets the netns's
   // nf_conntrack_udp_timeout_stream.
   uint32_t natt_ct_timeout_ms = VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
+  // Slots of each ESP SA table (a power of two; 0: VPNPT_ESP_SLOTS). The hooks read the size from
+  // the map, so any size works; a pinned table keeps the size it was created with.
+  uint32_t esp_slots = 0;
 };
 
 // Every load-time configuration the data plane supports, for load tests.
@@ -70,6 +73,10 @@ class Skeleton {
     s_->rodata->cfg_host_max_sas = cfg.host_max_sas;
     s_->rodata->cfg_fib_cache_ns = cfg.fib_cache_ns;
     s_->rodata->cfg_natt_ct_timeout_ms = cfg.natt_ct_timeout_ms;
+    if (cfg.esp_slots) {
+      bpf_map__set_max_entries(s_->maps.vpnpt_esp_in_v2, cfg.esp_slots);
+      bpf_map__set_max_entries(s_->maps.vpnpt_esp_out_v2, cfg.esp_slots);
+    }
   }
 
  private:

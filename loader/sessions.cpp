@@ -11,6 +11,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/diag_ring.h"
+#include "loader/esp_table.h"
 #include "loader/l2tp_table.h"
 #include "loader/map_dump.h"
 #include "loader/netif.h"
@@ -85,9 +86,9 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
   std::map<std::pair<uint32_t, uint32_t>, Pair> pairs;
   auto ipsec = maps->ipsec();
   for (bool inbound : {false, true}) {
-    for (const auto& [k, sa] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(inbound ? ipsec.esp_in : ipsec.esp_out)) {
-      Pair& p = pairs[{sa.host, k.server}];
-      (inbound ? p.in : p.out).push_back(ntohl(k.spi));
+    for (const auto& [slot, sa] : live_esp_sas(inbound ? ipsec.esp_in : ipsec.esp_out)) {
+      Pair& p = pairs[{sa.host, sa.server}];
+      (inbound ? p.in : p.out).push_back(ntohl(sa.spi));
       p.created = std::min<uint64_t>(p.created, sa.created_ns);
       p.last = std::max<uint64_t>(p.last, sa.last_seen_ns);
       (inbound ? p.pk_in : p.pk_out) += sa.packets;

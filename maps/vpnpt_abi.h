@@ -27,8 +27,8 @@
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
 #define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
-#define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v1"
-#define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v1"
+#define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v2"
+#define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v2"
 #define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
 #define VPNPT_MAP_DIAG "vpnpt_diag_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
@@ -405,30 +405,62 @@ struct vpnpt_pptp_stream {
 
 /* ---------------------------------------------------------------- IPsec (raw ESP) */
 
-#define VPNPT_ESP_MAX_SAS 65536
-
-/* Key of the ESP tables: the server and an SPI it sends or receives with. */
-struct vpnpt_esp_key {
-	__be32 server;
-	__be32 spi;
-};
-
 /*
  * One direction of an ESP security association through the gateway.
- * vpnpt_esp_out_v1: (server, SPI the host sends with) -> host; learned by
- * the LAN hook from the host's first packet. vpnpt_esp_in_v1: (server, SPI
+ * vpnpt_esp_out_v2: (server, SPI the host sends with) -> host; learned by
+ * the LAN hook from the host's first packet. vpnpt_esp_in_v2: (server, SPI
  * the server sends with) -> host; written by the daemon's binder (SPIs are
  * agreed inside encrypted IKE, so they are learned from traffic), read by
  * the WAN hook. Both expired by the daemon when idle.
+ *
+ * Each table is an ARRAY of slots, open-addressed: (server, SPI) hashes to
+ * a home slot and the SA sits in one of the VPNPT_ESP_PROBES slots from
+ * there. SPIs are chosen by the peers, so no id vpnpt picks can index the
+ * table (as PPTP's and L2TP's do); this is the compact alternative to a
+ * hash table, whose elements cost about 65 B more each and whose lookups
+ * walked bucket chains past idle SAs. A slot is used when its key (the
+ * first 8 bytes) is set and its host is not 0: the LAN hook claims a slot
+ * with one 64-bit compare-and-swap of the key and writes the host last;
+ * the daemon writes the host last and clears it first. Lookups scan the
+ * whole run (slots are emptied in place, no tombstones). The slot count is
+ * the array's max_entries, a power of two that the hooks read from the map
+ * itself, so a table of any size (the scale benchmark's) is used right.
  */
+#define VPNPT_ESP_MAX_SAS 65536   /* per direction */
+#define VPNPT_ESP_SLOTS 131072    /* twice the SAs, a power of two */
+#define VPNPT_ESP_PROBES 16       /* slots one (server, SPI) may use: a full table refuses ~0.05 % */
+
 struct vpnpt_esp_sa {
-	__be32 host;
+	__be32 server;       /* with spi: the key; 0: empty slot */
+	__be32 spi;
+	__be32 host;         /* 0 while the slot is being written: lookups skip it */
 	__u32 lan_ifindex;   /* where the host was last seen (out), 0 (in) */
 	__u64 created_ns;
 	__u64 last_seen_ns;
 	__u64 packets;
 	__u64 bytes;
 };
+
+/* The murmur3 finaliser: every input bit moves every output bit. */
+static inline __u32 vpnpt_fmix32(__u32 h)
+{
+	h = (h ^ (h >> 16)) * 0x85EBCA6Bu;
+	h = (h ^ (h >> 13)) * 0xC2B2AE35u;
+	return h ^ (h >> 16);
+}
+
+/*
+ * First slot of (server, SPI)'s probe run in a table of @mask + 1 slots.
+ * The SPI is finalised first: in network order both words vary in their
+ * high bits (servers in the last octet, sequential SPIs in the last bytes),
+ * which vpnpt_mix3's multiply-first step would fold into 16 bits: 200
+ * servers with sequential SPIs then left 11 % of a 15 % full table without
+ * a slot. Now they fare as random keys do.
+ */
+static inline __u32 vpnpt_esp_home(__be32 server, __be32 spi, __u32 mask)
+{
+	return vpnpt_mix3(server, vpnpt_fmix32(spi), 0x45535032u) & mask;
+}
 
 /*
  * vpnpt_report_limit_v1 (LRU): (kind, address, id) -> ktime of the last

@@ -865,19 +865,19 @@ def abi_defines(header, prefix):
 
 
 def decode_esp_map(path):
-    """bpftool -j dump of a (server, spi) -> vpnpt_esp_sa map -> list of dicts."""
-    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path], capture_output=True, text=True, timeout=20)
+    """bpftool -j dump of an ESP SA table (an array of vpnpt_esp_sa slots, maps/vpnpt_abi.h) -> the used slots."""
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError("bpftool map dump %s: %s" % (path, r.stderr.strip() or r.stdout.strip()))
     out = []
     for e in json.loads(r.stdout):
-        k = raw_bytes(e["key"])
         v = raw_bytes(e["value"])
-        d = {"server": socket.inet_ntoa(k[0:4]), "spi": struct.unpack("!I", k[4:8])[0],
-             "host": socket.inet_ntoa(v[0:4]), "raw_key": k.hex(), "raw_value": v.hex()}
-        if len(v) >= 40:
-            d["lan_ifindex"] = struct.unpack("<I", v[4:8])[0]
-            d["packets"], d["bytes"] = struct.unpack("<QQ", v[24:40])
+        if v[0:8] == bytes(8) or v[8:12] == bytes(4):
+            continue  # an empty slot (key 0), or one being written (host 0)
+        d = {"server": socket.inet_ntoa(v[0:4]), "spi": struct.unpack("!I", v[4:8])[0],
+             "host": socket.inet_ntoa(v[8:12]), "raw_value": v.hex(),
+             "lan_ifindex": struct.unpack("<I", v[12:16])[0]}
+        d["packets"], d["bytes"] = struct.unpack("<QQ", v[32:48])
         out.append(d)
     return out
 

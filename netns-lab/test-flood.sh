@@ -115,14 +115,14 @@ lab_assert_ge "WAN GRE flood: random Call IDs of no call passed and counted (gre
 notunnel=$(delta inbound l2tp_no_tunnel)
 lab_assert_ge "WAN L2TP flood: random Tunnel IDs of no tunnel passed and counted (l2tp_no_tunnel)" 1000 "$notunnel"
 calls_used=$(used vpnpt_pptp_calls_v2)
-esp_used=$(used vpnpt_esp_out_v1)
+esp_used=$(used vpnpt_esp_out_v2)
 calls_full=$(($(delta outbound pptp_table_full) + $(delta outbound pptp_id_exhausted)))
 esp_full=$(delta outbound esp_table_full)
 calls_quota=$(delta outbound pptp_host_quota)
 esp_quota=$(delta outbound esp_host_quota)
 held=$(delta outbound pptp_held)
 lab_info "PPTP call table after the LAN flood: $calls_used / $(cap vpnpt_pptp_calls_v2) (refused: $calls_full, flood segments held: $held)"
-lab_info "outbound ESP table after the LAN flood: $esp_used / $(cap vpnpt_esp_out_v1) (refused: $esp_full)"
+lab_info "outbound ESP table after the LAN flood: $esp_used / $(cap vpnpt_esp_out_v2) (refused: $esp_full)"
 c3_calls=$(sessions | lab_json "sum(1 for r in d if r['proto'] == 'pptp' and r.get('host') == '$(lab_client_ip s1 3)')")
 lab_info "of which calls of the flooding host c3: $c3_calls"
 c3_sas=$(sessions | lab_json "sum(len(r['ids']['spi_out']) for r in d if r['proto'] == 'ipsec' and r.get('host') == '$(lab_client_ip s1 3)')")
@@ -154,11 +154,11 @@ lab_assert_not "no quota refusal hits the other host" grep -q host_quota <<<"$ot
 if ((calls_used >= $(cap vpnpt_pptp_calls_v2) - 1)); then
 	lab_assert_ge "the full call table refuses new calls with a reason (pptp_table_full/pptp_id_exhausted)" 1 "$calls_full"
 fi
-if ((esp_used >= $(cap vpnpt_esp_out_v1))); then
+if ((esp_used >= $(cap vpnpt_esp_out_v2))); then
 	lab_assert_ge "the full outbound ESP table refuses new SPIs with a reason (esp_table_full)" 1 "$esp_full"
 fi
 printf '{"calls_used": %d, "calls_capacity": %d, "c3_calls": %d, "esp_out_used": %d, "esp_out_capacity": %d, "calls_refused": %d, "esp_refused": %d, "other_host_refused": "%s", "esp_unbound": %d, "gre_no_call": %d, "pptp_held": %d}\n' \
-	"$calls_used" "$(cap vpnpt_pptp_calls_v2)" "$c3_calls" "$esp_used" "$(cap vpnpt_esp_out_v1)" "$calls_full" "$esp_full" \
+	"$calls_used" "$(cap vpnpt_pptp_calls_v2)" "$c3_calls" "$esp_used" "$(cap vpnpt_esp_out_v2)" "$calls_full" "$esp_full" \
 	"$other" "$unbound" "$nocall" "$held" | tee "$d/figures.json"
 
 # ---------------------------------------------------------------- the event ring and the report limiter still work

@@ -1,11 +1,13 @@
 #include "prog_runner.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <stdexcept>
 #include <vector>
 
+#include "loader/esp_table.h"
 #include "loader/l2tp_table.h"
 #include "loader/pptp_table.h"
 
@@ -79,7 +81,8 @@ size_t Dataplane::entries(const char* name) const {
   // The PPTP tables are arrays (maps/vpnpt_abi.h): count the slots in use.
   if (std::string(name) == VPNPT_MAP_PPTP_CALLS) return live_pptp_calls(fd).size();
   if (std::string(name) == VPNPT_MAP_PPTP_GRE_OUT) return used_pptp_gre_slots(fd).size();
-  // So are the L2TP tables.
+  // So are the L2TP and ESP tables.
+  if (std::string(name) == VPNPT_MAP_ESP_IN || std::string(name) == VPNPT_MAP_ESP_OUT) return live_esp_sas(fd).size();
   if (std::string(name) == VPNPT_MAP_L2TP_TUNNELS) return live_l2tp_tunnels(fd).size();
   if (std::string(name) == VPNPT_MAP_L2TP_OUT) return used_l2tp_out_slots(fd);
   std::vector<uint8_t> key(64), next(64);
@@ -91,6 +94,22 @@ size_t Dataplane::entries(const char* name) const {
     prev = key.data();
   }
   return n;
+}
+
+void Dataplane::bind_spi(uint32_t server, uint32_t spi, uint32_t host) const {
+  auto tab = EspTable::map(map_fd(VPNPT_MAP_ESP_IN));
+  if (!tab) throw std::runtime_error(tab.error().message());
+  vpnpt_esp_sa sa{};
+  sa.server = server;
+  sa.spi = htonl(spi);
+  sa.host = host;
+  if (tab->insert(sa) == EspTable::Put::full) throw std::runtime_error("the inbound ESP table's run is full");
+}
+
+uint32_t Dataplane::esp_out_host(uint32_t server, uint32_t spi) const {
+  for (const auto& s : live_esp_sas(map_fd(VPNPT_MAP_ESP_OUT)))
+    if (s.sa.server == server && s.sa.spi == htonl(spi)) return s.sa.host;
+  return 0;
 }
 
 uint64_t Dataplane::reason(uint32_t r) const {

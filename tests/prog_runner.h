@@ -44,8 +44,12 @@ struct Dataplane {
   void configure(uint32_t public_ip, uint32_t wan_ifindex = 0, uint32_t switches = VPNPT_SW_ALL) const;
   // A shared map by name (e.g. VPNPT_MAP_PPTP_CALLS).
   int map_fd(const char* name) const;
-  // Entries in a hash map.
+  // Entries in use in a session map (array tables: the slots in use).
   size_t entries(const char* name) const;
+  // Binds the server's SPI (host order) to @host in the inbound ESP table, as the daemon's binder does.
+  void bind_spi(uint32_t server, uint32_t spi, uint32_t host) const;
+  // The host that owns the outbound SPI (host order) toward @server, 0 if none.
+  uint32_t esp_out_host(uint32_t server, uint32_t spi) const;
   // Reason counter (both directions summed).
   uint64_t reason(uint32_t r) const;
 };

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "loader/esp_table.h"
 #include "loader/pinned_maps.h"
 #include "loader/pptp_table.h"
 
@@ -93,8 +94,7 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
 
 void check_esp_out(const model::Model& m, const Dataplane& dp) {
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> got;
-  for (const auto& [k, sa] : dump_map<vpnpt_esp_key, vpnpt_esp_sa>(dp.map_fd(VPNPT_MAP_ESP_OUT)))
-    got[{k.server, ntohl(k.spi)}] = sa.host;
+  for (const auto& [slot, sa] : live_esp_sas(dp.map_fd(VPNPT_MAP_ESP_OUT))) got[{sa.server, ntohl(sa.spi)}] = sa.host;
   REQUIRE(got == m.esp_out);
 }
 

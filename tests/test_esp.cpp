@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "loader/esp_table.h"
 #include "prog_runner.h"
 #include "test_router.h"
 
@@ -39,21 +40,13 @@ Bytes esp(uint32_t s, uint32_t d, uint32_t spi, uint32_t seq, uint8_t ttl, const
 struct EspRig {
   TestRouter rt;
   Dataplane dp;
-  EspRig() { dp.configure(kPub, rt.wan_ifindex); }
+  explicit EspRig(const LoadConfig& c = {}) : dp(c) { dp.configure(kPub, rt.wan_ifindex); }
   RunResult lan(const Bytes& f) { return run_xdp(dp.progs.lan_fd(), f, 1, rt.lan_ifindex); }
   RunResult wan(const Bytes& f) { return run_xdp(dp.progs.wan_fd(), f, 1, rt.wan_ifindex); }
-  void bind(uint32_t spi, uint32_t host) {
-    vpnpt_esp_key k{kSrv, htonl(spi)};
-    vpnpt_esp_sa sa{};
-    sa.host = host;
-    REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY) == 0);
-  }
+  void bind(uint32_t spi, uint32_t host) { dp.bind_spi(kSrv, spi, host); }
   bool out_owner(uint32_t spi, uint32_t* host) {
-    vpnpt_esp_key k{kSrv, htonl(spi)};
-    vpnpt_esp_sa sa{};
-    if (bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_ESP_OUT), &k, &sa)) return false;
-    *host = sa.host;
-    return true;
+    *host = dp.esp_out_host(kSrv, spi);
+    return *host != 0;
   }
 };
 
@@ -159,5 +152,74 @@ TEST_CASE("ESP: what vpnpt does not translate", "[ipsec][esp][netns]") {
     CHECK(r.verdict == XDP_PASS);
     CHECK(r.out == in);
     CHECK(g.dp.reason(VPNPT_REASON_L4_TRUNC) == 1);
+  }
+}
+
+TEST_CASE("ESP: an SA whose probe run is full is refused; an emptied slot is found past and reused", "[ipsec][esp][netns]") {
+  LoadConfig c;
+  c.esp_slots = 1024;  // a table of another size than the default: the hooks must use its size
+  EspRig g(c);
+  auto lan_eth = eth(TestRouter::kClient.mac, g.rt.lan_mac);
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  // One SPI more than a run has slots, all toward the server and sharing one home slot (in this table's size).
+  const uint32_t mask = c.esp_slots - 1, home = vpnpt_esp_home(kSrv, htonl(1), mask);
+  const size_t kRun = VPNPT_ESP_PROBES;
+  std::vector<uint32_t> spis;
+  for (uint32_t spi = 1; spis.size() < VPNPT_ESP_PROBES + 1; ++spi)
+    if (vpnpt_esp_home(kSrv, htonl(spi), mask) == home) spis.push_back(spi);
+
+  for (size_t i = 0; i < kRun; ++i) CHECK(g.lan(esp(kA, kSrv, spis[i], 1, 64, lan_eth)).verdict == XDP_REDIRECT);
+  CHECK(g.lan(esp(kA, kSrv, spis[kRun], 1, 64, lan_eth)).verdict == XDP_DROP);
+  CHECK(g.dp.reason(VPNPT_REASON_ESP_TABLE_FULL) == 1);
+  CHECK(g.dp.entries(VPNPT_MAP_ESP_OUT) == kRun);
+
+  // The daemon empties a slot in the middle of the run: the SAs behind it are still found
+  // (a lookup walks the whole run), and the refused SPI gets the emptied slot.
+  auto out = EspTable::map(g.dp.map_fd(VPNPT_MAP_ESP_OUT));
+  REQUIRE(out);
+  auto freed = out->find(kSrv, htonl(spis[3]));
+  REQUIRE(freed);
+  out->erase(*freed);
+  for (size_t i = 4; i < kRun; ++i) {
+    auto r = g.lan(esp(kA, kSrv, spis[i], 2, 64, lan_eth));
+    CHECK(r.out == esp(kPub, kSrv, spis[i], 2, 63, eth(g.rt.wan_mac, TestRouter::kServer.mac)));
+  }
+  CHECK(g.dp.entries(VPNPT_MAP_ESP_OUT) == kRun - 1);  // no duplicates learned
+  CHECK(g.lan(esp(kA, kSrv, spis[kRun], 2, 64, lan_eth)).verdict == XDP_REDIRECT);
+  CHECK(out->find(kSrv, htonl(spis[kRun])) == freed);
+
+  // Inbound, the binder's table fills the same way; the last SA of the run is delivered.
+  auto in = EspTable::map(g.dp.map_fd(VPNPT_MAP_ESP_IN));
+  REQUIRE(in);
+  for (size_t i = 0; i <= kRun; ++i) {
+    vpnpt_esp_sa sa{};
+    sa.server = kSrv;
+    sa.spi = htonl(spis[i]);
+    sa.host = kB;
+    CHECK(in->insert(sa) == (i < kRun ? EspTable::Put::added : EspTable::Put::full));
+  }
+  auto r = g.wan(esp(kSrv, kPub, spis[kRun - 1], 1, 60, wan_eth));
+  CHECK(r.out == esp(kSrv, kB, spis[kRun - 1], 1, 59, eth(g.rt.lan_mac, TestRouter::kClient2.mac)));
+  CHECK(g.wan(esp(kSrv, kPub, spis[kRun], 1, 60, wan_eth)).verdict == XDP_DROP);
+}
+
+TEST_CASE("ESP: servers with sequential SPIs spread over the table like random keys", "[ipsec][esp][unit]") {
+  // 200 servers in one /24, SPIs counting up: both vary only in the high bits of their
+  // network-order words. A mix that multiplies first folds them into 16 bits (11 % refused).
+  const uint32_t mask = VPNPT_ESP_SLOTS - 1;
+  for (uint32_t sas : {20000u, uint32_t{VPNPT_ESP_MAX_SAS}}) {
+    std::vector<uint8_t> used(VPNPT_ESP_SLOTS);
+    uint32_t refused = 0;
+    for (uint32_t i = 0; i < sas; ++i) {
+      uint32_t home = vpnpt_esp_home(htonl(0xc6336410u + i % 200), htonl(0x200000 + i), mask);
+      uint32_t k = 0;
+      while (k < VPNPT_ESP_PROBES && used[(home + k) & mask]) ++k;
+      if (k == VPNPT_ESP_PROBES)
+        ++refused;
+      else
+        used[(home + k) & mask] = 1;
+    }
+    INFO(sas << " SAs");
+    CHECK(refused <= sas / 1000);  // a full table refuses about 0.05 % (random keys: 30 of 65,536)
   }
 }

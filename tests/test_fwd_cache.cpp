@@ -33,10 +33,7 @@ struct CacheRig {
   Dataplane dp;
   explicit CacheRig(uint64_t bound_ns) : dp(LoadConfig{2, true, bound_ns}) {
     dp.configure(kPub, rt.wan_ifindex);
-    vpnpt_esp_key k{kSrv, htonl(0x5151)};
-    vpnpt_esp_sa sa{};
-    sa.host = kA;
-    REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY) == 0);
+    dp.bind_spi(kSrv, 0x5151, kA);
   }
   // The server's ESP to the public address, @payload bytes of it.
   RunResult in(size_t payload = 48) {

@@ -117,10 +117,7 @@ TEST_CASE("IP passthrough: vpnpt's sessions come first", "[passthrough][netns]")
   auto r = g.wan(g.from_server(1701, 1701, pkt::l2tp::data(100, 1, Bytes{0xff, 3})));
   CHECK(r.out == g.at_client(L2tpRig::kB, 1701, 1701, pkt::l2tp::data(100, 1, Bytes{0xff, 3})));
   // ESP bound to B stays B's.
-  vpnpt_esp_key k{L2tpRig::kSrv, htonl(0xbbbb0001)};
-  vpnpt_esp_sa sa{};
-  sa.host = L2tpRig::kB;
-  REQUIRE(bpf_map_update_elem(g.dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY) == 0);
+  g.dp.bind_spi(L2tpRig::kSrv, 0xbbbb0001, L2tpRig::kB);
   auto e = g.wan(g.in(pkt::kProtoEsp, pkt::esp(0xbbbb0001, 1)));
   CHECK(e.out == g.in_at(L2tpRig::kB, pkt::kProtoEsp, pkt::esp(0xbbbb0001, 1)));
   // An unbound SPI from a peer that never opened IKE to the host is dropped, never guessed.

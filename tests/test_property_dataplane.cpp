@@ -94,10 +94,7 @@ struct Rig {
   }
 
   void bind(uint32_t server, uint32_t spi, uint32_t host) {
-    vpnpt_esp_key k{server, htonl(spi)};
-    vpnpt_esp_sa sa{};
-    sa.host = host;
-    REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY) == 0);
+    dp.bind_spi(server, spi, host);
     m.esp_in[{server, spi}] = host;
   }
 };

@@ -45,10 +45,7 @@ TEST_CASE("regression: an L4 header continuing into Ethernet padding is cut off,
   REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn(true)).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000))).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.wan_fd(), down.data(pptp::ocrp(0, 1000))).verdict == XDP_PASS);
-  vpnpt_esp_key k{kSrv, htonl(0x99)};
-  vpnpt_esp_sa sa{};
-  sa.host = kA;
-  REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY) == 0);
+  dp.bind_spi(kSrv, 0x99, kA);
 
   struct Case {
     const char* name;

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "l2tp_rig.h"
+#include "loader/esp_table.h"
 #include "loader/host_quota.h"
 #include "pptp_builder.h"
 
@@ -50,9 +51,12 @@ TEST_CASE("quota: one host's outbound SPIs stop at its share, others carry on", 
   CHECK(dp.entries(VPNPT_MAP_ESP_OUT) == 4);
 
   // The daemon expires two of A's SAs; its recount gives A room again.
+  auto out = EspTable::map(dp.map_fd(VPNPT_MAP_ESP_OUT));
+  REQUIRE(out);
   for (uint32_t spi : {1u, 2u}) {
-    vpnpt_esp_key k{srv, htonl(spi)};
-    REQUIRE(bpf_map_delete_elem(dp.map_fd(VPNPT_MAP_ESP_OUT), &k) == 0);
+    auto slot = out->find(srv, htonl(spi));
+    REQUIRE(slot);
+    out->erase(*slot);
   }
   CHECK(recount_host_quotas(quota_maps(dp)) == 2);
   vpnpt_host_quota q{};

@@ -327,7 +327,7 @@ struct Vpnpt {
 };
 
 // The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (maps/vpnpt_abi.h):
-// their size is fixed, never raised; the hash tables are.
+// their size is fixed, never raised. The ESP tables are raised to twice the SAs.
 const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,    VPNPT_MAP_ESP_OUT,
                               VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,  VPNPT_MAP_L2TP_PORTS};
 bool fixed_size(const char* map) {
@@ -347,8 +347,10 @@ Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) 
     bpf_object__for_each_map(m, o) bpf_map__set_pin_path(m, nullptr);
     for (const char* n : kSessionMaps) {
       bpf_map* sm = bpf_object__find_map_by_name(o, n);
-      if (sm && !fixed_size(n) && bpf_map__max_entries(sm) < want)
-        bpf_map__set_max_entries(sm, static_cast<uint32_t>(want));
+      if (!sm || fixed_size(n)) continue;
+      uint64_t slots = VPNPT_ESP_SLOTS;  // the ESP tables: twice the SAs, a power of two
+      while (slots < 2 * want) slots <<= 1;
+      bpf_map__set_max_entries(sm, static_cast<uint32_t>(slots));
     }
   }
   v.lan.load("xdp_lan");
@@ -467,34 +469,39 @@ void fill_l2tp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
   put_array(v.lan.map_fd(VPNPT_MAP_L2TP_OUT), index);
 }
 
-// Sessions: the @flows active ones the generator hits, plus @extra idle ones on other
-// (never used) server addresses, in every ESP table; PPTP and L2TP: fill_pptp, fill_l2tp.
-void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
+// Raw-ESP SAs in one table of @slots slots: the @flows active ones (SPIs @spi_base + k) and
+// @extra idle ones on other (never used) servers, 32,768 each. The idle ones are placed
+// first, so the active ones find their runs as crowded as the fill makes them.
+void fill_esp(int fd, uint32_t slots, uint32_t flows, uint64_t extra, uint32_t spi_base, uint32_t lan_ifindex) {
   const uint32_t c = ip(kClient), s = ip(kServer);
+  std::vector<vpnpt_esp_sa> table(slots);
+  const uint64_t total = flows + extra;
+  for (uint64_t n = 0; n < total; ++n) {
+    const uint64_t k = (n + flows) % total;  // k >= flows: idle ones first
+    const bool active = k < flows;
+    const uint64_t j = k - flows;
+    vpnpt_esp_sa sa{};
+    sa.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(j >> 15));
+    sa.spi = htonl(active ? spi_base + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u);
+    sa.host = c;
+    sa.lan_ifindex = lan_ifindex;
+    const uint32_t home = vpnpt_esp_home(sa.server, sa.spi, slots - 1);
+    uint32_t i = 0;
+    while (i < VPNPT_ESP_PROBES && table[(home + i) & (slots - 1)].host) ++i;
+    if (i < VPNPT_ESP_PROBES)
+      table[(home + i) & (slots - 1)] = sa;
+    else if (active)
+      die("the ESP table has no slot for an active SA");
+  }
+  put_array(fd, table);
+}
+
+// Sessions: the @flows active ones the generator hits, plus @extra idle ones, in every table.
+void fill_sessions(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifindex) {
   fill_pptp(v, flows, extra, lan_ifindex);
   fill_l2tp(v, flows, extra, lan_ifindex);
-  const int ein = v.lan.map_fd(VPNPT_MAP_ESP_IN), eout = v.lan.map_fd(VPNPT_MAP_ESP_OUT);
-  std::vector<vpnpt_esp_key> ik, ok;
-  std::vector<vpnpt_esp_sa> iv, ov;
-  const uint64_t total = flows + extra;
-  for (uint64_t k = 0; k < total; ++k) {
-    const bool active = k < flows;
-    const uint64_t j = k - flows;  // idle ones: server 100.64.x.y, 32768 calls each
-    const uint32_t server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(j >> 15));
-    const uint32_t sin = active ? kEspInSpiBase + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u;
-    const uint32_t sout = active ? kEspOutSpiBase + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u;
-    vpnpt_esp_sa sa{};
-    sa.host = c;
-    ik.push_back({server, htonl(sin)});
-    iv.push_back(sa);
-    sa.lan_ifindex = lan_ifindex;
-    ok.push_back({server, htonl(sout)});
-    ov.push_back(sa);
-    if (ik.size() == 8192 || k + 1 == total) {
-      batch_put(ein, ik, iv);
-      batch_put(eout, ok, ov);
-    }
-  }
+  for (auto [name, base] : {std::pair{VPNPT_MAP_ESP_IN, kEspInSpiBase}, std::pair{VPNPT_MAP_ESP_OUT, kEspOutSpiBase}})
+    fill_esp(v.lan.map_fd(name), v.max_entries.at(name), flows, extra, base, lan_ifindex);
 }
 
 // ------------------------------------------------------------ generator

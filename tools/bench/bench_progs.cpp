@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/esp_table.h"
 #include "loader/ipsec_binder.h"
 #include "l2tp_builder.h"
 #include "loader/l2tp_slowpath.h"
@@ -146,10 +147,7 @@ int main(int argc, char** argv) {
   run_xdp(dp.progs.wan_fd(), down.syn(true));
   run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000)));
   run_xdp(dp.progs.wan_fd(), down.data(pptp::ocrp(0, 1000)));
-  vpnpt_esp_key k{srv, htonl(0x5151)};
-  vpnpt_esp_sa sa{};
-  sa.host = a;
-  bpf_map_update_elem(dp.map_fd(VPNPT_MAP_ESP_IN), &k, &sa, BPF_ANY);
+  dp.bind_spi(srv, 0x5151, a);
   // One L2TP tunnel: the client's port 1701 kept, its Tunnel ID 7 known to the server as 8.
   vpnpt_l2tp_tunnel tv{};
   tv.state = VPNPT_L2TP_ESTABLISHED;
@@ -262,7 +260,8 @@ int main(int argc, char** argv) {
     // the WAN hook, the binder's decision, the map write. One server per binding
     // (the binder serialises bindings per server).
     IpsecBinder binder;
-    const int esp_in = dp.map_fd(VPNPT_MAP_ESP_IN);
+    auto esp_in = EspTable::map(dp.map_fd(VPNPT_MAP_ESP_IN));
+    if (!esp_in) throw std::runtime_error(esp_in.error().message());
     uint64_t now = 1000000000ull;
     uint32_t bound = 0;
     auto t0 = std::chrono::steady_clock::now();
@@ -279,10 +278,11 @@ int main(int argc, char** argv) {
               rt.wan_ifindex);
       BindResult br = binder.on_unknown_spi(server, htonl(spi), now + 800);
       if (br.bound) {
-        vpnpt_esp_key k{server, htonl(spi)};
         vpnpt_esp_sa v{};
+        v.server = server;
+        v.spi = htonl(spi);
         v.host = br.host;
-        if (bpf_map_update_elem(esp_in, &k, &v, BPF_NOEXIST) == 0) ++bound;
+        if (esp_in->insert(v) == EspTable::Put::added) ++bound;
       }
       binder.tick(now + 900);
     }

@@ -1,0 +1,56 @@
+// Userspace side of the ESP SA tables (maps/vpnpt_abi.h: vpnpt_esp_in_v2,
+// vpnpt_esp_out_v2): memory-mappable arrays of SA slots, open-addressed by
+// (server, SPI). The LAN hook claims outbound slots itself; the daemon
+// writes the inbound bindings and empties idle slots of both. It maps the
+// arrays read-write and orders its writes as the hooks' checks need: a
+// slot's host is written last and cleared first, its key cleared last.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "../maps/vpnpt_abi.h"
+#include "loader/result.h"
+
+namespace vpnpt {
+
+struct EspSa {
+  uint32_t slot;
+  vpnpt_esp_sa sa;
+};
+
+// Used slots (key and host set) of the table @fd, read-only: for inspection and counts.
+std::vector<EspSa> live_esp_sas(int fd);
+
+class EspTable {
+ public:
+  static Result<EspTable> map(int fd);
+
+  EspTable(EspTable&& o) noexcept;
+  EspTable& operator=(EspTable&& o) noexcept;
+  EspTable(const EspTable&) = delete;
+  EspTable& operator=(const EspTable&) = delete;
+  ~EspTable();
+
+  std::vector<EspSa> live() const;
+  // The used slot of (server, SPI), both in network order, as the hooks find it.
+  std::optional<uint32_t> find(uint32_t server, uint32_t spi) const;
+
+  enum class Put { added, exists, full };
+  // Records @sa (its key and a host set) in a free slot of its run, unless it is there already.
+  Put insert(const vpnpt_esp_sa& sa);
+  // Empties @slot: host first (lookups stop matching), key last (the slot can be claimed again).
+  void erase(uint32_t slot);
+
+ private:
+  EspTable() = default;
+  void unmap();
+
+  vpnpt_esp_sa* slots_ = nullptr;
+  uint32_t n_ = 0;  // a power of two
+  size_t len_ = 0;
+};
+
+}  // namespace vpnpt
