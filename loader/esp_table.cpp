@@ -1,8 +1,6 @@
 #include "loader/esp_table.h"
 
 #include <bpf/bpf.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -46,41 +44,16 @@ Result<EspTable> EspTable::map(int fd) {
   uint32_t n = slot_count(fd);
   if (n == 0 || (n & (n - 1)) != 0)
     return make_error("the ESP table's slot count " + std::to_string(n) + " is not a power of two", EINVAL);
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  size_t len = (sizeof(vpnpt_esp_sa) * n + page - 1) / page * page;
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED)
-    return make_error("cannot map an ESP table read-write (it must be the memory-mappable array vpnpt creates)",
-                      errno);
+  auto slots = MappedArray<vpnpt_esp_sa>::map(fd, n, "an ESP table");
+  if (!slots) return slots.error();
   EspTable t;
-  t.slots_ = static_cast<vpnpt_esp_sa*>(p);
-  t.n_ = n;
-  t.len_ = len;
+  t.slots_ = std::move(*slots);
   return t;
-}
-
-EspTable::EspTable(EspTable&& o) noexcept { *this = std::move(o); }
-
-EspTable& EspTable::operator=(EspTable&& o) noexcept {
-  if (this != &o) {
-    unmap();
-    slots_ = std::exchange(o.slots_, nullptr);
-    n_ = std::exchange(o.n_, 0);
-    len_ = std::exchange(o.len_, 0);
-  }
-  return *this;
-}
-
-EspTable::~EspTable() { unmap(); }
-
-void EspTable::unmap() {
-  if (slots_) munmap(slots_, len_);
-  slots_ = nullptr;
 }
 
 std::vector<EspSa> EspTable::live() const {
   std::vector<EspSa> out;
-  for (uint32_t i = 0; i < n_; ++i) {
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
     vpnpt_esp_sa sa;
     std::memcpy(&sa, &slots_[i], sizeof(sa));  // the hooks may be counting in it
     if (used(sa)) out.push_back({i, sa});
@@ -90,9 +63,9 @@ std::vector<EspSa> EspTable::live() const {
 
 std::optional<uint32_t> EspTable::find(uint32_t server, uint32_t spi) const {
   const uint64_t key = key_of(server, spi);
-  const uint32_t home = vpnpt_esp_home(server, spi, n_ - 1);
+  const uint32_t home = vpnpt_esp_home(server, spi, mask());
   for (uint32_t i = 0; i < VPNPT_ESP_PROBES; ++i) {
-    uint32_t idx = (home + i) & (n_ - 1);
+    uint32_t idx = (home + i) & mask();
     const auto& s = slots_[idx];
     if (__atomic_load_n(reinterpret_cast<const uint64_t*>(&s), __ATOMIC_ACQUIRE) == key &&
         __atomic_load_n(&s.host, __ATOMIC_ACQUIRE) != 0)
@@ -104,9 +77,9 @@ std::optional<uint32_t> EspTable::find(uint32_t server, uint32_t spi) const {
 EspTable::Put EspTable::insert(const vpnpt_esp_sa& sa) {
   if (find(sa.server, sa.spi)) return Put::exists;
   const uint64_t key = key_of(sa);
-  const uint32_t home = vpnpt_esp_home(sa.server, sa.spi, n_ - 1);
+  const uint32_t home = vpnpt_esp_home(sa.server, sa.spi, mask());
   for (uint32_t i = 0; i < VPNPT_ESP_PROBES; ++i) {
-    auto& s = slots_[(home + i) & (n_ - 1)];
+    auto& s = slots_[(home + i) & mask()];
     // Claimed like the LAN hook claims (it may be after the same slot, for another SA).
     uint64_t expected = 0;
     if (!__atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&s), &expected, key, false, __ATOMIC_ACQ_REL,
@@ -124,7 +97,7 @@ EspTable::Put EspTable::insert(const vpnpt_esp_sa& sa) {
 }
 
 void EspTable::erase(uint32_t slot) {
-  if (slot >= n_) return;
+  if (slot >= slots_.size()) return;
   auto& s = slots_[slot];
   __atomic_store_n(&s.host, 0u, __ATOMIC_RELEASE);
   s.lan_ifindex = 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/mapped_array.h"
 #include "loader/result.h"
 
 namespace vpnpt {
@@ -28,12 +29,6 @@ class EspTable {
  public:
   static Result<EspTable> map(int fd);
 
-  EspTable(EspTable&& o) noexcept;
-  EspTable& operator=(EspTable&& o) noexcept;
-  EspTable(const EspTable&) = delete;
-  EspTable& operator=(const EspTable&) = delete;
-  ~EspTable();
-
   std::vector<EspSa> live() const;
   // The used slot of (server, SPI), both in network order, as the hooks find it.
   std::optional<uint32_t> find(uint32_t server, uint32_t spi) const;
@@ -46,11 +41,9 @@ class EspTable {
 
  private:
   EspTable() = default;
-  void unmap();
 
-  vpnpt_esp_sa* slots_ = nullptr;
-  uint32_t n_ = 0;  // a power of two
-  size_t len_ = 0;
+  MappedArray<vpnpt_esp_sa> slots_;
+  uint32_t mask() const { return slots_.size() - 1; }  // the size is a power of two (map() checks)
 };
 
 }  // namespace vpnpt

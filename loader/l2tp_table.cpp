@@ -1,8 +1,6 @@
 #include "loader/l2tp_table.h"
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,11 +12,6 @@ namespace vpnpt {
 namespace {
 
 uint32_t load_state(const vpnpt_l2tp_tunnel& t) { return __atomic_load_n(&t.state, __ATOMIC_ACQUIRE); }
-
-size_t region_len(size_t bytes) {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return (bytes + page - 1) / page * page;
-}
 
 // The per-port NAT ports' array index, or -1 outside 61000..61999 (@port in network order).
 int port_index(uint16_t port) {
@@ -45,47 +38,16 @@ uint32_t used_l2tp_out_slots(int out_fd) {
 
 Result<L2tpTable> L2tpTable::map(const L2tpMaps& m) {
   L2tpTable t;
-  struct Want {
-    int fd;
-    size_t bytes;
-    const char* name;
-  } want[3] = {{m.tunnels, sizeof(vpnpt_l2tp_tunnel) * VPNPT_L2TP_MAX_TUNNELS, VPNPT_MAP_L2TP_TUNNELS},
-               {m.out, sizeof(vpnpt_l2tp_out_slot) * VPNPT_L2TP_OUT_SLOTS, VPNPT_MAP_L2TP_OUT},
-               {m.ports, sizeof(vpnpt_l2tp_port) * VPNPT_L2TP_PORT_NAT_PORTS, VPNPT_MAP_L2TP_PORTS}};
-  for (int i = 0; i < 3; ++i) {
-    size_t len = region_len(want[i].bytes);
-    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, want[i].fd, 0);
-    if (p == MAP_FAILED)
-      return make_error(std::string("cannot map ") + want[i].name +
-                            " read-write (it must be the memory-mappable array vpnpt creates)",
-                        errno);
-    t.regions_[i] = {p, len};
-  }
-  t.tunnels_ = static_cast<vpnpt_l2tp_tunnel*>(t.regions_[0].p);
-  t.out_ = static_cast<vpnpt_l2tp_out_slot*>(t.regions_[1].p);
-  t.ports_ = static_cast<vpnpt_l2tp_port*>(t.regions_[2].p);
+  auto tunnels = MappedArray<vpnpt_l2tp_tunnel>::map(m.tunnels, VPNPT_L2TP_MAX_TUNNELS, VPNPT_MAP_L2TP_TUNNELS);
+  if (!tunnels) return tunnels.error();
+  auto out = MappedArray<vpnpt_l2tp_out_slot>::map(m.out, VPNPT_L2TP_OUT_SLOTS, VPNPT_MAP_L2TP_OUT);
+  if (!out) return out.error();
+  auto ports = MappedArray<vpnpt_l2tp_port>::map(m.ports, VPNPT_L2TP_PORT_NAT_PORTS, VPNPT_MAP_L2TP_PORTS);
+  if (!ports) return ports.error();
+  t.tunnels_ = std::move(*tunnels);
+  t.out_ = std::move(*out);
+  t.ports_ = std::move(*ports);
   return t;
-}
-
-L2tpTable::L2tpTable(L2tpTable&& o) noexcept { *this = std::move(o); }
-
-L2tpTable& L2tpTable::operator=(L2tpTable&& o) noexcept {
-  if (this != &o) {
-    unmap();
-    for (int i = 0; i < 3; ++i) regions_[i] = std::exchange(o.regions_[i], {});
-    tunnels_ = std::exchange(o.tunnels_, nullptr);
-    out_ = std::exchange(o.out_, nullptr);
-    ports_ = std::exchange(o.ports_, nullptr);
-  }
-  return *this;
-}
-
-L2tpTable::~L2tpTable() { unmap(); }
-
-void L2tpTable::unmap() {
-  for (auto& r : regions_)
-    if (r.p) munmap(r.p, r.len);
-  for (auto& r : regions_) r = {};
 }
 
 std::vector<L2tpTunnel> L2tpTable::live() const {

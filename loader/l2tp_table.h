@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/mapped_array.h"
 #include "loader/result.h"
 
 namespace vpnpt {
@@ -36,12 +37,6 @@ class L2tpTable {
  public:
   static Result<L2tpTable> map(const L2tpMaps& m);
 
-  L2tpTable(L2tpTable&& o) noexcept;
-  L2tpTable& operator=(L2tpTable&& o) noexcept;
-  L2tpTable(const L2tpTable&) = delete;
-  L2tpTable& operator=(const L2tpTable&) = delete;
-  ~L2tpTable();
-
   std::vector<L2tpTunnel> live() const;
   // A copy of slot @xid (the hooks may be counting in it).
   vpnpt_l2tp_tunnel get(uint16_t xid) const;
@@ -63,19 +58,13 @@ class L2tpTable {
   void erase(uint16_t xid);
 
  private:
-  struct Region {
-    void* p = nullptr;
-    size_t len = 0;
-  };
   L2tpTable() = default;
   // The index slot that names the source's tunnels, if it has any.
   std::optional<uint32_t> source_slot(uint32_t client, uint32_t server, uint16_t client_port) const;
-  void unmap();
 
-  Region regions_[3];
-  vpnpt_l2tp_tunnel* tunnels_ = nullptr;
-  vpnpt_l2tp_out_slot* out_ = nullptr;
-  vpnpt_l2tp_port* ports_ = nullptr;
+  MappedArray<vpnpt_l2tp_tunnel> tunnels_;
+  MappedArray<vpnpt_l2tp_out_slot> out_;
+  MappedArray<vpnpt_l2tp_port> ports_;
 };
 
 }  // namespace vpnpt
