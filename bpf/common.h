@@ -22,4 +22,9 @@
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
 
+/* The hook's context shim: a TC hook file includes ctx/skb.h first; everything else is XDP. */
+#ifndef VPNPT_BPF_CTX_H
+#include "ctx/xdp.h"
+#endif
+
 #endif

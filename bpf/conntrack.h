@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The kernel's own NAT mapping of a UDP flow, read at XDP through the
+ * The kernel's own NAT mapping of a UDP flow, read by the hooks through the
  * conntrack kfuncs: when the kernel's masquerade owns the port allocation
  * (IKE and NAT-T on 4500), vpnpt forwards the flow's ESP itself with exactly
  * the addresses and ports conntrack chose, so there is one NAT table, not
@@ -27,8 +27,9 @@ struct bpf_ct_opts___vp {
 };
 
 struct nf_conn;
-extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
-					 struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
+/* bpf_xdp_ct_lookup or bpf_skb_ct_lookup, named by the hook's ctx shim. */
+extern struct nf_conn *ctx_ct_lookup_kfunc(struct __ctx_buff *ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
+					   struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym;
 
@@ -87,7 +88,7 @@ struct udp_nat {
  * entry whose peer has answered to @timeout_ms (the stream timeout), as the
  * kernel does for each packet of a flow that keeps going.
  */
-static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __be16 sport,
+static __always_inline int ct_udp_translation(struct __ctx_buff *ctx, __be32 saddr, __be32 daddr, __be16 sport,
 					      __be16 dport, __u32 timeout_ms, struct udp_nat *out)
 {
 	struct bpf_sock_tuple t = {};
@@ -97,7 +98,7 @@ static __always_inline int ct_udp_translation(struct xdp_md *ctx, __be32 saddr, 
 	t.ipv4.daddr = daddr;
 	t.ipv4.sport = sport;
 	t.ipv4.dport = dport;
-	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &t, sizeof(t.ipv4), &opts, sizeof(opts));
+	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &t, sizeof(t.ipv4), &opts, sizeof(opts));
 	if (!ct)
 		return -1;
 	struct nf_conn *c = ct;
@@ -137,7 +138,7 @@ struct {
 } vpnpt_scratch_ct SEC(".maps");
 
 /* 1 if conntrack tracks the TCP or UDP packet (saddr:sport -> daddr:dport) in either direction. */
-static __always_inline int ct_tracked(struct xdp_md *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
+static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
 				      __be16 dport)
 {
 	__u32 zero = 0;
@@ -152,7 +153,7 @@ static __always_inline int ct_tracked(struct xdp_md *ctx, __u8 proto, __be32 sad
 	q->t.ipv4.daddr = daddr;
 	q->t.ipv4.sport = sport;
 	q->t.ipv4.dport = dport;
-	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, sizeof(q->opts));
+	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, sizeof(q->opts));
 	if (!ct)
 		return 0;
 	bpf_ct_release(ct);

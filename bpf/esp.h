@@ -134,10 +134,10 @@ static __always_inline struct vpnpt_esp_sa *esp_claim(void *table, __be32 server
 }
 
 /* LAN -> WAN: record the host's SPI, source-NAT, forward. */
-static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct esp_hdr *eh = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -154,14 +154,14 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 	struct vpnpt_esp_sa *sa = esp_find(&vpnpt_esp_out_v2, ip->daddr, eh->spi);
 	if (!sa) {
 		if (!quota_take(ip->saddr, QUOTA_SAS)) {
-			r.action = XDP_DROP;
+			r.action = CTX_DROP;
 			r.reason = VPNPT_REASON_ESP_HOST_QUOTA;
 			return r;
 		}
 		sa = esp_claim(&vpnpt_esp_out_v2, ip->daddr, eh->spi, ip->saddr, ctx->ingress_ifindex, now);
 		if (!sa) {
 			quota_give(ip->saddr, QUOTA_SAS);
-			r.action = XDP_DROP;
+			r.action = CTX_DROP;
 			r.reason = VPNPT_REASON_ESP_TABLE_FULL;
 			return r;
 		}
@@ -172,7 +172,7 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 		 * confused. (Also the rare packet that finds the slot another CPU is
 		 * claiming for the same SPI at this moment, host not written yet.)
 		 */
-		r.action = XDP_DROP;
+		r.action = CTX_DROP;
 		r.reason = VPNPT_REASON_ESP_SPI_CONFLICT;
 		return r;
 	}
@@ -183,16 +183,16 @@ static __always_inline struct xlat_result esp_outbound(struct xdp_md *ctx, struc
 }
 
 /* Reports an unbound SPI to the daemon, at most once per SPI per 100 ms. */
-static __always_inline void esp_report_unknown(struct xdp_md *ctx, __be32 server, __be32 spi, __be32 daddr)
+static __always_inline void esp_report_unknown(struct __ctx_buff *ctx, __be32 server, __be32 spi, __be32 daddr)
 {
 	report_limited(ctx, REPORT_WHAT(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND), server,
 		       daddr, REPORT_KEY(server, bpf_ntohl(spi)));
 }
 
 /* WAN -> LAN: ESP from a server to the public IP, delivered only if its SPI is bound. */
-static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+static __always_inline struct xlat_result esp_inbound(struct __ctx_buff *ctx, struct pkt *p, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct esp_hdr *eh = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -203,7 +203,7 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 	struct vpnpt_esp_sa *sa = esp_find(&vpnpt_esp_in_v2, ip->saddr, eh->spi);
 	if (!sa) {
 		esp_report_unknown(ctx, ip->saddr, eh->spi, ip->daddr);
-		r.action = XDP_DROP;
+		r.action = CTX_DROP;
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
 		return r;
 	}
@@ -212,7 +212,7 @@ static __always_inline struct xlat_result esp_inbound(struct xdp_md *ctx, struct
 }
 
 /* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
-static __noinline __u32 esp_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
+static __noinline __u32 esp_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
 				 __u64 bytes)
 {
 	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes));

@@ -61,7 +61,7 @@ static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 
  * carry after translation) leaves. Returns VPNPT_REASON_NONE and fills
  * @plan, or the reason the stack must handle it.
  */
-static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const struct iphdr *ip, __be32 saddr,
+static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, const struct iphdr *ip, __be32 saddr,
 						     __be32 daddr, const struct bpf_fib_lookup **plan)
 {
 	struct vpnpt_fib_cache_slot *slot = 0;
@@ -99,6 +99,10 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 	fib->ifindex = ctx->ingress_ifindex;
 
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && CTX_RESOLVES_NEIGH) {
+		*plan = fib; /* egress and next hop are set; the neighbour layer resolves it (not cached) */
+		return VPNPT_REASON_NONE;
+	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return VPNPT_REASON_FIB_NO_NEIGH;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
@@ -118,16 +122,18 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct xdp_md *ctx, const st
 	return VPNPT_REASON_NONE;
 }
 
-/* Applies a plan: new MACs, TTL - 1 (checksum kept exact), redirect. */
+/* Applies a plan: TTL - 1 (checksum kept exact), new MACs where the hook sends frames as they are, redirect. */
 static __always_inline int fwd_redirect(struct ethhdr *eth, struct iphdr *ip, const struct bpf_fib_lookup *plan)
 {
 	__u16 old = bpf_ntohs(*(__be16 *)&ip->ttl); /* ttl and protocol share a word */
 
 	ip->ttl--;
 	csum_replace_word(&ip->check, old, bpf_ntohs(*(__be16 *)&ip->ttl));
-	__builtin_memcpy(eth->h_dest, plan->dmac, 6);
-	__builtin_memcpy(eth->h_source, plan->smac, 6);
-	return bpf_redirect(plan->ifindex, 0);
+	if (CTX_WRITES_L2) {
+		__builtin_memcpy(eth->h_dest, plan->dmac, 6);
+		__builtin_memcpy(eth->h_source, plan->smac, 6);
+	}
+	return ctx_redirect(plan);
 }
 
 /* What a translator did: the XDP verdict, and why it did not translate (NONE if it did). */
@@ -140,12 +146,13 @@ struct xlat_result {
  * their locals out of the main frame, whose stack the PPTP walk shares). */
 static __always_inline __u32 xlat_pack(struct xlat_result r)
 {
-	return (__u32)r.action | (__u32)r.reason << 8;
+	return ((__u32)r.action & 0xff) | (__u32)r.reason << 8;
 }
 
+/* The action is a signed byte: TC's "no verdict" (TC_ACT_UNSPEC) is -1. */
 static __always_inline struct xlat_result xlat_unpack(__u32 v)
 {
-	struct xlat_result r = {(int)(v & 0xff), (enum vpnpt_reason)(v >> 8)};
+	struct xlat_result r = {(int)(__s8)(v & 0xff), (enum vpnpt_reason)(v >> 8)};
 	return r;
 }
 
@@ -154,7 +161,7 @@ static __always_inline struct xlat_result xlat_unpack(__u32 v)
  * before anything is rewritten, so a packet vpnpt cannot forward goes to the
  * stack untouched and the kernel's own NAT handles it.
  */
-static __always_inline enum vpnpt_reason plan_outbound(struct xdp_md *ctx, struct pkt *p,
+static __always_inline enum vpnpt_reason plan_outbound(struct __ctx_buff *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, const struct bpf_fib_lookup **plan)
 {
 	if (p->vlans)
@@ -179,9 +186,9 @@ static __always_inline int snat_redirect(struct pkt *p, __be32 public_ip, const 
  * resolved, TTL, VLAN) still goes to the stack translated and the kernel
  * forwards it.
  */
-static __always_inline struct xlat_result dnat_forward(struct xdp_md *ctx, struct pkt *p, __be32 host)
+static __always_inline struct xlat_result dnat_forward(struct __ctx_buff *ctx, struct pkt *p, __be32 host)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	const struct bpf_fib_lookup *plan;
 
 	csum_replace_be32(&p->ip->check, p->ip->daddr, host);

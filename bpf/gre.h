@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "fwd.h"
+#include "l4csum.h"
 #include "maps.h"
 #include "pptp_calls.h"
 #include "stats.h"
@@ -70,10 +71,10 @@ static __always_inline void pptp_call_account(struct vpnpt_pptp_call *call, __u3
 }
 
 /* LAN -> WAN: GRE from a client to a server it has a call with. */
-static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct gre_v1_hdr *gh = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -100,9 +101,9 @@ static __always_inline struct xlat_result gre_outbound(struct xdp_md *ctx, struc
 }
 
 /* WAN -> LAN: GRE from a server to the public IP, for a known call. */
-static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, struct pkt *p, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct gre_v1_hdr *gh = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -123,13 +124,15 @@ static __always_inline struct xlat_result gre_inbound(struct xdp_md *ctx, struct
 		return r;
 	}
 
-	gh->call_id = call->client_call_id; /* GRE v1 has no checksum: only the IPv4 one changes */
+	/* GRE v1 has no checksum: only the IPv4 one changes (and a TC skb's whole-packet sum). */
+	l4_csum_be16(ctx, p, 0, L4_TCP, gh->call_id, call->client_call_id, L4_CSUM_RAW);
+	gh->call_id = call->client_call_id;
 	pptp_call_account(call, VPNPT_DIR_INBOUND, bytes, 0);
 	return dnat_forward(ctx, p, call->client);
 }
 
 /* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
-static __noinline __u32 gre_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
+static __noinline __u32 gre_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
 				 __u64 bytes)
 {
 	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The XDP ingress pipeline shared by the LAN and WAN hooks: parse, classify,
+ * The ingress pipeline shared by the LAN and WAN hooks, at XDP and at TC: parse, classify,
  * count, translate. Malformed packets are counted under their reason and
  * passed untouched (the documented rule: vpnpt never rewrites what it could
  * not fully parse, and never drops what the kernel would take). Translators
@@ -32,10 +32,10 @@ static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bi
 }
 
 /* Hands a packet to its protocol's translator. */
-static __always_inline struct xlat_result translate_protocol(struct xdp_md *ctx, struct pkt *p, enum vpnpt_class cls,
+static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *ctx, struct pkt *p, enum vpnpt_class cls,
 							     const struct vpnpt_config *cfg, __u32 dir, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 
 	switch (cls) {
 	case VPNPT_CLASS_GRE:
@@ -69,7 +69,7 @@ static __always_inline struct xlat_result translate_protocol(struct xdp_md *ctx,
 	case VPNPT_CLASS_PPTP_CTRL: {
 		__u32 v = pptp_ctrl_step(ctx, p, cfg, dir);
 		r = xlat_unpack(v & ~(1u << 31));
-		if ((v >> 31) && r.action == XDP_PASS)
+		if ((v >> 31) && r.action == CTX_PASS)
 			count_xlat(dir, cls, bytes);
 		return r;
 	}
@@ -79,10 +79,10 @@ static __always_inline struct xlat_result translate_protocol(struct xdp_md *ctx,
 }
 
 /* The protocol translators, then IP passthrough for what they left. */
-static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct pkt *p, enum vpnpt_class cls,
+static __always_inline struct xlat_result translate(struct __ctx_buff *ctx, struct pkt *p, enum vpnpt_class cls,
 						    __u32 dir, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	const struct vpnpt_config *cfg = load_config();
 
 	if (!cfg || !cfg->public_ip)
@@ -95,44 +95,57 @@ static __always_inline struct xlat_result translate(struct xdp_md *ctx, struct p
 	return r;
 }
 
-static __always_inline int vpnpt_ingress(struct xdp_md *ctx, __u32 dir)
+/* The pipeline both hooks run (ctx/xdp.h, ctx/skb.h say how each reaches the packet). */
+static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 {
+	if (ctx_vlan_outside(ctx))
+		return CTX_PASS; /* the VLAN device's own hook sees it, if vpnpt serves that device */
+	ctx_pull_headers(ctx, cfg_no_l2 ? 0 : sizeof(struct ethhdr));
+
 	struct cursor c = {
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
 	};
-	__u64 bytes = c.end - c.pos;
+	__u64 bytes = ctx_len(ctx);
 	struct pkt p = {};
 	enum vpnpt_reason reason;
 	enum vpnpt_class cls;
 
-	reason = parse_l2_l3(&c, &p, cfg_vlan_depth);
+	reason = parse_l2_l3(&c, &p, cfg_vlan_depth, cfg_no_l2);
 	if (reason) {
 		count_malformed(dir, reason, bytes, ctx->ingress_ifindex, &p);
-		return XDP_PASS;
+		return CTX_PASS;
 	}
 	if (!p.ip) {
 		count_class(dir, VPNPT_CLASS_NON_IPV4, bytes);
-		return XDP_PASS;
+		return CTX_PASS;
 	}
 
 	reason = VPNPT_REASON_NONE;
 	cls = classify(&c, &p, &reason);
 	if (cls == VPNPT_CLASS_MALFORMED) {
 		count_malformed(dir, reason, bytes, ctx->ingress_ifindex, &p);
-		return XDP_PASS;
+		return CTX_PASS;
 	}
 	count_class(dir, cls, bytes);
 
 	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
-	count_reason(dir, r.reason, bytes);
 	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF || r.reason == VPNPT_REASON_L2TP_OFF) {
 		/* Tell `vpnpt diagnose` which hosts try a switched-off protocol (once per host and class per 100 ms). */
 		__be32 host = dir == VPNPT_DIR_OUTBOUND ? p.ip->saddr : p.ip->daddr;
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_SWITCHED_OFF, r.reason, dir), p.ip->saddr, p.ip->daddr,
 			       REPORT_KEY(host, cls));
 	}
-	if (r.action == XDP_REDIRECT)
+#ifdef VPNPT_HOOK_TC
+	/* Last, as both invalidate packet pointers: the collected L4 checksum changes, and a link-layer
+	 * header for a packet from an L3 WAN (the LAN's neighbour layer needs one to replace). */
+	if (vpnpt_tc_finish(ctx, p.l4_off, p.ip_proto, cfg_no_l2 && r.action == CTX_REDIRECT)) {
+		r.action = CTX_DROP; /* translated already: the stack must not see it */
+		r.reason = VPNPT_REASON_L2_PUSH_FAILED;
+	}
+#endif
+	count_reason(dir, r.reason, bytes);
+	if (r.action == CTX_REDIRECT)
 		count_xlat(dir, cls, bytes);
 	return r.action;
 }

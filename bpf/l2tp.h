@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "fwd.h"
+#include "l4csum.h"
 #include "maps.h"
 #include "stats.h"
 
@@ -97,10 +98,10 @@ static __always_inline int daemon_alive(void)
  * to the daemon. Returns 0, or -1 if it could not (ring full, too big). A
  * subprogram: the record is built in the ring, not on the shared stack.
  */
-static __noinline int l2tp_punt(struct xdp_md *ctx, __u32 kind, __u32 dir, __u32 l3_off,
+static __noinline int l2tp_punt(struct __ctx_buff *ctx, __u32 kind, __u32 dir, __u32 l3_off,
 				const struct bpf_fib_lookup *plan)
 {
-	__u32 len = ctx->data_end - ctx->data;
+	__u32 len = ctx_len(ctx);
 
 	if (len > VPNPT_PUNT_FRAME_MAX) {
 		if (kind == VPNPT_PUNT_SETUP)
@@ -132,7 +133,7 @@ static __noinline int l2tp_punt(struct xdp_md *ctx, __u32 kind, __u32 dir, __u32
 	/* Re-bound for the verifier, which loses the checks above across the reserve. */
 	barrier_var(len);
 	len &= 0x7ff;
-	if (len > VPNPT_PUNT_FRAME_MAX || len < 1 || bpf_xdp_load_bytes(ctx, 0, rec->frame, len)) {
+	if (len > VPNPT_PUNT_FRAME_MAX || len < 1 || ctx_load_bytes(ctx, 0, rec->frame, len)) {
 		bpf_ringbuf_discard(rec, 0);
 		return -1;
 	}
@@ -140,27 +141,9 @@ static __noinline int l2tp_punt(struct xdp_md *ctx, __u32 kind, __u32 dir, __u32
 	return 0;
 }
 
-/* UDP checksum update for a changed address or port; 0 means "no checksum" and stays 0. */
-static __always_inline void udp_csum_be32(struct udphdr *uh, __be32 from, __be32 to)
-{
-	if (!uh->check)
-		return;
-	csum_replace_be32(&uh->check, from, to);
-	if (!uh->check)
-		uh->check = 0xffff; /* a computed 0 is sent as all ones (RFC 768) */
-}
-
-static __always_inline void udp_csum_be16(struct udphdr *uh, __be16 from, __be16 to)
-{
-	if (!uh->check)
-		return;
-	csum_replace_be16(&uh->check, from, to);
-	if (!uh->check)
-		uh->check = 0xffff;
-}
 
 /* Both directions: a whole (unfragmented) datagram with an L2TPv2 header, or why not. */
-static __always_inline enum vpnpt_reason l2tp_header(struct xdp_md *ctx, struct pkt *p, struct l2tp_hdr_info *h)
+static __always_inline enum vpnpt_reason l2tp_header(struct __ctx_buff *ctx, struct pkt *p, struct l2tp_hdr_info *h)
 {
 	if (!p->l4 || p->fragmented)
 		return VPNPT_REASON_L2TP_FRAGMENT;
@@ -228,10 +211,10 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, _
 }
 
 /* LAN -> WAN. */
-static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, struct pkt *p,
 							const struct vpnpt_config *cfg, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct udphdr *uh = p->l4;
 	struct iphdr *ip = p->ip;
 	struct l2tp_hdr_info h;
@@ -253,7 +236,7 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
 			return r;
 		}
-		r.action = XDP_DROP;
+		r.action = CTX_DROP;
 		r.reason = VPNPT_REASON_L2TP_TO_DAEMON;
 		return r;
 	}
@@ -274,10 +257,10 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 	__sync_fetch_and_add(&t->packets_out, 1);
 	__sync_fetch_and_add(&t->bytes_out, bytes);
 
-	udp_csum_be32(uh, ip->saddr, cfg->public_ip);
+	l4_csum_be32(ctx, p, &uh->check, L4_UDP, ip->saddr, cfg->public_ip, L4_CSUM_PSEUDO);
 	__be16 public_port = t->public_port;
 	if (public_port != uh->source) {
-		udp_csum_be16(uh, uh->source, public_port);
+		l4_csum_be16(ctx, p, &uh->check, L4_UDP, uh->source, public_port, L4_CSUM_DATA);
 		uh->source = public_port;
 	}
 	r.action = snat_redirect(p, cfg->public_ip, plan);
@@ -285,9 +268,9 @@ static __always_inline struct xlat_result l2tp_outbound(struct xdp_md *ctx, stru
 }
 
 /* WAN -> LAN: the tunnel by its Tunnel ID, then by public port alone (per-port NAT). */
-static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, struct pkt *p, __u64 bytes)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct udphdr *uh = p->l4;
 	struct iphdr *ip = p->ip;
 	struct l2tp_hdr_info h;
@@ -313,25 +296,25 @@ static __always_inline struct xlat_result l2tp_inbound(struct xdp_md *ctx, struc
 	__sync_fetch_and_add(&t->bytes_in, bytes);
 
 	if (by_id && t->client_tunnel_id != tid) {
-		udp_csum_be16(uh, tid, t->client_tunnel_id);
+		l4_csum_be16(ctx, p, &uh->check, L4_UDP, tid, t->client_tunnel_id, L4_CSUM_DATA);
 		*h.tunnel_id = t->client_tunnel_id;
 	}
 	if (t->client_port != uh->dest) {
-		udp_csum_be16(uh, uh->dest, t->client_port);
+		l4_csum_be16(ctx, p, &uh->check, L4_UDP, uh->dest, t->client_port, L4_CSUM_DATA);
 		uh->dest = t->client_port;
 	}
-	udp_csum_be32(uh, ip->daddr, t->client);
+	l4_csum_be32(ctx, p, &uh->check, L4_UDP, ip->daddr, t->client, L4_CSUM_PSEUDO);
 	return dnat_forward(ctx, p, t->client);
 }
 
 /* Each direction as a subprogram with a small frame of its own (see xlat_pack). */
-static __noinline __u32 l2tp_outbound_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+static __noinline __u32 l2tp_outbound_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
 					   __u64 bytes)
 {
 	return xlat_pack(l2tp_outbound(ctx, p, cfg, bytes));
 }
 
-static __noinline __u32 l2tp_inbound_step(struct xdp_md *ctx, struct pkt *p, __u64 bytes)
+static __noinline __u32 l2tp_inbound_step(struct __ctx_buff *ctx, struct pkt *p, __u64 bytes)
 {
 	return xlat_pack(l2tp_inbound(ctx, p, bytes));
 }

@@ -11,6 +11,8 @@
 
 /* VLAN tags to look through (0..VPNPT_VLAN_DEPTH_MAX). Deeper stacks are counted and passed. */
 const volatile __u32 cfg_vlan_depth = VPNPT_VLAN_DEPTH_MAX;
+/* The ingress device has no link-layer header (an L3 WAN such as ppp0; TC hook only). */
+const volatile __u8 cfg_no_l2 = 0;
 /* Emit malformed-packet events into the ring buffer (off: counters only). */
 const volatile __u8 cfg_events = 1;
 /* Per-LAN-host shares of the session tables (maps/vpnpt_abi.h, vpnpt_host_quota). */

@@ -7,10 +7,10 @@
  * IKE on 4500 (the 4-byte zero non-ESP marker) and NAT keepalives (one
  * 0xFF byte) go to the kernel, which keeps the mapping alive and lets the
  * daemon see IKE. The UDP checksum of forwarded ESP-in-UDP is set to zero,
- * as RFC 3948 3.1.2 recommends for IPv4 (ESP authenticates its payload):
- * that also keeps vpnpt correct when a sender on a virtual NIC hands over
- * only a partial (offloaded) checksum, which a redirected frame would carry
- * to its receiver as if it were complete.
+ * at XDP, as RFC 3948 3.1.2 recommends for IPv4 (ESP authenticates its
+ * payload): that also keeps vpnpt correct when a sender on a virtual NIC
+ * hands over only a partial (offloaded) checksum, which a redirected frame
+ * would carry to its receiver as if it were complete (udp_rewrite).
  */
 #ifndef VPNPT_BPF_NATT_H
 #define VPNPT_BPF_NATT_H
@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "conntrack.h"
 #include "fwd.h"
+#include "l4csum.h"
 #include "stats.h"
 
 /* One slot of the NAT-T mapping cache: a conntrack answer and the tuple it answered. */
@@ -44,7 +45,7 @@ struct {
  * it. Each lookup renews the entry's timeout (conntrack.h), i.e. at most once
  * per flow, CPU and bound. Failures are never cached. Returns 0 or -1.
  */
-static __always_inline int natt_translation(struct xdp_md *ctx, const struct iphdr *ip, const struct udphdr *uh,
+static __always_inline int natt_translation(struct __ctx_buff *ctx, const struct iphdr *ip, const struct udphdr *uh,
 					    struct udp_nat *n)
 {
 	struct vpnpt_natt_cache_slot *slot = 0;
@@ -87,9 +88,24 @@ static __always_inline int natt_is_esp(struct udphdr *uh, void *end, __u32 l4_le
 	return *marker != 0;
 }
 
-static __always_inline void udp_rewrite(struct iphdr *ip, struct udphdr *uh, const struct udp_nat *n)
+/*
+ * An XDP frame with a sender's partial checksum would carry it on as if it
+ * were complete, so XDP sends no checksum; a TC skb keeps its checksum
+ * state through the redirect, so TC updates the checksum (l4csum.h).
+ */
+static __always_inline void udp_rewrite(struct __ctx_buff *ctx, struct pkt *p, struct iphdr *ip, struct udphdr *uh,
+					const struct udp_nat *n)
 {
+#ifdef VPNPT_HOOK_TC
+	l4_csum_be32(ctx, p, &uh->check, L4_UDP, ip->saddr, n->saddr, L4_CSUM_PSEUDO);
+	l4_csum_be32(ctx, p, &uh->check, L4_UDP, ip->daddr, n->daddr, L4_CSUM_PSEUDO);
+	l4_csum_be16(ctx, p, &uh->check, L4_UDP, uh->source, n->sport, L4_CSUM_DATA);
+	l4_csum_be16(ctx, p, &uh->check, L4_UDP, uh->dest, n->dport, L4_CSUM_DATA);
+#else
+	(void)ctx;
+	(void)p;
 	uh->check = 0; /* "no checksum": see above */
+#endif
 	csum_replace_be32(&ip->check, ip->saddr, n->saddr);
 	csum_replace_be32(&ip->check, ip->daddr, n->daddr);
 	ip->saddr = n->saddr;
@@ -99,10 +115,10 @@ static __always_inline void udp_rewrite(struct iphdr *ip, struct udphdr *uh, con
 }
 
 /* Either direction: UDP 4500 with ESP inside, for a flow the kernel has NATed. */
-static __always_inline struct xlat_result natt_forward(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result natt_forward(struct __ctx_buff *ctx, struct pkt *p,
 						       const struct vpnpt_config *cfg, __u32 dir)
 {
-	struct xlat_result r = {XDP_PASS, VPNPT_REASON_NONE};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct udphdr *uh = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -137,13 +153,13 @@ static __always_inline struct xlat_result natt_forward(struct xdp_md *ctx, struc
 		r.reason = VPNPT_REASON_FIB_OTHER;
 	if (r.reason)
 		return r; /* untouched: the kernel's NAT does the same translation */
-	udp_rewrite(ip, uh, &n);
+	udp_rewrite(ctx, p, ip, uh, &n);
 	r.action = fwd_redirect(p->eth, ip, plan);
 	return r;
 }
 
 /* As a subprogram: its frame stays out of the main one (see xlat_pack). */
-static __noinline __u32 natt_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
+static __noinline __u32 natt_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
 {
 	return xlat_pack(natt_forward(ctx, p, cfg, dir));
 }

@@ -26,7 +26,7 @@ struct cursor {
 
 /* Everything the classifier and later translators need about one packet. */
 struct pkt {
-	struct ethhdr *eth;
+	struct ethhdr *eth; /* NULL on a device without a link-layer header (L3 WAN) */
 	struct iphdr *ip;   /* NULL unless IPv4 */
 	void *l4;           /* NULL for non-first fragments and non-IPv4 */
 	__u32 l3_off;       /* offset of the IPv4 header from the frame start */
@@ -36,6 +36,7 @@ struct pkt {
 	__u8 frag;          /* 1 if this is a non-first fragment (no L4 header) */
 	__u8 fragmented;    /* 1 if this is any fragment (MF set or offset != 0) */
 	__u8 vlans;         /* VLAN tags in front of the IPv4 header */
+	__u32 l4_off;       /* offset of the L4 header from the frame start (valid with l4) */
 };
 
 static __always_inline int cursor_take(struct cursor *c, __u32 len, void **out)
@@ -48,17 +49,26 @@ static __always_inline int cursor_take(struct cursor *c, __u32 len, void **out)
 }
 
 /*
- * Parses Ethernet, up to @vlan_depth VLAN tags (802.1Q/802.1ad) and IPv4.
- * Returns VPNPT_REASON_NONE and fills @p (p->ip == NULL for non-IPv4), or
- * the reason the packet is malformed.
+ * Parses Ethernet, up to @vlan_depth VLAN tags (802.1Q/802.1ad) and IPv4;
+ * with @no_l2 (a device without link-layer header, such as PPPoE's ppp0)
+ * the frame starts with the IP header. Returns VPNPT_REASON_NONE and fills
+ * @p (p->ip == NULL for non-IPv4), or the reason the packet is malformed.
  */
 static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pkt *p,
-						     __u32 vlan_depth)
+						     __u32 vlan_depth, __u32 no_l2)
 {
 	void *start = c->pos;
 	struct ethhdr *eth;
 	__be16 proto;
 
+	if (no_l2) {
+		__u8 *v = c->pos;
+
+		if ((void *)(v + 1) > c->end || (*v >> 4) != 4)
+			return VPNPT_REASON_NONE; /* not IPv4: p->ip stays NULL */
+		proto = bpf_htons(ETH_P_IP);
+		goto l3;
+	}
 	if (cursor_take(c, sizeof(*eth), (void **)&eth))
 		return VPNPT_REASON_ETH_TRUNC;
 	p->eth = eth;
@@ -82,7 +92,7 @@ static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pk
 
 	if (proto != bpf_htons(ETH_P_IP))
 		return VPNPT_REASON_NONE; /* not ours: p->ip stays NULL */
-
+l3:;
 	struct iphdr *ip;
 	if (cursor_take(c, sizeof(*ip), (void **)&ip))
 		return VPNPT_REASON_IP_TRUNC;
@@ -125,6 +135,7 @@ static __always_inline enum vpnpt_reason parse_l4(struct cursor *c, struct pkt *
 	if (len > p->l4_len || cursor_take(c, len, &l4))
 		return VPNPT_REASON_L4_TRUNC;
 	p->l4 = l4;
+	p->l4_off = p->l3_off + (p->ip_len - p->l4_len);
 	return VPNPT_REASON_NONE;
 }
 

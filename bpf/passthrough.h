@@ -18,6 +18,7 @@
 #include "conntrack.h"
 #include "fwd.h"
 #include "l2tp.h"
+#include "l4csum.h"
 #include "maps.h"
 
 #ifndef IPPROTO_ICMP
@@ -29,7 +30,7 @@
 /* Did the protocol translators leave this packet to the kernel because no session claims it? */
 static __always_inline int pt_unclaimed(const struct xlat_result *r)
 {
-	if (r->action != XDP_PASS)
+	if (r->action != CTX_PASS)
 		return 0;
 	switch (r->reason) {
 	case VPNPT_REASON_NONE:
@@ -85,7 +86,7 @@ static __always_inline int pt_flow_key(struct pkt *p, void *end, int inbound, st
 }
 
 /* The L4 checksum follows an address change (TCP/UDP pseudo-header); ICMP, GRE, ESP have none over it. */
-static __always_inline void pt_l4_csum(struct xdp_md *ctx, struct pkt *p, __be32 from, __be32 to)
+static __always_inline void pt_l4_csum(struct __ctx_buff *ctx, struct pkt *p, __be32 from, __be32 to)
 {
 	void *end = (void *)(long)ctx->data_end;
 
@@ -93,11 +94,11 @@ static __always_inline void pt_l4_csum(struct xdp_md *ctx, struct pkt *p, __be32
 	if (p->ip_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 		if (th && (void *)(th + 1) <= end)
-			csum_replace_be32(&th->check, from, to);
+			l4_csum_be32(ctx, p, &th->check, L4_TCP, from, to, L4_CSUM_PSEUDO);
 	} else if (p->ip_proto == IPPROTO_UDP) {
 		struct udphdr *uh = p->l4;
 		if (uh && (void *)(uh + 1) <= end)
-			udp_csum_be32(uh, from, to);
+			l4_csum_be32(ctx, p, &uh->check, L4_UDP, from, to, L4_CSUM_PSEUDO);
 	}
 }
 
@@ -116,7 +117,7 @@ static __always_inline void pt_remember_companion(const struct vpnpt_pt_flow_key
 }
 
 /* WAN -> the passthrough host, for an inbound packet no session claimed. */
-static __always_inline struct xlat_result pt_inbound(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+static __always_inline struct xlat_result pt_inbound(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
 						     struct xlat_result r)
 {
 	void *end = (void *)(long)ctx->data_end;
@@ -150,7 +151,7 @@ static __always_inline struct xlat_result pt_inbound(struct xdp_md *ctx, struct 
 }
 
 /* Inbound ESP with an SPI bound to no host: the passthrough host's, if its peer opened IKE to it. */
-static __always_inline struct xlat_result pt_inbound_esp(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result pt_inbound_esp(struct __ctx_buff *ctx, struct pkt *p,
 							 const struct vpnpt_config *cfg, struct xlat_result r)
 {
 	struct vpnpt_pt_flow_key k = {.peer = p->ip->saddr, .proto = IPPROTO_ESP};
@@ -164,7 +165,7 @@ static __always_inline struct xlat_result pt_inbound_esp(struct xdp_md *ctx, str
 }
 
 /* The passthrough host -> WAN: answers of flows the WAN opened leave with the public IP, ports kept. */
-static __always_inline struct xlat_result pt_outbound(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+static __always_inline struct xlat_result pt_outbound(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
 						      struct xlat_result r)
 {
 	void *end = (void *)(long)ctx->data_end;
@@ -190,7 +191,7 @@ static __always_inline struct xlat_result pt_outbound(struct xdp_md *ctx, struct
 }
 
 /* Applies IP passthrough to what the translators left, if it is on. */
-static __always_inline struct xlat_result passthrough(struct xdp_md *ctx, struct pkt *p,
+static __always_inline struct xlat_result passthrough(struct __ctx_buff *ctx, struct pkt *p,
 						      const struct vpnpt_config *cfg, __u32 dir, struct xlat_result r)
 {
 	__be32 host = cfg->passthrough_host;
@@ -198,7 +199,7 @@ static __always_inline struct xlat_result passthrough(struct xdp_md *ctx, struct
 	if (!host)
 		return r;
 	if (dir == VPNPT_DIR_INBOUND) {
-		if (r.action == XDP_DROP && r.reason == VPNPT_REASON_ESP_UNBOUND)
+		if (r.action == CTX_DROP && r.reason == VPNPT_REASON_ESP_UNBOUND)
 			return pt_inbound_esp(ctx, p, cfg, r);
 		return pt_unclaimed(&r) ? pt_inbound(ctx, p, cfg, r) : r;
 	}
@@ -208,7 +209,7 @@ static __always_inline struct xlat_result passthrough(struct xdp_md *ctx, struct
 }
 
 /* The same as a subprogram (see xlat_pack); the caller checks passthrough_host first. */
-static __noinline __u32 passthrough_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
+static __noinline __u32 passthrough_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
 					 __u32 packed)
 {
 	return xlat_pack(passthrough(ctx, p, cfg, dir, xlat_unpack(packed)));

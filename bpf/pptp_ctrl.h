@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "csum.h"
 #include "gre.h"
+#include "l4csum.h"
 #include "pptp_calls.h"
 #include "stats.h"
 
@@ -79,7 +80,7 @@ struct decide_io {
 
 /* Everything the walk over one segment needs; lives on the caller's stack. */
 struct ctrl_walk {
-	struct xdp_md *ctx;
+	struct __ctx_buff *ctx;
 	__u32 pay_off;               /* frame offset of the TCP payload */
 	__u32 a, b;                  /* the segment covers stream positions [a, b) */
 	__u32 pad;
@@ -238,7 +239,7 @@ static long walk_step(__u32 i, void *data)
 			n &= 31;
 			if (!n)
 				return 1;
-			if (bpf_xdp_load_bytes(w->ctx, w->pay_off + (h - w->a), (__u8 *)st->hdr + have, n)) {
+			if (ctx_load_bytes(w->ctx, w->pay_off + (h - w->a), (__u8 *)st->hdr + have, n)) {
 				w->io.stop = VPNPT_REASON_L4_TRUNC;
 				return 1;
 			}
@@ -309,11 +310,23 @@ static __always_inline enum vpnpt_reason delivery_check(const struct ctrl_walk *
 	return VPNPT_REASON_NONE;
 }
 
-/* Applies every remembered patch to the bytes of [a, b). */
-static __always_inline enum vpnpt_reason apply_patches(struct ctrl_walk *w, __u16 *csum)
-{
-	struct vpnpt_pptp_stream *st = &w->io.st;
+/* What pptp_apply_patches() needs of the walk, without pointers (it is a global function). */
+struct patch_io {
+	__u32 pay_off; /* frame offset of the TCP payload */
+	__u32 a, b;    /* the segment covers stream positions [a, b) */
+	__u32 diff;    /* out: the checksum changes (l4csum.h), folded */
+};
 
+/*
+ * Applies every remembered patch of @st to the bytes of [a, b). Returns a
+ * vpnpt_reason (NONE: all applied). A global function, verified once on
+ * its own rather than in each state the walk leaves behind.
+ */
+__noinline int pptp_apply_patches(struct __ctx_buff *ctx, const struct vpnpt_pptp_stream *st, struct patch_io *io)
+{
+	if (!ctx || !st || !io)
+		return VPNPT_REASON_L4_TRUNC;
+	io->diff = 0;
 	for (__u32 i = 0; i < VPNPT_PPTP_PATCHES; i++) {
 		if (i >= st->patch_next)
 			break;
@@ -323,31 +336,32 @@ static __always_inline enum vpnpt_reason apply_patches(struct ctrl_walk *w, __u1
 
 		for (__u32 k = 0; k < 2; k++) {
 			__u32 pos = pt.seq + k;
-			if (seq_before(pos, w->a) || !seq_before(pos, w->b))
+			if (seq_before(pos, io->a) || !seq_before(pos, io->b))
 				continue;
-			__u32 rel = pos - w->a;
+			__u32 rel = pos - io->a;
 			__u8 cur;
-			if (rel > 0xffff || bpf_xdp_load_bytes(w->ctx, w->pay_off + rel, &cur, 1))
+			if (rel > 0xffff || ctx_load_bytes(ctx, io->pay_off + rel, &cur, 1))
 				return VPNPT_REASON_L4_TRUNC;
 			if (cur != oldb[k])
 				return VPNPT_REASON_PPTP_HELD; /* not the bytes we decided on: never guess */
-			if (bpf_xdp_store_bytes(w->ctx, w->pay_off + rel, &newb[k], 1))
+			if (ctx_store_byte(ctx, io->pay_off + rel, newb[k]))
 				return VPNPT_REASON_L4_TRUNC;
-			/* The TCP header is a multiple of 4 bytes, so the parity of rel is the parity in the segment. */
-			__sum16 c = bpf_htons(*csum);
-			csum_replace_byte(&c, rel, oldb[k], newb[k]);
-			*csum = bpf_ntohs(c);
+			/* The TCP header is a multiple of 4 bytes, so the parity of rel is the parity in
+			 * the segment; a byte at an even offset is the high half of its word. */
+			__u32 sh = ((rel & 1) ^ 1) << 3;
+			io->diff = csum_fold(io->diff + csum_diff_word((__u16)((__u32)oldb[k] << sh),
+								       (__u16)((__u32)newb[k] << sh)));
 		}
 	}
 	return VPNPT_REASON_NONE;
 }
 
 /* True if the @len payload bytes at @pay_off start with a PPTP control message header. */
-static __always_inline int starts_with_pptp(struct xdp_md *ctx, __u32 pay_off, __u32 len)
+static __always_inline int starts_with_pptp(struct __ctx_buff *ctx, __u32 pay_off, __u32 len)
 {
 	__u8 h[8];
 
-	if (len < 8 || bpf_xdp_load_bytes(ctx, pay_off, h, 8))
+	if (len < 8 || ctx_load_bytes(ctx, pay_off, h, 8))
 		return 0;
 	return h[2] == 0 && h[3] == 1 && h[4] == 0x1A && h[5] == 0x2B && h[6] == 0x3C && h[7] == 0x4D;
 }
@@ -369,12 +383,12 @@ struct ctrl_result {
 /*
  * A TCP segment of a PPTP control connection: outbound at the LAN hook
  * (client -> server port 1723), inbound at the WAN hook (server port 1723 ->
- * public IP). Returns XDP_PASS (rewritten or untouched) or XDP_DROP (held).
+ * public IP). Returns CTX_PASS (rewritten or untouched) or CTX_DROP (held).
  */
-static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
 						    __u32 dir)
 {
-	struct ctrl_result cr = {{XDP_PASS, VPNPT_REASON_NONE}, 0};
+	struct ctrl_result cr = {{CTX_PASS, VPNPT_REASON_NONE}, 0};
 	struct tcphdr *th = p->l4;
 	struct iphdr *ip = p->ip;
 
@@ -413,14 +427,14 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 			fresh.client_port = th->source;
 			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
 			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
-				cr.r.action = XDP_DROP;
+				cr.r.action = CTX_DROP;
 				cr.r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
 				return cr;
 			}
 		}
 		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_ANY)) {
 			/* Cannot track it, so cannot translate its calls: refuse the connection. */
-			cr.r.action = XDP_DROP;
+			cr.r.action = CTX_DROP;
 			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
 		}
 		return cr;
@@ -443,7 +457,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 		}
 		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key)) {
-			cr.r.action = XDP_DROP;
+			cr.r.action = CTX_DROP;
 			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
 			return cr;
 		}
@@ -484,7 +498,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 	__builtin_memcpy(&w.io.st, live, sizeof(w.io.st));
 	__be32 saddr = ip->saddr, daddr = ip->daddr;
 	__be16 sport = th->source, dport = th->dest;
-	__u16 csum = bpf_ntohs(th->check);
+	__u32 csum_diff = 0;
 
 	bpf_loop(PPTP_WALK_MAX, walk_step, &w, 0);
 
@@ -499,24 +513,23 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 		held = delivery_check(&w);
 	}
 	if (!held) {
-		__u32 before = csum;
-		held = apply_patches(&w, &csum);
-		cr.applied = csum != before;
+		struct patch_io pio = {.pay_off = pay_off, .a = w.a, .b = w.b};
+		held = pptp_apply_patches(ctx, &w.io.st, &pio);
+		csum_diff = pio.diff;
+		/* Each patched byte adds a term of ~old + new for a byte-wide word, never 0 or -0
+		 * on its own; only patches that cancel out exactly could look like none. */
+		cr.applied = csum_diff != 0 && csum_diff != 0xffff;
 	}
 	if (held) {
 		/* Keep what was learned (header bytes, decisions), deliver nothing: TCP resends. */
 		__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
-		cr.r.action = XDP_DROP;
+		cr.r.action = CTX_DROP;
 		cr.r.reason = held;
 		emit_event(VPNPT_EV_DROP, held, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, 0);
 		return cr;
 	}
-	__sum16 c = bpf_htons(csum);
-	if (bpf_xdp_store_bytes(ctx, tcp_off + 16, &c, sizeof(c))) {
-		cr.r.action = XDP_DROP;
-		cr.r.reason = VPNPT_REASON_L4_TRUNC;
-		return cr;
-	}
+	if (cr.applied)
+		l4_csum_add(ctx, p, &th->check, L4_TCP, csum_diff, L4_CSUM_DATA);
 	if (seq_before(w.io.st.next_seq, w.b))
 		w.io.st.next_seq = w.b;
 	__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
@@ -528,7 +541,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct xdp_md *ctx, struct p
 }
 
 /* As a subprogram: the walk's state stays out of the main frame (see xlat_pack); bit 31 = rewritten. */
-static __noinline __u32 pptp_ctrl_step(struct xdp_md *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
+static __noinline __u32 pptp_ctrl_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
 {
 	struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
 

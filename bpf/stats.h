@@ -29,7 +29,7 @@ static __always_inline void count_xlat(__u32 dir, __u32 cls, __u64 bytes)
 static __always_inline void count_reason(__u32 dir, enum vpnpt_reason reason, __u64 bytes)
 {
 	if (reason && reason < VPNPT_REASON_MAX)
-		count_slot(&vpnpt_reasons_v3, vpnpt_reason_index(dir, reason), bytes);
+		count_slot(&vpnpt_reasons_v4, vpnpt_reason_index(dir, reason), bytes);
 }
 
 /* Reports to the diagnose ring. Best effort: a full ring loses the event, never the packet. */
@@ -65,7 +65,7 @@ static __always_inline void emit_event(__u32 kind, __u32 reason, __u32 dir, __u3
  * out of the main frame, which the PPTP walk's nested frames share the
  * 512-byte stack budget with.
  */
-static __noinline void report_limited(struct xdp_md *ctx, __u32 what, __be32 saddr, __be32 daddr, __u64 key)
+static __noinline void report_limited(struct __ctx_buff *ctx, __u32 what, __be32 saddr, __be32 daddr, __u64 key)
 {
 	if (!cfg_events)
 		return;

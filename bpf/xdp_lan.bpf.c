@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* XDP on every LAN interface: traffic from LAN hosts toward the WAN. */
+#include "ctx/xdp.h"
 #include "ingress.h"
 
 SEC("xdp")

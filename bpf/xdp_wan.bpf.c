@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* XDP on the WAN interface: traffic from the internet toward LAN hosts. */
+#include "ctx/xdp.h"
 #include "ingress.h"
 
 SEC("xdp")

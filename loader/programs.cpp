@@ -17,6 +17,8 @@ std::vector<LoadConfig> all_load_configs() {
         c.vlan_depth = depth;
         c.events = events;
         c.fib_cache_ns = cache;
+        // An L3 WAN only changes the TC WAN hook's parser: both values, half the loads.
+        c.wan_no_l2 = !events;
         out.push_back(c);
       }
   return out;
@@ -59,19 +61,40 @@ Status share_maps(bpf_object* src, bpf_object* dst) {
 
 }  // namespace
 
-Result<UnpinnedPrograms> load_unpinned(const LoadConfig& cfg) {
+const char* hook_name(Hook h) { return h == Hook::Xdp ? "xdp" : "tc"; }
+
+Result<UnpinnedPrograms> load_unpinned(const LoadConfig& cfg, std::optional<Hook> only) {
   auto lan = LanSkeleton::open(nullptr, "xdp_lan");
   if (!lan) return lan.error();
   auto wan = WanSkeleton::open(nullptr, "xdp_wan");
   if (!wan) return wan.error();
+  auto tc_lan = TcLanSkeleton::open(nullptr, "tc_lan");
+  if (!tc_lan) return tc_lan.error();
+  auto tc_wan = TcWanSkeleton::open(nullptr, "tc_wan");
+  if (!tc_wan) return tc_wan.error();
   lan->apply(cfg);
   wan->apply(cfg);
+  tc_lan->apply(cfg);
+  tc_wan->apply(cfg, cfg.wan_no_l2);
   clear_pins((*lan)->obj);
   clear_pins((*wan)->obj);
+  clear_pins((*tc_lan)->obj);
+  clear_pins((*tc_wan)->obj);
+  if (only) {
+    bool xdp = *only == Hook::Xdp;
+    bpf_program__set_autoload((*lan)->progs.xdp_lan, xdp);
+    bpf_program__set_autoload((*wan)->progs.xdp_wan, xdp);
+    bpf_program__set_autoload((*tc_lan)->progs.tc_lan, !xdp);
+    bpf_program__set_autoload((*tc_wan)->progs.tc_wan, !xdp);
+  }
   VPNPT_TRY(load_object((*lan)->obj, "xdp_lan"));
   VPNPT_TRY(share_maps((*lan)->obj, (*wan)->obj));
   VPNPT_TRY(load_object((*wan)->obj, "xdp_wan"));
-  return UnpinnedPrograms{std::move(*lan), std::move(*wan)};
+  VPNPT_TRY(share_maps((*lan)->obj, (*tc_lan)->obj));
+  VPNPT_TRY(load_object((*tc_lan)->obj, "tc_lan"));
+  VPNPT_TRY(share_maps((*lan)->obj, (*tc_wan)->obj));
+  VPNPT_TRY(load_object((*tc_wan)->obj, "tc_wan"));
+  return UnpinnedPrograms{std::move(*lan), std::move(*wan), std::move(*tc_lan), std::move(*tc_wan)};
 }
 
 Result<uint32_t> prog_id_of(int prog_fd) {

@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v3"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v4"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -120,6 +120,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_PT_KERNEL_CONN = 39,   /* pass: IP passthrough on, but the kernel tracks the connection */
 	VPNPT_REASON_PPTP_HOST_QUOTA = 40,  /* drop: the LAN host has its share of PPTP calls or control connections */
 	VPNPT_REASON_ESP_HOST_QUOTA = 41,   /* drop: the LAN host has its share of outbound ESP SPIs */
+	VPNPT_REASON_L2_PUSH_FAILED = 42,   /* drop: no room for a link-layer header on a translated packet from an L3 WAN (TC) */
 	VPNPT_REASON_MAX
 };
 

@@ -4,7 +4,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <linux/pkt_cls.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "loader/esp_table.h"
@@ -13,21 +18,64 @@
 
 namespace vpnpt::test {
 
+namespace {
+
+bool is_tc_program(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) throw std::runtime_error("cannot read program info");
+  return info.type == BPF_PROG_TYPE_SCHED_CLS;
+}
+
+uint32_t xdp_verdict_of_tc(int32_t v) {
+  switch (v) {
+    case TC_ACT_UNSPEC:
+    case TC_ACT_OK: return XDP_PASS;
+    case TC_ACT_SHOT: return XDP_DROP;
+    case TC_ACT_REDIRECT: return XDP_REDIRECT;
+    default: return XDP_ABORTED;  // nothing vpnpt returns
+  }
+}
+
+}  // namespace
+
+bool operator==(const OutFrame& got, const pkt::Bytes& want) {
+  if (!got.l2_by_kernel) return static_cast<const pkt::Bytes&>(got) == want;
+  constexpr size_t kMacs = 12;
+  return got.l2_untouched && got.size() == want.size() && got.size() >= kMacs &&
+         std::equal(got.begin() + kMacs, got.end(), want.begin() + kMacs);
+}
+
+Hook test_hook() {
+  const char* h = std::getenv("VPNPT_TEST_HOOK");
+  return h && std::string_view(h) == "tc" ? Hook::Tc : Hook::Xdp;
+}
+
 RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat, uint32_t ingress_ifindex) {
   RunResult r;
   r.out.resize(in.size() + 512);
-  xdp_md ctx{};
-  ctx.data_end = static_cast<__u32>(in.size());
-  ctx.ingress_ifindex = ingress_ifindex;
+  bool tc = is_tc_program(prog_fd);
+  xdp_md xctx{};
+  xctx.data_end = static_cast<__u32>(in.size());
+  xctx.ingress_ifindex = ingress_ifindex;
+  __sk_buff sctx{};
+  sctx.ifindex = ingress_ifindex;  // the skb arrives on that device (the FIB and conntrack use its namespace)
+  sctx.ingress_ifindex = ingress_ifindex;
+  void* ctx = tc ? static_cast<void*>(&sctx) : static_cast<void*>(&xctx);
+  uint32_t ctx_size = tc ? sizeof(sctx) : sizeof(xctx);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
               .data_size_in = static_cast<__u32>(in.size()), .data_size_out = static_cast<__u32>(r.out.size()),
-              .ctx_in = ingress_ifindex ? &ctx : nullptr, .ctx_size_in = ingress_ifindex ? static_cast<__u32>(sizeof(ctx)) : 0u,
+              .ctx_in = ingress_ifindex ? ctx : nullptr, .ctx_size_in = ingress_ifindex ? ctx_size : 0u,
               .repeat = static_cast<int>(repeat));
   r.err = bpf_prog_test_run_opts(prog_fd, &opts);
   if (r.err) r.err = -errno;
-  r.verdict = opts.retval;
+  r.verdict = tc ? xdp_verdict_of_tc(static_cast<int32_t>(opts.retval)) : opts.retval;
   r.out.resize(opts.data_size_out);
   r.ns_per_run = opts.duration;
+  if (tc && r.verdict == XDP_REDIRECT) {
+    r.out.l2_by_kernel = true;
+    r.out.l2_untouched = r.out.size() >= 12 && in.size() >= 12 && std::equal(in.begin(), in.begin() + 12, r.out.begin());
+  }
   return r;
 }
 
@@ -52,13 +100,13 @@ Snapshot snapshot(const UnpinnedPrograms& p) {
 
 namespace {
 UnpinnedPrograms load_or_throw(const LoadConfig& cfg) {
-  auto p = load_unpinned(cfg);
+  auto p = load_unpinned(cfg, test_hook());
   if (!p) throw std::runtime_error(p.error().message());
   return std::move(*p);
 }
 }  // namespace
 
-Dataplane::Dataplane(const LoadConfig& cfg) : progs(load_or_throw(cfg)) {}
+Dataplane::Dataplane(const LoadConfig& cfg) : progs(load_or_throw(cfg)) { progs.hook = test_hook(); }
 
 void Dataplane::configure(uint32_t public_ip, uint32_t wan_ifindex, uint32_t switches) const {
   vpnpt_config c{};

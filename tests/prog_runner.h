@@ -14,16 +14,36 @@
 
 namespace vpnpt::test {
 
+// The frame a program left. At TC a redirected packet gets its MAC addresses
+// from the kernel's neighbour layer after the program (bpf_redirect_neigh),
+// so there the comparison with an expected frame skips the two addresses,
+// and holds only if the program left them as they came in.
+struct OutFrame : pkt::Bytes {
+  bool l2_by_kernel = false;  // TC redirect: the kernel writes the MACs
+  bool l2_untouched = true;   // ... and the program did not
+};
+bool operator==(const OutFrame& got, const pkt::Bytes& want);
+// Two outputs: the same bytes (each may have MACs from the kernel, so compare them as plain frames).
+inline bool operator==(const OutFrame& a, const OutFrame& b) {
+  return static_cast<const pkt::Bytes&>(a) == static_cast<const pkt::Bytes&>(b);
+}
+
 struct RunResult {
   int err = 0;        // 0, or the negative errno of the test run itself
-  uint32_t verdict = 0;
-  pkt::Bytes out;     // the frame after the program ran
+  uint32_t verdict = 0;  // XDP_PASS, XDP_DROP or XDP_REDIRECT, also for TC programs (mapped)
+  OutFrame out;       // the frame after the program ran
   uint32_t ns_per_run = 0;
 };
 
-// Runs @prog_fd on @in. With @ingress_ifindex the packet arrives "on" that
-// interface of the current namespace (the FIB and ctx->ingress_ifindex see it).
+// Runs @prog_fd (an XDP or a TC program) on @in. With @ingress_ifindex the
+// packet arrives "on" that interface of the current namespace (the FIB and
+// ctx->ingress_ifindex see it). TC verdicts are mapped to their XDP
+// counterparts, so one table of expectations serves both hooks.
 RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat = 1, uint32_t ingress_ifindex = 0);
+
+// The hook the packet tests run at: VPNPT_TEST_HOOK=tc runs them on the TC
+// programs (ctest registers the suite once per hook), anything else XDP.
+Hook test_hook();
 
 const char* verdict_name(uint32_t v);
 

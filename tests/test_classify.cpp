@@ -141,6 +141,12 @@ TEST_CASE("every packet is classified, counted once, and passed untouched", "[bp
       DYNAMIC_SECTION(dir_name(dir) << ": " << c.name) {
         auto before = snapshot(dp.progs);
         auto r = run_xdp(dp.hook_fd(dir), c.in);
+        if (test_hook() == Hook::Tc && c.in.size() < 14 + 20 && c.in.size() >= 14 && c.in[12] == 0x08 && c.in[13] == 0) {
+          // The kernel's skb test harness refuses an IPv4 skb shorter than an IPv4 header: such a
+          // packet can only be handed to the TC program by a real device (then it is counted as at XDP).
+          CHECK(r.err == -EINVAL);
+          return;
+        }
         REQUIRE(r.err == 0);
         INFO("input:\n" << hex(c.in));
         CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");

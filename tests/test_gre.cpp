@@ -199,6 +199,17 @@ TEST_CASE("GRE: unresolved next hop goes to the stack, translated only where cer
   GreRig g;
   REQUIRE(std::system("ip neigh del 192.168.1.11 dev lan0 >/dev/null 2>&1; ip neigh del 203.0.113.7 dev wan0 "
                       ">/dev/null 2>&1") == 0);
+  if (test_hook() == Hook::Tc) {
+    // TC hands both directions to the neighbour layer (bpf_redirect_neigh), which resolves the next hop.
+    auto r = g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
+    CHECK(r.verdict == XDP_REDIRECT);
+    CHECK(r.out == gre(kSrv, kB, 1000, 59, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
+    auto r2 = g.lan(gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac)));
+    CHECK(r2.verdict == XDP_REDIRECT);
+    CHECK(r2.out == gre(kPub, kSrv, 128, 63, eth(TestRouter::kClient2.mac, g.rt.lan_mac)));
+    CHECK(g.dp.reason(VPNPT_REASON_FIB_NO_NEIGH) == 0);
+    return;
+  }
   // Inbound: translated (the call is certain), then handed to the stack, which resolves the neighbour.
   auto r = g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
   CHECK(r.verdict == XDP_PASS);

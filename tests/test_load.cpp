@@ -12,15 +12,20 @@ TEST_CASE("every program loads in every load-time configuration", "[bpf][load]")
   auto configs = all_load_configs();
   REQUIRE(configs.size() == (VPNPT_VLAN_DEPTH_MAX + 1) * 2 * 2);
   for (const auto& cfg : configs) {
-    DYNAMIC_SECTION("vlan_depth=" << cfg.vlan_depth << " events=" << cfg.events << " fib_cache_ns=" << cfg.fib_cache_ns) {
+    DYNAMIC_SECTION("vlan_depth=" << cfg.vlan_depth << " events=" << cfg.events << " fib_cache_ns=" << cfg.fib_cache_ns
+                                    << " wan_no_l2=" << cfg.wan_no_l2) {
       auto p = load_unpinned(cfg);
       INFO((p ? std::string() : p.error().message()));
       REQUIRE(p.ok());
-      CHECK(p->lan_fd() >= 0);
-      CHECK(p->wan_fd() >= 0);
+      for (Hook h : {Hook::Xdp, Hook::Tc}) {
+        CHECK(p->lan_fd(h) >= 0);
+        CHECK(p->wan_fd(h) >= 0);
+      }
+      CHECK(p->tc_wan->rodata->cfg_no_l2 == (cfg.wan_no_l2 ? 1 : 0));
+      CHECK(p->tc_lan->rodata->cfg_no_l2 == 0);
       CHECK(p->lan->rodata->cfg_vlan_depth == cfg.vlan_depth);
       CHECK(p->lan->rodata->cfg_fib_cache_ns == cfg.fib_cache_ns);
-      // The two objects share one set of maps (same kernel map id).
+      // The four objects share one set of maps (same kernel map id).
       auto id_of = [](int fd) {
         bpf_map_info info{};
         uint32_t len = sizeof(info);
@@ -29,6 +34,8 @@ TEST_CASE("every program loads in every load-time configuration", "[bpf][load]")
       };
       CHECK(id_of(bpf_map__fd(p->wan->maps.vpnpt_counters_v1)) == id_of(p->counters_fd()));
       CHECK(id_of(bpf_map__fd(p->wan->maps.vpnpt_config_v1)) == id_of(p->config_fd()));
+      CHECK(id_of(bpf_map__fd(p->tc_lan->maps.vpnpt_counters_v1)) == id_of(p->counters_fd()));
+      CHECK(id_of(bpf_map__fd(p->tc_wan->maps.vpnpt_pptp_calls_v2)) == id_of(bpf_map__fd(p->lan->maps.vpnpt_pptp_calls_v2)));
     }
   }
 }

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* TC ingress (clsact) on a LAN interface XDP cannot serve: the same pipeline on skbs. */
+#include "ctx/skb.h"
+#include "ingress.h"
+
+SEC("tc")
+int tc_lan(struct __sk_buff *ctx)
+{
+	return vpnpt_ingress(ctx, VPNPT_DIR_OUTBOUND);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
