@@ -150,7 +150,10 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
     if (!std::includes(want_set.begin(), want_set.end(), have_set.begin(), have_set.end())) {
       std::string names;
       for (const auto& [ifi, v] : *have)
-        if (v.role == VPNPT_ROLE_LAN) names += (names.empty() ? "" : ",") + ifname_of(ifi);
+        if (v.role == VPNPT_ROLE_LAN) {
+          if (!names.empty()) names += ',';  // not `"," + string`: see metrics.cpp (GCC 12 -Wrestrict)
+          names += ifname_of(ifi);
+        }
       return make_error(req.wan + " is already attached with LAN interface(s) " + names +
                         "; run `vpnpt detach " + req.wan + "` first to change them");
     }

@@ -45,7 +45,12 @@ class MapCollector : public prometheus::Collectable {
     if (maps)
       if (auto ifs = maps->ifaces())
         for (const auto& [ifi, v] : *ifs)
-          if (v.role == VPNPT_ROLE_LAN) lans += (lans.empty() ? "" : ",") + ifname_of(ifi);
+          if (v.role == VPNPT_ROLE_LAN) {
+            // Appended piecewise: `"," + std::string` (operator+ inserting at 0) trips
+            // GCC 12's false -Wrestrict at -O2 (GCC bug 105651).
+            if (!lans.empty()) lans += ',';
+            lans += ifname_of(ifi);
+          }
     MetricFamily info{"vpnpt_info", "vpnpt build and attachment", MetricType::Gauge, {}};
     info.metric.push_back(gauge(1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}}));
     out.push_back(std::move(info));

@@ -117,7 +117,11 @@ std::string status_text(const json& st) {
   const auto& ipt = st["ip_passthrough"];
   if (!ipt["host"].is_null()) {
     std::string ports;
-    for (const auto& p : ipt["local_ports"]) ports += " " + p.get<std::string>();
+    // Appended piecewise: `" " + std::string` trips GCC 12's false -Wrestrict at -O2 (GCC bug 105651).
+    for (const auto& p : ipt["local_ports"]) {
+      ports += ' ';
+      ports += p.get_ref<const std::string&>();
+    }
     out += fmt::format("\n  ip passthrough: to {} (router keeps{})", ipt["host"].get<std::string>(),
                        ports.empty() ? " no ports" : ports);
   }
