@@ -26,6 +26,23 @@
 # the connected 203.0.113.0/24 route: they reach a site's clients through the
 # router's public address, exactly like the internet.
 #
+# Topology variants, chosen by environment (defaults: the picture above),
+# so every lab script runs unchanged on each; router names and addresses
+# stay the same:
+#   LAB_LAN=veth        lan0 is a veth into the switch namespace; GRO on
+#                       every veth end (veth delivers XDP-redirected frames
+#                       only to a peer with GRO or an XDP program)
+#   LAB_LAN=veth-nogro  same, GRO left at the kernel default (off) on the
+#                       LAN-side ends, as on container veths
+#   LAB_LAN=bridge      lan0 is a Linux bridge in the router namespace, each
+#                       client's veth peer a port of it (no switch namespace),
+#                       as on most home routers; GRO default on the ports
+#   LAB_WAN=veth | veth-nogro   the same two choices for wan0's side
+#   LAB_WAN=tun         wan0 is an IFF_TUN device (L3, no Ethernet header,
+#                       like PPPoE's ppp0); common/tun_relay.py copies its
+#                       packets to isp0 in the site's "isp" namespace, which
+#                       routes them onto the internet switch (see _lab_wan_tun)
+#
 # Exit codes used by lab scripts: 0 pass, 1 fail (also a missing kernel
 # feature, tool or privilege), 77 skipped (only with VPNPT_ALLOW_SKIP=1).
 
@@ -47,6 +64,9 @@ LAB_CLEANING=0
 
 LAB_LAN_PREFIX=192.168.1
 LAB_WAN_PREFIX=203.0.113
+LAB_LAN=${LAB_LAN:-veth}
+LAB_WAN=${LAB_WAN:-veth}
+LAB_RELAY_MAX_TIME=${LAB_RELAY_MAX_TIME:-3600} # LAB_WAN=tun relay lifetime, s
 
 # ---------------------------------------------------------------- messages
 
@@ -187,6 +207,7 @@ lab_init() {
 	[[ -n "$LAB_PY" ]] || lab_skip "no python3 with scapy (apt-get install python3-scapy, or set LAB_PYTHON)"
 	[[ -x "$VPNPT" ]] || lab_fail "vpnpt binary not found or not executable: $VPNPT (build it, or pass its path as the first argument or \$VPNPT)"
 	VPNPT=$(cd "$(dirname "$VPNPT")" && pwd)/$(basename "$VPNPT")
+	_lab_check_topology
 	lab_ensure_bpffs
 
 	LAB_ID=$(printf 'vpl%d%04x' "$$" "$((RANDOM % 65536))")
@@ -199,6 +220,15 @@ lab_init() {
 	trap '_lab_on_signal HUP 129' HUP
 
 	_lab_probe_kernel
+}
+
+# Validates LAB_LAN/LAB_WAN (see the header); says which one is used when
+# it is not the default, so a log shows what it measured.
+_lab_check_topology() {
+	case "$LAB_LAN" in veth | veth-nogro | bridge) ;; *) lab_fail "LAB_LAN must be veth, veth-nogro or bridge, not '$LAB_LAN'" ;; esac
+	case "$LAB_WAN" in veth | veth-nogro | tun) ;; *) lab_fail "LAB_WAN must be veth, veth-nogro or tun, not '$LAB_WAN'" ;; esac
+	[[ "$LAB_WAN" != tun || -c /dev/net/tun ]] || lab_skip "LAB_WAN=tun needs /dev/net/tun (TUN driver)"
+	[[ "$LAB_LAN/$LAB_WAN" == veth/veth ]] || lab_info "topology: LAB_LAN=$LAB_LAN LAB_WAN=$LAB_WAN"
 }
 
 # Skips (77) if this kernel cannot give us namespaces, veth pairs, bridges or nft NAT.
@@ -347,7 +377,8 @@ lab_cleanup() {
 
 # ---------------------------------------------------------------- namespaces
 
-# lab_ns SITE ROLE: namespace name. ROLE: router | lan | c<i> | s<j> | inet.
+# lab_ns SITE ROLE: namespace name. ROLE: router | lan (not with
+# LAB_LAN=bridge) | isp (only with LAB_WAN=tun) | c<i> | s<j> | inet.
 lab_ns() {
 	if [[ "$2" == inet ]]; then
 		printf '%s-inet\n' "$LAB_ID"
@@ -455,18 +486,30 @@ _lab_gro_on() {
 	lab_nsenter "$1" ethtool -K "$2" gro on >/dev/null 2>&1 || true
 }
 
+# _lab_side_gro lan|wan NS DEV: GRO on a veth end of that side of the
+# router, unless its LAB_LAN/LAB_WAN leaves GRO at the kernel default
+# (veth-nogro, bridge: what real LANs and containers have).
+_lab_side_gro() {
+	local t=$LAB_WAN
+	[[ "$1" == lan ]] && t=$LAB_LAN
+	[[ "$t" == veth || "$t" == tun ]] || return 0
+	_lab_gro_on "$2" "$3"
+}
+
 _lab_host_nic() {
-	# A lab host's eth0: GRO for veth redirect, and no TX checksum offload, so
-	# its packets carry complete checksums as on a real wire (with offload, a
-	# veth hands the router only a partial seed that nobody ever verifies).
-	_lab_gro_on "$1" "$2"
+	# _lab_host_nic NS DEV lan|wan: a lab host's eth0: GRO as its side has
+	# it, and no TX checksum offload, so its packets carry complete checksums
+	# as on a real wire (with offload, a veth hands the router only a
+	# partial seed that nobody ever verifies).
+	_lab_side_gro "$3" "$1" "$2"
 	_lab_have ethtool || return 0
 	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
 }
 
+# _lab_bridge NS [NAME=br0]: an up bridge that forwards at once (no STP).
 _lab_bridge() {
-	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-	ip -n "$1" link set br0 up
+	ip -n "$1" link add "${2:-br0}" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+	ip -n "$1" link set "${2:-br0}" up
 }
 
 _lab_inet_ensure() {
@@ -494,10 +537,134 @@ table inet lab_mute {
 EOF
 }
 
+# _lab_lan_switch SITE: "NS BRIDGE" that the clients' ports join.
+_lab_lan_switch() {
+	if [[ "$LAB_LAN" == bridge ]]; then
+		printf '%s lan0\n' "$(lab_ns "$1" router)"
+	else
+		printf '%s br0\n' "$(lab_ns "$1" lan)"
+	fi
+}
+
+# _lab_site_lan SITE: the router's lan0 (LAB_LAN), with its address.
+_lab_site_lan() {
+	local r sw
+	r=$(lab_ns "$1" router)
+	if [[ "$LAB_LAN" == bridge ]]; then
+		_lab_bridge "$r" lan0
+	else
+		sw=$(lab_ns "$1" lan)
+		_lab_netns_add "$sw"
+		_lab_bridge "$sw"
+		ip -n "$r" link add lan0 type veth peer name rtr netns "$sw"
+		ip -n "$sw" link set rtr master br0 up
+		_lab_side_gro lan "$sw" rtr # receives what XDP redirects to the LAN
+		_lab_side_gro lan "$r" lan0
+	fi
+	ip -n "$r" addr add "$(lab_router_lan_ip)/24" dev lan0
+	ip -n "$r" link set lan0 up
+}
+
+# _lab_site_wan SITE: the router's wan0 (LAB_WAN) on the internet, with its address.
+_lab_site_wan() {
+	local r idx inet
+	r=$(lab_ns "$1" router)
+	idx=$(lab_site_index "$1")
+	inet=$(lab_ns - inet)
+	if [[ "$LAB_WAN" == tun ]]; then
+		_lab_wan_tun "$1"
+	else
+		ip -n "$r" link add wan0 type veth peer name "r$idx" netns "$inet"
+		ip -n "$inet" link set "r$idx" master br0 up
+		_lab_side_gro wan "$inet" "r$idx" # receives what XDP redirects to the WAN
+		_lab_side_gro wan "$r" wan0
+	fi
+	ip -n "$r" addr add "$(lab_wan_ip "$1")/24" dev wan0
+	ip -n "$r" link set wan0 up
+}
+
+# LAB_WAN=tun: wan0 is a TUN device, an L3 point-to-point link like ppp0.
+# The ISP end is namespace "isp" with TUN isp0 and port r<k> on the internet
+# switch (address .240+k). It routes the router's public address into isp0
+# and answers ARP for it on the switch (proxy ARP), so servers still find
+# the router on-link. tun_relay.py (bounded by LAB_RELAY_MAX_TIME, ended by
+# lab_cleanup) copies packets between wan0 and isp0.
+_lab_wan_tun() {
+	local r isp idx inet pub
+	r=$(lab_ns "$1" router)
+	isp=$(lab_ns "$1" isp)
+	idx=$(lab_site_index "$1")
+	inet=$(lab_ns - inet)
+	pub=$(lab_wan_ip "$1")
+	_lab_netns_add "$isp"
+	ip -n "$r" tuntap add dev wan0 mode tun
+	ip -n "$isp" tuntap add dev isp0 mode tun
+	ip -n "$isp" link add up0 type veth peer name "r$idx" netns "$inet"
+	ip -n "$inet" link set "r$idx" master br0 up
+	_lab_side_gro wan "$inet" "r$idx"
+	_lab_side_gro wan "$isp" up0
+	ip -n "$isp" addr add "$LAB_WAN_PREFIX.$((240 + idx))/24" dev up0
+	ip -n "$isp" link set up0 up
+	ip -n "$isp" link set isp0 up
+	ip -n "$isp" route add "$pub/32" dev isp0
+	ip -n "$isp" neigh add proxy "$pub" dev up0
+	lab_nsenter "$isp" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward &&
+		echo 0 > /proc/sys/net/ipv4/neigh/up0/proxy_delay'
+	_lab_tun_relay "$1"
+}
+
+# _lab_tun_relay SITE: starts tun_relay.py between wan0 and isp0 (lab_bg)
+# and waits (5 s) until it has attached both.
+_lab_tun_relay() {
+	local name="tun-relay-$1" i
+	lab_bg "$name" "$LAB_PY" "$LAB_DIR/common/tun_relay.py" --max-time "$LAB_RELAY_MAX_TIME" \
+		"/run/netns/$(lab_ns "$1" router):wan0" "/run/netns/$(lab_ns "$1" isp):isp0"
+	for ((i = 0; i < 50; i++)); do
+		grep -qs '^ready' "$LAB_STATE/$name.log" && return 0
+		_lab_pid_alive "$LAB_BG_PID" || break
+		sleep 0.1
+	done
+	sed 's/^/    relay| /' "$LAB_STATE/$name.log" 2>/dev/null
+	lab_fail "site $1: TUN relay wan0 <-> isp0 did not start"
+}
+
+# _lab_client SITE I: client c<I>, its eth0 a port of the site's LAN switch.
+_lab_client() {
+	local ns ip sw br
+	ns=$(lab_ns "$1" "c$2")
+	ip=$(lab_client_ip "$1" "$2")
+	read -r sw br < <(_lab_lan_switch "$1")
+	_lab_netns_add "$ns"
+	ip -n "$ns" link add eth0 type veth peer name "c$2" netns "$sw"
+	ip -n "$sw" link set "c$2" master "$br" up
+	ip -n "$ns" addr add "$ip/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$(lab_router_lan_ip)"
+	_lab_side_gro lan "$sw" "c$2"
+	_lab_host_nic "$ns" eth0 lan
+	_lab_mute_host "$ns"
+}
+
+# _lab_server SITE J: server s<J> on the internet switch.
+_lab_server() {
+	local ns ip port inet
+	ns=$(lab_ns "$1" "s$2")
+	ip=$(lab_server_ip "$1" "$2")
+	port="s$(lab_site_index "$1")x$2"
+	inet=$(lab_ns - inet)
+	_lab_netns_add "$ns"
+	ip -n "$ns" link add eth0 type veth peer name "$port" netns "$inet"
+	ip -n "$inet" link set "$port" master br0 up
+	ip -n "$ns" addr add "$ip/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	_lab_side_gro wan "$inet" "$port"
+	_lab_host_nic "$ns" eth0 wan
+}
+
 # lab_site NAME N_CLIENTS M_SERVERS: builds one site (see the header).
 lab_site() {
 	local site=$1 nclients=${2:-1} nservers=${3:-1}
-	local idx r sw inet ns i j port ip
+	local idx r i j
 	[[ "$site" =~ ^[a-z][a-z0-9]{0,7}$ ]] || lab_fail "lab_site: bad site name '$site' (a-z0-9, max 8 chars)"
 	[[ -z "${LAB_SITE_IDX[$site]:-}" ]] || lab_fail "lab_site: site '$site' exists"
 	((nclients >= 1 && nclients <= 200)) || lab_fail "lab_site: 1..200 clients"
@@ -510,26 +677,10 @@ lab_site() {
 	LAB_SITE_NSERVERS[$site]=$nservers
 
 	_lab_inet_ensure
-	inet=$(lab_ns - inet)
 	r=$(lab_ns "$site" router)
-	sw=$(lab_ns "$site" lan)
 	_lab_netns_add "$r"
-	_lab_netns_add "$sw"
-	_lab_bridge "$sw"
-
-	# Router: lan0 into the LAN switch, wan0 into the internet switch.
-	ip -n "$r" link add lan0 type veth peer name rtr netns "$sw"
-	ip -n "$sw" link set rtr master br0 up
-	ip -n "$r" link add wan0 type veth peer name "r$idx" netns "$inet"
-	ip -n "$inet" link set "r$idx" master br0 up
-	ip -n "$r" addr add "$(lab_router_lan_ip)/24" dev lan0
-	ip -n "$r" addr add "$(lab_wan_ip "$site")/24" dev wan0
-	ip -n "$r" link set lan0 up
-	ip -n "$r" link set wan0 up
-	_lab_gro_on "$sw" rtr
-	_lab_gro_on "$inet" "r$idx"
-	_lab_gro_on "$r" lan0
-	_lab_gro_on "$r" wan0
+	_lab_site_lan "$site"
+	_lab_site_wan "$site"
 	lab_nsenter "$r" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
 	lab_nsenter "$r" nft -f - <<'EOF'
 table ip lab_nat {
@@ -542,31 +693,8 @@ EOF
 	LAB_PIN_DIR[$site]=/sys/fs/bpf/vpnpt/wan0@ns$(lab_nsenter "$r" "$LAB_PY" -c \
 		'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little"))')
 
-	for ((i = 1; i <= nclients; i++)); do
-		ns=$(lab_ns "$site" "c$i")
-		ip=$(lab_client_ip "$site" "$i")
-		_lab_netns_add "$ns"
-		ip -n "$ns" link add eth0 type veth peer name "c$i" netns "$sw"
-		ip -n "$sw" link set "c$i" master br0 up
-		ip -n "$ns" addr add "$ip/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		ip -n "$ns" route add default via "$(lab_router_lan_ip)"
-		_lab_gro_on "$sw" "c$i"
-		_lab_host_nic "$ns" eth0
-		_lab_mute_host "$ns"
-	done
-	for ((j = 1; j <= nservers; j++)); do
-		ns=$(lab_ns "$site" "s$j")
-		ip=$(lab_server_ip "$site" "$j")
-		port="s${idx}x$j"
-		_lab_netns_add "$ns"
-		ip -n "$ns" link add eth0 type veth peer name "$port" netns "$inet"
-		ip -n "$inet" link set "$port" master br0 up
-		ip -n "$ns" addr add "$ip/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		_lab_gro_on "$inet" "$port"
-		_lab_host_nic "$ns" eth0
-	done
+	for ((i = 1; i <= nclients; i++)); do _lab_client "$site" "$i"; done
+	for ((j = 1; j <= nservers; j++)); do _lab_server "$site" "$j"; done
 	lab_settle "$site"
 }
 
