@@ -53,7 +53,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_iface);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_ifaces_v1 SEC(".maps");
+} vpnpt_ifaces_v2 SEC(".maps");
 
 /* Recent noteworthy packets for `vpnpt diagnose`; the loader drains it. */
 struct {

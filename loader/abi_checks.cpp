@@ -17,7 +17,8 @@ static_assert(offsetof(vpnpt_config, generation) == 12);
 static_assert(offsetof(vpnpt_config, deferred) == 16);
 static_assert(offsetof(vpnpt_config, passthrough_host) == 20);
 
-static_assert(sizeof(vpnpt_iface) == 16);
+static_assert(sizeof(vpnpt_iface) == 24);
+static_assert(offsetof(vpnpt_iface, why) == 16 && offsetof(vpnpt_iface, why_ifindex) == 20);
 static_assert(offsetof(vpnpt_iface, role) == 0);
 static_assert(offsetof(vpnpt_iface, xdp_mode) == 4);
 static_assert(offsetof(vpnpt_iface, prog_id) == 8);

@@ -4,22 +4,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "loader/bpffs.h"
+#include "loader/data_path.h"
+#include "loader/path_attach.h"
 #include "loader/daemon_lock.h"
 #include "loader/log.h"
 #include "loader/netif.h"
 #include "loader/nfqueue.h"
+#include "loader/tc_attach.h"
 
 namespace vpnpt {
 namespace {
 
-struct IfaceWant {
-  uint32_t ifindex;
-  std::string name;
-  uint32_t role;
-};
 
 Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
   std::vector<IfaceWant> out;
@@ -61,43 +60,36 @@ Status write_config(const PinnedMaps& maps, uint32_t public_ip, uint32_t wan_ifi
   return maps.set_config(*cfg);
 }
 
-// Attaches the hook for each interface in @todo; records it in the ifaces map.
-// On failure detaches whatever this call attached.
-Status attach_interfaces(const std::string& pin_dir, const AttachRequest& req, const std::vector<IfaceWant>& todo,
+// Attaches the hook for each interface in @todo on the path planned for it
+// (the devices of the whole attachment, @all, decide the paths); records it
+// in the ifaces map and logs the choice in one line each. On failure
+// detaches whatever this call attached.
+Status attach_interfaces(PathAttacher& paths, const std::vector<IfaceWant>& all, const std::vector<IfaceWant>& todo,
                          const PinnedMaps& maps) {
-  bpf_object_open_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.pin_root_path = pin_dir.c_str();
-  auto lan_skel = LanSkeleton::open(&opts, "xdp_lan");
-  if (!lan_skel) return lan_skel.error();
-  auto wan_skel = WanSkeleton::open(&opts, "xdp_wan");
-  if (!wan_skel) return wan_skel.error();
-  lan_skel->apply(req.load);
-  wan_skel->apply(req.load);
-  auto lan = XdpProgram::from_object((*lan_skel)->obj, "xdp_lan");
-  if (!lan) return lan.error();
-  auto wan = XdpProgram::from_object((*wan_skel)->obj, "xdp_wan");
-  if (!wan) return wan.error();
+  auto plan = paths.plan(all);
+  if (!plan) return plan.error();
 
-  std::vector<std::pair<uint32_t, uint32_t>> done;  // (ifindex, prog id)
+  std::vector<std::pair<uint32_t, vpnpt_iface>> done;
+  auto undo = [&] {
+    for (const auto& [ifi, v] : done) (void)detach_path(ifi, v);
+  };
   for (const auto& w : todo) {
-    XdpProgram& prog = w.role == VPNPT_ROLE_WAN ? *wan : *lan;
-    auto mode = prog.attach(w.ifindex, w.name, req.mode);
-    if (!mode) {
-      for (auto [ifi, id] : done) (void)xdp_detach_prog(ifi, id);
+    size_t i = 0;
+    while (all[i].ifindex != w.ifindex) ++i;
+    auto v = paths.attach(w, (*plan)[i]);
+    if (!v) {
+      undo();
       if (take_verifier_log_seen())
         return make_error("the kernel verifier rejected the " + std::string(w.role == VPNPT_ROLE_WAN ? "WAN" : "LAN") +
                           " program (run with -v to see the verifier log)");
-      return mode.error();
+      return v.error();
     }
-    done.emplace_back(w.ifindex, prog.id());
-    bool dispatcher = xdp_uses_dispatcher(w.ifindex);
-    vpnpt_iface v{w.role, *mode, prog.id(), dispatcher ? VPNPT_IFACE_F_DISPATCHER : 0u};
-    VPNPT_TRY(maps.set_iface(w.ifindex, v));
-    spdlog::info("attached {} program (id {}) to {} in {} mode, {}", w.role == VPNPT_ROLE_WAN ? "WAN" : "LAN",
-                 prog.id(), w.name, mode_name(*mode),
-                 dispatcher ? "through the libxdp dispatcher (other XDP programs can share it)"
-                            : "as the only XDP program (libxdp's dispatcher is not available on this kernel)");
+    done.emplace_back(w.ifindex, *v);
+    if (auto s = maps.set_iface(w.ifindex, *v); !s) {
+      undo();
+      return s.error();
+    }
+    log_attached(w, *v);
   }
   return {};
 }
@@ -161,20 +153,23 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   std::vector<IfaceWant> todo;
   for (const auto& w : *want) {
     auto it = have->find(w.ifindex);
-    if (it != have->end() && xdp_prog_attached(w.ifindex, it->second.prog_id)) continue;
+    if (it != have->end() && path_attached(w.ifindex, it->second)) continue;
     todo.push_back(w);
   }
   bool adopted = !have->empty() && todo.empty();
 
   if (auto s = write_config(*maps, public_ip, wan_ifindex); !s) return fail(s.error());
+  // Loaded here, before the daemon runs: it keeps them to move interfaces between paths later.
+  auto paths = PathAttacher::open(id->pin_dir, req.load, req.mode, *want);
+  if (!paths) return fail(paths.error());
   if (!todo.empty()) {
-    if (auto s = attach_interfaces(id->pin_dir, req, todo, *maps); !s) return fail(s.error());
+    if (auto s = attach_interfaces(*paths, *want, todo, *maps); !s) return fail(s.error());
   }
   if (adopted)
     spdlog::info("adopted the running data plane on {} (pins in {}); sessions kept", req.wan, id->pin_dir);
   else if (!have->empty())
     spdlog::info("re-attached {} interface(s) to the pinned state in {}", todo.size(), id->pin_dir);
-  return Attached{*id, adopted, std::move(*maps)};
+  return Attached{*id, adopted, std::move(*maps), std::make_unique<PathAttacher>(std::move(*paths))};
 }
 
 Status detach(const AttachmentId& id) {
@@ -187,7 +182,7 @@ Status detach(const AttachmentId& id) {
   if (auto maps = PinnedMaps::open(id.pin_dir)) {
     if (auto ifaces = maps->ifaces()) {
       for (const auto& [ifi, v] : *ifaces) {
-        auto s = xdp_detach_prog(ifi, v.prog_id);
+        auto s = detach_path(ifi, v);
         if (!s) problems += s.error().message() + "; ";
         else spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
       }

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "loader/attachment_id.h"
+#include "loader/path_attach.h"
 #include "loader/pinned_maps.h"
 #include "loader/programs.h"
 #include "loader/result.h"
@@ -28,6 +30,7 @@ struct Attached {
   AttachmentId id;
   bool adopted = false;  // true when the data plane was already running and kept
   PinnedMaps maps;
+  std::unique_ptr<PathAttacher> paths;  // the programs of both paths, for moves while the daemon runs
 };
 
 // Attaches, or adopts what a previous daemon left running (the pinned

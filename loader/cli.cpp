@@ -36,7 +36,8 @@ std::unique_ptr<Cli> make_cli() {
   attach->add_option("--on", aa.on, "switch a protocol's passthrough on at attach (pptp, ipsec, l2tp; repeatable)");
   attach->add_option("--off", aa.off, "switch a protocol's passthrough off at attach (repeatable)");
   attach->add_option("--public-ip", aa.public_ip, "public IPv4 (default: the WAN interface's primary address)");
-  attach->add_option("--mode", aa.mode, "XDP mode: auto (native, else skb), native, skb");
+  attach->add_option("--mode", aa.mode,
+                     "data path: auto (native XDP where it can deliver, TC elsewhere), native, skb (generic XDP), tc");
   attach->add_option("--metrics-address", aa.metrics, "Prometheus endpoint HOST:PORT")
       ->default_str(kDefaultMetricsAddress);
   attach->add_flag("--no-metrics", aa.no_metrics, "do not serve /metrics");

@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/fd.h"
@@ -20,10 +22,12 @@
 #include "loader/slowpath_counters.h"
 #include "loader/ike.h"
 #include "loader/kernel_helpers.h"
+#include "loader/link_caps.h"
 #include "loader/nfqueue.h"
 #include "loader/metrics.h"
 #include "loader/names.h"
 #include "loader/netif.h"
+#include "loader/path_attach.h"
 
 namespace vpnpt {
 namespace {
@@ -189,6 +193,8 @@ void heartbeat(Attached& att, bool alive) {
 }
 
 // Transmits finished frames (L2TP tunnel requests) on an interface, bypassing the stack as XDP would.
+// The frames come from a LAN (Ethernet); a device without link-layer header (an L3 WAN such as
+// ppp0) is sent the IP packet alone.
 class FrameSender {
  public:
   static Result<FrameSender> open() {
@@ -196,8 +202,12 @@ class FrameSender {
     if (!fd.valid()) return make_error("cannot open a packet socket for L2TP tunnel requests", errno);
     return FrameSender(std::move(fd));
   }
-  bool send(uint32_t ifindex, const uint8_t* frame, size_t len) const {
+  bool send(uint32_t ifindex, const uint8_t* frame, size_t len) {
     if (len < ETH_HLEN) return false;
+    if (!has_l2(ifindex)) {
+      frame += ETH_HLEN;
+      len -= ETH_HLEN;
+    }
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_ifindex = static_cast<int>(ifindex);
@@ -213,8 +223,30 @@ class FrameSender {
 
  private:
   explicit FrameSender(Fd fd) : fd_(std::move(fd)) {}
+  bool has_l2(uint32_t ifindex) {
+    auto it = l2_.find(ifindex);
+    if (it != l2_.end()) return it->second;
+    auto f = link_facts(ifindex);
+    bool l2 = !f || f->has_l2;  // unknown: as before, Ethernet
+    l2_[ifindex] = l2;
+    return l2;
+  }
   Fd fd_;
+  std::map<uint32_t, bool> l2_;
 };
+
+// Moves interfaces whose devices changed to the path that now works; a
+// failure is logged once per distinct message.
+void reconcile_paths(PathAttacher& paths, Attached& att) {
+  static std::string last_error;
+  auto recs = att.maps.ifaces();
+  if (!recs) return;
+  auto moved = paths.reconcile(recorded_ifaces(*recs), att.maps);
+  if (!moved && moved.error().message() != last_error) {
+    last_error = moved.error().message();
+    spdlog::warn("cannot re-check the interfaces' data paths: {}", last_error);
+  }
+}
 
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
@@ -309,7 +341,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_address.empty()) {
     std::string mode = "unknown";
-    if (auto ifs = att.maps.ifaces(); ifs && !ifs->empty()) mode = ifs->begin()->second.xdp_mode == VPNPT_MODE_SKB ? "skb" : "native";
+    if (auto ifs = att.maps.ifaces(); ifs && !ifs->empty()) mode = mode_name(ifs->begin()->second.xdp_mode);
     auto m = MetricsServer::start(opts.metrics_address, att.id, mode, &slow);
     if (!m) return m.error();
     metrics = std::move(*m);
@@ -327,6 +359,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb.get()), kEvents) ||
       (ikeq && add(ikeq->fd(), kIke)))
     return make_error("cannot watch daemon file descriptors", errno);
+
+  // Interfaces move between XDP and TC when their devices change (checked every 500 ms).
+  PathAttacher* paths = att.paths.get();
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane",
                att.id.wan_if, getpid());
@@ -369,6 +404,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
             ctx.slow.esp_windows_expired = bs.windows_expired;
           }
           if (opts.detect_kernel_helpers && tick % 50 == 0) check_kernel_helper(ctx);
+          if (paths && tick % 5 == 0) reconcile_paths(*paths, att);
           break;
         }
         case kEvents:

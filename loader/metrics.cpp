@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/data_path.h"
 #include "loader/names.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
@@ -55,9 +56,20 @@ class MapCollector : public prometheus::Collectable {
     info.metric.push_back(gauge(1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}}));
     out.push_back(std::move(info));
     if (!maps) return out;  // detached under us: only the info metric
-    MetricFamily pk{"vpnpt_packets_total", "Packets seen by the XDP hooks, by direction and class",
+    // Which path carries each interface's ingress, and why (one series per interface).
+    MetricFamily path{"vpnpt_interface_path", "The data path of an interface's ingress (1), and why",
+                      MetricType::Gauge, {}};
+    if (auto ifs = maps->ifaces())
+      for (const auto& [ifi, v] : *ifs)
+        path.metric.push_back(gauge(path_attached(ifi, v) ? 1 : 0,
+                                    {{"interface", ifname_of(ifi)},
+                                     {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                                     {"path", mode_name(v.xdp_mode)},
+                                     {"why", describe_path(ifname_of(ifi), v)}}));
+    out.push_back(std::move(path));
+    MetricFamily pk{"vpnpt_packets_total", "Packets seen by the XDP and TC hooks, by direction and class",
                     MetricType::Counter, {}};
-    MetricFamily by{"vpnpt_bytes_total", "Bytes (whole frames) seen by the XDP hooks, by direction and class",
+    MetricFamily by{"vpnpt_bytes_total", "Bytes (whole frames) seen by the XDP and TC hooks, by direction and class",
                     MetricType::Counter, {}};
     MetricFamily xp{"vpnpt_translated_packets_total", "Packets vpnpt translated itself, by direction and class",
                     MetricType::Counter, {}};

@@ -4,6 +4,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
+#include "loader/data_path.h"
 #include "loader/ip_passthrough.h"
 #include "loader/map_dump.h"
 #include "loader/names.h"
@@ -45,9 +46,10 @@ Result<json> status_json(const AttachmentId& id) {
                    {"ifindex", ifi},
                    {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
                    {"mode", mode_name(v.xdp_mode)},
+                   {"path", describe_path(ifname_of(ifi), v)},
                    {"prog_id", v.prog_id},
                    {"dispatcher", (v.flags & VPNPT_IFACE_F_DISPATCHER) != 0},
-                   {"attached", xdp_prog_attached(ifi, v.prog_id)}});
+                   {"attached", path_attached(ifi, v)}});
   }
   st["interfaces"] = ifs;
 
@@ -105,11 +107,14 @@ std::string status_text(const json& st) {
                      st["public_ip"].get<std::string>(), daemon);
   out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
   out += "  interfaces:\n";
-  for (const auto& i : st["interfaces"])
+  for (const auto& i : st["interfaces"]) {
+    bool tc = i["mode"].get<std::string>() == "tc";
     out += fmt::format("    {:<12} {:<4} {:<7} prog {:<6} {:<12} {}\n", i["name"].get<std::string>(),
                        i["role"].get<std::string>(), i["mode"].get<std::string>(), i["prog_id"].get<uint32_t>(),
                        i["attached"].get<bool>() ? "attached" : "NOT ATTACHED",
-                       i["dispatcher"].get<bool>() ? "(dispatcher)" : "(single)");
+                       tc ? "(clsact ingress)" : i["dispatcher"].get<bool>() ? "(dispatcher)" : "(single)");
+    out += fmt::format("      {}\n", i["path"].get<std::string>());
+  }
   out += "  passthrough:";
   for (const char* p : {"pptp", "ipsec", "l2tp"})
     out += fmt::format(" {}={}{}", p, st["switches"][p].get<bool>() ? "on" : "off",

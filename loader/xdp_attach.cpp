@@ -65,13 +65,15 @@ Result<ModeRequest> parse_mode(const std::string& text) {
   if (text == "auto") return ModeRequest::Auto;
   if (text == "native") return ModeRequest::Native;
   if (text == "skb") return ModeRequest::Skb;
-  return make_error("unknown XDP mode '" + text + "' (expected auto, native or skb)");
+  if (text == "tc") return ModeRequest::Tc;
+  return make_error("unknown mode '" + text + "' (expected auto, native, skb or tc)");
 }
 
 const char* mode_name(uint32_t vpnpt_mode) {
   switch (vpnpt_mode) {
     case VPNPT_MODE_NATIVE: return "native";
     case VPNPT_MODE_SKB: return "skb";
+    case VPNPT_MODE_TC: return "tc";
     default: return "unknown";
   }
 }

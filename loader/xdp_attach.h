@@ -13,7 +13,9 @@
 
 namespace vpnpt {
 
-enum class ModeRequest { Auto, Native, Skb };
+// auto: native XDP where it can deliver, TC elsewhere; native/skb: XDP in that mode everywhere;
+// tc: the TC path everywhere.
+enum class ModeRequest { Auto, Native, Skb, Tc };
 
 Result<ModeRequest> parse_mode(const std::string& text);
 const char* mode_name(uint32_t vpnpt_mode);

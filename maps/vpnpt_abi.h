@@ -40,7 +40,7 @@
 #define VPNPT_MAP_DAEMON "vpnpt_daemon_v1"
 #define VPNPT_MAP_HOST_QUOTA "vpnpt_host_quota_v1"
 #define VPNPT_MAP_LOCAL_PORTS "vpnpt_local_ports_v1"
-#define VPNPT_MAP_IFACES "vpnpt_ifaces_v1"
+#define VPNPT_MAP_IFACES "vpnpt_ifaces_v2"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
 
 /* Pinned program names inside the attachment directory. */
@@ -179,20 +179,33 @@ enum vpnpt_role {
 	VPNPT_ROLE_WAN = 2,
 };
 
-/* XDP attach mode as recorded by the loader. */
+/* The data path of an interface's ingress, as recorded by the loader (docs/dataplane.md). */
 enum vpnpt_xdp_mode {
-	VPNPT_MODE_NATIVE = 1,
-	VPNPT_MODE_SKB = 2,
+	VPNPT_MODE_NATIVE = 1, /* XDP in the driver */
+	VPNPT_MODE_SKB = 2,    /* XDP in generic (skb) mode, only when asked for (--mode skb) */
+	VPNPT_MODE_TC = 3,     /* TC ingress (clsact): where XDP cannot deliver */
+};
+
+/* Why an interface has its path (vpnpt_iface.why). */
+enum vpnpt_path_why {
+	VPNPT_WHY_XDP_OK = 0,    /* native XDP runs, and every device it forwards to takes XDP frames */
+	VPNPT_WHY_REQUESTED = 1, /* the mode was asked for (--mode native|skb|tc) */
+	VPNPT_WHY_NO_NATIVE = 2, /* the driver has no native XDP */
+	VPNPT_WHY_NO_L2 = 3,     /* no Ethernet header (an L3 device such as ppp0) */
+	VPNPT_WHY_TARGET = 4,    /* a device it forwards to (why_ifindex) cannot transmit XDP frames */
+	VPNPT_WHY_MAX
 };
 
 /* vpnpt_iface.flags */
 #define VPNPT_IFACE_F_DISPATCHER (1u << 0) /* attached through libxdp's dispatcher */
 
 struct vpnpt_iface {
-	__u32 role;      /* enum vpnpt_role */
-	__u32 xdp_mode;  /* enum vpnpt_xdp_mode */
-	__u32 prog_id;   /* id of the program attached to this interface */
-	__u32 flags;     /* VPNPT_IFACE_F_* */
+	__u32 role;        /* enum vpnpt_role */
+	__u32 xdp_mode;    /* enum vpnpt_xdp_mode: the path */
+	__u32 prog_id;     /* id of the program attached to this interface (XDP or TC) */
+	__u32 flags;       /* VPNPT_IFACE_F_* */
+	__u32 why;         /* enum vpnpt_path_why */
+	__u32 why_ifindex; /* VPNPT_WHY_TARGET: the device that cannot take XDP frames */
 };
 
 #define VPNPT_MAX_IFACES 64

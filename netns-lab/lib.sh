@@ -793,7 +793,8 @@ lab_start_vpnpt() {
 	LAB_VPNPT_USED[$site]=1
 	printf -- '--- vpnpt attach (%s)\n' "$(date +%T.%N)" >>"$log"
 	# nsenter execs vpnpt, so $! is vpnpt's own pid.
-	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 --lan lan0 "$@" >>"$log" 2>&1 &
+	# LAB_VPNPT_MODE=tc|native|skb|auto forces a data path (default: vpnpt's own choice, auto).
+	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 --lan lan0 ${LAB_VPNPT_MODE:+--mode "$LAB_VPNPT_MODE"} "$@" >>"$log" 2>&1 &
 	pid=$!
 	LAB_VPNPT_PID[$site]=$pid
 	for ((i = 0; i < 100; i++)); do

@@ -130,7 +130,7 @@ esac
 # ---------------------------------------------------------------- captures, syslog
 if [[ "$CAPTURE" != 0 ]]; then
 	for ifn in lan0 wan0; do
-		lab_bg "tcpdump-$ifn" nsenter --net="/run/netns/$R" timeout "$LIFETIME" tcpdump --immediate-mode -U -nn -s 256 -i "$ifn" -w "$S/$ifn.pcap"
+		lab_bg "tcpdump-$ifn" nsenter --net="/run/netns/$R" timeout "$LIFETIME" tcpdump --immediate-mode -U -nn -s ${CAPTURE_SNAPLEN:-256} -i "$ifn" -w "$S/$ifn.pcap"
 	done
 	for ((i = 0; i < 50; i++)); do
 		[[ -s $S/lan0.pcap && -s $S/wan0.pcap ]] && break

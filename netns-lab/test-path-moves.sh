@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Data-path moves under link changes: vpnpt serves an interface with native
+# XDP only while every device it forwards to can transmit XDP frames, and
+# the daemon moves it to TC (and back) when that changes, within a second.
+# The LAN is a veth whose switch-side peer has no GRO (LAB_LAN=veth-nogro):
+# the WAN starts on TC; GRO on that peer moves it to XDP, GRO off (or the
+# peer going down) moves it back. Each move is timed from the change: a move
+# to TC (away from frames the kernel would drop) within a second, a move to
+# XDP (only faster) within 5 s, as its first one loads the XDP program.
+#
+# Usage: test-path-moves.sh [VPNPT]    Exit: 0 pass, 1 fail.
+set -euo pipefail
+
+# shellcheck source=netns-lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export LAB_LAN=veth-nogro
+lab_init "${1:-}"
+lab_have_ethtool() { command -v ethtool >/dev/null 2>&1 || lab_skip "missing tool: ethtool"; }
+lab_have_ethtool
+
+lab_site s 1 1
+SW=$(lab_ns s lan)
+lab_start_vpnpt s
+
+# path IFNAME: the mode status reports for the interface.
+path() { lab_status_json s | lab_json "[i['mode'] for i in d['interfaces'] if i['name'] == '$1'][0]"; }
+# wait_path IFNAME MODE: waits up to 8 s; prints the milliseconds it took, or "timeout".
+wait_path() {
+	local t0 now
+	t0=$(date +%s%N)
+	for ((i = 0; i < 160; i++)); do
+		if [[ "$(path "$1")" == "$2" ]]; then
+			now=$(date +%s%N)
+			echo $(((now - t0) / 1000000))
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo timeout
+}
+check_move() { # DESC IFNAME MODE MAX_MS
+	local ms
+	ms=$(wait_path "$2" "$3")
+	if [[ "$ms" == timeout ]]; then
+		lab_check "$1" 0 "$2 still on $(path "$2") 8 s later"
+	else
+		lab_check "$1" "$((ms <= $4 ? 1 : 0))" "$2 on $3 after $ms ms (at most $4)"
+	fi
+}
+
+lab_check_eq "lan0's peer without GRO: the WAN cannot redirect into lan0, so wan0 is on TC" tc "$(path wan0)"
+lab_check_eq "lan0 redirects into wan0, whose peer has GRO: native XDP" native "$(path lan0)"
+lab_router_exec s "$VPNPT" status wan0 | sed 's/^/    status| /'
+
+lab_nsenter "$SW" ethtool -K rtr gro on >/dev/null
+check_move "GRO on lan0's peer: wan0 moves to XDP" wan0 native 5000
+lab_nsenter "$SW" ethtool -K rtr gro off >/dev/null
+check_move "GRO off again: wan0 moves back to TC within a second" wan0 tc 1000
+lab_nsenter "$SW" ethtool -K rtr gro on >/dev/null
+check_move "GRO on again: XDP" wan0 native 5000
+ip -n "$SW" link set rtr down
+check_move "lan0's peer down (NDO_XMIT stays set, but the frames would be lost): wan0 on TC within a second" wan0 tc 1000
+ip -n "$SW" link set rtr up
+check_move "peer up again: XDP" wan0 native 5000
+
+moves=$(grep -c '(moved from ' "${LAB_VPNPT_LOG[s]}" || true)
+lab_check_eq "the daemon logged each move in one line" 5 "$moves"
+grep '(moved from ' "${LAB_VPNPT_LOG[s]}" | sed 's/^/    log| /'
+((LAB_CHECK_FAILS == 0)) || lab_fail "$LAB_CHECK_FAILS check(s) failed"
+lab_pass "data path moves with its devices"
