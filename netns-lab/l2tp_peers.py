@@ -394,7 +394,12 @@ def run_lac(a):
             sock.sendto(struct.pack("!HHH", DATA_FLAGS, rep["lns_tid"], a.session_id) +
                         tag(a.phase, a.index, seq, a.size), peer)
             rep["data_tx"] += 1
-            receive(a.interval)
+            if a.paced:
+                t_next = now() + a.interval
+                while now() < t_next:
+                    receive(max(0.0, t_next - now()))
+            else:
+                receive(a.interval)
         t_end = min(now() + a.rx_wait, deadline)
         while now() < t_end and len(seqs) < a.count:
             receive(0.05)
@@ -520,6 +525,9 @@ def main():
     c.add_argument("--hidden", action="store_true", help="hide the Assigned Tunnel ID AVP (H bit)")
     c.add_argument("--count", type=int, default=20)
     c.add_argument("--interval", type=float, default=0.02)
+    c.add_argument("--paced", action="store_true",
+                   help="send a data packet every --interval (default: the next one as soon as an echo arrives, "
+                        "--interval at most)")
     c.add_argument("--size", type=int, default=64)
     c.add_argument("--retry", type=float, default=1.0, help="SCCRQ retransmission interval")
     c.add_argument("--tries", type=int, default=5)
