@@ -11,6 +11,7 @@
 #include "loader/data_path.h"
 #include "loader/path_attach.h"
 #include "loader/daemon_lock.h"
+#include "loader/lan_autopick.h"
 #include "loader/log.h"
 #include "loader/netif.h"
 #include "loader/nfqueue.h"
@@ -22,12 +23,36 @@ namespace {
 
 Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
   std::vector<IfaceWant> out;
-  if (req.lans.empty()) return make_error("no LAN interface given; add --lan <if> (repeatable)");
   auto wan = ifindex_of(req.wan);
   if (!wan) return wan.error();
   out.push_back({*wan, req.wan, VPNPT_ROLE_WAN});
+  std::vector<std::string> lans = req.lans;
+  if (lans.empty()) {
+    // No --lan and no `lan =`: pick the LAN side (loader/lan_autopick.h has the rules), one line each.
+    auto all = list_interfaces();
+    if (!all) return all.error();
+    spdlog::info("no LAN interface given: picking every other up interface with a private or shared IPv4 "
+                 "prefix (--lan or 'lan =' overrides)");
+    std::set<uint32_t> quiet{*wan};  // not worth repeating in the error
+    for (const auto& i : *all)
+      if (i.loopback) quiet.insert(i.ifindex);
+    std::string skipped;
+    for (const auto& c : choose_lans(*all, *wan)) {
+      spdlog::info("{}", c.why);
+      if (c.picked) {
+        lans.push_back(c.name);
+      } else if (!quiet.count(c.ifindex)) {
+        if (!skipped.empty()) skipped += "; ";
+        skipped += c.why;
+      }
+    }
+    if (lans.empty())
+      return make_error("no LAN interface found: no interface but the WAN is up with a private or shared IPv4 "
+                        "prefix (" + (skipped.empty() ? std::string("there is no other interface") : skipped) +
+                        "); give the LAN side with --lan <if>");
+  }
   std::set<uint32_t> seen{*wan};
-  for (const auto& l : req.lans) {
+  for (const auto& l : lans) {
     auto idx = ifindex_of(l);
     if (!idx) return idx.error();
     if (!seen.insert(*idx).second)

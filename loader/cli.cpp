@@ -31,7 +31,7 @@ std::unique_ptr<Cli> make_cli() {
   AttachArgs& aa = a.attach;
   auto* attach = cli->attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");
   attach->add_option("wan-if", aa.wan, "WAN interface (or 'wan =' in --config)");
-  attach->add_option("--lan", aa.lans, "LAN interface (repeatable; or 'lan =' in --config)");
+  attach->add_option("--lan", aa.lans, "LAN interface (repeatable; or 'lan =' in --config); default: every other up interface with a private or shared IPv4 prefix");
   attach->add_option("--config", aa.config, "config file, e.g. /etc/vpnpt/vpnpt.conf; options given here override it");
   attach->add_option("--on", aa.on, "switch a protocol's passthrough on at attach (pptp, ipsec, l2tp; repeatable)");
   attach->add_option("--off", aa.off, "switch a protocol's passthrough off at attach (repeatable)");

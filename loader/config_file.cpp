@@ -361,7 +361,6 @@ Result<VpnptConfig> parse_config(std::string_view text, const std::string& path)
 
   // Whole-file checks.
   if (p.cfg.wan.empty()) return make_error(path + ": no 'wan' given (add a line like 'wan = eth0')");
-  if (p.cfg.lans.empty()) return make_error(path + ": no 'lan' given (add a line like 'lan = eth1 eth2')");
   if (auto it = p.lan_lines.find(p.cfg.wan); it != p.lan_lines.end())
     return fail(it->second, "'lan': " + shown(p.cfg.wan) + " is already the 'wan' (line " +
                                 std::to_string(p.cfg.lines.at("wan")) + "); the WAN cannot also be a LAN");

@@ -29,7 +29,7 @@ inline constexpr const char* kDefaultConfigPath = "/etc/vpnpt/vpnpt.conf";
 // Defaults are those of `vpnpt attach` without the option.
 struct VpnptConfig {
   std::string wan;                    // required
-  std::vector<std::string> lans;      // at least one; `lan =` lines accumulate
+  std::vector<std::string> lans;      // `lan =` lines accumulate; none: attach picks the LAN side
   std::optional<uint32_t> public_ip;  // network byte order; nullopt: the WAN's primary IPv4
   ModeRequest mode = ModeRequest::Auto;
   // nullopt: no metrics endpoint (`metrics_address = off`, like --no-metrics).
@@ -51,7 +51,7 @@ struct VpnptConfig {
 };
 
 // Parses the text of a config file; @path_for_errors prefixes every error.
-// Requires `wan` and at least one `lan`.
+// Requires `wan`; `lan` is optional (without it, attach picks the LAN side).
 Result<VpnptConfig> parse_config(std::string_view text, const std::string& path_for_errors);
 
 // Reads and parses @path. A missing or unreadable file is an error naming it.

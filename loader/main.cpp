@@ -66,7 +66,7 @@ Result<VpnptConfig> attach_config(const AttachArgs& a, const CLI::App& cmd) {
       (on ? cfg.switches_off : cfg.switches_on) &= ~*bit;
     }
   if (cfg.wan.empty()) return make_error("no WAN interface: give <wan-if> or --config FILE with 'wan = ...'");
-  if (cfg.lans.empty()) return make_error("no LAN interface: add --lan <if> (repeatable) or 'lan = ...' in the config file");
+  // No --lan and no 'lan =': attach picks the LAN side itself (loader/lan_autopick.h).
   return cfg;
 }
 

@@ -865,13 +865,19 @@ lab_traffic_bg() {
 
 # ---------------------------------------------------------------- vpnpt
 
-# lab_start_vpnpt SITE [EXTRA ARGS...]: `vpnpt attach wan0 --lan lan0` in the
-# router, in the background; waits up to 10 s until status shows our daemon
-# AND every interface attached (the daemon takes its lock, and so shows up
-# as daemon_pid, before it attaches the interfaces).
+# lab_start_vpnpt SITE [--no-lan] [EXTRA ARGS...]: `vpnpt attach wan0 --lan lan0`
+# in the router, in the background; waits up to 10 s until status shows our
+# daemon AND every interface attached (the daemon takes its lock, and so
+# shows up as daemon_pid, before it attaches the interfaces). --no-lan runs
+# `vpnpt attach wan0` without --lan (vpnpt picks the LAN side itself; the
+# lab's router has lan0 as its one private interface, so lan0 is awaited).
 lab_start_vpnpt() {
-	local site=$1 r log pid i ready a prev="" want="wan0 lan0"
+	local site=$1 r log pid i ready a prev="" want="wan0 lan0" lan_args=(--lan lan0)
 	shift
+	if [[ "${1:-}" == --no-lan ]]; then
+		lan_args=()
+		shift
+	fi
 	for a in "$@"; do
 		if [[ "$prev" == --lan ]]; then want+=" $a"; fi
 		prev=$a
@@ -884,7 +890,7 @@ lab_start_vpnpt() {
 	printf -- '--- vpnpt attach (%s)\n' "$(date +%T.%N)" >>"$log"
 	# nsenter execs vpnpt, so $! is vpnpt's own pid.
 	# LAB_VPNPT_MODE=tc|native|skb|auto forces a data path (default: vpnpt's own choice, auto).
-	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 --lan lan0 ${LAB_VPNPT_MODE:+--mode "$LAB_VPNPT_MODE"} "$@" >>"$log" 2>&1 &
+	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 "${lan_args[@]}" ${LAB_VPNPT_MODE:+--mode "$LAB_VPNPT_MODE"} "$@" >>"$log" 2>&1 &
 	pid=$!
 	LAB_VPNPT_PID[$site]=$pid
 	for ((i = 0; i < 100; i++)); do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vpnpt lifecycle lab test: attach, count every class exactly, daemon stop
 # (data plane keeps running), re-adopt (counters kept), a second router with
-# the same interface names in parallel, detach (nothing left behind).
+# the same interface names in parallel, detach (nothing left behind), and
+# `vpnpt attach wan0` without --lan (vpnpt picks lan0 itself).
 #
 # Usage: test-lifecycle.sh [VPNPT]   (default: $VPNPT, else <repo>/build/vpnpt)
 # Exit:  0 pass, 1 fail, 77 skipped (no root / tool / kernel feature)
@@ -146,6 +147,28 @@ for s in s1 s2; do
 	done
 	lab_assert_not "$s: status reports no attachment" sh -c "nsenter --net=/run/netns/$R $VPNPT status wan0 --json >/dev/null 2>&1"
 done
+
+# ---------------------------------------------------------------- g. attach without --lan
+lab_log "-- g. \`vpnpt attach wan0\` without --lan in s1: vpnpt picks the LAN side itself"
+lab_start_vpnpt s1 --no-lan
+# This attach's lines: the daemon log after its last "--- vpnpt attach" marker.
+PICK_LOG=$(awk '/^--- vpnpt attach/ { n = 0; next } { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' \
+	"${LAB_VPNPT_LOG[s1]}")
+lab_info "its choice: $(grep -E ': (picked|skipped): ' <<<"$PICK_LOG" | sed 's/.* info //' | paste -sd '|' -)"
+lab_assert "log: lan0 picked, with its private prefix" \
+	grep -qE " lan0: picked: [a-z]+ with 192\.168\.1\.1/24 \(RFC 1918\)$" <<<"$PICK_LOG"
+lab_assert "log: wan0 skipped as the WAN" grep -q " wan0: skipped: the WAN$" <<<"$PICK_LOG"
+lab_assert "log: lo skipped as loopback" grep -q " lo: skipped: loopback$" <<<"$PICK_LOG"
+lab_assert_eq "log: lan0 is the only interface picked" 1 "$(grep -c ': picked: ' <<<"$PICK_LOG")"
+ST=$(lab_status_json s1)
+lab_assert_eq "s1 interfaces attached without --lan (wan0, lan0)" "wan0:wan:True lan0:lan:True" \
+	"$(lab_json '" ".join(sorted(("%s:%s:%s" % (i["name"], i["role"], i["attached"]) for i in d["interfaces"]), reverse=True))' <<<"$ST")"
+D1=$(lab_vpnpt_pid s1)
+lab_assert "vpnpt detach wan0 in s1 (auto-picked LAN)" lab_detach_vpnpt s1
+lab_assert_not "daemon $D1 exited" _lab_pid_alive "$D1"
+lab_assert_not "s1: pin dir gone" test -e "${LAB_PIN_DIR[s1]}"
+lab_assert_not "s1: no xdp on any router interface" sh -c "ip -n $R1 link | grep -q xdp"
+
 lab_delete_namespaces
 left=$(ip netns list | awk '{print $1}' | grep -c "^$LAB_ID-" || true)
 lab_assert_eq "no namespace of run $LAB_ID left" 0 "$left"

@@ -267,9 +267,12 @@ TEST_CASE("lan lines accumulate; an interface is listed once", "[config][config_
   CHECK(what.find("'wan' (line 3)") != std::string::npos);
 }
 
-TEST_CASE("wan and lan are required", "[config][config_file]") {
+TEST_CASE("wan is required; without lan, attach picks the LAN side", "[config][config_file]") {
   CHECK(error_of("lan = eth1\n") == kPath + ": no 'wan' given (add a line like 'wan = eth0')");
-  CHECK(error_of("wan = eth0\n") == kPath + ": no 'lan' given (add a line like 'lan = eth1 eth2')");
+  auto r = parse_config("wan = eth0\n", kPath);
+  REQUIRE(r);
+  CHECK(r->wan == "eth0");
+  CHECK(r->lans.empty());
   CHECK(error_of("") == kPath + ": no 'wan' given (add a line like 'wan = eth0')");
   CHECK(error_of("# only comments\n\n") == kPath + ": no 'wan' given (add a line like 'wan = eth0')");
 }

@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const VpnptConfig& c = *r;
-  if (c.wan.empty() || c.lans.empty() || c.vlan_depth > 2) std::abort();
+  if (c.wan.empty() || c.vlan_depth > 2) std::abort();
+  for (const auto& l : c.lans)
+    if (l == c.wan) std::abort();  // the WAN cannot also be a LAN
   if (c.ipsec_binder.max_wait < c.ipsec_binder.hold) std::abort();
   if (c.switches_on & c.switches_off) std::abort();
   return 0;
