@@ -46,6 +46,12 @@ bool operator==(const OutFrame& got, const pkt::Bytes& want) {
          std::equal(got.begin() + kMacs, got.end(), want.begin() + kMacs);
 }
 
+bool tc_harness_refuses(const pkt::Bytes& f) {
+  if (f.size() < 14) return false;
+  uint16_t type = static_cast<uint16_t>(f[12] << 8 | f[13]);
+  return (type == 0x0800 && f.size() < 14 + 20) || (type == 0x86dd && f.size() < 14 + 40);
+}
+
 Hook test_hook() {
   const char* h = std::getenv("VPNPT_TEST_HOOK");
   return h && std::string_view(h) == "tc" ? Hook::Tc : Hook::Xdp;

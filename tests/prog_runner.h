@@ -41,6 +41,11 @@ struct RunResult {
 // counterparts, so one table of expectations serves both hooks.
 RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat = 1, uint32_t ingress_ifindex = 0);
 
+// True if the kernel's skb test harness (BPF_PROG_TEST_RUN for TC programs)
+// refuses @frame: EtherType IPv4 or IPv6 but shorter than that header. Only a real
+// device can hand such a packet to a TC program; the XDP runs cover it.
+bool tc_harness_refuses(const pkt::Bytes& frame);
+
 // The hook the packet tests run at: VPNPT_TEST_HOOK=tc runs them on the TC
 // programs (ctest registers the suite once per hook), anything else XDP.
 Hook test_hook();

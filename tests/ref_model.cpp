@@ -112,13 +112,13 @@ uint32_t Fib::lookup(uint32_t daddr, size_t tot_len, bool* to_wan) const {
   if ((d >> 8) == 0xC0A801) {                           // 192.168.1.0/24 on lan0
     uint32_t h = d & 0xff;
     if (h == 1 || h == 255 || h == 0) return VPNPT_REASON_FIB_OTHER;  // the router itself, broadcast
-    return (h == 10 || h == 11) ? VPNPT_REASON_NONE : VPNPT_REASON_FIB_NO_NEIGH;
+    return (h == 10 || h == 11 || resolves_neigh) ? VPNPT_REASON_NONE : VPNPT_REASON_FIB_NO_NEIGH;
   }
   if ((d >> 8) == 0xCB0071) {  // 203.0.113.0/24 on wan0
     uint32_t h = d & 0xff;
     if (h == 1 || h == 255 || h == 0) return VPNPT_REASON_FIB_OTHER;
     *to_wan = true;
-    return h == 7 ? VPNPT_REASON_NONE : VPNPT_REASON_FIB_NO_NEIGH;
+    return (h == 7 || resolves_neigh) ? VPNPT_REASON_NONE : VPNPT_REASON_FIB_NO_NEIGH;
   }
   return VPNPT_REASON_FIB_OTHER;  // no default route in the test router
 }

@@ -47,6 +47,9 @@ Parsed parse(const Bytes& frame, unsigned vlan_depth);
 // The reference FIB of tests/test_router.h: what bpf_fib_lookup answers.
 struct Fib {
   uint32_t public_ip = 0;
+  // The TC hook hands packets to the neighbour layer (bpf_redirect_neigh), which
+  // resolves a next hop bpf_fib_lookup has no neighbour for: no FIB_NO_NEIGH there.
+  bool resolves_neigh = false;
   // VPNPT_REASON_NONE if the packet can be forwarded to @daddr, and *to_wan
   // says whether it leaves on the WAN; else FIB_NO_NEIGH or FIB_OTHER.
   uint32_t lookup(uint32_t daddr, size_t tot_len, bool* to_wan) const;

@@ -169,7 +169,7 @@ TEST_CASE("every key's bad values name the line and the key", "[config][config_f
       {"public_ip = 127.0.0.1", "public_ip", "unicast"},
       {"public_ip = 0.0.0.0", "public_ip", "unicast"},
       {"mode = drv", "mode", "'drv'"},
-      {"mode = Native", "mode", "auto, native or skb"},
+      {"mode = Native", "mode", "auto, native, skb or tc"},
       {"metrics_address = 127.0.0.1", "metrics_address", "HOST:PORT"},
       {"metrics_address = 127.0.0.1:0", "metrics_address", "port"},
       {"metrics_address = 127.0.0.1:70000", "metrics_address", "port"},

@@ -62,6 +62,7 @@ struct Rig {
     dp.configure(kPub, rt.wan_ifindex);
     m.public_ip = kPub;
     m.fib.public_ip = kPub;
+    m.fib.resolves_neigh = test_hook() == Hook::Tc;
     // PPTP: A and B both chose Call ID 1000 (B's is translated), both answered;
     // A has a requested call 55, B a refused (closing) call 77.
     call(kA, 40000, 40000, 1000, 0, 1);
@@ -271,6 +272,10 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
   INFO("packet " << st.packets << " " << dir_name(dir) << ", model: " << class_name(e.cls) << " / "
                  << (e.reason ? std::string(reason_name(*e.reason)) : "any reason") << " (" << e.why << ")\n"
                  << "in:\n" << pkt::hex(in) << "\nout (" << verdict_name(r.verdict) << "):\n" << pkt::hex(r.out));
+  if (test_hook() == Hook::Tc && tc_harness_refuses(in)) {
+    REQUIRE(r.err == -EINVAL);
+    return;
+  }
   REQUIRE(r.err == 0);
   REQUIRE(r.out.size() == in.size());
 
