@@ -16,6 +16,10 @@
 
 #include "../maps/vpnpt_abi.h"
 
+#ifndef AF_INET
+#define AF_INET 2 /* bpf_fib_lookup and bpf_redirect_neigh family; no libc headers in BPF */
+#endif
+
 /* Makes clang forget what it knows about @var, so bounds checks it would
  * call redundant are emitted for the verifier. */
 #ifndef barrier_var

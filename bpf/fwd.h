@@ -16,10 +16,6 @@
 #include "maps.h"
 #include "parse.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-
 /*
  * A forwarding plan is the FIB's answer itself (egress ifindex, smac, dmac),
  * left in per-CPU scratch: translators hold a pointer, not a copy, so the

@@ -9,12 +9,11 @@ namespace {
 
 bool forwards_to(uint32_t from_role, uint32_t to_role) { return (from_role == VPNPT_ROLE_WAN) != (to_role == VPNPT_ROLE_WAN); }
 
-PathChoice tc_because(uint32_t why, uint32_t ifindex = 0, std::string detail = {}) {
+PathChoice tc_because(uint32_t why, uint32_t ifindex = 0) {
   PathChoice c;
   c.mode = VPNPT_MODE_TC;
   c.why = why;
   c.why_ifindex = ifindex;
-  c.detail = std::move(detail);
   return c;
 }
 
@@ -39,7 +38,7 @@ std::vector<PathChoice> choose_paths(ModeRequest req, const std::vector<LinkFact
       if (j == i || !forwards_to(roles[i], roles[j])) continue;
       XdpTarget x = xdp_can_receive_redirect(facts[j]);
       if (!x.ok) {
-        out[i] = tc_because(VPNPT_WHY_TARGET, facts[j].ifindex, x.why);
+        out[i] = tc_because(VPNPT_WHY_TARGET, facts[j].ifindex);
         break;
       }
     }
@@ -54,7 +53,7 @@ std::vector<PathChoice> choose_paths(ModeRequest req, const std::vector<LinkFact
       for (size_t j = 0; j < facts.size(); ++j) {
         if (j == i || !forwards_to(roles[i], roles[j]) || out[j].mode != VPNPT_MODE_TC || facts[j].kind == "veth")
           continue;
-        out[i] = tc_because(VPNPT_WHY_TARGET, facts[j].ifindex, "runs no XDP program of its own");
+        out[i] = tc_because(VPNPT_WHY_TARGET, facts[j].ifindex);
         changed = true;
         break;
       }
@@ -89,15 +88,15 @@ std::string why_text(uint32_t why, uint32_t why_ifindex, const std::string& deta
 
 }  // namespace
 
-std::string describe_path(const std::string& ifname, const PathChoice& c) {
-  return ifname + ": " + path_title(c.mode) + ": " + why_text(c.why, c.why_ifindex, c.detail);
-}
-
 std::string describe_path(const std::string& ifname, const vpnpt_iface& rec) {
   std::string detail;
   if (rec.why == VPNPT_WHY_TARGET) {
     // The reason as it is now (the record keeps only the device).
-    if (auto f = link_facts(rec.why_ifindex)) detail = xdp_can_receive_redirect(*f).why;
+    if (auto f = link_facts(rec.why_ifindex)) {
+      XdpTarget x = xdp_can_receive_redirect(*f);
+      // A device that could take XDP frames but is on the TC path itself has no XDP program to send them with.
+      detail = x.ok ? "runs no XDP program of its own" : x.why;
+    }
   }
   return ifname + ": " + path_title(rec.xdp_mode) + ": " + why_text(rec.why, rec.why_ifindex, detail);
 }

@@ -18,7 +18,6 @@ struct PathChoice {
   uint32_t mode = VPNPT_MODE_TC;  // enum vpnpt_xdp_mode
   uint32_t why = VPNPT_WHY_REQUESTED;
   uint32_t why_ifindex = 0;
-  std::string detail;  // for VPNPT_WHY_TARGET: why that device cannot take XDP frames
 };
 
 // The path of each interface of one attachment (@facts[i] has role
@@ -27,8 +26,8 @@ struct PathChoice {
 std::vector<PathChoice> choose_paths(ModeRequest req, const std::vector<LinkFacts>& facts,
                                      const std::vector<uint32_t>& roles);
 
-// One line for the log and status: "lan0: TC path: bridge0 cannot transmit XDP frames (bridge: no XDP transmit)".
-std::string describe_path(const std::string& ifname, const PathChoice& c);
+// One line for the log and status: "lan0: TC path: bridge0 cannot transmit XDP frames (bridge: no XDP transmit)";
+// the device's reason is read as it is now (the record keeps only the device).
 std::string describe_path(const std::string& ifname, const vpnpt_iface& rec);
 
 // "XDP native", "XDP generic", "TC path".

@@ -15,8 +15,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export LAB_LAN=veth-nogro
 lab_init "${1:-}"
-lab_have_ethtool() { command -v ethtool >/dev/null 2>&1 || lab_skip "missing tool: ethtool"; }
-lab_have_ethtool
+command -v ethtool >/dev/null 2>&1 || lab_skip "missing tool: ethtool"
 
 lab_site s 1 1
 SW=$(lab_ns s lan)

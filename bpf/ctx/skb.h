@@ -18,10 +18,6 @@
 #include "../common.h"
 #include <linux/pkt_cls.h>
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-
 #define VPNPT_HOOK_TC 1
 #define __ctx_buff __sk_buff
 
