@@ -175,15 +175,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_daemon_v1 SEC(".maps");
 
-/* How much of the shared session tables each LAN host holds (LRU: losing a
- * count only lets a host start over; the daemon recounts every second). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VPNPT_HOST_QUOTA_SLOTS);
-	__type(key, __be32);
-	__type(value, struct vpnpt_host_quota);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_host_quota_v1 SEC(".maps");
+#include "quota_map.h"
 
 /* IP passthrough: flows the WAN opened toward the passthrough host (LRU: a
  * forgotten flow's answers go to the kernel's NAT, which keeps ports). */

@@ -300,6 +300,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
+  auto quotas = QuotaAdjuster::open(att.maps.quotas().quota);
+  if (!quotas) return quotas.error();
+  bool quota_failing = false;
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
   uint32_t wan_ifindex = 0;
@@ -396,7 +399,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           if (++tick % 10 == 0) {
             ctx.pptp.sweep(now);
             ctx.l2tp.sweep(now);
-            recount_host_quotas(att.maps.quotas());
+            auto r = recount_host_quotas(*quotas, att.maps.quotas());
+            if (!r && !quota_failing) spdlog::warn("per-host quotas not corrected: {}", r.error().message());
+            quota_failing = !r;  // one line when it starts failing, not one a second
             publish_l2tp(ctx.l2tp.stats(), ctx.slow);
             ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
             const auto& bs = ctx.ipsec.binder().stats();

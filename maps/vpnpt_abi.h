@@ -650,15 +650,30 @@ struct vpnpt_daemon {
  * shared tables one LAN host holds, so that one host (buggy or hostile)
  * can only fail its own new sessions, never take the tables from the
  * others. The data plane counts up where it creates an entry and refuses
- * at the cap (load-time, VPNPT_HOST_MAX_* by default); the daemon recounts
- * every second from the tables themselves, which also accounts for
- * everything reaped.
+ * at the cap (load-time, VPNPT_HOST_MAX_* by default); the daemon counts
+ * the tables themselves every second, which also accounts for everything
+ * reaped, and adds the difference to what the counters held before it
+ * counted (struct vpnpt_quota_adjust), atomically: an entry the data plane
+ * creates while the daemon counts is never lost. Counts are compared as
+ * signed: a count briefly below zero is below every cap.
  */
 struct vpnpt_host_quota {
-	__u32 pptp_calls;
+	__u32 pptp_calls;   /* with pptp_streams: one 64-bit word the data plane compares-and-swaps */
 	__u32 pptp_streams; /* control connections the host opened */
-	__u32 esp_sas;      /* outbound SPIs */
+	__u32 esp_sas;      /* outbound SPIs; with pad: the second word */
 	__u32 pad;
+};
+
+/*
+ * The argument of the quota_adjust program (BPF_PROG_TYPE_SYSCALL, run by
+ * the daemon through BPF_PROG_TEST_RUN): signed differences to add to one
+ * host's counts, atomically.
+ */
+struct vpnpt_quota_adjust {
+	__be32 host;
+	__s32 pptp_calls;
+	__s32 pptp_streams;
+	__s32 esp_sas;
 };
 #define VPNPT_HOST_QUOTA_SLOTS 65536
 #define VPNPT_HOST_MAX_CALLS 1024

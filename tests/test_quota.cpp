@@ -30,6 +30,12 @@ QuotaMaps quota_maps(const Dataplane& dp) {
           dp.map_fd(VPNPT_MAP_ESP_OUT)};
 }
 
+vpnpt_host_quota held(const Dataplane& dp, uint32_t host) {
+  vpnpt_host_quota q{};
+  REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_HOST_QUOTA), &host, &q) == 0);
+  return q;
+}
+
 }  // namespace
 
 TEST_CASE("quota: one host's outbound SPIs stop at its share, others carry on", "[quota][netns]") {
@@ -58,13 +64,50 @@ TEST_CASE("quota: one host's outbound SPIs stop at its share, others carry on", 
     REQUIRE(slot);
     out->erase(*slot);
   }
-  CHECK(recount_host_quotas(quota_maps(dp)) == 2);
-  vpnpt_host_quota q{};
-  REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_HOST_QUOTA), &a, &q) == 0);
-  CHECK(q.esp_sas == 1);
+  auto adj = QuotaAdjuster::open(dp.map_fd(VPNPT_MAP_HOST_QUOTA));
+  REQUIRE(adj);
+  auto hosts = recount_host_quotas(*adj, quota_maps(dp));
+  REQUIRE(hosts);
+  CHECK(*hosts == 2);
+  CHECK(held(dp, a).esp_sas == 1);
   CHECK(esp(a, 5).verdict == XDP_REDIRECT);
   CHECK(esp(a, 6).verdict == XDP_REDIRECT);
   CHECK(esp(a, 7).verdict == XDP_DROP);
+}
+
+// The lab's flood found it: the daemon counted the tables, the data plane
+// created entries meanwhile, and writing the count over the counters forgot
+// them; a flooding host ended up with 1064 calls of a 1024 share.
+TEST_CASE("quota: entries created while the daemon counts are not forgotten", "[quota][netns]") {
+  TestRouter rt;
+  Dataplane dp(small_quota());
+  const uint32_t pub = pkt::ip("203.0.113.1"), srv = pkt::ip(TestRouter::kServer.ip);
+  const uint32_t a = pkt::ip(TestRouter::kClient.ip);
+  dp.configure(pub, rt.wan_ifindex);
+  auto esp = [&](uint32_t spi) {
+    return run_xdp(dp.progs.lan_fd(),
+                   pkt::frame(a, srv, pkt::kProtoEsp, pkt::esp(spi, 1), {}, eth_of(TestRouter::kClient.mac, rt.lan_mac)),
+                   1, rt.lan_ifindex);
+  };
+  auto adj = QuotaAdjuster::open(dp.map_fd(VPNPT_MAP_HOST_QUOTA));
+  REQUIRE(adj);
+  CHECK(esp(1).verdict == XDP_REDIRECT);
+  auto count = count_host_quotas(quota_maps(dp));  // the daemon counts: 1 SA
+  CHECK(esp(2).verdict == XDP_REDIRECT);           // meanwhile the host opens 2 more
+  CHECK(esp(3).verdict == XDP_REDIRECT);
+  REQUIRE(adj->apply(count));
+  CHECK(held(dp, a).esp_sas == 3);
+  CHECK(esp(4).verdict == XDP_DROP);  // its share of 3 holds
+  CHECK(dp.reason(VPNPT_REASON_ESP_HOST_QUOTA) == 1);
+  CHECK(dp.entries(VPNPT_MAP_ESP_OUT) == 3);
+
+  // A count that went below zero (a take given back after the daemon read
+  // the counters) is below every cap and is corrected by the next count.
+  vpnpt_host_quota wrapped{};
+  wrapped.esp_sas = static_cast<uint32_t>(-1);
+  REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_HOST_QUOTA), &a, &wrapped, BPF_ANY) == 0);
+  REQUIRE(recount_host_quotas(*adj, quota_maps(dp)));
+  CHECK(held(dp, a).esp_sas == 3);
 }
 
 TEST_CASE("quota: one host's PPTP calls and control connections stop at its share", "[quota][pptp]") {
