@@ -14,6 +14,7 @@
 #include "csum.h"
 #include "load_config.h"
 #include "maps.h"
+#include "neigh.h"
 #include "parse.h"
 
 /*
@@ -55,7 +56,9 @@ static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 
 /*
  * Asks the FIB how a packet from @saddr to @daddr (the addresses it will
  * carry after translation) leaves. Returns VPNPT_REASON_NONE and fills
- * @plan, or the reason the stack must handle it.
+ * @plan, or the reason the stack must handle it; or, for a LAN host the
+ * kernel has no neighbour for, VPNPT_REASON_NEIGH_LEARNED with a plan from
+ * the host's own frames (neigh.h; fwd_planned() tells the two apart).
  */
 static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, const struct iphdr *ip, __be32 saddr,
 						     __be32 daddr, const struct bpf_fib_lookup **plan)
@@ -99,8 +102,12 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, cons
 		*plan = fib; /* egress and next hop are set; the neighbour layer resolves it (not cached) */
 		return VPNPT_REASON_NONE;
 	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return VPNPT_REASON_FIB_NO_NEIGH;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		if (!lan_l2_next_hop(ctx, fib, daddr))
+			return VPNPT_REASON_FIB_NO_NEIGH;
+		*plan = fib; /* not cached: the kernel's answer is wanted again soon */
+		return VPNPT_REASON_NEIGH_LEARNED;
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return VPNPT_REASON_FIB_OTHER;
 	*plan = fib;
@@ -116,6 +123,12 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, cons
 		__builtin_memcpy(&slot->fib, fib, sizeof(*fib));
 	}
 	return VPNPT_REASON_NONE;
+}
+
+/* Whether fwd_lookup() left a plan to forward by. */
+static __always_inline int fwd_planned(enum vpnpt_reason r)
+{
+	return r == VPNPT_REASON_NONE || r == VPNPT_REASON_NEIGH_LEARNED;
 }
 
 /* Applies a plan: TTL - 1 (checksum kept exact), new MACs where the hook sends frames as they are, redirect. */
@@ -163,6 +176,8 @@ static __always_inline enum vpnpt_reason plan_outbound(struct __ctx_buff *ctx, s
 	if (p->vlans)
 		return VPNPT_REASON_VLAN_TAGGED;
 	enum vpnpt_reason r = fwd_lookup(ctx, p->ip, cfg->public_ip, p->ip->daddr, plan);
+	if (r == VPNPT_REASON_NEIGH_LEARNED)
+		return VPNPT_REASON_FIB_NO_NEIGH; /* a learned LAN next hop is never the way out */
 	if (!r && (*plan)->ifindex != cfg->wan_ifindex)
 		r = VPNPT_REASON_FIB_OTHER;
 	return r;
@@ -194,7 +209,7 @@ static __always_inline struct xlat_result dnat_forward(struct __ctx_buff *ctx, s
 		return r;
 	}
 	r.reason = fwd_lookup(ctx, p->ip, p->ip->saddr, host, &plan);
-	if (!r.reason)
+	if (fwd_planned(r.reason))
 		r.action = fwd_redirect(p->eth, p->ip, plan);
 	return r;
 }

@@ -31,6 +31,13 @@ static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bi
 	return !(cfg->switches & bit) || (cfg->deferred & bit);
 }
 
+/* Traffic of a VPN session vpnpt translates (or would, were it switched on). */
+static __always_inline int is_vpn_class(enum vpnpt_class cls)
+{
+	return cls == VPNPT_CLASS_GRE || cls == VPNPT_CLASS_ESP || cls == VPNPT_CLASS_NATT ||
+	       cls == VPNPT_CLASS_L2TP || cls == VPNPT_CLASS_PPTP_CTRL;
+}
+
 /* Hands a packet to its protocol's translator. */
 static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *ctx, struct pkt *p, enum vpnpt_class cls,
 							     const struct vpnpt_config *cfg, __u32 dir, __u64 bytes)
@@ -128,6 +135,8 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 		return CTX_PASS;
 	}
 	count_class(dir, cls, bytes);
+	if (!CTX_RESOLVES_NEIGH && dir == VPNPT_DIR_OUTBOUND && p.eth && !p.vlans && is_vpn_class(cls))
+		lan_l2_learn(ctx, p.eth, p.ip->saddr); /* the next hop for its answers if the kernel loses it */
 
 	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
 	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF || r.reason == VPNPT_REASON_L2TP_OFF) {

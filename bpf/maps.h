@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v4 SEC(".maps");
+} vpnpt_reasons_v5 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -176,6 +176,15 @@ struct {
 } vpnpt_daemon_v1 SEC(".maps");
 
 #include "quota_map.h"
+
+/* LAN hosts' port and MACs as their own frames showed them (neigh.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VPNPT_LAN_L2_SLOTS);
+	__type(key, __be32);
+	__type(value, struct vpnpt_lan_l2);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_lan_l2_v1 SEC(".maps");
 
 /* IP passthrough: flows the WAN opened toward the passthrough host (LRU: a
  * forgotten flow's answers go to the kernel's NAT, which keeps ports). */

@@ -149,9 +149,9 @@ static __always_inline struct xlat_result natt_forward(struct __ctx_buff *ctx, s
 	}
 	const struct bpf_fib_lookup *plan;
 	r.reason = fwd_lookup(ctx, ip, n.saddr, n.daddr, &plan);
-	if (!r.reason && dir == VPNPT_DIR_OUTBOUND && plan->ifindex != cfg->wan_ifindex)
+	if (fwd_planned(r.reason) && dir == VPNPT_DIR_OUTBOUND && plan->ifindex != cfg->wan_ifindex)
 		r.reason = VPNPT_REASON_FIB_OTHER;
-	if (r.reason)
+	if (!fwd_planned(r.reason))
 		return r; /* untouched: the kernel's NAT does the same translation */
 	udp_rewrite(ctx, p, ip, uh, &n);
 	r.action = fwd_redirect(p->eth, ip, plan);

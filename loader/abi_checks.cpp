@@ -36,7 +36,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 43u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 44u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
 static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);
@@ -104,6 +104,7 @@ static_assert(sizeof(vpnpt_host_quota) == 16);
 static_assert(offsetof(vpnpt_host_quota, pptp_calls) == 0 && offsetof(vpnpt_host_quota, pptp_streams) == 4);
 static_assert(offsetof(vpnpt_host_quota, esp_sas) == 8);
 static_assert(sizeof(vpnpt_quota_adjust) == 16);
+static_assert(sizeof(vpnpt_lan_l2) == 24 && offsetof(vpnpt_lan_l2, ifindex) == 12);
 
 // IP passthrough.
 static_assert(sizeof(vpnpt_pt_flow_key) == 12);

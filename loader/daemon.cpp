@@ -26,6 +26,7 @@
 #include "loader/nfqueue.h"
 #include "loader/metrics.h"
 #include "loader/names.h"
+#include "loader/neigh.h"
 #include "loader/netif.h"
 #include "loader/path_attach.h"
 
@@ -92,6 +93,15 @@ int on_event(void* ctx, void* data, size_t size) {
       break;
     case VPNPT_EV_L2TP_UNKNOWN:
       c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_L2TP_NO_TUNNEL, 0, ev->saddr, ev->id));
+      break;
+    case VPNPT_EV_NO_NEIGH:
+      // saddr: the next hop the kernel lost; id: its interface (bpf/neigh.h).
+      if (auto r = resolve_neighbour(ev->id, ev->saddr); !r)
+        spdlog::warn("cannot have the kernel resolve {} on {} again: {}", format_ipv4(ev->saddr),
+                     ifname_of(ev->id), r.error().message());
+      else
+        spdlog::debug("the kernel has no neighbour {} on {} (toward {}): resolving it", format_ipv4(ev->saddr),
+                      ifname_of(ev->id), format_ipv4(ev->daddr));
       break;
     case VPNPT_EV_SWITCHED_OFF:
       c->diag.record(packet_entry(*ev));

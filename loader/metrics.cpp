@@ -91,7 +91,7 @@ class MapCollector : public prometheus::Collectable {
         }
     }
     MetricFamily mf{"vpnpt_untranslated_packets_total",
-                    "Packets not translated by vpnpt, by reason (each reason has a fixed verdict: pass or drop)",
+                    "Packets vpnpt did not translate, or forwarded an unusual way (verdict redirect), by reason (each reason has a fixed verdict)",
                     MetricType::Counter, {}};
     if (auto r = maps->reasons()) {
       for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d)

@@ -22,7 +22,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
     "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
-    "pptp_host_quota", "esp_host_quota", "l2_push_failed"};
+    "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -67,7 +67,9 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "IP passthrough is on, but the kernel tracks this connection (the router's or a NATed LAN host's)",
     "the LAN host already holds its share of PPTP calls or control connections: this one fails",
     "the LAN host already holds its share of outbound ESP SPIs: this one is dropped",
-    "no room for an Ethernet header on a packet from the L3 WAN (translated already, so dropped)"};
+    "no room for an Ethernet header on a packet from the L3 WAN (translated already, so dropped)",
+    "the kernel had no neighbour entry for the LAN host: sent to the MAC its own frames came from, and the kernel asked "
+    "to resolve it again"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)
@@ -116,6 +118,8 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_PPTP_HOST_QUOTA:
     case VPNPT_REASON_ESP_HOST_QUOTA:
       return "drop";
+    case VPNPT_REASON_NEIGH_LEARNED:
+      return "redirect";
     default:
       return "pass";
   }

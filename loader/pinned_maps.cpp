@@ -76,7 +76,8 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.daemon_, VPNPT_MAP_DAEMON},
                {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},
                {&m.local_ports_, VPNPT_MAP_LOCAL_PORTS},
-               {&m.host_quota_, VPNPT_MAP_HOST_QUOTA}};
+               {&m.host_quota_, VPNPT_MAP_HOST_QUOTA},
+               {&m.lan_l2_, VPNPT_MAP_LAN_L2}};
   for (auto& s : slots) {
     auto fd = open_pin(pin_dir, s.name);
     if (!fd) return fd.error();
@@ -170,6 +171,7 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
       {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
       {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
       {VPNPT_MAP_HOST_QUOTA, host_quota_.get(), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},
+      {VPNPT_MAP_LAN_L2, lan_l2_.get(), sizeof(uint32_t), VPNPT_LAN_L2_SLOTS},
   };
   for (const auto& h : hashes) {
     auto n = count_entries(h.fd, h.key_size);

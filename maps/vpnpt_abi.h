@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v4"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v5"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -42,6 +42,7 @@
 #define VPNPT_MAP_LOCAL_PORTS "vpnpt_local_ports_v1"
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v2"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
+#define VPNPT_MAP_LAN_L2 "vpnpt_lan_l2_v1"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -121,6 +122,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_PPTP_HOST_QUOTA = 40,  /* drop: the LAN host has its share of PPTP calls or control connections */
 	VPNPT_REASON_ESP_HOST_QUOTA = 41,   /* drop: the LAN host has its share of outbound ESP SPIs */
 	VPNPT_REASON_L2_PUSH_FAILED = 42,   /* drop: no room for a link-layer header on a translated packet from an L3 WAN (TC) */
+	VPNPT_REASON_NEIGH_LEARNED = 43,    /* redirect: the kernel had no neighbour for the LAN host; sent to the MACs its own frames came with (XDP) */
 	VPNPT_REASON_MAX
 };
 
@@ -221,6 +223,7 @@ enum vpnpt_event_kind {
 	VPNPT_EV_GRE_UNKNOWN = 7,   /* inbound GRE from saddr for no known call: id = Call ID (rate-limited) */
 	VPNPT_EV_SWITCHED_OFF = 8,  /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off/l2tp_off (rate-limited) */
 	VPNPT_EV_L2TP_UNKNOWN = 9,  /* inbound L2TP from saddr for no known tunnel: id = Tunnel ID (rate-limited) */
+	VPNPT_EV_NO_NEIGH = 10,     /* XDP found no neighbour for next hop saddr on ifindex id (toward daddr): resolve it (rate-limited) */
 };
 
 struct vpnpt_event {
@@ -679,6 +682,26 @@ struct vpnpt_quota_adjust {
 #define VPNPT_HOST_MAX_CALLS 1024
 #define VPNPT_HOST_MAX_STREAMS 256
 #define VPNPT_HOST_MAX_SAS 1024
+
+/* ---------------------------------------------------------------- LAN link layer */
+
+/*
+ * vpnpt_lan_l2_v1 (LRU hash, key: LAN host; XDP only): the LAN port and the
+ * MACs a host's own outbound VPN frames last came with. When the kernel has
+ * lost its neighbour entry for the host, XDP sends the host's inbound
+ * packets there (VPNPT_REASON_NEIGH_LEARNED) instead of handing translated
+ * packets to the stack, and the daemon has the kernel resolve the neighbour
+ * again (VPNPT_EV_NO_NEIGH). Used only while fresh.
+ */
+struct vpnpt_lan_l2 {
+	__u8 host_mac[6];   /* the frames' source: the host, or the LAN router in front of it */
+	__u8 router_mac[6]; /* the frames' destination: this router's port */
+	__u32 ifindex;      /* the port they came in on */
+	__u64 seen_ns;      /* vpnpt_now_ns() when last written */
+};
+#define VPNPT_LAN_L2_SLOTS 65536
+#define VPNPT_LAN_L2_REFRESH_NS (1000ull * 1000 * 1000)  /* rewritten at most once a second per host */
+#define VPNPT_LAN_L2_FRESH_NS (60ull * 1000 * 1000 * 1000) /* used for a minute after the host last sent */
 
 /* ---------------------------------------------------------------- IP passthrough */
 

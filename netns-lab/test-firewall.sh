@@ -5,7 +5,7 @@
 # on wan0). Every vpnpt session must still work, and the LAN must still be
 # protected from everything else.
 #
-# Parts (PARTS, default "real protect"; "all" = real protect neigh):
+# Parts (PARTS, default and "all": real protect neigh):
 #   real     the real-software labs with LAB_FIREWALL=1 and vpnpt, NCLIENTS
 #            (3) clients each: pptp/real-pptp.sh, l2tp/real-l2tp.sh
 #            (RAND_SOURCE=sys: every LAC on port 1701 with the same tunnel
@@ -48,7 +48,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_init "${1:-}"
 
-PARTS=${PARTS:-real protect}
+PARTS=${PARTS:-all}
 [[ "$PARTS" != all ]] || PARTS="real protect neigh"
 REAL=${REAL:-pptp l2tp ipsec-natt ipsec-esp}
 REAL_CLIENTS=${NCLIENTS:-3}
@@ -403,10 +403,15 @@ if part neigh; then
 		st1=$(reasons_json n)
 		read -r rx_pptp rx_esp rx_l2tp <<<"$SESS_RX"
 		nn=$(reason_delta "$st0" "$st1" inbound fib_no_neigh)
+		nl=$(reason_delta "$st0" "$st1" inbound neigh_learned)
 		drops=$(($(fw_counter n forward_wan) - drops0))
 		lab_check "[$label] next hop lost: every packet of the PPTP call, ESP SA and L2TP tunnel arrives (of $N)" \
 			"$([[ $rx_pptp -ge $N && $rx_esp -ge $((N - 1)) && $rx_l2tp -ge $N ]] && echo 1 || echo 0)" \
-			"received $rx_pptp $rx_esp $rx_l2tp; vpnpt fib_no_neigh +$nn, firewall forward_wan drops +$drops; neighbour now: $(ip -n "$R" neigh show "$C1" | tr -s ' ' | tr '\n' ' ')"
+			"received $rx_pptp $rx_esp $rx_l2tp; vpnpt fib_no_neigh +$nn, neigh_learned +$nl, firewall forward_wan drops +$drops; neighbour now: $(ip -n "$R" neigh show "$C1" | tr -s ' ' | tr '\n' ' ')"
+		# The daemon has the kernel resolve the lost entry again (VPNPT_EV_NO_NEIGH, loader/neigh.cpp).
+		lab_check "[$label] the router resolved its neighbour entry for $C1 again" \
+			"$(ip -n "$R" neigh show "$C1" dev lan0 | grep -cE 'REACHABLE|STALE|DELAY|PROBE')" \
+			"neighbour now: $(ip -n "$R" neigh show "$C1" dev lan0 | tr -s ' ')"
 	done
 fi
 

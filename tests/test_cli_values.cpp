@@ -56,10 +56,11 @@ TEST_CASE("every enum value has a name", "[abi]") {
     CHECK(reason_name(r) != "unknown");
     CHECK(!reason_name(r).empty());
     CHECK(!reason_text(r).empty());
-    CHECK((reason_verdict(r) == "pass" || reason_verdict(r) == "drop"));
+    CHECK((reason_verdict(r) == "pass" || reason_verdict(r) == "drop" || reason_verdict(r) == "redirect"));
   }
   CHECK(reason_verdict(VPNPT_REASON_PPTP_HELD) == "drop");
   CHECK(reason_verdict(VPNPT_REASON_GRE_NO_CALL) == "pass");
+  CHECK(reason_verdict(VPNPT_REASON_NEIGH_LEARNED) == "redirect");
   for (uint32_t r = VPNPT_REASON_ETH_TRUNC; r <= VPNPT_REASON_L4_TRUNC; ++r) CHECK(reason_verdict(r) == "pass");
   for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) CHECK(dir_name(d) != "unknown");
   CHECK(class_name(VPNPT_CLASS_MAX) == "unknown");

@@ -195,6 +195,37 @@ TEST_CASE("GRE: a server that sends before its client is delivered", "[pptp][gre
   CHECK(r2.verdict == XDP_PASS);
 }
 
+// The firewall lab found it: with the router's neighbour entry for a LAN
+// host gone, XDP handed the host's translated GRE to the stack, whose
+// stateful forward chain dropped it as a new flow from the WAN.
+TEST_CASE("GRE: a LAN host the kernel lost is reached where its own frames came from", "[pptp][gre][netns]") {
+  GreRig g;
+  // B sends on its call: from its MAC, into the router's LAN port.
+  REQUIRE(g.lan(gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+  REQUIRE(std::system("ip neigh del 192.168.1.11 dev lan0") == 0);
+  auto r = g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
+  CHECK(r.verdict == XDP_REDIRECT);
+  CHECK(r.out == gre(kSrv, kB, 1000, 59, eth(g.rt.lan_mac, TestRouter::kClient2.mac)));
+  CHECK(g.dp.reason(VPNPT_REASON_FIB_NO_NEIGH) == 0);
+  if (test_hook() == Hook::Tc) {
+    CHECK(g.dp.reason(VPNPT_REASON_NEIGH_LEARNED) == 0);  // bpf_redirect_neigh resolves it itself
+    return;
+  }
+  CHECK(g.dp.reason(VPNPT_REASON_NEIGH_LEARNED) == 1);
+  // Nothing learned (the host never sent, or not for a minute): to the stack, as before.
+  uint32_t b = kB;
+  REQUIRE(bpf_map_delete_elem(g.dp.map_fd(VPNPT_MAP_LAN_L2), &b) == 0);
+  auto r2 = g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac)));
+  CHECK(r2.verdict == XDP_PASS);
+  CHECK(g.dp.reason(VPNPT_REASON_FIB_NO_NEIGH) == 1);
+  // Frames from another port teach nothing about this one.
+  REQUIRE(run_xdp(g.dp.progs.lan_fd(), gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac)), 1,
+                  g.rt.wan_ifindex)
+              .verdict != XDP_DROP);
+  CHECK(g.wan(gre(kSrv, kPub, g.tb, 60, eth(TestRouter::kServer.mac, g.rt.wan_mac))).verdict == XDP_PASS);
+  CHECK(g.dp.reason(VPNPT_REASON_FIB_NO_NEIGH) == 2);
+}
+
 TEST_CASE("GRE: unresolved next hop goes to the stack, translated only where certain", "[pptp][gre][netns]") {
   GreRig g;
   REQUIRE(std::system("ip neigh del 192.168.1.11 dev lan0 >/dev/null 2>&1; ip neigh del 203.0.113.7 dev wan0 "
