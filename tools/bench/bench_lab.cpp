@@ -4,21 +4,27 @@
 //
 // One invocation measures one configuration: it attaches what the router
 // needs for the mode (vpnpt's two XDP programs with unpinned maps and
-// pre-filled sessions, or the bare XDP rewrite; nothing for the kernel
-// modes, whose nft rules the script sets), attaches the counting sink to the
-// receiving host's veth, primes conntrack for inbound runs, then drives the
-// live-frames generator (BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES, one
-// pinned thread per core) and prints one JSON line per run. Every attachment
-// is a BPF link owned by this process: it disappears when the process exits,
-// also on a crash.
+// pre-filled sessions, or its two TC programs the same way, or the bare XDP
+// rewrite; nothing for the kernel modes, whose nft rules the script sets),
+// attaches the counting sink to the receiving host's veth, primes conntrack
+// for inbound runs, then drives the live-frames generator (BPF_PROG_TEST_RUN +
+// BPF_F_TEST_XDP_LIVE_FRAMES, one pinned thread per core) and prints one JSON
+// line per run. Every XDP attachment is a BPF link owned by this process: it
+// disappears when the process exits, also on a crash. The TC filters
+// (vpnpt-tc) are not: they are removed on exit, on die() and on SIGINT,
+// SIGTERM and SIGHUP, and tools/bench.sh checks after every measurement that
+// nothing is left on the router's devices (a crash leaves them to the
+// script, which deletes the namespaces).
 //
 // vpnpt is loaded from the same BPF objects the daemon attaches
-// (build/bpf/xdp_{lan,wan}.bpf.o), without pins, with the session maps'
-// max_entries raised at load time when more sessions are pre-filled than the
-// compile-time size allows (a bench-only path: the daemon is not involved in
-// the fast path).
+// (build/bpf/xdp_{lan,wan}.bpf.o, tc_{lan,wan}.bpf.o for vpnpt-tc), without
+// pins, with the session maps' max_entries raised at load time when more
+// sessions are pre-filled than the compile-time size allows (a bench-only
+// path: the daemon is not involved in the fast path). vpnpt-tc attaches with
+// the daemon's own helper (loader/tc_attach.cpp: clsact ingress, handle
+// 0x7670, priority 1) and no XDP program on the router.
 //
-//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-noatomic|-fineclock|-nofibcache]|bare|kernel
+//   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-tc|-noatomic|-fineclock|-nofibcache]|bare|kernel
 //                   --proto gre|esp|natt|l2tp --dir out|in [--nat 0|1] [--size 64] [--flows 1]
 //                   [--cpus 0[,1]] [--seconds 1] [--runs 1] [--sessions N] [--flow-split interleave|block]
 //
@@ -29,7 +35,9 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +49,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -49,6 +58,7 @@
 #include <vector>
 
 #include "../../maps/vpnpt_abi.h"
+#include "loader/tc_attach.h"
 #include "packet_builder.h"
 #include "pptp_builder.h"
 #include "test_router.h"
@@ -79,8 +89,11 @@ constexpr uint32_t kL2tpXlatTunnelBase = 2000;   // inbound Tunnel ID: the trans
 constexpr uint32_t kL2tpClientTunnelBase = 1000; // inbound Tunnel ID after vpnpt: the client's own
 constexpr uint32_t kL2tpTunnelOff = 44;          // Tunnel ID in an L2TP data frame without length field
 
+void tc_remove_all();
+
 [[noreturn]] void die(const std::string& m) {
   std::fprintf(stderr, "vpnpt_bench_lab: %s\n", m.c_str());
+  tc_remove_all();  // TC filters outlive the process: never leave one on a failure
   std::exit(1);
 }
 
@@ -172,6 +185,94 @@ struct Link {
   }
 };
 
+// vpnpt's TC filters this process attached (vpnpt-tc), each with whether it created the
+// device's clsact qdisc. Unlike XDP links they stay when the process exits, so every
+// way out removes them: the guard in main(), die(), and the signal thread of
+// tc_cleanup_on_signals(). The lock is held from attach to registration, so a signal
+// never finds a filter attached but not yet listed; it is recursive because die() may
+// run under it.
+struct TcFilter {
+  std::string ns;
+  uint32_t ifindex, prog_id;
+  bool created_qdisc;
+};
+std::recursive_mutex g_tc_mu;
+std::vector<TcFilter> g_tc;
+
+bpf_tc_hook ingress_hook(uint32_t ifindex) {
+  bpf_tc_hook h{};
+  h.sz = sizeof(h);
+  h.ifindex = static_cast<int>(ifindex);
+  h.attach_point = BPF_TC_INGRESS;
+  return h;
+}
+
+// Attaches @prog at clsact ingress of @ifindex in @ns as the daemon does (vpnpt::tc_attach:
+// handle 0x7670, priority 1, clsact created if missing).
+void tc_attach_filter(const Obj& obj, const char* prog, const std::string& ns, uint32_t ifindex, const char* ifname) {
+  std::lock_guard<std::recursive_mutex> lock(g_tc_mu);
+  bpf_program* p = bpf_object__find_program_by_name(obj.o, prog);
+  if (!p) die(std::string("no program ") + prog);
+  in_ns(ns, [&] {
+    // Whether the qdisc is ours to remove: tc_attach accepts an existing clsact silently.
+    bpf_tc_hook h = ingress_hook(ifindex);
+    const int err = bpf_tc_hook_create(&h);
+    if (err && err != -EEXIST) die(std::string("cannot add clsact to ") + ifname + ": " + std::strerror(-err));
+    g_tc.push_back({ns, ifindex, 0, err == 0});
+    auto id = vpnpt::tc_attach(ifindex, ifname, bpf_program__fd(p));
+    if (!id) die(id.error().message());
+    g_tc.back().prog_id = *id;
+    return 0;
+  });
+}
+
+// Removes every TC filter of g_tc (and the clsact qdiscs this process created). Reports,
+// never dies: it runs on the way out.
+void tc_remove_all() {
+  std::vector<TcFilter> all;
+  {
+    std::lock_guard<std::recursive_mutex> lock(g_tc_mu);
+    all.swap(g_tc);
+  }
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const std::string path = "/run/netns/" + it->ns;
+    int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (home < 0 || fd < 0 || ::setns(fd, CLONE_NEWNET)) {
+      std::fprintf(stderr, "vpnpt_bench_lab: cannot enter %s to remove a TC filter\n", it->ns.c_str());
+    } else {
+      if (it->prog_id) {
+        auto st = vpnpt::tc_detach_prog(it->ifindex, it->prog_id);
+        if (!st) std::fprintf(stderr, "vpnpt_bench_lab: %s\n", st.error().message().c_str());
+      }
+      if (it->created_qdisc) {
+        bpf_tc_hook h = ingress_hook(it->ifindex);
+        h.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);  // the qdisc itself
+        if (int err = bpf_tc_hook_destroy(&h); err && err != -ENOENT)
+          std::fprintf(stderr, "vpnpt_bench_lab: cannot remove clsact: %s\n", std::strerror(-err));
+      }
+      (void)::setns(home, CLONE_NEWNET);
+    }
+    if (fd >= 0) ::close(fd);
+    if (home >= 0) ::close(home);
+  }
+}
+
+// SIGINT, SIGTERM and SIGHUP go to one thread (blocked in every other), which removes the
+// TC filters and exits; called before any other thread starts.
+void tc_cleanup_on_signals() {
+  static sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr)) die("cannot block signals");
+  std::thread([] {
+    int sig = 0;
+    if (sigwait(&set, &sig)) return;
+    tc_remove_all();
+    std::_Exit(128 + sig);
+  }).detach();
+}
+
 template <class T>
 void put0(int fd, const T& v) {
   uint32_t k = 0;
@@ -246,7 +347,7 @@ Opts parse(int argc, char** argv) {
     else die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
   }
   if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty()) die("--client-ns, --router-ns, --server-ns, --mode are required");
-  if (o.mode != "vpnpt" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-fineclock" &&
+  if (o.mode != "vpnpt" && o.mode != "vpnpt-tc" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-fineclock" &&
       o.mode != "vpnpt-nofibcache" && o.mode != "bare" && o.mode != "kernel")
     die("bad --mode");
   if (o.proto != "gre" && o.proto != "esp" && o.proto != "natt" && o.proto != "l2tp") die("bad --proto");
@@ -324,6 +425,7 @@ Traffic traffic(const Opts& o, const std::string& dir, const If& src_if, const I
 struct Vpnpt {
   Obj lan, wan;
   std::map<std::string, uint32_t> max_entries;
+  std::string hook;  // "xdp" or "tc": the programs are <hook>_lan and <hook>_wan
 };
 
 // The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (maps/vpnpt_abi.h):
@@ -337,10 +439,16 @@ bool fixed_size(const char* map) {
   return false;
 }
 
+// @variant: vpnpt (XDP as built), vpnpt-tc (the TC objects as built) or vpnpt-<variant> (a
+// bench-only XDP build, tools/bench/CMakeLists.txt). No .rodata is set for either hook: the
+// compiled defaults (Ethernet devices, VLAN depth 2, events on, the default next-hop cache
+// bound), which are the daemon's too, except the NAT-T conntrack timeout it reads from sysctl.
 Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) {
   const std::string dir = VPNPT_BPF_DIR;
-  const std::string sfx = variant == "vpnpt" ? "" : "_" + variant.substr(6);  // vpnpt-<variant>
-  Vpnpt v{Obj(dir + "/xdp_lan" + sfx + ".bpf.o"), Obj(dir + "/xdp_wan" + sfx + ".bpf.o"), {}};
+  const bool tc = variant == "vpnpt-tc";
+  const std::string hook = tc ? "tc" : "xdp";
+  const std::string sfx = variant == "vpnpt" || tc ? "" : "_" + variant.substr(6);  // vpnpt-<variant>
+  Vpnpt v{Obj(dir + "/" + hook + "_lan" + sfx + ".bpf.o"), Obj(dir + "/" + hook + "_wan" + sfx + ".bpf.o"), {}, hook};
   const uint64_t want = sessions + flows + 1024;
   for (bpf_object* o : {v.lan.o, v.wan.o}) {
     bpf_map* m;
@@ -353,7 +461,7 @@ Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) 
       bpf_map__set_max_entries(sm, static_cast<uint32_t>(slots));
     }
   }
-  v.lan.load("xdp_lan");
+  v.lan.load((hook + "_lan").c_str());
   bpf_map* m;
   bpf_object__for_each_map(m, v.wan.o) {
     const char* n = bpf_map__name(m);
@@ -361,7 +469,7 @@ Vpnpt load_vpnpt(const std::string& variant, uint64_t sessions, uint32_t flows) 
     bpf_map* s = bpf_object__find_map_by_name(v.lan.o, n);
     if (s && bpf_map__reuse_fd(m, bpf_map__fd(s))) die(std::string("cannot share map ") + n);
   }
-  v.wan.load("xdp_wan");
+  v.wan.load((hook + "_wan").c_str());
   for (const char* n : kSessionMaps) v.max_entries[n] = bpf_map__max_entries(v.lan.map(n));
   return v;
 }
@@ -655,6 +763,10 @@ void pptp_via_helper(const Opts& o, const If& c0, const If& lan0, const If& wan0
 int main(int argc, char** argv) {
   const Opts o = parse(argc, argv);
   libbpf_set_print(nullptr);
+  tc_cleanup_on_signals();
+  struct TcGuard {
+    ~TcGuard() { tc_remove_all(); }
+  } tc_guard;
   const std::string bench_obj = std::string(VPNPT_BPF_DIR) + "/bench_xdp.bpf.o";
   const If c0 = lookup_if(o.cns, "c0"), lan0 = lookup_if(o.rns, "lan0"), wan0 = lookup_if(o.rns, "wan0"),
            s0 = lookup_if(o.sns, "s0");
@@ -690,8 +802,13 @@ int main(int argc, char** argv) {
     put0(vp->lan.map_fd(VPNPT_MAP_CONFIG), cfg);
     fill_sessions(*vp, o.flows, o.sessions, lan0.index);
     fill_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    links.emplace_back(vp->lan, "xdp_lan", o.rns, lan0.index);
-    links.emplace_back(vp->wan, "xdp_wan", o.rns, wan0.index);
+    if (vp->hook == "tc") {  // clsact ingress, no XDP program on the router
+      tc_attach_filter(vp->lan, "tc_lan", o.rns, lan0.index, "lan0");
+      tc_attach_filter(vp->wan, "tc_wan", o.rns, wan0.index, "wan0");
+    } else {
+      links.emplace_back(vp->lan, "xdp_lan", o.rns, lan0.index);
+      links.emplace_back(vp->wan, "xdp_wan", o.rns, wan0.index);
+    }
   } else if (o.mode == "bare") {
     bare_lan = Obj(bench_obj);
     bare_wan = Obj(bench_obj);

@@ -4,7 +4,8 @@ generated part of docs/benchmarks.md (between the BEGIN/END markers).
 
 Every figure is min / median / max over the runs; ratios are computed pair by
 pair (vpnpt's run i against the other mode's run i, measured back to back)
-and then summarised the same way. Targets are the issue's; they are printed
+and then summarised the same way. vpnpt-tc (vpnpt's TC programs at clsact
+ingress instead of XDP) gets its own table against netfilter and XDP. Targets are the issue's; they are printed
 as met or not, never adjusted here."""
 import argparse
 import glob
@@ -112,15 +113,50 @@ def main():
     for key in sorted(cmp, key=lambda k: (order[k[0]], k[1] != "out", k[2], k[3])):
         m = cmp[key]
         e = {"proto": key[0], "dir": key[1], "size": key[2], "flows": key[3]}
-        for mode in ("vpnpt", "netfilter", "plain", "bare"):
+        for mode in ("vpnpt", "vpnpt-tc", "netfilter", "plain", "bare"):
             e[mode] = stats(list(m.get(mode, {}).values()))
         e["vpnpt_over_netfilter"] = ratios(m.get("vpnpt", {}), m.get("netfilter", {}))
         e["vpnpt_over_bare"] = ratios(m.get("vpnpt", {}), m.get("bare", {}))
+        e["tc_over_netfilter"] = ratios(m.get("vpnpt-tc", {}), m.get("netfilter", {}))
+        e["tc_over_xdp"] = ratios(m.get("vpnpt-tc", {}), m.get("vpnpt", {}))
         res["compare"].append(e)
         md.append("| %s | %s | %d B | %d | %s | %s | %s | %s | %s | %s |" % (
             PROTO[key[0]], DIR[key[1]], key[2], key[3], fmt(e["vpnpt"]), fmt(e["netfilter"]), fmt(e["plain"]),
             fmt(e["bare"]), fmt(e["vpnpt_over_netfilter"], 1), fmt(e["vpnpt_over_bare"], 2)))
     md.append("")
+
+    # ---------------------------------------------------------------- the TC path
+    tc = [e for e in res["compare"] if e["vpnpt-tc"]]
+    if tc:
+        md.append("### vpnpt's TC path against netfilter and its XDP path (one core)\n")
+        md.append("`vpnpt-tc`: vpnpt's TC programs (`tc_lan`, `tc_wan`) at clsact ingress on lan0 and wan0 "
+                  "instead of its XDP programs, with the same sessions and maps; frames reach them as skbs "
+                  "(veth GRO/NAPI), translated ones leave through `bpf_redirect_neigh`. Measured in the same "
+                  "interleaved runs as the table above; ratios pair by pair.\n")
+        md.append("| protocol | direction | frame | flows | vpnpt TC | vpnpt XDP | netfilter | TC/netfilter | TC/XDP |")
+        md.append("|---|---|---|---|---|---|---|---|---|")
+        for e in tc:
+            md.append("| %s | %s | %d B | %d | %s | %s | %s | %s | %s |" % (
+                PROTO[e["proto"]], DIR[e["dir"]], e["size"], e["flows"], fmt(e["vpnpt-tc"]), fmt(e["vpnpt"]),
+                fmt(e["netfilter"]), fmt(e["tc_over_netfilter"], 1), fmt(e["tc_over_xdp"], 2)))
+        md.append("")
+        md.append("Per protocol and direction, the medians of the pair-by-pair ratios over the frame sizes and "
+                  "flow counts above (lowest – highest):\n")
+        md.append("| protocol | direction | TC/netfilter | TC/XDP |")
+        md.append("|---|---|---|---|")
+        groups = defaultdict(list)
+        for e in tc:
+            groups[(e["proto"], e["dir"])].append(e)
+        for key in sorted(groups, key=lambda k: (order[k[0]], k[1] != "out")):
+            def span(k, digits):
+                xs = [x[k]["median"] for x in groups[key] if x[k]]
+                if not xs:
+                    return "–"
+                lo, hi = "%.*f" % (digits, min(xs)), "%.*f" % (digits, max(xs))
+                return "%s×" % lo if lo == hi else "%s–%s×" % (lo, hi)
+            md.append("| %s | %s | %s | %s |" % (PROTO[key[0]], DIR[key[1]], span("tc_over_netfilter", 1),
+                                                 span("tc_over_xdp", 2)))
+        md.append("")
 
     # ---------------------------------------------------------------- cores
     cores = defaultdict(lambda: defaultdict(dict))
@@ -284,6 +320,12 @@ def main():
             tg.append(("vpnpt ≥ 0.9× bare XDP: " + what, "%.2f×" % b if b is not None else "–", b is not None and b >= 0.9))
             tg.append(("vpnpt ≥ 5× netfilter: " + what, "%.1f×" % n if n is not None else "no netfilter figure",
                        n is not None and n >= 5))
+    for e in res["compare"]:
+        if e["vpnpt-tc"] and e["size"] == 64:
+            what = "%s %s %d flow%s" % (PROTO[e["proto"]], DIR[e["dir"]], e["flows"], "s" if e["flows"] > 1 else "")
+            n = med(e, "tc_over_netfilter")
+            tg.append(("vpnpt TC path ≥ 2× netfilter: " + what, "%.1f×" % n if n is not None else "no netfilter figure",
+                       n is not None and n >= 2))
     for e in res["scale"]:
         c = e["change"]
         tg.append(("≤ 10 %% loss, fewest → most sessions: %s %s" % (PROTO[e["proto"]], DIR[e["dir"]]),
