@@ -46,14 +46,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_config_v1 SEC(".maps");
 
-/* Interfaces vpnpt is attached to, by ifindex. Written by the loader only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VPNPT_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct vpnpt_iface);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_ifaces_v2 SEC(".maps");
+#include "ifaces_map.h"
 
 /* Recent noteworthy packets for `vpnpt diagnose`; the loader drains it. */
 struct {

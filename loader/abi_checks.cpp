@@ -105,6 +105,7 @@ static_assert(offsetof(vpnpt_host_quota, pptp_calls) == 0 && offsetof(vpnpt_host
 static_assert(offsetof(vpnpt_host_quota, esp_sas) == 8);
 static_assert(sizeof(vpnpt_quota_adjust) == 16);
 static_assert(sizeof(vpnpt_lan_l2) == 24 && offsetof(vpnpt_lan_l2, ifindex) == 12);
+static_assert(sizeof(vpnpt_undelivered_key) == 16);
 
 // IP passthrough.
 static_assert(sizeof(vpnpt_pt_flow_key) == 12);

@@ -29,6 +29,7 @@
 #include "loader/neigh.h"
 #include "loader/netif.h"
 #include "loader/path_attach.h"
+#include "loader/undelivered.h"
 
 namespace vpnpt {
 namespace {
@@ -313,6 +314,10 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto quotas = QuotaAdjuster::open(att.maps.quotas().quota);
   if (!quotas) return quotas.error();
   bool quota_failing = false;
+  // What XDP redirected and the kernel could not hand over, for diagnose and the metrics.
+  auto undelivered = UndeliveredTrace::attach(att.id.pin_dir);
+  if (!undelivered)
+    spdlog::warn("{}; `vpnpt diagnose` cannot report frames XDP failed to deliver", undelivered.error().message());
 
   // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
   uint32_t wan_ifindex = 0;

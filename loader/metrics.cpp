@@ -10,6 +10,7 @@
 #include "../maps/vpnpt_abi.h"
 #include "loader/data_path.h"
 #include "loader/names.h"
+#include "loader/undelivered.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
 
@@ -118,7 +119,16 @@ class MapCollector : public prometheus::Collectable {
         if (m.name == VPNPT_MAP_PT_FLOWS) sessions.metric.push_back(gauge(m.used, {{"proto", "ip_passthrough"}}));
       }
     }
-    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap, &ratio, &sessions}) out.push_back(std::move(*f));
+    MetricFamily lost{"vpnpt_undelivered_frames_total",
+                      "Frames vpnpt's XDP programs redirected that the kernel could not hand to the target device",
+                      MetricType::Counter, {}};
+    for (const auto& u : read_undelivered(id_.pin_dir))
+      lost.metric.push_back(counter(static_cast<double>(u.frames),
+                                    {{"from", ifname_of(u.from_ifindex)},
+                                     {"to", u.to_ifindex ? ifname_of(u.to_ifindex) : std::string("unknown")},
+                                     {"stage", u.stage == VPNPT_UNDELIVERED_XMIT ? "xmit" : "redirect"},
+                                     {"errno", std::to_string(-u.err)}}));
+    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap, &ratio, &sessions, &lost}) out.push_back(std::move(*f));
     if (slow_) collect_slow(out);
     return out;
   }

@@ -17,6 +17,7 @@
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
 #include "loader/pptp_slowpath.h"
+#include "loader/undelivered.h"
 
 namespace vpnpt {
 
@@ -189,6 +190,10 @@ Result<std::vector<std::string>> diagnose(const AttachmentId& id, std::optional<
   if (daemon_info(id.lock_path).state != DaemonState::Running)
     lines.push_back("now: the vpnpt daemon is not running: established sessions keep flowing, but new IPsec SAs "
                     "cannot be bound and PPTP calls are not expired (start `vpnpt attach` again)");
+
+  for (const auto& u : read_undelivered(id.pin_dir))
+    lines.push_back(fmt::format("now: {} frames vpnpt forwarded from {} were not delivered: {}", u.frames,
+                                ifname_of(u.from_ifindex), undelivered_reason(u)));
 
   auto history = read_diag(maps->diag_fd());
   uint64_t now = wall_ns();

@@ -43,6 +43,7 @@
 #define VPNPT_MAP_IFACES "vpnpt_ifaces_v2"
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
 #define VPNPT_MAP_LAN_L2 "vpnpt_lan_l2_v1"
+#define VPNPT_MAP_UNDELIVERED "vpnpt_undelivered_v1"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -211,6 +212,26 @@ struct vpnpt_iface {
 };
 
 #define VPNPT_MAX_IFACES 64
+
+/*
+ * vpnpt_undelivered_v1 (per-CPU hash, value: frames; written by the daemon's
+ * tracing programs, bpf/trace_undelivered.bpf.c): frames an XDP program on
+ * one of vpnpt's interfaces redirected that the kernel could not hand to
+ * the target. `vpnpt diagnose` and the metric vpnpt_undelivered_frames_total
+ * show them. (At TC, bpf_redirect_neigh() hands the packet to the
+ * neighbour layer, which queues or sends it like any routed packet.)
+ */
+enum vpnpt_undelivered_stage {
+	VPNPT_UNDELIVERED_REDIRECT = 0, /* xdp_do_redirect() failed: target down, no XDP transmit, too big */
+	VPNPT_UNDELIVERED_XMIT = 1,     /* the target's XDP transmit dropped them */
+};
+struct vpnpt_undelivered_key {
+	__u32 from_ifindex;
+	__u32 to_ifindex; /* 0 if unknown */
+	__s32 err;        /* negative errno */
+	__u32 stage;      /* enum vpnpt_undelivered_stage */
+};
+#define VPNPT_UNDELIVERED_SLOTS 1024
 
 /* Data-plane event for the diagnose ring (ring buffer, best effort). */
 enum vpnpt_event_kind {
