@@ -26,6 +26,15 @@ struct bpf_ct_opts___vp {
 	__u8 reserved[3];
 };
 
+/*
+ * opts__sz: 12, the layout every kernel with these kfuncs takes (netns_id,
+ * error, l4proto, dir, 2 reserved bytes). 6.1 takes nothing else
+ * (NF_BPF_CT_OPTS_SZ was 12, every lookup with 16 failed with -EINVAL);
+ * later kernels also take 16, whose last 4 bytes name a ct zone, which
+ * vpnpt does not use. The struct keeps 16 bytes of room.
+ */
+#define VPNPT_CT_OPTS_SZ 12
+
 struct nf_conn;
 /* bpf_xdp_ct_lookup or bpf_skb_ct_lookup, named by the hook's ctx shim. */
 extern struct nf_conn *ctx_ct_lookup_kfunc(struct __ctx_buff *ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
@@ -98,7 +107,7 @@ static __always_inline int ct_udp_translation(struct __ctx_buff *ctx, __be32 sad
 	t.ipv4.daddr = daddr;
 	t.ipv4.sport = sport;
 	t.ipv4.dport = dport;
-	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &t, sizeof(t.ipv4), &opts, sizeof(opts));
+	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &t, sizeof(t.ipv4), &opts, VPNPT_CT_OPTS_SZ);
 	if (!ct)
 		return -1;
 	struct nf_conn *c = ct;
@@ -153,7 +162,7 @@ static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32
 	q->t.ipv4.daddr = daddr;
 	q->t.ipv4.sport = sport;
 	q->t.ipv4.dport = dport;
-	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, sizeof(q->opts));
+	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, VPNPT_CT_OPTS_SZ);
 	if (!ct)
 		return 0;
 	bpf_ct_release(ct);

@@ -1,6 +1,9 @@
 #include "loader/kernel_helpers.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 
@@ -41,6 +44,15 @@ uint32_t udp_stream_timeout_ms() {
   unsigned long seconds = 0;
   if (!(f >> seconds) || seconds == 0 || seconds > 86400) return VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
   return static_cast<uint32_t>(seconds * 1000);
+}
+
+Status ensure_conntrack_module() {
+  struct stat st {};
+  if (::stat("/sys/module/nf_conntrack", &st) == 0) return {};
+  int rc = std::system("modprobe -q nf_conntrack >/dev/null 2>&1");
+  if (rc == 0 && ::stat("/sys/module/nf_conntrack", &st) == 0) return {};
+  return make_error("the kernel's conntrack (nf_conntrack), which vpnpt's programs call, is not loaded and "
+                    "`modprobe nf_conntrack` failed; load it (or build it into the kernel) and retry");
 }
 
 }  // namespace vpnpt

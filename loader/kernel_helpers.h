@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "loader/result.h"
+
 namespace vpnpt {
 
 // True if an nftables ct helper of type "pptp" exists, or an iptables CT
@@ -17,5 +19,13 @@ bool kernel_pptp_helper_present(std::string* evidence);
 // (net.netfilter.nf_conntrack_udp_timeout_stream of the current netns), in ms;
 // VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT if it cannot be read.
 uint32_t udp_stream_timeout_ms();
+
+// vpnpt's hook programs call conntrack kfuncs (bpf/conntrack.h), which the
+// kernel has only while nf_conntrack is loaded; Debian builds it as a module
+// that nothing loads before the first NAT or stateful rule, and libbpf then
+// fails with "extern (func ksym) 'bpf_ct_change_timeout': not found".
+// Loads it (modprobe) if /sys/module/nf_conntrack is missing; the error
+// names the module and the fix.
+Status ensure_conntrack_module();
 
 }  // namespace vpnpt

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "loader/kernel_helpers.h"
 #include "loader/log.h"
 
 namespace vpnpt {
@@ -25,6 +26,7 @@ std::vector<LoadConfig> all_load_configs() {
 }
 
 Status load_object(bpf_object* obj, const char* what) {
+  VPNPT_TRY(ensure_conntrack_module());  // before libbpf resolves the conntrack kfuncs
   take_verifier_log_seen();
   int err = bpf_object__load(obj);
   if (err == 0) return {};

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "loader/kernel_helpers.h"
 #include "loader/log.h"
 
 namespace vpnpt {
@@ -16,6 +17,7 @@ std::string xdp_error(int err) {
 }
 
 Status attach_once(xdp_program* p, uint32_t ifindex, const std::string& ifname, xdp_attach_mode mode) {
+  VPNPT_TRY(ensure_conntrack_module());  // libxdp loads the program here
   int err;
   {
     QuietLibbpf quiet;
