@@ -338,7 +338,7 @@ if command -v perf >/dev/null 2>&1; then
 	SAVED_SECONDS=$SECONDS_PER_RUN
 	SECONDS_PER_RUN=4
 	mkdir -p "$OUT/profile"
-	for pt in "vpnpt gre out" "vpnpt gre in" "vpnpt esp out" "vpnpt esp in" "bare gre out" "netfilter gre out"; do
+	for pt in "vpnpt gre out" "vpnpt gre in" "vpnpt esp out" "vpnpt esp in" "vpnpt-tc gre out" "bare gre out" "netfilter gre out"; do
 		PROFILE_TO="$OUT/profile/${pt// /-}"
 		# shellcheck disable=SC2086 # the point is a word list
 		measure $pt 64 1024 0 --runs 1

@@ -46,6 +46,9 @@ CATEGORIES = [
     ("FIB lookup (bpf_fib_lookup)", r"fib|ip_mtu_from_fib_result|dev_get_by_index_rcu"),
     ("hash map lookups (sessions)", r"htab|lookup_nulls_elem_raw|memcmp|jhash"),
     ("clock (bpf_ktime_get_ns)", r"read_tsc|ktime_get|kvm_clock"),
+    # The TC path's own kernel part (vpnpt-tc; no such symbol runs in the other modes).
+    ("TC hook (clsact ingress, bpf_redirect_neigh, skb helpers)",
+     r"tcf_|tc_run|cls_bpf|sch_handle_ingress|skb_do_redirect|bpf_redirect_neigh|bpf_skb_|bpf_l4_csum|bpf_csum|__bpf_redirect"),
     ("netfilter + IP forwarding (stack)", r"nf_|nft_|ip_|gre_|__skb|skb_|conntrack|hash_conntrack|napi_gro|dev_gro|"
                                           r"netif_receive|__netif|dev_queue_xmit|__dev_queue|sch_|neigh|dst_|fib"),
     ("veth, XDP redirect, page pool", r"veth|xdp_do_redirect|xdp_return|__xdp_return|bq_|dev_xdp|page_pool|dev_map|"
@@ -60,7 +63,7 @@ def profile_table(d, rows):
     runs = {(r["mode"], r["proto"], r["dir"]): r for r in rows if r["section"] == "profile"}
     for f in sorted(glob.glob(os.path.join(d, "*.txt"))):
         name = os.path.basename(f)[:-4]
-        mode, proto, dr = name.split("-")
+        mode, proto, dr = name.rsplit("-", 2)  # the mode may have a dash itself: vpnpt-tc
         r = runs.get((mode, proto, dr))
         share = defaultdict(float)
         for line in open(f):
@@ -119,6 +122,7 @@ def main():
         e["vpnpt_over_bare"] = ratios(m.get("vpnpt", {}), m.get("bare", {}))
         e["tc_over_netfilter"] = ratios(m.get("vpnpt-tc", {}), m.get("netfilter", {}))
         e["tc_over_xdp"] = ratios(m.get("vpnpt-tc", {}), m.get("vpnpt", {}))
+        e["tc_over_plain"] = ratios(m.get("vpnpt-tc", {}), m.get("plain", {}))
         res["compare"].append(e)
         md.append("| %s | %s | %d B | %d | %s | %s | %s | %s | %s | %s |" % (
             PROTO[key[0]], DIR[key[1]], key[2], key[3], fmt(e["vpnpt"]), fmt(e["netfilter"]), fmt(e["plain"]),
@@ -132,18 +136,21 @@ def main():
         md.append("`vpnpt-tc`: vpnpt's TC programs (`tc_lan`, `tc_wan`) at clsact ingress on lan0 and wan0 "
                   "instead of its XDP programs, with the same sessions and maps; frames reach them as skbs "
                   "(veth GRO/NAPI), translated ones leave through `bpf_redirect_neigh`. Measured in the same "
-                  "interleaved runs as the table above; ratios pair by pair.\n")
-        md.append("| protocol | direction | frame | flows | vpnpt TC | vpnpt XDP | netfilter | TC/netfilter | TC/XDP |")
-        md.append("|---|---|---|---|---|---|---|---|---|")
+                  "interleaved runs as the table above; ratios pair by pair. Plain forwarding (no NAT, no "
+                  "conntrack) shows what the skb steps alone cost on this pipeline.\n")
+        md.append("| protocol | direction | frame | flows | vpnpt TC | vpnpt XDP | netfilter | plain fwd "
+                  "| TC/netfilter | TC/XDP | TC/plain |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for e in tc:
-            md.append("| %s | %s | %d B | %d | %s | %s | %s | %s | %s |" % (
+            md.append("| %s | %s | %d B | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                 PROTO[e["proto"]], DIR[e["dir"]], e["size"], e["flows"], fmt(e["vpnpt-tc"]), fmt(e["vpnpt"]),
-                fmt(e["netfilter"]), fmt(e["tc_over_netfilter"], 1), fmt(e["tc_over_xdp"], 2)))
+                fmt(e["netfilter"]), fmt(e["plain"]), fmt(e["tc_over_netfilter"], 1), fmt(e["tc_over_xdp"], 2),
+                fmt(e["tc_over_plain"], 2)))
         md.append("")
         md.append("Per protocol and direction, the medians of the pair-by-pair ratios over the frame sizes and "
                   "flow counts above (lowest – highest):\n")
-        md.append("| protocol | direction | TC/netfilter | TC/XDP |")
-        md.append("|---|---|---|---|")
+        md.append("| protocol | direction | TC/netfilter | TC/XDP | TC/plain |")
+        md.append("|---|---|---|---|---|")
         groups = defaultdict(list)
         for e in tc:
             groups[(e["proto"], e["dir"])].append(e)
@@ -154,8 +161,8 @@ def main():
                     return "–"
                 lo, hi = "%.*f" % (digits, min(xs)), "%.*f" % (digits, max(xs))
                 return "%s×" % lo if lo == hi else "%s–%s×" % (lo, hi)
-            md.append("| %s | %s | %s | %s |" % (PROTO[key[0]], DIR[key[1]], span("tc_over_netfilter", 1),
-                                                 span("tc_over_xdp", 2)))
+            md.append("| %s | %s | %s | %s | %s |" % (PROTO[key[0]], DIR[key[1]], span("tc_over_netfilter", 1),
+                                                      span("tc_over_xdp", 2), span("tc_over_plain", 2)))
         md.append("")
 
     # ---------------------------------------------------------------- cores
