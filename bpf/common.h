@@ -26,6 +26,12 @@
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
 
+/* Keeps @var (a register) known to be below 65536 for verifiers that lose
+ * that after a byte swap: Debian's 6.1 and 6.12 treat the result of
+ * bpf_ntohs() as unbounded and refuse packet pointer math with it (6.18 does
+ * not); clang drops a plain mask as redundant, so it is written in asm. */
+#define bound16(var) asm volatile("%0 &= 0xffff" : "+r"(var))
+
 /* The hook's context shim: a TC hook file includes ctx/skb.h first; everything else is XDP. */
 #ifndef VPNPT_BPF_CTX_H
 #include "ctx/xdp.h"

@@ -110,7 +110,9 @@ l3:;
 		return VPNPT_REASON_IP_IHL;
 	c->pos = (void *)ip + hlen;
 
-	__u16 tot = bpf_ntohs(ip->tot_len);
+	__u32 tot = bpf_ntohs(ip->tot_len);
+
+	bound16(tot);
 	/* Frames may carry Ethernet padding after the datagram, never less than it. */
 	if (tot < hlen || (void *)ip + tot > c->end)
 		return VPNPT_REASON_IP_TOTLEN;

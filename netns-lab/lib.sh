@@ -37,7 +37,20 @@
 #   LAB_LAN=bridge      lan0 is a Linux bridge in the router namespace, each
 #                       client's veth peer a port of it (no switch namespace),
 #                       as on most home routers; GRO default on the ports
+#   LAB_LAN=vlan-bridge a VLAN-aware bridge (vlan_filtering 1): the clients'
+#                       ports are access ports of VLAN 10 (untagged, pvid
+#                       10), and so is the bridge itself, which vpnpt serves;
+#                       VLAN 1 is removed everywhere, so a frame that lost
+#                       its VLAN goes nowhere. Tagged trunk ports need 8021q
+#                       on the hosts (this VM's kernel has none).
+#   LAB_LAN=vlan        lan0 is VLAN 10 on the router's trunk veth lant; the
+#                       switch namespace takes VLAN 10 off its end (rtr.10,
+#                       a port of its bridge) and the clients stay untagged
 #   LAB_WAN=veth | veth-nogro   the same two choices for wan0's side
+#   LAB_WAN=vlan        wan0 is VLAN 20 on the router's veth want (ISPs tag
+#                       the WAN); the internet side takes the tag off
+#   vlan and vlan-bridge need 8021q and bridge VLAN filtering: Debian's
+#   kernels (tools/kernel-vm.sh), not this lab VM's 6.18
 # Router firewall, also by environment (default off):
 #   LAB_FIREWALL=1      lab_site also installs lab_router_firewall: an
 #                       OpenWrt-fw4-like stateful ruleset (WAN input
@@ -230,7 +243,7 @@ lab_init() {
 # Validates LAB_LAN/LAB_WAN (see the header); says which one is used when
 # it is not the default, so a log shows what it measured.
 _lab_check_topology() {
-	case "$LAB_LAN" in veth | veth-nogro | bridge) ;; *) lab_fail "LAB_LAN must be veth, veth-nogro or bridge, not '$LAB_LAN'" ;; esac
+	case "$LAB_LAN" in veth | veth-nogro | bridge | vlan-bridge | vlan) ;; *) lab_fail "LAB_LAN must be veth, veth-nogro, bridge, vlan-bridge or vlan, not '$LAB_LAN'" ;; esac
 	case "$LAB_WAN" in veth | veth-nogro | tun) ;; *) lab_fail "LAB_WAN must be veth, veth-nogro or tun, not '$LAB_WAN'" ;; esac
 	[[ "$LAB_WAN" != tun || -c /dev/net/tun ]] || lab_skip "LAB_WAN=tun needs /dev/net/tun (TUN driver)"
 	[[ "$LAB_LAN/$LAB_WAN" == veth/veth ]] || lab_info "topology: LAB_LAN=$LAB_LAN LAB_WAN=$LAB_WAN"
@@ -523,6 +536,13 @@ _lab_bridge() {
 	ip -n "$1" link set "${2:-br0}" up
 }
 
+# _lab_access_port NS DEV [self]: DEV (a port, or with "self" the bridge
+# itself) carries VLAN 10 untagged and nothing else (LAB_LAN=vlan-bridge).
+_lab_access_port() {
+	bridge -n "$1" vlan del dev "$2" vid 1 ${3:+self}
+	bridge -n "$1" vlan add dev "$2" vid 10 pvid untagged ${3:+self}
+}
+
 _lab_inet_ensure() {
 	local ns
 	ns=$(lab_ns - inet)
@@ -550,7 +570,7 @@ EOF
 
 # _lab_lan_switch SITE: "NS BRIDGE" that the clients' ports join.
 _lab_lan_switch() {
-	if [[ "$LAB_LAN" == bridge ]]; then
+	if [[ "$LAB_LAN" == bridge || "$LAB_LAN" == vlan-bridge ]]; then
 		printf '%s lan0\n' "$(lab_ns "$1" router)"
 	else
 		printf '%s br0\n' "$(lab_ns "$1" lan)"
@@ -563,6 +583,20 @@ _lab_site_lan() {
 	r=$(lab_ns "$1" router)
 	if [[ "$LAB_LAN" == bridge ]]; then
 		_lab_bridge "$r" lan0
+	elif [[ "$LAB_LAN" == vlan-bridge ]]; then
+		_lab_bridge "$r" lan0
+		ip -n "$r" link set lan0 type bridge vlan_filtering 1
+		_lab_access_port "$r" lan0 self
+	elif [[ "$LAB_LAN" == vlan ]]; then
+		sw=$(lab_ns "$1" lan)
+		_lab_netns_add "$sw"
+		_lab_bridge "$sw"
+		ip -n "$r" link add lant type veth peer name rtr netns "$sw"
+		ip -n "$r" link add link lant name lan0 type vlan id 10
+		ip -n "$r" link set lant up
+		ip -n "$sw" link set rtr up
+		ip -n "$sw" link add link rtr name rtr.10 type vlan id 10
+		ip -n "$sw" link set rtr.10 master br0 up
 	else
 		sw=$(lab_ns "$1" lan)
 		_lab_netns_add "$sw"
@@ -584,6 +618,13 @@ _lab_site_wan() {
 	inet=$(lab_ns - inet)
 	if [[ "$LAB_WAN" == tun ]]; then
 		_lab_wan_tun "$1"
+	elif [[ "$LAB_WAN" == vlan ]]; then
+		ip -n "$r" link add want type veth peer name "r$idx" netns "$inet"
+		ip -n "$r" link add link want name wan0 type vlan id 20
+		ip -n "$r" link set want up
+		ip -n "$inet" link set "r$idx" up
+		ip -n "$inet" link add link "r$idx" name "r$idx.20" type vlan id 20
+		ip -n "$inet" link set "r$idx.20" master br0 up
 	else
 		ip -n "$r" link add wan0 type veth peer name "r$idx" netns "$inet"
 		ip -n "$inet" link set "r$idx" master br0 up
@@ -648,6 +689,7 @@ _lab_client() {
 	_lab_netns_add "$ns"
 	ip -n "$ns" link add eth0 type veth peer name "c$2" netns "$sw"
 	ip -n "$sw" link set "c$2" master "$br" up
+	[[ "$LAB_LAN" != vlan-bridge ]] || _lab_access_port "$sw" "c$2"
 	ip -n "$ns" addr add "$ip/24" dev eth0
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add default via "$(lab_router_lan_ip)"
