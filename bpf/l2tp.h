@@ -133,7 +133,15 @@ static __noinline int l2tp_punt(struct __ctx_buff *ctx, __u32 kind, __u32 dir, _
 	/* Re-bound for the verifier, which loses the checks above across the reserve. */
 	barrier_var(len);
 	len &= 0x7ff;
-	if (len > VPNPT_PUNT_FRAME_MAX || len < 1 || ctx_load_bytes(ctx, 0, rec->frame, len)) {
+	if (len > VPNPT_PUNT_FRAME_MAX || len < 1) {
+		bpf_ringbuf_discard(rec, 0);
+		return -1;
+	}
+	/* 6.1's verifier keeps 0 as len's lower bound past "len < 1": copy 1 + (len - 1), masked. */
+	__u32 more = len - 1;
+	barrier_var(more);
+	more &= VPNPT_PUNT_FRAME_MAX - 1;
+	if (ctx_load_bytes(ctx, 0, rec->frame, more + 1)) {
 		bpf_ringbuf_discard(rec, 0);
 		return -1;
 	}

@@ -235,10 +235,13 @@ static long walk_step(__u32 i, void *data)
 			__u32 have = st->hdr_have;
 			barrier_var(have);
 			have &= 31;
-			barrier_var(n);
-			n &= 31;
 			if (!n)
 				return 1;
+			/* 1 + (n - 1), masked: 6.1's verifier keeps 0 as n's lower bound past "!n". */
+			__u32 more = n - 1;
+			barrier_var(more);
+			more &= 31;
+			n = more + 1;
 			if (ctx_load_bytes(w->ctx, w->pay_off + (h - w->a), (__u8 *)st->hdr + have, n)) {
 				w->io.stop = VPNPT_REASON_L4_TRUNC;
 				return 1;

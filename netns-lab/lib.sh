@@ -244,7 +244,7 @@ lab_init() {
 # it is not the default, so a log shows what it measured.
 _lab_check_topology() {
 	case "$LAB_LAN" in veth | veth-nogro | bridge | vlan-bridge | vlan) ;; *) lab_fail "LAB_LAN must be veth, veth-nogro, bridge, vlan-bridge or vlan, not '$LAB_LAN'" ;; esac
-	case "$LAB_WAN" in veth | veth-nogro | tun) ;; *) lab_fail "LAB_WAN must be veth, veth-nogro or tun, not '$LAB_WAN'" ;; esac
+	case "$LAB_WAN" in veth | veth-nogro | tun | vlan) ;; *) lab_fail "LAB_WAN must be veth, veth-nogro, tun or vlan, not '$LAB_WAN'" ;; esac
 	[[ "$LAB_WAN" != tun || -c /dev/net/tun ]] || lab_skip "LAB_WAN=tun needs /dev/net/tun (TUN driver)"
 	[[ "$LAB_LAN/$LAB_WAN" == veth/veth ]] || lab_info "topology: LAB_LAN=$LAB_LAN LAB_WAN=$LAB_WAN"
 	case "${LAB_FIREWALL:-0}" in 0) ;; 1) lab_info "router firewall: LAB_FIREWALL=1 (lab_router_firewall)" ;; *) lab_fail "LAB_FIREWALL must be 0 or 1, not '$LAB_FIREWALL'" ;; esac
