@@ -122,6 +122,15 @@ lab_ensure_bpffs() {
 	lab_info "mounted bpffs on /sys/fs/bpf (it was not mounted)"
 }
 
+# /dev/net/tun, loading the TUN driver when its node is missing (a machine
+# without udev's static nodes, such as tools/kernel-vm.sh's guest, has no
+# node until the module is loaded). Fails (lab_skip) with WHY when there is none.
+lab_ensure_tun() { # lab_ensure_tun WHY
+	[[ -c /dev/net/tun ]] && return 0
+	modprobe tun 2>/dev/null || true
+	[[ -c /dev/net/tun ]] || lab_skip "no /dev/net/tun (TUN driver): $1"
+}
+
 # ---------------------------------------------------------------- assertions
 
 # lab_assert DESC CMD...   passes if CMD succeeds
@@ -245,7 +254,7 @@ lab_init() {
 _lab_check_topology() {
 	case "$LAB_LAN" in veth | veth-nogro | bridge | vlan-bridge | vlan) ;; *) lab_fail "LAB_LAN must be veth, veth-nogro, bridge, vlan-bridge or vlan, not '$LAB_LAN'" ;; esac
 	case "$LAB_WAN" in veth | veth-nogro | tun | vlan) ;; *) lab_fail "LAB_WAN must be veth, veth-nogro, tun or vlan, not '$LAB_WAN'" ;; esac
-	[[ "$LAB_WAN" != tun || -c /dev/net/tun ]] || lab_skip "LAB_WAN=tun needs /dev/net/tun (TUN driver)"
+	[[ "$LAB_WAN" != tun ]] || lab_ensure_tun "LAB_WAN=tun needs it"
 	[[ "$LAB_LAN/$LAB_WAN" == veth/veth ]] || lab_info "topology: LAB_LAN=$LAB_LAN LAB_WAN=$LAB_WAN"
 	case "${LAB_FIREWALL:-0}" in 0) ;; 1) lab_info "router firewall: LAB_FIREWALL=1 (lab_router_firewall)" ;; *) lab_fail "LAB_FIREWALL must be 0 or 1, not '$LAB_FIREWALL'" ;; esac
 }

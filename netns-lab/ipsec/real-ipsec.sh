@@ -95,7 +95,7 @@ if [[ "$SCEN" == vpnc ]]; then
 	command -v vpnc >/dev/null 2>&1 || lab_skip "missing vpnc (apt-get install -y vpnc)"
 	[[ "$VPNC_SERVER" != standin ]] || "$PY" -c 'import cryptography' 2>/dev/null || lab_skip "the stand-in server needs python3-cryptography"
 fi
-[[ -c /dev/net/tun ]] || lab_skip "no /dev/net/tun (TUN driver): userspace ESP needs it"
+lab_ensure_tun "userspace ESP needs it"
 if [[ "$CAPTURE" != 0 ]] && ! command -v tcpdump >/dev/null 2>&1; then
 	lab_warn "tcpdump not found: no wire summary (CAPTURE=0)"
 	CAPTURE=0
