@@ -90,11 +90,6 @@ DurationProblem to_duration(std::string_view text, milliseconds& out) {
   return DurationProblem::None;
 }
 
-std::string format_duration(milliseconds d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-  return std::to_string(d.count()) + "ms";
-}
-
 // Linux's own rule (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
 std::string check_ifname(const std::string& key, const std::string& name) {
   if (name.size() > 15)
@@ -300,6 +295,11 @@ std::string suggestion(std::string_view typed) {
 }
 
 }  // namespace
+
+std::string format_duration(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
 
 Result<milliseconds> parse_duration(std::string_view text) {
   milliseconds d{};

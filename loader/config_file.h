@@ -61,4 +61,7 @@ Result<VpnptConfig> load_config(const std::string& path);
 // most 7 days. Exposed for tests and for CLI options that take durations.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// The inverse: "5s" for whole seconds, else "500ms".
+std::string format_duration(std::chrono::milliseconds d);
+
 }  // namespace vpnpt

@@ -29,6 +29,7 @@
 #include "loader/neigh.h"
 #include "loader/netif.h"
 #include "loader/path_attach.h"
+#include "loader/sd_notify.h"
 #include "loader/undelivered.h"
 
 namespace vpnpt {
@@ -259,6 +260,21 @@ void reconcile_paths(PathAttacher& paths, Attached& att) {
   }
 }
 
+// SIGHUP: the configuration file again; what the daemon itself runs with
+// (timeouts) changes here, the rest in opts.reload.
+void reload(Ctx& c, const DaemonOptions& opts) {
+  if (!opts.reload) {
+    spdlog::info("received SIGHUP; no configuration file to reload (attach --config FILE has one)");
+    return;
+  }
+  sd_notify_state("RELOADING=1");
+  if (auto t = opts.reload()) {
+    c.pptp.set_timeouts(t->pptp);
+    c.ipsec.set_timeouts(t->ipsec_binder, t->ipsec);
+  }
+  sd_notify_state("READY=1");
+}
+
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
@@ -268,6 +284,7 @@ Result<Fd> block_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // reload, never stop: systemd would take the exit as clean and not restart
   if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return make_error("cannot block signals", errno);
   Fd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd.valid()) return make_error("cannot create signalfd", errno);
@@ -305,8 +322,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto l2tp_close = [&diag](uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why) {
     diag.record(diag_entry(VPNPT_DIAG_L2TP_CLOSED, why, t.client, t.server, t.flags & VPNPT_L2TP_F_PORT_NAT ? 0 : xid));
   };
-  Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.pptp, on_close),
-          IpsecSlowPath(att.maps.ipsec(), opts.ipsec_binder, opts.ipsec),
+  Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.timeouts.pptp, on_close),
+          IpsecSlowPath(att.maps.ipsec(), opts.timeouts.ipsec_binder, opts.timeouts.ipsec),
           L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
@@ -383,6 +400,10 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane",
                att.id.wan_if, getpid());
+  // Attached and serving (metrics included): systemd's Type=notify start ends here.
+  sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
+  auto watchdog = sd_watchdog_interval();
+  uint64_t last_ping_ns = 0;
   uint64_t tick = 0;
   for (;;) {
     epoll_event evs[4];
@@ -396,6 +417,11 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         case kSignal: {
           signalfd_siginfo si{};
           (void)!read(sig->get(), &si, sizeof(si));
+          if (si.ssi_signo == SIGHUP) {
+            reload(ctx, opts);
+            break;
+          }
+          sd_notify_state("STOPPING=1");
           spdlog::info("received {}; daemon stops, data plane and sessions stay (vpnpt detach {} removes them)",
                        strsignal(static_cast<int>(si.ssi_signo)), att.id.wan_if);
           heartbeat(att, false);  // new L2TP tunnels go to the kernel's NAT at once
@@ -409,6 +435,11 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           ring_buffer__consume(rb.get());
           uint64_t now = monotonic_ns();
           heartbeat(att, true);
+          // Pinged from this loop, so a loop that hangs stops the pings: at half the interval, as sd_watchdog_enabled(3) advises.
+          if (watchdog && now - last_ping_ns >= static_cast<uint64_t>(watchdog->count()) * 500) {
+            sd_notify_state("WATCHDOG=1");
+            last_ping_ns = now;
+          }
           for (const auto& rel : ctx.ipsec.tick(now))
             if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
           if (++tick % 10 == 0) {

@@ -84,6 +84,7 @@ class IpsecBinder {
   std::vector<Release> tick(uint64_t now_ns);
 
   const BinderStats& stats() const { return stats_; }
+  void set_config(const BinderConfig& c) { cfg_ = c; }
   // Host currently owning @server's next unknown SPI, if any (for status/diagnose).
   std::optional<uint32_t> owner_of(uint32_t server) const;
   size_t held_count() const;

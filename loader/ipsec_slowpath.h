@@ -44,6 +44,12 @@ class IpsecSlowPath {
 
   const IpsecBinder& binder() const { return binder_; }
 
+  // New timeouts (a config reload); windows already open keep their deadlines.
+  void set_timeouts(const BinderConfig& b, const IpsecTimeouts& t) {
+    binder_.set_config(b);
+    t_ = t;
+  }
+
  private:
   IpsecBinder binder_;
   IpsecTimeouts t_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "loader/attachment.h"
@@ -16,6 +17,7 @@
 #include "loader/log.h"
 #include "loader/metrics.h"
 #include "loader/netif.h"
+#include "loader/reload.h"
 #include "loader/sessions.h"
 #include "loader/status.h"
 #include "loader/switches.h"
@@ -70,7 +72,45 @@ Result<VpnptConfig> attach_config(const AttachArgs& a, const CLI::App& cmd) {
   return cfg;
 }
 
-int cmd_attach(const VpnptConfig& cfg) {
+// SIGHUP's work in the daemon: @reread reads the file (and the command line
+// over it) again; what changed and can change live is applied, the rest is
+// named. @running is what the daemon runs with, updated by each reload.
+std::function<std::optional<ReloadableTimeouts>()> config_reloader(VpnptConfig& running,
+                                                                   std::function<Result<VpnptConfig>()> reread,
+                                                                   const AttachmentId& id, bool log_level_pinned) {
+  return [&running, reread = std::move(reread), id, log_level_pinned]() -> std::optional<ReloadableTimeouts> {
+    auto next = reread();
+    if (!next) {
+      spdlog::error("config reload: {}; nothing changed", next.error().message());
+      return std::nullopt;
+    }
+    auto d = diff_config(running, *next);
+    if (d.empty()) {
+      spdlog::info("config reload: nothing changed");
+      return std::nullopt;
+    }
+    if (auto s = apply_live_changes(id, *next, d, log_level_pinned); !s) {
+      spdlog::error("config reload stopped part way: {}; SIGHUP again retries", s.error().message());
+      return std::nullopt;
+    }
+    if (!d.live.empty()) spdlog::info("config reload applied: {}", describe_changes(d.live));
+    if (!d.restart.empty())
+      spdlog::warn("config reload: not applied until vpnpt restarts (see tools/vpnpt.service): {}",
+                   describe_changes(d.restart));
+    // What needs a restart stays as it runs, so the next reload names it again.
+    VpnptConfig applied = *next;
+    applied.wan = running.wan;
+    applied.lans = running.lans;
+    applied.mode = running.mode;
+    applied.vlan_depth = running.vlan_depth;
+    applied.public_ip = running.public_ip;
+    applied.metrics_address = running.metrics_address;
+    running = std::move(applied);
+    return ReloadableTimeouts{running.pptp, running.ipsec_binder, running.ipsec};
+  };
+}
+
+int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> reread, bool log_level_pinned) {
   if (auto s = require_root("attach"); !s) return fail(s.error());
   AttachRequest req;
   req.wan = cfg.wan;
@@ -103,9 +143,9 @@ int cmd_attach(const VpnptConfig& cfg) {
   if (auto s = lock->mark_ready(); !s) return fail(s.error());
   DaemonOptions opts;
   opts.metrics_address = cfg.metrics_address.value_or("");
-  opts.pptp = cfg.pptp;
-  opts.ipsec_binder = cfg.ipsec_binder;
-  opts.ipsec = cfg.ipsec;
+  opts.timeouts = {cfg.pptp, cfg.ipsec_binder, cfg.ipsec};
+  VpnptConfig running = cfg;
+  if (reread) opts.reload = config_reloader(running, std::move(reread), att->id, log_level_pinned);
   if (auto s = run_daemon(*att, opts); !s) return fail(s.error());
   return 0;
 }
@@ -258,7 +298,9 @@ int main(int argc, char** argv) {
       spdlog::error("{}", (*cfg).error().message());
       return aa.config.empty() ? 1 : kExitConfig;
     }
-    return cmd_attach(**cfg);
+    std::function<Result<VpnptConfig>()> reread;
+    if (!aa.config.empty()) reread = [&aa, attach] { return attach_config(aa, *attach); };
+    return cmd_attach(**cfg, std::move(reread), verbose || level_given);
   }
   if (det->parsed()) return cmd_detach(a.detach_wan);
   if (st->parsed()) return cmd_status(a.status_wan, a.status_json);

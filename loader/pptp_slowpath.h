@@ -52,6 +52,9 @@ class PptpSlowPath {
   // Removes every call and stream (the protocol was switched off or deferred).
   uint32_t flush();
 
+  // New timeouts (a config reload); they apply from the next sweep.
+  void set_timeouts(const PptpTimeouts& t) { t_ = t; }
+
  private:
   void remove_call(const PptpCall& p);
   void closed(const PptpCall& p, uint32_t why) const {

@@ -71,6 +71,16 @@ Result<ModeRequest> parse_mode(const std::string& text) {
   return make_error("unknown mode '" + text + "' (expected auto, native, skb or tc)");
 }
 
+const char* mode_request_name(ModeRequest m) {
+  switch (m) {
+    case ModeRequest::Native: return "native";
+    case ModeRequest::Skb: return "skb";
+    case ModeRequest::Tc: return "tc";
+    case ModeRequest::Auto: break;
+  }
+  return "auto";
+}
+
 const char* mode_name(uint32_t vpnpt_mode) {
   switch (vpnpt_mode) {
     case VPNPT_MODE_NATIVE: return "native";

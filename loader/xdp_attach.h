@@ -18,6 +18,7 @@ namespace vpnpt {
 enum class ModeRequest { Auto, Native, Skb, Tc };
 
 Result<ModeRequest> parse_mode(const std::string& text);
+const char* mode_request_name(ModeRequest m);  // the inverse: "auto", "native", "skb", "tc"
 const char* mode_name(uint32_t vpnpt_mode);
 
 // Owning handle for a libxdp program object.

@@ -1,0 +1,84 @@
+#include "loader/reload.h"
+
+#include <spdlog/spdlog.h>
+
+#include "../maps/vpnpt_abi.h"
+#include "loader/ip_passthrough.h"
+#include "loader/netif.h"
+#include "loader/switches.h"
+
+namespace vpnpt {
+namespace {
+
+struct Protocol {
+  const char* key;
+  uint32_t bit;
+};
+constexpr Protocol kProtocols[] = {{"pptp", VPNPT_SW_PPTP}, {"ipsec", VPNPT_SW_IPSEC}, {"l2tp", VPNPT_SW_L2TP}};
+
+// A switch as the file states it: on, off, or not named (it stays as set).
+std::string switch_in_file(const VpnptConfig& c, uint32_t bit) {
+  if (c.switches_on & bit) return "on";
+  if (c.switches_off & bit) return "off";
+  return "as set";
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& w : v) s += (s.empty() ? "" : " ") + w;
+  return s.empty() ? "(picked at attach)" : s;
+}
+
+std::string host_or_off(const std::optional<uint32_t>& ip, const char* none) {
+  return ip ? format_ipv4(*ip) : none;
+}
+
+}  // namespace
+
+ConfigDiff diff_config(const VpnptConfig& a, const VpnptConfig& b) {
+  ConfigDiff d;
+  auto note = [](std::vector<ConfigChange>& to, const char* key, std::string from, std::string next) {
+    if (from != next) to.push_back({key, std::move(from), std::move(next)});
+  };
+  auto dur = [](auto v) { return format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(v)); };
+
+  for (const auto& p : kProtocols) note(d.live, p.key, switch_in_file(a, p.bit), switch_in_file(b, p.bit));
+  note(d.live, "ip_passthrough", host_or_off(a.ip_passthrough_host, "off"), host_or_off(b.ip_passthrough_host, "off"));
+  note(d.live, "log_level", a.log_level, b.log_level);
+  note(d.live, "pptp_unanswered_timeout", dur(a.pptp.unanswered), dur(b.pptp.unanswered));
+  note(d.live, "pptp_idle_timeout", dur(a.pptp.idle), dur(b.pptp.idle));
+  note(d.live, "pptp_closing_grace", dur(a.pptp.closing_grace), dur(b.pptp.closing_grace));
+  note(d.live, "ipsec_hold", dur(a.ipsec_binder.hold), dur(b.ipsec_binder.hold));
+  note(d.live, "ipsec_max_wait", dur(a.ipsec_binder.max_wait), dur(b.ipsec_binder.max_wait));
+  note(d.live, "ipsec_stale", dur(a.ipsec_binder.stale), dur(b.ipsec_binder.stale));
+  note(d.live, "ipsec_sa_idle", dur(a.ipsec.sa_idle), dur(b.ipsec.sa_idle));
+
+  note(d.restart, "wan", a.wan, b.wan);
+  note(d.restart, "lan", joined(a.lans), joined(b.lans));
+  note(d.restart, "mode", mode_request_name(a.mode), mode_request_name(b.mode));
+  note(d.restart, "vlan_depth", std::to_string(a.vlan_depth), std::to_string(b.vlan_depth));
+  note(d.restart, "public_ip", host_or_off(a.public_ip, "(the WAN's)"), host_or_off(b.public_ip, "(the WAN's)"));
+  note(d.restart, "metrics_address", a.metrics_address.value_or("off"), b.metrics_address.value_or("off"));
+  return d;
+}
+
+std::string describe_changes(const std::vector<ConfigChange>& changes) {
+  std::string s;
+  for (const auto& c : changes) s += (s.empty() ? "" : ", ") + c.key + " " + c.from + " -> " + c.to;
+  return s;
+}
+
+Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const ConfigDiff& d,
+                          bool log_level_pinned) {
+  for (const auto& c : d.live) {
+    for (const auto& p : kProtocols)
+      if (c.key == p.key && c.to != "as set")
+        if (auto r = set_switch(id, p.bit, c.to == "on"); !r) return r.error();
+    if (c.key == "ip_passthrough")
+      if (auto s = set_ip_passthrough(id, next.ip_passthrough_host, std::nullopt); !s) return s;
+    if (c.key == "log_level" && !log_level_pinned) spdlog::set_level(spdlog::level::from_str(next.log_level));
+  }
+  return {};
+}
+
+}  // namespace vpnpt
