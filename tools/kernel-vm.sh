@@ -5,7 +5,8 @@
 # conntrack, ... are modules that load in the guest.
 #
 #   sudo bash tools/kernel-vm.sh [--kernel 6.1|6.12] [--mem MiB] [--cpus N]
-#                                [--timeout SECONDS] [--share DIR] -- COMMAND...
+#                                [--timeout SECONDS] [--share DIR]
+#                                [--init bash|systemd] -- COMMAND...
 #
 #   --kernel   6.1 = linux-image-amd64 of bookworm (incl. bookworm-security),
 #              6.12 = linux-image-amd64 of trixie (incl. trixie-security).
@@ -15,6 +16,12 @@
 #   --share    directory shared read-write at the same path (default: the
 #              current directory, which must not be /); the command starts in
 #              the current directory
+#   --init     bash (default): COMMAND runs as PID 1's only job, nothing else
+#              runs; systemd: systemd (the host's) is PID 1 and runs COMMAND as
+#              the service kernel-vm-job.service of the target kernel-vm.target
+#              (basic.target and nothing else of the host's enabled units:
+#              journald, udev, tmpfiles; no fstab, no network), so COMMAND
+#              can use systemctl, journalctl and Type=notify units
 #   COMMAND    one argument: a bash command line (`-- 'cd x && y "[tag]"'`);
 #              several: a program and its arguments, run as they are
 #
@@ -39,7 +46,7 @@
 # from /dev/null, output to the serial console = this script's stdout.
 set -euo pipefail
 
-KERNEL=6.1 MEM=4096 CPUS=2 TIMEOUT=3600 SHARE=$PWD
+KERNEL=6.1 MEM=4096 CPUS=2 TIMEOUT=3600 SHARE=$PWD INIT=bash
 CACHE=${VPNPT_KERNEL_CACHE:-/var/cache/vpnpt-kernels}
 MIRROR=${VPNPT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -55,6 +62,7 @@ while (($#)); do
     --cpus) CPUS=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
     --share) SHARE=${2:?}; shift 2 ;;
+    --init) INIT=${2:?}; shift 2 ;;
     --) shift; break ;;
     -h|--help) usage ;;
     *) say "unknown option: $1"; usage ;;
@@ -66,6 +74,8 @@ case $KERNEL in
   6.12) SUITE=trixie ;;
   *) die "--kernel must be 6.1 or 6.12, not '$KERNEL'" ;;
 esac
+[[ $INIT == bash || $INIT == systemd ]] || die "--init must be bash or systemd, not '$INIT'"
+[[ $INIT == bash || -x /lib/systemd/systemd ]] || die "--init systemd: no /lib/systemd/systemd on this machine"
 [[ $MEM =~ ^[0-9]+$ && $CPUS =~ ^[0-9]+$ && $TIMEOUT =~ ^[0-9]+$ ]] ||
   die "--mem, --cpus and --timeout take numbers"
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, the kernel cache, 9p passthrough)"
@@ -197,6 +207,7 @@ cp "$BUSYBOX" "$IR/bin/busybox"
 install -m 0755 "$HERE/kernel-vm/init" "$IR/init"
 echo "$KVER" >"$IR/etc/kver"
 echo "$SHARE" >"$IR/etc/share"
+echo "$INIT" >"$IR/etc/init-mode"
 mods_for() { # the .ko files, dependencies first, that MODULE needs (none when built in)
   modprobe -d "$KDIR" -S "$KVER" --show-depends "$1" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 }
@@ -234,13 +245,21 @@ mkdir -p "$RUN/io"
 } >"$RUN/io/job.sh"
 chmod +x "$RUN/io/job.sh"
 
+# systemd as PID 1: only kernel-vm.target (tools/kernel-vm/*.target/.service,
+# installed by the init in the guest's /run/systemd/system); the host's
+# fstab is not the guest's; console output stays terse.
+SYSTEMD_APPEND="systemd.unit=kernel-vm.target fstab=no systemd.show_status=error systemd.log_level=warning systemd.firstboot=no"
+if [[ $INIT == systemd ]]; then
+  cp "$HERE/kernel-vm/kernel-vm.target" "$HERE/kernel-vm/kernel-vm-job.service" "$RUN/io/"
+fi
+
 # --- boot ---------------------------------------------------------------------
 KIMG=$KDIR/vmlinux
 [ -f "$KIMG" ] || KIMG=$KDIR/vmlinuz
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "$MEM" -smp "$CPUS"
   -nodefaults -no-user-config -display none -no-reboot -serial stdio
   -kernel "$KIMG" -initrd "$RUN/initramfs.gz"
-  -append "console=ttyS0 panic=-1 quiet loglevel=4 ${VPNPT_KERNEL_APPEND:-}")
+  -append "console=ttyS0 panic=-1 quiet loglevel=4 $([[ $INIT == systemd ]] && echo "$SYSTEMD_APPEND") ${VPNPT_KERNEL_APPEND:-}")
 fs() { # fs TAG PATH ro|rw: a 9p share; qemu wants commas in a path doubled
   local ro=''
   [ "$3" = ro ] && ro=,readonly=on
