@@ -249,7 +249,9 @@ chmod +x "$RUN/io/job.sh"
 # installed by the init in the guest's /run/systemd/system); the host's
 # fstab is not the guest's; console output stays terse.
 SYSTEMD_APPEND="systemd.unit=kernel-vm.target fstab=no systemd.show_status=error systemd.log_level=warning systemd.firstboot=no"
+INIT_APPEND=''
 if [[ $INIT == systemd ]]; then
+  INIT_APPEND=$SYSTEMD_APPEND
   cp "$HERE/kernel-vm/kernel-vm.target" "$HERE/kernel-vm/kernel-vm-job.service" "$RUN/io/"
 fi
 
@@ -259,7 +261,7 @@ KIMG=$KDIR/vmlinux
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "$MEM" -smp "$CPUS"
   -nodefaults -no-user-config -display none -no-reboot -serial stdio
   -kernel "$KIMG" -initrd "$RUN/initramfs.gz"
-  -append "console=ttyS0 panic=-1 quiet loglevel=4 $([[ $INIT == systemd ]] && echo "$SYSTEMD_APPEND") ${VPNPT_KERNEL_APPEND:-}")
+  -append "console=ttyS0 panic=-1 quiet loglevel=4 $INIT_APPEND ${VPNPT_KERNEL_APPEND:-}")
 fs() { # fs TAG PATH ro|rw: a 9p share; qemu wants commas in a path doubled
   local ro=''
   [ "$3" = ro ] && ro=,readonly=on
