@@ -405,4 +405,11 @@ XdpTarget xdp_can_receive_redirect(const LinkFacts& f) {
   return rule_pre_6_3(f);
 }
 
+bool kernel_reports_xdp_features() {
+  auto genl = open_netlink(NETLINK_GENERIC);
+  if (!genl) return false;
+  auto family = genl_family_id(genl->get(), kNetdevFamily);
+  return family && family->has_value();
+}
+
 }  // namespace vpnpt

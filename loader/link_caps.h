@@ -66,4 +66,8 @@ struct XdpTarget {
 // as every interface vpnpt serves with XDP does.
 XdpTarget xdp_can_receive_redirect(const LinkFacts& facts);
 
+// Whether this kernel reports xdp_features (the netdev generic netlink
+// family, Linux 6.3); without it the conservative rule above decides.
+bool kernel_reports_xdp_features();
+
 }  // namespace vpnpt

@@ -13,6 +13,7 @@
 #include "loader/daemon.h"
 #include "loader/daemon_lock.h"
 #include "loader/kernel_helpers.h"
+#include "loader/kernel_probe.h"
 #include "loader/ip_passthrough.h"
 #include "loader/log.h"
 #include "loader/metrics.h"
@@ -140,6 +141,7 @@ int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> rere
     if (auto s = set_ip_passthrough(att->id, cfg.ip_passthrough_host, std::nullopt); !s) return fail(s.error());
     spdlog::info("IP passthrough to {}", format_ipv4(*cfg.ip_passthrough_host));
   }
+  for (const auto& d : kernel_degradations()) spdlog::warn("kernel {}: {}", kernel_release(), d.effect);
   if (auto s = lock->mark_ready(); !s) return fail(s.error());
   DaemonOptions opts;
   opts.metrics_address = cfg.metrics_address.value_or("");

@@ -9,6 +9,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/data_path.h"
+#include "loader/kernel_probe.h"
 #include "loader/names.h"
 #include "loader/undelivered.h"
 #include "loader/netif.h"
@@ -38,7 +39,8 @@ ClientMetric gauge(double v, std::vector<ClientMetric::Label> labels) {
 class MapCollector : public prometheus::Collectable {
  public:
   MapCollector(AttachmentId id, std::string mode, const SlowPathCounters* slow)
-      : id_(std::move(id)), mode_(std::move(mode)), slow_(slow) {}
+      : id_(std::move(id)), mode_(std::move(mode)), slow_(slow), kernel_(kernel_release()),
+        degraded_(kernel_degradations()) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -54,8 +56,14 @@ class MapCollector : public prometheus::Collectable {
             lans += ifname_of(ifi);
           }
     MetricFamily info{"vpnpt_info", "vpnpt build and attachment", MetricType::Gauge, {}};
-    info.metric.push_back(gauge(1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}}));
+    info.metric.push_back(gauge(
+        1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}, {"kernel", kernel_}}));
     out.push_back(std::move(info));
+    // What this kernel lacks and vpnpt does without (none: no series).
+    MetricFamily deg{"vpnpt_kernel_degraded", "A kernel feature vpnpt does without, and what that changes",
+                     MetricType::Gauge, {}};
+    for (const auto& d : degraded_) deg.metric.push_back(gauge(1, {{"feature", d.feature}, {"effect", d.effect}}));
+    out.push_back(std::move(deg));
     if (!maps) return out;  // detached under us: only the info metric
     // Which path carries each interface's ingress, and why (one series per interface).
     MetricFamily path{"vpnpt_interface_path", "The data path of an interface's ingress (1), and why",
@@ -178,6 +186,8 @@ class MapCollector : public prometheus::Collectable {
   AttachmentId id_;
   std::string mode_;
   const SlowPathCounters* slow_;
+  std::string kernel_;  // probed once: the kernel does not change under a running daemon
+  std::vector<KernelDegradation> degraded_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "loader/kernel_helpers.h"
+#include "loader/kernel_probe.h"
 #include "loader/log.h"
 
 namespace vpnpt {
@@ -27,6 +28,7 @@ std::vector<LoadConfig> all_load_configs() {
 
 Status load_object(bpf_object* obj, const char* what) {
   VPNPT_TRY(ensure_conntrack_module());  // before libbpf resolves the conntrack kfuncs
+  VPNPT_TRY(require_kernel_features());  // an old kernel: one line naming what it lacks, not a verifier log
   take_verifier_log_seen();
   int err = bpf_object__load(obj);
   if (err == 0) return {};

@@ -6,6 +6,7 @@
 #include "loader/daemon_lock.h"
 #include "loader/data_path.h"
 #include "loader/ip_passthrough.h"
+#include "loader/kernel_probe.h"
 #include "loader/map_dump.h"
 #include "loader/names.h"
 #include "loader/netif.h"
@@ -52,6 +53,9 @@ Result<json> status_json(const AttachmentId& id) {
                    {"attached", path_attached(ifi, v)}});
   }
   st["interfaces"] = ifs;
+  json degraded = json::array();
+  for (const auto& d : kernel_degradations()) degraded.push_back({{"feature", d.feature}, {"effect", d.effect}});
+  st["kernel"] = {{"release", kernel_release()}, {"degraded", degraded}};
 
   st["switches"] = {{"pptp", (cfg->switches & VPNPT_SW_PPTP) != 0},
                     {"ipsec", (cfg->switches & VPNPT_SW_IPSEC) != 0},
@@ -106,6 +110,9 @@ std::string status_text(const json& st) {
   out += fmt::format("vpnpt on {} (public IP {}), daemon {}\n", st["wan"].get<std::string>(),
                      st["public_ip"].get<std::string>(), daemon);
   out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
+  out += fmt::format("  kernel: {}{}\n", st["kernel"]["release"].get<std::string>(),
+                     st["kernel"]["degraded"].empty() ? ", every feature vpnpt uses" : "");
+  for (const auto& d : st["kernel"]["degraded"]) out += fmt::format("    {}\n", d["effect"].get<std::string>());
   out += "  interfaces:\n";
   for (const auto& i : st["interfaces"]) {
     bool tc = i["mode"].get<std::string>() == "tc";

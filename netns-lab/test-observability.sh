@@ -42,6 +42,10 @@ lab_assert_eq "sessions --host filters (c2 has none)" "0" \
 vp sessions >"$d/sessions.txt"
 lab_assert "sessions prints a table" grep -q "call 1000 ->" "$d/sessions.txt"
 
+# The kernel vpnpt runs on, and what it does without there (docs/kernels.md).
+lab_assert_eq "status --json: kernel release" "$(uname -r)" "$(lab_status_json s1 | lab_json 'd["kernel"]["release"]')"
+lab_assert "status: a kernel line" grep -q "^  kernel: $(uname -r)" <(vp status wan0)
+
 # bpftool prints every pinned map with named fields (BTF): every map has BTF,
 # and every map that holds entries right now dumps them with field names.
 PIN=$(lab_status_json s1 | lab_json 'd["pin_dir"]')
