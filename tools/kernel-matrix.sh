@@ -22,10 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The CI leg: what Debian 12 users run, within CI's time (docs/kernels.md has
-# the times): programs load, the packet tables on XDP with the kernel's
-# conntrack, each protocol's real software through a VLAN LAN and (PPTP and
+# the times): programs load, the protocols' packet tables on XDP with the
+# kernel's conntrack, each protocol's real software through a VLAN LAN and (PPTP and
 # NAT-T) a VLAN WAN, and the systemd unit.
-CI_CHECKS="load packets pptp_lan_vlan l2tp_lan_vlan natt_lan_vlan esp_lan_vlan pptp_wan_vlan natt_wan_vlan unit"
+CI_CHECKS="load tables pptp_lan_vlan l2tp_lan_vlan natt_lan_vlan esp_lan_vlan pptp_wan_vlan natt_wan_vlan unit"
 
 KERNELS="6.1 6.12" CHECKS=''
 while (($#)); do
