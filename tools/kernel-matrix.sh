@@ -57,8 +57,9 @@ for k in $KERNELS; do
   echo "== kernel $k: $CHECKS"
   if ((${#leg_checks[@]})); then
     rc=0
-    CHECKS="${leg_checks[*]}" bash tools/kernel-vm.sh --kernel "$k" --timeout 5400 -- \
-      bash tools/kernel-vm/matrix-leg.sh "$OUT/$k" 2>&1 | tee "$OUT/$k/vm.log" | grep --line-buffered -E '^(LEG|    \||kernel-vm:)' || rc=$?
+    # The guest sees only the command's own environment: CHECKS goes on its command line.
+    bash tools/kernel-vm.sh --kernel "$k" --timeout 5400 -- \
+      env CHECKS="${leg_checks[*]}" bash tools/kernel-vm/matrix-leg.sh "$OUT/$k" 2>&1 | tee "$OUT/$k/vm.log" | grep --line-buffered -E '^(LEG|    \||kernel-vm:)' || rc=$?
     for c in "${leg_checks[@]}"; do
       line=$(grep -m1 "^LEG $c " "$OUT/$k/vm.log" || true)
       if [ -n "$line" ]; then
