@@ -196,7 +196,7 @@ declare -A WANT_TYPE=(
 	[vpnpt_map_capacity_entries]=gauge
 )
 declare -A WANT_LABELS=(
-	[vpnpt_info]="lan mode version wan"
+	[vpnpt_info]="kernel lan mode version wan"
 	[vpnpt_packets_total]="class direction"
 	[vpnpt_bytes_total]="class direction"
 	[vpnpt_translated_packets_total]="class direction"
@@ -224,6 +224,8 @@ EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxE 'vpnpt
 [[ -z "$EXTRA" ]] || lab_info "further families (checked by promtool only): $EXTRA"
 lab_assert_eq "vpnpt_info sample" \
 	"1 wan0" "$(awk '/^vpnpt_info\{/ { v = $NF; match($0, /wan="[^"]*"/); w = substr($0, RSTART + 5, RLENGTH - 6); print v + 0, w }' "$MFILE")"
+lab_assert_eq "vpnpt_info names the running kernel" "kernel=\"$(uname -r)\"" \
+	"$(grep -m1 '^vpnpt_info{' "$MFILE" | grep -o 'kernel="[^"]*"')"
 
 # ---------------------------------------------------------------- 3. real Prometheus
 lab_log "-- 3. a real Prometheus in the router namespace on $PROM_ADDR, scraping vpnpt every 1 s"
