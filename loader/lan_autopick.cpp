@@ -14,8 +14,11 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "loader/fd.h"
+#include "loader/netlink.h"
 #include "loader/netif.h"
 
 namespace vpnpt {
@@ -114,142 +117,63 @@ LanChoice judge(const IfaceInfo& i, const std::map<uint32_t, const IfaceInfo*>& 
 
 // ---------------------------------------------------------------- rtnetlink
 
-// Attributes of one message: type -> (pointer, length) of the payload.
-using Attrs = std::map<uint16_t, std::pair<const char*, size_t>>;
-
-Attrs parse_attrs(const char* p, size_t len) {
-  Attrs out;
-  while (len >= sizeof(rtattr)) {
-    rtattr a;
-    std::memcpy(&a, p, sizeof(a));
-    if (a.rta_len < sizeof(rtattr) || a.rta_len > len) break;
-    out[static_cast<uint16_t>(a.rta_type & NLA_TYPE_MASK)] = {p + RTA_LENGTH(0), a.rta_len - RTA_LENGTH(0)};
-    size_t step = RTA_ALIGN(a.rta_len);
-    if (step >= len) break;
-    p += step;
-    len -= step;
-  }
-  return out;
-}
-
-template <class T>
-bool attr_value(const Attrs& attrs, uint16_t type, T& out) {
-  auto it = attrs.find(type);
-  if (it == attrs.end() || it->second.second < sizeof(T)) return false;
-  std::memcpy(&out, it->second.first, sizeof(T));
-  return true;
-}
-
-std::string attr_string(const Attrs& attrs, uint16_t type) {
-  auto it = attrs.find(type);
-  if (it == attrs.end()) return {};
-  return std::string(it->second.first, strnlen(it->second.first, it->second.second));
-}
-
-// Sends a dump request of @type for @family (body: @hdr_len bytes, the
-// family first, the rest zero) and hands every answer's body to @on(type, body, len). Returns
-// EINTR (retry) when the kernel says the dump was interrupted by a change.
-template <class F>
-Status dump(int fd, uint16_t type, uint8_t family, size_t hdr_len, uint32_t seq, F&& on) {
-  alignas(nlmsghdr) char req[NLMSG_SPACE(sizeof(ifinfomsg))] = {};
-  nlmsghdr nh{};
-  nh.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(hdr_len));
-  nh.nlmsg_type = type;
-  nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nh.nlmsg_seq = seq;
-  std::memcpy(req, &nh, sizeof(nh));
-  std::memcpy(req + NLMSG_HDRLEN, &family, 1);  // ifinfomsg and ifaddrmsg both start with the family
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd, req, nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
-    return make_error("cannot ask the kernel for its interfaces (rtnetlink)", errno);
-
-  std::vector<char> buf(1 << 16);
-  bool interrupted = false;
-  for (;;) {
-    iovec iov{buf.data(), buf.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &msg, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error("cannot read the kernel's interface list (rtnetlink)", errno);
-    if (msg.msg_flags & MSG_TRUNC) return make_error("rtnetlink answer larger than 64 KiB; cannot list interfaces");
-    size_t left = static_cast<size_t>(n);
-    const char* p = buf.data();
-    while (left >= sizeof(nlmsghdr)) {
-      nlmsghdr h;
-      std::memcpy(&h, p, sizeof(h));
-      if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > left) break;
-      const char* body = p + NLMSG_HDRLEN;
-      size_t body_len = h.nlmsg_len - NLMSG_HDRLEN;
-      size_t step = std::min<size_t>(NLMSG_ALIGN(h.nlmsg_len), left);
-      p += step;
-      left -= step;
-      if (h.nlmsg_seq != seq) continue;
-      if (h.nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
-      if (h.nlmsg_type == NLMSG_DONE) {
-        int err = 0;
-        if (body_len >= sizeof(err)) std::memcpy(&err, body, sizeof(err));
-        if (err < 0) return make_error("the kernel's interface dump failed (rtnetlink)", -err);
-        if (interrupted) return make_error("interfaces changed while listing them", EINTR);
-        return {};
-      }
-      if (h.nlmsg_type == NLMSG_ERROR) {
-        nlmsgerr e{};
-        if (body_len >= sizeof(e)) std::memcpy(&e, body, sizeof(e));
-        if (e.error == 0) continue;  // an ack
-        return make_error("the kernel refused to list interfaces (rtnetlink)", -e.error);
-      }
-      on(h.nlmsg_type, body, body_len);
-    }
-  }
+// The fixed part of a message, its attributes after it.
+template <class Hdr>
+std::optional<std::pair<Hdr, Attrs>> split(std::string_view body) {
+  if (body.size() < sizeof(Hdr)) return std::nullopt;
+  Hdr h;
+  std::memcpy(&h, body.data(), sizeof(h));
+  body.remove_prefix(std::min(body.size(), size_t{NLMSG_ALIGN(sizeof(Hdr))}));
+  return std::pair{h, parse_attrs(body)};
 }
 
 Result<std::vector<IfaceInfo>> list_once(uint32_t seq) {
-  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!fd.valid()) return make_error("cannot open an rtnetlink socket to list interfaces", errno);
-  timeval tv{2, 0};  // the kernel answers at once; never hang the attach on it
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto fd = open_netlink(NETLINK_ROUTE);  // 2 s timeout: never hang the attach on the kernel
+  if (!fd) return make_error("cannot open an rtnetlink socket to list interfaces: " + fd.error().message());
 
   std::map<uint32_t, IfaceInfo> by_index;
-  auto on_link = [&](uint16_t type, const char* body, size_t len) {
-    if (type != RTM_NEWLINK || len < sizeof(ifinfomsg)) return;
-    ifinfomsg ifi;
-    std::memcpy(&ifi, body, sizeof(ifi));
-    if (ifi.ifi_index <= 0) return;
-    Attrs attrs = parse_attrs(body + NLMSG_ALIGN(sizeof(ifi)), len - std::min(len, size_t{NLMSG_ALIGN(sizeof(ifi))}));
+  auto on_link = [&](uint16_t type, std::string_view body) {
+    auto m = type == RTM_NEWLINK ? split<ifinfomsg>(body) : std::nullopt;
+    if (!m || m->first.ifi_index <= 0) return;
+    const auto& [ifi, attrs] = *m;
     IfaceInfo i;
     i.ifindex = static_cast<uint32_t>(ifi.ifi_index);
     i.name = attr_string(attrs, IFLA_IFNAME);
     i.up = ifi.ifi_flags & IFF_UP;
     i.loopback = ifi.ifi_flags & IFF_LOOPBACK;
     i.ethernet = ifi.ifi_type == ARPHRD_ETHER;
-    (void)attr_value(attrs, IFLA_MASTER, i.master);
-    if (auto li = attrs.find(IFLA_LINKINFO); li != attrs.end()) {
-      Attrs info = parse_attrs(li->second.first, li->second.second);
-      i.kind = attr_string(info, IFLA_INFO_KIND);
-    }
+    i.master = attr_as<uint32_t>(attrs, IFLA_MASTER).value_or(0);
+    if (auto li = attrs.find(IFLA_LINKINFO); li != attrs.end())
+      i.kind = attr_string(parse_attrs(li->second), IFLA_INFO_KIND);
     if (i.name.empty()) i.name = "if" + std::to_string(i.ifindex);
     by_index[i.ifindex] = std::move(i);
   };
-  VPNPT_TRY(dump(fd.get(), RTM_GETLINK, AF_UNSPEC, sizeof(ifinfomsg), seq, on_link));
+  NlMsg links(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP);
+  ifinfomsg all_links{};
+  all_links.ifi_family = AF_UNSPEC;
+  links.append(&all_links, sizeof(all_links));
+  VPNPT_TRY(nl_dump(fd->get(), links, seq, "interfaces", on_link));
 
-  auto on_addr = [&](uint16_t type, const char* body, size_t len) {
-    if (type != RTM_NEWADDR || len < sizeof(ifaddrmsg)) return;
-    ifaddrmsg ifa;
-    std::memcpy(&ifa, body, sizeof(ifa));
-    if (ifa.ifa_family != AF_INET) return;
+  auto on_addr = [&](uint16_t type, std::string_view body) {
+    auto m = type == RTM_NEWADDR ? split<ifaddrmsg>(body) : std::nullopt;
+    if (!m || m->first.ifa_family != AF_INET) return;
+    const auto& [ifa, attrs] = *m;
     auto it = by_index.find(ifa.ifa_index);
     if (it == by_index.end()) return;
-    Attrs attrs = parse_attrs(body + NLMSG_ALIGN(sizeof(ifa)), len - std::min(len, size_t{NLMSG_ALIGN(sizeof(ifa))}));
     // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
+    auto addr = attr_as<uint32_t>(attrs, IFA_LOCAL);
+    if (!addr) addr = attr_as<uint32_t>(attrs, IFA_ADDRESS);
+    if (!addr) return;
     Ipv4Prefix p;
+    p.addr = *addr;
     p.len = ifa.ifa_prefixlen;
-    if (!attr_value(attrs, IFA_LOCAL, p.addr) && !attr_value(attrs, IFA_ADDRESS, p.addr)) return;
     it->second.addrs.push_back(p);
   };
-  VPNPT_TRY(dump(fd.get(), RTM_GETADDR, AF_INET, sizeof(ifaddrmsg), seq + 1, on_addr));
+  NlMsg addrs(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP);
+  ifaddrmsg v4{};
+  v4.ifa_family = AF_INET;
+  addrs.append(&v4, sizeof(v4));
+  VPNPT_TRY(nl_dump(fd->get(), addrs, seq + 1, "interface addresses", on_addr));
 
   std::vector<IfaceInfo> out;
   out.reserve(by_index.size());

@@ -89,4 +89,53 @@ Result<std::string> nl_transact(int fd, NlMsg& msg, const char* what) {
   }
 }
 
+Status nl_dump(int fd, NlMsg& msg, uint32_t seq, const char* what,
+               const std::function<void(uint16_t type, std::string_view payload)>& on) {
+  auto& req = msg.finish(seq);
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd, req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
+    return make_error(std::string("cannot ask the kernel for its ") + what + " (netlink)", errno);
+  std::vector<char> buf(1 << 16);
+  bool interrupted = false;
+  for (;;) {
+    iovec iov{buf.data(), buf.size()};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd, &m, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(std::string("cannot read the kernel's list of ") + what + " (netlink)", errno);
+    if (m.msg_flags & MSG_TRUNC)
+      return make_error(std::string("netlink answer larger than 64 KiB; cannot list ") + what);
+    size_t left = static_cast<size_t>(n);
+    const char* p = buf.data();
+    while (left >= sizeof(nlmsghdr)) {
+      nlmsghdr h;
+      std::memcpy(&h, p, sizeof(h));
+      if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > left) break;
+      std::string_view body(p + NLMSG_HDRLEN, h.nlmsg_len - NLMSG_HDRLEN);
+      size_t step = std::min<size_t>(NLMSG_ALIGN(h.nlmsg_len), left);
+      p += step;
+      left -= step;
+      if (h.nlmsg_seq != seq) continue;
+      if (h.nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+      if (h.nlmsg_type == NLMSG_DONE) {
+        int err = 0;
+        if (body.size() >= sizeof(err)) std::memcpy(&err, body.data(), sizeof(err));
+        if (err < 0) return make_error(std::string("the kernel's dump of its ") + what + " failed (netlink)", -err);
+        if (interrupted) return make_error(std::string(what) + " changed while listing them", EINTR);
+        return {};
+      }
+      if (h.nlmsg_type == NLMSG_ERROR) {
+        nlmsgerr e{};
+        if (body.size() >= sizeof(e)) std::memcpy(&e, body.data(), sizeof(e));
+        if (e.error == 0) continue;  // an ack
+        return make_error(std::string("the kernel refused to list its ") + what + " (netlink)", -e.error);
+      }
+      on(h.nlmsg_type, body);
+    }
+  }
+}
+
 }  // namespace vpnpt

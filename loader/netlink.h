@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -57,5 +58,12 @@ Result<Fd> open_netlink(int protocol);
 // an acknowledgement (NLM_F_ACK) is an empty payload, an NLMSG_ERROR answer
 // an Error carrying the kernel's errno.
 Result<std::string> nl_transact(int fd, NlMsg& msg, const char* what);
+
+// Sends a dump request (@msg with NLM_F_DUMP) as sequence @seq and hands
+// every answer's type and payload (after nlmsghdr) to @on, until NLMSG_DONE.
+// A dump the kernel says changed under it (NLM_F_DUMP_INTR) ends in an
+// Error with EINTR: ask again. @what names the list in errors ("interfaces").
+Status nl_dump(int fd, NlMsg& msg, uint32_t seq, const char* what,
+               const std::function<void(uint16_t type, std::string_view payload)>& on);
 
 }  // namespace vpnpt
