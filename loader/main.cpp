@@ -98,15 +98,7 @@ std::function<std::optional<ReloadableTimeouts>()> config_reloader(VpnptConfig& 
     if (!d.restart.empty())
       spdlog::warn("config reload: not applied until vpnpt restarts (see tools/vpnpt.service): {}",
                    describe_changes(d.restart));
-    // What needs a restart stays as it runs, so the next reload names it again.
-    VpnptConfig applied = *next;
-    applied.wan = running.wan;
-    applied.lans = running.lans;
-    applied.mode = running.mode;
-    applied.vlan_depth = running.vlan_depth;
-    applied.public_ip = running.public_ip;
-    applied.metrics_address = running.metrics_address;
-    running = std::move(applied);
+    running = keep_restart_keys(std::move(*next), running);
     return ReloadableTimeouts{running.pptp, running.ipsec_binder, running.ipsec};
   };
 }

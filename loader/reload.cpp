@@ -33,7 +33,33 @@ std::string host_or_off(const std::optional<uint32_t>& ip, const char* none) {
   return ip ? format_ipv4(*ip) : none;
 }
 
+// The keys only a restart applies: each one's name, how it reads in the log,
+// and how a reload keeps the running value.
+struct RestartKey {
+  const char* key;
+  std::string (*show)(const VpnptConfig&);
+  void (*keep)(VpnptConfig& to, const VpnptConfig& from);
+};
+const RestartKey kRestartKeys[] = {
+    {"wan", [](const VpnptConfig& c) { return c.wan; }, [](VpnptConfig& t, const VpnptConfig& f) { t.wan = f.wan; }},
+    {"lan", [](const VpnptConfig& c) { return joined(c.lans); },
+     [](VpnptConfig& t, const VpnptConfig& f) { t.lans = f.lans; }},
+    {"mode", [](const VpnptConfig& c) { return std::string(mode_request_name(c.mode)); },
+     [](VpnptConfig& t, const VpnptConfig& f) { t.mode = f.mode; }},
+    {"vlan_depth", [](const VpnptConfig& c) { return std::to_string(c.vlan_depth); },
+     [](VpnptConfig& t, const VpnptConfig& f) { t.vlan_depth = f.vlan_depth; }},
+    {"public_ip", [](const VpnptConfig& c) { return host_or_off(c.public_ip, "(the WAN's)"); },
+     [](VpnptConfig& t, const VpnptConfig& f) { t.public_ip = f.public_ip; }},
+    {"metrics_address", [](const VpnptConfig& c) { return c.metrics_address.value_or("off"); },
+     [](VpnptConfig& t, const VpnptConfig& f) { t.metrics_address = f.metrics_address; }},
+};
+
 }  // namespace
+
+VpnptConfig keep_restart_keys(VpnptConfig next, const VpnptConfig& running) {
+  for (const auto& k : kRestartKeys) k.keep(next, running);
+  return next;
+}
 
 ConfigDiff diff_config(const VpnptConfig& a, const VpnptConfig& b) {
   ConfigDiff d;
@@ -53,12 +79,7 @@ ConfigDiff diff_config(const VpnptConfig& a, const VpnptConfig& b) {
   note(d.live, "ipsec_stale", dur(a.ipsec_binder.stale), dur(b.ipsec_binder.stale));
   note(d.live, "ipsec_sa_idle", dur(a.ipsec.sa_idle), dur(b.ipsec.sa_idle));
 
-  note(d.restart, "wan", a.wan, b.wan);
-  note(d.restart, "lan", joined(a.lans), joined(b.lans));
-  note(d.restart, "mode", mode_request_name(a.mode), mode_request_name(b.mode));
-  note(d.restart, "vlan_depth", std::to_string(a.vlan_depth), std::to_string(b.vlan_depth));
-  note(d.restart, "public_ip", host_or_off(a.public_ip, "(the WAN's)"), host_or_off(b.public_ip, "(the WAN's)"));
-  note(d.restart, "metrics_address", a.metrics_address.value_or("off"), b.metrics_address.value_or("off"));
+  for (const auto& k : kRestartKeys) note(d.restart, k.key, k.show(a), k.show(b));
   return d;
 }
 

@@ -31,6 +31,11 @@ struct ConfigDiff {
 // What differs between the configuration the daemon runs with and @next. Pure.
 ConfigDiff diff_config(const VpnptConfig& running, const VpnptConfig& next);
 
+// @next with the restart-only keys (wan, lan, mode, vlan_depth, public_ip,
+// metrics_address) as @running has them: what a reload actually applied, so
+// the next reload names a pending restart again.
+VpnptConfig keep_restart_keys(VpnptConfig next, const VpnptConfig& running);
+
 // "pptp_idle_timeout 300s -> 60s, log_level info -> debug".
 std::string describe_changes(const std::vector<ConfigChange>& changes);
 

@@ -55,6 +55,18 @@ TEST_CASE("reload: interfaces, mode, VLAN depth, public IP and metrics need a re
   CHECK(d.restart[2].to == "skb");
 }
 
+TEST_CASE("reload: what needs a restart keeps its running value, the rest applies", "[config_file][reload]") {
+  auto running = parsed("wan = eth0\nlan = eth1\npptp_idle_timeout = 60s\n");
+  auto next = parsed(
+      "wan = eth9\nlan = eth1 eth2\nmode = skb\nvlan_depth = 0\npublic_ip = 203.0.113.7\n"
+      "metrics_address = off\npptp_idle_timeout = 90s\n");
+  auto kept = keep_restart_keys(next, running);
+  CHECK(diff_config(running, kept).restart.empty());
+  CHECK(keys(diff_config(running, kept).live) == std::vector<std::string>{"pptp_idle_timeout"});
+  // The next reload of the same file names the pending restart again.
+  CHECK(diff_config(kept, next).restart.size() == 6);
+}
+
 TEST_CASE("reload: a line taken out of the file leaves its switch as set", "[config_file][reload]") {
   auto d = diff_config(parsed("wan = eth0\nipsec = off\n"), parsed("wan = eth0\n"));
   REQUIRE(d.live.size() == 1);
