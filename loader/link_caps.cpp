@@ -134,19 +134,32 @@ Result<std::optional<uint16_t>> genl_family_id(int genl, const char* family) {
 
 // NETDEV_A_DEV_XDP_FEATURES of ifindex; nullopt on kernels before 6.3,
 // which have no "netdev" family.
-Result<std::optional<uint64_t>> xdp_features_of(uint32_t ifindex) {
+// A generic-netlink socket and the "netdev" family's id on it (Linux 6.3);
+// nullopt on older kernels.
+struct NetdevFamily {
+  Fd genl;
+  uint16_t id;
+};
+Result<std::optional<NetdevFamily>> open_netdev_family() {
   auto genl = open_netlink(NETLINK_GENERIC);
   if (!genl) return genl.error();
   auto family = genl_family_id(genl->get(), kNetdevFamily);
   if (!family) return family.error();
-  if (!*family) return std::optional<uint64_t>{};
-  NlMsg msg(**family, NLM_F_REQUEST);
+  if (!*family) return std::optional<NetdevFamily>{};
+  return std::optional<NetdevFamily>(NetdevFamily{std::move(*genl), **family});
+}
+
+Result<std::optional<uint64_t>> xdp_features_of(uint32_t ifindex) {
+  auto netdev = open_netdev_family();
+  if (!netdev) return netdev.error();
+  if (!*netdev) return std::optional<uint64_t>{};
+  NlMsg msg((*netdev)->id, NLM_F_REQUEST);
   genlmsghdr g{};
   g.cmd = kNetdevCmdDevGet;
   g.version = 1;
   msg.append(&g, sizeof(g));
   msg.attr<uint32_t>(kNetdevADevIfindex, ifindex);
-  auto payload = nl_transact(genl->get(), msg, "NETDEV_CMD_DEV_GET");
+  auto payload = nl_transact((*netdev)->genl.get(), msg, "NETDEV_CMD_DEV_GET");
   if (!payload) return payload.error();
   return attr_as<uint64_t>(parse_attrs(std::string_view(*payload).substr(GENL_HDRLEN)), kNetdevADevXdpFeatures);
 }
@@ -406,10 +419,8 @@ XdpTarget xdp_can_receive_redirect(const LinkFacts& f) {
 }
 
 bool kernel_reports_xdp_features() {
-  auto genl = open_netlink(NETLINK_GENERIC);
-  if (!genl) return false;
-  auto family = genl_family_id(genl->get(), kNetdevFamily);
-  return family && family->has_value();
+  auto netdev = open_netdev_family();
+  return netdev && netdev->has_value();
 }
 
 }  // namespace vpnpt
