@@ -50,7 +50,6 @@ std::string kernel_release() {
 }
 
 std::vector<KernelFeature> probe_kernel_features() {
-  (void)ensure_conntrack_module();  // its kfuncs are in the module's BTF; a failure shows as missing kfuncs
   KfuncIndex k;
   return {
       {"BPF ring buffer", "5.8", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1},
@@ -85,7 +84,11 @@ std::vector<KernelDegradation> kernel_degradations() {
 
 Status require_kernel_features() {
   static std::optional<Status> checked;
-  if (!checked) checked = check_kernel_features(probe_kernel_features(), kernel_release());
+  if (!checked) {
+    // The conntrack kfuncs live in the module's BTF: load it first, or say why not.
+    if (auto m = ensure_conntrack_module(); !m) return m;
+    checked = check_kernel_features(probe_kernel_features(), kernel_release());
+  }
   return *checked;
 }
 

@@ -25,14 +25,16 @@ struct KernelFeature {
 };
 
 // Probes every required feature of the running kernel (loads tiny test
-// programs and reads BTF: needs root). Loads nf_conntrack first.
+// programs and reads BTF: needs root). The conntrack kfuncs are found only
+// with nf_conntrack loaded: require_kernel_features() loads it first.
 std::vector<KernelFeature> probe_kernel_features();
 
 // OK when every feature is present; else one line:
 // "this kernel (5.15.0-91-generic) lacks bpf_xdp_load_bytes (5.18), ...: vpnpt needs Linux 6.1 or later".
 Status check_kernel_features(const std::vector<KernelFeature>& features, const std::string& release);
 
-// Probes once per process and checks; what load_object calls.
+// Loads nf_conntrack, then probes once per process and checks; what
+// load_object calls.
 Status require_kernel_features();
 
 // uname -r.

@@ -4,7 +4,6 @@
 
 #include <vector>
 
-#include "loader/kernel_helpers.h"
 #include "loader/kernel_probe.h"
 #include "loader/log.h"
 
@@ -27,8 +26,9 @@ std::vector<LoadConfig> all_load_configs() {
 }
 
 Status load_object(bpf_object* obj, const char* what) {
-  VPNPT_TRY(ensure_conntrack_module());  // before libbpf resolves the conntrack kfuncs
-  VPNPT_TRY(require_kernel_features());  // an old kernel: one line naming what it lacks, not a verifier log
+  // Loads nf_conntrack (its kfuncs resolve at load), then refuses an old
+  // kernel in one line naming what it lacks, not with a verifier log.
+  VPNPT_TRY(require_kernel_features());
   take_verifier_log_seen();
   int err = bpf_object__load(obj);
   if (err == 0) return {};

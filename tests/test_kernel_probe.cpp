@@ -7,12 +7,14 @@
 
 #include <cstdio>
 
+#include "loader/kernel_helpers.h"
 #include "loader/kernel_probe.h"
 
 using namespace vpnpt;
 
 TEST_CASE("kernel probes: this kernel has every feature vpnpt's programs use", "[unit][kernel]") {
   if (geteuid() != 0) FAIL("needs root: the probes load test programs");
+  REQUIRE(ensure_conntrack_module());  // the conntrack kfuncs are in its BTF
   auto features = probe_kernel_features();
   REQUIRE(features.size() >= 10);
   for (const auto& f : features) {
