@@ -24,6 +24,14 @@ check() { # check DESC COMMAND...
 [ "$(cat /proc/1/comm)" = systemd ] || { echo "FAIL: systemd is not PID 1 here; run me through tools/kernel-vm.sh --init systemd"; exit 1; }
 [ -x "$repo/build/vpnpt" ] || { echo "FAIL: no $repo/build/vpnpt; build first"; exit 1; }
 prop() { systemctl show -P "$1" vpnpt; }
+# status_is PYEXPR: true when PYEXPR holds for `vpnpt status wan0 --json`,
+# read as d (attached: the names of the attached interfaces).
+status_is() {
+  vpnpt status wan0 --json | python3 -c "import json,sys
+d = json.load(sys.stdin)
+attached = {i['name'] for i in d['interfaces'] if i['attached']}
+sys.exit(0 if ($1) else 1)"
+}
 
 # The machine: wan0 to an "isp" namespace, lan0 to a client namespace.
 ip netns add isp
@@ -55,8 +63,7 @@ check "the unit is active" test "$(systemctl is-active vpnpt)" = active
 check "the unit is Type=notify with a watchdog of 2 s" test "$(prop Type) $(prop WatchdogUSec)" = "notify 2s"
 pid=$(prop MainPID)
 check "vpnpt status: wan0 and lan0 attached, the daemon is the unit's main process" \
-  python3 -c "import json,sys; d=json.load(sys.stdin); a={i['name'] for i in d['interfaces'] if i['attached']}; sys.exit(0 if {'wan0','lan0'} <= a and d['daemon_pid'] == $pid else 1)" \
-  < <(vpnpt status wan0 --json)
+  status_is "{'wan0', 'lan0'} <= attached and d['daemon_pid'] == $pid"
 check "/metrics answers on 127.0.0.1:9477" bash -c 'curl -sf --max-time 5 http://127.0.0.1:9477/metrics | grep -q "^vpnpt_"'
 
 sleep 6
@@ -65,8 +72,8 @@ check "still active after 6 s with WatchdogSec=2s, same PID, no restart" \
 
 printf 'wan = wan0\nlan = lan0\npptp = off\n' >/etc/vpnpt/vpnpt.conf
 check "systemctl reload succeeds" timeout 60 systemctl reload vpnpt
-check "after the reload: pptp is off" bash -c \
-  "vpnpt status wan0 --json | python3 -c 'import json,sys; sys.exit(0 if not json.load(sys.stdin)[\"switches\"][\"pptp\"] else 1)'"
+check "after the reload: pptp is off" \
+  status_is "not d['switches']['pptp']"
 check "the journal says what the reload applied" bash -c \
   "journalctl -u vpnpt --no-pager -o cat | grep -q 'config reload applied: pptp on -> off'"
 check "the reload kept the process (PID $pid) and the unit active" \
@@ -80,14 +87,13 @@ for _ in $(seq 1 100); do
 done
 check "after SIGKILL systemd restarted it (NRestarts 1, a new PID)" \
   test "$(systemctl is-active vpnpt) $(prop NRestarts)" = "active 1"
-check "the restarted daemon adopted the data plane (pptp still off)" bash -c \
-  "vpnpt status wan0 --json | python3 -c 'import json,sys; sys.exit(0 if not json.load(sys.stdin)[\"switches\"][\"pptp\"] else 1)'"
+check "the restarted daemon adopted the data plane (pptp still off)" \
+  status_is "not d['switches']['pptp']"
 
 check "systemctl stop succeeds" timeout 60 systemctl stop vpnpt
 check "the unit is inactive (a clean stop, not failed)" test "$(systemctl is-active vpnpt)" = inactive
 check "the data plane stays attached without the daemon" \
-  python3 -c "import json,sys; d=json.load(sys.stdin); a={i['name'] for i in d['interfaces'] if i['attached']}; sys.exit(0 if {'wan0','lan0'} <= a and not d['daemon_pid'] else 1)" \
-  < <(vpnpt status wan0 --json)
+  status_is "{'wan0', 'lan0'} <= attached and not d['daemon_pid']"
 vpnpt detach wan0 >/dev/null 2>&1 || bad "vpnpt detach wan0"
 if ((fails)); then
   echo "--- journalctl -u vpnpt"
