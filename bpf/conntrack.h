@@ -146,15 +146,19 @@ struct {
 	__type(value, struct ct_query);
 } vpnpt_scratch_ct SEC(".maps");
 
-/* 1 if conntrack tracks the TCP or UDP packet (saddr:sport -> daddr:dport) in either direction. */
-static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
-				      __be16 dport)
+/*
+ * Looks up the TCP or UDP packet (saddr:sport -> daddr:dport) with its query
+ * in per-CPU scratch. Returns the entry, which the caller must release
+ * (bpf_ct_release), or NULL; *dir says which of its directions matched.
+ */
+static __always_inline struct nf_conn *ct_lookup_scratch(struct __ctx_buff *ctx, __u8 proto, __be32 saddr,
+							 __be32 daddr, __be16 sport, __be16 dport, __u8 *dir)
 {
 	__u32 zero = 0;
 	struct ct_query *q = bpf_map_lookup_elem(&vpnpt_scratch_ct, &zero);
 
 	if (!q)
-		return 0;
+		return NULL;
 	__builtin_memset(q, 0, sizeof(*q));
 	q->opts.netns_id = BPF_F_CURRENT_NETNS;
 	q->opts.l4proto = proto;
@@ -163,10 +167,54 @@ static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32
 	q->t.ipv4.sport = sport;
 	q->t.ipv4.dport = dport;
 	struct nf_conn *ct = ctx_ct_lookup_kfunc(ctx, &q->t, sizeof(q->t.ipv4), &q->opts, VPNPT_CT_OPTS_SZ);
+	*dir = q->opts.dir;
+	return ct;
+}
+
+/* 1 if conntrack tracks the TCP or UDP packet (saddr:sport -> daddr:dport) in either direction. */
+static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
+				      __be16 dport)
+{
+	__u8 dir;
+	struct nf_conn *ct = ct_lookup_scratch(ctx, proto, saddr, daddr, sport, dport, &dir);
+
 	if (!ct)
 		return 0;
 	bpf_ct_release(ct);
 	return 1;
+}
+
+/* A connection's original direction as conntrack recorded it (before NAT). */
+struct ct_origin {
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+};
+
+/*
+ * If conntrack tracks the TCP packet (saddr:sport -> daddr:dport) as the
+ * *reply* direction of a connection, returns 0 and that connection's
+ * original direction in *out (for a masqueraded LAN connection: the LAN
+ * host's address and port, and the server). -1 otherwise: nobody behind
+ * this router opened such a connection.
+ */
+static __always_inline int ct_tcp_origin(struct __ctx_buff *ctx, __be32 saddr, __be32 daddr, __be16 sport,
+					 __be16 dport, struct ct_origin *out)
+{
+	__u8 dir;
+	struct nf_conn *ct = ct_lookup_scratch(ctx, IPPROTO_TCP, saddr, daddr, sport, dport, &dir);
+
+	if (!ct)
+		return -1;
+	int ret = -1;
+	if (dir == CT_DIR_REPLY) {
+		out->saddr = ct->tuplehash[CT_DIR_ORIGINAL].tuple.src.u3.ip;
+		out->daddr = ct->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u3.ip;
+		out->sport = ct->tuplehash[CT_DIR_ORIGINAL].tuple.src.u.all;
+		out->dport = ct->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u.all;
+		ret = 0;
+	}
+	bpf_ct_release(ct);
+	return ret;
 }
 
 #endif

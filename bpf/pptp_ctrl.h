@@ -23,6 +23,17 @@
  *   inbound  OCRP  @14 peer Call ID translated -> client's; @12 server's id, @16 result recorded
  *   inbound  ICCN, WEN, SLI @12 peer Call ID translated -> client's
  *   inbound  CDN   @12 is the *server's* id: not rewritten, the call is closed
+ *
+ * The WAN edge (anyone can send TCP "from" a server's port 1723):
+ *   - an inbound segment starts a tracker only for a connection a LAN host
+ *     opened (conntrack has it, this segment in the reply direction), and a
+ *     SYN-ACK only if it answers that host's SYN (its ACK is the SYN's
+ *     sequence + 1); a pure inbound SYN never does;
+ *   - FIN and RST end a connection's calls only inside the window: at most
+ *     PPTP_WINDOW bytes beyond what the tracker delivered, as the kernel's
+ *     own window check would; a SYN never resyncs an inbound tracker.
+ * Anything else is passed untouched and counted (pptp_unknown_conn,
+ * pptp_out_of_window): the kernel decides about it, the tracker never sees it.
  * See docs/pptp.md.
  */
 #ifndef VPNPT_BPF_PPTP_CTRL_H
@@ -30,6 +41,7 @@
 
 #include "classify.h"
 #include "clock.h"
+#include "conntrack.h"
 #include "csum.h"
 #include "gre.h"
 #include "l4csum.h"
@@ -40,6 +52,7 @@
 #define PPTP_MSG_MIN 16
 #define PPTP_MSG_MAX 1024
 #define PPTP_WALK_MAX 128 /* messages per segment: 1500 / 16 < 128 */
+#define PPTP_WINDOW 65536 /* the largest unscaled TCP window: where a believed FIN or RST may sit */
 
 enum pptp_msg {
 	PPTP_SCCRQ = 1, PPTP_SCCRP = 2, PPTP_STOPCCRQ = 3, PPTP_STOPCCRP = 4,
@@ -369,6 +382,49 @@ static __always_inline int starts_with_pptp(struct __ctx_buff *ctx, __u32 pay_of
 	return h[2] == 0 && h[3] == 1 && h[4] == 0x1A && h[5] == 0x2B && h[6] == 0x3C && h[7] == 0x4D;
 }
 
+/* 1 if stream position @pos is in [next_seq, next_seq + PPTP_WINDOW): where a real FIN or RST of this direction sits. */
+static __always_inline int stream_in_window(const struct vpnpt_pptp_stream *st, __u32 pos)
+{
+	return pos - st->next_seq < PPTP_WINDOW;
+}
+
+/*
+ * The LAN side of the connection an inbound segment (server:1723 -> public
+ * IP) belongs to, as conntrack's masquerade recorded it: client, client port,
+ * server, 1723. Returns 0, or -1 if no LAN host opened such a connection.
+ */
+static __always_inline int inbound_lan_key(struct __ctx_buff *ctx, const struct iphdr *ip, const struct tcphdr *th,
+					   struct vpnpt_pptp_stream_key *lan)
+{
+	struct ct_origin o;
+
+	if (ct_tcp_origin(ctx, ip->saddr, ip->daddr, th->source, th->dest, &o))
+		return -1;
+	lan->saddr = o.saddr;
+	lan->daddr = o.daddr;
+	lan->sport = o.sport;
+	lan->dport = o.dport;
+	return 0;
+}
+
+/*
+ * May this inbound SYN (-ACK) sync the WAN side's tracker? Only a SYN-ACK
+ * answering the SYN of a LAN connection conntrack maps it to, whose tracker
+ * is still opening: the ACK number must be that SYN's sequence + 1.
+ */
+static __always_inline enum vpnpt_reason inbound_syn_check(struct __ctx_buff *ctx, const struct iphdr *ip,
+							   const struct tcphdr *th)
+{
+	struct vpnpt_pptp_stream_key lan;
+
+	if (inbound_lan_key(ctx, ip, th, &lan))
+		return VPNPT_REASON_PPTP_UNKNOWN_CONN;
+	const struct vpnpt_pptp_stream *up = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &lan);
+	if (!th->ack || !up || !(up->flags & VPNPT_PPTP_STREAM_OPENING) || bpf_ntohl(th->ack_seq) != up->next_seq)
+		return VPNPT_REASON_PPTP_OUT_OF_WINDOW;
+	return VPNPT_REASON_NONE;
+}
+
 static __always_inline void stream_sync_at(struct vpnpt_pptp_stream *st, __u32 seq)
 {
 	__builtin_memset(st, 0, sizeof(*st));
@@ -422,10 +478,16 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 
 	if (th->syn) {
 		/* A new connection (SYN from the client, SYN-ACK from the server): the stream starts at seq + 1. */
+		if (dir == VPNPT_DIR_INBOUND) {
+			cr.r.reason = inbound_syn_check(ctx, ip, th);
+			if (cr.r.reason)
+				return cr;
+		}
 		struct vpnpt_pptp_stream fresh;
 		stream_sync_at(&fresh, seq + 1);
 		fresh.last_seen_ns = now;
 		if (dir == VPNPT_DIR_OUTBOUND) {
+			fresh.flags |= VPNPT_PPTP_STREAM_OPENING;
 			fresh.client = ip->saddr;
 			fresh.client_port = th->source;
 			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
@@ -452,6 +514,11 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
 			return cr;
 		}
+		struct vpnpt_pptp_stream_key lan;
+		if (dir == VPNPT_DIR_INBOUND && inbound_lan_key(ctx, ip, th, &lan)) {
+			cr.r.reason = VPNPT_REASON_PPTP_UNKNOWN_CONN;
+			return cr;
+		}
 		struct vpnpt_pptp_stream fresh;
 		stream_sync_at(&fresh, seq);
 		if (dir == VPNPT_DIR_OUTBOUND) {
@@ -469,9 +536,15 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			return cr;
 	}
 
-	live->last_seen_ns = now;
-	if (th->fin || th->rst)
+	if (th->fin || th->rst) {
+		/* A RST sits at its own sequence number, a FIN after its data. */
+		if (!stream_in_window(live, th->rst ? seq : seq + pay_len)) {
+			cr.r.reason = VPNPT_REASON_PPTP_OUT_OF_WINDOW;
+			return cr;
+		}
 		live->flags |= VPNPT_PPTP_STREAM_FIN;
+	}
+	live->last_seen_ns = now;
 	if (!pay_len)
 		return cr;
 	if (!(live->flags & VPNPT_PPTP_STREAM_SYNCED)) {
@@ -535,6 +608,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 		l4_csum_add(ctx, p, &th->check, L4_TCP, csum_diff, L4_CSUM_DATA);
 	if (seq_before(w.io.st.next_seq, w.b))
 		w.io.st.next_seq = w.b;
+	w.io.st.flags &= ~VPNPT_PPTP_STREAM_OPENING; /* the client spoke: a SYN-ACK now would be stale */
 	__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
 	if (!cr.r.reason)
 		cr.r.reason = w.io.note;

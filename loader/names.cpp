@@ -22,7 +22,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
     "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
-    "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned"};
+    "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
+    "pptp_unknown_conn", "pptp_out_of_window"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -69,7 +70,10 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "the LAN host already holds its share of outbound ESP SPIs: this one is dropped",
     "no room for an Ethernet header on a packet from the L3 WAN (translated already, so dropped)",
     "the kernel had no neighbour entry for the LAN host: sent to the MAC its own frames came from, and the kernel asked "
-    "to resolve it again"};
+    "to resolve it again",
+    "TCP from port 1723 of no connection a LAN host opened (conntrack has none): not tracked, the kernel decides",
+    "SYN, FIN or RST that fits no tracked PPTP connection (out of window, or a SYN-ACK answering no SYN): ignored by "
+    "the tracker, the kernel decides"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)

@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v5"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v6"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -97,7 +97,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_PPTP_NO_CALL = 14,     /* pass: control message names an unknown call */
 	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: all 16 candidate ids of that call are taken */
 	VPNPT_REASON_PPTP_HELD = 16,        /* drop: segment cannot be rewritten yet; TCP resends it */
-	VPNPT_REASON_PPTP_STREAM_FULL = 17, /* pass: no room to track a control connection */
+	VPNPT_REASON_PPTP_STREAM_FULL = 17, /* drop: no room to track a control connection: it is refused */
 	VPNPT_REASON_FIB_NO_NEIGH = 18,     /* pass: next hop not resolved; the stack forwards it */
 	VPNPT_REASON_FIB_OTHER = 19,        /* pass: no route, MTU, forwarding off: the stack decides */
 	VPNPT_REASON_TTL_EXPIRED = 20,      /* pass: TTL <= 1; the stack sends ICMP time exceeded */
@@ -124,6 +124,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_ESP_HOST_QUOTA = 41,   /* drop: the LAN host has its share of outbound ESP SPIs */
 	VPNPT_REASON_L2_PUSH_FAILED = 42,   /* drop: no room for a link-layer header on a translated packet from an L3 WAN (TC) */
 	VPNPT_REASON_NEIGH_LEARNED = 43,    /* redirect: the kernel had no neighbour for the LAN host; sent to the MACs its own frames came with (XDP) */
+	VPNPT_REASON_PPTP_UNKNOWN_CONN = 44,/* pass untracked: inbound TCP from port 1723 of no connection a LAN host opened (conntrack has none) */
+	VPNPT_REASON_PPTP_OUT_OF_WINDOW = 45,/* pass untracked: SYN, FIN or RST that fits no tracked connection (out of window, or a SYN-ACK answering no SYN) */
 	VPNPT_REASON_MAX
 };
 
@@ -403,6 +405,7 @@ enum vpnpt_pptp_stream_flags {
 	VPNPT_PPTP_STREAM_DECIDED = 1u << 3, /* current message's Call ID rewrite is decided */
 	VPNPT_PPTP_STREAM_FIN = 1u << 1,     /* FIN or RST seen */
 	VPNPT_PPTP_STREAM_STOPPED = 1u << 2, /* Stop-Control-Connection seen */
+	VPNPT_PPTP_STREAM_OPENING = 1u << 4, /* LAN side: SYN sent, no payload yet; the server's SYN-ACK may sync the WAN side */
 };
 
 struct vpnpt_pptp_stream {

@@ -1,5 +1,7 @@
 #include "pptp_builder.h"
 
+#include "conntrack_util.h"
+
 #include <stdexcept>
 
 namespace pptp {
@@ -55,9 +57,19 @@ Bytes slice(const Bytes& b, size_t from, size_t len) {
   return Bytes(b.begin() + static_cast<long>(from), b.begin() + static_cast<long>(from + len));
 }
 
-Bytes TcpFlow::syn(bool ack) {
+Bytes TcpFlow::syn() {
   next = isn + 1;
-  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, ack ? 0x12 : 0x02, isn, ack ? 1 : 0));
+  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x02, isn, 0));
+}
+
+Bytes TcpFlow::syn_ack(const TcpFlow& client) {
+  next = isn + 1;
+  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x12, isn, client.isn + 1));
+}
+
+int masquerade(const TcpFlow& up, const TcpFlow& down) {
+  return vpnpt::test::ct_add_tcp({up.saddr, up.daddr, up.sport, up.dport},
+                                 {down.saddr, down.daddr, down.sport, down.dport});
 }
 
 Bytes TcpFlow::data(const Bytes& payload, uint8_t flags) {

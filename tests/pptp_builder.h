@@ -42,11 +42,19 @@ struct TcpFlow {
   uint32_t isn = 1000;
   uint32_t next = 0;  // next sequence number (set by syn())
 
-  Bytes syn(bool ack = false);                        // SYN (or SYN-ACK); next = isn + 1
+  Bytes syn();                                        // next = isn + 1
+  Bytes syn_ack(const TcpFlow& client);               // answers @client's SYN; next = isn + 1
   Bytes data(const Bytes& payload, uint8_t flags = 0x18);  // advances next
   Bytes data_at(uint32_t seq, const Bytes& payload) const;  // a retransmission
   Bytes fin();
 };
+
+// Makes conntrack hold the kernel masquerade's entry of the connection whose
+// LAN side is @up (client -> server:1723) and WAN side @down (server:1723 ->
+// public address): vpnpt tracks inbound control segments only of connections
+// a LAN host opened. Needs a private namespace (conntrack_util.h). 0, or
+// the kernel's -errno.
+int masquerade(const TcpFlow& up, const TcpFlow& down);
 
 // Offset of the TCP payload in a frame built by TcpFlow (no VLAN, no options).
 inline constexpr size_t kTcpPayloadOffset = 14 + 20 + 20;

@@ -43,7 +43,8 @@ struct GreRig {
   uint16_t setup(uint32_t client, uint16_t port, uint16_t pub_port, uint16_t server_id) {
     pptp::TcpFlow up{client, kSrv, port, 1723, 100}, down{kSrv, kPub, 1723, pub_port, 900};
     REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
-    REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn(true)).verdict == XDP_PASS);
+    REQUIRE(0 == pptp::masquerade(up, down));
+    REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn_ack(up)).verdict == XDP_PASS);
     auto r = run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000)));
     REQUIRE(r.verdict == XDP_PASS);
     uint16_t x = pptp::be16_at(r.out, pptp::kTcpPayloadOffset + 12);

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "loader/pptp_table.h"
+#include "conntrack_util.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 
@@ -26,6 +27,7 @@ const uint32_t kA = ip("192.168.1.10");
 const uint32_t kB = ip("192.168.1.11");
 
 struct Pptp {
+  PrivateNetns ns;  // first: its conntrack holds the control connections
   Dataplane dp;
   Pptp() { dp.configure(kPub); }
 
@@ -39,8 +41,18 @@ struct Pptp {
   Conn connect(uint32_t client, uint16_t port, uint16_t public_port) {
     Conn c{{client, kSrv, port, 1723, 5000}, {kSrv, kPub, 1723, public_port, 9000}};
     REQUIRE(out(c.up.syn()).verdict == XDP_PASS);
-    REQUIRE(in(c.down.syn(true)).verdict == XDP_PASS);
+    REQUIRE(0 == pptp::masquerade(c.up, c.down));
+    REQUIRE(in(c.down.syn_ack(c.up)).verdict == XDP_PASS);
+    INFO("unknown_conn " << dp.reason(VPNPT_REASON_PPTP_UNKNOWN_CONN) << ", out_of_window "
+                         << dp.reason(VPNPT_REASON_PPTP_OUT_OF_WINDOW));
+    REQUIRE(tracked(c.down));  // the SYN-ACK synced the WAN side
     return c;
+  }
+
+  bool tracked(const pptp::TcpFlow& f) {
+    vpnpt_pptp_stream_key k{f.saddr, f.daddr, htons(f.sport), htons(f.dport)};
+    vpnpt_pptp_stream s{};
+    return bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_STREAMS), &k, &s) == 0;
   }
 
   // The translated id the server sees for (client, call id), from the map.
@@ -360,4 +372,107 @@ TEST_CASE("PPTP: 18000 calls of 30 hosts that all number their calls 1, 2, 3... 
   size_t own = 0;
   for (const auto& [xlat, c] : calls) own += xlat == ntohs(c.client_call_id);
   CHECK(own == kCalls);  // the first host to use an id keeps it
+}
+
+// ---- The WAN edge: anyone on the internet can send TCP "from" a server's port 1723.
+
+namespace {
+
+// A TCP segment server:1723 -> public address, any flags and numbers.
+Bytes from_server(uint16_t public_port, uint8_t flags, uint32_t seq, uint32_t ack, const Bytes& payload = {}) {
+  return pkt::frame(kSrv, kPub, pkt::kProtoTcp, pkt::tcp(1723, public_port, payload, flags, seq, ack));
+}
+
+}  // namespace
+
+TEST_CASE("PPTP WAN edge: 20,000 spoofed SYNs from a server's port do not lock the LAN out", "[pptp][ctrl][edge]") {
+  Pptp t;
+  const int streams_before = static_cast<int>(t.dp.entries(VPNPT_MAP_PPTP_STREAMS));
+  // About 1 MB of pure SYNs "from" the server's 1723 to every public port, then SYN-ACKs and
+  // segments that start with a PPTP header: none belongs to a connection a LAN host opened.
+  for (uint32_t i = 0; i < 20000; ++i)
+    REQUIRE(t.in(from_server(static_cast<uint16_t>(1024 + i), 0x02, i * 7919u, 0)).verdict == XDP_PASS);
+  for (uint32_t i = 0; i < 2000; ++i) {
+    REQUIRE(t.in(from_server(static_cast<uint16_t>(1024 + i), 0x12, i, i + 1)).verdict == XDP_PASS);
+    REQUIRE(t.in(from_server(static_cast<uint16_t>(30000 + i), 0x18, i, 1, pptp::message(pptp::SCCRP))).verdict ==
+            XDP_PASS);
+  }
+  CHECK(static_cast<int>(t.dp.entries(VPNPT_MAP_PPTP_STREAMS)) == streams_before);
+  CHECK(t.dp.reason(VPNPT_REASON_PPTP_UNKNOWN_CONN) == 24000);
+  CHECK(t.dp.reason(VPNPT_REASON_PPTP_STREAM_FULL) == 0);
+
+  // Five LAN hosts still open control connections and place calls.
+  for (uint32_t h = 0; h < 5; ++h) {
+    uint32_t host = htonl(ntohl(kA) + 10 + h);
+    auto c = t.connect(host, static_cast<uint16_t>(41000 + h), static_cast<uint16_t>(41000 + h));
+    REQUIRE(t.out(c.up.data(pptp::ocrq(7))).verdict == XDP_PASS);
+    uint16_t x = t.xlat_of(host, 7);
+    require_pass_as(t, false, c.down, pptp::ocrp(static_cast<uint16_t>(h), x), pptp::ocrp(static_cast<uint16_t>(h), 7));
+  }
+  CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == 5);
+}
+
+TEST_CASE("PPTP WAN edge: a SYN-ACK syncs the WAN side only if it answers the client's SYN", "[pptp][ctrl][edge]") {
+  Pptp t;
+  pptp::TcpFlow up{kA, kSrv, 40000, 1723, 5000}, down{kSrv, kPub, 1723, 40000, 9000};
+  REQUIRE(t.out(up.syn()).verdict == XDP_PASS);
+  REQUIRE(0 == pptp::masquerade(up, down));
+
+  SECTION("a SYN-ACK acknowledging another sequence number, or a pure SYN, is ignored") {
+    CHECK(t.in(from_server(40000, 0x12, 777, up.isn + 2)).verdict == XDP_PASS);
+    CHECK(t.in(from_server(40000, 0x02, 777, 0)).verdict == XDP_PASS);
+    CHECK_FALSE(t.tracked(down));
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_OUT_OF_WINDOW) == 2);
+    // The real answer still syncs it.
+    CHECK(t.in(down.syn_ack(up)).verdict == XDP_PASS);
+    CHECK(t.tracked(down));
+  }
+  SECTION("once the client spoke, a SYN-ACK cannot resync the server's stream") {
+    REQUIRE(t.in(down.syn_ack(up)).verdict == XDP_PASS);
+    require_pass_as(t, true, up, pptp::ocrq(1000), pptp::ocrq(1000));
+    // A spoofed SYN-ACK at another sequence number (acking the old SYN) would move the tracker
+    // away from the server's real stream; the real OCRP must still be rewritten.
+    CHECK(t.in(from_server(40000, 0x12, 123456789, up.isn + 1)).verdict == XDP_PASS);
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_OUT_OF_WINDOW) == 1);
+    require_pass_as(t, false, down, pptp::ocrp(3, 1000), pptp::ocrp(3, 1000));
+    vpnpt_pptp_call call{};
+    REQUIRE(t.call_state(1000, &call));
+    CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+  }
+}
+
+TEST_CASE("PPTP WAN edge: FIN and RST count only inside the window", "[pptp][ctrl][edge]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  require_pass_as(t, true, a.up, pptp::ocrq(1000), pptp::ocrq(1000));
+  require_pass_as(t, false, a.down, pptp::ocrp(0, 1000), pptp::ocrp(0, 1000));
+  auto flags = [&](const pptp::TcpFlow& f) {
+    vpnpt_pptp_stream_key k{f.saddr, f.daddr, htons(f.sport), htons(f.dport)};
+    vpnpt_pptp_stream s{};
+    REQUIRE(bpf_map_lookup_elem(t.dp.map_fd(VPNPT_MAP_PPTP_STREAMS), &k, &s) == 0);
+    return s.flags;
+  };
+
+  // 20 RSTs and 20 FINs at sequence numbers beyond the window, and behind it.
+  for (uint32_t i = 0; i < 20; ++i) {
+    CHECK(t.in(from_server(40000, 0x04, a.down.next + 70000 + i * 100000, 0)).verdict == XDP_PASS);
+    CHECK(t.in(from_server(40000, 0x11, a.down.next - 1 - i * 1000, 1)).verdict == XDP_PASS);
+  }
+  CHECK(t.dp.reason(VPNPT_REASON_PPTP_OUT_OF_WINDOW) == 40);
+  CHECK_FALSE(flags(a.down) & VPNPT_PPTP_STREAM_FIN);
+  // The call still translates.
+  require_pass_as(t, false, a.down, pptp::sli(1000), pptp::sli(1000));
+
+  SECTION("a RST at the stream's position ends the connection") {
+    CHECK(t.in(from_server(40000, 0x04, a.down.next, 0)).verdict == XDP_PASS);
+    CHECK(flags(a.down) & VPNPT_PPTP_STREAM_FIN);
+  }
+  SECTION("a RST a little ahead (in window) ends it too, as the kernel's conntrack would") {
+    CHECK(t.in(from_server(40000, 0x04, a.down.next + 1000, 0)).verdict == XDP_PASS);
+    CHECK(flags(a.down) & VPNPT_PPTP_STREAM_FIN);
+  }
+  SECTION("the client's FIN after its data, and a retransmission of it, end it") {
+    CHECK(t.out(a.up.fin()).verdict == XDP_PASS);
+    CHECK(flags(a.up) & VPNPT_PPTP_STREAM_FIN);
+  }
 }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "loader/pptp_slowpath.h"
+#include "conntrack_util.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 
@@ -22,6 +23,7 @@ const uint32_t kB = ip("192.168.1.11");
 constexpr uint64_t kSec = 1000000000ull;
 
 struct Rig {
+  PrivateNetns ns;  // first: its conntrack holds the control connections
   Dataplane dp;
   PptpSlowPath sp;
   Rig() : sp(maps(dp), PptpTimeouts{}) { dp.configure(kPub); }
@@ -36,7 +38,8 @@ struct Rig {
   Conn conn(uint32_t client, uint16_t port, uint16_t pub_port) {
     Conn c{{client, kSrv, port, 1723, 10}, {kSrv, kPub, 1723, pub_port, 20}};
     REQUIRE(run_xdp(dp.progs.lan_fd(), c.up.syn()).verdict == XDP_PASS);
-    REQUIRE(run_xdp(dp.progs.wan_fd(), c.down.syn(true)).verdict == XDP_PASS);
+    REQUIRE(0 == pptp::masquerade(c.up, c.down));
+    REQUIRE(run_xdp(dp.progs.wan_fd(), c.down.syn_ack(c.up)).verdict == XDP_PASS);
     return c;
   }
   uint16_t request(Conn& c, uint16_t id) {
@@ -98,6 +101,25 @@ TEST_CASE("slow path: closing the control connection ends its calls only", "[ppt
   CHECK(r.sp.sweep(t0 + 12 * kSec).reaped == 1);
   CHECK(r.calls() == 1);
   CHECK(r.state(xb) == VPNPT_PPTP_CALL_ESTABLISHED);
+}
+
+TEST_CASE("slow path: 20 spoofed RSTs outside the window leave a live call alone", "[pptp][slowpath][edge]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t xa = r.request(a, 1000);
+  r.answer(a, 0, xa);
+  for (uint32_t i = 0; i < 20; ++i) {
+    auto rst = pkt::frame(kSrv, kPub, pkt::kProtoTcp, pkt::tcp(1723, 40000, {}, 0x04, a.down.next + 100000 * (i + 1), 0));
+    REQUIRE(run_xdp(r.dp.progs.wan_fd(), rst).verdict == XDP_PASS);
+  }
+  uint64_t t0 = monotonic_ns();
+  CHECK(r.sp.sweep(t0 + kSec).closed == 0);
+  CHECK(r.state(xa) == VPNPT_PPTP_CALL_ESTABLISHED);
+  // The server's real RST (at its stream position) does end it.
+  auto rst = pkt::frame(kSrv, kPub, pkt::kProtoTcp, pkt::tcp(1723, 40000, {}, 0x04, a.down.next, 0));
+  REQUIRE(run_xdp(r.dp.progs.wan_fd(), rst).verdict == XDP_PASS);
+  CHECK(r.sp.sweep(t0 + 2 * kSec).closed == 1);
+  CHECK(r.state(xa) == VPNPT_PPTP_CALL_CLOSING);
 }
 
 TEST_CASE("slow path: Stop-Control-Connection from the server ends that connection's calls", "[pptp][slowpath]") {

@@ -130,7 +130,8 @@ struct PptpRig {
     c.id_base = id_base;
     pptp::TcpFlow up{client, kSrv, port, 1723, c.up.isn - 1}, down{kSrv, kPub, 1723, pub_port, c.down.isn - 1};
     REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
-    REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn(true)).verdict == XDP_PASS);
+    REQUIRE(0 == pptp::masquerade(up, down));
+    REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn_ack(up)).verdict == XDP_PASS);
     c.up.queue(pptp::message(pptp::SCCRQ));
     conns.push_back(std::move(c));
   }

@@ -42,7 +42,8 @@ TEST_CASE("regression: an L4 header continuing into Ethernet padding is cut off,
   // A's call 1000 toward the server, answered; and a bound inbound SPI of A.
   pptp::TcpFlow up{kA, kSrv, 40000, 1723, 100}, down{kSrv, kPub, 1723, 40000, 900};
   REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
-  REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn(true)).verdict == XDP_PASS);
+  REQUIRE(0 == pptp::masquerade(up, down));
+  REQUIRE(run_xdp(dp.progs.wan_fd(), down.syn_ack(up)).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000))).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.wan_fd(), down.data(pptp::ocrp(0, 1000))).verdict == XDP_PASS);
   dp.bind_spi(kSrv, 0x99, kA);
@@ -83,12 +84,16 @@ TEST_CASE("regression: an L4 header continuing into Ethernet padding is cut off,
 // now carries the connection's client port (vpnpt_pptp_by_client_v2).
 TEST_CASE("regression: one host, two control connections to one server, the same Call ID on both",
           "[property][regression]") {
+  PrivateNetns ns;  // its conntrack holds the control connections
   Dataplane dp;
   dp.configure(kPub);
   pptp::TcpFlow up1{kA, kSrv, 40000, 1723, 100}, down1{kSrv, kPub, 1723, 40000, 900};
   pptp::TcpFlow up2{kA, kSrv, 40001, 1723, 500}, down2{kSrv, kPub, 1723, 40001, 700};
   for (auto* f : {&up1, &up2}) REQUIRE(run_xdp(dp.progs.lan_fd(), f->syn()).verdict == XDP_PASS);
-  for (auto* f : {&down1, &down2}) REQUIRE(run_xdp(dp.progs.wan_fd(), f->syn(true)).verdict == XDP_PASS);
+  REQUIRE(0 == pptp::masquerade(up1, down1));
+  REQUIRE(0 == pptp::masquerade(up2, down2));
+  REQUIRE(run_xdp(dp.progs.wan_fd(), down1.syn_ack(up1)).verdict == XDP_PASS);
+  REQUIRE(run_xdp(dp.progs.wan_fd(), down2.syn_ack(up2)).verdict == XDP_PASS);
   auto r1 = run_xdp(dp.progs.lan_fd(), up1.data(pptp::ocrq(1000)));
   REQUIRE(run_xdp(dp.progs.wan_fd(), down1.data(pptp::ocrp(0, pptp::be16_at(r1.out, pptp::kTcpPayloadOffset + 12)))).verdict == XDP_PASS);
   auto r2 = run_xdp(dp.progs.lan_fd(), up2.data(pptp::ocrq(1000)));

@@ -1,11 +1,9 @@
 #include "test_router.h"
 
-#include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <net/if.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -30,8 +28,6 @@ std::string mac_text(const std::array<uint8_t, 6>& m) {
 }  // namespace
 
 TestRouter::TestRouter() {
-  home_ns_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home_ns_ < 0 || ::unshare(CLONE_NEWNET) != 0) throw std::runtime_error("test router: cannot create a netns");
   sh("ip link set lo up");
   // Fixed MACs: sysfs still shows the old namespace after unshare, so they cannot be read back there.
   lan_mac = {0x02, 0x1a, 0, 0, 0, 0x01};
@@ -46,13 +42,6 @@ TestRouter::TestRouter() {
   sh("sysctl -qw net.ipv4.ip_forward=1");
   lan_ifindex = if_nametoindex("lan0");
   wan_ifindex = if_nametoindex("wan0");
-}
-
-TestRouter::~TestRouter() {
-  if (home_ns_ >= 0) {
-    (void)::setns(home_ns_, CLONE_NEWNET);  // the test namespace goes away with its last reference
-    ::close(home_ns_);
-  }
 }
 
 bool flush_conntrack() {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "conntrack_util.h"
+
 namespace vpnpt::test {
 
 struct Neighbour {
@@ -19,7 +21,6 @@ struct Neighbour {
 class TestRouter {
  public:
   TestRouter();
-  ~TestRouter();
   TestRouter(const TestRouter&) = delete;
   TestRouter& operator=(const TestRouter&) = delete;
 
@@ -32,7 +33,7 @@ class TestRouter {
   static constexpr Neighbour kServer{"203.0.113.7", {0x02, 0x5e, 0, 0, 0, 0x07}};
 
  private:
-  int home_ns_ = -1;
+  PrivateNetns ns_;  // first: everything below is made inside it
 };
 
 // Empties the conntrack table of the current network namespace (ctnetlink:

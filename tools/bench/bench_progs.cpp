@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   // One PPTP call (client Call ID 1000, server's 0) and one bound ESP SA.
   pptp::TcpFlow up{a, srv, 40000, 1723, 100}, down{srv, pub, 1723, 40000, 900};
   run_xdp(dp.progs.lan_fd(), up.syn());
-  run_xdp(dp.progs.wan_fd(), down.syn(true));
+  if (pptp::masquerade(up, down) != 0) throw std::runtime_error("cannot add the control connection to conntrack");
+  run_xdp(dp.progs.wan_fd(), down.syn_ack(up));
   run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(1000)));
   run_xdp(dp.progs.wan_fd(), down.data(pptp::ocrp(0, 1000)));
   dp.bind_spi(srv, 0x5151, a);
@@ -225,7 +226,9 @@ int main(int argc, char** argv) {
       const uint32_t host = htonl(ntohl(a) + 1 + h);
       conns.push_back({{host, srv, 40001, 1723, 100}, {srv, pub, 1723, static_cast<uint16_t>(40001 + h), 900}});
       run_xdp(dp.progs.lan_fd(), conns.back().first.syn(), 1, rt.lan_ifindex);
-      run_xdp(dp.progs.wan_fd(), conns.back().second.syn(true), 1, rt.wan_ifindex);
+      if (pptp::masquerade(conns.back().first, conns.back().second) != 0)
+        throw std::runtime_error("cannot add a control connection to conntrack");
+      run_xdp(dp.progs.wan_fd(), conns.back().second.syn_ack(conns.back().first), 1, rt.wan_ifindex);
     }
     auto t0 = std::chrono::steady_clock::now();
     for (uint32_t i = 0; i < n; ++i) {
