@@ -8,6 +8,9 @@ comes first, and prints one JSON line with what it sent.
   wan-esp  --dst PUBLIC   ESP with random SPIs (a server side spraying SPIs)
   wan-gre  --dst PUBLIC   enhanced GRE with random Call IDs (keys)
   wan-l2tp --dst PUBLIC   L2TP data (UDP 1701 -> 1701) with random Tunnel IDs, never --exclude
+  wan-tcp  --dst PUBLIC   TCP from port 1723 (a PPTP server's) with random sequence
+                          numbers, flags cycling SYN, SYN-ACK, RST, FIN-ACK; to
+                          --dport, or to a random public port if it is 0
   lan-esp  --dst SERVER   ESP, every packet a new SPI (a LAN host opening SAs)
   lan-pptp --dst SERVER   PPTP Outgoing-Call-Requests, every one a new Call ID,
                           8 per TCP segment, a new crafted control stream every
@@ -44,7 +47,8 @@ def ocrq(call_id):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["wan-esp", "wan-gre", "wan-l2tp", "lan-esp", "lan-pptp"])
+    p.add_argument("mode", choices=["wan-esp", "wan-gre", "wan-l2tp", "wan-tcp", "lan-esp", "lan-pptp"])
+    p.add_argument("--dport", type=int, default=0, help="wan-tcp: the public port to aim at (0: a random one each)")
     p.add_argument("--exclude", type=int, action="append", default=[],
                    help="wan-l2tp: a Tunnel ID never to send (a live tunnel's: a packet with it is that tunnel's by the mapping)")
     p.add_argument("--dst", required=True)
@@ -57,7 +61,7 @@ def main():
     a = p.parse_args()
     rnd = random.Random(a.seed)
     proto = {"wan-esp": IPPROTO_ESP, "lan-esp": IPPROTO_ESP, "wan-gre": IPPROTO_GRE, "lan-pptp": socket.IPPROTO_TCP,
-             "wan-l2tp": socket.IPPROTO_UDP}[a.mode]
+             "wan-tcp": socket.IPPROTO_TCP, "wan-l2tp": socket.IPPROTO_UDP}[a.mode]
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
     s.connect((a.dst, 0))
     src = s.getsockname()[0]
@@ -77,6 +81,13 @@ def main():
                 tid = rnd.randrange(1, 1 << 16)
             l2 = struct.pack("!HHH", 0x0002, tid, rnd.randrange(1 << 16)) + b"FLOD"
             pkt = struct.pack("!HHHH", 1701, 1701, 8 + len(l2), 0) + l2  # UDP checksum 0: none
+        elif a.mode == "wan-tcp":
+            flags = (0x02, 0x12, 0x04, 0x11)[sent % 4]
+            dport = a.dport or rnd.randrange(1024, 1 << 16)
+            hdr = struct.pack("!HHIIBBHHH", 1723, dport, rnd.randrange(1 << 32), rnd.randrange(1 << 32), 5 << 4, flags,
+                              65535, 0, 0)
+            pseudo = socket.inet_aton(src) + socket.inet_aton(a.dst) + struct.pack("!BBH", 0, 6, len(hdr))
+            pkt = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
         elif a.mode == "wan-gre":
             pkt = struct.pack("!BBHHHI", 0x30, 0x01, 0x880B, 4, rnd.randrange(1 << 16), 1) + b"FLOD"
         else:

@@ -5,13 +5,16 @@
 #   WAN  ESP with random SPIs from the IPsec server's address  (flood.py wan-esp)
 #   WAN  enhanced GRE with random Call IDs from the PPTP server (flood.py wan-gre)
 #   WAN  L2TP with random Tunnel IDs from the LNS              (flood.py wan-l2tp)
+#   WAN  SYN, SYN-ACK, RST, FIN from the PPTP server's 1723 at random public
+#        ports, and at the public port of c1's control connection (flood.py wan-tcp)
 #   LAN  one host opening new PPTP calls, a new Call ID each    (flood.py lan-pptp)
 #   LAN  the same host opening new ESP SPIs toward the server   (flood.py lan-esp)
 #
 # (c1 also runs an L2TP tunnel to an LNS on the PPTP server's address.)
 # Checks: every GRE, ESP and L2TP echo of the established sessions arrives, none at
 # a wrong host; the sessions are never evicted; every refusal is counted
-# under a reason (esp_unbound, gre_no_call, and pptp_host_quota /
+# under a reason (esp_unbound, gre_no_call, pptp_unknown_conn,
+# pptp_out_of_window, and pptp_host_quota /
 # esp_host_quota once the flooding host holds its share); the flooding host
 # never holds more than its share of the PPTP call and outbound ESP tables,
 # and another host can still open a call and an SPI; the event ring and the
@@ -76,6 +79,7 @@ L2TP_XLAT=$(sessions | lab_json '" ".join(str(r["ids"]["translated_tunnel_id"]) 
 # One key per PPTP call and per SPI (a new SPI of the same host-server pair is not a change).
 SESSION_KEYS='" ".join(sorted(k for r in d if r["host"] != "'"$(lab_client_ip s1 3)"'" for k in (["ipsec/%s/%s/%s" % (r["host"], w, x) for w in ("spi_out", "spi_in") for x in r["ids"][w]] if r["proto"] == "ipsec" else ["%s/%s/%s" % (r["proto"], r["host"], __import__("json").dumps(r["ids"], sort_keys=True).replace(" ", ""))])))'
 keys_before=$(sessions | lab_json "$SESSION_KEYS")
+C1_CTRL_PORT=$(sessions | lab_json 'next(r["ids"]["public_control_port"] for r in d if r["proto"] == "pptp")')
 
 # ---------------------------------------------------------------- the floods (bounded in count and time)
 st0=$(lab_status_json s1)
@@ -89,13 +93,19 @@ F2=$LAB_BG_PID
 lab_bg flood-wan-l2tp ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-l2tp --dst "$PUB" --count "$FLOOD" \
 	--max-time "$FLOOD_TIME" --seed 3 --pps "$PPS" --exclude "$L2TP_XLAT"
 F5=$LAB_BG_PID
+lab_bg flood-wan-tcp ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-tcp --dst "$PUB" --count "$FLOOD" \
+	--max-time "$FLOOD_TIME" --seed 4 --pps "$PPS"
+F6=$LAB_BG_PID
+lab_bg flood-wan-tcp-c1 ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-tcp --dst "$PUB" --count 4000 \
+	--max-time "$FLOOD_TIME" --seed 5 --pps 1000 --dport "$C1_CTRL_PORT"
+F7=$LAB_BG_PID
 lab_bg flood-lan-pptp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-pptp --dst "$S1" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 1 --pps $((PPS * 8))
 F3=$LAB_BG_PID
 lab_bg flood-lan-esp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-esp --dst "$S2" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 16777216 --pps "$PPS"
 F4=$LAB_BG_PID
-lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" "$F5" || lab_fail "a flood did not finish in time"
+lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" "$F5" "$F6" "$F7" || lab_fail "a flood did not finish in time"
 lab_pass "floods done in $((SECONDS - t_flood)) s"
 for f in "$LAB_STATE"/flood-*.log; do lab_info "$(basename "$f" .log): $(tail -n1 "$f")"; done
 st1=$(lab_status_json s1)
@@ -112,6 +122,14 @@ unbound=$(delta inbound esp_unbound)
 nocall=$(delta inbound gre_no_call)
 lab_assert_ge "WAN ESP flood: random SPIs dropped and counted (esp_unbound)" 1000 "$unbound"
 lab_assert_ge "WAN GRE flood: random Call IDs of no call passed and counted (gre_no_call)" 100 "$nocall"
+unknown_conn=$(delta inbound pptp_unknown_conn)
+out_of_window=$(delta inbound pptp_out_of_window)
+lab_assert_ge "WAN TCP flood: segments of no LAN connection passed untracked and counted (pptp_unknown_conn)" 1000 \
+	"$unknown_conn"
+lab_assert_ge "WAN TCP flood at c1's connection: SYN/FIN/RST out of its window ignored and counted (pptp_out_of_window)" \
+	1000 "$out_of_window"
+lab_assert_eq "WAN TCP flood: no control connection refused for lack of room (pptp_stream_full)" 0 \
+	"$(($(delta inbound pptp_stream_full) + $(delta outbound pptp_stream_full)))"
 notunnel=$(delta inbound l2tp_no_tunnel)
 lab_assert_ge "WAN L2TP flood: random Tunnel IDs of no tunnel passed and counted (l2tp_no_tunnel)" 1000 "$notunnel"
 calls_used=$(used vpnpt_pptp_calls_v2)
@@ -157,9 +175,9 @@ fi
 if ((esp_used >= $(cap vpnpt_esp_out_v2))); then
 	lab_assert_ge "the full outbound ESP table refuses new SPIs with a reason (esp_table_full)" 1 "$esp_full"
 fi
-printf '{"calls_used": %d, "calls_capacity": %d, "c3_calls": %d, "esp_out_used": %d, "esp_out_capacity": %d, "calls_refused": %d, "esp_refused": %d, "other_host_refused": "%s", "esp_unbound": %d, "gre_no_call": %d, "pptp_held": %d}\n' \
+printf '{"calls_used": %d, "calls_capacity": %d, "c3_calls": %d, "esp_out_used": %d, "esp_out_capacity": %d, "calls_refused": %d, "esp_refused": %d, "other_host_refused": "%s", "esp_unbound": %d, "gre_no_call": %d, "pptp_held": %d, "pptp_unknown_conn": %d, "pptp_out_of_window": %d}\n' \
 	"$calls_used" "$(cap vpnpt_pptp_calls_v2)" "$c3_calls" "$esp_used" "$(cap vpnpt_esp_out_v2)" "$calls_full" "$esp_full" \
-	"$other" "$unbound" "$nocall" "$held" | tee "$d/figures.json"
+	"$other" "$unbound" "$nocall" "$held" "$unknown_conn" "$out_of_window" | tee "$d/figures.json"
 
 # ---------------------------------------------------------------- the event ring and the report limiter still work
 SPI=0x7e57ab1e
