@@ -325,6 +325,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.timeouts.pptp, on_close),
           IpsecSlowPath(att.maps.ipsec(), opts.timeouts.ipsec_binder, opts.timeouts.ipsec),
           L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
+  if (!ctx.pptp.ready()) return ctx.pptp.ready().error();
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);

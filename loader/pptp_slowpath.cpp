@@ -41,18 +41,25 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void PptpSlowPath::remove_call(const PptpCall& p) { free_pptp_call(m_.calls, m_.gre_out, p); }
+PptpSlowPath::PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close)
+    : m_(maps), t_(t), on_close_(std::move(on_close)) {
+  auto table = PptpCallTable::map(maps.calls, maps.gre_out);
+  if (!table) {
+    ready_ = table.error();
+    return;
+  }
+  table_.emplace(std::move(*table));
+}
 
 uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
                                      uint64_t now_ns) {
   uint32_t n = 0;
-  for (auto& p : live_pptp_calls(m_.calls)) {
+  if (!table_) return 0;
+  for (auto& p : table_->live()) {
     auto& c = p.call;
     if (c.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) continue;
-    c.state = VPNPT_PPTP_CALL_CLOSING;
-    c.closed_ns = now_ns;
-    if (write_pptp_call(m_.calls, p)) {
+    if (table_->close(p, now_ns)) {
       spdlog::info("PPTP call closed by the server: {}", call_name(p));
       closed(p, VPNPT_CLOSE_CDN);
       ++n;
@@ -64,6 +71,7 @@ uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, u
 PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
   PptpSweepStats st;
   std::vector<Ended> ended;
+  if (!table_) return st;
 
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
     bool idle = now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.stream_idle);
@@ -78,36 +86,29 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     }
   }
 
-  for (auto& p : live_pptp_calls(m_.calls)) {
+  for (auto& p : table_->live()) {
     auto& c = p.call;
     uint64_t since_seen = now > c.last_seen_ns ? now - c.last_seen_ns : 0;
     uint64_t age = now > c.created_ns ? now - c.created_ns : 0;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) {
-      if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace)) {
-        remove_call(p);
-        ++st.reaped;
-      }
+      if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace) && table_->free(p)) ++st.reaped;
       continue;
     }
     bool conn_gone = false;
     for (const auto& e : ended) conn_gone = conn_gone || belongs(e, c);
     if (conn_gone) {
-      c.state = VPNPT_PPTP_CALL_CLOSING;
-      c.closed_ns = now;
-      if (write_pptp_call(m_.calls, p)) {
+      if (table_->close(p, now)) {
         spdlog::info("PPTP call closed with its control connection: {}", call_name(p));
         closed(p, VPNPT_CLOSE_CONNECTION);
         ++st.closed;
       }
-    } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered)) {
+    } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered) && table_->free(p)) {
       spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
                    call_name(p));
-      remove_call(p);
       closed(p, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
-    } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle)) {
+    } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle) && table_->free(p)) {
       spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(p));
-      remove_call(p);
       closed(p, VPNPT_CLOSE_IDLE);
       ++st.expired_idle;
     }
@@ -117,10 +118,18 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
 uint32_t PptpSlowPath::flush() {
   uint32_t n = 0;
-  for (const auto& p : live_pptp_calls(m_.calls)) {
-    remove_call(p);
-    if (p.call.state != VPNPT_PPTP_CALL_CLOSING) closed(p, VPNPT_CLOSE_FLUSHED);
-    ++n;
+  // A call a hook moved between the read and the free is read again (a few times at most).
+  for (int pass = 0; table_ && pass < 3; ++pass) {
+    bool moved = false;
+    for (const auto& p : table_->live()) {
+      if (!table_->free(p)) {
+        moved = true;
+        continue;
+      }
+      if (p.call.state != VPNPT_PPTP_CALL_CLOSING) closed(p, VPNPT_CLOSE_FLUSHED);
+      ++n;
+    }
+    if (!moved) break;
   }
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
   return n;

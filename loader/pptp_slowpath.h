@@ -6,8 +6,9 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,9 @@ class PptpSlowPath {
   // Told about every call that ends, with why (enum vpnpt_diag_close), for `vpnpt diagnose`.
   using OnClose = std::function<void(const PptpCall&, uint32_t why)>;
 
-  PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close = {}) : m_(maps), t_(t), on_close_(std::move(on_close)) {}
+  // Maps the call table and GRE index read-write; ready() says whether that worked.
+  PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close = {});
+  const Status& ready() const { return ready_; }
 
   // A Call-Disconnect-Notify from @server naming its own @server_call_id on
   // the connection whose public-side port is @public_port (network order).
@@ -56,11 +59,12 @@ class PptpSlowPath {
   void set_timeouts(const PptpTimeouts& t) { t_ = t; }
 
  private:
-  void remove_call(const PptpCall& p);
   void closed(const PptpCall& p, uint32_t why) const {
     if (on_close_) on_close_(p, why);
   }
   PptpMaps m_;
+  std::optional<PptpCallTable> table_;
+  Status ready_;
   PptpTimeouts t_;
   OnClose on_close_;
 };

@@ -1,9 +1,8 @@
 #include "loader/pptp_table.h"
 
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 
-#include <cerrno>
+#include <cstring>
 
 #include "loader/array_scan.h"
 
@@ -11,9 +10,28 @@ namespace vpnpt {
 
 namespace {
 
-bool in_use(const vpnpt_pptp_call& c) {
-  return c.state == VPNPT_PPTP_CALL_REQUESTED || c.state == VPNPT_PPTP_CALL_ESTABLISHED ||
-         c.state == VPNPT_PPTP_CALL_CLOSING;
+bool in_use(uint32_t state) {
+  return state == VPNPT_PPTP_CALL_REQUESTED || state == VPNPT_PPTP_CALL_ESTABLISHED ||
+         state == VPNPT_PPTP_CALL_CLOSING;
+}
+
+// The first 8 bytes of a call slot, (state, server), as one word: what the
+// hooks' pptp_move() compares and swaps.
+uint64_t head(uint32_t state, uint32_t server) {
+  struct {
+    uint32_t state;
+    uint32_t server;
+  } h{state, server};
+  uint64_t w;
+  std::memcpy(&w, &h, sizeof(w));
+  return w;
+}
+
+// An outbound GRE index slot as one word (tag, server id, translated id).
+uint64_t gre_word(const vpnpt_pptp_gre_slot& s) {
+  uint64_t w;
+  std::memcpy(&w, &s, sizeof(w));
+  return w;
 }
 
 }  // namespace
@@ -21,7 +39,7 @@ bool in_use(const vpnpt_pptp_call& c) {
 std::vector<PptpCall> live_pptp_calls(int calls_fd) {
   std::vector<PptpCall> out;
   scan_array<vpnpt_pptp_call>(calls_fd, VPNPT_PPTP_MAX_CALLS, [&](uint32_t i, const vpnpt_pptp_call& c) {
-    if (in_use(c)) out.push_back({static_cast<uint16_t>(i), c});
+    if (in_use(c.state)) out.push_back({static_cast<uint16_t>(i), c});
   });
   return out;
 }
@@ -34,26 +52,63 @@ std::vector<PptpGreSlot> used_pptp_gre_slots(int gre_out_fd) {
   return out;
 }
 
-bool free_pptp_call(int calls_fd, int gre_out_fd, const PptpCall& c) {
-  if (c.call.gre_slot) {
-    uint32_t idx = c.call.gre_slot - 1;
-    vpnpt_pptp_gre_slot s{};
-    // Only if it still names this call: a slot is never reused while its call holds it,
-    // but a stale read of the call could name one another call has claimed since.
-    if (bpf_map_lookup_elem(gre_out_fd, &idx, &s) == 0 && s.tag && s.xlat_call_id == htons(c.xlat) &&
-        s.server_call_id == c.call.server_call_id) {
-      vpnpt_pptp_gre_slot empty{};
-      bpf_map_update_elem(gre_out_fd, &idx, &empty, BPF_ANY);
-    }
-  }
-  uint32_t key = c.xlat;
-  vpnpt_pptp_call empty{};
-  return bpf_map_update_elem(calls_fd, &key, &empty, BPF_ANY) == 0;
+Result<PptpCallTable> PptpCallTable::map(int calls_fd, int gre_out_fd) {
+  auto calls = MappedArray<vpnpt_pptp_call>::map(calls_fd, VPNPT_PPTP_MAX_CALLS, VPNPT_MAP_PPTP_CALLS);
+  if (!calls) return calls.error();
+  auto gre = MappedArray<vpnpt_pptp_gre_slot>::map(gre_out_fd, VPNPT_PPTP_GRE_SLOTS, VPNPT_MAP_PPTP_GRE_OUT);
+  if (!gre) return gre.error();
+  return PptpCallTable(std::move(*calls), std::move(*gre));
 }
 
-bool write_pptp_call(int calls_fd, const PptpCall& c) {
-  uint32_t key = c.xlat;
-  return bpf_map_update_elem(calls_fd, &key, &c.call, BPF_ANY) == 0;
+std::vector<PptpCall> PptpCallTable::live() const {
+  std::vector<PptpCall> out;
+  for (uint32_t i = 0; i < calls_.size(); ++i) {
+    if (!in_use(__atomic_load_n(&calls_[i].state, __ATOMIC_ACQUIRE))) continue;
+    out.push_back(read(static_cast<uint16_t>(i)));
+  }
+  return out;
+}
+
+PptpCall PptpCallTable::read(uint16_t xlat) const {
+  PptpCall p{xlat, {}};
+  p.call.state = __atomic_load_n(&calls_[xlat].state, __ATOMIC_ACQUIRE);
+  std::memcpy(reinterpret_cast<char*>(&p.call) + sizeof(p.call.state),
+              reinterpret_cast<const char*>(&calls_[xlat]) + sizeof(p.call.state),
+              sizeof(p.call) - sizeof(p.call.state));
+  return p;
+}
+
+bool PptpCallTable::move(uint16_t xlat, uint32_t from, uint32_t to, uint32_t server) const {
+  uint64_t expected = head(from, server);
+  return __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&calls_[xlat]), &expected, head(to, server), false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+bool PptpCallTable::close(const PptpCall& seen, uint64_t now) const {
+  // Stamped first: only the daemon reads closed_ns, and only of CLOSING calls.
+  __atomic_store_n(&calls_[seen.xlat].closed_ns, now, __ATOMIC_RELAXED);
+  return move(seen.xlat, seen.call.state, VPNPT_PPTP_CALL_CLOSING, seen.call.server);
+}
+
+bool PptpCallTable::free(const PptpCall& seen) const {
+  // CLAIMED: the hooks ignore the slot from here on, and none moves it.
+  if (!move(seen.xlat, seen.call.state, VPNPT_PPTP_CALL_CLAIMED, seen.call.server)) return false;
+  vpnpt_pptp_call& c = calls_[seen.xlat];
+  uint32_t slot = __atomic_load_n(&c.gre_slot, __ATOMIC_ACQUIRE);
+  if (slot && slot <= gre_.size()) {
+    vpnpt_pptp_gre_slot mine{vpnpt_pptp_gre_tag(c.client, c.server), c.server_call_id, htons(seen.xlat)};
+    uint64_t expected = gre_word(mine);
+    // Only if it still names this call: a newer call may hold that slot now.
+    __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&gre_[slot - 1]), &expected, uint64_t{0}, false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  }
+  // All zeros, the state last: a hook that claims the slot sees it whole.
+  vpnpt_pptp_call empty{};
+  empty.state = VPNPT_PPTP_CALL_CLAIMED;
+  std::memcpy(reinterpret_cast<char*>(&c) + sizeof(c.state), reinterpret_cast<const char*>(&empty) + sizeof(c.state),
+              sizeof(c) - sizeof(c.state));
+  __atomic_store_n(&c.state, uint32_t{VPNPT_PPTP_CALL_FREE}, __ATOMIC_RELEASE);
+  return true;
 }
 
 }  // namespace vpnpt

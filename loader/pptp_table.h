@@ -1,14 +1,21 @@
 // Userspace side of the PPTP call table (maps/vpnpt_abi.h): an array
 // indexed by translated Call ID, plus the open-addressed outbound GRE index.
 // Both are memory-mappable arrays, so reading all 65,536 (131,072) slots is
-// a scan of shared memory, not a syscall per slot. Writes go through the
-// map syscalls; freeing a call clears its index slot first.
+// a scan of shared memory, not a syscall per slot.
+//
+// The daemon changes a call in place, one field at a time, with the same
+// 8-byte compare-and-swap of (state, server) the hooks use: a decision made
+// from a copy never writes the copy back, so what the hooks did meanwhile
+// (counters, last_seen, the server's answer and its GRE index slot) stays.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
+#include "loader/mapped_array.h"
+#include "loader/result.h"
 
 namespace vpnpt {
 
@@ -28,11 +35,32 @@ struct PptpGreSlot {
 // Outbound GRE index slots in use, in index order.
 std::vector<PptpGreSlot> used_pptp_gre_slots(int gre_out_fd);
 
-// Writes the call's slot back to free, after its outbound GRE index slot if
-// that still names it. Returns false if the call slot could not be written.
-bool free_pptp_call(int calls_fd, int gre_out_fd, const PptpCall& c);
+class PptpCallTable {
+ public:
+  // Maps the call table and the GRE index read-write.
+  static Result<PptpCallTable> map(int calls_fd, int gre_out_fd);
 
-// Writes a call's slot (the daemon's state changes: closing).
-bool write_pptp_call(int calls_fd, const PptpCall& c);
+  // Slots in use, each copied as it was when read.
+  std::vector<PptpCall> live() const;
+  // The call @xlat as it is now.
+  PptpCall read(uint16_t xlat) const;
+
+  // Moves the call @seen from the state it was seen in to CLOSING, stamped
+  // @now. False if the slot left that state since (a hook moved it): look
+  // again on the next sweep.
+  bool close(const PptpCall& seen, uint64_t now) const;
+
+  // Frees the call @seen if it is still in the state it was seen in: first
+  // takes the slot out of the hooks' sight, then frees the GRE index slot it
+  // holds *now* (if that still names it), then publishes the slot as free.
+  bool free(const PptpCall& seen) const;
+
+ private:
+  PptpCallTable(MappedArray<vpnpt_pptp_call> calls, MappedArray<vpnpt_pptp_gre_slot> gre)
+      : calls_(std::move(calls)), gre_(std::move(gre)) {}
+  bool move(uint16_t xlat, uint32_t from, uint32_t to, uint32_t server) const;
+  MappedArray<vpnpt_pptp_call> calls_;
+  MappedArray<vpnpt_pptp_gre_slot> gre_;
+};
 
 }  // namespace vpnpt

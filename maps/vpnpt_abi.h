@@ -286,7 +286,9 @@ struct vpnpt_event {
  * gateway (not only toward one server), which caps PPTP at 65,536 calls per
  * public address. A slot is claimed by the LAN hook with compare-and-swap
  * of state FREE -> CLAIMED, filled, then set REQUESTED; both hooks update
- * it; the daemon expires it and writes it back to FREE (all zeros).
+ * it in place. The daemon changes it in place too, with the same
+ * compare-and-swap of (state, server): to CLOSING, or CLAIMED (the hooks
+ * ignore it), index slot freed, zeroed, then FREE (loader/pptp_table.h).
  */
 enum vpnpt_pptp_call_state {
 	VPNPT_PPTP_CALL_FREE = 0,

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "loader/pptp_slowpath.h"
+#include "loader/pptp_table.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 #include "test_router.h"
@@ -253,4 +254,22 @@ TEST_CASE("GRE: unresolved next hop goes to the stack, translated only where cer
   auto r2 = g.lan(in);
   CHECK(r2.verdict == XDP_PASS);
   CHECK(r2.out == in);
+}
+
+TEST_CASE("GRE: the daemon closing a call from an older copy keeps what the hooks counted since",
+          "[pptp][gre][netns][slowpath]") {
+  GreRig g;
+  auto table = PptpCallTable::map(g.dp.map_fd(VPNPT_MAP_PPTP_CALLS), g.dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT));
+  REQUIRE(table);
+  PptpCall seen = table->read(g.tb);  // the daemon's copy, taken before a sweep decides
+  REQUIRE(seen.call.state == VPNPT_PPTP_CALL_ESTABLISHED);
+  auto in_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  for (int i = 0; i < 5; ++i) REQUIRE(g.wan(gre(kSrv, kPub, g.tb, 60, in_eth)).verdict == XDP_REDIRECT);
+
+  REQUIRE(table->close(seen, 12345));
+  auto now = table->read(g.tb);
+  CHECK(now.call.state == VPNPT_PPTP_CALL_CLOSING);
+  CHECK(now.call.closed_ns == 12345);
+  CHECK(now.call.packets_in == seen.call.packets_in + 5);  // not undone by the copy
+  CHECK(now.call.gre_slot == seen.call.gre_slot);
 }

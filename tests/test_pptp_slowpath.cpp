@@ -174,6 +174,31 @@ TEST_CASE("slow path: reaping an old call leaves a newer call's index entries al
   CHECK(r.dp.reason(VPNPT_REASON_GRE_NO_CALL) == no_call);
 }
 
+TEST_CASE("slow path: a call answered after the daemon's copy keeps its GRE index slot until freed",
+          "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t x = r.request(a, 1000);
+  auto table = PptpCallTable::map(r.dp.map_fd(VPNPT_MAP_PPTP_CALLS), r.dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT));
+  REQUIRE(table);
+  PptpCall seen = table->read(x);  // REQUESTED, no GRE index slot yet
+  REQUIRE(seen.call.gre_slot == 0);
+  r.answer(a, 7, x);  // the hook establishes it and claims an index slot
+  REQUIRE(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 1);
+
+  // A decision from the old copy finds the call moved on and changes nothing.
+  CHECK_FALSE(table->close(seen, monotonic_ns()));
+  CHECK_FALSE(table->free(seen));
+  CHECK(r.state(x) == VPNPT_PPTP_CALL_ESTABLISHED);
+  CHECK(table->read(x).call.gre_slot != 0);
+
+  // Closed and freed from a fresh read, the index slot it holds now goes with it.
+  REQUIRE(table->close(table->read(x), monotonic_ns()));
+  REQUIRE(table->free(table->read(x)));
+  CHECK(r.calls() == 0);
+  CHECK(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 0);
+}
+
 TEST_CASE("slow path: flush removes every call and stream", "[pptp][slowpath]") {
   Rig r;
   auto a = r.conn(kA, 40000, 40000);
