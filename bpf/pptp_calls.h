@@ -109,9 +109,14 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		struct vpnpt_pptp_call *c = bpf_map_lookup_elem(&vpnpt_pptp_calls_v2, &idx);
 		if (!c || c->state != VPNPT_PPTP_CALL_FREE)
 			continue;
+		__u64 now = vpnpt_now_ns();
+		/* Freed lately toward this server: its GRE may still come. (A stamp ahead of this
+		 * CPU's clock counts as now: see clock.h.) */
+		if (c->server == cid->server &&
+		    (c->closed_ns > now || now - c->closed_ns < VPNPT_PPTP_QUARANTINE_NS))
+			continue;
 		if (!pptp_move(c, VPNPT_PPTP_CALL_FREE, VPNPT_PPTP_CALL_CLAIMED))
 			continue; /* another CPU took it a moment ago */
-		__u64 now = vpnpt_now_ns();
 		c->server = cid->server;
 		c->client = cid->client;
 		c->client_call_id = client_call_id;

@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include <algorithm>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "loader/map_dump.h"
@@ -25,6 +28,22 @@ struct Ended {
   bool lan_side;      // identified by (client, client port, server), else by (server, public port)
   uint32_t client, server;
   uint16_t port;
+};
+
+// When each live control connection last carried a segment (any message,
+// Echo-Request/Reply included, or a bare ACK), by either side's identity.
+struct ConnSeen {
+  std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint64_t> lan;  // (client, server, client port)
+  std::map<std::pair<uint32_t, uint16_t>, uint64_t> wan;             // (server, public port)
+
+  // The latest sign of life of @c's control connection, 0 if none is tracked.
+  uint64_t of(const vpnpt_pptp_call& c) const {
+    uint64_t t = 0;
+    if (auto it = lan.find({c.client, c.server, c.ctrl_client_port}); it != lan.end()) t = it->second;
+    if (c.ctrl_public_port)
+      if (auto it = wan.find({c.server, c.ctrl_public_port}); it != wan.end()) t = std::max(t, it->second);
+    return t;
+  }
 };
 
 bool belongs(const Ended& e, const vpnpt_pptp_call& c) {
@@ -71,6 +90,7 @@ uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, u
 PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
   PptpSweepStats st;
   std::vector<Ended> ended;
+  ConnSeen seen;
   if (!table_) return st;
 
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
@@ -79,6 +99,10 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     if (fin || idle || (s.flags & VPNPT_PPTP_STREAM_STOPPED)) {
       if (s.client) ended.push_back({true, s.client, k.daddr, s.client_port});  // LAN side: client -> server
       else ended.push_back({false, 0, k.saddr, k.dport});                       // WAN side: server -> public
+    } else if (s.client) {
+      seen.lan[{s.client, k.daddr, s.client_port}] = s.last_seen_ns;
+    } else {
+      seen.wan[{k.saddr, k.dport}] = s.last_seen_ns;
     }
     if (idle || (fin && now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.fin_grace))) {
       bpf_map_delete_elem(m_.streams, &k);
@@ -88,10 +112,13 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
   for (auto& p : table_->live()) {
     auto& c = p.call;
-    uint64_t since_seen = now > c.last_seen_ns ? now - c.last_seen_ns : 0;
+    // A call lives as long as its control connection proves the peers alive
+    // (RFC 2637 2.6: Echo-Request every 60 s), GRE or not.
+    uint64_t last = std::max<uint64_t>(c.last_seen_ns, seen.of(c));
+    uint64_t since_seen = now > last ? now - last : 0;
     uint64_t age = now > c.created_ns ? now - c.created_ns : 0;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) {
-      if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace) && table_->free(p)) ++st.reaped;
+      if (now > c.closed_ns && now - c.closed_ns > ns(t_.closing_grace) && table_->free(p, now)) ++st.reaped;
       continue;
     }
     bool conn_gone = false;
@@ -102,13 +129,14 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
         closed(p, VPNPT_CLOSE_CONNECTION);
         ++st.closed;
       }
-    } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered) && table_->free(p)) {
+    } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered) && table_->free(p, now)) {
       spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
                    call_name(p));
       closed(p, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
-    } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle) && table_->free(p)) {
-      spdlog::info("PPTP call expired after {} s idle: {}", t_.idle.count(), call_name(p));
+    } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle) && table_->free(p, now)) {
+      spdlog::info("PPTP call expired after {} s without GRE or its control connection: {}", t_.idle.count(),
+                   call_name(p));
       closed(p, VPNPT_CLOSE_IDLE);
       ++st.expired_idle;
     }
@@ -122,7 +150,7 @@ uint32_t PptpSlowPath::flush() {
   for (int pass = 0; table_ && pass < 3; ++pass) {
     bool moved = false;
     for (const auto& p : table_->live()) {
-      if (!table_->free(p)) {
+      if (!table_->free(p, monotonic_ns())) {
         moved = true;
         continue;
       }

@@ -19,7 +19,7 @@ namespace vpnpt {
 
 struct PptpTimeouts {
   std::chrono::seconds unanswered{30};   // OCRQ/ICRP without the server's answer
-  std::chrono::seconds idle{300};        // established call without GRE or control activity
+  std::chrono::seconds idle{300};        // established call without GRE, control messages or its connection's segments
   std::chrono::seconds closing_grace{10};// a cleared call's id stays reserved this long
   std::chrono::seconds stream_idle{7200};// control connection without any segment
   std::chrono::seconds fin_grace{10};    // closed connection's tracker kept for late retransmissions

@@ -90,7 +90,7 @@ bool PptpCallTable::close(const PptpCall& seen, uint64_t now) const {
   return move(seen.xlat, seen.call.state, VPNPT_PPTP_CALL_CLOSING, seen.call.server);
 }
 
-bool PptpCallTable::free(const PptpCall& seen) const {
+bool PptpCallTable::free(const PptpCall& seen, uint64_t now) const {
   // CLAIMED: the hooks ignore the slot from here on, and none moves it.
   if (!move(seen.xlat, seen.call.state, VPNPT_PPTP_CALL_CLAIMED, seen.call.server)) return false;
   vpnpt_pptp_call& c = calls_[seen.xlat];
@@ -102,9 +102,11 @@ bool PptpCallTable::free(const PptpCall& seen) const {
     __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&gre_[slot - 1]), &expected, uint64_t{0}, false,
                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   }
-  // All zeros, the state last: a hook that claims the slot sees it whole.
+  // All zeros but the quarantine, the state last: a hook that claims the slot sees it whole.
   vpnpt_pptp_call empty{};
   empty.state = VPNPT_PPTP_CALL_CLAIMED;
+  empty.server = seen.call.server;
+  empty.closed_ns = now;
   std::memcpy(reinterpret_cast<char*>(&c) + sizeof(c.state), reinterpret_cast<const char*>(&empty) + sizeof(c.state),
               sizeof(c) - sizeof(c.state));
   __atomic_store_n(&c.state, uint32_t{VPNPT_PPTP_CALL_FREE}, __ATOMIC_RELEASE);

@@ -52,8 +52,9 @@ class PptpCallTable {
 
   // Frees the call @seen if it is still in the state it was seen in: first
   // takes the slot out of the hooks' sight, then frees the GRE index slot it
-  // holds *now* (if that still names it), then publishes the slot as free.
-  bool free(const PptpCall& seen) const;
+  // holds *now* (if that still names it), then publishes the slot as free,
+  // quarantined toward its server from @now (VPNPT_PPTP_QUARANTINE_NS).
+  bool free(const PptpCall& seen, uint64_t now) const;
 
  private:
   PptpCallTable(MappedArray<vpnpt_pptp_call> calls, MappedArray<vpnpt_pptp_gre_slot> gre)

@@ -272,6 +272,12 @@ struct vpnpt_event {
 #define VPNPT_PPTP_GRE_SLOTS 131072 /* outbound GRE index: twice the calls, a power of two */
 #define VPNPT_PPTP_GRE_PROBES 8     /* index slots one (client, server, server id) may use */
 #define VPNPT_PPTP_ALLOC_PROBES 16  /* call table slots one client call may use */
+/* A freed translated id is not given to a new call toward the same server
+ * for this long: the server may still send GRE for the old call (it drops a
+ * call only when its control connection's echoes fail, minutes later), and
+ * that GRE must not reach another client. A freed slot keeps its server and,
+ * in closed_ns, when it was freed. */
+#define VPNPT_PPTP_QUARANTINE_NS (300ull * 1000000000ull)
 
 /*
  * A PPTP call as the gateway sees it. The client (PNS) on the LAN chose
@@ -288,7 +294,8 @@ struct vpnpt_event {
  * of state FREE -> CLAIMED, filled, then set REQUESTED; both hooks update
  * it in place. The daemon changes it in place too, with the same
  * compare-and-swap of (state, server): to CLOSING, or CLAIMED (the hooks
- * ignore it), index slot freed, zeroed, then FREE (loader/pptp_table.h).
+ * ignore it), index slot freed, zeroed but for server and closed_ns (the
+ * quarantine below), then FREE (loader/pptp_table.h).
  */
 enum vpnpt_pptp_call_state {
 	VPNPT_PPTP_CALL_FREE = 0,

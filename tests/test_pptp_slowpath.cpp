@@ -18,6 +18,7 @@ namespace {
 
 const uint32_t kPub = ip("203.0.113.1");
 const uint32_t kSrv = ip("203.0.113.7");
+const uint32_t kSrv2 = ip("198.51.100.7");
 const uint32_t kA = ip("192.168.1.10");
 const uint32_t kB = ip("192.168.1.11");
 constexpr uint64_t kSec = 1000000000ull;
@@ -82,6 +83,50 @@ TEST_CASE("slow path: an established call expires after 5 minutes without traffi
   CHECK(r.sp.sweep(t0 + 301 * kSec).expired_idle == 1);
   CHECK(r.calls() == 0);
   CHECK(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 0);
+}
+
+TEST_CASE("slow path: a call without GRE lives while its control connection keeps echoing", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t x = r.request(a, 1000);
+  r.answer(a, 0, x);
+  // The call's last GRE was 400 s ago ...
+  uint32_t k = x;
+  vpnpt_pptp_call c{};
+  REQUIRE(bpf_map_lookup_elem(r.dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &c) == 0);
+  c.last_seen_ns -= 400 * kSec;
+  REQUIRE(bpf_map_update_elem(r.dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &c, BPF_EXIST) == 0);
+  // ... but the server's Echo-Request and the client's reply crossed the connection just now.
+  REQUIRE(run_xdp(r.dp.progs.wan_fd(), a.down.data(pptp::message(pptp::ECHORQ))).verdict == XDP_PASS);
+  REQUIRE(run_xdp(r.dp.progs.lan_fd(), a.up.data(pptp::message(pptp::ECHORP))).verdict == XDP_PASS);
+  uint64_t t0 = monotonic_ns();
+  CHECK(r.sp.sweep(t0 + 200 * kSec).expired_idle == 0);
+  CHECK(r.state(x) == VPNPT_PPTP_CALL_ESTABLISHED);
+  // When the connection falls silent too, the call goes.
+  CHECK(r.sp.sweep(t0 + 301 * kSec).expired_idle == 1);
+  CHECK(r.calls() == 0);
+}
+
+TEST_CASE("slow path: an expired call's id is not given to another client toward that server at once",
+          "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  uint16_t xa = r.request(a, 1000);
+  r.answer(a, 0, xa);
+  REQUIRE(xa == 1000);  // a lone client keeps its own Call ID
+  REQUIRE(r.sp.sweep(monotonic_ns() + 301 * kSec).expired_idle == 1);
+  REQUIRE(r.calls() == 0);
+
+  // The server may still send GRE for id 1000 (it has not noticed A is gone): B must not get it.
+  auto b = r.conn(kB, 40000, 40001);
+  uint16_t xb = r.request(b, 1000);
+  CHECK(xb != 1000);
+  // Toward another server, the id is free to use.
+  pptp::TcpFlow up{kB, kSrv2, 40002, 1723, 10};
+  REQUIRE(run_xdp(r.dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
+  auto o = run_xdp(r.dp.progs.lan_fd(), up.data(pptp::ocrq(1000)));
+  REQUIRE(o.verdict == XDP_PASS);
+  CHECK(pptp::be16_at(o.out, pptp::kTcpPayloadOffset + 12) == 1000);
 }
 
 TEST_CASE("slow path: closing the control connection ends its calls only", "[pptp][slowpath]") {
@@ -188,13 +233,13 @@ TEST_CASE("slow path: a call answered after the daemon's copy keeps its GRE inde
 
   // A decision from the old copy finds the call moved on and changes nothing.
   CHECK_FALSE(table->close(seen, monotonic_ns()));
-  CHECK_FALSE(table->free(seen));
+  CHECK_FALSE(table->free(seen, monotonic_ns()));
   CHECK(r.state(x) == VPNPT_PPTP_CALL_ESTABLISHED);
   CHECK(table->read(x).call.gre_slot != 0);
 
   // Closed and freed from a fresh read, the index slot it holds now goes with it.
   REQUIRE(table->close(table->read(x), monotonic_ns()));
-  REQUIRE(table->free(table->read(x)));
+  REQUIRE(table->free(table->read(x), monotonic_ns()));
   CHECK(r.calls() == 0);
   CHECK(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 0);
 }
