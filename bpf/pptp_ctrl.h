@@ -195,8 +195,12 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 		w->note = VPNPT_REASON_PPTP_NO_CALL;
 		return 0;
 	}
-	if (type == PPTP_OCRP) {
+	/* The connection's port on the public IP, which the server's CDN is matched by: from
+	 * its answer (OCRP) to an outgoing call, from its first message naming an incoming one
+	 * (ICCN; the client's ICRP went out before the public port could be known here). */
+	if (!call->ctrl_public_port || type == PPTP_OCRP)
 		call->ctrl_public_port = w->dport;
+	if (type == PPTP_OCRP) {
 		if (st->hdr[16] == 1) /* result code 1: Connected */
 			w->stop = pptp_establish(call, xlat, id);
 		else

@@ -166,6 +166,8 @@ TEST_CASE("PPTP: an incoming call is set up by the client's Incoming-Call-Reply"
   REQUIRE(t.call_state(tb, &call));
   CHECK(call.state == VPNPT_PPTP_CALL_ESTABLISHED);
   CHECK(ntohs(call.server_call_id) == 300);
+  // The connection's public port, which the server's Call-Disconnect-Notify is matched by.
+  CHECK(ntohs(call.ctrl_public_port) == 40001);
 }
 
 TEST_CASE("PPTP: TCP may cut and glue messages anywhere", "[pptp][ctrl][tcp]") {

@@ -193,6 +193,19 @@ TEST_CASE("slow path: Call-Disconnect-Notify closes exactly the named call", "[p
   CHECK(r.state(xa) == VPNPT_PPTP_CALL_ESTABLISHED);
 }
 
+TEST_CASE("slow path: the server's Call-Disconnect-Notify closes an incoming call too", "[pptp][slowpath]") {
+  Rig r;
+  auto a = r.conn(kA, 40000, 40000);
+  REQUIRE(run_xdp(r.dp.progs.wan_fd(), a.down.data(pptp::icrq(300))).verdict == XDP_PASS);
+  auto o = run_xdp(r.dp.progs.lan_fd(), a.up.data(pptp::icrp(7, 300)));
+  REQUIRE(o.verdict == XDP_PASS);
+  uint16_t x = pptp::be16_at(o.out, pptp::kTcpPayloadOffset + 12);
+  REQUIRE(run_xdp(r.dp.progs.wan_fd(), a.down.data(pptp::iccn(x))).verdict == XDP_PASS);
+  REQUIRE(r.state(x) == VPNPT_PPTP_CALL_ESTABLISHED);
+  CHECK(r.sp.on_disconnect(kSrv, htons(300), htons(40000), monotonic_ns()) == 1);
+  CHECK(r.state(x) == VPNPT_PPTP_CALL_CLOSING);
+}
+
 TEST_CASE("slow path: reaping an old call leaves a newer call's index entries alone", "[pptp][slowpath]") {
   Rig r;
   auto a = r.conn(kA, 40000, 40000);
