@@ -139,11 +139,16 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
   uint16_t want = hidden ? 0 : htons(*p->msg.assigned_tunnel);
 
   // The source's tunnels toward this server; a retransmitted request of one gets the same answer.
+  // That includes a tunnel the server already answered whose client never confirmed it (the
+  // answer was lost on the LAN) while the client may still be resending: a second tunnel would
+  // be a phantom the server sets up, whose StopCCN reaches the client under the same id.
   auto mine = table_->find_outbound(p->saddr, p->daddr, p->sport);
   bool known = false;
   for (uint16_t x : mine) {
     auto t = table_->get(x);
-    if (t.state == VPNPT_L2TP_REQUESTED && t.client_tunnel_id == want &&
+    bool unconfirmed = t.state == VPNPT_L2TP_ESTABLISHED && !(t.flags & VPNPT_L2TP_F_CONFIRMED) &&
+                       now_ns - std::min<uint64_t>(now_ns, t.created_ns) < ns(t_.unanswered);
+    if ((t.state == VPNPT_L2TP_REQUESTED || unconfirmed) && t.client_tunnel_id == want &&
         bool(t.flags & VPNPT_L2TP_F_PORT_NAT) == hidden) {
       s.xid = x;
       s.tunnel = t;
@@ -239,7 +244,8 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
   auto p = parse_punt(rec);
   if (!table_ || !p || !p->msg.control || !p->msg.type) return;
   uint16_t type = p->msg.type;
-  if (type != kL2tpSccrp && type != kL2tpStopccn && type != kL2tpIcrq && type != kL2tpOcrq && type != kL2tpCdn)
+  if (type != kL2tpSccrp && type != kL2tpScccn && type != kL2tpStopccn && type != kL2tpIcrq && type != kL2tpOcrq &&
+      type != kL2tpCdn)
     return;
 
   std::optional<uint16_t> xid;
@@ -261,6 +267,9 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
       if (rec.dir != VPNPT_DIR_INBOUND) return;
       if (p->msg.assigned_tunnel) t.server_tunnel_id = htons(*p->msg.assigned_tunnel);
       if (t.state == VPNPT_L2TP_REQUESTED) __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_ESTABLISHED}, __ATOMIC_RELEASE);
+      break;
+    case kL2tpScccn:
+      if (rec.dir == VPNPT_DIR_OUTBOUND) __atomic_fetch_or(&t.flags, uint32_t{VPNPT_L2TP_F_CONFIRMED}, __ATOMIC_RELEASE);
       break;
     case kL2tpStopccn:
       if (t.state == VPNPT_L2TP_CLOSING) return;

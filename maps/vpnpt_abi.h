@@ -573,6 +573,7 @@ enum vpnpt_l2tp_tunnel_state {
 
 enum vpnpt_l2tp_tunnel_flags {
 	VPNPT_L2TP_F_PORT_NAT = 1u << 0, /* Assigned Tunnel ID hidden: demultiplexed by public port only */
+	VPNPT_L2TP_F_CONFIRMED = 1u << 1,/* the client's SCCCN passed: a later SCCRQ of its id is a new tunnel (daemon only) */
 };
 
 /* Written by the daemon (setup, state), updated by the hooks (counters, stamps, server_port). */

@@ -162,6 +162,33 @@ TEST_CASE("L2TP setup: a retransmitted request gets the same tunnel", "[l2tp][ne
   CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 2);
 }
 
+TEST_CASE("L2TP setup: a request resent after its answer was lost gets the same tunnel, not a second one",
+          "[l2tp][netns]") {
+  SlowRig g;
+  auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  REQUIRE(a.sent);
+  // The server answers; vpnpt passes the SCCRP on, and it is lost on the LAN.
+  g.wan(g.from_server(1701, 1701, l2::sccrp(100, 7)));
+  g.feed_copies(monotonic_ns());
+  REQUIRE(g.tunnel(a.xid).state == VPNPT_L2TP_ESTABLISHED);
+
+  auto again = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+  REQUIRE(again.sent);
+  CHECK_FALSE(again.new_tunnel);
+  CHECK(again.xid == a.xid);
+  CHECK(g.dp.entries(VPNPT_MAP_L2TP_TUNNELS) == 1);
+  CHECK(g.sent.back().frame == g.sent.front().frame);  // the server sees its duplicate, nothing new
+
+  SECTION("once the client confirmed the tunnel (SCCCN), a new request is a new tunnel") {
+    g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::control(7, 0, 1, 1, 3)));
+    g.feed_copies(monotonic_ns());
+    auto fresh = g.request(L2tpRig::kA, 1701, l2::sccrq(100));
+    REQUIRE(fresh.sent);
+    CHECK(fresh.new_tunnel);
+    CHECK(fresh.xid != a.xid);
+  }
+}
+
 TEST_CASE("L2TP setup: a hidden Tunnel ID falls back to per-port NAT", "[l2tp][netns]") {
   SlowRig g;
   g.request(L2tpRig::kA, 1701, l2::sccrq(100));
