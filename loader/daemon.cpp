@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,7 @@ struct Ctx {
   IpsecSlowPath ipsec;
   L2tpSlowPath l2tp;
   const DaemonOptions& opts;
+  uint32_t flushed_off = 0;  // protocols off (or deferred) whose sessions this daemon has flushed
 };
 
 vpnpt_diag_entry diag_entry(uint32_t kind, uint32_t reason, uint32_t host, uint32_t server, uint32_t id);
@@ -151,7 +153,6 @@ void check_kernel_helper(Ctx& c) {
                  "IDs twice, which limits PPTP to what the kernel supports. Remove the helper to use vpnpt's PPTP "
                  "passthrough",
                  evidence);
-    c.pptp.flush();
   } else {
     cfg->deferred &= ~VPNPT_SW_PPTP;
     spdlog::info("the kernel's PPTP helper is gone; vpnpt translates PPTP again");
@@ -160,13 +161,38 @@ void check_kernel_helper(Ctx& c) {
   (void)c.att.maps.set_config(*cfg);
 }
 
+// Only the daemon writes session state: a protocol switched off (by `vpnpt
+// set`, a reload, the config at start, or deferred to the kernel's helper)
+// has its sessions flushed here, once per switch-off.
+void apply_switches(Ctx& c) {
+  auto cfg = c.att.maps.config();
+  if (!cfg) return;
+  uint32_t active = cfg->switches & ~cfg->deferred;
+  struct {
+    uint32_t bit;
+    const char* name;
+    std::function<uint32_t()> flush;
+  } protocols[] = {{VPNPT_SW_PPTP, "PPTP", [&] { return c.pptp.flush(); }},
+                   {VPNPT_SW_IPSEC, "IPsec", [&] { return c.ipsec.flush(); }},
+                   {VPNPT_SW_L2TP, "L2TP", [&] { return c.l2tp.flush(); }}};
+  for (auto& p : protocols) {
+    if (active & p.bit) {
+      c.flushed_off &= ~p.bit;
+    } else if (!(c.flushed_off & p.bit)) {
+      uint32_t n = p.flush();
+      c.flushed_off |= p.bit;
+      if (n) spdlog::info("{} passthrough is off: {} session(s) flushed", p.name, n);
+    }
+  }
+}
+
 int on_l2tp_punt(void* ctx, void* data, size_t size) {
   auto* c = static_cast<Ctx*>(ctx);
   if (size < sizeof(vpnpt_l2tp_punt)) return 0;
   const auto* rec = static_cast<const vpnpt_l2tp_punt*>(data);
   auto cfg = c->att.maps.config();
   if (!cfg) return 0;
-  auto s = c->l2tp.on_punt(*rec, size, cfg->public_ip, monotonic_ns());
+  auto s = c->l2tp.on_punt(*rec, size, cfg->public_ip, monotonic_ns(), switched_on(*c, VPNPT_SW_L2TP));
   if (!s) return 0;
   if (s->sent && s->new_tunnel) {
     auto d = diag_entry(VPNPT_DIAG_L2TP_TUNNEL, 0, s->tunnel.client, s->tunnel.server,
@@ -329,6 +355,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
   if (opts.detect_kernel_helpers) check_kernel_helper(ctx);
+  apply_switches(ctx);  // what is off at start (adopted, or set while no daemon ran) is flushed first
   auto quotas = QuotaAdjuster::open(att.maps.quotas().quota);
   if (!quotas) return quotas.error();
   bool quota_failing = false;
@@ -443,6 +470,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           }
           for (const auto& rel : ctx.ipsec.tick(now))
             if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
+          apply_switches(ctx);
           if (++tick % 10 == 0) {
             ctx.pptp.sweep(now);
             ctx.l2tp.sweep(now);

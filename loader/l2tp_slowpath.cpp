@@ -66,11 +66,13 @@ std::string tunnel_name(uint16_t xid, const vpnpt_l2tp_tunnel& t) {
 }  // namespace
 
 std::optional<L2tpSetup> L2tpSlowPath::on_punt(const vpnpt_l2tp_punt& rec, size_t size, uint32_t public_ip,
-                                               uint64_t now_ns) {
+                                               uint64_t now_ns, bool switched_on) {
   if (size < sizeof(rec)) return std::nullopt;  // records are fixed-size
   if (rec.kind == VPNPT_PUNT_SETUP) {
     L2tpSetup s;
-    if (now_ns > rec.ktime_ns && now_ns - rec.ktime_ns > static_cast<uint64_t>(t_.setup_stale.count()) * 1000000ull)
+    if (!switched_on)
+      s.refusal = VPNPT_L2TP_REFUSE_SWITCHED_OFF;
+    else if (now_ns > rec.ktime_ns && now_ns - rec.ktime_ns > static_cast<uint64_t>(t_.setup_stale.count()) * 1000000ull)
       s.refusal = VPNPT_L2TP_REFUSE_STALE;
     else
       s = setup(rec, public_ip, now_ns);

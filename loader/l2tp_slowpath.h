@@ -48,7 +48,7 @@ struct L2tpStats {
   uint64_t tunnels_set_up = 0;
   uint64_t ids_translated = 0;    // the client's Tunnel ID collided and was rewritten
   uint64_t port_nat = 0;          // hidden Tunnel ID: per-port NAT
-  std::array<uint64_t, 7> refused{};   // by enum vpnpt_l2tp_refusal
+  std::array<uint64_t, VPNPT_L2TP_REFUSE_MAX> refused{};  // by enum vpnpt_l2tp_refusal
   std::array<uint64_t, 8> ended{};     // by enum vpnpt_diag_close
 };
 
@@ -66,7 +66,10 @@ class L2tpSlowPath {
   const Status& ready() const { return ready_; }
 
   // A record from the punt ring. SETUP records return what was done with them.
-  std::optional<L2tpSetup> on_punt(const vpnpt_l2tp_punt& rec, size_t size, uint32_t public_ip, uint64_t now_ns);
+  // A tunnel request queued before L2TP was switched off (@switched_on false) is refused: the
+  // daemon flushed L2TP's tunnels when the switch went off, and none may appear after that.
+  std::optional<L2tpSetup> on_punt(const vpnpt_l2tp_punt& rec, size_t size, uint32_t public_ip, uint64_t now_ns,
+                                   bool switched_on = true);
 
   void sweep(uint64_t now_ns);
   // Removes every tunnel (L2TP was switched off). Returns how many.

@@ -195,10 +195,9 @@ int cmd_set(const std::string& proto, const std::string& value, const std::strin
   if (!on) return fail(on.error());
   auto id = pick_attachment(wan);
   if (!id) return fail(id.error());
-  auto flushed = set_switch(*id, *bit, *on);
-  if (!flushed) return fail(flushed.error());
+  if (auto s = set_switch(*id, *bit, *on); !s) return fail(s.error());
   spdlog::info("{} passthrough {} on {}{}", proto, *on ? "on" : "off", id->wan_if,
-               *on ? "" : fmt::format("; {} session(s) flushed", *flushed));
+               *on ? "" : "; the daemon flushes its sessions (at once, or when it next starts)");
   return 0;
 }
 

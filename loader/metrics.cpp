@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <iterator>
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/data_path.h"
@@ -172,8 +173,10 @@ class MapCollector : public prometheus::Collectable {
     l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_port_nat), {{"how", "per_port_nat"}}));
     MetricFamily l2tp_refused{"vpnpt_l2tp_setups_refused_total", "L2TP tunnel requests not forwarded, by why",
                               MetricType::Counter, {}};
-    const char* lref[] = {"", "no_free_tunnel_id", "table_full", "malformed", "no_free_port", "stale", "host_quota"};
-    for (int i = 1; i <= 6; ++i)
+    const char* lref[] = {"",      "no_free_tunnel_id", "table_full", "malformed", "no_free_port",
+                          "stale", "host_quota",        "switched_off"};
+    static_assert(std::size(lref) == VPNPT_L2TP_REFUSE_MAX, "a name for every enum vpnpt_l2tp_refusal");
+    for (int i = 1; i < VPNPT_L2TP_REFUSE_MAX; ++i)
       l2tp_refused.metric.push_back(counter(v(slow_->l2tp_refused[i]), {{"reason", lref[i]}}));
     MetricFamily l2tp_ended{"vpnpt_l2tp_tunnels_ended_total", "L2TP tunnels ended, by why", MetricType::Counter, {}};
     const char* lend[] = {"", "", "", "unanswered", "idle", "flushed", "stopccn"};

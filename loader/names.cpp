@@ -104,6 +104,7 @@ std::string_view l2tp_refusal_text(uint32_t refusal) {
              "shares its port by Tunnel ID)";
     case VPNPT_L2TP_REFUSE_STALE: return "it waited too long in the queue (the daemon was busy or down); the client resends";
     case VPNPT_L2TP_REFUSE_HOST_QUOTA: return "that LAN host already holds its share of L2TP tunnels (256)";
+    case VPNPT_L2TP_REFUSE_SWITCHED_OFF: return "L2TP passthrough was switched off while the request waited";
     default: return "unknown";
   }
 }

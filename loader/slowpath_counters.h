@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "../maps/vpnpt_abi.h"
+
 namespace vpnpt {
 
 struct SlowPathCounters {
@@ -22,7 +24,7 @@ struct SlowPathCounters {
   std::atomic<uint64_t> l2tp_tunnels_same_id{0};             // set up with the client's own Tunnel ID
   std::atomic<uint64_t> l2tp_tunnels_translated_id{0};       // set up with a rewritten Tunnel ID
   std::atomic<uint64_t> l2tp_tunnels_port_nat{0};            // set up with per-port NAT (hidden Tunnel ID)
-  std::array<std::atomic<uint64_t>, 7> l2tp_refused{};       // by enum vpnpt_l2tp_refusal (index 1..6)
+  std::array<std::atomic<uint64_t>, VPNPT_L2TP_REFUSE_MAX> l2tp_refused{};  // by enum vpnpt_l2tp_refusal (from 1)
   std::array<std::atomic<uint64_t>, 8> l2tp_ended{};         // by enum vpnpt_diag_close (index 1..6)
 };
 

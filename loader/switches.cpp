@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/pinned_maps.h"
-#include "loader/pptp_slowpath.h"
 
 namespace vpnpt {
 
@@ -20,7 +19,7 @@ Result<bool> parse_on_off(const std::string& value) {
   return make_error("'" + value + "' is neither on nor off");
 }
 
-Result<uint32_t> set_switch(const AttachmentId& id, uint32_t bit, bool on) {
+Status set_switch(const AttachmentId& id, uint32_t bit, bool on) {
   auto maps = PinnedMaps::open(id.pin_dir);
   if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
   auto cfg = maps->config();
@@ -30,13 +29,8 @@ Result<uint32_t> set_switch(const AttachmentId& id, uint32_t bit, bool on) {
   else
     cfg->switches &= ~bit;
   cfg->generation++;
-  // Config first: from here on the data plane creates no new sessions of the protocol.
-  VPNPT_TRY(maps->set_config(*cfg));
-  uint32_t flushed = 0;
-  if (!on && bit == VPNPT_SW_PPTP) flushed = PptpSlowPath(maps->pptp(), PptpTimeouts{}).flush();
-  if (!on && bit == VPNPT_SW_IPSEC) flushed = IpsecSlowPath(maps->ipsec(), BinderConfig{}, IpsecTimeouts{}).flush();
-  if (!on && bit == VPNPT_SW_L2TP) flushed = L2tpSlowPath(maps->l2tp(), L2tpTimeouts{}, {}).flush();
-  return flushed;
+  // From here on the data plane creates no new sessions of the protocol; the daemon flushes the old.
+  return maps->set_config(*cfg);
 }
 
 }  // namespace vpnpt

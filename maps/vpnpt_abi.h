@@ -799,6 +799,8 @@ enum vpnpt_l2tp_refusal {
 	VPNPT_L2TP_REFUSE_NO_PORT = 4,   /* hidden Tunnel ID and no free public port for per-port NAT */
 	VPNPT_L2TP_REFUSE_STALE = 5,     /* queued too long (the daemon was not running) */
 	VPNPT_L2TP_REFUSE_HOST_QUOTA = 6,/* the LAN host already holds its share of tunnels */
+	VPNPT_L2TP_REFUSE_SWITCHED_OFF = 7,/* queued before L2TP was switched off (or deferred) */
+	VPNPT_L2TP_REFUSE_MAX
 };
 #define VPNPT_HOST_MAX_TUNNELS 256
 

@@ -221,6 +221,13 @@ TEST_CASE("L2TP setup: stale and malformed requests are refused, nothing install
   REQUIRE(s);
   CHECK(!s->sent);
   CHECK(s->refusal == VPNPT_L2TP_REFUSE_STALE);
+  // Queued before L2TP was switched off: the daemon flushed L2TP when it went off, and sets
+  // nothing up after that.
+  auto off = g.sp.on_punt(p[0], sizeof(p[0]), L2tpRig::kPub, p[0].ktime_ns, false);
+  REQUIRE(off);
+  CHECK(!off->sent);
+  CHECK(off->refusal == VPNPT_L2TP_REFUSE_SWITCHED_OFF);
+  CHECK(g.sp.stats().refused[VPNPT_L2TP_REFUSE_SWITCHED_OFF] == 1);
 
   // A "request" without an Assigned Tunnel ID.
   auto m = g.request(L2tpRig::kA, 1701, l2::control(0, 0, 0, 0, 1, {{7, Bytes{'x'}}}));
