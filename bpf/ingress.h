@@ -120,7 +120,7 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 
 	reason = parse_l2_l3(&c, &p, cfg_vlan_depth, cfg_no_l2);
 	if (reason) {
-		count_malformed(dir, reason, bytes, ctx->ingress_ifindex, &p);
+		count_malformed(ctx, dir, reason, bytes, &p);
 		return CTX_PASS;
 	}
 	if (!p.ip) {
@@ -131,7 +131,7 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 	reason = VPNPT_REASON_NONE;
 	cls = classify(&c, &p, &reason);
 	if (cls == VPNPT_CLASS_MALFORMED) {
-		count_malformed(dir, reason, bytes, ctx->ingress_ifindex, &p);
+		count_malformed(ctx, dir, reason, bytes, &p);
 		return CTX_PASS;
 	}
 	count_class(dir, cls, bytes);

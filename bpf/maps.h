@@ -48,12 +48,19 @@ struct {
 
 #include "ifaces_map.h"
 
-/* Recent noteworthy packets for `vpnpt diagnose`; the loader drains it. */
+/* Events the daemon acts on (maps/vpnpt_abi.h: which kinds); the daemon drains it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, VPNPT_EVENTS_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_events_v2 SEC(".maps");
+
+/* Reports for `vpnpt diagnose` (junk, drops, unknown sessions); the daemon drains it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VPNPT_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_diag_events_v1 SEC(".maps");
 
 /* PPTP calls, indexed by translated Call ID (maps/vpnpt_abi.h). LAN hook claims, both hooks update, daemon frees. */
 struct {

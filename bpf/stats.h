@@ -32,13 +32,18 @@ static __always_inline void count_reason(__u32 dir, enum vpnpt_reason reason, __
 		count_slot(&vpnpt_reasons_v6, vpnpt_reason_index(dir, reason), bytes);
 }
 
-/* Reports to the diagnose ring. Best effort: a full ring loses the event, never the packet. */
+/*
+ * Reports an event: diagnostic kinds to their own ring, so that a flood of
+ * them cannot take the room of the events the daemon acts on. Best effort:
+ * a full ring loses the event, never the packet.
+ */
 static __always_inline void emit_event(__u32 kind, __u32 reason, __u32 dir, __u32 ifindex, __be32 saddr,
 				       __be32 daddr, __be16 sport, __be16 dport, __u32 id)
 {
 	if (!cfg_events)
 		return;
-	struct vpnpt_event *ev = bpf_ringbuf_reserve(&vpnpt_events_v2, sizeof(*ev), 0);
+	void *ring = vpnpt_event_is_diag(kind) ? (void *)&vpnpt_diag_events_v1 : (void *)&vpnpt_events_v2;
+	struct vpnpt_event *ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
 	if (!ev)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -80,14 +85,19 @@ static __noinline void report_limited(struct __ctx_buff *ctx, __u32 what, __be32
 		   (__u32)key);
 }
 
-/* Counts a malformed packet under its reason and reports it to the diagnose ring. */
-static __always_inline void count_malformed(__u32 dir, enum vpnpt_reason reason, __u64 bytes,
-					    __u32 ifindex, const struct pkt *p)
+/*
+ * Counts a malformed packet under its reason, and reports it, at most once
+ * per 100 ms per (source, IP protocol): every one is counted, a flood of
+ * them is not reported one by one.
+ */
+static __always_inline void count_malformed(struct __ctx_buff *ctx, __u32 dir, enum vpnpt_reason reason,
+					    __u64 bytes, const struct pkt *p)
 {
 	count_class(dir, VPNPT_CLASS_MALFORMED, bytes);
 	count_reason(dir, reason, bytes);
-	emit_event(VPNPT_EV_MALFORMED, reason, dir, ifindex, p->ip ? p->ip->saddr : 0, p->ip ? p->ip->daddr : 0, 0, 0,
-		   p->ip ? p->ip_proto : 0);
+	__be32 saddr = p->ip ? p->ip->saddr : 0;
+	report_limited(ctx, REPORT_WHAT(VPNPT_EV_MALFORMED, reason, dir), saddr, p->ip ? p->ip->daddr : 0,
+		       REPORT_KEY(saddr, p->ip ? p->ip_proto : 0));
 }
 
 #endif

@@ -399,6 +399,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   if (!rb) return make_error("cannot open the events ring buffer", errno);
   if (ring_buffer__add(rb.get(), att.maps.l2tp_punt_fd(), on_l2tp_punt, &ctx) != 0)
     return make_error("cannot open the L2TP ring buffer", errno);
+  // Last: the rings are drained in this order, what the daemon acts on first.
+  if (ring_buffer__add(rb.get(), att.maps.diag_events_fd(), on_event, &ctx) != 0)
+    return make_error("cannot open the diagnostic events ring buffer", errno);
   heartbeat(att, true);
 
   std::unique_ptr<MetricsServer> metrics;

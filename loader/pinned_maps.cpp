@@ -63,6 +63,7 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.config_, VPNPT_MAP_CONFIG},
                {&m.ifaces_, VPNPT_MAP_IFACES},
                {&m.events_, VPNPT_MAP_EVENTS},
+               {&m.diag_events_, VPNPT_MAP_DIAG_EVENTS},
                {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
                {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
                {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},

@@ -46,6 +46,7 @@ class PinnedMaps {
   Result<std::vector<MapFill>> fill_levels() const;
 
   int events_fd() const { return events_.get(); }
+  int diag_events_fd() const { return diag_events_.get(); }
   int diag_fd() const { return diag_.get(); }
   IpsecMaps ipsec() const { return {esp_in_.get(), esp_out_.get()}; }
   PptpMaps pptp() const { return {pptp_calls_.get(), pptp_gre_out_.get(), pptp_streams_.get()}; }
@@ -57,7 +58,7 @@ class PinnedMaps {
   QuotaMaps quotas() const { return {host_quota_.get(), pptp_calls_.get(), pptp_streams_.get(), esp_out_.get()}; }
 
  private:
-  Fd counters_, xlat_, reasons_, config_, ifaces_, events_;
+  Fd counters_, xlat_, reasons_, config_, ifaces_, events_, diag_events_;
   Fd pptp_calls_, pptp_gre_out_, pptp_streams_;
   Fd esp_in_, esp_out_, diag_;
   Fd l2tp_tunnels_, l2tp_out_, l2tp_ports_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_, lan_l2_;

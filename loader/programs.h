@@ -130,6 +130,7 @@ struct UnpinnedPrograms {
   int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v6); }
   int config_fd() const { return bpf_map__fd(lan->maps.vpnpt_config_v1); }
   int events_fd() const { return bpf_map__fd(lan->maps.vpnpt_events_v2); }
+  int diag_events_fd() const { return bpf_map__fd(lan->maps.vpnpt_diag_events_v1); }
 };
 
 // Loads all four programs, or with @only just that hook's two (the other

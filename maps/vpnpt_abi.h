@@ -30,6 +30,7 @@
 #define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v2"
 #define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v2"
 #define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
+#define VPNPT_MAP_DIAG_EVENTS "vpnpt_diag_events_v1"
 #define VPNPT_MAP_DIAG "vpnpt_diag_v1"
 #define VPNPT_MAP_CONFIG "vpnpt_config_v1"
 #define VPNPT_MAP_L2TP_TUNNELS "vpnpt_l2tp_tunnels_v2"
@@ -235,7 +236,13 @@ struct vpnpt_undelivered_key {
 };
 #define VPNPT_UNDELIVERED_SLOTS 1024
 
-/* Data-plane event for the diagnose ring (ring buffer, best effort). */
+/*
+ * Data-plane events (ring buffers, best effort). Two rings, so that what
+ * anyone can send in bulk (junk, drops, traffic of unknown sessions) can
+ * never crowd out what the daemon acts on: vpnpt_events_v2 carries the
+ * control events (PPTP_CDN, PPTP_STOP, PPTP_CALL, ESP_UNKNOWN, NO_NEIGH),
+ * vpnpt_diag_events_v1 the diagnostic ones (vpnpt_event_is_diag()).
+ */
 enum vpnpt_event_kind {
 	VPNPT_EV_MALFORMED = 1,     /* reason = why */
 	VPNPT_EV_PPTP_CDN = 2,      /* server (saddr) disconnected its call id on the connection to dport */
@@ -264,6 +271,13 @@ struct vpnpt_event {
 };
 
 #define VPNPT_EVENTS_BYTES (256 * 1024)
+
+/* Reports only, for `vpnpt diagnose` and the log: the diagnostic ring. */
+static inline int vpnpt_event_is_diag(__u32 kind)
+{
+	return kind == VPNPT_EV_MALFORMED || kind == VPNPT_EV_DROP || kind == VPNPT_EV_GRE_UNKNOWN ||
+	       kind == VPNPT_EV_SWITCHED_OFF || kind == VPNPT_EV_L2TP_UNKNOWN;
+}
 
 /* ---------------------------------------------------------------- PPTP */
 

@@ -41,6 +41,7 @@ size_t drain_events(const Dataplane& dp) {
   };
   ring_buffer* rb = ring_buffer__new(dp.progs.events_fd(), cb, &n, nullptr);
   REQUIRE(rb != nullptr);
+  REQUIRE(ring_buffer__add(rb, dp.progs.diag_events_fd(), cb, &n) == 0);
   ring_buffer__consume(rb);
   ring_buffer__free(rb);
   return n;

@@ -1,8 +1,11 @@
-// Malformed packets are reported to the diagnose ring when the load-time
-// switch is on, and only counted when it is off.
+// Malformed packets are reported to the diagnostic ring when the load-time
+// switch is on, and only counted when it is off; the events the daemon acts
+// on have a ring of their own.
+#include <arpa/inet.h>
 #include <bpf/libbpf.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <vector>
 
 #include "prog_runner.h"
@@ -39,7 +42,8 @@ TEST_CASE("malformed packets produce one diagnose event each", "[bpf][events]") 
   REQUIRE(run_xdp(dp.progs.wan_fd(), frame(ip("198.51.100.9"), ip("203.0.113.1"), kProtoEsp, esp(1, 1))).verdict ==
           XDP_PASS);  // well-formed: no event
 
-  auto evs = drain(dp.progs.events_fd());
+  CHECK(drain(dp.progs.events_fd()).empty());  // nothing for the daemon to act on
+  auto evs = drain(dp.progs.diag_events_fd());
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].kind == VPNPT_EV_MALFORMED);
   CHECK(evs[0].reason == VPNPT_REASON_IP_TOTLEN);
@@ -56,6 +60,36 @@ TEST_CASE("with events off, malformed packets are only counted", "[bpf][events]"
   REQUIRE(run_xdp(dp.progs.lan_fd(), frame(ip("192.168.1.2"), ip("203.0.113.1"), kProtoUdp, udp(1, 2), bad)).verdict ==
           XDP_PASS);
   CHECK(drain(dp.progs.events_fd()).empty());
+  CHECK(drain(dp.progs.diag_events_fd()).empty());
   auto s = snapshot(dp.progs);
   CHECK(s.reasons[vpnpt_reason_index(VPNPT_DIR_OUTBOUND, VPNPT_REASON_IP_IHL)].packets == 1);
+}
+
+TEST_CASE("a flood of junk cannot starve the events the daemon acts on", "[bpf][events]") {
+  Dataplane dp(LoadConfig{2, true});
+  dp.configure(ip("203.0.113.1"));
+  // 50,000 malformed packets from many sources, nobody draining the rings: far more than
+  // they hold (256 KiB, 40-byte events).
+  Ipv4Opts bad;
+  bad.tot_len = 1500;
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < 50000; ++i) {
+    Bytes junk = frame(htonl(0xC6336400u + (i % 200)), ip("203.0.113.1"), kProtoUdp, udp(1, 2), bad);
+    REQUIRE(run_xdp(dp.progs.wan_fd(), junk).verdict == XDP_PASS);
+  }
+  // Then a server's ESP with an SPI no host is bound to: the binder must hear of it.
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(run_xdp(dp.progs.wan_fd(), frame(ip("198.51.100.7"), ip("203.0.113.1"), kProtoEsp, esp(0x5151, 1))).verdict ==
+          XDP_DROP);
+  bool heard = false;
+  for (const auto& e : drain(dp.progs.events_fd()))
+    heard = heard || (e.kind == VPNPT_EV_ESP_UNKNOWN && e.id == 0x5151 && e.saddr == ip("198.51.100.7"));
+  CHECK(heard);
+  // Every malformed packet is still counted; reports of them are limited per source.
+  auto s = snapshot(dp.progs);
+  CHECK(s.reasons[vpnpt_reason_index(VPNPT_DIR_INBOUND, VPNPT_REASON_IP_TOTLEN)].packets == 50000);
+  auto diag = drain(dp.progs.diag_events_fd());
+  INFO(diag.size() << " reports in " << ms << " ms");
+  CHECK(diag.size() >= 200);                                          // each source reported ...
+  CHECK(diag.size() <= 200 * (static_cast<size_t>(ms) / 100 + 2));  // ... at most once per 100 ms each
 }
