@@ -14,12 +14,15 @@ bool creates_child_sa(const IkeMessage& m) {
 }
 
 namespace {
+// Which sides of an IKEv1 Quick Mode have spoken (the map value).
+constexpr int kFromHost = 1, kFromServer = 2, kBothSides = kFromHost | kFromServer;
+
 // Exchanges still under way: IKEv2 ones are erased when they finish; IKEv1
-// Quick Modes stay (their third message follows) with a count of 2 or more.
+// Quick Modes stay (their third message follows) once both sides spoke.
 template <class Map>
 bool any_in_flight(const Map& exchanges) {
-  for (const auto& [k, n] : exchanges)
-    if (n < 2) return true;
+  for (const auto& [k, sides] : exchanges)
+    if (sides != kBothSides) return true;
   return false;
 }
 }  // namespace
@@ -33,8 +36,13 @@ bool IpsecBinder::advance(Owner& o, const IkeMessage& m, uint64_t now) {
     } else if (o.exchanges.erase(k)) {
       finished = true;
     }
-  } else if (++o.exchanges[k] == 2) {  // IKEv1 Quick Mode: the SAs are up after the second message
-    finished = true;
+  } else {
+    // IKEv1 Quick Mode: the SAs are up once the server answered the host's request; two
+    // messages of one side (retransmissions, junk) prove nothing.
+    int& sides = o.exchanges[k];
+    int before = sides;
+    sides |= m.from_host ? kFromHost : kFromServer;
+    finished = before != kBothSides && sides == kBothSides;
   }
   if (finished) {
     o.phase = Phase::Pending;

@@ -100,7 +100,7 @@ class IpsecBinder {
     Phase phase;
     uint64_t deadline;
     uint32_t unbound = 0;                    // finished CHILD_SA exchanges not yet bound
-    std::map<ExchangeKey, int> exchanges;    // in flight; value: messages seen (IKEv1 Quick Mode)
+    std::map<ExchangeKey, int> exchanges;    // in flight; value: which sides spoke (IKEv1 Quick Mode)
   };
   struct Stale {
     uint32_t host;

@@ -11,6 +11,12 @@ comes first, and prints one JSON line with what it sent.
   wan-tcp  --dst PUBLIC   TCP from port 1723 (a PPTP server's) with random sequence
                           numbers, flags cycling SYN, SYN-ACK, RST, FIN-ACK; to
                           --dport, or to a random public port if it is 0
+  frag     --dst ADDR     IPv4 fragments of UDP 1701 and ESP that never complete
+                          (first fragments with MF, then later ones; random IDs)
+  malformed --dst ADDR --ifname IF
+                          Ethernet frames (AF_PACKET, broadcast) whose IPv4 header
+                          is broken: IHL < 5, version 6, total length beyond the
+                          frame, header cut off
   lan-esp  --dst SERVER   ESP, every packet a new SPI (a LAN host opening SAs)
   lan-pptp --dst SERVER   PPTP Outgoing-Call-Requests, every one a new Call ID,
                           8 per TCP segment, a new crafted control stream every
@@ -47,7 +53,9 @@ def ocrq(call_id):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["wan-esp", "wan-gre", "wan-l2tp", "wan-tcp", "lan-esp", "lan-pptp"])
+    p.add_argument("mode", choices=["wan-esp", "wan-gre", "wan-l2tp", "wan-tcp", "frag", "malformed", "lan-esp",
+                                    "lan-pptp"])
+    p.add_argument("--ifname", help="malformed: the interface to send on")
     p.add_argument("--dport", type=int, default=0, help="wan-tcp: the public port to aim at (0: a random one each)")
     p.add_argument("--exclude", type=int, action="append", default=[],
                    help="wan-l2tp: a Tunnel ID never to send (a live tunnel's: a packet with it is that tunnel's by the mapping)")
@@ -60,9 +68,11 @@ def main():
     p.add_argument("--pps", type=float, default=0, help="packets (lan-pptp: Call IDs) per second at most (0: as fast as possible)")
     a = p.parse_args()
     rnd = random.Random(a.seed)
+    if a.mode == "malformed":
+        return malformed(a, rnd)
     proto = {"wan-esp": IPPROTO_ESP, "lan-esp": IPPROTO_ESP, "wan-gre": IPPROTO_GRE, "lan-pptp": socket.IPPROTO_TCP,
-             "wan-tcp": socket.IPPROTO_TCP, "wan-l2tp": socket.IPPROTO_UDP}[a.mode]
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+             "wan-tcp": socket.IPPROTO_TCP, "wan-l2tp": socket.IPPROTO_UDP, "frag": socket.IPPROTO_RAW}[a.mode]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)  # IPPROTO_RAW: we write the IP header (IP_HDRINCL)
     s.connect((a.dst, 0))
     src = s.getsockname()[0]
     sent = errors = 0
@@ -88,6 +98,13 @@ def main():
                               65535, 0, 0)
             pseudo = socket.inet_aton(src) + socket.inet_aton(a.dst) + struct.pack("!BBH", 0, 6, len(hdr))
             pkt = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
+        elif a.mode == "frag":
+            # The kernel fills in total length and checksum; fragment offset and MF stay ours.
+            l4 = (IPPROTO_ESP, socket.IPPROTO_UDP)[sent % 2]
+            body = struct.pack("!HHHH", 1701, 1701, 72, 0) + bytes(64) if l4 == socket.IPPROTO_UDP else bytes(72)
+            frag = 0x2000 if sent % 4 < 2 else rnd.randrange(1, 1 << 13)  # first fragments (MF), then later ones
+            pkt = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, rnd.randrange(1 << 16), frag, 64, l4, 0,
+                              socket.inet_aton(src), socket.inet_aton(a.dst)) + body
         elif a.mode == "wan-gre":
             pkt = struct.pack("!BBHHHI", 0x30, 0x01, 0x880B, 4, rnd.randrange(1 << 16), 1) + b"FLOD"
         else:
@@ -114,6 +131,40 @@ def main():
         if a.pps:
             time.sleep(max(0.0, t0 + sent / a.pps - time.monotonic()))
     print(json.dumps({"mode": a.mode, "src": src, "dst": a.dst, "sent": sent, "errors": errors,
+                      "seconds": round(time.monotonic() - t0, 3)}))
+    return 0
+
+
+def malformed(a, rnd):
+    """Broken IPv4 headers in Ethernet frames, sent to the broadcast address on --ifname."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((a.ifname, 0))
+    mac = s.getsockname()[4]
+    dst = socket.inet_aton(a.dst)
+    sent = errors = 0
+    t0 = time.monotonic()
+    while sent < a.count and time.monotonic() - t0 < a.max_time:
+        src = struct.pack("!I", 0xC6336400 + rnd.randrange(1, 255))  # 198.51.100.x
+        kind = sent % 4
+        ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 48, rnd.randrange(1 << 16), 0, 64, 17, 0, src, dst))
+        ip += struct.pack("!HHHH", 1701, 1701, 28, 0) + bytes(20)
+        if kind == 0:
+            ip[0] = 0x43                     # IHL 3
+        elif kind == 1:
+            ip[0] = 0x65                     # version 6 under EtherType IPv4
+        elif kind == 2:
+            ip[2:4] = struct.pack("!H", 1400)  # total length beyond the frame
+        else:
+            ip = ip[:12]                     # header cut off
+        frame = b"\xff" * 6 + mac + b"\x08\x00" + bytes(ip)
+        try:
+            s.send(frame)
+        except OSError:
+            errors += 1
+        sent += 1
+        if a.pps:
+            time.sleep(max(0.0, t0 + sent / a.pps - time.monotonic()))
+    print(json.dumps({"mode": a.mode, "ifname": a.ifname, "sent": sent, "errors": errors,
                       "seconds": round(time.monotonic() - t0, 3)}))
     return 0
 

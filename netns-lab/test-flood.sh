@@ -7,6 +7,8 @@
 #   WAN  L2TP with random Tunnel IDs from the LNS              (flood.py wan-l2tp)
 #   WAN  SYN, SYN-ACK, RST, FIN from the PPTP server's 1723 at random public
 #        ports, and at the public port of c1's control connection (flood.py wan-tcp)
+#   WAN  a fragment storm: ESP and UDP 1701 fragments that never complete (flood.py frag)
+#   WAN  broken IPv4 headers, and the same from the flooding LAN host (flood.py malformed)
 #   LAN  one host opening new PPTP calls, a new Call ID each    (flood.py lan-pptp)
 #   LAN  the same host opening new ESP SPIs toward the server   (flood.py lan-esp)
 #
@@ -20,6 +22,8 @@
 # and another host can still open a call and an SPI; the event ring and the
 # report limiter keep working (a new unknown SPI after the flood reaches
 # `vpnpt diagnose`).
+# (The fragment and malformed floods run at a quarter of FLOOD and PPS: they
+# share the servers' and c3's links with the others.)
 # Exit 0 pass, 1 fail, 77 skip. Env: N (packets per call/SA, 300),
 # INTERVAL (0.05), FLOOD (packets per WAN flood, 40000), LAN_FLOOD (new
 # calls and SPIs from the flooding host, 70000), FLOOD_TIME (s, 12), PPS
@@ -99,13 +103,22 @@ F6=$LAB_BG_PID
 lab_bg flood-wan-tcp-c1 ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" wan-tcp --dst "$PUB" --count 4000 \
 	--max-time "$FLOOD_TIME" --seed 5 --pps 1000 --dport "$C1_CTRL_PORT"
 F7=$LAB_BG_PID
+lab_bg flood-wan-frag ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" frag --dst "$PUB" \
+	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 6 --pps $((PPS / 4))
+F8=$LAB_BG_PID
+lab_bg flood-wan-malformed ip netns exec "$(lab_ns s1 s2)" "$LAB_PY" "$FLOODPY" malformed --dst "$PUB" --ifname eth0 \
+	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 7 --pps $((PPS / 4))
+F9=$LAB_BG_PID
+lab_bg flood-lan-malformed ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" malformed --dst "$S1" --ifname eth0 \
+	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 8 --pps $((PPS / 4))
+F10=$LAB_BG_PID
 lab_bg flood-lan-pptp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-pptp --dst "$S1" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 1 --pps $((PPS * 8))
 F3=$LAB_BG_PID
 lab_bg flood-lan-esp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-esp --dst "$S2" --count "$LAN_FLOOD" \
 	--max-time "$FLOOD_TIME" --first 16777216 --pps "$PPS"
 F4=$LAB_BG_PID
-lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" "$F5" "$F6" "$F7" || lab_fail "a flood did not finish in time"
+lab_wait_pids $((FLOOD_TIME + 10)) "$F1" "$F2" "$F3" "$F4" "$F5" "$F6" "$F7" "$F8" "$F9" "$F10" || lab_fail "a flood did not finish in time"
 lab_pass "floods done in $((SECONDS - t_flood)) s"
 for f in "$LAB_STATE"/flood-*.log; do lab_info "$(basename "$f" .log): $(tail -n1 "$f")"; done
 st1=$(lab_status_json s1)
@@ -130,6 +143,16 @@ lab_assert_ge "WAN TCP flood at c1's connection: SYN/FIN/RST out of its window i
 	1000 "$out_of_window"
 lab_assert_eq "WAN TCP flood: no control connection refused for lack of room (pptp_stream_full)" 0 \
 	"$(($(delta inbound pptp_stream_full) + $(delta outbound pptp_stream_full)))"
+frags=$(($(delta inbound esp_fragment) + $(delta inbound l2tp_fragment)))
+lab_assert_ge "WAN fragment storm: ESP and L2TP fragments left to the kernel and counted (esp_/l2tp_fragment)" 1000 \
+	"$frags"
+broken() { # broken DIR: malformed packets counted in that direction
+	"$LAB_PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); d=sys.argv[3]
+print(sum(b["reasons"][d][r] - a["reasons"][d][r] for r in ("ip_ihl", "ip_version", "ip_totlen", "ip_trunc")))' \
+		"$st0" "$st1" "$1"
+}
+lab_assert_ge "WAN malformed flood: broken IPv4 headers counted under their reasons" 1000 "$(broken inbound)"
+lab_assert_ge "LAN malformed flood: broken IPv4 headers counted under their reasons" 1000 "$(broken outbound)"
 notunnel=$(delta inbound l2tp_no_tunnel)
 lab_assert_ge "WAN L2TP flood: random Tunnel IDs of no tunnel passed and counted (l2tp_no_tunnel)" 1000 "$notunnel"
 calls_used=$(used vpnpt_pptp_calls_v2)

@@ -2,6 +2,7 @@
 // waits, and that nothing is ever bound by guesswork.
 #include <catch2/catch.hpp>
 
+#include "../maps/vpnpt_abi.h"
 #include "loader/ipsec_binder.h"
 #include "packet_builder.h"
 
@@ -208,6 +209,20 @@ TEST_CASE("binder: IKEv1 Quick Mode owns the next SPI once its second message pa
   CHECK(rel[0].ticket == 2);
   CHECK(b.on_ike(qm(kB, kS, false, 0x88), 5, 7 * kMs) == IkeVerdict::Pass);
   CHECK(b.on_unknown_spi(kS, 0x6666, 8 * kMs).host == kB);
+}
+
+TEST_CASE("binder: a host's own two Quick Mode messages do not finish the exchange", "[ipsec][binder]") {
+  IpsecBinder b;
+  // Two junk (or retransmitted) messages from the host with one message ID: the server has not
+  // answered, so no SA is up and no unknown SPI of that server may be given to this host.
+  CHECK(b.on_ike(qm(kA, kS, true, 0x77), 1, 0) == IkeVerdict::Pass);
+  CHECK(b.on_ike(qm(kA, kS, true, 0x77), 2, 1 * kMs) == IkeVerdict::Pass);
+  auto r = b.on_unknown_spi(kS, 0x5555, 2 * kMs);
+  CHECK_FALSE(r.bound);
+  CHECK(r.refusal == VPNPT_REFUSE_IN_FLIGHT);
+  // The server's answer finishes it.
+  CHECK(b.on_ike(qm(kA, kS, false, 0x77), 3, 3 * kMs) == IkeVerdict::Pass);
+  CHECK(b.on_unknown_spi(kS, 0x5555, 4 * kMs).host == kA);
 }
 
 TEST_CASE("binder: servers are independent; other exchanges are never held", "[ipsec][binder]") {
