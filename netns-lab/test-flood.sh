@@ -8,7 +8,7 @@
 #   WAN  SYN, SYN-ACK, RST, FIN from the PPTP server's 1723 at random public
 #        ports, and at the public port of c1's control connection (flood.py wan-tcp)
 #   WAN  a fragment storm: ESP and UDP 1701 fragments that never complete (flood.py frag)
-#   WAN  broken IPv4 headers, and the same from the flooding LAN host (flood.py malformed)
+#   WAN  broken IPv4 headers, and the same on the LAN side (flood.py malformed)
 #   LAN  one host opening new PPTP calls, a new Call ID each    (flood.py lan-pptp)
 #   LAN  the same host opening new ESP SPIs toward the server   (flood.py lan-esp)
 #
@@ -106,10 +106,14 @@ F7=$LAB_BG_PID
 lab_bg flood-wan-frag ip netns exec "$(lab_ns s1 s1)" "$LAB_PY" "$FLOODPY" frag --dst "$PUB" \
 	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 6 --pps $((PPS / 4))
 F8=$LAB_BG_PID
-lab_bg flood-wan-malformed ip netns exec "$(lab_ns s1 s2)" "$LAB_PY" "$FLOODPY" malformed --dst "$PUB" --ifname eth0 \
+# From the internet namespace, on the link to the router's WAN (the servers' links are routed there).
+lab_bg flood-wan-malformed ip netns exec "$(lab_ns s1 inet)" "$LAB_PY" "$FLOODPY" malformed --dst "$PUB" \
+	--ifname "r$(lab_site_index s1)" \
 	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 7 --pps $((PPS / 4))
 F9=$LAB_BG_PID
-lab_bg flood-lan-malformed ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" malformed --dst "$S1" --ifname eth0 \
+# On the LAN switch's port to the router: the lab's Linux bridge (br_netfilter) drops broken IPv4
+# headers that a hardware switch would forward from a LAN host.
+lab_bg flood-lan-malformed ip netns exec "$(lab_ns s1 lan)" "$LAB_PY" "$FLOODPY" malformed --dst "$S1" --ifname rtr \
 	--count $((FLOOD / 4)) --max-time "$FLOOD_TIME" --seed 8 --pps $((PPS / 4))
 F10=$LAB_BG_PID
 lab_bg flood-lan-pptp ip netns exec "$(lab_ns s1 c3)" "$LAB_PY" "$FLOODPY" lan-pptp --dst "$S1" --count "$LAN_FLOOD" \
