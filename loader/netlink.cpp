@@ -29,6 +29,17 @@ void NlMsg::attr(uint16_t type, const void* data, size_t len) {
   if (len) append(data, len);
 }
 
+size_t NlMsg::begin_nest(uint16_t type) {
+  size_t at = buf_.size();
+  attr(static_cast<uint16_t>(type | NLA_F_NESTED), nullptr, 0);
+  return at;
+}
+
+void NlMsg::end_nest(size_t at) {
+  auto len = static_cast<uint16_t>(buf_.size() - at);
+  std::memcpy(buf_.data() + at, &len, sizeof(len));  // nla_len, the nest's first field
+}
+
 std::vector<char>& NlMsg::finish(uint32_t seq) {
   auto* h = reinterpret_cast<nlmsghdr*>(buf_.data());
   h->nlmsg_len = static_cast<uint32_t>(buf_.size());

@@ -29,6 +29,9 @@ class NlMsg {
   void attr(uint16_t type, T value) {
     attr(type, &value, sizeof(value));
   }
+  // A nested attribute: the attributes added until end_nest(begin_nest(...)) are inside it.
+  size_t begin_nest(uint16_t type);
+  void end_nest(size_t at);
   // Finishes the header and returns the bytes to send.
   std::vector<char>& finish(uint32_t seq);
 
