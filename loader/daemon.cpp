@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -168,20 +167,23 @@ void apply_switches(Ctx& c) {
   auto cfg = c.att.maps.config();
   if (!cfg) return;
   uint32_t active = cfg->switches & ~cfg->deferred;
-  struct {
+  auto flush = [&c](uint32_t bit) {
+    switch (bit) {
+      case VPNPT_SW_PPTP: return c.pptp.flush();
+      case VPNPT_SW_IPSEC: return c.ipsec.flush();
+      default: return c.l2tp.flush();
+    }
+  };
+  static constexpr struct {
     uint32_t bit;
     const char* name;
-    std::function<uint32_t()> flush;
-  } protocols[] = {{VPNPT_SW_PPTP, "PPTP", [&] { return c.pptp.flush(); }},
-                   {VPNPT_SW_IPSEC, "IPsec", [&] { return c.ipsec.flush(); }},
-                   {VPNPT_SW_L2TP, "L2TP", [&] { return c.l2tp.flush(); }}};
-  for (auto& p : protocols) {
+  } kProtocols[] = {{VPNPT_SW_PPTP, "PPTP"}, {VPNPT_SW_IPSEC, "IPsec"}, {VPNPT_SW_L2TP, "L2TP"}};
+  for (const auto& p : kProtocols) {
     if (active & p.bit) {
       c.flushed_off &= ~p.bit;
     } else if (!(c.flushed_off & p.bit)) {
-      uint32_t n = p.flush();
       c.flushed_off |= p.bit;
-      if (n) spdlog::info("{} passthrough is off: {} session(s) flushed", p.name, n);
+      if (uint32_t n = flush(p.bit)) spdlog::info("{} passthrough is off: {} session(s) flushed", p.name, n);
     }
   }
 }

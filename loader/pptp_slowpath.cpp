@@ -146,11 +146,12 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
 uint32_t PptpSlowPath::flush() {
   uint32_t n = 0;
+  const uint64_t now = monotonic_ns();
   // A call a hook moved between the read and the free is read again (a few times at most).
   for (int pass = 0; table_ && pass < 3; ++pass) {
     bool moved = false;
     for (const auto& p : table_->live()) {
-      if (!table_->free(p, monotonic_ns())) {
+      if (!table_->free(p, now)) {
         moved = true;
         continue;
       }
