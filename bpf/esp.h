@@ -15,6 +15,7 @@
 #define VPNPT_BPF_ESP_H
 
 #include "clock.h"
+#include "frag.h"
 #include "fwd.h"
 #include "maps.h"
 #include "quota.h"
@@ -141,8 +142,8 @@ static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, s
 	struct esp_hdr *eh = p->l4;
 	struct iphdr *ip = p->ip;
 
-	if (p->fragmented || !eh) {
-		r.reason = VPNPT_REASON_ESP_FRAGMENT;
+	if (!eh) {
+		r.reason = VPNPT_REASON_ESP_FRAGMENT; /* a later fragment whose first one vpnpt did not translate */
 		return r;
 	}
 	const struct bpf_fib_lookup *plan;
@@ -176,6 +177,11 @@ static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, s
 		r.reason = VPNPT_REASON_ESP_SPI_CONFLICT;
 		return r;
 	}
+	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_ESP, cfg->public_ip);
+	if (r.reason) {
+		r.action = CTX_DROP;
+		return r;
+	}
 	esp_account(sa, bytes, now);
 	sa->lan_ifindex = ctx->ingress_ifindex;
 	r.action = snat_redirect(p, cfg->public_ip, plan);
@@ -196,7 +202,7 @@ static __always_inline struct xlat_result esp_inbound(struct __ctx_buff *ctx, st
 	struct esp_hdr *eh = p->l4;
 	struct iphdr *ip = p->ip;
 
-	if (p->fragmented || !eh) {
+	if (!eh) {
 		r.reason = VPNPT_REASON_ESP_FRAGMENT;
 		return r;
 	}
@@ -205,6 +211,11 @@ static __always_inline struct xlat_result esp_inbound(struct __ctx_buff *ctx, st
 		esp_report_unknown(ctx, ip->saddr, eh->spi, ip->daddr);
 		r.action = CTX_DROP;
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
+		return r;
+	}
+	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_ESP, sa->host);
+	if (r.reason) {
+		r.action = CTX_DROP;
 		return r;
 	}
 	esp_account(sa, bytes, vpnpt_now_ns());

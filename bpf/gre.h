@@ -16,6 +16,7 @@
 #define VPNPT_BPF_GRE_H
 
 #include "clock.h"
+#include "frag.h"
 #include "fwd.h"
 #include "l4csum.h"
 #include "maps.h"
@@ -78,8 +79,8 @@ static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, s
 	struct gre_v1_hdr *gh = p->l4;
 	struct iphdr *ip = p->ip;
 
-	if (p->fragmented || !gh) {
-		r.reason = VPNPT_REASON_GRE_FRAGMENT;
+	if (!gh) {
+		r.reason = VPNPT_REASON_GRE_FRAGMENT; /* a later fragment whose first one vpnpt did not translate */
 		return r;
 	}
 	r.reason = gre_v1_check(gh, (void *)(long)ctx->data_end, p->l4_len);
@@ -95,6 +96,11 @@ static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, s
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
+	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_GRE, cfg->public_ip);
+	if (r.reason) {
+		r.action = CTX_DROP;
+		return r;
+	}
 	pptp_call_account(call, VPNPT_DIR_OUTBOUND, bytes, ctx->ingress_ifindex);
 	r.action = snat_redirect(p, cfg->public_ip, plan);
 	return r;
@@ -107,7 +113,7 @@ static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, st
 	struct gre_v1_hdr *gh = p->l4;
 	struct iphdr *ip = p->ip;
 
-	if (p->fragmented || !gh) {
+	if (!gh) {
 		r.reason = VPNPT_REASON_GRE_FRAGMENT;
 		return r;
 	}
@@ -124,6 +130,11 @@ static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, st
 		return r;
 	}
 
+	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_GRE, call->client);
+	if (r.reason) {
+		r.action = CTX_DROP;
+		return r;
+	}
 	/* GRE v1 has no checksum: only the IPv4 one changes (and a TC skb's whole-packet sum). */
 	l4_csum_be16(ctx, p, 0, L4_TCP, gh->call_id, call->client_call_id, L4_CSUM_RAW);
 	gh->call_id = call->client_call_id;

@@ -12,6 +12,7 @@
 
 #include "classify.h"
 #include "esp.h"
+#include "frag.h"
 #include "gre.h"
 #include "l2tp.h"
 #include "natt.h"
@@ -102,6 +103,45 @@ static __always_inline struct xlat_result translate(struct __ctx_buff *ctx, stru
 	return r;
 }
 
+/* The end of every path that reached a translation: the verdict, counted. */
+static __always_inline int ingress_verdict(struct __ctx_buff *ctx, const struct pkt *p, struct xlat_result r, __u32 cls,
+					   __u32 dir, __u64 bytes)
+{
+#ifndef VPNPT_HOOK_TC
+	(void)ctx;
+	(void)p;
+#else
+	/* Last, as both invalidate packet pointers: the collected L4 checksum changes, and a link-layer
+	 * header for a packet from an L3 WAN (the LAN's neighbour layer needs one to replace). */
+	if (vpnpt_tc_finish(ctx, p->l4_off, p->ip_proto, cfg_no_l2 && r.action == CTX_REDIRECT)) {
+		r.action = CTX_DROP; /* translated already: the stack must not see it */
+		r.reason = VPNPT_REASON_L2_PUSH_FAILED;
+	}
+#endif
+	count_reason(dir, r.reason, bytes);
+	if (r.action == CTX_REDIRECT)
+		count_xlat(dir, cls, bytes);
+	return r.action;
+}
+
+/*
+ * A later fragment of a datagram whose first fragment a translator sent to
+ * @addr: the same way, counted under its datagram's class (bpf/frag.h). A
+ * subprogram that ends in the verdict: the main pipeline's states never
+ * carry the record's class.
+ */
+static __noinline int later_fragment(struct __ctx_buff *ctx, struct pkt *p, __u32 dir, __u64 bytes, __be32 addr,
+				     __u32 cls)
+{
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
+	const struct vpnpt_config *cfg = load_config();
+
+	count_class(dir, cls, bytes);
+	if (cfg && cfg->public_ip && (dir == VPNPT_DIR_OUTBOUND || p->ip->daddr == cfg->public_ip))
+		r = frag_follow(ctx, p, cfg, dir, addr);
+	return ingress_verdict(ctx, p, r, cls, dir, bytes);
+}
+
 /* The pipeline both hooks run (ctx/xdp.h, ctx/skb.h say how each reaches the packet). */
 static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 {
@@ -127,6 +167,16 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 		count_class(dir, VPNPT_CLASS_NON_IPV4, bytes);
 		return CTX_PASS;
 	}
+	/* Before the classifier: it needs no L4 header, and the classifier's checks stay as they were. */
+	if (p.fragmented && (p.ip_proto == IPPROTO_UDP || p.ip_proto == IPPROTO_GRE || p.ip_proto == IPPROTO_ESP)) {
+		if (!p.frag) {
+			frag_forget(&p, dir); /* this datagram's first fragment decides anew */
+		} else {
+			const struct vpnpt_frag *f = frag_find(&p, dir);
+			if (f) /* UDP's later fragments have no ports to classify by: the record's class */
+				return later_fragment(ctx, &p, dir, bytes, f->addr, f->cls);
+		}
+	}
 
 	reason = VPNPT_REASON_NONE;
 	cls = classify(&c, &p, &reason);
@@ -145,18 +195,7 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_SWITCHED_OFF, r.reason, dir), p.ip->saddr, p.ip->daddr,
 			       REPORT_KEY(host, cls));
 	}
-#ifdef VPNPT_HOOK_TC
-	/* Last, as both invalidate packet pointers: the collected L4 checksum changes, and a link-layer
-	 * header for a packet from an L3 WAN (the LAN's neighbour layer needs one to replace). */
-	if (vpnpt_tc_finish(ctx, p.l4_off, p.ip_proto, cfg_no_l2 && r.action == CTX_REDIRECT)) {
-		r.action = CTX_DROP; /* translated already: the stack must not see it */
-		r.reason = VPNPT_REASON_L2_PUSH_FAILED;
-	}
-#endif
-	count_reason(dir, r.reason, bytes);
-	if (r.action == CTX_REDIRECT)
-		count_xlat(dir, cls, bytes);
-	return r.action;
+	return ingress_verdict(ctx, &p, r, cls, dir, bytes);
 }
 
 #endif

@@ -23,6 +23,7 @@
 #define VPNPT_BPF_L2TP_H
 
 #include "clock.h"
+#include "frag.h"
 #include "fwd.h"
 #include "l4csum.h"
 #include "maps.h"
@@ -150,10 +151,10 @@ static __noinline int l2tp_punt(struct __ctx_buff *ctx, __u32 kind, __u32 dir, _
 }
 
 
-/* Both directions: a whole (unfragmented) datagram with an L2TPv2 header, or why not. */
+/* Both directions: a datagram (or its first fragment) with an L2TPv2 header, or why not. */
 static __always_inline enum vpnpt_reason l2tp_header(struct __ctx_buff *ctx, struct pkt *p, struct l2tp_hdr_info *h)
 {
-	if (!p->l4 || p->fragmented)
+	if (!p->l4)
 		return VPNPT_REASON_L2TP_FRAGMENT;
 	if (l2tp_parse(p->l4, (void *)(long)ctx->data_end, p->l4_len, h))
 		return VPNPT_REASON_L2TP_NOT_V2;
@@ -232,7 +233,11 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 		return r;
 	const struct bpf_fib_lookup *plan;
 	if (l2tp_is_control(&h) && *h.tunnel_id == 0) {
-		/* A tunnel request: the daemon assigns the tunnel and sends it on. */
+		/* A tunnel request: the daemon assigns the tunnel and sends it on, whole. */
+		if (p->fragmented) {
+			r.reason = VPNPT_REASON_L2TP_FRAGMENT;
+			return r;
+		}
 		if (!daemon_alive()) {
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
 			return r;
@@ -256,8 +261,13 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
-	if (l2tp_has_avps(&h))
-		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort */
+	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_L2TP, cfg->public_ip);
+	if (r.reason) {
+		r.action = CTX_DROP;
+		return r;
+	}
+	if (l2tp_has_avps(&h) && !p->fragmented)
+		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort, whole messages only */
 
 	/* Counted on the tunnel the index names: a source's tunnels to one server share one port. */
 	t->last_out_ns = vpnpt_now_ns();
@@ -295,7 +305,12 @@ static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, s
 		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
 		return r;
 	}
-	if (l2tp_has_avps(&h))
+	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_L2TP, t->client);
+	if (r.reason) {
+		r.action = CTX_DROP;
+		return r;
+	}
+	if (l2tp_has_avps(&h) && !p->fragmented)
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_INBOUND, p->l3_off, 0); /* as the server sent it */
 
 	t->last_seen_ns = vpnpt_now_ns();

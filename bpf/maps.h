@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v6 SEC(".maps");
+} vpnpt_reasons_v7 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -119,6 +119,15 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_report_limit_v1 SEC(".maps");
+
+/* Fragmented datagrams of sessions: the first fragment's translation, for the later ones (maps/vpnpt_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VPNPT_FRAG_SLOTS);
+	__type(key, struct vpnpt_frag_key);
+	__type(value, struct vpnpt_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_frags_v1 SEC(".maps");
 
 /* Diagnosis ring for `vpnpt diagnose`. Written by the daemon only; here so it has BTF and a pin. */
 struct {

@@ -23,7 +23,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
     "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
-    "pptp_unknown_conn", "pptp_out_of_window"};
+    "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -38,7 +38,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "PPTP passthrough is switched off or handed to the kernel's helper",
     "GRE that is not PPTP's enhanced GRE (version 1, protocol 0x880B)",
     "enhanced GRE for no known PPTP call (never set up, or cleared)",
-    "fragmented GRE: vpnpt translates whole datagrams only",
+    "a later GRE fragment whose first fragment vpnpt did not translate (the kernel's, or not here yet): the kernel decides",
     "TCP 1723 stream that is not PPTP (bad length or magic cookie)",
     "PPTP control message naming a call vpnpt does not know",
     "no free Call ID left toward that server: the call fails",
@@ -54,7 +54,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "inbound ESP whose SPI is bound to no host (yet): dropped, never guessed",
     "outbound ESP with an SPI another host already uses toward that server: dropped",
     "no room to record another outbound ESP SPI: dropped",
-    "fragmented ESP: vpnpt translates whole datagrams only",
+    "a later ESP fragment whose first fragment vpnpt did not translate, or fragmented NAT-T: the kernel decides",
     "AH protects the IP addresses, so it cannot cross NAT: passed untouched",
     "IKE or keepalive on UDP 4500: the kernel's NAT handles it (and the daemon sees IKE)",
     "NAT-T ESP of a flow the kernel has not NATed yet: the kernel handles it",
@@ -63,7 +63,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "L2TP for no tunnel vpnpt set up: the kernel's NAT handles it",
     "L2TP tunnel request handed to the daemon, which assigns the tunnel and sends it on",
     "no vpnpt daemon to set up the L2TP tunnel (not running, or its queue is full): the kernel's NAT handles it",
-    "fragmented L2TP: the kernel reassembles and NATs it",
+    "L2TP first fragment too short for its header, or a fragmented tunnel request: the kernel reassembles and NATs it",
     "IP passthrough is on, but this port is the router's own",
     "IP passthrough is on, but the kernel tracks this connection (the router's or a NATed LAN host's)",
     "the LAN host already holds its share of PPTP calls or control connections: this one fails",
@@ -73,7 +73,10 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "to resolve it again",
     "TCP from port 1723 of no connection a LAN host opened (conntrack has none): not tracked, the kernel decides",
     "SYN, FIN or RST that fits no tracked PPTP connection (out of window, or a SYN-ACK answering no SYN): ignored by "
-    "the tracker, the kernel decides"};
+    "the tracker, the kernel decides",
+    "a later fragment of a datagram vpnpt translated, which it cannot forward now: dropped (the kernel could not "
+    "reassemble it)",
+    "no room to remember a fragmented datagram vpnpt translates: its first fragment is dropped, not split from the rest"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)
@@ -122,6 +125,9 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_L2TP_TO_DAEMON:
     case VPNPT_REASON_PPTP_HOST_QUOTA:
     case VPNPT_REASON_ESP_HOST_QUOTA:
+    case VPNPT_REASON_L2_PUSH_FAILED:
+    case VPNPT_REASON_FRAG_UNPLACED:
+    case VPNPT_REASON_FRAG_UNTRACKED:
       return "drop";
     case VPNPT_REASON_NEIGH_LEARNED:
       return "redirect";

@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v6"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v7"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -45,6 +45,7 @@
 #define VPNPT_MAP_EVENTS "vpnpt_events_v2"
 #define VPNPT_MAP_LAN_L2 "vpnpt_lan_l2_v1"
 #define VPNPT_MAP_UNDELIVERED "vpnpt_undelivered_v1"
+#define VPNPT_MAP_FRAGS "vpnpt_frags_v1"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -93,7 +94,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_PPTP_OFF = 9,          /* pass: PPTP passthrough switched off or deferred */
 	VPNPT_REASON_GRE_NOT_PPTP = 10,     /* pass: GRE that is not enhanced GRE v1 (PPTP) */
 	VPNPT_REASON_GRE_NO_CALL = 11,      /* pass: enhanced GRE with no known call */
-	VPNPT_REASON_GRE_FRAGMENT = 12,     /* pass: fragmented GRE (kernel reassembles) */
+	VPNPT_REASON_GRE_FRAGMENT = 12,     /* pass: a later GRE fragment whose first one vpnpt did not translate (the kernel's, or not seen yet) */
 	VPNPT_REASON_PPTP_BAD_MSG = 13,     /* pass: control stream is not PPTP (bad magic/length) */
 	VPNPT_REASON_PPTP_NO_CALL = 14,     /* pass: control message names an unknown call */
 	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: all 16 candidate ids of that call are taken */
@@ -109,7 +110,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_ESP_UNBOUND = 25,      /* drop: inbound ESP whose SPI is bound to no host (yet) */
 	VPNPT_REASON_ESP_SPI_CONFLICT = 26, /* drop: outbound SPI already used by another host toward that server */
 	VPNPT_REASON_ESP_TABLE_FULL = 27,   /* drop: no room to record a new outbound SPI */
-	VPNPT_REASON_ESP_FRAGMENT = 28,     /* pass: fragmented ESP (kernel reassembles) */
+	VPNPT_REASON_ESP_FRAGMENT = 28,     /* pass: a later ESP fragment whose first one vpnpt did not translate; NAT-T fragments (the kernel's NAT owns them) */
 	VPNPT_REASON_AH_NO_NAT = 29,        /* pass: AH authenticates the IP addresses: it cannot cross NAT */
 	VPNPT_REASON_NATT_NOT_ESP = 30,     /* pass: UDP 4500 IKE (non-ESP marker) or keepalive: the kernel's NAT and the daemon */
 	VPNPT_REASON_NATT_NO_CT = 31,       /* pass: NAT-T ESP of a flow the kernel has not NATed yet */
@@ -118,7 +119,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_L2TP_NO_TUNNEL = 34,   /* pass: L2TP of no tunnel vpnpt set up: the kernel's NAT handles it */
 	VPNPT_REASON_L2TP_TO_DAEMON = 35,   /* drop: tunnel request handed to the daemon, which sends it on rewritten */
 	VPNPT_REASON_L2TP_NO_DAEMON = 36,   /* pass: no daemon to set the tunnel up (not running, queue full, message too big): kernel NAT */
-	VPNPT_REASON_L2TP_FRAGMENT = 37,    /* pass: fragmented L2TP (the kernel reassembles and NATs it) */
+	VPNPT_REASON_L2TP_FRAGMENT = 37,    /* pass: an L2TP first fragment too short for its header (the kernel reassembles and NATs it) */
 	VPNPT_REASON_PT_LOCAL_PORT = 38,    /* pass: IP passthrough on, but the port is the router's own */
 	VPNPT_REASON_PT_KERNEL_CONN = 39,   /* pass: IP passthrough on, but the kernel tracks the connection */
 	VPNPT_REASON_PPTP_HOST_QUOTA = 40,  /* drop: the LAN host has its share of PPTP calls or control connections */
@@ -127,6 +128,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_NEIGH_LEARNED = 43,    /* redirect: the kernel had no neighbour for the LAN host; sent to the MACs its own frames came with (XDP) */
 	VPNPT_REASON_PPTP_UNKNOWN_CONN = 44,/* pass untracked: inbound TCP from port 1723 of no connection a LAN host opened (conntrack has none) */
 	VPNPT_REASON_PPTP_OUT_OF_WINDOW = 45,/* pass untracked: SYN, FIN or RST that fits no tracked connection (out of window, or a SYN-ACK answering no SYN) */
+	VPNPT_REASON_FRAG_UNPLACED = 46,    /* drop: later fragment of a datagram vpnpt translated that the FIB cannot place now (the kernel could not reassemble it) */
+	VPNPT_REASON_FRAG_UNTRACKED = 47,   /* drop: first fragment of a session's datagram with no room to remember it (its later fragments would go astray) */
 	VPNPT_REASON_MAX
 };
 
@@ -538,6 +541,34 @@ struct vpnpt_report_key {
 };
 #define VPNPT_REPORT_SLOTS 4096
 #define VPNPT_REPORT_GAP_NS 100000000ull
+
+/*
+ * vpnpt_frags_v1 (LRU): fragmented datagrams of vpnpt's sessions. Only a
+ * datagram's first fragment carries the SPI, Call ID or Tunnel ID; the
+ * later ones carry the IPv4 header alone. Were they left to the kernel, it
+ * would reassemble and NAT them by its own conntrack entries, which may name
+ * another host on the same public tuple. So a first fragment vpnpt
+ * translates leaves (source, destination, IP ID, protocol, direction) ->
+ * the address it got here, and the later fragments follow it; a first
+ * fragment vpnpt does not translate deletes the record of its key, so its
+ * later fragments go to the kernel with it (docs/reliability.md).
+ */
+struct vpnpt_frag_key {
+	__be32 saddr, daddr; /* as the fragments arrive */
+	__be16 id;           /* IPv4 identification */
+	__u8 proto;
+	__u8 dir;            /* enum vpnpt_dir */
+};
+
+struct vpnpt_frag {
+	__u64 at_ns;         /* vpnpt_now_ns() of the first fragment */
+	__be32 addr;         /* the new source (outbound) or destination (inbound) */
+	__u32 cls;           /* enum vpnpt_class of the datagram (its later fragments have no ports) */
+};
+#define VPNPT_FRAG_SLOTS 8192
+/* A later fragment follows a record this young: fragments of one datagram come together, and an
+ * older record may name an earlier datagram with the same IP ID. */
+#define VPNPT_FRAG_FRESH_NS (5ull * 1000000000ull)
 
 /* ---------------------------------------------------------------- L2TP (v2 over UDP) */
 

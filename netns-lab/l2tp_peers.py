@@ -301,7 +301,8 @@ def run_lns(a):
                     tg = untag(d["payload"])
                     if tg is None or str(tg[1]) != t["host"].lstrip("c"):
                         t["foreign"] += 1
-                    echo = struct.pack("!HHH", DATA_FLAGS, t["lac_tid"], d["sid"]) + d["payload"]
+                    payload = d["payload"] + bytes(max(0, a.echo_size - len(d["payload"])))
+                    echo = struct.pack("!HHH", DATA_FLAGS, t["lac_tid"], d["sid"]) + payload
                     tx.sendto(echo, (ip, port))
                     t["echo_tx"] += 1
     except Terminated as e:
@@ -513,6 +514,8 @@ def main():
     s.add_argument("--port", type=int, default=L2TP_PORT)
     s.add_argument("--reply-port", type=int, default=0, help="send (and receive) on this port too")
     s.add_argument("--expect", type=int, default=0, help="exit once this many tunnels were stopped (0: at max-time)")
+    s.add_argument("--echo-size", type=int, default=0,
+                   help="pad each echoed payload to this many bytes (above the MTU: the echoes are fragmented)")
     c = sub.add_parser("lac", parents=[common], help="crafted LAC (run in a client namespace)")
     c.add_argument("--server", required=True)
     c.add_argument("--port", type=int, default=L2TP_PORT)

@@ -12,6 +12,9 @@
 #   phase 3  (PHASE3=1) c<N+1> with a hidden Assigned Tunnel ID (H bit,
 #            RFC 2661 4.3) next to c1 with a visible one: per-port NAT, the
 #            LNS sees the hidden one from a port in 61000-61999
+#   phase 4  (PHASE4=1) fragments: c1 sends datagrams of FRAG_SIZE bytes (two
+#            IPv4 fragments), the LNS pads every echo to FRAG_SIZE; each LAC
+#            still gets exactly its own echoes, none goes to the kernel
 #
 # Checks per phase: every tunnel set up, every echo delivered, none
 # misdelivered, the LNS saw NCLIENTS distinct tunnel IDs and every SCCRQ from
@@ -22,7 +25,7 @@
 # Usage: test-l2tp-multiclient.sh [VPNPT]   (default: $VPNPT, else <repo>/build/vpnpt)
 # Exit:  0 pass, 1 fail, 77 skipped
 # Env:   NCLIENTS=8, N=20 data messages per LAC, TUNNEL_ID=4242, REPLY_PORT=1702,
-#        PHASE3=1, LAB_KEEP_LOGS=1 keeps the state dir.
+#        PHASE3=1, PHASE4=1, FRAG_SIZE=2800, LAB_KEEP_LOGS=1 keeps the state dir.
 set -euo pipefail
 
 # shellcheck source=netns-lab/lib.sh
@@ -34,6 +37,8 @@ N=${N:-20}
 TUNNEL_ID=${TUNNEL_ID:-4242}
 REPLY_PORT=${REPLY_PORT:-1702}
 PHASE3=${PHASE3:-1}
+PHASE4=${PHASE4:-1}
+FRAG_SIZE=${FRAG_SIZE:-2800}
 PEERS=$LAB_DIR/l2tp_peers.py
 T0=$SECONDS
 
@@ -72,9 +77,12 @@ run_phase() {
 	for ((i = 0; i < 50; i++)); do [[ -e $d/lns.ready ]] && break; sleep 0.1; done
 	[[ -e $d/lns.ready ]] || { sed 's/^/    lns| /' "$LAB_STATE/p$ph-lns.log"; lab_fail "phase $ph: LNS not listening after 5 s"; }
 	for i in $list; do
+		local c1_args=()
+		((i != 1)) || [[ -z "${C1_SIZE:-}" ]] || c1_args=(--size "$C1_SIZE")
 		lab_bg "p$ph-c$i" ip netns exec "$(lab_ns s1 "c$i")" "$LAB_PY" "$PEERS" lac --server "$SRV" \
 			--name "c$i" --index "$i" --phase "$ph" --tunnel-id "$TUNNEL_ID" --count "$N" \
-			--report "$d/c$i.json" --ready-file "$d/c$i.ready" --release-file "$d/release" --max-time 20 "$@"
+			--report "$d/c$i.json" --ready-file "$d/c$i.ready" --release-file "$d/release" --max-time 20 \
+			"${c1_args[@]}" "$@"
 		pids+=("$LAB_BG_PID")
 		cidx+=("$i")
 	done
@@ -183,6 +191,26 @@ if [[ "$PHASE3" != 0 ]]; then
 	HP=$(lab_json "[r['ids']['public_port'] for r in d if r.get('server') == '$SRV' and r['ids']['per_port_nat'] and r.get('state') != 'closing']" <"$d/sessions-up.json")
 	lab_check "[p3] vpnpt sessions lists the hidden-id tunnel with per-port NAT, public port in 61000-61999" \
 		"$(lab_json "1 if len(d) == 1 and 61000 <= d[0] <= 61999 else 0" <<<"$HP")" "public ports $HP"
+fi
+
+# ---------------------------------------------------------------- phase 4
+if [[ "$PHASE4" != 0 ]]; then
+	# Fragments (finding 3 of issue 17): were they left to the kernel, c1's would make its masquerade
+	# hold public:1701 <-> LNS:1701 for c1, and the LNS's fragmented answers to every other LAC on that
+	# tuple would be reassembled and delivered to c1. vpnpt sends a datagram's later fragments where
+	# it sent the first (bpf/frag.h), so each LAC gets its own echoes and the kernel none.
+	lab_log "-- phase 4: c1 sends datagrams of $FRAG_SIZE bytes, the LNS answers everyone with $FRAG_SIZE (IPv4 fragments)"
+	R0=$(lab_status_json s1)
+	C1_SIZE=$FRAG_SIZE run_phase 4 "$ALL" "--echo-size $FRAG_SIZE"
+	analyze 4
+	R1=$(lab_status_json s1)
+	frag_delta() { # frag_delta DIR REASON
+		"$LAB_PY" -c 'import json, sys; a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(b["reasons"][sys.argv[3]].get(sys.argv[4], 0) - a["reasons"][sys.argv[3]].get(sys.argv[4], 0))' "$R0" "$R1" "$1" "$2"
+	}
+	lab_check_eq "[p4] no L2TP fragment left to the kernel (inbound l2tp_fragment)" 0 "$(frag_delta inbound l2tp_fragment)"
+	lab_check_eq "[p4] no L2TP fragment left to the kernel (outbound l2tp_fragment)" 0 "$(frag_delta outbound l2tp_fragment)"
+	lab_check_eq "[p4] no later fragment vpnpt could not place (frag_unplaced)" 0 "$(frag_delta outbound frag_unplaced)"
 fi
 
 # ---------------------------------------------------------------- verdict

@@ -163,6 +163,23 @@ Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, const Ipv
   return b;
 }
 
+std::pair<Bytes, Bytes> fragments(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t cut,
+                                  Ipv4Opts o, const EthOpts& eth) {
+  if (cut % 8 || cut == 0 || cut >= l4.size() || !o.options.empty()) {
+    std::fprintf(stderr, "fragments: bad cut %zu of %zu bytes\n", cut, l4.size());
+    std::abort();
+  }
+  o.frag = 0;
+  const Bytes whole = ipv4(src, dst, proto, l4, o);  // the L4 checksum over the whole datagram
+  const Bytes data(whole.begin() + 20, whole.end());
+  o.l4_checksum = false;  // each fragment keeps the datagram's bytes as they are
+  o.frag = 0x2000;        // MF, offset 0
+  Bytes first = ipv4(src, dst, proto, Bytes(data.begin(), data.begin() + static_cast<long>(cut)), o);
+  o.frag = static_cast<uint16_t>(cut / 8);
+  Bytes second = ipv4(src, dst, proto, Bytes(data.begin() + static_cast<long>(cut), data.end()), o);
+  return {ether(first, kEthIpv4, eth), ether(second, kEthIpv4, eth)};
+}
+
 Bytes ether(const Bytes& l3, uint16_t ethertype, const EthOpts& o) {
   Bytes b(o.dst, o.dst + 6);
   b.insert(b.end(), o.src, o.src + 6);

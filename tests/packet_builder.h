@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pkt {
@@ -69,6 +70,12 @@ Bytes ether(const Bytes& l3, uint16_t ethertype = kEthIpv4, const EthOpts& o = {
 // Shorthand: Ethernet + IPv4 + l4.
 Bytes frame(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, const Ipv4Opts& ip = {},
             const EthOpts& eth = {});
+
+// The datagram frame(src, dst, proto, l4, ip, eth) would carry, as two IPv4 fragments (MF, then
+// offset @cut / 8): the first holds the first @cut bytes of @l4 (a multiple of 8) with the whole
+// datagram's TCP/UDP checksum, the second the rest. @ip.frag is ignored.
+std::pair<Bytes, Bytes> fragments(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t cut,
+                                  Ipv4Opts ip = {}, const EthOpts& eth = {});
 
 Bytes truncate(Bytes b, size_t len);
 Bytes pad_to(Bytes b, size_t len);

@@ -61,6 +61,7 @@ Parsed parse(const Bytes& f, unsigned vlan_depth) {
   p.fragmented = (frag & 0x3fff) != 0;
   p.proto = f[p.l3 + 9];
   p.ttl = f[p.l3 + 8];
+  p.ip_id = be16(f, p.l3 + 4);
   p.l4 = p.l3 + p.ihl;
 
   // The L4 header the class needs, inside the datagram (not in Ethernet padding).
@@ -127,7 +128,31 @@ Expect Model::expect(uint32_t dir, const Bytes& f) {
   Parsed p = parse(f, vlan_depth);
   if (p.cls == VPNPT_CLASS_MALFORMED) return pass(p.cls, p.reason, "malformed: counted, passed untouched");
   if (p.cls == VPNPT_CLASS_NON_IPV4) return pass(p.cls, VPNPT_REASON_NONE, "not IPv4");
+  if (p.fragmented && (p.proto == pkt::kProtoUdp || p.proto == pkt::kProtoGre || p.proto == pkt::kProtoEsp)) {
+    auto key = std::make_tuple(p.saddr, p.daddr, p.ip_id, p.proto, dir);
+    if (!p.later_fragment) {
+      frags.erase(key);  // this datagram's first fragment decides anew
+    } else if (auto it = frags.find(key); it != frags.end()) {
+      Parsed q = p;
+      q.cls = it->second.second;
+      learn(dir, q);
+      if (!public_ip) return pass(q.cls, VPNPT_REASON_NONE, "not configured");
+      if (dir == VPNPT_DIR_INBOUND && p.daddr != public_ip) return pass(q.cls, VPNPT_REASON_NONE, "not to the public IP");
+      return follow(dir, q, it->second);
+    }
+  }
+  learn(dir, p);
   return translate(dir, p, f);
+}
+
+void Model::learn(uint32_t dir, const Parsed& p) {
+  bool vpn = p.cls == VPNPT_CLASS_GRE || p.cls == VPNPT_CLASS_ESP || p.cls == VPNPT_CLASS_NATT ||
+             p.cls == VPNPT_CLASS_L2TP || p.cls == VPNPT_CLASS_PPTP_CTRL;
+  if (dir == VPNPT_DIR_OUTBOUND && !p.vlans && vpn && !fib.resolves_neigh) lan_l2.insert(p.saddr);
+}
+
+void Model::remember(uint32_t dir, const Parsed& p, uint32_t to) {
+  if (p.fragmented) frags[{p.saddr, p.daddr, p.ip_id, p.proto, dir}] = {to, p.cls};
 }
 
 Expect Model::translate(uint32_t dir, const Parsed& p, const Bytes& f) {
@@ -185,15 +210,32 @@ Expect Model::dnat(Expect e, const Parsed& p, uint32_t host) {
     e.reason = VPNPT_REASON_TTL_EXPIRED;
   else
     e.reason = fib.lookup(host, p.tot, &to_wan);
-  if (*e.reason == VPNPT_REASON_NONE) {
+  if (*e.reason == VPNPT_REASON_FIB_NO_NEIGH && lan_l2.count(host)) e.reason = VPNPT_REASON_NEIGH_LEARNED;
+  if (*e.reason == VPNPT_REASON_NONE || *e.reason == VPNPT_REASON_NEIGH_LEARNED) {
     e.verdicts = {XDP_REDIRECT};
     e.redirect = true;
   }
   return e;
 }
 
+// A later fragment whose first fragment was translated: only the address changes.
+Expect Model::follow(uint32_t dir, const Parsed& p, std::pair<uint32_t, uint32_t> first) {
+  if (dir == VPNPT_DIR_OUTBOUND) {
+    if (plan_outbound(fib, p)) {
+      Expect e = pass(p.cls, VPNPT_REASON_FRAG_UNPLACED, "later fragment vpnpt cannot forward");
+      e.verdicts = {XDP_DROP};
+      return e;
+    }
+    return snat(p.cls, "later fragment of a translated datagram");
+  }
+  Expect e;
+  e.cls = p.cls;
+  e.why = "later fragment of a translated datagram";
+  return dnat(e, p, first.first);
+}
+
 Expect Model::gre(uint32_t dir, const Parsed& p, const Bytes& f) {
-  if (p.fragmented) return pass(p.cls, VPNPT_REASON_GRE_FRAGMENT, "fragmented GRE");
+  if (!p.has_l4) return pass(p.cls, VPNPT_REASON_GRE_FRAGMENT, "later GRE fragment, its first not translated");
   size_t end = p.l3 + p.tot;
   if (p.l4 + 8 > end) return pass(p.cls, VPNPT_REASON_L4_TRUNC, "GRE shorter than the enhanced header");
   uint8_t flags = f[p.l4], ver = f[p.l4 + 1];
@@ -210,6 +252,7 @@ Expect Model::gre(uint32_t dir, const Parsed& p, const Bytes& f) {
     if (c == calls.end() || c->second.client != p.saddr || c->second.state != VPNPT_PPTP_CALL_ESTABLISHED)
       return pass(p.cls, VPNPT_REASON_GRE_NO_CALL, "call not established");
     if (uint32_t r = plan_outbound(fib, p)) return pass(p.cls, r, "cannot forward it");
+    remember(dir, p, public_ip);
     return snat(p.cls, "GRE of an established call");
   }
   auto c = calls.find({p.saddr, key});
@@ -219,11 +262,12 @@ Expect Model::gre(uint32_t dir, const Parsed& p, const Bytes& f) {
   e.cls = p.cls;
   e.gre_key = c->second.client_id;
   e.why = "GRE of a known call";
+  remember(dir, p, c->second.client);
   return dnat(e, p, c->second.client);
 }
 
 Expect Model::esp(uint32_t dir, const Parsed& p, const Bytes& f) {
-  if (p.fragmented) return pass(p.cls, VPNPT_REASON_ESP_FRAGMENT, "fragmented ESP");
+  if (!p.has_l4) return pass(p.cls, VPNPT_REASON_ESP_FRAGMENT, "later ESP fragment, its first not translated");
   uint32_t spi = be32(f, p.l4);
   if (dir == VPNPT_DIR_OUTBOUND) {
     if (uint32_t r = plan_outbound(fib, p)) return pass(p.cls, r, "cannot forward it");
@@ -233,6 +277,7 @@ Expect Model::esp(uint32_t dir, const Parsed& p, const Bytes& f) {
       e.verdicts = {XDP_DROP};
       return e;
     }
+    remember(dir, p, public_ip);
     return snat(p.cls, fresh ? "new outbound SPI learned" : "known outbound SPI");
   }
   auto b = esp_in.find({p.saddr, spi});
@@ -244,6 +289,7 @@ Expect Model::esp(uint32_t dir, const Parsed& p, const Bytes& f) {
   Expect e;
   e.cls = p.cls;
   e.why = "bound SPI";
+  remember(dir, p, b->second);
   return dnat(e, p, b->second);
 }
 
@@ -261,7 +307,7 @@ Expect Model::natt(uint32_t dir, const Parsed& p, const Bytes& f) {
 
 // docs/l2tp.md. No tunnels are installed and no daemon runs in the property tests.
 Expect Model::l2tp(uint32_t dir, const Parsed& p, const Bytes& f) {
-  if (p.fragmented) return pass(p.cls, VPNPT_REASON_L2TP_FRAGMENT, "fragmented L2TP");
+  // (Later fragments have no ports: they are never L2TP without a record, which needs a tunnel.)
   size_t l2 = p.l4 + 8, end = p.l3 + p.tot;
   if (l2 + 6 > end) return pass(p.cls, VPNPT_REASON_L2TP_NOT_V2, "L2TP header cut off");
   uint16_t flags = be16(f, l2);
@@ -271,7 +317,8 @@ Expect Model::l2tp(uint32_t dir, const Parsed& p, const Bytes& f) {
     return pass(p.cls, VPNPT_REASON_L2TP_NOT_V2, "control message without length/sequence, or cut off");
   uint16_t tid = be16(f, l2 + ((flags & 0x4000) ? 4 : 2));
   if (dir == VPNPT_DIR_OUTBOUND && control && tid == 0)
-    return pass(p.cls, VPNPT_REASON_L2TP_NO_DAEMON, "tunnel request, no daemon");
+    return p.fragmented ? pass(p.cls, VPNPT_REASON_L2TP_FRAGMENT, "fragmented tunnel request")
+                        : pass(p.cls, VPNPT_REASON_L2TP_NO_DAEMON, "tunnel request, no daemon");
   return pass(p.cls, VPNPT_REASON_L2TP_NO_TUNNEL, "no tunnel");
 }
 

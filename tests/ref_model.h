@@ -36,6 +36,7 @@ struct Parsed {
   bool has_l4 = false;                      // an L4 header was parsed (not a later fragment)
   bool later_fragment = false, fragmented = false;
   uint8_t proto = 0, ttl = 0;
+  uint16_t ip_id = 0;
   uint32_t saddr = 0, daddr = 0;
   uint16_t sport = 0, dport = 0;
 };
@@ -90,6 +91,12 @@ struct Model {
   std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;     // (client, server, server id) -> xlat
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_in;                 // (server, spi) -> host
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_out;                // (server, spi) -> host
+  // Fragmented datagrams whose first fragment was translated (bpf/frag.h): (saddr, daddr, IP ID,
+  // protocol, direction) -> (the address it went to, its class).
+  std::map<std::tuple<uint32_t, uint32_t, uint16_t, uint8_t, uint32_t>, std::pair<uint32_t, uint32_t>> frags;
+  // LAN hosts whose own untagged VPN frames the LAN hook saw (bpf/neigh.h): XDP sends their
+  // translated packets to those MACs when the FIB has no neighbour (neigh_learned).
+  std::set<uint32_t> lan_l2;
 
   // What must happen to @frame arriving at the hook of @dir. Outbound ESP
   // the model expects to be learned is recorded in esp_out.
@@ -103,6 +110,10 @@ struct Model {
   Expect natt(uint32_t dir, const Parsed& p, const Bytes& frame);
   Expect pptp_ctrl(uint32_t dir, const Parsed& p, const Bytes& frame);
   Expect dnat(Expect e, const Parsed& p, uint32_t host);
+  Expect follow(uint32_t dir, const Parsed& p, std::pair<uint32_t, uint32_t> first);
+  // A translated first fragment: its later fragments follow it.
+  void remember(uint32_t dir, const Parsed& p, uint32_t to);
+  void learn(uint32_t dir, const Parsed& p);
 };
 
 }  // namespace vpnpt::test::model

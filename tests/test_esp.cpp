@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "loader/esp_table.h"
+#include "loader/pptp_slowpath.h"
 #include "prog_runner.h"
 #include "test_router.h"
 
@@ -137,13 +138,12 @@ TEST_CASE("ESP: what vpnpt does not translate", "[ipsec][esp][netns]") {
     CHECK(r.out == in);
     CHECK(g.dp.reason(VPNPT_REASON_AH_NO_NAT) == 1);
   }
-  SECTION("fragmented ESP goes to the kernel") {
-    pkt::Ipv4Opts mf;
-    mf.frag = 0x2000;
-    Bytes in = pkt::frame(kA, kSrv, pkt::kProtoEsp, pkt::esp(5, 1, Bytes(64, 1)), mf, lan_eth);
-    auto r = g.lan(in);
+  SECTION("a later ESP fragment whose first fragment vpnpt never saw goes to the kernel") {
+    pkt::Ipv4Opts o;
+    auto [first, later] = pkt::fragments(kA, kSrv, pkt::kProtoEsp, pkt::esp(5, 1, Bytes(64, 1)), 40, o, lan_eth);
+    auto r = g.lan(later);
     CHECK(r.verdict == XDP_PASS);
-    CHECK(r.out == in);
+    CHECK(r.out == later);
     CHECK(g.dp.reason(VPNPT_REASON_ESP_FRAGMENT) == 1);
   }
   SECTION("truncated ESP is malformed: untouched") {
@@ -221,5 +221,104 @@ TEST_CASE("ESP: servers with sequential SPIs spread over the table like random k
     }
     INFO(sas << " SAs");
     CHECK(refused <= sas / 1000);  // a full table refuses about 0.05 % (random keys: 30 of 65,536)
+  }
+}
+
+namespace {
+
+// A datagram of ESP as two fragments, and as they should leave vpnpt (TTL - 1, one address changed).
+struct EspFragments {
+  Bytes first, later, first_out, later_out;
+};
+EspFragments esp_fragments(uint32_t s, uint32_t d, uint32_t new_s, uint32_t new_d, uint32_t spi, uint16_t ip_id,
+                           const pkt::EthOpts& in_eth, const pkt::EthOpts& out_eth) {
+  pkt::Ipv4Opts o;
+  o.id = ip_id;
+  const Bytes body = pkt::esp(spi, 9, Bytes(1200, 0x3c));
+  EspFragments f;
+  std::tie(f.first, f.later) = pkt::fragments(s, d, pkt::kProtoEsp, body, 800, o, in_eth);
+  o.ttl = 63;
+  std::tie(f.first_out, f.later_out) = pkt::fragments(new_s, new_d, pkt::kProtoEsp, body, 800, o, out_eth);
+  return f;
+}
+
+// Both fragments, in order, through @hook: each redirected as expected.
+template <class Hook>
+void both_forwarded(const EspFragments& f, Hook hook) {
+  auto r1 = hook(f.first);
+  auto r2 = hook(f.later);
+  CHECK(std::string(verdict_name(r1.verdict)) == "XDP_REDIRECT");
+  CHECK(r1.out == f.first_out);
+  CHECK(std::string(verdict_name(r2.verdict)) == "XDP_REDIRECT");
+  CHECK(r2.out == f.later_out);
+}
+
+}  // namespace
+
+TEST_CASE("ESP fragments go where their first fragment went, never to the kernel's NAT",
+          "[ipsec][esp][frag][netns]") {
+  // Issue 17, finding 3: left to the kernel, fragments are reassembled and NATed by its conntrack
+  // entry on the same public tuple, which may name another host (lab_l2tp_multiclient phase 4
+  // shows it with the kernel itself).
+  EspRig g;
+  auto lan_eth = eth(TestRouter::kClient.mac, g.rt.lan_mac);
+  auto to_srv = eth(g.rt.wan_mac, TestRouter::kServer.mac);
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto to_b = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
+  g.bind(0x1a2b3c4d, kB);
+
+  SECTION("outbound: both fragments source-NATed and forwarded; the SPI is recorded from the first") {
+    auto f = esp_fragments(kA, kSrv, kPub, kSrv, 0xc0ffee01, 0x4001, lan_eth, to_srv);
+    both_forwarded(f, [&](const Bytes& in) { return g.lan(in); });
+    uint32_t owner = 0;
+    CHECK(g.out_owner(0xc0ffee01, &owner));
+    CHECK(owner == kA);
+    CHECK(g.dp.reason(VPNPT_REASON_ESP_FRAGMENT) == 0);
+    auto snap = snapshot(g.dp.progs);
+    CHECK(snap.counters[vpnpt_counter_index(VPNPT_DIR_OUTBOUND, VPNPT_CLASS_ESP)].packets == 2);
+  }
+  SECTION("inbound: both fragments to the SPI's host") {
+    auto f = esp_fragments(kSrv, kPub, kSrv, kB, 0x1a2b3c4d, 0x4002, wan_eth, to_b);
+    both_forwarded(f, [&](const Bytes& in) { return g.wan(in); });
+  }
+  SECTION("a first fragment vpnpt does not deliver takes its later fragments with it (same IP ID as before)") {
+    auto bound = esp_fragments(kSrv, kPub, kSrv, kB, 0x1a2b3c4d, 0x4003, wan_eth, to_b);
+    REQUIRE(g.wan(bound.first).verdict == XDP_REDIRECT);
+    REQUIRE(g.wan(bound.later).verdict == XDP_REDIRECT);
+    // The next datagram with that IP ID has an unbound SPI: dropped, and its later fragment must
+    // not follow the record the earlier datagram left (it would reach B).
+    auto unbound = esp_fragments(kSrv, kPub, kSrv, kB, 0x0badf00d, 0x4003, wan_eth, to_b);
+    CHECK(g.wan(unbound.first).verdict == XDP_DROP);
+    auto r = g.wan(unbound.later);
+    CHECK(r.verdict == XDP_PASS);
+    CHECK(r.out == unbound.later);
+    CHECK(g.dp.reason(VPNPT_REASON_ESP_UNBOUND) == 1);
+    CHECK(g.dp.reason(VPNPT_REASON_ESP_FRAGMENT) == 1);
+  }
+  SECTION("a record older than VPNPT_FRAG_FRESH_NS is not followed") {
+    auto f = esp_fragments(kSrv, kPub, kSrv, kB, 0x1a2b3c4d, 0x4004, wan_eth, to_b);
+    REQUIRE(g.wan(f.first).verdict == XDP_REDIRECT);
+    vpnpt_frag_key k{kSrv, kPub, htons(0x4004), pkt::kProtoEsp, VPNPT_DIR_INBOUND};
+    vpnpt_frag v{};
+    REQUIRE(bpf_map_lookup_elem(g.dp.map_fd(VPNPT_MAP_FRAGS), &k, &v) == 0);
+    CHECK(v.addr == kB);
+    CHECK(v.cls == VPNPT_CLASS_ESP);
+    v.at_ns = monotonic_ns() - VPNPT_FRAG_FRESH_NS - 1'000'000'000ull;
+    REQUIRE(bpf_map_update_elem(g.dp.map_fd(VPNPT_MAP_FRAGS), &k, &v, BPF_EXIST) == 0);
+    auto r = g.wan(f.later);
+    CHECK(r.verdict == XDP_PASS);
+    CHECK(r.out == f.later);
+  }
+  SECTION("a later fragment vpnpt cannot forward is dropped, not left to a kernel that lacks its first") {
+    auto f = esp_fragments(kA, kSrv, kPub, kSrv, 0xc0ffee02, 0x4005, lan_eth, to_srv);
+    REQUIRE(g.lan(f.first).verdict == XDP_REDIRECT);
+    pkt::Ipv4Opts ttl1;  // the same datagram's later fragment with TTL 1: the forwarding path refuses it
+    ttl1.id = 0x4005;
+    ttl1.ttl = 1;
+    Bytes later =
+        pkt::fragments(kA, kSrv, pkt::kProtoEsp, pkt::esp(0xc0ffee02, 9, Bytes(1200, 0x3c)), 800, ttl1, lan_eth).second;
+    auto r = g.lan(later);
+    CHECK(r.verdict == XDP_DROP);
+    CHECK(g.dp.reason(VPNPT_REASON_FRAG_UNPLACED) == 1);
   }
 }

@@ -138,7 +138,8 @@ TEST_CASE("GRE: what is not a known PPTP call goes to the stack untouched", "[pp
       {"S flag without room for the sequence number", true,
        pkt::frame(kSrv, kPub, pkt::kProtoGre, pptp::slice(pkt::gre_v1(g.tb, {}, 1), 0, 10), {}, wan_eth),
        VPNPT_REASON_L4_TRUNC},
-      {"first fragment", true, pkt::frame(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(g.tb, Bytes(40, 1), 1), mf, wan_eth),
+      {"later fragment, its first never seen", true,
+       pkt::fragments(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(g.tb, Bytes(40, 1), 1), 16, {}, wan_eth).second,
        VPNPT_REASON_GRE_FRAGMENT},
       {"TTL 1 from the LAN", false, gre(kA, kSrv, 0, 1, lan_eth), VPNPT_REASON_TTL_EXPIRED},
   };
@@ -272,4 +273,40 @@ TEST_CASE("GRE: the daemon closing a call from an older copy keeps what the hook
   CHECK(now.call.closed_ns == 12345);
   CHECK(now.call.packets_in == seen.call.packets_in + 5);  // not undone by the copy
   CHECK(now.call.gre_slot == seen.call.gre_slot);
+}
+
+TEST_CASE("GRE fragments follow their first fragment: the Call ID in it, the address in all",
+          "[pptp][gre][frag][netns]") {
+  GreRig g;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto to_b = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
+  const Bytes ppp(1200, 0x21);
+  pkt::Ipv4Opts o;
+  o.id = 0x5150;
+  auto [first, later] = pkt::fragments(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(g.tb, ppp, 11), 800, o, wan_eth);
+  o.ttl = 63;
+  auto [first_out, later_out] =
+      pkt::fragments(kSrv, kB, pkt::kProtoGre, pkt::gre_v1(1000, ppp, 11), 800, o, to_b);
+  auto r1 = g.wan(first);
+  auto r2 = g.wan(later);
+  CHECK(std::string(verdict_name(r1.verdict)) == "XDP_REDIRECT");
+  CHECK(r1.out == first_out);
+  CHECK(std::string(verdict_name(r2.verdict)) == "XDP_REDIRECT");
+  CHECK(r2.out == later_out);
+  CHECK(g.dp.reason(VPNPT_REASON_GRE_FRAGMENT) == 0);
+
+  // Outbound: the server's Call ID (128) in the first fragment finds B's call; both leave from the public address.
+  auto lan_eth = eth(TestRouter::kClient2.mac, g.rt.lan_mac);
+  auto to_srv = eth(g.rt.wan_mac, TestRouter::kServer.mac);
+  o.ttl = 64;
+  o.id = 0x5151;
+  auto [ofirst, olater] = pkt::fragments(kB, kSrv, pkt::kProtoGre, pkt::gre_v1(128, ppp, 12), 800, o, lan_eth);
+  o.ttl = 63;
+  auto [ofirst_out, olater_out] = pkt::fragments(kPub, kSrv, pkt::kProtoGre, pkt::gre_v1(128, ppp, 12), 800, o, to_srv);
+  auto o1 = g.lan(ofirst);
+  auto o2 = g.lan(olater);
+  CHECK(std::string(verdict_name(o1.verdict)) == "XDP_REDIRECT");
+  CHECK(o1.out == ofirst_out);
+  CHECK(std::string(verdict_name(o2.verdict)) == "XDP_REDIRECT");
+  CHECK(o2.out == olater_out);
 }

@@ -186,17 +186,67 @@ TEST_CASE("L2TP: what vpnpt does not know goes to the kernel untouched", "[l2tp]
   }
 }
 
-TEST_CASE("L2TP: fragments are left to the kernel", "[l2tp][netns]") {
+TEST_CASE("L2TP fragments go where their first fragment went, never to the kernel's NAT", "[l2tp][frag][netns]") {
+  // Issue 17, finding 3 (lab_l2tp_multiclient phase 4 shows the kernel's side): two LAN clients
+  // share public:1701 toward the server; the kernel's masquerade would have given that tuple to the
+  // first whose fragments reached it, and delivered the other's fragmented answers there.
   L2tpRig g;
   g.add_tunnel(L2tpRig::kA, 1701, 100, 100);
+  g.add_tunnel(L2tpRig::kB, 1701, 100, 7100);  // B's tunnel id 100 is 7100 at the server
+  const Bytes ppp(1400, 0x7e);
   pkt::Ipv4Opts o;
-  o.frag = 0x2000;  // MF: a first fragment
-  Bytes f = pkt::frame(L2tpRig::kSrv, L2tpRig::kPub, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(100, 1, kPpp)),
-                       o, eth_of(TestRouter::kServer.mac, g.rt.wan_mac));
-  auto r = g.wan(f);
-  CHECK(verdict(r) == "XDP_PASS");
-  CHECK(r.out == f);
-  CHECK(g.dp.reason(VPNPT_REASON_L2TP_FRAGMENT) == 1);
+  o.id = 0x6000;
+  auto wan = eth_of(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto [first, later] = pkt::fragments(L2tpRig::kSrv, L2tpRig::kPub, pkt::kProtoUdp,
+                                       pkt::udp(1701, 1701, l2::data(7100, 1, ppp)), 1000, o, wan);
+  o.ttl = 63;
+  auto [first_out, later_out] =
+      pkt::fragments(L2tpRig::kSrv, L2tpRig::kB, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(100, 1, ppp)), 1000, o,
+                     eth_of(g.rt.lan_mac, TestRouter::kClient2.mac));
+  auto before = snapshot(g.dp.progs);
+  auto r1 = g.wan(first);
+  auto r2 = g.wan(later);
+  CHECK(verdict(r1) == "XDP_REDIRECT");
+  CHECK(r1.out == first_out);  // Tunnel ID and UDP checksum (of the whole datagram) rewritten in the first
+  CHECK(verdict(r2) == "XDP_REDIRECT");
+  CHECK(r2.out == later_out);
+  auto after = snapshot(g.dp.progs);
+  // The later fragment has no ports: it counts as L2TP by its datagram's record, not as other UDP.
+  const uint32_t l2tp_in = vpnpt_counter_index(VPNPT_DIR_INBOUND, VPNPT_CLASS_L2TP);
+  CHECK(after.counters[l2tp_in].packets - before.counters[l2tp_in].packets == 2);
+  CHECK(g.dp.reason(VPNPT_REASON_L2TP_FRAGMENT) == 0);
+
+  // Outbound, A's fragmented data: source-NATed, port kept, both fragments forwarded.
+  o.ttl = 64;
+  o.id = 0x6001;
+  auto [ofirst, olater] = pkt::fragments(L2tpRig::kA, L2tpRig::kSrv, pkt::kProtoUdp,
+                                         pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000, o,
+                                         eth_of(TestRouter::kClient.mac, g.rt.lan_mac));
+  o.ttl = 63;
+  auto [ofirst_out, olater_out] =
+      pkt::fragments(L2tpRig::kPub, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000,
+                     o, eth_of(g.rt.wan_mac, TestRouter::kServer.mac));
+  auto o1 = g.lan(ofirst);
+  auto o2 = g.lan(olater);
+  CHECK(verdict(o1) == "XDP_REDIRECT");
+  CHECK(o1.out == ofirst_out);
+  CHECK(verdict(o2) == "XDP_REDIRECT");
+  CHECK(o2.out == olater_out);
+
+  SECTION("a fragmented tunnel request is not handed to the daemon in part") {
+    g.daemon_alive(true);
+    Bytes req = l2::sccrq(5);
+    req.resize(req.size() + 600, 0);  // padding past the cut: the first fragment holds only part of it
+    o.ttl = 64;
+    o.id = 0x6002;
+    auto [rfirst, rlater] = pkt::fragments(L2tpRig::kA, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(1701, 1701, req), 320,
+                                           o, eth_of(TestRouter::kClient.mac, g.rt.lan_mac));
+    auto r = g.lan(rfirst);
+    CHECK(verdict(r) == "XDP_PASS");
+    CHECK(r.out == rfirst);
+    CHECK(g.punts().empty());
+    CHECK(g.dp.reason(VPNPT_REASON_L2TP_FRAGMENT) == 1);
+  }
 }
 
 TEST_CASE("L2TP: switched off, nothing is translated or handed to the daemon", "[l2tp][netns]") {

@@ -19,6 +19,7 @@
 // Seed: VPNPT_PROPERTY_SEED (printed); packets per hook:
 // VPNPT_PROPERTY_PACKETS. VPNPT_PROPERTY_SABOTAGE=<property> breaks the
 // model or the observation on purpose, to see that property fail.
+#include <array>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -104,6 +105,9 @@ struct Rig {
 // ---------------------------------------------------------------- generator
 
 struct Gen {
+  // The last 16 first fragments per direction (src, dst, protocol, IP ID), whose later ones come interleaved.
+  std::array<std::tuple<uint32_t, uint32_t, uint8_t, uint16_t>, 16> recent_firsts[2];
+  size_t n_firsts[2] = {0, 0};
   std::mt19937_64 rng;
   const Rig& rig;
   Gen(uint64_t seed, const Rig& r) : rng(seed), rig(r) {}
@@ -210,6 +214,16 @@ struct Gen {
     if (chance(8)) o.frag = 0x2000;                                            // first fragment
     else if (chance(8)) o.frag = static_cast<uint16_t>((chance(50) ? 0x2000 : 0) | (1 + u(0x1ffe)));  // later
     else if (chance(3)) o.frag = 0x4000;                                       // DF
+    // Later fragments of the datagram whose first fragment came last in this direction (vpnpt
+    // translates them as it did the first, bpf/frag.h), interleaved with everything else.
+    auto& firsts = recent_firsts[out];
+    if (o.frag == 0x2000) {
+      firsts[n_firsts[out]++ % firsts.size()] = std::make_tuple(src, dst, l.proto, o.id);
+    } else if ((o.frag & 0x1fff) && n_firsts[out] && chance(60)) {
+      size_t have = std::min<size_t>(n_firsts[out], firsts.size());
+      std::tie(src, dst, l.proto, o.id) = firsts[u(static_cast<uint32_t>(have))];
+      l.bytes = random_bytes(8 + u(64));
+    }
     if (chance(3)) o.version = static_cast<uint8_t>(u(16));
     if (chance(3)) o.ihl = static_cast<uint8_t>(u(16));
     if (chance(4)) {
@@ -250,6 +264,7 @@ bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
 
 struct Stats {
   uint64_t packets = 0, redirected = 0, dropped = 0, rewritten = 0, delivered_in = 0;
+  uint64_t followed = 0;  // later fragments translated as their first fragment was
   std::map<uint32_t, uint64_t> per_class, per_reason;
   std::map<std::pair<uint32_t, bool>, uint64_t> fragments;  // (class, later fragment) of GRE/ESP/TCP/UDP
   std::map<unsigned, uint64_t> vlan_stacks;                  // IPv4 frames by VLAN tags in front
@@ -327,6 +342,7 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
   if (r.out != in) {
     REQUIRE(e.rewrite != model::Rewrite::kNone);
     st.rewritten++;
+    if (p.later_fragment) st.followed++;
     if (pkt::ipv4_checksum_ok(in)) REQUIRE(pkt::ipv4_checksum_ok(r.out));
     if (pkt::l4_checksum_ok(in)) REQUIRE(pkt::l4_checksum_ok(r.out));
     uint32_t in_src, in_dst, out_src, out_dst;
@@ -399,7 +415,8 @@ TEST_CASE("property: random and mutated packets through both hooks agree with th
   }
   check_esp_out(g.m, g.dp);
   std::cout << "property dataplane: " << st.packets << " packets, " << st.redirected << " redirected, " << st.dropped
-            << " dropped, " << st.rewritten << " rewritten (" << st.delivered_in << " delivered inbound), "
+            << " dropped, " << st.rewritten << " rewritten (" << st.delivered_in << " delivered inbound, "
+            << st.followed << " later fragments after their first), "
             << g.m.calls.size() << " PPTP calls and " << g.m.esp_out.size() << " outbound SPIs at the end\n  classes:";
   for (auto [c, k] : st.per_class) std::cout << " " << class_name(c) << "=" << k;
   std::cout << "\n  reasons:";
@@ -410,6 +427,7 @@ TEST_CASE("property: random and mutated packets through both hooks agree with th
   for (uint32_t c : {uint32_t{VPNPT_CLASS_GRE}, uint32_t{VPNPT_CLASS_ESP}})
     for (bool later : {false, true}) CHECK(st.fragments[{c, later}] > 0);
   CHECK(st.fragments[{VPNPT_CLASS_OTHER, true}] > 0);  // later TCP/UDP fragments carry no ports
+  CHECK(st.followed > 0);                              // ... and some followed a translated first fragment
   for (unsigned v = 0; v <= 3; ++v) CHECK(st.vlan_stacks[v] > 0);
   CHECK(st.redirected > 0);
   CHECK(st.delivered_in > 0);
