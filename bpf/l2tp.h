@@ -219,6 +219,79 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, _
 	return NULL;
 }
 
+/*
+ * A Tunnel ID the kernel's NAT carries toward @server (maps/vpnpt_abi.h,
+ * vpnpt_l2tp_kernel_v1): recorded, at most once a second per id.
+ */
+static __always_inline void l2tp_kernel_note(__be32 server, __be16 tid)
+{
+	struct vpnpt_l2tp_kernel_key k = {.server = server, .tunnel_id = tid};
+	__u64 now = vpnpt_now_ns();
+	__u64 *seen = bpf_map_lookup_elem(&vpnpt_l2tp_kernel_v1, &k);
+
+	if (seen && *seen <= now && now - *seen < VPNPT_L2TP_KERNEL_REFRESH_NS)
+		return;
+	bpf_map_update_elem(&vpnpt_l2tp_kernel_v1, &k, &now, BPF_ANY);
+}
+
+#define L2TP_AVP_HIDDEN 0x4000
+#define L2TP_AVP_LEN_MASK 0x03ff
+#define L2TP_AVP_ASSIGNED_TUNNEL_ID 9
+#define L2TP_AVPS_MAX 16 /* xl2tpd's SCCRQ names its tunnel in its 8th AVP */
+
+/*
+ * The visible Assigned Tunnel ID AVP of a control message whose AVPs lie at
+ * [@off, @end) of the frame. Returns 0 and *tid (network order), or -1: not
+ * among the first L2TP_AVPS_MAX AVPs, hidden, zero, or cut off.
+ */
+static __always_inline int l2tp_assigned_tid(struct __ctx_buff *ctx, __u32 off, __u32 end, __be16 *tid)
+{
+	for (__u32 i = 0; i < L2TP_AVPS_MAX; i++) {
+		__u8 h[6];
+
+		if (off > 0xffff || off + sizeof(h) > end || ctx_load_bytes(ctx, off, h, sizeof(h)))
+			return -1;
+		__u16 flags_len = (__u16)h[0] << 8 | h[1];
+		__u16 len = flags_len & L2TP_AVP_LEN_MASK;
+		if (len < sizeof(h))
+			return -1;
+		if (h[2] == 0 && h[3] == 0 && h[4] == 0 && h[5] == L2TP_AVP_ASSIGNED_TUNNEL_ID) {
+			if ((flags_len & L2TP_AVP_HIDDEN) || len < sizeof(h) + 2 || off + sizeof(h) + 2 > end ||
+			    ctx_load_bytes(ctx, off + sizeof(h), tid, 2))
+				return -1;
+			return *tid ? 0 : -1;
+		}
+		off += len;
+	}
+	return -1;
+}
+
+/*
+ * A tunnel request (SCCRQ) the kernel's NAT is about to carry, with verdict
+ * @packed: dropped (l2tp_id_in_use) if a live vpnpt tunnel toward @server
+ * has its Tunnel ID, the server's packets for one would reach the other;
+ * otherwise its id is noted for the daemon's allocator. A hidden id cannot
+ * be read: such a request goes on as it is (docs/l2tp.md). A subprogram:
+ * the AVP walk stays out of the translators' frame.
+ */
+static __noinline __u32 l2tp_request_to_kernel(struct __ctx_buff *ctx, __u32 avps, __u32 end, __be32 server,
+					       __u32 packed)
+{
+	struct xlat_result r = xlat_unpack(packed);
+	__be16 tid = 0;
+
+	if (l2tp_assigned_tid(ctx, avps, end, &tid))
+		return packed;
+	struct vpnpt_l2tp_tunnel *t = l2tp_slot(bpf_ntohs(tid));
+	if (t && vpnpt_l2tp_live(t->state) && t->server == server && !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
+		r.action = CTX_DROP;
+		r.reason = VPNPT_REASON_L2TP_ID_IN_USE;
+		return xlat_pack(r);
+	}
+	l2tp_kernel_note(server, tid);
+	return packed;
+}
+
 /* LAN -> WAN. */
 static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, struct pkt *p,
 							const struct vpnpt_config *cfg, __u64 bytes)
@@ -234,24 +307,21 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 	const struct bpf_fib_lookup *plan;
 	if (l2tp_is_control(&h) && *h.tunnel_id == 0) {
 		/* A tunnel request: the daemon assigns the tunnel and sends it on, whole. */
-		if (p->fragmented) {
+		if (p->fragmented)
 			r.reason = VPNPT_REASON_L2TP_FRAGMENT;
-			return r;
-		}
-		if (!daemon_alive()) {
+		else if (!daemon_alive())
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
-			return r;
-		}
-		r.reason = plan_outbound(ctx, p, cfg, &plan);
-		if (r.reason)
-			return r;
-		if (l2tp_punt(ctx, VPNPT_PUNT_SETUP, VPNPT_DIR_OUTBOUND, p->l3_off, plan)) {
+		else if (!(r.reason = plan_outbound(ctx, p, cfg, &plan)) &&
+			 l2tp_punt(ctx, VPNPT_PUNT_SETUP, VPNPT_DIR_OUTBOUND, p->l3_off, plan))
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
+		if (!r.reason) {
+			r.action = CTX_DROP;
+			r.reason = VPNPT_REASON_L2TP_TO_DAEMON;
 			return r;
 		}
-		r.action = CTX_DROP;
-		r.reason = VPNPT_REASON_L2TP_TO_DAEMON;
-		return r;
+		/* The kernel's NAT gets it. */
+		return xlat_unpack(l2tp_request_to_kernel(ctx, p->l4_off + sizeof(*uh) + L2TP_CTRL_HDR_LEN,
+							  p->l3_off + p->ip_len, ip->daddr, xlat_pack(r)));
 	}
 	struct vpnpt_l2tp_tunnel *t = l2tp_out_tunnel(ip->saddr, ip->daddr, uh->source);
 	if (!t) {
@@ -302,6 +372,8 @@ static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, s
 	if (!t) {
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_L2TP_UNKNOWN, VPNPT_REASON_L2TP_NO_TUNNEL, VPNPT_DIR_INBOUND),
 			       ip->saddr, ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(tid)));
+		if (tid)
+			l2tp_kernel_note(ip->saddr, tid); /* the kernel's tunnel, or none: the daemon keeps off the id */
 		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
 		return r;
 	}

@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v7 SEC(".maps");
+} vpnpt_reasons_v8 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -128,6 +128,15 @@ struct {
 	__type(value, struct vpnpt_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_frags_v1 SEC(".maps");
+
+/* L2TP Tunnel IDs the kernel's NAT carries, per server (maps/vpnpt_abi.h): the daemon does not hand them out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VPNPT_L2TP_KERNEL_SLOTS);
+	__type(key, struct vpnpt_l2tp_kernel_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_kernel_v1 SEC(".maps");
 
 /* Diagnosis ring for `vpnpt diagnose`. Written by the daemon only; here so it has BTF and a pin. */
 struct {

@@ -36,7 +36,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 48u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 49u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
 static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);
@@ -75,6 +75,7 @@ static_assert(sizeof(vpnpt_report_key) == 12);
 static_assert(sizeof(vpnpt_frag_key) == 12);  // hashed by value: no implicit padding
 static_assert(offsetof(vpnpt_frag_key, proto) == 10);
 static_assert(sizeof(vpnpt_frag) == 16);
+static_assert(sizeof(vpnpt_l2tp_kernel_key) == 8);
 static_assert(sizeof(vpnpt_diag_entry) == 48);
 static_assert(offsetof(vpnpt_diag_entry, kind) == 16);
 static_assert(offsetof(vpnpt_diag_entry, dir) == 44);

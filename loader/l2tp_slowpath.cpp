@@ -84,7 +84,7 @@ std::optional<L2tpSetup> L2tpSlowPath::on_punt(const vpnpt_l2tp_punt& rec, size_
 }
 
 L2tpSlowPath::L2tpSlowPath(const L2tpMaps& maps, L2tpTimeouts t, Send send, OnClose on_close)
-    : t_(t), send_(std::move(send)), on_close_(std::move(on_close)) {
+    : kernel_ids_(maps.kernel), t_(t), send_(std::move(send)), on_close_(std::move(on_close)) {
   auto tab = L2tpTable::map(maps);
   if (!tab) {
     ready_ = tab.error();
@@ -99,12 +99,23 @@ void L2tpSlowPath::recount(const std::vector<L2tpTunnel>& live) {
   for (const auto& l : live) held_[l.t.client]++;
 }
 
-std::optional<uint16_t> L2tpSlowPath::free_tunnel_id(uint16_t want) const {
-  if (want && table_->is_free(want)) return want;  // the client's own id (host order), if nobody has it
+// The kernel's NAT carries a tunnel the server knows by @xid (seen lately by the hooks,
+// maps/vpnpt_abi.h): a vpnpt tunnel with that id toward the server would take its packets.
+bool L2tpSlowPath::kernel_carries(uint32_t server, uint16_t xid, uint64_t now_ns) const {
+  if (kernel_ids_ < 0) return false;
+  vpnpt_l2tp_kernel_key k{server, htons(xid), 0};
+  uint64_t seen = 0;
+  if (bpf_map_lookup_elem(kernel_ids_, &k, &seen)) return false;
+  return seen > now_ns || now_ns - seen < VPNPT_L2TP_KERNEL_FRESH_NS;
+}
+
+std::optional<uint16_t> L2tpSlowPath::free_tunnel_id(uint16_t want, uint32_t server, uint64_t now_ns) const {
+  auto usable = [&](uint16_t id) { return table_->is_free(id) && !kernel_carries(server, id, now_ns); };
+  if (want && usable(want)) return want;  // the client's own id (host order), if nobody has it
   // Random probes: with n of 65,535 ids taken each one fails with probability n / 65,535.
   for (int i = 0; i < 4096; ++i) {
     uint16_t id = random16();
-    if (table_->is_free(id)) return id;
+    if (usable(id)) return id;
   }
   return std::nullopt;
 }
@@ -187,7 +198,7 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
       }
     }
     // The slot: the client's own id when no tunnel on the gateway has it, otherwise a free one.
-    auto xid = free_tunnel_id(hidden ? 0 : ntohs(want));
+    auto xid = free_tunnel_id(hidden ? 0 : ntohs(want), p->daddr, now_ns);
     if (!xid) {
       s.refusal = VPNPT_L2TP_REFUSE_NO_ID;
       return s;

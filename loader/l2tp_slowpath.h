@@ -81,11 +81,13 @@ class L2tpSlowPath {
   L2tpSetup setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns);
   void follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns);
   void remove(uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why);
-  std::optional<uint16_t> free_tunnel_id(uint16_t want) const;
+  std::optional<uint16_t> free_tunnel_id(uint16_t want, uint32_t server, uint64_t now_ns) const;
+  bool kernel_carries(uint32_t server, uint16_t xid, uint64_t now_ns) const;
   std::optional<uint16_t> free_port_nat_port() const;
   void recount(const std::vector<L2tpTunnel>& live);
 
   std::optional<L2tpTable> table_;
+  int kernel_ids_ = -1;  // vpnpt_l2tp_kernel_v1
   Status ready_;
   std::unordered_map<uint32_t, uint32_t> held_;  // tunnels per LAN host; recounted by every sweep
   L2tpTimeouts t_;

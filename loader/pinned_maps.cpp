@@ -73,6 +73,7 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.l2tp_tunnels_, VPNPT_MAP_L2TP_TUNNELS},
                {&m.l2tp_out_, VPNPT_MAP_L2TP_OUT},
                {&m.l2tp_ports_, VPNPT_MAP_L2TP_PORTS},
+               {&m.l2tp_kernel_, VPNPT_MAP_L2TP_KERNEL},
                {&m.l2tp_punt_, VPNPT_MAP_L2TP_PUNT},
                {&m.daemon_, VPNPT_MAP_DAEMON},
                {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},

@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v7"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v8"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -46,6 +46,7 @@
 #define VPNPT_MAP_LAN_L2 "vpnpt_lan_l2_v1"
 #define VPNPT_MAP_UNDELIVERED "vpnpt_undelivered_v1"
 #define VPNPT_MAP_FRAGS "vpnpt_frags_v1"
+#define VPNPT_MAP_L2TP_KERNEL "vpnpt_l2tp_kernel_v1"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -130,6 +131,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_PPTP_OUT_OF_WINDOW = 45,/* pass untracked: SYN, FIN or RST that fits no tracked connection (out of window, or a SYN-ACK answering no SYN) */
 	VPNPT_REASON_FRAG_UNPLACED = 46,    /* drop: later fragment of a datagram vpnpt translated that the FIB cannot place now (the kernel could not reassemble it) */
 	VPNPT_REASON_FRAG_UNTRACKED = 47,   /* drop: first fragment of a session's datagram with no room to remember it (its later fragments would go astray) */
+	VPNPT_REASON_L2TP_ID_IN_USE = 48,   /* drop: a tunnel request for the kernel's NAT whose Tunnel ID a vpnpt tunnel toward that server has */
 	VPNPT_REASON_MAX
 };
 
@@ -681,6 +683,30 @@ static inline int vpnpt_l2tp_live(__u32 state)
 {
 	return state == VPNPT_L2TP_REQUESTED || state == VPNPT_L2TP_ESTABLISHED || state == VPNPT_L2TP_CLOSING;
 }
+
+/*
+ * vpnpt_l2tp_kernel_v1 (LRU): Tunnel IDs of L2TP tunnels the kernel's NAT
+ * carries, per server: what the server addresses them with (the LAN
+ * client's own id). vpnpt's tunnels share the public tuple toward a server
+ * and are told apart by that id alone, so a vpnpt tunnel with the id of a
+ * kernel one would take its packets, and the other way round. The hooks
+ * record each id they see go to the kernel: inbound L2TP of no vpnpt
+ * tunnel, and the Assigned Tunnel ID of a tunnel request the kernel gets
+ * (daemon down, no route, fragmented). The daemon gives no vpnpt tunnel an
+ * id recorded toward its server within VPNPT_L2TP_KERNEL_FRESH_NS; a request
+ * for the kernel whose id a live vpnpt tunnel toward that server has is
+ * dropped (l2tp_id_in_use), and the client tries again.
+ */
+struct vpnpt_l2tp_kernel_key {
+	__be32 server;
+	__be16 tunnel_id;
+	__u16 pad;
+};
+#define VPNPT_L2TP_KERNEL_SLOTS 4096
+/* A kernel tunnel sends at least a HELLO a minute (RFC 2661 6.5): ten without a word, it is gone. */
+#define VPNPT_L2TP_KERNEL_FRESH_NS (600ull * 1000000000ull)
+/* The hooks rewrite a record at most once a second. */
+#define VPNPT_L2TP_KERNEL_REFRESH_NS 1000000000ull
 
 /*
  * vpnpt_l2tp_punt_v1: L2TP control messages for the daemon. SETUP: a

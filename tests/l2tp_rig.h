@@ -79,7 +79,8 @@ struct L2tpRig {
   }
 
   L2tpMaps l2tp_maps() const {
-    return {dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT), dp.map_fd(VPNPT_MAP_L2TP_PORTS)};
+    return {dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT), dp.map_fd(VPNPT_MAP_L2TP_PORTS),
+            dp.map_fd(VPNPT_MAP_L2TP_KERNEL)};
   }
 
   // Installs a tunnel as the daemon does (slot, index, port): the server addresses it as @xlat on

@@ -377,3 +377,60 @@ TEST_CASE("L2TP setup: a source's tunnels to one server share its port and outli
   g.sp.flush();
   CHECK(g.dp.entries(VPNPT_MAP_L2TP_OUT) == 0);
 }
+
+TEST_CASE("L2TP: vpnpt and the kernel's NAT never carry the same Tunnel ID toward one server", "[l2tp][netns]") {
+  // Issue 17, finding 3. vpnpt's tunnels share public:1701 toward the server and are told apart by
+  // the Tunnel ID the server addresses them with; a tunnel the kernel's NAT carries (set up while
+  // the daemon was down) sits on the same tuple.
+  SlowRig g;
+  const uint32_t kC = pkt::ip("192.168.1.12");
+  auto kernel_knows = [&](uint16_t tid) {
+    vpnpt_l2tp_kernel_key k{L2tpRig::kSrv, htons(tid), 0};
+    uint64_t seen = 0;
+    return bpf_map_lookup_elem(g.dp.map_fd(VPNPT_MAP_L2TP_KERNEL), &k, &seen) == 0;
+  };
+
+  SECTION("a tunnel the kernel set up keeps its id: a later vpnpt tunnel gets another") {
+    g.daemon_alive(false);
+    Bytes req = g.from_client(L2tpRig::kA, 1701, 1701, l2::sccrq(4242));
+    auto r = g.lan(req);
+    CHECK(verdict_name(r.verdict) == std::string("XDP_PASS"));  // the kernel's NAT sets A's tunnel up
+    CHECK(r.out == req);
+    CHECK(kernel_knows(4242));
+    g.daemon_alive(true);
+    auto b = g.request(L2tpRig::kB, 1701, l2::sccrq(4242));
+    REQUIRE(b.sent);
+    CHECK(b.xid != 4242);  // before: 4242, and the server's packets for A's tunnel went to B
+    Bytes for_a = g.from_server(1701, 1701, l2::data(4242, 1, kPpp));
+    auto ra = g.wan(for_a);
+    CHECK(verdict_name(ra.verdict) == std::string("XDP_PASS"));
+    CHECK(ra.out == for_a);  // to the kernel, which delivers it to A
+  }
+  SECTION("an id the server's packets show the kernel carries is not handed out either") {
+    Bytes unknown = g.from_server(1701, 1701, l2::data(5555, 1, kPpp));
+    CHECK(g.wan(unknown).verdict == XDP_PASS);
+    CHECK(kernel_knows(5555));
+    auto c = g.request(kC, 1701, l2::sccrq(5555));
+    REQUIRE(c.sent);
+    CHECK(c.xid != 5555);
+  }
+  SECTION("the kernel gets no tunnel request whose id a vpnpt tunnel toward that server has") {
+    auto a = g.request(L2tpRig::kA, 1701, l2::sccrq(777));
+    REQUIRE(a.sent);
+    REQUIRE(a.xid == 777);
+    g.daemon_alive(false);
+    auto r = g.lan(g.from_client(L2tpRig::kB, 1701, 1701, l2::sccrq(777)));
+    CHECK(verdict_name(r.verdict) == std::string("XDP_DROP"));  // before: passed, and A's id was on two tunnels
+    CHECK(g.dp.reason(VPNPT_REASON_L2TP_ID_IN_USE) == 1);
+    CHECK_FALSE(kernel_knows(777));
+    Bytes other = g.from_client(L2tpRig::kB, 1701, 1701, l2::sccrq(778));
+    CHECK(g.lan(other).verdict == XDP_PASS);
+    CHECK(kernel_knows(778));
+    CHECK(g.dp.reason(VPNPT_REASON_L2TP_NO_DAEMON) == 1);
+  }
+  SECTION("a hidden Tunnel ID cannot be read: the request goes to the kernel as it is") {
+    g.daemon_alive(false);
+    CHECK(g.lan(g.from_client(L2tpRig::kA, 1701, 1701, l2::sccrq(4242, true))).verdict == XDP_PASS);
+    CHECK_FALSE(kernel_knows(4242));
+  }
+}
