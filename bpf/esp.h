@@ -177,11 +177,8 @@ static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, s
 		r.reason = VPNPT_REASON_ESP_SPI_CONFLICT;
 		return r;
 	}
-	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_ESP, cfg->public_ip);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_ESP, cfg->public_ip))
 		return r;
-	}
 	esp_account(sa, bytes, now);
 	sa->lan_ifindex = ctx->ingress_ifindex;
 	r.action = snat_redirect(p, cfg->public_ip, plan);
@@ -213,11 +210,8 @@ static __always_inline struct xlat_result esp_inbound(struct __ctx_buff *ctx, st
 		r.reason = VPNPT_REASON_ESP_UNBOUND;
 		return r;
 	}
-	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_ESP, sa->host);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_INBOUND, VPNPT_CLASS_ESP, sa->host))
 		return r;
-	}
 	esp_account(sa, bytes, vpnpt_now_ns());
 	return dnat_forward(ctx, p, sa->host);
 }

@@ -60,6 +60,17 @@ static __always_inline enum vpnpt_reason frag_remember(const struct pkt *p, __u3
 								      : VPNPT_REASON_NONE;
 }
 
+/* frag_remember() for a translator: 1, with @r the drop, if the fragment cannot be remembered. */
+static __always_inline int frag_refused(struct xlat_result *r, const struct pkt *p, __u32 dir, __u32 cls,
+					__be32 addr)
+{
+	r->reason = frag_remember(p, dir, cls, addr);
+	if (!r->reason)
+		return 0;
+	r->action = CTX_DROP;
+	return 1;
+}
+
 /* The record of a later fragment's datagram, if its first fragment was translated lately. */
 static __always_inline const struct vpnpt_frag *frag_find(const struct pkt *p, __u32 dir)
 {

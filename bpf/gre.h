@@ -96,11 +96,8 @@ static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, s
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
-	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_GRE, cfg->public_ip);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_GRE, cfg->public_ip))
 		return r;
-	}
 	pptp_call_account(call, VPNPT_DIR_OUTBOUND, bytes, ctx->ingress_ifindex);
 	r.action = snat_redirect(p, cfg->public_ip, plan);
 	return r;
@@ -130,11 +127,8 @@ static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, st
 		return r;
 	}
 
-	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_GRE, call->client);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_INBOUND, VPNPT_CLASS_GRE, call->client))
 		return r;
-	}
 	/* GRE v1 has no checksum: only the IPv4 one changes (and a TC skb's whole-packet sum). */
 	l4_csum_be16(ctx, p, 0, L4_TCP, gh->call_id, call->client_call_id, L4_CSUM_RAW);
 	gh->call_id = call->client_call_id;

@@ -331,11 +331,8 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 	r.reason = plan_outbound(ctx, p, cfg, &plan);
 	if (r.reason)
 		return r;
-	r.reason = frag_remember(p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_L2TP, cfg->public_ip);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_L2TP, cfg->public_ip))
 		return r;
-	}
 	if (l2tp_has_avps(&h) && !p->fragmented)
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort, whole messages only */
 
@@ -377,11 +374,8 @@ static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, s
 		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
 		return r;
 	}
-	r.reason = frag_remember(p, VPNPT_DIR_INBOUND, VPNPT_CLASS_L2TP, t->client);
-	if (r.reason) {
-		r.action = CTX_DROP;
+	if (frag_refused(&r, p, VPNPT_DIR_INBOUND, VPNPT_CLASS_L2TP, t->client))
 		return r;
-	}
 	if (l2tp_has_avps(&h) && !p->fragmented)
 		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_INBOUND, p->l3_off, 0); /* as the server sent it */
 
