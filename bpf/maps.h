@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v8 SEC(".maps");
+} vpnpt_reasons_v9 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -89,7 +89,7 @@ struct {
 	__type(key, struct vpnpt_pptp_stream_key);
 	__type(value, struct vpnpt_pptp_stream);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_pptp_streams_v1 SEC(".maps");
+} vpnpt_pptp_streams_v2 SEC(".maps");
 
 /* Inbound ESP SAs, open-addressed by (server, server's SPI) (maps/vpnpt_abi.h). Daemon binds, WAN hook reads. */
 struct {

@@ -11,7 +11,11 @@
  * (struct vpnpt_pptp_stream) that follows message boundaries by sequence
  * number. Every decided rewrite is kept as a patch (stream position, old,
  * new) and applied to any segment that covers it, which makes
- * retransmissions and re-segmentations come out identical. A segment that
+ * retransmissions and re-segmentations come out identical. A patch is kept
+ * until the receiver acknowledged its bytes (the other direction's ACKs,
+ * accepted only for bytes delivered): a ring of VPNPT_PPTP_PATCHES holds
+ * every rewrite in flight, and a segment needing one more is held
+ * (pptp_unacked) until an ACK frees a slot. A segment that
  * would carry part of a field whose new value is not known yet (the rest
  * of the header is in a later segment) is dropped and counted as held: TCP
  * resends it, and by then the tracker has learned the missing bytes.
@@ -66,7 +70,7 @@ static __always_inline int seq_before(__u32 x, __u32 y)
 	return (__s32)(x - y) < 0;
 }
 
-static __always_inline __be16 hdr_be16(const struct vpnpt_pptp_stream *st, __u32 off)
+static __always_inline __be16 hdr_be16(const struct vpnpt_pptp_track *st, __u32 off)
 {
 	if (off > VPNPT_PPTP_HDR_BYTES - 2)
 		return 0;
@@ -79,7 +83,10 @@ static __always_inline __be16 hdr_be16(const struct vpnpt_pptp_stream *st, __u32
  * through the walk, and global functions only take pointer-free memory.
  */
 struct decide_io {
-	struct vpnpt_pptp_stream st; /* working copy, written back if the segment is delivered or held */
+	struct vpnpt_pptp_track st;  /* working copy, written back after the walk */
+	struct vpnpt_pptp_patch patch; /* out: the rewrite decided, if has_patch */
+	__u32 has_patch;
+	__u32 no_room;               /* the walk stopped at a rewrite the patch ring had no room for */
 	struct pptp_ctrl_id cid;     /* outbound: the LAN-side connection */
 	__u32 dir;
 	__be32 saddr;                /* sender of this segment */
@@ -94,26 +101,63 @@ struct decide_io {
 /* Everything the walk over one segment needs; lives on the caller's stack. */
 struct ctrl_walk {
 	struct __ctx_buff *ctx;
+	struct vpnpt_pptp_stream *live; /* the map's tracker: its patch ring is written in place */
 	__u32 pay_off;               /* frame offset of the TCP payload */
 	__u32 a, b;                  /* the segment covers stream positions [a, b) */
 	__u32 pad;
 	struct decide_io io;
 };
 
-static __always_inline void add_patch(struct vpnpt_pptp_stream *st, __u32 seq, __be16 old_id, __be16 new_id)
+/* Records the rewrite of the current message; the walk puts it in the ring. */
+static __always_inline void add_patch(struct decide_io *w, __u32 seq, __be16 old_id, __be16 new_id)
 {
 	if (old_id == new_id)
 		return;
+	w->patch.seq = seq;
+	w->patch.old_id = old_id;
+	w->patch.new_id = new_id;
+	w->has_patch = 1;
+}
+
+/* 1 if the receiver acknowledged the stream up to @end: TCP never resends those bytes. */
+static __always_inline int stream_acked(const struct vpnpt_pptp_stream *live, __u32 end)
+{
+	return live->ack_known && !seq_before(live->acked, end);
+}
+
+/*
+ * May the walk decide one more rewrite? Not while every slot of the ring
+ * holds a patch whose bytes the receiver has not acknowledged: the segment
+ * is held and TCP resends it once an ACK frees a slot. A tracker that has
+ * seen no acknowledgement (its other direction untracked) pushes the oldest
+ * patch out instead, and holds any later segment reaching its bytes.
+ */
+static __always_inline int ring_has_room(const struct vpnpt_pptp_stream *live, const struct vpnpt_pptp_track *st)
+{
+	if (st->patch_next < VPNPT_PPTP_PATCHES || !live->ack_known)
+		return 1;
+	return stream_acked(live, live->patches[st->patch_next % VPNPT_PPTP_PATCHES].seq + 2);
+}
+
+static __always_inline void ring_push(struct vpnpt_pptp_stream *live, struct vpnpt_pptp_track *st,
+				      const struct vpnpt_pptp_patch *pt)
+{
 	__u32 slot = st->patch_next % VPNPT_PPTP_PATCHES;
 	if (st->patch_next >= VPNPT_PPTP_PATCHES) {
-		__u32 end = st->patches[slot].seq + 2;
-		if (seq_before(st->forgotten_end, end))
+		__u32 end = live->patches[slot].seq + 2;
+		if (!stream_acked(live, end) && seq_before(st->forgotten_end, end))
 			st->forgotten_end = end;
 	}
-	st->patches[slot].seq = seq;
-	st->patches[slot].old_id = old_id;
-	st->patches[slot].new_id = new_id;
+	live->patches[slot] = *pt;
 	st->patch_next++;
+}
+
+/* 1 if a message of @type in direction @dir may need a rewrite (a patch slot). */
+static __always_inline int may_rewrite(__u32 dir, __u16 type)
+{
+	if (dir == VPNPT_DIR_OUTBOUND)
+		return type == PPTP_OCRQ || type == PPTP_ICRP || type == PPTP_CCRQ;
+	return type == PPTP_OCRP || type == PPTP_ICCN || type == PPTP_WEN || type == PPTP_SLI;
 }
 
 /* Decides the rewrite of the current message, whose header is complete. */
@@ -121,7 +165,7 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 {
 	if (!w)
 		return 0;
-	struct vpnpt_pptp_stream *st = &w->st;
+	struct vpnpt_pptp_track *st = &w->st;
 	__u16 type = (__u16)st->hdr[8] << 8 | st->hdr[9];
 	__be16 id = hdr_be16(st, 12);
 	__be16 xlat = 0;
@@ -150,11 +194,11 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 			}
 			w->ev_kind = VPNPT_EV_PPTP_CALL;
 			w->ev_id = (__u32)bpf_ntohs(id) << 16 | bpf_ntohs(xlat);
-			add_patch(st, st->msg_seq + 12, id, xlat);
+			add_patch(w, st->msg_seq + 12, id, xlat);
 			return 0;
 		case PPTP_CCRQ: {
 			if (pptp_find_own(&w->cid, id, &xlat)) {
-				add_patch(st, st->msg_seq + 12, id, xlat);
+				add_patch(w, st->msg_seq + 12, id, xlat);
 				return 0;
 			}
 			/* Unknown call: harmless unless the id is another client's toward this server. */
@@ -209,7 +253,29 @@ __attribute__((noinline)) int pptp_decide(struct decide_io *w)
 			return 0;
 	}
 	call->last_seen_ns = vpnpt_now_ns();
-	add_patch(st, st->msg_seq + off, xlat, call->client_call_id);
+	add_patch(w, st->msg_seq + off, xlat, call->client_call_id);
+	return 0;
+}
+
+/*
+ * Decides the current message's rewrite and keeps it in @live's patch ring.
+ * Returns 1, deciding nothing, if the ring has no room for one more: the
+ * walk stops there, and a segment reaching the message is held. A global
+ * function like pptp_decide(): inlined into the walk, its branches on the
+ * ring multiply the states the verifier explores past its limit.
+ */
+__attribute__((noinline)) int pptp_decide_kept(struct decide_io *w, struct vpnpt_pptp_stream *live)
+{
+	if (!w || !live)
+		return 0;
+	if (may_rewrite(w->dir, (__u16)w->st.hdr[8] << 8 | w->st.hdr[9]) && !ring_has_room(live, &w->st)) {
+		w->no_room = 1;
+		return 1;
+	}
+	w->has_patch = 0;
+	pptp_decide(w);
+	if (w->has_patch)
+		ring_push(live, &w->st, &w->patch); /* also when the walk stops: the decision stands */
 	return 0;
 }
 
@@ -237,7 +303,7 @@ static __always_inline __u32 bytes_to_decide(__u16 type)
 static long walk_step(__u32 i, void *data)
 {
 	struct ctrl_walk *w = data;
-	struct vpnpt_pptp_stream *st = &w->io.st;
+	struct vpnpt_pptp_track *st = &w->io.st;
 	(void)i;
 
 	/* Learn as much of the current message's header as this segment holds. */
@@ -292,7 +358,10 @@ static long walk_step(__u32 i, void *data)
 			need = st->msg_len;
 		if (st->hdr_have < need)
 			return 1; /* the fields continue in a later segment */
-		pptp_decide(&w->io);
+		if (!w->live)
+			return 1;
+		if (pptp_decide_kept(&w->io, w->live))
+			return 1;
 		if (w->io.stop)
 			return 1;
 		st->flags |= VPNPT_PPTP_STREAM_DECIDED;
@@ -312,13 +381,17 @@ static long walk_step(__u32 i, void *data)
  * After the walk: may [a, b) be delivered? Not if it reaches bytes whose
  * message context is unknown (a gap before them), carries part of the Call
  * ID fields (12..15) of a message whose rewrite is not decided yet, or
- * starts before the oldest patch still remembered.
+ * reaches unacknowledged bytes whose patch was pushed out of the ring (the
+ * receiver discards bytes it acknowledged, so those need none).
  */
-static __always_inline enum vpnpt_reason delivery_check(const struct ctrl_walk *w)
+static __always_inline enum vpnpt_reason delivery_check(const struct ctrl_walk *w, const struct vpnpt_pptp_stream *live)
 {
-	const struct vpnpt_pptp_stream *st = &w->io.st;
+	const struct vpnpt_pptp_track *st = &w->io.st;
 
-	if (seq_before(w->a, st->forgotten_end))
+	__u32 from = w->a;
+	if (live->ack_known && seq_before(from, live->acked))
+		from = live->acked;
+	if (seq_before(from, st->forgotten_end) && seq_before(from, w->b))
 		return VPNPT_REASON_PPTP_HELD;
 	if (st->flags & VPNPT_PPTP_STREAM_DECIDED)
 		return VPNPT_REASON_NONE; /* the walk stopped inside a decided message */
@@ -334,6 +407,7 @@ static __always_inline enum vpnpt_reason delivery_check(const struct ctrl_walk *
 struct patch_io {
 	__u32 pay_off; /* frame offset of the TCP payload */
 	__u32 a, b;    /* the segment covers stream positions [a, b) */
+	__u32 count;   /* patches pushed so far (the walk's patch_next) */
 	__u32 diff;    /* out: the checksum changes (l4csum.h), folded */
 };
 
@@ -348,7 +422,7 @@ __noinline int pptp_apply_patches(struct __ctx_buff *ctx, const struct vpnpt_ppt
 		return VPNPT_REASON_L4_TRUNC;
 	io->diff = 0;
 	for (__u32 i = 0; i < VPNPT_PPTP_PATCHES; i++) {
-		if (i >= st->patch_next)
+		if (i >= io->count)
 			break;
 		struct vpnpt_pptp_patch pt = st->patches[i];
 		__u8 oldb[2] = {(__u8)pt.old_id, (__u8)(pt.old_id >> 8)};
@@ -389,7 +463,7 @@ static __always_inline int starts_with_pptp(struct __ctx_buff *ctx, __u32 pay_of
 /* 1 if stream position @pos is in [next_seq, next_seq + PPTP_WINDOW): where a real FIN or RST of this direction sits. */
 static __always_inline int stream_in_window(const struct vpnpt_pptp_stream *st, __u32 pos)
 {
-	return pos - st->next_seq < PPTP_WINDOW;
+	return pos - st->t.next_seq < PPTP_WINDOW;
 }
 
 /*
@@ -414,28 +488,102 @@ static __always_inline int inbound_lan_key(struct __ctx_buff *ctx, const struct 
 /*
  * May this inbound SYN (-ACK) sync the WAN side's tracker? Only a SYN-ACK
  * answering the SYN of a LAN connection conntrack maps it to, whose tracker
- * is still opening: the ACK number must be that SYN's sequence + 1.
+ * is still opening: the ACK number must be that SYN's sequence + 1. Fills
+ * @lan, the LAN side's key.
  */
 static __always_inline enum vpnpt_reason inbound_syn_check(struct __ctx_buff *ctx, const struct iphdr *ip,
-							   const struct tcphdr *th)
+							   const struct tcphdr *th, struct vpnpt_pptp_stream_key *lan)
 {
-	struct vpnpt_pptp_stream_key lan;
-
-	if (inbound_lan_key(ctx, ip, th, &lan))
+	if (inbound_lan_key(ctx, ip, th, lan))
 		return VPNPT_REASON_PPTP_UNKNOWN_CONN;
-	const struct vpnpt_pptp_stream *up = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &lan);
-	if (!th->ack || !up || !(up->flags & VPNPT_PPTP_STREAM_OPENING) || bpf_ntohl(th->ack_seq) != up->next_seq)
+	const struct vpnpt_pptp_stream *up = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, lan);
+	if (!th->ack || !up || !(up->t.flags & VPNPT_PPTP_STREAM_OPENING) || bpf_ntohl(th->ack_seq) != up->t.next_seq)
 		return VPNPT_REASON_PPTP_OUT_OF_WINDOW;
 	return VPNPT_REASON_NONE;
 }
 
-static __always_inline void stream_sync_at(struct vpnpt_pptp_stream *st, __u32 seq)
+static __always_inline void track_sync_at(struct vpnpt_pptp_track *t, __u32 seq)
 {
-	__builtin_memset(st, 0, sizeof(*st));
-	st->next_seq = seq;
-	st->msg_seq = seq;
-	st->forgotten_end = seq;
-	st->flags = VPNPT_PPTP_STREAM_SYNCED;
+	__builtin_memset(t, 0, sizeof(*t));
+	t->next_seq = seq;
+	t->msg_seq = seq;
+	t->forgotten_end = seq;
+	t->flags = VPNPT_PPTP_STREAM_SYNCED;
+}
+
+/* Per-CPU room to build a new tracker in: with its patch ring it is too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vpnpt_pptp_stream);
+} vpnpt_scratch_stream SEC(".maps");
+
+/* A new tracker synced at @seq, in scratch (its patch slots are left as they are: none is in use). */
+static __always_inline struct vpnpt_pptp_stream *stream_new(__u32 seq, __u64 now)
+{
+	__u32 zero = 0;
+	struct vpnpt_pptp_stream *s = bpf_map_lookup_elem(&vpnpt_scratch_stream, &zero);
+
+	if (!s)
+		return NULL;
+	__builtin_memset(s, 0, __builtin_offsetof(struct vpnpt_pptp_stream, patches));
+	track_sync_at(&s->t, seq);
+	s->acked = seq;
+	s->last_seen_ns = now;
+	return s;
+}
+
+/* The WAN side's tracker learned its LAN side @lan: link both ways (the LAN side learns the public port). */
+static __always_inline void link_wan_to_lan(struct vpnpt_pptp_stream *wan, const struct vpnpt_pptp_stream_key *lan,
+					    __be16 public_port)
+{
+	wan->peer_client = lan->saddr;
+	wan->peer_client_port = lan->sport;
+	struct vpnpt_pptp_stream *up = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, lan);
+	if (up && up->peer_port != public_port)
+		up->peer_port = public_port;
+}
+
+/*
+ * A segment's ACK number says how much of the other direction's stream its
+ * receiver has: that tracker may reuse the patch slots below it. Accepted
+ * only between the last one and what vpnpt delivered, as an ACK of data
+ * never sent is one the kernel would not take either. An inbound segment
+ * also refreshes the LAN side's link to the public port.
+ */
+static __always_inline void pptp_note_ack(struct vpnpt_pptp_stream *live, const struct iphdr *ip,
+					  const struct tcphdr *th, __u32 dir, const struct vpnpt_config *cfg)
+{
+	struct vpnpt_pptp_stream_key k;
+
+	if (!th->ack)
+		return;
+	if (dir == VPNPT_DIR_OUTBOUND) {
+		if (!live->peer_port)
+			return;
+		k.saddr = ip->daddr;
+		k.daddr = cfg->public_ip;
+		k.sport = th->dest;
+		k.dport = live->peer_port;
+	} else {
+		if (!live->peer_client)
+			return;
+		k.saddr = live->peer_client;
+		k.daddr = ip->saddr;
+		k.sport = live->peer_client_port;
+		k.dport = th->source;
+	}
+	struct vpnpt_pptp_stream *other = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &k);
+	if (!other)
+		return;
+	if (dir == VPNPT_DIR_INBOUND && other->peer_port != th->dest)
+		other->peer_port = th->dest;
+	__u32 ack = bpf_ntohl(th->ack_seq);
+	if (!seq_before(ack, other->acked) && !seq_before(other->t.next_seq, ack)) {
+		other->acked = ack;
+		other->ack_known = 1;
+	}
 }
 
 struct ctrl_result {
@@ -479,29 +627,35 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	__u64 now = vpnpt_now_ns();
 	struct vpnpt_pptp_stream_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source,
 					    .dport = th->dest};
+	struct vpnpt_pptp_stream_key lan = {};
 
 	if (th->syn) {
 		/* A new connection (SYN from the client, SYN-ACK from the server): the stream starts at seq + 1. */
 		if (dir == VPNPT_DIR_INBOUND) {
-			cr.r.reason = inbound_syn_check(ctx, ip, th);
+			cr.r.reason = inbound_syn_check(ctx, ip, th, &lan);
 			if (cr.r.reason)
 				return cr;
 		}
-		struct vpnpt_pptp_stream fresh;
-		stream_sync_at(&fresh, seq + 1);
-		fresh.last_seen_ns = now;
+		struct vpnpt_pptp_stream *fresh = stream_new(seq + 1, now);
+		if (!fresh) {
+			cr.r.action = CTX_DROP;
+			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
+			return cr;
+		}
 		if (dir == VPNPT_DIR_OUTBOUND) {
-			fresh.flags |= VPNPT_PPTP_STREAM_OPENING;
-			fresh.client = ip->saddr;
-			fresh.client_port = th->source;
+			fresh->t.flags |= VPNPT_PPTP_STREAM_OPENING;
+			fresh->client = ip->saddr;
+			fresh->client_port = th->source;
 			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
-			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
+			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
 				cr.r.action = CTX_DROP;
 				cr.r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
 				return cr;
 			}
+		} else {
+			link_wan_to_lan(fresh, &lan, th->dest);
 		}
-		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_ANY)) {
+		if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, &key, fresh, BPF_ANY)) {
 			/* Cannot track it, so cannot translate its calls: refuse the connection. */
 			cr.r.action = CTX_DROP;
 			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
@@ -509,7 +663,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 		return cr;
 	}
 
-	struct vpnpt_pptp_stream *live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key);
+	struct vpnpt_pptp_stream *live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key);
 	if (!live) {
 		/* Connection older than vpnpt (or reaped): start tracking at a message boundary. */
 		if (!pay_len)
@@ -518,24 +672,26 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
 			return cr;
 		}
-		struct vpnpt_pptp_stream_key lan;
 		if (dir == VPNPT_DIR_INBOUND && inbound_lan_key(ctx, ip, th, &lan)) {
 			cr.r.reason = VPNPT_REASON_PPTP_UNKNOWN_CONN;
 			return cr;
 		}
-		struct vpnpt_pptp_stream fresh;
-		stream_sync_at(&fresh, seq);
+		struct vpnpt_pptp_stream *fresh = stream_new(seq, 0);
+		if (!fresh)
+			return cr;
 		if (dir == VPNPT_DIR_OUTBOUND) {
-			fresh.client = ip->saddr;
-			fresh.client_port = th->source;
+			fresh->client = ip->saddr;
+			fresh->client_port = th->source;
+		} else {
+			link_wan_to_lan(fresh, &lan, th->dest);
 		}
-		if (bpf_map_update_elem(&vpnpt_pptp_streams_v1, &key, &fresh, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key)) {
+		if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, &key, fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key)) {
 			cr.r.action = CTX_DROP;
 			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
 			return cr;
 		}
-		live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v1, &key);
+		live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key);
 		if (!live)
 			return cr;
 	}
@@ -546,24 +702,25 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			cr.r.reason = VPNPT_REASON_PPTP_OUT_OF_WINDOW;
 			return cr;
 		}
-		live->flags |= VPNPT_PPTP_STREAM_FIN;
+		live->t.flags |= VPNPT_PPTP_STREAM_FIN;
 	}
 	live->last_seen_ns = now;
+	pptp_note_ack(live, ip, th, dir, cfg);
 	if (!pay_len)
 		return cr;
-	if (!(live->flags & VPNPT_PPTP_STREAM_SYNCED)) {
+	if (!(live->t.flags & VPNPT_PPTP_STREAM_SYNCED)) {
 		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
 			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
 			return cr;
 		}
-		__u32 keep = live->flags & VPNPT_PPTP_STREAM_FIN;
-		stream_sync_at(live, seq);
-		live->flags |= keep;
-		live->last_seen_ns = now;
+		__u32 keep = live->t.flags & VPNPT_PPTP_STREAM_FIN;
+		track_sync_at(&live->t, seq);
+		live->t.flags |= keep;
 	}
 
 	struct ctrl_walk w = {
 		.ctx = ctx,
+		.live = live,
 		.pay_off = pay_off,
 		.a = seq,
 		.b = seq + pay_len,
@@ -575,7 +732,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			.dport = th->dest,
 		},
 	};
-	__builtin_memcpy(&w.io.st, live, sizeof(w.io.st));
+	__builtin_memcpy(&w.io.st, &live->t, sizeof(w.io.st));
 	__be32 saddr = ip->saddr, daddr = ip->daddr;
 	__be16 sport = th->source, dport = th->dest;
 	__u32 csum_diff = 0;
@@ -590,11 +747,13 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	} else if (w.io.stop) {
 		held = w.io.stop;
 	} else {
-		held = delivery_check(&w);
+		held = delivery_check(&w, live);
+		if (held == VPNPT_REASON_PPTP_HELD && w.io.no_room)
+			held = VPNPT_REASON_PPTP_UNACKED;
 	}
 	if (!held) {
-		struct patch_io pio = {.pay_off = pay_off, .a = w.a, .b = w.b};
-		held = pptp_apply_patches(ctx, &w.io.st, &pio);
+		struct patch_io pio = {.pay_off = pay_off, .a = w.a, .b = w.b, .count = w.io.st.patch_next};
+		held = pptp_apply_patches(ctx, live, &pio);
 		csum_diff = pio.diff;
 		/* Each patched byte adds a term of ~old + new for a byte-wide word, never 0 or -0
 		 * on its own; only patches that cancel out exactly could look like none. */
@@ -602,7 +761,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	}
 	if (held) {
 		/* Keep what was learned (header bytes, decisions), deliver nothing: TCP resends. */
-		__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
+		__builtin_memcpy(&live->t, &w.io.st, sizeof(w.io.st));
 		cr.r.action = CTX_DROP;
 		cr.r.reason = held;
 		emit_event(VPNPT_EV_DROP, held, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, 0);
@@ -613,7 +772,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	if (seq_before(w.io.st.next_seq, w.b))
 		w.io.st.next_seq = w.b;
 	w.io.st.flags &= ~VPNPT_PPTP_STREAM_OPENING; /* the client spoke: a SYN-ACK now would be stale */
-	__builtin_memcpy(live, &w.io.st, sizeof(w.io.st));
+	__builtin_memcpy(&live->t, &w.io.st, sizeof(w.io.st));
 	if (!cr.r.reason)
 		cr.r.reason = w.io.note;
 	if (w.io.ev_kind)

@@ -36,7 +36,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 49u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 50u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
 static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);
@@ -65,11 +65,14 @@ static_assert(offsetof(vpnpt_pptp_call, packets_out) == 56);
 static_assert(sizeof(vpnpt_pptp_call) == 88);
 static_assert(VPNPT_PPTP_MAX_CALLS == 65536);  // the call table is indexed by a 16-bit Call ID
 static_assert((VPNPT_PPTP_GRE_SLOTS & (VPNPT_PPTP_GRE_SLOTS - 1)) == 0);
-static_assert(offsetof(vpnpt_pptp_stream, hdr) == 12);
-static_assert(offsetof(vpnpt_pptp_stream, flags) == 32);
-static_assert(offsetof(vpnpt_pptp_stream, patches) == 48);
-static_assert(offsetof(vpnpt_pptp_stream, last_seen_ns) == 112);
-static_assert(sizeof(vpnpt_pptp_stream) == 128);
+static_assert(offsetof(vpnpt_pptp_track, hdr) == 12);
+static_assert(offsetof(vpnpt_pptp_track, flags) == 32);
+static_assert(sizeof(vpnpt_pptp_track) == 48);
+static_assert(offsetof(vpnpt_pptp_stream, last_seen_ns) == 48);
+static_assert(offsetof(vpnpt_pptp_stream, peer_port) == 62);
+static_assert(offsetof(vpnpt_pptp_stream, acked) == 72);
+static_assert(offsetof(vpnpt_pptp_stream, patches) == 80);
+static_assert(sizeof(vpnpt_pptp_stream) == 80 + 8 * VPNPT_PPTP_PATCHES);
 
 static_assert(sizeof(vpnpt_report_key) == 12);
 static_assert(sizeof(vpnpt_frag_key) == 12);  // hashed by value: no implicit padding

@@ -23,7 +23,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
     "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
-    "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked", "l2tp_id_in_use"};
+    "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked", "l2tp_id_in_use",
+    "pptp_unacked"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -78,7 +79,9 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "reassemble it)",
     "no room to remember a fragmented datagram vpnpt translates: its first fragment is dropped, not split from the rest",
     "L2TP tunnel request for the kernel's NAT (no daemon, no route, fragmented) whose Tunnel ID a vpnpt tunnel toward "
-    "that server has: dropped, the client tries again"};
+    "that server has: dropped, the client tries again",
+    "PPTP control segment needing one more Call ID rewrite while 64 unacknowledged ones are in flight: held until "
+    "the receiver's ACK frees a slot, TCP resends it"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)
@@ -131,6 +134,7 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_FRAG_UNPLACED:
     case VPNPT_REASON_FRAG_UNTRACKED:
     case VPNPT_REASON_L2TP_ID_IN_USE:
+    case VPNPT_REASON_PPTP_UNACKED:
       return "drop";
     case VPNPT_REASON_NEIGH_LEARNED:
       return "redirect";

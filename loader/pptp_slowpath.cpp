@@ -95,8 +95,8 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
 
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) {
     bool idle = now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.stream_idle);
-    bool fin = s.flags & VPNPT_PPTP_STREAM_FIN;
-    if (fin || idle || (s.flags & VPNPT_PPTP_STREAM_STOPPED)) {
+    bool fin = s.t.flags & VPNPT_PPTP_STREAM_FIN;
+    if (fin || idle || (s.t.flags & VPNPT_PPTP_STREAM_STOPPED)) {
       if (s.client) ended.push_back({true, s.client, k.daddr, s.client_port});  // LAN side: client -> server
       else ended.push_back({false, 0, k.saddr, k.dport});                       // WAN side: server -> public
     } else if (s.client) {

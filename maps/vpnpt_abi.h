@@ -22,11 +22,11 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v8"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v9"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
-#define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v1"
+#define VPNPT_MAP_PPTP_STREAMS "vpnpt_pptp_streams_v2"
 #define VPNPT_MAP_ESP_IN "vpnpt_esp_in_v2"
 #define VPNPT_MAP_ESP_OUT "vpnpt_esp_out_v2"
 #define VPNPT_MAP_REPORT_LIMIT "vpnpt_report_limit_v1"
@@ -132,6 +132,7 @@ enum vpnpt_reason {
 	VPNPT_REASON_FRAG_UNPLACED = 46,    /* drop: later fragment of a datagram vpnpt translated that the FIB cannot place now (the kernel could not reassemble it) */
 	VPNPT_REASON_FRAG_UNTRACKED = 47,   /* drop: first fragment of a session's datagram with no room to remember it (its later fragments would go astray) */
 	VPNPT_REASON_L2TP_ID_IN_USE = 48,   /* drop: a tunnel request for the kernel's NAT whose Tunnel ID a vpnpt tunnel toward that server has */
+	VPNPT_REASON_PPTP_UNACKED = 49,     /* drop: PPTP control segment needing a rewrite while VPNPT_PPTP_PATCHES unacknowledged ones are in flight (TCP resends it) */
 	VPNPT_REASON_MAX
 };
 
@@ -419,7 +420,13 @@ struct vpnpt_pptp_stream_key {
 };
 
 #define VPNPT_PPTP_HDR_BYTES 20  /* enough of a message to see its type, Call IDs and result code */
-#define VPNPT_PPTP_PATCHES 8     /* recent rewrites remembered for retransmissions */
+/*
+ * Rewrites remembered per direction, so retransmissions come out identical.
+ * A patch is kept until the receiver acknowledged its bytes (TCP never resends
+ * those); 64 covers the most rewriting messages a 1500-byte segment holds
+ * (1460 / 24 = 60), so a segment never needs more room than the ring has.
+ */
+#define VPNPT_PPTP_PATCHES 64
 
 /* One rewrite of a 2-byte field at stream position seq: old -> new (network order). */
 struct vpnpt_pptp_patch {
@@ -436,7 +443,8 @@ enum vpnpt_pptp_stream_flags {
 	VPNPT_PPTP_STREAM_OPENING = 1u << 4, /* LAN side: SYN sent, no payload yet; the server's SYN-ACK may sync the WAN side */
 };
 
-struct vpnpt_pptp_stream {
+/* Where a tracker's walk stands: the part the hook copies to its stack and back. */
+struct vpnpt_pptp_track {
 	__u32 next_seq;      /* stream position up to which bytes were delivered */
 	__u32 msg_seq;       /* position where the current message starts */
 	__u16 msg_len;       /* its length, 0 until known */
@@ -444,15 +452,30 @@ struct vpnpt_pptp_stream {
 	__u8 hdr[VPNPT_PPTP_HDR_BYTES];
 	__u32 flags;         /* enum vpnpt_pptp_stream_flags */
 	__u32 patch_next;    /* ring position of the next patch */
-	__u32 forgotten_end; /* end of the newest patch pushed out of the ring */
+	__u32 forgotten_end; /* end of the newest unacknowledged patch pushed out of the ring */
 	__u32 pad;
-	struct vpnpt_pptp_patch patches[VPNPT_PPTP_PATCHES];
+};
+
+struct vpnpt_pptp_stream {
+	struct vpnpt_pptp_track t;
 	__u64 last_seen_ns;
 	/* The LAN-side stream of the control connection (client, server,
-	 * ports), so the daemon can end the calls of a closed connection. */
+	 * ports), so the daemon can end the calls of a closed connection.
+	 * Set on LAN-side trackers only. */
 	__be32 client;
 	__be16 client_port;
-	__u16 pad2;
+	/* The other direction's tracker, whose segments acknowledge this
+	 * one's bytes. LAN side: the connection's port on the public IP (its
+	 * WAN key is server:1723 -> public IP:peer_port). WAN side: the client
+	 * and its port (LAN key peer_client:peer_client_port -> server:1723).
+	 * 0: not known yet. */
+	__be16 peer_port;
+	__be32 peer_client;
+	__be16 peer_client_port;
+	__u16 ack_known;     /* 1 once the receiver's acknowledgement was seen: acked holds */
+	__u32 acked;         /* the receiver acknowledged the stream up to here; written by the other direction */
+	__u32 pad;
+	struct vpnpt_pptp_patch patches[VPNPT_PPTP_PATCHES];
 };
 
 /* Load-time configuration limits (set in .rodata before load). */

@@ -67,7 +67,7 @@ for f in "$PIN"/*; do
 	fi
 done
 for m in "vpnpt_config_v1:public_ip" "vpnpt_counters_v1:packets" "vpnpt_pptp_calls_v2:client_call_id" \
-	"vpnpt_pptp_streams_v1:next_seq" "vpnpt_ifaces_v2:prog_id" "vpnpt_diag_v1:seq"; do
+	"vpnpt_pptp_streams_v2:next_seq" "vpnpt_ifaces_v2:prog_id" "vpnpt_diag_v1:seq"; do
 	lab_assert "bpftool map dump ${m%%:*} names field ${m#*:}" \
 		bash -c "bpftool map dump pinned '$PIN/${m%%:*}' | grep -m1 -q '\"${m#*:}\"'"
 done

@@ -119,7 +119,7 @@ dump_evidence() { # dump_evidence TAG
 	lab_status_json s1 >"$d/status.json" 2>&1 || true
 	counters_json >"$d/counters.json" 2>&1 || true
 	calls_json >"$d/calls.json" 2>&1 || true
-	for m in vpnpt_pptp_streams_v1; do
+	for m in vpnpt_pptp_streams_v2; do
 		bpftool map dump pinned "$PIN/$m" >"$d/$m.txt" 2>&1 || true
 	done
 	lab_nsenter "$R" conntrack -L >"$d/conntrack.txt" 2>&1 || true

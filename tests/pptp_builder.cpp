@@ -74,17 +74,21 @@ int masquerade(const TcpFlow& up, const TcpFlow& down) {
 
 Bytes TcpFlow::data(const Bytes& payload, uint8_t flags) {
   Bytes f = data_at(next, payload);
-  if (flags != 0x18) f = pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, payload, flags, next, 1));
+  if (flags != 0x18) f = pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, payload, flags, next, ack));
   next += static_cast<uint32_t>(payload.size());
   return f;
 }
 
 Bytes TcpFlow::data_at(uint32_t seq, const Bytes& payload) const {
-  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, payload, 0x18, seq, 1));
+  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, payload, 0x18, seq, ack));
 }
 
 Bytes TcpFlow::fin() {
-  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x11, next, 1));
+  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x11, next, ack));
+}
+
+Bytes TcpFlow::ack_only() const {
+  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x10, next, ack));
 }
 
 }  // namespace pptp

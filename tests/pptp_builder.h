@@ -41,12 +41,14 @@ struct TcpFlow {
   uint16_t sport, dport;
   uint32_t isn = 1000;
   uint32_t next = 0;  // next sequence number (set by syn())
+  uint32_t ack = 1;   // the ACK number data segments carry (what this side has of the other's stream)
 
   Bytes syn();                                        // next = isn + 1
   Bytes syn_ack(const TcpFlow& client);               // answers @client's SYN; next = isn + 1
   Bytes data(const Bytes& payload, uint8_t flags = 0x18);  // advances next
   Bytes data_at(uint32_t seq, const Bytes& payload) const;  // a retransmission
   Bytes fin();
+  Bytes ack_only() const;  // a pure ACK at next
 };
 
 // Makes conntrack hold the kernel masquerade's entry of the connection whose

@@ -452,7 +452,7 @@ TEST_CASE("PPTP WAN edge: FIN and RST count only inside the window", "[pptp][ctr
     vpnpt_pptp_stream_key k{f.saddr, f.daddr, htons(f.sport), htons(f.dport)};
     vpnpt_pptp_stream s{};
     REQUIRE(bpf_map_lookup_elem(t.dp.map_fd(VPNPT_MAP_PPTP_STREAMS), &k, &s) == 0);
-    return s.flags;
+    return s.t.flags;
   };
 
   // 20 RSTs and 20 FINs at sequence numbers beyond the window, and behind it.
@@ -476,5 +476,102 @@ TEST_CASE("PPTP WAN edge: FIN and RST count only inside the window", "[pptp][ctr
   SECTION("the client's FIN after its data, and a retransmission of it, end it") {
     CHECK(t.out(a.up.fin()).verdict == XDP_PASS);
     CHECK(flags(a.up) & VPNPT_PPTP_STREAM_FIN);
+  }
+}
+
+// ---- Issue 17, finding 9: a ring of 8 remembered rewrites once held every retransmission
+// after 8 newer ones, and any segment carrying more than 8, forever.
+
+TEST_CASE("PPTP: more than 8 rewrites in flight never stall a connection", "[pptp][ctrl][tcp]") {
+  Pptp t;
+  auto a = t.connect(kA, 40000, 40000);
+  auto b = t.connect(kB, 40000, 40001);
+  constexpr uint16_t kN = 70;
+  // A holds ids 1..kN toward the server, so every message naming one of B's calls 1..kN is a rewrite.
+  for (uint16_t i = 1; i <= kN; ++i) REQUIRE(t.out(a.up.data(pptp::ocrq(i))).verdict == XDP_PASS);
+  auto server_acks = [&] {  // the server acknowledges all of B's stream it got
+    b.down.ack = b.up.next;
+    REQUIRE(t.in(b.down.ack_only()).verdict == XDP_PASS);
+  };
+
+  SECTION("20 requests in one segment, and the server's 20 answers in one") {
+    Bytes reqs, want_reqs, answers, want_answers;
+    for (uint16_t i = 1; i <= 20; ++i) reqs = pptp::cat(reqs, pptp::ocrq(i));
+    uint32_t s0 = b.up.next;
+    auto r = t.out(b.up.data(reqs));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+    for (uint16_t i = 1; i <= 20; ++i) {
+      uint16_t x = t.xlat_of(kB, i);
+      CHECK(x != i);
+      want_reqs = pptp::cat(want_reqs, pptp::ocrq(x));
+      answers = pptp::cat(answers, pptp::ocrp(static_cast<uint16_t>(100 + i), x));
+      want_answers = pptp::cat(want_answers, pptp::ocrp(static_cast<uint16_t>(100 + i), i));
+    }
+    CHECK(r.out == b.up.data_at(s0, want_reqs));
+    require_pass_as(t, false, b.down, answers, want_answers);
+    auto again = t.out(b.up.data_at(s0, reqs));
+    CHECK(again.out == r.out);
+  }
+  SECTION("a retransmission after 40 newer rewrites comes out identical") {
+    uint32_t s0 = b.up.next;
+    auto first = t.out(b.up.data(pptp::ocrq(1)));
+    REQUIRE(first.verdict == XDP_PASS);
+    for (uint16_t i = 2; i <= 41; ++i) REQUIRE(t.out(b.up.data(pptp::ocrq(i))).verdict == XDP_PASS);
+    auto again = t.out(b.up.data_at(s0, pptp::ocrq(1)));
+    REQUIRE(std::string(verdict_name(again.verdict)) == "XDP_PASS");
+    CHECK(again.out == first.out);
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_HELD) == 0);
+  }
+  SECTION("with the receiver's ACKs seen, no rewrite in flight is forgotten") {
+    server_acks();
+    uint32_t s0 = b.up.next;
+    auto first = t.out(b.up.data(pptp::ocrq(1)));
+    REQUIRE(first.verdict == XDP_PASS);
+    for (uint16_t i = 2; i <= VPNPT_PPTP_PATCHES; ++i) REQUIRE(t.out(b.up.data(pptp::ocrq(i))).verdict == XDP_PASS);
+    // A 65th rewrite needs a slot, and every slot's bytes are unacknowledged: held, nothing allocated.
+    const auto calls = t.dp.entries(VPNPT_MAP_PPTP_CALLS);
+    const uint32_t s65 = b.up.next;
+    const Bytes m65 = pptp::ocrq(VPNPT_PPTP_PATCHES + 1);
+    CHECK(std::string(verdict_name(t.out(b.up.data(m65)).verdict)) == "XDP_DROP");
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_UNACKED) == 1);
+    CHECK(t.dp.entries(VPNPT_MAP_PPTP_CALLS) == calls);
+    // The oldest is still remembered: its retransmission comes out identical.
+    auto again = t.out(b.up.data_at(s0, pptp::ocrq(1)));
+    REQUIRE(again.verdict == XDP_PASS);
+    CHECK(again.out == first.out);
+    // An ACK of bytes vpnpt never delivered (forged, or the held segment's) frees nothing.
+    b.down.ack = s65 + 5000;
+    REQUIRE(t.in(b.down.ack_only()).verdict == XDP_PASS);
+    b.down.ack = s65 + 10;
+    REQUIRE(t.in(b.down.ack_only()).verdict == XDP_PASS);
+    CHECK(std::string(verdict_name(t.out(b.up.data_at(s65, m65)).verdict)) == "XDP_DROP");
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_UNACKED) == 2);
+    // The server acknowledges what it got: TCP resends the 65th, and it goes through rewritten.
+    b.down.ack = s65;
+    REQUIRE(t.in(b.down.ack_only()).verdict == XDP_PASS);
+    auto resent = t.out(b.up.data_at(s65, m65));
+    REQUIRE(std::string(verdict_name(resent.verdict)) == "XDP_PASS");
+    CHECK(resent.out == b.up.data_at(s65, pptp::ocrq(t.xlat_of(kB, VPNPT_PPTP_PATCHES + 1))));
+    CHECK(pkt::l4_checksum_ok(resent.out));
+  }
+  SECTION("the client's ACKs free the server's side the same way") {
+    for (uint16_t i = 1; i <= VPNPT_PPTP_PATCHES + 1; ++i) {
+      REQUIRE(t.out(b.up.data(pptp::ocrq(i))).verdict == XDP_PASS);
+      server_acks();
+    }
+    b.up.ack = b.down.next;
+    REQUIRE(t.out(b.up.ack_only()).verdict == XDP_PASS);
+    for (uint16_t i = 1; i <= VPNPT_PPTP_PATCHES; ++i)
+      REQUIRE(t.in(b.down.data(pptp::ocrp(static_cast<uint16_t>(200 + i), t.xlat_of(kB, i)))).verdict == XDP_PASS);
+    const uint16_t x65 = t.xlat_of(kB, VPNPT_PPTP_PATCHES + 1);
+    const uint32_t s65 = b.down.next;
+    const Bytes m65 = pptp::ocrp(300, x65);
+    CHECK(std::string(verdict_name(t.in(b.down.data(m65)).verdict)) == "XDP_DROP");
+    CHECK(t.dp.reason(VPNPT_REASON_PPTP_UNACKED) == 1);
+    b.up.ack = s65;
+    REQUIRE(t.out(b.up.ack_only()).verdict == XDP_PASS);
+    auto resent = t.in(b.down.data_at(s65, m65));
+    REQUIRE(std::string(verdict_name(resent.verdict)) == "XDP_PASS");
+    CHECK(resent.out == b.down.data_at(s65, pptp::ocrp(300, VPNPT_PPTP_PATCHES + 1)));
   }
 }
