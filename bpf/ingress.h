@@ -14,6 +14,7 @@
 #include "esp.h"
 #include "frag.h"
 #include "gre.h"
+#include "icmp_err.h"
 #include "l2tp.h"
 #include "natt.h"
 #include "passthrough.h"
@@ -82,6 +83,8 @@ static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *
 		return r;
 	}
 	default:
+		if (dir == VPNPT_DIR_INBOUND && p->ip_proto == IPPROTO_ICMP)
+			return xlat_unpack(icmp_error_step(ctx, p, cfg));
 		return r;
 	}
 }

@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v9 SEC(".maps");
+} vpnpt_reasons_v10 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {

@@ -36,7 +36,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 50u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 52u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
 static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);

@@ -24,7 +24,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
     "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
     "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked", "l2tp_id_in_use",
-    "pptp_unacked"};
+    "pptp_unacked", "icmp_relayed", "icmp_no_session"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -81,7 +81,10 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "L2TP tunnel request for the kernel's NAT (no daemon, no route, fragmented) whose Tunnel ID a vpnpt tunnel toward "
     "that server has: dropped, the client tries again",
     "PPTP control segment needing one more Call ID rewrite while 64 unacknowledged ones are in flight: held until "
-    "the receiver's ACK frees a slot, TCP resends it"};
+    "the receiver's ACK frees a slot, TCP resends it",
+    "ICMP error (unreachable, fragmentation needed, time exceeded) about a packet of a vpnpt session: relayed to its "
+    "LAN host, so Path MTU discovery works",
+    "ICMP error quoting ESP the public IP sent for no session vpnpt knows: passed untouched, the kernel decides"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)
@@ -137,6 +140,7 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_PPTP_UNACKED:
       return "drop";
     case VPNPT_REASON_NEIGH_LEARNED:
+    case VPNPT_REASON_ICMP_RELAYED:
       return "redirect";
     default:
       return "pass";

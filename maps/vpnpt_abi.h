@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v9"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v10"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -133,6 +133,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_FRAG_UNTRACKED = 47,   /* drop: first fragment of a session's datagram with no room to remember it (its later fragments would go astray) */
 	VPNPT_REASON_L2TP_ID_IN_USE = 48,   /* drop: a tunnel request for the kernel's NAT whose Tunnel ID a vpnpt tunnel toward that server has */
 	VPNPT_REASON_PPTP_UNACKED = 49,     /* drop: PPTP control segment needing a rewrite while VPNPT_PPTP_PATCHES unacknowledged ones are in flight (TCP resends it) */
+	VPNPT_REASON_ICMP_RELAYED = 50,     /* redirect: ICMP error about a packet of a vpnpt session, relayed to its LAN host (bpf/icmp_err.h) */
+	VPNPT_REASON_ICMP_NO_SESSION = 51,  /* pass: ICMP error quoting ESP sent from the public IP for no session vpnpt knows; the kernel decides */
 	VPNPT_REASON_MAX
 };
 

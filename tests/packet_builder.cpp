@@ -129,6 +129,14 @@ Bytes icmp_echo(uint16_t id, uint16_t seq) {
   return b;
 }
 
+Bytes icmp_error(uint8_t type, uint8_t code, uint16_t mtu, const Bytes& quoted) {
+  Bytes b{type, code, 0, 0, 0, 0};
+  put16(b, mtu);
+  b.insert(b.end(), quoted.begin(), quoted.end());
+  set16(b, 2, fold(sum16(b.data(), b.size())));
+  return b;
+}
+
 Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, const Ipv4Opts& o) {
   Bytes opts = o.options;
   while (opts.size() % 4) opts.push_back(0);  // EOL padding

@@ -42,6 +42,8 @@ Bytes gre_v0(uint16_t proto, const Bytes& payload);
 Bytes esp(uint32_t spi, uint32_t seq, const Bytes& payload = Bytes(16, 0xab));
 Bytes ah(uint32_t spi, uint32_t seq);
 Bytes icmp_echo(uint16_t id, uint16_t seq);
+// An ICMP error (@type 3, 11, 12) quoting @quoted; @mtu fills the next-hop MTU field (type 3 code 4).
+Bytes icmp_error(uint8_t type, uint8_t code, uint16_t mtu, const Bytes& quoted);
 
 struct Ipv4Opts {
   uint8_t ttl = 64;

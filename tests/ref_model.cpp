@@ -1,3 +1,4 @@
+#include <cstring>
 #include "ref_model.h"
 
 namespace vpnpt::test::model {
@@ -173,7 +174,9 @@ Expect Model::translate(uint32_t dir, const Parsed& p, const Bytes& f) {
     case VPNPT_CLASS_L2TP:
       return (switches & VPNPT_SW_L2TP) ? l2tp(dir, p, f) : pass(p.cls, VPNPT_REASON_L2TP_OFF, "L2TP off");
     case VPNPT_CLASS_IKE:   // the kernel NATs IKE; the daemon watches it
+      return pass(p.cls, VPNPT_REASON_NONE, "passed to the kernel");
     default:
+      if (dir == VPNPT_DIR_INBOUND && p.proto == pkt::kProtoIcmp) return icmp_error(p, f);
       return pass(p.cls, VPNPT_REASON_NONE, "passed to the kernel");
   }
 }
@@ -291,6 +294,33 @@ Expect Model::esp(uint32_t dir, const Parsed& p, const Bytes& f) {
   e.why = "bound SPI";
   remember(dir, p, b->second);
   return dnat(e, p, b->second);
+}
+
+// docs/dataplane.md "ICMP errors about vpnpt's packets": an error quoting ESP the public IP sent
+// is relayed to the host that owns (server, SPI) outbound.
+Expect Model::icmp_error(const Parsed& p, const Bytes& f) {
+  Expect none = pass(p.cls, VPNPT_REASON_NONE, "ICMP, not an error about vpnpt's ESP");
+  if (p.fragmented) return none;
+  size_t icmp = p.l3 + p.ihl, in = icmp + 8;
+  if (in > f.size() || (f[icmp] != 3 && f[icmp] != 11 && f[icmp] != 12)) return none;
+  if (in + 20 > f.size() || f[in] >> 4 != 4 || (f[in] & 0x0f) < 5) return none;
+  size_t in_ihl = (f[in] & 0x0f) * 4u;
+  uint32_t qsrc, qdst;
+  std::memcpy(&qsrc, &f[in + 12], 4);
+  std::memcpy(&qdst, &f[in + 16], 4);
+  if (qsrc != public_ip || f[in + 9] != pkt::kProtoEsp) return none;
+  if (in + in_ihl + 8 > f.size() || p.ihl + 8 + in_ihl + 8 > p.tot)
+    return pass(p.cls, VPNPT_REASON_L4_TRUNC, "ICMP error quoting less than 8 bytes after the header");
+  if (!(switches & VPNPT_SW_IPSEC)) return none;
+  auto it = esp_out.find({qdst, be32(f, in + in_ihl)});
+  if (it == esp_out.end()) return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about ESP of no SA");
+  Expect e;
+  e.cls = p.cls;
+  e.why = "ICMP error about a host's ESP";
+  e.icmp_quote = in;
+  e = dnat(e, p, it->second);
+  if (*e.reason == VPNPT_REASON_NONE) e.reason = VPNPT_REASON_ICMP_RELAYED;
+  return e;
 }
 
 // The test namespace's conntrack has no UDP flows: NAT-T ESP always goes to the kernel.

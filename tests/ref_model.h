@@ -77,6 +77,7 @@ struct Expect {
   Rewrite rewrite = Rewrite::kNone;
   uint32_t host = 0;               // kDnat: the only host the packet may go to
   std::optional<uint16_t> gre_key; // kDnat of GRE: the client's own Call ID
+  std::optional<size_t> icmp_quote; // kDnat of an ICMP error: offset of the quoted IPv4 header (its source = host too)
   bool redirect = false;           // kSnat/kDnat: forwarded by vpnpt itself
   std::string why;                 // for failure messages
 };
@@ -108,6 +109,7 @@ struct Model {
   Expect esp(uint32_t dir, const Parsed& p, const Bytes& frame);
   Expect l2tp(uint32_t dir, const Parsed& p, const Bytes& f);
   Expect natt(uint32_t dir, const Parsed& p, const Bytes& frame);
+  Expect icmp_error(const Parsed& p, const Bytes& frame);
   Expect pptp_ctrl(uint32_t dir, const Parsed& p, const Bytes& frame);
   Expect dnat(Expect e, const Parsed& p, uint32_t host);
   Expect follow(uint32_t dir, const Parsed& p, std::pair<uint32_t, uint32_t> first);

@@ -322,3 +322,73 @@ TEST_CASE("ESP fragments go where their first fragment went, never to the kernel
     CHECK(g.dp.reason(VPNPT_REASON_FRAG_UNPLACED) == 1);
   }
 }
+
+// ---- Issue 17, finding 11: ICMP errors about vpnpt's packets never reached the LAN host.
+
+namespace {
+
+const uint32_t kMid = ip("198.51.100.254");  // a router on the path to the server
+
+// The first @keep bytes of an ESP packet as it left the gateway (from @src, TTL 63).
+Bytes sent_esp(uint32_t src, uint32_t spi, size_t keep) {
+  pkt::Ipv4Opts o;
+  o.ttl = 63;
+  o.frag = 0x4000;  // DF
+  Bytes full = pkt::ipv4(src, kSrv, pkt::kProtoEsp, pkt::esp(spi, 9, Bytes(1400, 0x77)), o);
+  return Bytes(full.begin(), full.begin() + static_cast<long>(keep));
+}
+
+// "Fragmentation needed, next-hop MTU 1400" from @from to @to, quoting @quoted.
+Bytes frag_needed(uint32_t from, uint32_t to, const Bytes& quoted, const pkt::EthOpts& e, uint8_t ttl = 60) {
+  pkt::Ipv4Opts o;
+  o.ttl = ttl;
+  return pkt::frame(from, to, pkt::kProtoIcmp, pkt::icmp_error(3, 4, 1400, quoted), o, e);
+}
+
+}  // namespace
+
+TEST_CASE("ESP: an ICMP error about a host's ESP reaches that host, quote rewritten", "[ipsec][esp][icmp][netns]") {
+  EspRig g;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto to_a = eth(g.rt.lan_mac, TestRouter::kClient.mac);
+  REQUIRE(g.lan(esp(kA, kSrv, 0xc0ffee01, 1, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+  REQUIRE(g.lan(esp(kB, kSrv, 0xc0ffee02, 1, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+
+  for (size_t keep : {size_t{20 + 8}, size_t{20 + 64}, size_t{548}}) {  // RFC 792's minimum, more, Linux's 576 - 28
+    INFO("quote of " << keep << " bytes");
+    auto r = g.wan(frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, keep), wan_eth));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+    CHECK(r.out == frag_needed(kMid, kA, sent_esp(kA, 0xc0ffee01, keep), to_a, 59));
+    CHECK(pkt::ipv4_checksum_ok(r.out));
+  }
+  CHECK(g.dp.reason(VPNPT_REASON_ICMP_RELAYED) == 3);
+  // The other host's SA: to the other host.
+  auto rb = g.wan(frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee02, 28), wan_eth));
+  CHECK(rb.out == frag_needed(kMid, kB, sent_esp(kB, 0xc0ffee02, 28), eth(g.rt.lan_mac, TestRouter::kClient2.mac), 59));
+
+  SECTION("an error quoting ESP of no SA vpnpt knows is passed untouched and counted") {
+    Bytes in = frag_needed(kMid, kPub, sent_esp(kPub, 0xdead, 28), wan_eth);
+    auto r = g.wan(in);
+    CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+    CHECK(r.out == in);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 1);
+  }
+  SECTION("errors vpnpt has nothing to do with, and malformed quotes, pass untouched") {
+    for (const Bytes& in : {
+             frag_needed(kMid, kPub, sent_esp(kA, 0xc0ffee01, 28), wan_eth),           // quote not from the public IP
+             frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, 27), wan_eth),         // 7 bytes after the header
+             pkt::frame(kMid, kPub, pkt::kProtoIcmp, pkt::icmp_echo(7, 1), {}, wan_eth),  // not an error
+         }) {
+      auto r = g.wan(in);
+      CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+      CHECK(r.out == in);
+    }
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_RELAYED) == 4);
+    CHECK(g.dp.reason(VPNPT_REASON_L4_TRUNC) == 1);
+  }
+  SECTION("IPsec switched off: the kernel carries the sessions and their errors") {
+    g.dp.configure(kPub, g.rt.wan_ifindex, VPNPT_SW_ALL & ~VPNPT_SW_IPSEC);
+    Bytes in = frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, 28), wan_eth);
+    CHECK(g.wan(in).out == in);
+  }
+}

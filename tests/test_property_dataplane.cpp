@@ -150,7 +150,7 @@ struct Gen {
   };
   L4 l4(uint32_t dir) {
     bool out = dir == VPNPT_DIR_OUTBOUND;
-    switch (u(12)) {
+    switch (u(13)) {
       case 0:
       case 1: {  // PPTP control
         uint16_t eph = pick<uint16_t>({40000, 40001, 40002, static_cast<uint16_t>(1024 + u(60000))});
@@ -188,6 +188,18 @@ struct Gen {
         return {pkt::kProtoUdp, pkt::udp(500, pick<uint16_t>({500, 4501}), random_bytes(28 + u(60)))};
       case 10:
         return {pkt::kProtoUdp, pkt::udp(pick<uint16_t>({1701, 33000}), 1701, pptp::cat({0xc8, 0x02}, random_bytes(u(40))))};
+      case 11: {  // an ICMP error quoting what the gateway sent (mostly ESP; some quotes cut short)
+        pkt::Ipv4Opts q;
+        q.ttl = 63;
+        q.frag = 0x4000;
+        if (chance(10)) q.options = random_bytes(4 * (1 + u(3)));
+        uint8_t proto = pick<uint8_t>({pkt::kProtoEsp, pkt::kProtoEsp, pkt::kProtoEsp, pkt::kProtoGre, pkt::kProtoUdp});
+        Bytes full = pkt::ipv4(pick({kPub, kPub, kPub, kA}), pick({kSrv, kSrv, kSrv2}), proto,
+                               pkt::esp(spi(), static_cast<uint32_t>(rng()), random_bytes(u(64))), q);
+        size_t keep = std::min(full.size(), pick<size_t>({full.size(), 28, 20 + u(8), 20 + u(80)}));
+        return {pkt::kProtoIcmp, pkt::icmp_error(pick<uint8_t>({3, 3, 3, 11, 12, 0, 8}), pick<uint8_t>({4, 1, 3}), 1400,
+                                                 Bytes(full.begin(), full.begin() + static_cast<long>(keep)))};
+      }
       default: {
         uint8_t proto = pick<uint8_t>({pkt::kProtoTcp, pkt::kProtoUdp, pkt::kProtoIcmp, 4, 41, 132, static_cast<uint8_t>(rng())});
         if (proto == pkt::kProtoTcp) return {proto, pkt::tcp(static_cast<uint16_t>(rng()), 80, random_bytes(u(40)))};
@@ -257,13 +269,24 @@ bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
   if (i == p.l3 + 8) return e.redirect;  // TTL
   if (i == p.l3 + 10 || i == p.l3 + 11) return true;
   if (e.rewrite == model::Rewrite::kSnat) return i >= p.l3 + 12 && i < p.l3 + 16;
-  if (e.rewrite == model::Rewrite::kDnat)
+  if (e.rewrite == model::Rewrite::kDnat) {
+    if (e.icmp_quote && i >= *e.icmp_quote + 10 && i < *e.icmp_quote + 16) return true;  // its checksum, source
     return (i >= p.l3 + 16 && i < p.l3 + 20) || (e.gre_key && (i == p.l4 + 6 || i == p.l4 + 7));
+  }
   return false;
+}
+
+// 1 if the ones' complement sum of @len bytes at @off is 0xffff (a header or message with a right checksum).
+bool sum_ok(const Bytes& b, size_t off, size_t len) {
+  uint32_t s = 0;
+  for (size_t i = 0; i < len; i += 2) s += static_cast<uint32_t>(b[off + i] << 8 | (i + 1 < len ? b[off + i + 1] : 0));
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return s == 0xffff;
 }
 
 struct Stats {
   uint64_t packets = 0, redirected = 0, dropped = 0, rewritten = 0, delivered_in = 0;
+  uint64_t icmp_relayed = 0;  // ICMP errors about a host's ESP, relayed to it
   uint64_t followed = 0;  // later fragments translated as their first fragment was
   std::map<uint32_t, uint64_t> per_class, per_reason;
   std::map<std::pair<uint32_t, bool>, uint64_t> fragments;  // (class, later fragment) of GRE/ESP/TCP/UDP
@@ -371,6 +394,16 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
         REQUIRE(out_dst == e.host);
         REQUIRE(out_src == in_src);
         if (e.gre_key) REQUIRE(pptp::be16_at(r.out, p.l4 + 6) == *e.gre_key);
+        if (e.icmp_quote) {  // the quoted packet now comes from the host, and every checksum still adds up
+          uint32_t quoted_src;
+          std::memcpy(&quoted_src, &r.out[*e.icmp_quote + 12], 4);
+          REQUIRE(quoted_src == e.host);
+          size_t qlen = (in[*e.icmp_quote] & 0x0f) * 4u;
+          REQUIRE(sum_ok(in, *e.icmp_quote, qlen) == sum_ok(r.out, *e.icmp_quote, qlen));
+          size_t icmp = p.l3 + p.ihl, icmp_len = std::min(in.size(), p.l3 + p.tot) - icmp;
+          REQUIRE(sum_ok(in, icmp, icmp_len) == sum_ok(r.out, icmp, icmp_len));
+          st.icmp_relayed++;
+        }
         st.delivered_in++;
       }
     }
@@ -416,7 +449,7 @@ TEST_CASE("property: random and mutated packets through both hooks agree with th
   check_esp_out(g.m, g.dp);
   std::cout << "property dataplane: " << st.packets << " packets, " << st.redirected << " redirected, " << st.dropped
             << " dropped, " << st.rewritten << " rewritten (" << st.delivered_in << " delivered inbound, "
-            << st.followed << " later fragments after their first), "
+            << st.followed << " later fragments after their first, " << st.icmp_relayed << " ICMP errors relayed), "
             << g.m.calls.size() << " PPTP calls and " << g.m.esp_out.size() << " outbound SPIs at the end\n  classes:";
   for (auto [c, k] : st.per_class) std::cout << " " << class_name(c) << "=" << k;
   std::cout << "\n  reasons:";
@@ -431,4 +464,5 @@ TEST_CASE("property: random and mutated packets through both hooks agree with th
   for (unsigned v = 0; v <= 3; ++v) CHECK(st.vlan_stacks[v] > 0);
   CHECK(st.redirected > 0);
   CHECK(st.delivered_in > 0);
+  CHECK(st.icmp_relayed > 0);
 }

@@ -56,8 +56,9 @@ static __always_inline int ctx_store_byte(struct __sk_buff *ctx, __u32 off, __u8
 	return 0;
 }
 
-/* Enough linear data for every header vpnpt parses (Ethernet, 2 tags, IPv4 with options, TCP). */
-#define VPNPT_TC_HEADER_PULL 142
+/* Enough linear data for every header vpnpt parses: Ethernet, 2 tags, IPv4 with options, and TCP,
+ * or an ICMP error's header, the quoted IPv4 header with options and its 8 bytes (158). */
+#define VPNPT_TC_HEADER_PULL 158
 
 /*
  * A PPTP control segment (IPv4, TCP port 1723 either side) whose IP header
