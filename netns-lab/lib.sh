@@ -63,15 +63,18 @@
 #
 # Checksum offload of the lab hosts, also by environment (default off):
 #   LAB_TX_OFFLOAD=off  clients and servers send with TX checksum offload
-#                       off: complete checksums, as from a real NIC's wire
+#                       off, and so do the switch ports feeding the
+#                       router's veths (rtr, r<k>): complete checksums, as
+#                       from a real NIC's wire (vpnpt may run native XDP)
 #   LAB_TX_OFFLOAD=on   they keep the veth default (on): their TCP and UDP
 #                       packets reach the router as CHECKSUM_PARTIAL skbs,
 #                       the field holding only the pseudo-header seed, as
-#                       from containers and VMs on the router itself. The
-#                       switch ports toward the hosts then finish checksums
-#                       in software (tx off there) as a NIC finishes them on
-#                       a wire, so a seed a translator got wrong arrives as
-#                       a bad checksum (lab_check_csum_errors)
+#                       from containers and VMs on the router itself (vpnpt
+#                       serves such a veth on the TC path). The switch ports
+#                       toward the hosts then finish checksums in software
+#                       (tx off there) as a NIC finishes them on a wire, so
+#                       a seed a translator got wrong arrives as a bad
+#                       checksum (lab_check_csum_errors)
 #   LAB_TX_OFFLOAD=lan | wan   the same for the clients only, the servers only
 #
 # Exit codes used by lab scripts: 0 pass, 1 fail (also a missing kernel
@@ -562,6 +565,17 @@ _lab_host_nic() {
 	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
 }
 
+# _lab_router_port NS DEV lan|wan: the switch port DEV that feeds the
+# router's veth lan0 or wan0. vpnpt runs XDP on a veth only if its peer
+# finishes every checksum (TX checksum offload off, as a wire into a real
+# NIC; docs/dataplane.md "Checksums"): so off, unless LAB_TX_OFFLOAD lets
+# that side's partial checksums through to the router.
+_lab_router_port() {
+	[[ "$LAB_TX_OFFLOAD" != on && "$LAB_TX_OFFLOAD" != "$3" ]] || return 0
+	_lab_have ethtool || return 0
+	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
 # _lab_wire_port NS DEV: unless LAB_TX_OFFLOAD=off, the switch port DEV
 # toward a host finishes every partial checksum in software before the host
 # gets the packet (skb_checksum_help, as a NIC does on the wire), so the
@@ -598,6 +612,27 @@ _lab_ns_csum_errors() {
 			v[$1] = $(col[$1, "InCsumErrors"])
 		}
 		END { printf "%d %d\n", v["Tcp:"], v["Udp:"] }'
+}
+
+# lab_paths SITE: the path vpnpt chose for each interface and why, one line
+# each ("lan0: TC path: it may receive partial checksums ...").
+lab_paths() {
+	lab_status_json "$1" | lab_json "'\\n'.join(i['path'] for i in d['interfaces'])"
+}
+
+# lab_check_partial_paths SITE: with LAB_TX_OFFLOAD on for a side whose
+# router interface is a veth, a check that vpnpt serves that interface on
+# the TC path (XDP cannot tell partial checksums from complete ones).
+lab_check_partial_paths() {
+	local side dev t mode
+	for side in lan wan; do
+		[[ "$LAB_TX_OFFLOAD" == on || "$LAB_TX_OFFLOAD" == "$side" ]] || continue
+		dev=${side}0 t=$LAB_WAN
+		[[ "$side" == lan ]] && t=$LAB_LAN
+		[[ "$t" == veth || "$t" == veth-nogro ]] || continue
+		mode=$(lab_status_json "$1" | lab_json "[i['mode'] for i in d['interfaces'] if i['name'] == '$dev'][0]")
+		lab_check_eq "$dev gets partial checksums (LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD): vpnpt serves it on the TC path" tc "$mode"
+	done
 }
 
 # lab_check_csum_errors [DESC]: a check that no lab host dropped a TCP
@@ -688,6 +723,7 @@ _lab_site_lan() {
 		ip -n "$sw" link set rtr master br0 up
 		_lab_side_gro lan "$sw" rtr # receives what XDP redirects to the LAN
 		_lab_side_gro lan "$r" lan0
+		_lab_router_port "$sw" rtr lan
 	fi
 	ip -n "$r" addr add "$(lab_router_lan_ip)/24" dev lan0
 	ip -n "$r" link set lan0 up
@@ -713,6 +749,7 @@ _lab_site_wan() {
 		ip -n "$inet" link set "r$idx" master br0 up
 		_lab_side_gro wan "$inet" "r$idx" # receives what XDP redirects to the WAN
 		_lab_side_gro wan "$r" wan0
+		_lab_router_port "$inet" "r$idx" wan
 	fi
 	ip -n "$r" addr add "$(lab_wan_ip "$1")/24" dev wan0
 	ip -n "$r" link set wan0 up
