@@ -32,6 +32,12 @@ std::vector<PathChoice> choose_paths(ModeRequest req, const std::vector<LinkFact
       out[i] = tc_because(VPNPT_WHY_NO_L2);
       continue;
     }
+    // XDP cannot tell a partial checksum from a complete one (no ip_summed):
+    // such an interface's translations need the skb (docs/dataplane.md, "Checksums").
+    if (partial_csum_ingress(facts[i]).possible) {
+      out[i] = tc_because(VPNPT_WHY_PARTIAL_CSUM, facts[i].ifindex);
+      continue;
+    }
     out[i].mode = VPNPT_MODE_NATIVE;  // the attach tells whether the driver runs it (else VPNPT_WHY_NO_NATIVE)
     out[i].why = VPNPT_WHY_XDP_OK;
     for (size_t j = 0; j < facts.size(); ++j) {
@@ -82,6 +88,8 @@ std::string why_text(uint32_t why, uint32_t why_ifindex, const std::string& deta
     case VPNPT_WHY_NO_L2: return "no Ethernet header (an L3 device)";
     case VPNPT_WHY_TARGET:
       return ifname_of(why_ifindex) + " cannot transmit XDP frames" + (detail.empty() ? "" : " (" + detail + ")");
+    case VPNPT_WHY_PARTIAL_CSUM:
+      return "it may receive partial checksums, which XDP cannot tell apart" + (detail.empty() ? "" : " (" + detail + ")");
     default: return "unknown reason";
   }
 }
@@ -97,6 +105,8 @@ std::string describe_path(const std::string& ifname, const vpnpt_iface& rec) {
       // A device that could take XDP frames but is on the TC path itself has no XDP program to send them with.
       detail = x.ok ? "runs no XDP program of its own" : x.why;
     }
+  } else if (rec.why == VPNPT_WHY_PARTIAL_CSUM) {
+    if (auto f = link_facts(rec.why_ifindex)) detail = partial_csum_ingress(*f).why;
   }
   return ifname + ": " + path_title(rec.xdp_mode) + ": " + why_text(rec.why, rec.why_ifindex, detail);
 }

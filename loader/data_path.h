@@ -1,7 +1,8 @@
 // Which data path serves an interface's ingress, and why: native XDP where
-// the driver runs it and every device it forwards to can transmit XDP
-// frames; the TC path everywhere else (bridges, VLAN devices, veths whose
-// peer has neither GRO nor XDP, L3 devices). docs/dataplane.md.
+// the driver runs it, its frames carry complete checksums and every device
+// it forwards to can transmit XDP frames; the TC path everywhere else
+// (bridges, VLAN devices, veths whose peer has neither GRO nor XDP or sends
+// with TX checksum offload, taps, L3 devices). docs/dataplane.md.
 #pragma once
 
 #include <cstdint>

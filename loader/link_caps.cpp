@@ -224,6 +224,16 @@ std::optional<bool> gro_of(int sock, const std::string& ifname) {
   return v.data != 0;
 }
 
+// TX checksum offload of a device: ETHTOOL_GTXCSUM, true when any of the
+// device's active features can leave a checksum to the hardware (for a veth
+// NETIF_F_HW_CSUM, "tx-checksum-ip-generic"; `ethtool -K DEV tx off` clears it).
+std::optional<bool> tx_csum_of(int sock, const std::string& ifname) {
+  ethtool_value v{};
+  v.cmd = ETHTOOL_GTXCSUM;
+  if (ethtool(sock, ifname, &v) != 0) return std::nullopt;
+  return v.data != 0;
+}
+
 Fd inet_socket() { return Fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); }
 
 // ---- the namespace of a veth peer -----------------------------------------
@@ -300,12 +310,16 @@ VethPeer veth_peer(int rtnl, int sock, const RtLink& self) {
   p.xdp_attached = link->xdp_attached;
   if (!self.link_netnsid) {
     p.gro = gro_of(sock, p.name);
+    p.tx_csum = tx_csum_of(sock, p.name);
     return p;
   }
   Fd ns = netns_by_id(rtnl, *self.link_netnsid);
   if (!ns.valid()) return p;
   Fd there = inet_socket_in(ns.get());
-  if (there.valid()) p.gro = gro_of(there.get(), p.name);
+  if (there.valid()) {
+    p.gro = gro_of(there.get(), p.name);
+    p.tx_csum = tx_csum_of(there.get(), p.name);
+  }
   return p;
 }
 
@@ -416,6 +430,18 @@ XdpTarget xdp_can_receive_redirect(const LinkFacts& f) {
   if (f.xdp_features && f.has_l2) return rule_from_xdp_features(f);
   if (f.xdp_features) return {false, "no Ethernet header (ARPHRD " + std::to_string(f.arphrd_type) + ")"};
   return rule_pre_6_3(f);
+}
+
+PartialCsum partial_csum_ingress(const LinkFacts& f) {
+  if (f.kind == "veth") {
+    if (!f.peer) return {true, "veth without a known peer: partial checksums assumed"};
+    std::string label = "veth peer " + peer_label(*f.peer);
+    if (!f.peer->tx_csum) return {true, label + ": TX checksum offload unknown, partial checksums assumed"};
+    if (*f.peer->tx_csum) return {true, label + " sends with TX checksum offload on"};
+    return {};
+  }
+  if (f.kind == "tun" && f.has_l2) return {true, "tap: a VM may hand over partial checksums"};
+  return {};
 }
 
 bool kernel_reports_xdp_features() {

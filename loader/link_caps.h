@@ -26,6 +26,11 @@ struct VethPeer {
   std::optional<bool> up;          // IFF_UP and carrier
   std::optional<bool> gro;         // "rx-gro" requested (what veth checks)
   std::optional<bool> xdp_attached;
+  // TX checksum offload active (ETHTOOL_GTXCSUM): what it sends the veth
+  // may carry as CHECKSUM_PARTIAL skbs, the checksum field holding only the
+  // pseudo-header seed (validate_xmit_skb finishes checksums only for a
+  // device without it).
+  std::optional<bool> tx_csum;
 };
 
 struct LinkFacts {
@@ -65,6 +70,20 @@ struct XdpTarget {
 // physical drivers: virtio_net, i40e, ice, ixgbe, igb, mlx5, bnxt_en, ena...),
 // as every interface vpnpt serves with XDP does.
 XdpTarget xdp_can_receive_redirect(const LinkFacts& facts);
+
+// Can frames arrive at this device's XDP hook with a partial (offloaded)
+// checksum? A veth runs XDP on the skb its peer transmitted, without
+// finishing a CHECKSUM_PARTIAL checksum first (veth_xdp_rcv_skb), and XDP
+// cannot see ip_summed: a translation would add payload changes to a mere
+// seed, and a redirected frame would leave with the seed as its checksum.
+// Yes for a veth whose peer has TX checksum offload on (or unknown), and
+// for a tap (a VM's virtio-net header may ask for a checksum; tun_build_skb
+// runs XDP on such frames). `why` names the device for logs.
+struct PartialCsum {
+  bool possible = false;
+  std::string why;  // "veth peer rtr sends with TX checksum offload on"
+};
+PartialCsum partial_csum_ingress(const LinkFacts& facts);
 
 // Whether this kernel reports xdp_features (the netdev generic netlink
 // family, Linux 6.3); without it the conservative rule above decides.

@@ -207,6 +207,7 @@ enum vpnpt_path_why {
 	VPNPT_WHY_NO_NATIVE = 2, /* the driver has no native XDP */
 	VPNPT_WHY_NO_L2 = 3,     /* no Ethernet header (an L3 device such as ppp0) */
 	VPNPT_WHY_TARGET = 4,    /* a device it forwards to (why_ifindex) cannot transmit XDP frames */
+	VPNPT_WHY_PARTIAL_CSUM = 5, /* its frames may carry partial (offloaded) checksums, which XDP cannot tell apart */
 	VPNPT_WHY_MAX
 };
 

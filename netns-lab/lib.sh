@@ -61,6 +61,22 @@
 #                       packets to isp0 in the site's "isp" namespace, which
 #                       routes them onto the internet switch (see _lab_wan_tun)
 #
+# Checksum offload of the lab hosts, also by environment (default off):
+#   LAB_TX_OFFLOAD=off  clients and servers send with TX checksum offload
+#                       off, and so do the switch ports feeding the
+#                       router's veths (rtr, r<k>): complete checksums, as
+#                       from a real NIC's wire (vpnpt may run native XDP)
+#   LAB_TX_OFFLOAD=on   they keep the veth default (on): their TCP and UDP
+#                       packets reach the router as CHECKSUM_PARTIAL skbs,
+#                       the field holding only the pseudo-header seed, as
+#                       from containers and VMs on the router itself (vpnpt
+#                       serves such a veth on the TC path). The switch ports
+#                       toward the hosts then finish checksums in software
+#                       (tx off there) as a NIC finishes them on a wire, so
+#                       a seed a translator got wrong arrives as a bad
+#                       checksum (lab_check_csum_errors)
+#   LAB_TX_OFFLOAD=lan | wan   the same for the clients only, the servers only
+#
 # Exit codes used by lab scripts: 0 pass, 1 fail (also a missing kernel
 # feature, tool or privilege), 77 skipped (only with VPNPT_ALLOW_SKIP=1).
 
@@ -84,6 +100,7 @@ LAB_LAN_PREFIX=192.168.1
 LAB_WAN_PREFIX=203.0.113
 LAB_LAN=${LAB_LAN:-veth}
 LAB_WAN=${LAB_WAN:-veth}
+LAB_TX_OFFLOAD=${LAB_TX_OFFLOAD:-off}
 LAB_RELAY_MAX_TIME=${LAB_RELAY_MAX_TIME:-3600} # LAB_WAN=tun relay lifetime, s
 
 # ---------------------------------------------------------------- messages
@@ -257,6 +274,14 @@ _lab_check_topology() {
 	[[ "$LAB_WAN" != tun ]] || lab_ensure_tun "LAB_WAN=tun needs it"
 	[[ "$LAB_LAN/$LAB_WAN" == veth/veth ]] || lab_info "topology: LAB_LAN=$LAB_LAN LAB_WAN=$LAB_WAN"
 	case "${LAB_FIREWALL:-0}" in 0) ;; 1) lab_info "router firewall: LAB_FIREWALL=1 (lab_router_firewall)" ;; *) lab_fail "LAB_FIREWALL must be 0 or 1, not '$LAB_FIREWALL'" ;; esac
+	case "$LAB_TX_OFFLOAD" in
+	off) ;;
+	on | lan | wan)
+		_lab_have ethtool || lab_skip "LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD needs ethtool (the wire ports finish checksums)"
+		lab_info "hosts keep TX checksum offload: LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD (partial checksums reach the router)"
+		;;
+	*) lab_fail "LAB_TX_OFFLOAD must be off, on, lan or wan, not '$LAB_TX_OFFLOAD'" ;;
+	esac
 }
 
 # Skips (77) if this kernel cannot give us namespaces, veth pairs, bridges or nft NAT.
@@ -532,11 +557,95 @@ _lab_side_gro() {
 _lab_host_nic() {
 	# _lab_host_nic NS DEV lan|wan: a lab host's eth0: GRO as its side has
 	# it, and no TX checksum offload, so its packets carry complete checksums
-	# as on a real wire (with offload, a veth hands the router only a
-	# partial seed that nobody ever verifies).
+	# as on a real wire; with LAB_TX_OFFLOAD=on (or its side) the veth
+	# default (offload on) stays, and the host hands over partial checksums.
 	_lab_side_gro "$3" "$1" "$2"
+	[[ "$LAB_TX_OFFLOAD" != on && "$LAB_TX_OFFLOAD" != "$3" ]] || return 0
 	_lab_have ethtool || return 0
 	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
+# _lab_router_port NS DEV lan|wan: the switch port DEV that feeds the
+# router's veth lan0 or wan0. vpnpt runs XDP on a veth only if its peer
+# finishes every checksum (TX checksum offload off, as a wire into a real
+# NIC; docs/dataplane.md "Checksums"): so off, unless LAB_TX_OFFLOAD lets
+# that side's partial checksums through to the router.
+_lab_router_port() {
+	[[ "$LAB_TX_OFFLOAD" != on && "$LAB_TX_OFFLOAD" != "$3" ]] || return 0
+	_lab_have ethtool || return 0
+	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
+# _lab_wire_port NS DEV: unless LAB_TX_OFFLOAD=off, the switch port DEV
+# toward a host finishes every partial checksum in software before the host
+# gets the packet (skb_checksum_help, as a NIC does on the wire), so the
+# host's stack verifies what a translator made of the seed. A veth hands a
+# CHECKSUM_PARTIAL skb on as it is, and the receiver trusts it unverified.
+_lab_wire_port() {
+	[[ "$LAB_TX_OFFLOAD" != off ]] || return 0
+	lab_nsenter "$1" ethtool -K "$2" tx off >/dev/null 2>&1 ||
+		lab_fail "LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD: cannot turn TX checksum offload off on $2 (a wire port)"
+}
+
+# lab_csum_errors: "HOST TCP UDP" per lab host (clients and servers of every
+# site): TCP segments and UDP datagrams its stack dropped for a bad
+# checksum (InCsumErrors of /proc/net/snmp in its namespace).
+lab_csum_errors() {
+	local site i ns
+	for site in "${LAB_SITES[@]}"; do
+		for ((i = 1; i <= LAB_SITE_NCLIENTS[$site]; i++)); do
+			ns=$(lab_ns "$site" "c$i")
+			printf '%s/c%d %s\n' "$site" "$i" "$(_lab_ns_csum_errors "$ns")"
+		done
+		for ((i = 1; i <= LAB_SITE_NSERVERS[$site]; i++)); do
+			ns=$(lab_ns "$site" "s$i")
+			printf '%s/s%d %s\n' "$site" "$i" "$(_lab_ns_csum_errors "$ns")"
+		done
+	done
+}
+
+# _lab_ns_csum_errors NS: "TCP UDP" InCsumErrors of NS.
+_lab_ns_csum_errors() {
+	lab_nsenter "$1" cat /proc/net/snmp | awk '
+		$1 == "Tcp:" || $1 == "Udp:" {
+			if (!($1 in hdr)) { for (i = 2; i <= NF; i++) col[$1, $i] = i; hdr[$1] = 1; next }
+			v[$1] = $(col[$1, "InCsumErrors"])
+		}
+		END { printf "%d %d\n", v["Tcp:"], v["Udp:"] }'
+}
+
+# lab_paths SITE: the path vpnpt chose for each interface and why, one line
+# each ("lan0: TC path: it may receive partial checksums ...").
+lab_paths() {
+	lab_status_json "$1" | lab_json "'\\n'.join(i['path'] for i in d['interfaces'])"
+}
+
+# lab_check_partial_paths SITE: with LAB_TX_OFFLOAD on for a side whose
+# router interface is a veth, a check that vpnpt serves that interface on
+# the TC path (XDP cannot tell partial checksums from complete ones).
+lab_check_partial_paths() {
+	local side dev t mode
+	for side in lan wan; do
+		[[ "$LAB_TX_OFFLOAD" == on || "$LAB_TX_OFFLOAD" == "$side" ]] || continue
+		dev=${side}0 t=$LAB_WAN
+		[[ "$side" == lan ]] && t=$LAB_LAN
+		[[ "$t" == veth || "$t" == veth-nogro ]] || continue
+		mode=$(lab_status_json "$1" | lab_json "[i['mode'] for i in d['interfaces'] if i['name'] == '$dev'][0]")
+		lab_check_eq "$dev gets partial checksums (LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD): vpnpt serves it on the TC path" tc "$mode"
+	done
+}
+
+# lab_check_csum_errors [DESC]: a check that no lab host dropped a TCP
+# segment or UDP datagram for a bad checksum (lab_csum_errors), naming the
+# hosts that did.
+lab_check_csum_errors() {
+	local bad
+	bad=$(lab_csum_errors | awk '$2 + $3 > 0 { printf "%s%s tcp %d udp %d", sep, $1, $2, $3; sep = ", " }')
+	if [[ -z "$bad" ]]; then
+		lab_check "${1:-no lab host dropped a packet for a bad checksum} (LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD)" 1 "TcpInCsumErrors and UdpInCsumErrors 0 everywhere"
+	else
+		lab_check "${1:-no lab host dropped a packet for a bad checksum} (LAB_TX_OFFLOAD=$LAB_TX_OFFLOAD)" 0 "$bad"
+	fi
 }
 
 # _lab_bridge NS [NAME=br0]: an up bridge that forwards at once (no STP).
@@ -614,6 +723,7 @@ _lab_site_lan() {
 		ip -n "$sw" link set rtr master br0 up
 		_lab_side_gro lan "$sw" rtr # receives what XDP redirects to the LAN
 		_lab_side_gro lan "$r" lan0
+		_lab_router_port "$sw" rtr lan
 	fi
 	ip -n "$r" addr add "$(lab_router_lan_ip)/24" dev lan0
 	ip -n "$r" link set lan0 up
@@ -639,6 +749,7 @@ _lab_site_wan() {
 		ip -n "$inet" link set "r$idx" master br0 up
 		_lab_side_gro wan "$inet" "r$idx" # receives what XDP redirects to the WAN
 		_lab_side_gro wan "$r" wan0
+		_lab_router_port "$inet" "r$idx" wan
 	fi
 	ip -n "$r" addr add "$(lab_wan_ip "$1")/24" dev wan0
 	ip -n "$r" link set wan0 up
@@ -703,6 +814,7 @@ _lab_client() {
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add default via "$(lab_router_lan_ip)"
 	_lab_side_gro lan "$sw" "c$2"
+	_lab_wire_port "$sw" "c$2"
 	_lab_host_nic "$ns" eth0 lan
 	_lab_mute_host "$ns"
 }
@@ -720,6 +832,7 @@ _lab_server() {
 	ip -n "$ns" addr add "$ip/24" dev eth0
 	ip -n "$ns" link set eth0 up
 	_lab_side_gro wan "$inet" "$port"
+	_lab_wire_port "$inet" "$port"
 	_lab_host_nic "$ns" eth0 wan
 }
 

@@ -356,6 +356,15 @@ for ph in $PHASES; do
 done
 
 # ---------------------------------------------------------------- verdict
+# Checksums (issue 17, finding 13): no host's stack dropped a segment or
+# datagram vpnpt rewrote; with LAB_TX_OFFLOAD=on the hosts send partial
+# checksums, which the wire ports finish (netns-lab/lib.sh).
+lab_info "bad checksums dropped per host (TCP UDP): $(lab_csum_errors | awk '{ printf "%s %s/%s  ", $1, $2, $3 }')"
+lab_check_csum_errors
+if [[ $MODE == vpnpt ]]; then
+	lab_info "paths: $(lab_paths s1 | paste -sd ';' -)"
+	lab_check_partial_paths s1
+fi
 for dev in "${!CAP_PID[@]}"; do lab_kill "${CAP_PID[$dev]}" 3; done
 dump_evidence end
 lab_log "-- summary (MODE=$MODE)"

@@ -214,6 +214,13 @@ print(b["reasons"][sys.argv[3]].get(sys.argv[4], 0) - a["reasons"][sys.argv[3]].
 fi
 
 # ---------------------------------------------------------------- verdict
+# Checksums (issue 17, finding 13): no host's stack dropped a segment or
+# datagram vpnpt rewrote; with LAB_TX_OFFLOAD=on the hosts send partial
+# checksums, which the wire ports finish (netns-lab/lib.sh).
+lab_info "bad checksums dropped per host (TCP UDP): $(lab_csum_errors | awk '{ printf "%s %s/%s  ", $1, $2, $3 }')"
+lab_check_csum_errors
+lab_info "paths: $(lab_paths s1 | paste -sd ';' -)"
+lab_check_partial_paths s1
 lab_info "vpnpt l2tp xlat: outbound $(xlat outbound), inbound $(xlat inbound); reasons: $(lab_status_json s1 |
 	lab_json "' '.join('%s/%s=%d' % (k, r, v) for k, per in sorted(d['reasons'].items()) for r, v in sorted(per.items()) if v and 'l2tp' in r)")"
 lab_info "run time $((SECONDS - T0)) s"

@@ -63,9 +63,15 @@ ip -n "$SW" link set rtr down
 check_move "lan0's peer down (NDO_XMIT stays set, but the frames would be lost): wan0 on TC within a second" wan0 tc 1000
 ip -n "$SW" link set rtr up
 check_move "peer up again: XDP" wan0 native 5000
+# Partial checksums (docs/dataplane.md "Checksums"): XDP cannot tell them from finished ones.
+lab_nsenter "$SW" ethtool -K rtr tx on >/dev/null
+check_move "TX checksum offload on at lan0's peer (partial checksums): lan0 moves to TC within a second" lan0 tc 1000
+lab_router_exec s "$VPNPT" status wan0 | grep -A1 '^ *lan0' | sed 's/^/    status| /' || true
+lab_nsenter "$SW" ethtool -K rtr tx off >/dev/null
+check_move "offload off again: lan0 back to XDP" lan0 native 5000
 
 moves=$(grep -c '(moved from ' "${LAB_VPNPT_LOG[s]}" || true)
-lab_check_eq "the daemon logged each move in one line" 5 "$moves"
+lab_check_eq "the daemon logged each move in one line" 7 "$moves"
 
 # ---------------------------------------------------------------- under traffic
 # A PPTP call, an ESP SA and an L2TP tunnel (crafted-sessions.sh) run while

@@ -98,8 +98,10 @@ lab_pass "vpnpt attached in the router (pid $(lab_vpnpt_pid s1), pins $PIN)"
 declare -A CAP_PID=()
 if [[ "$CAPTURE" != 0 ]]; then
 	# The router's own lan0/wan0 show what its XDP programs let through
-	# (rewritten); the switch ports facing it (rtr, r1) show both sides.
-	for cap in "$R:lan0" "$R:wan0" "$(lab_ns s1 lan):rtr" "$(lab_ns - inet):r1"; do
+	# (rewritten); the switch ports facing it (rtr, r1) show both sides;
+	# the server's eth0 what reached it (with LAB_TX_OFFLOAD, checksums
+	# finished on the way: tcpdump -vv says "incorrect" for a wrong one).
+	for cap in "$R:lan0" "$R:wan0" "$(lab_ns s1 lan):rtr" "$(lab_ns - inet):r1" "$SNS:eth0"; do
 		dev=${cap#*:}
 		lab_bg "tcpdump-$dev" timeout 120 nsenter --net="/run/netns/${cap%%:*}" tcpdump -i "$dev" -n -U \
 			--immediate-mode -w "$LAB_STATE/$dev.pcap" 'tcp port 1723 or ip proto 47'
@@ -310,6 +312,13 @@ if [[ "$PHASE2" != 0 ]]; then
 fi
 
 # ---------------------------------------------------------------- verdict
+# Checksums (issue 17, finding 13): no host's stack dropped a segment or
+# datagram vpnpt rewrote; with LAB_TX_OFFLOAD=on the hosts send partial
+# checksums, which the wire ports finish (netns-lab/lib.sh).
+lab_info "bad checksums dropped per host (TCP UDP): $(lab_csum_errors | awk '{ printf "%s %s/%s  ", $1, $2, $3 }')"
+lab_check_csum_errors
+lab_info "paths: $(lab_paths s1 | paste -sd ';' -)"
+lab_check_partial_paths s1
 for dev in "${!CAP_PID[@]}"; do lab_kill "${CAP_PID[$dev]}" 3; done
 dump_evidence end
 lab_log "-- summary"

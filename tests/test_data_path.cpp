@@ -18,11 +18,12 @@ LinkFacts dev(uint32_t ifindex, const char* kind, bool xmit, bool l2 = true) {
   f.up = true;
   f.xdp_features = xmit ? kXdpActNdoXmit : 0;
   if (std::string(kind) == "veth") {
-    VethPeer peer;  // up, with GRO as far as xmit says
+    VethPeer peer;  // up, with GRO as far as xmit says, complete checksums (TX checksum offload off)
     peer.ifindex = ifindex + 100;
     peer.up = true;
     peer.gro = xmit;
     peer.xdp_attached = false;
+    peer.tx_csum = false;
     f.peer = peer;
   }
   return f;
@@ -93,5 +94,53 @@ TEST_CASE("data path: XDP where every target takes XDP frames, TC elsewhere", "[
     CHECK(c[0].why == VPNPT_WHY_REQUESTED);
     c = choose_paths(ModeRequest::Skb, {dev(2, "", true), dev(3, "bridge", false)}, {W, L});
     CHECK(modes(c) == std::vector<uint32_t>{VPNPT_MODE_SKB, VPNPT_MODE_SKB});
+  }
+}
+
+// Issue 17, finding 13: a veth runs XDP on the skb its peer sent without
+// finishing a partial checksum, and XDP cannot see that it is partial.
+TEST_CASE("data path: an interface whose frames may carry partial checksums goes TC", "[path][unit]") {
+  auto with_tx_csum = [](LinkFacts f, std::optional<bool> on) {
+    f.peer->tx_csum = on;
+    return f;
+  };
+  SECTION("a veth LAN whose peer sends with TX checksum offload: TC there; the WAN still redirects into it") {
+    auto c = choose_paths(ModeRequest::Auto, {dev(2, "veth", true), with_tx_csum(dev(3, "veth", true), true)}, {W, L});
+    CHECK(modes(c) == std::vector<uint32_t>{N, T});
+    CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
+    CHECK(c[1].why_ifindex == 3);
+    CHECK(c[0].why == VPNPT_WHY_XDP_OK);
+  }
+  SECTION("both sides' peers with offload: TC on both") {
+    auto c = choose_paths(ModeRequest::Auto,
+                          {with_tx_csum(dev(2, "veth", true), true), with_tx_csum(dev(3, "veth", true), true)}, {W, L});
+    CHECK(modes(c) == std::vector<uint32_t>{T, T});
+    CHECK(c[0].why == VPNPT_WHY_PARTIAL_CSUM);
+    CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
+  }
+  SECTION("offload of the peer unknown (its namespace cannot be entered): assumed on") {
+    auto c = choose_paths(ModeRequest::Auto, {dev(2, "", true), with_tx_csum(dev(3, "veth", true), std::nullopt)},
+                          {W, L});
+    CHECK(c[1].mode == T);
+    CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
+    CHECK(partial_csum_ingress(with_tx_csum(dev(3, "veth", true), std::nullopt)).why.find("unknown") !=
+          std::string::npos);
+  }
+  SECTION("offload off on the peer: XDP as before") {
+    auto c = choose_paths(ModeRequest::Auto, {dev(2, "veth", true), with_tx_csum(dev(3, "veth", true), false)}, {W, L});
+    CHECK(modes(c) == std::vector<uint32_t>{N, N});
+    CHECK_FALSE(partial_csum_ingress(dev(3, "veth", true)).possible);
+  }
+  SECTION("a tap LAN (a VM's virtio-net header may ask for a checksum): TC") {
+    auto c = choose_paths(ModeRequest::Auto, {dev(2, "", true), dev(3, "tun", true)}, {W, L});
+    CHECK(c[1].mode == T);
+    CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
+  }
+  SECTION("physical devices carry complete checksums from the wire") {
+    CHECK_FALSE(partial_csum_ingress(dev(2, "", true)).possible);
+  }
+  SECTION("--mode native is kept as asked (and then the checksums are wrong: docs/dataplane.md)") {
+    auto c = choose_paths(ModeRequest::Native, {dev(2, "veth", true), with_tx_csum(dev(3, "veth", true), true)}, {W, L});
+    CHECK(modes(c) == std::vector<uint32_t>{N, N});
   }
 }

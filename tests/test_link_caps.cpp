@@ -136,6 +136,9 @@ TEST_CASE("veth: redirect needs the peer up with GRO or an XDP program", "[link]
   CHECK(f.peer->up == true);
   CHECK(f.peer->gro == false);
   CHECK(f.peer->xdp_attached == false);
+  CHECK(f.peer->tx_csum == true);  // the veth default: it hands over partial checksums
+  CHECK(partial_csum_ingress(f).possible);
+  CHECK(partial_csum_ingress(f).why == "veth peer v0p sends with TX checksum offload on");
 
   // Peer GRO off, no XDP: the kernel clears NDO_XMIT and both rules say no.
   if (features()) CHECK_FALSE(ndo_xmit(f));
@@ -177,6 +180,15 @@ TEST_CASE("veth: redirect needs the peer up with GRO or an XDP program", "[link]
     CHECK_FALSE(pre_6_3(f).ok);
   }
 
+  SECTION("peer TX checksum offload off: complete checksums only") {
+    sh("ethtool -K v0p tx off");
+    f = facts("v0");
+    CHECK(f.peer->tx_csum == false);
+    CHECK_FALSE(partial_csum_ingress(f).possible);
+    sh("ethtool -K v0p tx on");
+    CHECK(facts("v0").peer->tx_csum == true);
+  }
+
   SECTION("peer with an XDP program, GRO off: yes") {
     Fd prog = xdp_pass_prog();
     uint32_t peer_idx = index_of("v0p");
@@ -210,6 +222,9 @@ TEST_CASE("veth: a peer in another namespace is read through its netns id", "[li
   CHECK(f.peer->up == true);
   CHECK(f.peer->gro == true);  // ethtool inside the peer's namespace
   CHECK(f.peer->xdp_attached == false);
+  CHECK(f.peer->tx_csum == true);
+  sh(other.exec("ethtool -K v1p tx off"));
+  CHECK(facts("v1").peer->tx_csum == false);  // ethtool inside the peer's namespace
   CHECK(xdp_can_receive_redirect(f).ok);
   CHECK(pre_6_3(f).ok);
 
