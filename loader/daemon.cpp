@@ -376,11 +376,12 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
                   s.error().message());
   } else {
     auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
-      if (!switched_on(ctx, VPNPT_SW_IPSEC)) return false;
+      if (!switched_on(ctx, VPNPT_SW_IPSEC)) return NfQueue::Decision::Accept;
       uint64_t now = monotonic_ns();
       bool from_wan = indev == wan_ifindex;
-      bool hold = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
-      if (hold) {
+      IkeVerdict v = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
+      if (v == IkeVerdict::Drop) return NfQueue::Decision::Drop;  // over its host's share; counted by the binder
+      if (v == IkeVerdict::Hold) {
         ctx.slow.ike_held++;
         if (auto m = ike_message_from_packet(p, len, from_wan)) {
           auto owner = ctx.ipsec.binder().owner_of(m->server);
@@ -390,7 +391,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           ctx.diag.record(d);
         }
       }
-      return hold;
+      return v == IkeVerdict::Hold ? NfQueue::Decision::Hold : NfQueue::Decision::Accept;
     });
     if (!q)
       spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());
@@ -486,6 +487,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
             ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
             const auto& bs = ctx.ipsec.binder().stats();
             ctx.slow.ike_hold_expired = bs.hold_expired;
+            ctx.slow.ike_over_share = bs.held_over_share;
             ctx.slow.esp_windows_expired = bs.windows_expired;
           }
           if (opts.detect_kernel_helpers && tick % 50 == 0) check_kernel_helper(ctx);

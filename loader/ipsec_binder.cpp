@@ -72,9 +72,22 @@ IkeVerdict IpsecBinder::on_ike(const IkeMessage& m, uint64_t ticket, uint64_t no
     std::erase_if(s.stale, [&](const Stale& st) { return st.host == m.host; });
     return IkeVerdict::Pass;
   }
+  size_t here = static_cast<size_t>(
+      std::count_if(s.held.begin(), s.held.end(), [&](const Held& h) { return h.msg.host == m.host; }));
+  size_t& everywhere = held_by_host_[m.host];
+  if (here >= kHeldPerHostServer || everywhere >= kHeldPerHost) {
+    stats_.held_over_share++;
+    return IkeVerdict::Drop;
+  }
+  everywhere++;
   s.held.push_back({m, ticket, now});
   stats_.holds++;
   return IkeVerdict::Hold;
+}
+
+void IpsecBinder::note_unheld(const Held& h) {
+  auto it = held_by_host_.find(h.msg.host);
+  if (it != held_by_host_.end() && --it->second == 0) held_by_host_.erase(it);
 }
 
 BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
@@ -154,6 +167,7 @@ void IpsecBinder::release_next(uint32_t, Server& s, uint64_t now, std::vector<Re
   while (!s.held.empty() && now - s.held.front().since > ns(cfg_.max_wait)) {
     out.push_back({s.held.front().ticket, false});
     stats_.hold_expired++;
+    note_unheld(s.held.front());
     s.held.pop_front();
   }
   if (s.owner || s.held.empty()) return;
@@ -165,6 +179,7 @@ void IpsecBinder::release_next(uint32_t, Server& s, uint64_t now, std::vector<Re
     if (it->msg.host == first.host) {
       advance(*s.owner, it->msg, now);
       out.push_back({it->ticket, true});
+      note_unheld(*it);
       it = s.held.erase(it);
     } else {
       ++it;

@@ -48,7 +48,16 @@ struct BinderConfig {
   std::chrono::milliseconds stale{15000};
 };
 
-enum class IkeVerdict { Pass, Hold };
+// Requests one LAN host may have held at once, toward one server and in all. A
+// real IKE client has one or two requests and their retransmissions waiting;
+// more is a flood, which would otherwise fill the kernel's queue (4,096, then
+// fail-open) and let every host's IKE bypass the ordering binding relies on.
+inline constexpr size_t kHeldPerHostServer = 16;
+inline constexpr size_t kHeldPerHost = 64;
+
+// Pass: accept now. Hold: a verdict comes later (Release). Drop: over the
+// host's share of held requests (the client resends).
+enum class IkeVerdict { Pass, Hold, Drop };
 
 // A held packet to let go: accepted now, or dropped because it waited too long (the client retransmits).
 struct Release {
@@ -67,6 +76,7 @@ struct BindResult {
 struct BinderStats {
   uint64_t bound = 0, refused_no_owner = 0, refused_in_flight = 0, refused_ambiguous = 0;
   uint64_t windows_expired = 0, holds = 0, hold_expired = 0;
+  uint64_t held_over_share = 0;  // requests dropped: their host already had its share held
 };
 
 class IpsecBinder {
@@ -124,8 +134,12 @@ class IpsecBinder {
   void release_next(uint32_t server, Server& s, uint64_t now, std::vector<Release>& out);
   uint64_t ns(std::chrono::milliseconds d) const { return static_cast<uint64_t>(d.count()) * 1000000ull; }
 
+  // Bookkeeping of held requests by host (toward one server: counted in Server::held).
+  void note_unheld(const Held& h);
+
   BinderConfig cfg_;
   std::map<uint32_t, Server> servers_;
+  std::map<uint32_t, size_t> held_by_host_;  // in all servers' queues
   BinderStats stats_;
   std::vector<Release> pending_releases_;  // produced outside tick(), handed out by the next tick()
 };

@@ -32,7 +32,7 @@ class IpsecSlowPath {
   const Status& ready() const { return ready_; }
 
   // An IKE packet from the queue (input interface @indev). True: hold it (verdict later).
-  bool on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now);
+  IkeVerdict on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now);
   // The data plane saw ESP from @server with an SPI no host is bound to.
   BindResult on_unknown_spi(uint32_t server, uint32_t spi_host_order, uint64_t now);
   // Held requests to let go; call every 100 ms.

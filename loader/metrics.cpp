@@ -161,6 +161,11 @@ class MapCollector : public prometheus::Collectable {
     MetricFamily dropped{"vpnpt_ike_hold_expired_total", "Held IKE requests dropped after max_wait (the client resends)",
                          MetricType::Counter, {}};
     dropped.metric.push_back(counter(v(slow_->ike_hold_expired), {}));
+    MetricFamily over{"vpnpt_ike_over_share_total",
+                      "IKE requests dropped because their LAN host already had its share held (16 per server, 64 in "
+                      "all; the client resends)",
+                      MetricType::Counter, {}};
+    over.metric.push_back(counter(v(slow_->ike_over_share), {}));
     MetricFamily windows{"vpnpt_esp_binding_windows_expired_total",
                          "Hosts whose server sent no ESP within the binding window", MetricType::Counter, {}};
     windows.metric.push_back(counter(v(slow_->esp_windows_expired), {}));
@@ -181,7 +186,7 @@ class MapCollector : public prometheus::Collectable {
     MetricFamily l2tp_ended{"vpnpt_l2tp_tunnels_ended_total", "L2TP tunnels ended, by why", MetricType::Counter, {}};
     const char* lend[] = {"", "", "", "unanswered", "idle", "flushed", "stopccn"};
     for (int i : {3, 4, 5, 6}) l2tp_ended.metric.push_back(counter(v(slow_->l2tp_ended[i]), {{"reason", lend[i]}}));
-    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &windows, &idle, &l2tp, &l2tp_refused, &l2tp_ended})
+    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &over, &windows, &idle, &l2tp, &l2tp_refused, &l2tp_ended})
       out.push_back(std::move(*f));
   }
 

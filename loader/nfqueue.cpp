@@ -74,8 +74,8 @@ int NfQueue::on_packet(nfq_q_handle*, nfgenmsg*, nfq_data* nfa, void* data) {
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
   uint32_t indev = nfq_get_indev(nfa);
-  bool hold = len > 0 && self->fn_(id, payload, static_cast<size_t>(len), indev);
-  if (!hold) nfq_set_verdict(self->q_, id, NF_ACCEPT, 0, nullptr);
+  Decision d = len > 0 ? self->fn_(id, payload, static_cast<size_t>(len), indev) : Decision::Accept;
+  if (d != Decision::Hold) nfq_set_verdict(self->q_, id, d == Decision::Drop ? NF_DROP : NF_ACCEPT, 0, nullptr);
   return 0;
 }
 

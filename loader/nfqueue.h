@@ -20,9 +20,10 @@ namespace vpnpt {
 
 class NfQueue {
  public:
-  // fn(packet id, IPv4 packet, length, input ifindex) decides: return true to
-  // give a verdict later (hold), false to accept at once.
-  using Handler = std::function<bool(uint32_t id, const uint8_t* pkt, size_t len, uint32_t indev)>;
+  // fn(packet id, IPv4 packet, length, input ifindex) decides: accept or drop
+  // at once, or hold (verdict() later).
+  enum class Decision { Accept, Hold, Drop };
+  using Handler = std::function<Decision(uint32_t id, const uint8_t* pkt, size_t len, uint32_t indev)>;
 
   static Result<std::unique_ptr<NfQueue>> open(uint16_t num, Handler fn);
   ~NfQueue();

@@ -18,6 +18,7 @@ struct SlowPathCounters {
   std::array<std::atomic<uint64_t>, 4> esp_refused{};        // by enum vpnpt_diag_refusal (index 1..3)
   std::atomic<uint64_t> ike_held{0};                         // serialisation waits
   std::atomic<uint64_t> ike_hold_expired{0};                 // held requests dropped after max_wait
+  std::atomic<uint64_t> ike_over_share{0};                   // requests dropped: their host had its share held
   std::atomic<uint64_t> esp_windows_expired{0};              // owners whose server never spoke in time
   std::atomic<uint64_t> esp_sas_expired{0};                  // SAs forgotten after sa_idle
   // L2TP, copied from L2tpStats by the daemon.

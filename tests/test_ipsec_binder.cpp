@@ -1,5 +1,7 @@
 // The SPI binder on simulated timelines: who gets an unknown SPI, who
 // waits, and that nothing is ever bound by guesswork.
+#include <arpa/inet.h>
+
 #include <catch2/catch.hpp>
 
 #include "../maps/vpnpt_abi.h"
@@ -232,4 +234,43 @@ TEST_CASE("binder: servers are independent; other exchanges are never held", "[i
   CHECK(b.on_ike(v2(kB, kS, 34, false, 0xb, 0), 3, 0) == IkeVerdict::Pass);        // IKE_SA_INIT
   CHECK(b.on_ike(v2(kB, kS, 37, false, 0xb, 2), 4, 0) == IkeVerdict::Pass);        // INFORMATIONAL
   CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, false, 0xa), 5, 1 * kMs) == IkeVerdict::Pass);  // owner's retransmission
+}
+
+// Issue 17, finding 2: one host's requests filled the queue (fail-open at 4,096 held
+// packets), after which every host's IKE bypassed the ordering that binding relies on.
+TEST_CASE("binder: one host's flood of requests cannot crowd out the others", "[ipsec][binder]") {
+  const uint32_t kX = ip("192.168.1.66");
+  IpsecBinder b;
+  auth(b, kA, 0, 0xa);  // A's exchange is under way: everyone else's request waits
+  int held = 0, dropped = 0;
+  for (uint32_t i = 0; i < 200; ++i) {
+    auto v = b.on_ike(v2(kX, kS, kIkeV2Auth, false, 0x1000 + i), 100 + i, (1 + i) * kMs);
+    held += v == IkeVerdict::Hold;
+    dropped += v == IkeVerdict::Drop;
+  }
+  CHECK(held == kHeldPerHostServer);
+  CHECK(dropped == 200 - kHeldPerHostServer);
+  // Toward other servers (each busy with C's exchange) X may hold more, up to its share of the whole queue.
+  for (uint32_t s = 0; s < 10; ++s) {
+    const uint32_t server = htonl(ntohl(kS2) + s);
+    REQUIRE(b.on_ike(v2(kC, server, kIkeV2Auth, false, 0xc0 + s), 900 + s, 300 * kMs) == IkeVerdict::Pass);
+    for (uint32_t i = 0; i < 10; ++i) {
+      auto v = b.on_ike(v2(kX, server, kIkeV2Auth, false, 0x9000 + s * 100 + i), 1000 + s * 100 + i, 300 * kMs);
+      held += v == IkeVerdict::Hold;
+      dropped += v == IkeVerdict::Drop;
+    }
+  }
+  CHECK(held == kHeldPerHost);
+  CHECK(dropped == 300 - kHeldPerHost);
+  CHECK(b.stats().held_over_share == static_cast<uint64_t>(dropped));
+  CHECK(b.held_count() == kHeldPerHost);
+  // B is still held in its turn and gets the server after A, ahead of X's later requests.
+  CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 5000, 400 * kMs) == IkeVerdict::Hold);
+  CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, true, 0xa), 5001, 410 * kMs) == IkeVerdict::Pass);
+  REQUIRE(b.on_unknown_spi(kS, 0x1111, 420 * kMs).bound);
+  auto rel = b.tick(430 * kMs);
+  CHECK(b.owner_of(kS) == kX);  // X's oldest request came first: its turn, all 16 at once
+  CHECK(rel.size() == kHeldPerHostServer);
+  // X's SPI binds, then B's turn.
+  CHECK(b.on_ike(v2(kX, kS, kIkeV2Auth, true, 0x1000), 5002, 440 * kMs) == IkeVerdict::Pass);
 }

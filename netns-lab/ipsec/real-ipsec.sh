@@ -14,7 +14,9 @@
 #     vpnc        vpnc (Cisco-style IKEv1 client, aggressive mode PSK +
 #                 XAUTH + mode config, userspace ESP over TUN) in each client,
 #                 --natt-mode $VPNC_NATT (default none: raw ESP, IP proto 50).
-#                 Clients connect one after the other, then all ping at once.
+#                 Clients connect one after the other, then all ping at once;
+#                 VPNC_START=together starts them all within milliseconds and
+#                 reports each one's time to its first ESP answer.
 #                 Server: $VPNC_SERVER (default standin: esp_responder.py, a
 #                 minimal IKEv1 responder doing raw ESP; charon: strongSwan
 #                 IKEv1 responder with kernel-libipsec, which cannot do raw
@@ -407,21 +409,66 @@ server_child_verdicts() {
 	echo "${n:-0}"
 }
 
-scenario_vpnc() {
+# scenario_vpnc_together: every client starts at once (issue 17, finding 2: N
+# hosts starting together must all finish). Each connected client pings the
+# server's inner address every 0.2 s until one answer comes back through
+# vpnpt, which needs its inbound SPI bound; the time from the common start to
+# that answer is its time to first ESP.
+scenario_vpnc_together() {
 	"vpnc_server_$VPNC_SERVER"
-	local i T0 name
+	local i t0 now pids=() done_n=0 rounds=$((WAIT * 4))
+	local -a first=()
 	VPNC_PIDS=()
+	for ((i = 1; i <= NCLIENTS; i++)); do vpnc_conf "$i"; done
+	t0=$(date +%s.%N)
 	for ((i = 1; i <= NCLIENTS; i++)); do
-		name=c$i
-		# vpnc reads only the files named on its command line (never
-		# /etc/vpnc/*.conf when one is given); secrets can only be passed
-		# in a file.
-		cat >"$S/$name.vpnc.conf" <<EOF
+		vpnc_start "$i"
+		VPNC_PIDS+=("$LAB_BG_PID")
+	done
+	lab_info "$NCLIENTS vpnc clients started within $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.3f", b-a}') s"
+	while ((done_n < NCLIENTS && rounds-- > 0)); do
+		pids=()
+		for ((i = 1; i <= NCLIENTS; i++)); do
+			if [[ -n "${first[i]:-}" ]] || ! grep -qs 'reason=connect' "$S/c$i.env"; then
+				pids+=(0)
+				continue
+			fi
+			ip netns exec "$(lab_ns s1 "c$i")" timeout 1 ping -n -c 1 -W 0.5 "$INNER_SRV" >/dev/null 2>&1 &
+			pids+=($!)
+		done
+		for ((i = 1; i <= NCLIENTS; i++)); do
+			((pids[i - 1] > 0)) || continue
+			if wait "${pids[i - 1]}"; then
+				now=$(date +%s.%N)
+				first[i]=$(awk -v a="$t0" -v b="$now" 'BEGIN{printf "%.2f", b-a}')
+				done_n=$((done_n + 1))
+			fi
+		done
+		sleep 0.2
+	done
+	local line="" all=() stats="none"
+	for ((i = 1; i <= NCLIENTS; i++)); do
+		line+=" c$i=${first[i]:-none}"
+		[[ -z "${first[i]:-}" ]] || all+=("${first[i]}")
+		sed -n 's/^INTERNAL_IP4_ADDRESS=//p' "$S/c$i.env" 2>/dev/null | head -1 >"$S/c$i.vip" || true
+	done
+	((${#all[@]} == 0)) || stats=$(printf '%s\n' "${all[@]}" | sort -n |
+		awk '{v[NR]=$1} END{printf "median %.2f s, max %.2f s", v[int((NR+1)/2)], v[NR]}')
+	lab_info "TIME_TO_FIRST_ESP clients=$NCLIENTS answered=$done_n ($stats):$line"
+	run_pings
+	run_rpings
+}
+
+# vpnc_conf I: client I's vpnc configuration. vpnc reads only the files named
+# on its command line (never /etc/vpnc/*.conf when one is given); secrets can
+# only be passed in a file.
+vpnc_conf() {
+	cat >"$S/c$1.vpnc.conf" <<EOF
 IPSec gateway $SRV
 IPSec ID $GROUP
 IPSec secret $GROUP_PSK
-Xauth username user$i
-Xauth password pass$i
+Xauth username user$1
+Xauth password pass$1
 IKE Authmode psk
 IKE DH Group dh2
 Perfect Forward Secrecy nopfs
@@ -436,10 +483,28 @@ No Detach
 Noninteractive
 Debug 1
 EOF
+}
+
+# vpnc_start I: client I's vpnc, in the background (its pid in LAB_BG_PID).
+vpnc_start() {
+	lab_bg "c$1.vpnc" ip netns exec "$(lab_ns s1 "c$1")" \
+		env LAB_VPNC_ENVLOG="$S/c$1.env" LAB_INNER_NET="$INNER_NET" \
+		"$NSRUN" --syslog "$S/c$1.sock" -- timeout "$LIFETIME" vpnc "$S/c$1.vpnc.conf"
+}
+
+scenario_vpnc() {
+	if [[ "${VPNC_START:-sequential}" == together ]]; then
+		scenario_vpnc_together
+		return
+	fi
+	"vpnc_server_$VPNC_SERVER"
+	local i T0 name
+	VPNC_PIDS=()
+	for ((i = 1; i <= NCLIENTS; i++)); do
+		name=c$i
+		vpnc_conf "$i"
 		T0=$SECONDS
-		lab_bg "$name.vpnc" ip netns exec "$(lab_ns s1 "$name")" \
-			env LAB_VPNC_ENVLOG="$S/$name.env" LAB_INNER_NET="$INNER_NET" \
-			"$NSRUN" --syslog "$S/$name.sock" -- timeout "$LIFETIME" vpnc "$S/$name.vpnc.conf"
+		vpnc_start "$i"
 		VPNC_PIDS+=("$LAB_BG_PID")
 		# vpnc runs its script (reason=connect) after mode config; Quick
 		# Mode follows. Wait for the server's verdict on the CHILD_SA
