@@ -210,6 +210,13 @@ std::vector<Release> IpsecBinder::tick(uint64_t now) {
   return out;
 }
 
+bool IpsecBinder::has_candidates(uint32_t server, uint64_t now) const {
+  auto it = servers_.find(server);
+  if (it == servers_.end()) return false;
+  const Server& s = it->second;
+  return s.owner || std::any_of(s.stale.begin(), s.stale.end(), [&](const Stale& st) { return now <= st.until; });
+}
+
 std::optional<uint32_t> IpsecBinder::owner_of(uint32_t server) const {
   auto it = servers_.find(server);
   if (it == servers_.end() || !it->second.owner) return std::nullopt;

@@ -95,6 +95,9 @@ class IpsecBinder {
 
   const BinderStats& stats() const { return stats_; }
   void set_config(const BinderConfig& c) { cfg_ = c; }
+  // Could a host's exchange with @server own an unknown SPI from it now (an
+  // owner, in flight or pending, or a stale candidate)?
+  bool has_candidates(uint32_t server, uint64_t now_ns) const;
   // Host currently owning @server's next unknown SPI, if any (for status/diagnose).
   std::optional<uint32_t> owner_of(uint32_t server) const;
   size_t held_count() const;

@@ -5,12 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/ike.h"
+#include "loader/netif.h"
 
 namespace vpnpt {
 
@@ -33,10 +35,35 @@ IkeVerdict IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, siz
 }
 
 BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
-  BindResult r = binder_.on_unknown_spi(server, spi, now);
-  if (!r.bound) {
-    spdlog::info("{}", r.why);
-    return r;
+  BindResult r;
+  auto f = forgotten_.find({server, spi});
+  if (f != forgotten_.end() && now > f->second.until) {
+    forgotten_.erase(f);
+    f = forgotten_.end();
+  }
+  if (f != forgotten_.end()) {
+    // Its server still uses an SA vpnpt forgot while it was idle. The SPI was that host's; only an
+    // exchange of another host with the server could (in theory) have been given the same one.
+    char spitxt[16];
+    std::snprintf(spitxt, sizeof(spitxt), "0x%08x", spi);
+    std::string what = "ESP from " + format_ipv4(server) + " SPI " + spitxt;
+    if (binder_.has_candidates(server, now)) {
+      r.refusal = VPNPT_REFUSE_AMBIGUOUS;
+      r.owner = binder_.owner_of(server).value_or(0);
+      r.why = what + " not bound: it was " + format_ipv4(f->second.host) +
+              "'s before it went idle, and another exchange with that server is under way; refused rather than guessed";
+      spdlog::info("{}", r.why);
+      return r;
+    }
+    r.host = f->second.host;
+    r.why = what + " bound again to " + format_ipv4(r.host) + ": its SA had been forgotten while idle";
+    forgotten_.erase(f);
+  } else {
+    r = binder_.on_unknown_spi(server, spi, now);
+    if (!r.bound) {
+      spdlog::info("{}", r.why);
+      return r;
+    }
   }
   vpnpt_esp_sa sa{};
   sa.server = server;
@@ -44,13 +71,17 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
   sa.host = r.host;
   sa.created_ns = now;
   sa.last_seen_ns = now;
-  if (!in_ || in_->insert(sa) == EspTable::Put::full) {
-    spdlog::warn("cannot record the binding ({}): {}", r.why, in_ ? "its run of the ESP table is full" : "no ESP table");
-    r.bound = false;
-    return r;
-  }
-  spdlog::info("{}", r.why);
+  r.bound = record(sa, r.why);
   return r;
+}
+
+bool IpsecSlowPath::record(const vpnpt_esp_sa& sa, const std::string& why) {
+  if (!in_ || in_->insert(sa) == EspTable::Put::full) {
+    spdlog::warn("cannot record the binding ({}): {}", why, in_ ? "its run of the ESP table is full" : "no ESP table");
+    return false;
+  }
+  spdlog::info("{}", why);
+  return true;
 }
 
 uint32_t IpsecSlowPath::sweep(uint64_t now) {
@@ -67,11 +98,15 @@ uint32_t IpsecSlowPath::sweep(uint64_t now) {
       auto& l = last[{v.host, v.server}];
       l = std::max<uint64_t>(l, v.last_seen_ns);
     }
+  std::erase_if(forgotten_, [&](const auto& kv) { return now > kv.second.until; });
+  uint64_t keep = static_cast<uint64_t>(t_.forgotten_keep.count()) * 1000000000ull;
   uint32_t n = 0;
   for (auto [tab, list] : {std::pair{&*in_, &in}, std::pair{&*out_, &out}})
     for (const auto& [slot, v] : *list) {
       uint64_t l = last[{v.host, v.server}];
       if (now > l && now - l > idle) {
+        if (tab == &*in_ && forgotten_.size() < kForgottenMax)
+          forgotten_[{v.server, ntohl(v.spi)}] = {v.host, now + keep};  // so it can come back to its host
         tab->erase(slot);
         ++n;
       }

@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "loader/esp_table.h"
@@ -21,6 +24,9 @@ struct IpsecMaps {
 
 struct IpsecTimeouts {
   std::chrono::seconds sa_idle{600};  // an ESP SA without packets this long is forgotten
+  // An inbound SA forgotten while idle is remembered this long: if its server
+  // speaks on it again, it goes back to its host (both peers keep SAs for hours).
+  std::chrono::seconds forgotten_keep{86400};
 };
 
 class IpsecSlowPath {
@@ -31,9 +37,12 @@ class IpsecSlowPath {
   // Whether the tables could be mapped; until they are, no binding is recorded.
   const Status& ready() const { return ready_; }
 
-  // An IKE packet from the queue (input interface @indev). True: hold it (verdict later).
+  // An IKE packet from the queue: pass, hold (verdict later) or drop.
   IkeVerdict on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now);
-  // The data plane saw ESP from @server with an SPI no host is bound to.
+  // The data plane saw ESP from @server with an SPI no host is bound to. An
+  // SPI whose SA sweep() forgot goes back to its host, unless another host's
+  // exchange with that server could own it (refused as ambiguous); others
+  // go to the binder.
   BindResult on_unknown_spi(uint32_t server, uint32_t spi_host_order, uint64_t now);
   // Held requests to let go; call every 100 ms.
   std::vector<Release> tick(uint64_t now) { return binder_.tick(now); }
@@ -51,8 +60,17 @@ class IpsecSlowPath {
   }
 
  private:
+  struct Forgotten {
+    uint32_t host;
+    uint64_t until;
+  };
+  static constexpr size_t kForgottenMax = 65536;
+  // Records @sa and puts it in the inbound table; false (logged) if its run is full.
+  bool record(const vpnpt_esp_sa& sa, const std::string& why);
+
   IpsecBinder binder_;
   IpsecTimeouts t_;
+  std::map<std::pair<uint32_t, uint32_t>, Forgotten> forgotten_;  // (server, SPI host order) of idle inbound SAs
   std::optional<EspTable> in_, out_;
   Status ready_;
 };

@@ -33,6 +33,7 @@ const std::map<std::string, milliseconds>& code_defaults() {
       {"BinderConfig::max_wait", ms(BinderConfig{}.max_wait)},
       {"BinderConfig::stale", ms(BinderConfig{}.stale)},
       {"IpsecTimeouts::sa_idle", ms(IpsecTimeouts{}.sa_idle)},
+      {"IpsecTimeouts::forgotten_keep", ms(IpsecTimeouts{}.forgotten_keep)},
       {"PptpTimeouts::unanswered", ms(PptpTimeouts{}.unanswered)},
       {"PptpTimeouts::idle", ms(PptpTimeouts{}.idle)},
       {"PptpTimeouts::closing_grace", ms(PptpTimeouts{}.closing_grace)},

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "loader/esp_table.h"
+#include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"
 #include "prog_runner.h"
 #include "test_router.h"
@@ -390,5 +391,56 @@ TEST_CASE("ESP: an ICMP error about a host's ESP reaches that host, quote rewrit
     g.dp.configure(kPub, g.rt.wan_ifindex, VPNPT_SW_ALL & ~VPNPT_SW_IPSEC);
     Bytes in = frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, 28), wan_eth);
     CHECK(g.wan(in).out == in);
+  }
+}
+
+// ---- Issue 17, finding 2: an SA vpnpt forgot after 600 s of silence (both peers keep it for
+// hours) came back as an unknown SPI that nobody owned: refused until the next rekey.
+
+namespace {
+
+// An IKEv2 IKE_AUTH request from @host to @server, as the IKE queue hands it over (IPv4 + UDP).
+Bytes ike_auth_request(uint32_t host, uint32_t server, uint64_t ispi) {
+  Bytes ike(28, 0);
+  for (int i = 0; i < 8; ++i) ike[i] = static_cast<uint8_t>(ispi >> (56 - 8 * i));
+  ike[17] = 0x20;  // version 2.0
+  ike[18] = kIkeV2Auth;
+  ike[19] = 0x08;  // initiator
+  ike[23] = 1;     // message ID 1
+  ike[27] = 28;    // length
+  return pkt::ipv4(host, server, pkt::kProtoUdp, pkt::udp(500, 500, ike));
+}
+
+}  // namespace
+
+TEST_CASE("ESP: an SA vpnpt forgot while idle binds again to its own host only", "[ipsec][esp][slowpath]") {
+  EspRig g;
+  IpsecSlowPath slow({g.dp.map_fd(VPNPT_MAP_ESP_IN), g.dp.map_fd(VPNPT_MAP_ESP_OUT)}, BinderConfig{},
+                     IpsecTimeouts{});
+  REQUIRE(slow.ready());
+  constexpr uint64_t kSec = 1000000000ull;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  g.bind(0x1a2b3c4d, kA);                  // A's SA, last seen at 0
+  REQUIRE(slow.sweep(700 * kSec) == 1);    // 700 s without ESP between A and the server: forgotten
+  CHECK(g.wan(esp(kSrv, kPub, 0x1a2b3c4d, 9, 60, wan_eth)).verdict == XDP_DROP);
+
+  SECTION("the server speaks again on it: bound again to A, and delivered") {
+    auto r = slow.on_unknown_spi(kSrv, 0x1a2b3c4d, 800 * kSec);
+    REQUIRE(r.bound);
+    CHECK(r.host == kA);
+    auto d = g.wan(esp(kSrv, kPub, 0x1a2b3c4d, 10, 60, wan_eth));
+    CHECK(std::string(verdict_name(d.verdict)) == "XDP_REDIRECT");
+    CHECK(d.out == esp(kSrv, kA, 0x1a2b3c4d, 10, 59, eth(g.rt.lan_mac, TestRouter::kClient.mac)));
+  }
+  SECTION("while another host's exchange with that server is under way: refused, not guessed") {
+    Bytes req = ike_auth_request(kB, kSrv, 0xb0b);
+    REQUIRE(slow.on_ike_packet(1, req.data(), req.size(), false, 790 * kSec) == IkeVerdict::Pass);
+    auto r = slow.on_unknown_spi(kSrv, 0x1a2b3c4d, 800 * kSec);
+    CHECK_FALSE(r.bound);
+    CHECK(r.refusal == VPNPT_REFUSE_AMBIGUOUS);
+  }
+  SECTION("another server's SPI, or the same one a day later, is unknown like any other") {
+    CHECK_FALSE(slow.on_unknown_spi(ip("203.0.113.8"), 0x1a2b3c4d, 800 * kSec).bound);
+    CHECK_FALSE(slow.on_unknown_spi(kSrv, 0x1a2b3c4d, (700 + 86400 + 1) * kSec).bound);
   }
 }
