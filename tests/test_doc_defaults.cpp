@@ -15,6 +15,7 @@
 #include "loader/ipsec_binder.h"
 #include "loader/ipsec_slowpath.h"
 #include "loader/l2tp_slowpath.h"
+#include "loader/names.h"
 #include "loader/pptp_slowpath.h"
 
 using namespace vpnpt;
@@ -85,5 +86,26 @@ TEST_CASE("docs: every stated timeout default is the code's, and every one is st
   for (const auto& [where, value] : code_defaults()) {
     INFO(where << " (default " << value.count() << " ms) is in no docs/*.md table row naming it");
     CHECK(stated.count(where) == 1);
+  }
+}
+
+// The ABI header states each reason's verdict in its comment ("drop: ...", "pass untracked: ...");
+// reason_verdict() is what status, metrics and the tests use. They must agree, for every reason.
+TEST_CASE("docs: every reason's verdict in maps/vpnpt_abi.h is reason_verdict()'s", "[unit][docs]") {
+  const std::regex line_re(R"(^\s*VPNPT_REASON_(\w+)\s*=\s*(\d+),\s*/\*\s*(pass|drop|redirect)\b)");
+  std::ifstream f(VPNPT_SOURCE_DIR "/maps/vpnpt_abi.h");
+  std::string line;
+  std::set<uint32_t> seen;
+  while (std::getline(f, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, line_re)) continue;
+    uint32_t r = static_cast<uint32_t>(std::stoul(m[2]));
+    INFO("VPNPT_REASON_" << m[1] << " = " << r << ": the header says " << m[3]);
+    CHECK(reason_verdict(r) == std::string(m[3]));
+    seen.insert(r);
+  }
+  for (uint32_t r = 1; r < VPNPT_REASON_MAX; ++r) {
+    INFO("reason " << r << " (" << reason_name(r) << ") has no verdict in its header comment");
+    CHECK(seen.count(r) == 1);
   }
 }
