@@ -16,6 +16,9 @@
 #ifndef IPPROTO_GRE
 #define IPPROTO_GRE 47
 #endif
+#ifndef IPPROTO_ICMP
+#define IPPROTO_ICMP 1
+#endif
 
 static __always_inline int port_is(__be16 sport, __be16 dport, __u16 port)
 {

@@ -26,12 +26,10 @@
 #ifndef VPNPT_BPF_ICMP_ERR_H
 #define VPNPT_BPF_ICMP_ERR_H
 
+#include "classify.h"
 #include "esp.h"
 #include "fwd.h"
 
-#ifndef IPPROTO_ICMP
-#define IPPROTO_ICMP 1
-#endif
 #define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
@@ -67,7 +65,7 @@ static __always_inline struct xlat_result icmp_error_inbound(struct __ctx_buff *
 		r.reason = VPNPT_REASON_L4_TRUNC; /* malformed: untouched, the kernel's checks decide */
 		return r;
 	}
-	if (!(cfg->switches & VPNPT_SW_IPSEC) || (cfg->deferred & VPNPT_SW_IPSEC))
+	if (switched_off(cfg, VPNPT_SW_IPSEC))
 		return r; /* the kernel carries the sessions then, and their errors */
 	struct vpnpt_esp_sa *sa = esp_find(&vpnpt_esp_out_v2, in->daddr, *(__be32 *)quote);
 	if (!sa) {

@@ -28,11 +28,6 @@ static __always_inline const struct vpnpt_config *load_config(void)
 	return bpf_map_lookup_elem(&vpnpt_config_v1, &zero);
 }
 
-static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bit)
-{
-	return !(cfg->switches & bit) || (cfg->deferred & bit);
-}
-
 /* Traffic of a VPN session vpnpt translates (or would, were it switched on). */
 static __always_inline int is_vpn_class(enum vpnpt_class cls)
 {

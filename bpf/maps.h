@@ -46,6 +46,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_config_v1 SEC(".maps");
 
+/* Is passthrough of @bit (VPNPT_SW_*) off: switched off, or deferred to the kernel's helper? */
+static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bit)
+{
+	return !(cfg->switches & bit) || (cfg->deferred & bit);
+}
+
 #include "ifaces_map.h"
 
 /* Events the daemon acts on (maps/vpnpt_abi.h: which kinds); the daemon drains it. */

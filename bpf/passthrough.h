@@ -21,9 +21,6 @@
 #include "l4csum.h"
 #include "maps.h"
 
-#ifndef IPPROTO_ICMP
-#define IPPROTO_ICMP 1
-#endif
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO_REQUEST 8
 

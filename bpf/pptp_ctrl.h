@@ -608,7 +608,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	if (dir == VPNPT_DIR_OUTBOUND ? th->dest != bpf_htons(PORT_PPTP)
 				      : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
 		return cr; /* e.g. a PPTP server on the LAN: not a passthrough */
-	if (!(cfg->switches & VPNPT_SW_PPTP) || (cfg->deferred & VPNPT_SW_PPTP)) {
+	if (switched_off(cfg, VPNPT_SW_PPTP)) {
 		cr.r.reason = VPNPT_REASON_PPTP_OFF;
 		return cr;
 	}

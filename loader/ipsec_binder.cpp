@@ -90,11 +90,15 @@ void IpsecBinder::note_unheld(const Held& h) {
   if (it != held_by_host_.end() && --it->second == 0) held_by_host_.erase(it);
 }
 
-BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
-  BindResult r;
+std::string esp_spi_text(uint32_t server, uint32_t spi) {
   char spitxt[16];
   std::snprintf(spitxt, sizeof(spitxt), "0x%08x", spi);
-  std::string what = std::string("ESP from ") + format_ipv4(server) + " SPI " + spitxt;
+  return "ESP from " + format_ipv4(server) + " SPI " + spitxt;
+}
+
+BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t now) {
+  BindResult r;
+  std::string what = esp_spi_text(server, spi);
   auto it = servers_.find(server);
   if (it == servers_.end()) {
     stats_.refused_no_owner++;

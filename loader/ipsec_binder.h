@@ -73,6 +73,9 @@ struct BindResult {
   std::string why;        // plain words, for logs and `vpnpt diagnose`
 };
 
+// "ESP from 203.0.113.7 SPI 0x1a2b3c4d": how binding decisions name an SPI.
+std::string esp_spi_text(uint32_t server, uint32_t spi_host_order);
+
 struct BinderStats {
   uint64_t bound = 0, refused_no_owner = 0, refused_in_flight = 0, refused_ambiguous = 0;
   uint64_t windows_expired = 0, holds = 0, hold_expired = 0;

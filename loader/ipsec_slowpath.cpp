@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <utility>
 #include <vector>
@@ -44,9 +43,7 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
   if (f != forgotten_.end()) {
     // Its server still uses an SA vpnpt forgot while it was idle. The SPI was that host's; only an
     // exchange of another host with the server could (in theory) have been given the same one.
-    char spitxt[16];
-    std::snprintf(spitxt, sizeof(spitxt), "0x%08x", spi);
-    std::string what = "ESP from " + format_ipv4(server) + " SPI " + spitxt;
+    std::string what = esp_spi_text(server, spi);
     if (binder_.has_candidates(server, now)) {
       r.refusal = VPNPT_REFUSE_AMBIGUOUS;
       r.owner = binder_.owner_of(server).value_or(0);

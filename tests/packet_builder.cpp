@@ -227,6 +227,8 @@ std::optional<size_t> l3_offset(const Bytes& f) {
   return off + 2;
 }
 
+bool sum_ok(const Bytes& b, size_t off, size_t len) { return fold(sum16(b.data() + off, len)) == 0; }
+
 bool ipv4_checksum_ok(const Bytes& f) {
   auto off = l3_offset(f);
   if (!off || f.size() < *off + 20) return false;

@@ -87,6 +87,8 @@ std::optional<size_t> l3_offset(const Bytes& frame);
 bool ipv4_checksum_ok(const Bytes& frame);
 // TCP/UDP checksum over the pseudo-header; true for other protocols.
 bool l4_checksum_ok(const Bytes& frame);
+// True if the @len bytes at @off sum to 0xffff (ones' complement): a header or message whose checksum is right.
+bool sum_ok(const Bytes& b, size_t off, size_t len);
 
 std::string hex(const Bytes& b);
 

@@ -276,14 +276,6 @@ bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
   return false;
 }
 
-// 1 if the ones' complement sum of @len bytes at @off is 0xffff (a header or message with a right checksum).
-bool sum_ok(const Bytes& b, size_t off, size_t len) {
-  uint32_t s = 0;
-  for (size_t i = 0; i < len; i += 2) s += static_cast<uint32_t>(b[off + i] << 8 | (i + 1 < len ? b[off + i + 1] : 0));
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return s == 0xffff;
-}
-
 struct Stats {
   uint64_t packets = 0, redirected = 0, dropped = 0, rewritten = 0, delivered_in = 0;
   uint64_t icmp_relayed = 0;  // ICMP errors about a host's ESP, relayed to it
@@ -399,9 +391,9 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
           std::memcpy(&quoted_src, &r.out[*e.icmp_quote + 12], 4);
           REQUIRE(quoted_src == e.host);
           size_t qlen = (in[*e.icmp_quote] & 0x0f) * 4u;
-          REQUIRE(sum_ok(in, *e.icmp_quote, qlen) == sum_ok(r.out, *e.icmp_quote, qlen));
+          REQUIRE(pkt::sum_ok(in, *e.icmp_quote, qlen) == pkt::sum_ok(r.out, *e.icmp_quote, qlen));
           size_t icmp = p.l3 + p.ihl, icmp_len = std::min(in.size(), p.l3 + p.tot) - icmp;
-          REQUIRE(sum_ok(in, icmp, icmp_len) == sum_ok(r.out, icmp, icmp_len));
+          REQUIRE(pkt::sum_ok(in, icmp, icmp_len) == pkt::sum_ok(r.out, icmp, icmp_len));
           st.icmp_relayed++;
         }
         st.delivered_in++;
