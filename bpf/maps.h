@@ -26,7 +26,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vpnpt_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vpnpt_reasons_v10 SEC(".maps");
+} vpnpt_reasons_v11 SEC(".maps");
 
 /* Packets/bytes translated and forwarded by vpnpt itself, per (direction, class). */
 struct {
@@ -87,6 +87,25 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_gre_out_v2 SEC(".maps");
+
+/* ICMP quote indexes: (server, server's Call ID / Tunnel ID) -> the one session carrying it (maps/vpnpt_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_QUOTE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_quote_slot);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the daemon recounts pairs in place */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_pptp_quote_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VPNPT_QUOTE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vpnpt_quote_slot);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vpnpt_l2tp_quote_v1 SEC(".maps");
 
 /* PPTP control byte streams, one per TCP direction. Hooks write, daemon reaps. */
 struct {

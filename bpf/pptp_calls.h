@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "quota.h"
 #include "maps.h"
+#include "quote_index.h"
 
 /* Control connection identity recorded with each call (LAN side). */
 struct pptp_ctrl_id {
@@ -183,6 +184,71 @@ static __always_inline void pptp_gre_unindex(struct vpnpt_pptp_call *call, __be1
 	call->gre_slot = 0;
 }
 
+/* Whether the call in slot @owner (host order) carries (@server, @server_call_id) now for a host other than @client. */
+static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __be16 server_call_id, __be32 client)
+{
+	struct vpnpt_pptp_call *c = pptp_slot(bpf_htons(owner));
+
+	return c && (c->state == VPNPT_PPTP_CALL_ESTABLISHED || c->state == VPNPT_PPTP_CALL_CLOSING) &&
+	       c->server == server && c->server_call_id == server_call_id && c->gre_slot && c->client != client;
+}
+
+#define QUOTE_NO_SLOT VPNPT_QUOTE_SLOTS
+
+/*
+ * Tells the ICMP quote index (maps/vpnpt_abi.h) that call @xlat of host
+ * @client carries (@server, @server_call_id): the pair's slot names it, or
+ * becomes shared if a live call of another host carries the pair too (two
+ * calls of one host share nothing: either names the host). Called once the call is
+ * published ESTABLISHED, so a daemon recount that read the slot before this
+ * change fails its compare-and-swap, and one that reads it after sees the
+ * call. A lost race looks again; a full run is left to the daemon's recount.
+ *
+ * A global function, verified once on its own: inlined into the control
+ * walk that establishes calls, its probe loops multiplied the states the
+ * verifier explores in the TC program past its limit.
+ */
+__attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_id, __be16 xlat, __be32 client)
+{
+	__u32 tag = vpnpt_quote_tag(server, server_call_id);
+	__u32 home = vpnpt_quote_home(server, server_call_id);
+	__u16 me = bpf_ntohs(xlat);
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		__u32 found = QUOTE_NO_SLOT, empty = QUOTE_NO_SLOT;
+		__u64 seen = 0;
+		for (__u32 i = 0; i < VPNPT_QUOTE_PROBES; i++) {
+			__u32 idx = vpnpt_quote_probe(home, i);
+			__u64 *w = bpf_map_lookup_elem(&vpnpt_pptp_quote_v1, &idx);
+			if (!w)
+				continue;
+			__u64 v = *(volatile __u64 *)w;
+			if (!v && empty == QUOTE_NO_SLOT)
+				empty = idx;
+			if (v && found == QUOTE_NO_SLOT && vpnpt_quote_slot_of(v).tag == tag) {
+				found = idx;
+				seen = v;
+			}
+		}
+		__u64 next = vpnpt_quote_word(tag, me, 0);
+		if (found != QUOTE_NO_SLOT) {
+			struct vpnpt_quote_slot q = vpnpt_quote_slot_of(seen);
+			if (!q.shared && q.owner == me)
+				return 0;
+			if (q.shared || pptp_carries_for_other(q.owner, server, server_call_id, client))
+				next = vpnpt_quote_word(tag, 0, vpnpt_quote_next_gen(q.shared));
+		} else if (empty != QUOTE_NO_SLOT) {
+			found = empty;
+		} else {
+			return 0;
+		}
+		__u64 *w = bpf_map_lookup_elem(&vpnpt_pptp_quote_v1, &found);
+		if (w && __sync_val_compare_and_swap(w, seen, next) == seen)
+			return 0;
+	}
+	return 0;
+}
+
 /*
  * The server answered the call: outbound GRE (keyed by its id) may now flow.
  * An answer naming another server id than before (the client asked again
@@ -196,6 +262,7 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 		/* The answer again (a retransmission): the index already has it. */
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
 		call->last_seen_ns = vpnpt_now_ns();
+		pptp_quote_note(call->server, server_call_id, xlat, call->client);
 		return VPNPT_REASON_NONE;
 	}
 
@@ -215,6 +282,7 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 		call->server_call_id = server_call_id;
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
 		call->last_seen_ns = vpnpt_now_ns();
+		pptp_quote_note(call->server, server_call_id, xlat, call->client);
 		return VPNPT_REASON_NONE;
 	}
 	return VPNPT_REASON_PPTP_TABLE_FULL;

@@ -29,7 +29,7 @@ static __always_inline void count_xlat(__u32 dir, __u32 cls, __u64 bytes)
 static __always_inline void count_reason(__u32 dir, enum vpnpt_reason reason, __u64 bytes)
 {
 	if (reason && reason < VPNPT_REASON_MAX)
-		count_slot(&vpnpt_reasons_v10, vpnpt_reason_index(dir, reason), bytes);
+		count_slot(&vpnpt_reasons_v11, vpnpt_reason_index(dir, reason), bytes);
 }
 
 /*

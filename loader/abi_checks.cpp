@@ -36,7 +36,7 @@ static_assert(offsetof(vpnpt_event, sport) == 32);
 static_assert(offsetof(vpnpt_event, id) == 36);
 
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
-static_assert(VPNPT_REASON_SLOTS == 2u * 52u);
+static_assert(VPNPT_REASON_SLOTS == 2u * 53u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
 static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);
@@ -47,6 +47,9 @@ static_assert(VPNPT_ESP_SLOTS >= 2 * VPNPT_ESP_MAX_SAS && (VPNPT_ESP_SLOTS & (VP
 // PPTP tables: keys hash by value, so there must be no uninitialised padding.
 // The outbound GRE index slot is claimed with one 64-bit compare-and-swap.
 static_assert(sizeof(vpnpt_pptp_gre_slot) == 8);
+static_assert(sizeof(vpnpt_quote_slot) == 8);
+static_assert(offsetof(vpnpt_quote_slot, owner) == 4);
+static_assert(offsetof(vpnpt_quote_slot, shared) == 6);
 static_assert(offsetof(vpnpt_pptp_gre_slot, server_call_id) == 4);
 static_assert(offsetof(vpnpt_pptp_gre_slot, xlat_call_id) == 6);
 static_assert(sizeof(vpnpt_pptp_stream_key) == 12);

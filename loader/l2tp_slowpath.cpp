@@ -91,6 +91,14 @@ L2tpSlowPath::L2tpSlowPath(const L2tpMaps& maps, L2tpTimeouts t, Send send, OnCl
     return;
   }
   table_.emplace(std::move(*tab));
+  if (maps.quote >= 0) {
+    auto quote = QuoteIndex::map(maps.quote, VPNPT_MAP_L2TP_QUOTE);
+    if (!quote) {
+      ready_ = quote.error();
+      return;
+    }
+    quote_.emplace(std::move(*quote));
+  }
   recount(table_->live());  // tunnels a previous daemon set up are adopted as they are
 }
 
@@ -278,7 +286,10 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
   switch (type) {
     case kL2tpSccrp:
       if (rec.dir != VPNPT_DIR_INBOUND) return;
-      if (p->msg.assigned_tunnel) t.server_tunnel_id = htons(*p->msg.assigned_tunnel);
+      if (p->msg.assigned_tunnel) {
+        t.server_tunnel_id = htons(*p->msg.assigned_tunnel);
+        note_quote(*xid, t);
+      }
       if (t.state == VPNPT_L2TP_REQUESTED) __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_ESTABLISHED}, __ATOMIC_RELEASE);
       break;
     case kL2tpScccn:
@@ -299,6 +310,31 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
       if (t.sessions) t.sessions--;
       break;
   }
+}
+
+// ICMP errors quoting the tunnel's packets name it by (server, the server's Tunnel ID).
+bool L2tpSlowPath::carries(uint16_t xid, uint32_t server, uint16_t server_tid) const {
+  const vpnpt_l2tp_tunnel t = table_->get(xid);
+  return vpnpt_l2tp_live(t.state) && t.server == server && t.server_tunnel_id == server_tid && server_tid &&
+         !(t.flags & VPNPT_L2TP_F_PORT_NAT);
+}
+
+void L2tpSlowPath::note_quote(uint16_t xid, const vpnpt_l2tp_tunnel& t) const {
+  if (!quote_ || !carries(xid, t.server, t.server_tunnel_id)) return;
+  quote_->note(t.server, t.server_tunnel_id, xid,
+               [&](uint16_t other) {
+                 return carries(other, t.server, t.server_tunnel_id) && table_->get(other).client != t.client;
+               });
+}
+
+QuoteRecount L2tpSlowPath::recount_quotes() const {
+  if (!table_ || !quote_) return {};
+  return quote_->recount([this] {
+    std::vector<QuoteSession> live;
+    for (const auto& [xid, t] : table_->live())
+      if (carries(xid, t.server, t.server_tunnel_id)) live.push_back({t.server, t.server_tunnel_id, xid, t.client});
+    return live;
+  });
 }
 
 void L2tpSlowPath::remove(uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why) {
@@ -324,6 +360,7 @@ void L2tpSlowPath::sweep(uint64_t now_ns) {
       remove(xid, t, VPNPT_CLOSE_IDLE);
     }
   }
+  recount_quotes();
 }
 
 uint32_t L2tpSlowPath::flush() {
@@ -333,6 +370,7 @@ uint32_t L2tpSlowPath::flush() {
     remove(xid, t, VPNPT_CLOSE_FLUSHED);
     ++n;
   }
+  recount_quotes();
   return n;
 }
 

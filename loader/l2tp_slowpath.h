@@ -17,6 +17,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/l2tp_table.h"
+#include "loader/quote_index.h"
 
 namespace vpnpt {
 
@@ -72,6 +73,8 @@ class L2tpSlowPath {
                                    bool switched_on = true);
 
   void sweep(uint64_t now_ns);
+  // Recounts the ICMP quote index from the tunnels alive now (every sweep does).
+  QuoteRecount recount_quotes() const;
   // Removes every tunnel (L2TP was switched off). Returns how many.
   uint32_t flush();
 
@@ -85,8 +88,11 @@ class L2tpSlowPath {
   bool kernel_carries(uint32_t server, uint16_t xid, uint64_t now_ns) const;
   std::optional<uint16_t> free_port_nat_port() const;
   void recount(const std::vector<L2tpTunnel>& live);
+  bool carries(uint16_t xid, uint32_t server, uint16_t server_tid) const;
+  void note_quote(uint16_t xid, const vpnpt_l2tp_tunnel& t) const;
 
   std::optional<L2tpTable> table_;
+  std::optional<QuoteIndex> quote_;
   int kernel_ids_ = -1;  // vpnpt_l2tp_kernel_v1
   Status ready_;
   std::unordered_map<uint32_t, uint32_t> held_;  // tunnels per LAN host; recounted by every sweep

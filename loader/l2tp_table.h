@@ -21,6 +21,7 @@ namespace vpnpt {
 struct L2tpMaps {
   int tunnels = -1, out = -1, ports = -1;
   int kernel = -1;  // vpnpt_l2tp_kernel_v1: ids the kernel's NAT carries (-1: none known)
+  int quote = -1;   // vpnpt_l2tp_quote_v1 (-1: none, ICMP errors of tunnels are not relayed)
 };
 
 struct L2tpTunnel {

@@ -24,7 +24,7 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
     "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
     "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
     "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked", "l2tp_id_in_use",
-    "pptp_unacked", "icmp_relayed", "icmp_no_session"};
+    "pptp_unacked", "icmp_relayed", "icmp_no_session", "icmp_ambiguous"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -84,7 +84,10 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "the receiver's ACK frees a slot, TCP resends it",
     "ICMP error (unreachable, fragmentation needed, time exceeded) about a packet of a vpnpt session: relayed to its "
     "LAN host, so Path MTU discovery works",
-    "ICMP error quoting ESP the public IP sent for no session vpnpt knows: passed untouched, the kernel decides"};
+    "ICMP error quoting ESP, PPTP GRE or L2TP the public IP sent for no session vpnpt knows: passed untouched, the "
+    "kernel decides",
+    "ICMP error quoting GRE or L2TP whose server's id two LAN hosts' sessions to that server carry: passed untouched, "
+    "relayed to neither"};
 
 constexpr bool all_named(const std::array<std::string_view, VPNPT_REASON_MAX>& t) {
   for (auto v : t)

@@ -67,6 +67,8 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
                {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
                {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
                {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
+               {&m.pptp_quote_, VPNPT_MAP_PPTP_QUOTE},
+               {&m.l2tp_quote_, VPNPT_MAP_L2TP_QUOTE},
                {&m.esp_in_, VPNPT_MAP_ESP_IN},
                {&m.esp_out_, VPNPT_MAP_ESP_OUT},
                {&m.diag_, VPNPT_MAP_DIAG},
@@ -153,6 +155,7 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   for (const auto& c : calls) indexed += c.call.gre_slot != 0;
   out.push_back({VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS});
   out.push_back({VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS});
+  out.push_back({VPNPT_MAP_PPTP_QUOTE, used_quote_slots(pptp_quote_.get()), VPNPT_QUOTE_SLOTS});
   // The ESP tables are arrays of slots: the capacity is the SAs a table is sized for (half its slots).
   out.push_back({VPNPT_MAP_ESP_IN, static_cast<uint32_t>(live_esp_sas(esp_in_.get()).size()), VPNPT_ESP_MAX_SAS});
   out.push_back({VPNPT_MAP_ESP_OUT, static_cast<uint32_t>(live_esp_sas(esp_out_.get()).size()), VPNPT_ESP_MAX_SAS});
@@ -163,6 +166,7 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
   out.push_back({VPNPT_MAP_L2TP_TUNNELS, static_cast<uint32_t>(tunnels.size()), VPNPT_L2TP_MAX_TUNNELS - 1});
   out.push_back({VPNPT_MAP_L2TP_OUT, used_l2tp_out_slots(l2tp_out_.get()), VPNPT_L2TP_OUT_SLOTS});
   out.push_back({VPNPT_MAP_L2TP_PORTS, port_nat, VPNPT_L2TP_PORT_NAT_PORTS});
+  out.push_back({VPNPT_MAP_L2TP_QUOTE, used_quote_slots(l2tp_quote_.get()), VPNPT_QUOTE_SLOTS});
   struct Hash {
     const char* name;
     int fd;

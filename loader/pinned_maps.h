@@ -49,8 +49,10 @@ class PinnedMaps {
   int diag_events_fd() const { return diag_events_.get(); }
   int diag_fd() const { return diag_.get(); }
   IpsecMaps ipsec() const { return {esp_in_.get(), esp_out_.get()}; }
-  PptpMaps pptp() const { return {pptp_calls_.get(), pptp_gre_out_.get(), pptp_streams_.get()}; }
-  L2tpMaps l2tp() const { return {l2tp_tunnels_.get(), l2tp_out_.get(), l2tp_ports_.get(), l2tp_kernel_.get()}; }
+  PptpMaps pptp() const { return {pptp_calls_.get(), pptp_gre_out_.get(), pptp_streams_.get(), pptp_quote_.get()}; }
+  L2tpMaps l2tp() const {
+    return {l2tp_tunnels_.get(), l2tp_out_.get(), l2tp_ports_.get(), l2tp_kernel_.get(), l2tp_quote_.get()};
+  }
   int l2tp_punt_fd() const { return l2tp_punt_.get(); }
   int daemon_fd() const { return daemon_.get(); }
   int pt_flows_fd() const { return pt_flows_.get(); }
@@ -59,7 +61,7 @@ class PinnedMaps {
 
  private:
   Fd counters_, xlat_, reasons_, config_, ifaces_, events_, diag_events_;
-  Fd pptp_calls_, pptp_gre_out_, pptp_streams_;
+  Fd pptp_calls_, pptp_gre_out_, pptp_streams_, pptp_quote_, l2tp_quote_;
   Fd esp_in_, esp_out_, diag_;
   Fd l2tp_tunnels_, l2tp_out_, l2tp_ports_, l2tp_kernel_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_, lan_l2_;
 };

@@ -68,6 +68,25 @@ PptpSlowPath::PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close)
     return;
   }
   table_.emplace(std::move(*table));
+  if (maps.quote < 0) return;
+  auto quote = QuoteIndex::map(maps.quote, VPNPT_MAP_PPTP_QUOTE);
+  if (!quote) {
+    ready_ = quote.error();
+    return;
+  }
+  quote_.emplace(std::move(*quote));
+}
+
+QuoteRecount PptpSlowPath::recount_quotes() const {
+  if (!table_ || !quote_) return {};
+  return quote_->recount([this] {
+    std::vector<QuoteSession> live;
+    for (const auto& p : table_->live())
+      if ((p.call.state == VPNPT_PPTP_CALL_ESTABLISHED || p.call.state == VPNPT_PPTP_CALL_CLOSING) &&
+          p.call.gre_slot)
+        live.push_back({p.call.server, p.call.server_call_id, p.xlat, p.call.client});
+    return live;
+  });
 }
 
 uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
@@ -141,6 +160,7 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
       ++st.expired_idle;
     }
   }
+  st.quote = recount_quotes();
   return st;
 }
 
@@ -161,6 +181,7 @@ uint32_t PptpSlowPath::flush() {
     if (!moved) break;
   }
   for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
+  recount_quotes();
   return n;
 }
 

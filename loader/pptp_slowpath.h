@@ -14,6 +14,7 @@
 
 #include "../maps/vpnpt_abi.h"
 #include "loader/pptp_table.h"
+#include "loader/quote_index.h"
 
 namespace vpnpt {
 
@@ -27,6 +28,7 @@ struct PptpTimeouts {
 
 struct PptpMaps {
   int calls = -1, gre_out = -1, streams = -1;
+  int quote = -1;  // vpnpt_pptp_quote_v1 (-1: none, ICMP errors of calls are not relayed)
 };
 
 struct PptpSweepStats {
@@ -35,6 +37,7 @@ struct PptpSweepStats {
   uint32_t expired_idle = 0;
   uint32_t reaped = 0;        // CLOSING calls removed after the grace period
   uint32_t streams_reaped = 0;
+  QuoteRecount quote;         // the ICMP quote index, recounted after the calls
 };
 
 class PptpSlowPath {
@@ -52,6 +55,9 @@ class PptpSlowPath {
 
   PptpSweepStats sweep(uint64_t now_ns);
 
+  // Recounts the ICMP quote index from the calls alive now (every sweep does).
+  QuoteRecount recount_quotes() const;
+
   // Removes every call and stream (the protocol was switched off or deferred).
   uint32_t flush();
 
@@ -64,6 +70,7 @@ class PptpSlowPath {
   }
   PptpMaps m_;
   std::optional<PptpCallTable> table_;
+  std::optional<QuoteIndex> quote_;
   Status ready_;
   PptpTimeouts t_;
   OnClose on_close_;

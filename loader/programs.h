@@ -127,7 +127,7 @@ struct UnpinnedPrograms {
   }
   // Shared maps (the LAN object's instances; the WAN object reuses them).
   int counters_fd() const { return bpf_map__fd(lan->maps.vpnpt_counters_v1); }
-  int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v10); }
+  int reasons_fd() const { return bpf_map__fd(lan->maps.vpnpt_reasons_v11); }
   int config_fd() const { return bpf_map__fd(lan->maps.vpnpt_config_v1); }
   int events_fd() const { return bpf_map__fd(lan->maps.vpnpt_events_v2); }
   int diag_events_fd() const { return bpf_map__fd(lan->maps.vpnpt_diag_events_v1); }

@@ -22,7 +22,7 @@
 
 /* Pinned map names (LIBBPF_PIN_BY_NAME uses the map's C name). */
 #define VPNPT_MAP_COUNTERS "vpnpt_counters_v1"
-#define VPNPT_MAP_REASONS "vpnpt_reasons_v10"
+#define VPNPT_MAP_REASONS "vpnpt_reasons_v11"
 #define VPNPT_MAP_XLAT "vpnpt_xlat_v1"
 #define VPNPT_MAP_PPTP_CALLS "vpnpt_pptp_calls_v2"
 #define VPNPT_MAP_PPTP_GRE_OUT "vpnpt_pptp_gre_out_v2"
@@ -47,6 +47,8 @@
 #define VPNPT_MAP_UNDELIVERED "vpnpt_undelivered_v1"
 #define VPNPT_MAP_FRAGS "vpnpt_frags_v1"
 #define VPNPT_MAP_L2TP_KERNEL "vpnpt_l2tp_kernel_v1"
+#define VPNPT_MAP_PPTP_QUOTE "vpnpt_pptp_quote_v1"
+#define VPNPT_MAP_L2TP_QUOTE "vpnpt_l2tp_quote_v1"
 
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
@@ -134,7 +136,8 @@ enum vpnpt_reason {
 	VPNPT_REASON_L2TP_ID_IN_USE = 48,   /* drop: a tunnel request for the kernel's NAT whose Tunnel ID a vpnpt tunnel toward that server has */
 	VPNPT_REASON_PPTP_UNACKED = 49,     /* drop: PPTP control segment needing a rewrite while VPNPT_PPTP_PATCHES unacknowledged ones are in flight (TCP resends it) */
 	VPNPT_REASON_ICMP_RELAYED = 50,     /* redirect: ICMP error about a packet of a vpnpt session, relayed to its LAN host (bpf/icmp_err.h) */
-	VPNPT_REASON_ICMP_NO_SESSION = 51,  /* pass: ICMP error quoting ESP sent from the public IP for no session vpnpt knows; the kernel decides */
+	VPNPT_REASON_ICMP_NO_SESSION = 51,  /* pass: ICMP error quoting ESP, PPTP GRE or L2TP sent from the public IP for no session vpnpt knows; the kernel decides */
+	VPNPT_REASON_ICMP_AMBIGUOUS = 52,   /* pass: ICMP error quoting GRE or L2TP whose (server, server's id) two LAN hosts' sessions carry; not relayed to either */
 	VPNPT_REASON_MAX
 };
 
@@ -776,6 +779,80 @@ struct vpnpt_daemon {
 	__u32 pad;
 };
 #define VPNPT_DAEMON_STALE_NS 1000000000ull
+
+/* ---------------------------------------------------------------- ICMP quote index */
+
+/*
+ * An ICMP error about a packet vpnpt sent for a session quotes that packet
+ * as it left the gateway: PPTP's GRE carries the server's Call ID, L2TP the
+ * server's Tunnel ID. The server picks those ids among its own sessions
+ * only, so two LAN hosts' sessions to one server can carry the same one
+ * (pptpd seeds each control connection's ids from the clock). The quote
+ * index maps (server, the server's id) to the one session carrying it, or
+ * says the pair is shared: an error about a shared pair is not relayed
+ * (icmp_ambiguous), as a guess could tell one host about another's packets.
+ *
+ * vpnpt_pptp_quote_v1, vpnpt_l2tp_quote_v1: open-addressed ARRAYs of 8-byte
+ * slots, one slot per pair, VPNPT_QUOTE_PROBES from vpnpt_quote_home().
+ * Written with 64-bit compare-and-swap by whoever learns the server's id
+ * (the WAN hook for PPTP, the daemon for L2TP): a pair a live session of
+ * another LAN host carries too becomes shared (two sessions of one host
+ * share nothing: either names the host), and each later session of a
+ * shared pair bumps its generation. The daemon's sweep counts each pair's live
+ * sessions and writes the result with a compare-and-swap from the word it
+ * read *before* counting: a session established meanwhile changed the word,
+ * so the stale count is never written. A slot may name a session that has
+ * ended since; the relay confirms the session (live, same server, same id).
+ */
+#define VPNPT_QUOTE_SLOTS 131072 /* twice the sessions of the larger table, a power of two */
+#define VPNPT_QUOTE_PROBES 8
+
+struct vpnpt_quote_slot {
+	__u32 tag;    /* vpnpt_quote_tag(server, id); never 0; 0 = empty slot */
+	__u16 owner;  /* the session's slot (translated Call ID, tunnel slot), host order; valid when not shared */
+	__u16 shared; /* 0: owner is the pair's only session; else a generation, bumped by each new session */
+};
+
+static inline __u32 vpnpt_quote_tag(__be32 server, __be16 id)
+{
+	return vpnpt_mix3(server, id, 0x51554f54u) | 1u;
+}
+
+/* First slot of (server, id)'s probe run. */
+static inline __u32 vpnpt_quote_home(__be32 server, __be16 id)
+{
+	return vpnpt_mix3(id, server, 0x49434d50u) & (VPNPT_QUOTE_SLOTS - 1);
+}
+
+/* Slot @i (0 .. VPNPT_QUOTE_PROBES - 1) of the probe run starting at @home. */
+static inline __u32 vpnpt_quote_probe(__u32 home, __u32 i)
+{
+	return (home + i) & (VPNPT_QUOTE_SLOTS - 1);
+}
+
+/* A slot as one word, the unit of compare-and-swap (little- and big-endian alike). */
+static inline __u64 vpnpt_quote_word(__u32 tag, __u16 owner, __u16 shared)
+{
+	struct vpnpt_quote_slot s = {tag, owner, shared};
+	__u64 w;
+
+	__builtin_memcpy(&w, &s, sizeof(w));
+	return w;
+}
+
+static inline struct vpnpt_quote_slot vpnpt_quote_slot_of(__u64 w)
+{
+	struct vpnpt_quote_slot s;
+
+	__builtin_memcpy(&s, &w, sizeof(s));
+	return s;
+}
+
+/* The next generation of a shared pair: never 0, which means "not shared". */
+static inline __u16 vpnpt_quote_next_gen(__u16 shared)
+{
+	return (__u16)(shared + 1) ? (__u16)(shared + 1) : 1;
+}
 
 /* ---------------------------------------------------------------- per-host quotas */
 

@@ -80,7 +80,7 @@ struct L2tpRig {
 
   L2tpMaps l2tp_maps() const {
     return {dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT), dp.map_fd(VPNPT_MAP_L2TP_PORTS),
-            dp.map_fd(VPNPT_MAP_L2TP_KERNEL)};
+            dp.map_fd(VPNPT_MAP_L2TP_KERNEL), dp.map_fd(VPNPT_MAP_L2TP_QUOTE)};
   }
 
   // Installs a tunnel as the daemon does (slot, index, port): the server addresses it as @xlat on

@@ -209,6 +209,19 @@ Bytes truncate(Bytes b, size_t len) {
   return b;
 }
 
+Bytes quoted_ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t keep) {
+  Ipv4Opts o;
+  o.ttl = 63;
+  o.frag = 0x4000;  // DF
+  return truncate(ipv4(src, dst, proto, l4, o), keep);
+}
+
+Bytes frag_needed(uint32_t from, uint32_t to, const Bytes& quoted, const EthOpts& e, uint8_t ttl) {
+  Ipv4Opts o;
+  o.ttl = ttl;
+  return frame(from, to, kProtoIcmp, icmp_error(3, 4, 1400, quoted), o, e);
+}
+
 Bytes pad_to(Bytes b, size_t len) {
   if (b.size() < len) b.resize(len, 0);
   return b;

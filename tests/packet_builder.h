@@ -80,6 +80,10 @@ std::pair<Bytes, Bytes> fragments(uint32_t src, uint32_t dst, uint8_t proto, con
                                   Ipv4Opts ip = {}, const EthOpts& eth = {});
 
 Bytes truncate(Bytes b, size_t len);
+// The first @keep bytes of a packet as the gateway sent it toward a server (TTL 63, DF): what an ICMP error quotes.
+Bytes quoted_ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t keep);
+// "Fragmentation needed, next-hop MTU 1400" from @from (a router on the path) to @to, quoting @quoted, as a frame.
+Bytes frag_needed(uint32_t from, uint32_t to, const Bytes& quoted, const EthOpts& e, uint8_t ttl = 60);
 Bytes pad_to(Bytes b, size_t len);
 
 // Offset of the IPv4 header in a frame (walks VLAN tags), or nullopt.

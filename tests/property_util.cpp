@@ -50,7 +50,7 @@ size_t drain_events(const Dataplane& dp) {
 void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> creator, bool install) {
   std::map<std::pair<uint32_t, uint16_t>, model::Call> calls;
   for (const auto& [xlat, c] : live_pptp_calls(dp.map_fd(VPNPT_MAP_PPTP_CALLS))) {
-    model::Call mc{c.client, ntohs(c.client_call_id), ntohs(c.server_call_id), c.state};
+    model::Call mc{c.client, ntohs(c.client_call_id), ntohs(c.server_call_id), c.state, c.gre_slot != 0};
     auto key = std::make_pair(c.server, xlat);
     auto old = m.calls.find(key);
     INFO("PPTP call toward " << c.server << " as " << key.second << ", client " << c.client << " id " << mc.client_id);

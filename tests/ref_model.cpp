@@ -297,9 +297,11 @@ Expect Model::esp(uint32_t dir, const Parsed& p, const Bytes& f) {
 }
 
 // docs/dataplane.md "ICMP errors about vpnpt's packets": an error quoting ESP the public IP sent
-// is relayed to the host that owns (server, SPI) outbound.
+// is relayed to the host that owns (server, SPI) outbound; one quoting PPTP GRE to the host of
+// the one live call whose server gave that Call ID, none if two calls carry it. The rig has no
+// L2TP tunnels: an L2TP quote (a 1701 port) names no session.
 Expect Model::icmp_error(const Parsed& p, const Bytes& f) {
-  Expect none = pass(p.cls, VPNPT_REASON_NONE, "ICMP, not an error about vpnpt's ESP");
+  Expect none = pass(p.cls, VPNPT_REASON_NONE, "ICMP, not an error about vpnpt's sessions");
   if (p.fragmented) return none;
   size_t icmp = p.l3 + p.ihl, in = icmp + 8;
   if (in > f.size() || (f[icmp] != 3 && f[icmp] != 11 && f[icmp] != 12)) return none;
@@ -308,17 +310,40 @@ Expect Model::icmp_error(const Parsed& p, const Bytes& f) {
   uint32_t qsrc, qdst;
   std::memcpy(&qsrc, &f[in + 12], 4);
   std::memcpy(&qdst, &f[in + 16], 4);
-  if (qsrc != public_ip || f[in + 9] != pkt::kProtoEsp) return none;
+  uint8_t proto = f[in + 9];
+  if (qsrc != public_ip || (proto != pkt::kProtoEsp && proto != pkt::kProtoGre && proto != pkt::kProtoUdp)) return none;
   if (in + in_ihl + 8 > f.size() || p.ihl + 8 + in_ihl + 8 > p.tot)
     return pass(p.cls, VPNPT_REASON_L4_TRUNC, "ICMP error quoting less than 8 bytes after the header");
-  if (!(switches & VPNPT_SW_IPSEC)) return none;
-  auto it = esp_out.find({qdst, be32(f, in + in_ihl)});
-  if (it == esp_out.end()) return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about ESP of no SA");
+  size_t q = in + in_ihl;
+  uint32_t host = 0;
+  if (proto == pkt::kProtoEsp) {
+    if (!(switches & VPNPT_SW_IPSEC)) return none;
+    auto it = esp_out.find({qdst, be32(f, q)});
+    if (it == esp_out.end()) return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about ESP of no SA");
+    host = it->second;
+  } else if (proto == pkt::kProtoGre) {
+    bool pptp = (f[q + 1] & 7) == 1 && (f[q] & 0x20) && be16(f, q + 2) == 0x880b;
+    if (!pptp || !(switches & VPNPT_SW_PPTP)) return none;
+    uint16_t server_id = be16(f, q + 6);
+    std::set<uint32_t> hosts;  // of the answered calls carrying (server, server's id)
+    for (const auto& [key, c] : calls) {
+      bool live = c.state == VPNPT_PPTP_CALL_ESTABLISHED || c.state == VPNPT_PPTP_CALL_CLOSING;
+      if (key.first == qdst && live && c.indexed && c.server_id == server_id) hosts.insert(c.client);
+    }
+    if (hosts.empty()) return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about GRE of no call");
+    if (hosts.size() > 1) return pass(p.cls, VPNPT_REASON_ICMP_AMBIGUOUS, "ICMP error about GRE two hosts' calls carry");
+    host = *hosts.begin();
+  } else {
+    if (!(switches & VPNPT_SW_L2TP)) return none;
+    if (be16(f, q) == 1701 || be16(f, q + 2) == 1701)
+      return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about L2TP of no tunnel");
+    return none;  // other UDP: the kernel's
+  }
   Expect e;
   e.cls = p.cls;
-  e.why = "ICMP error about a host's ESP";
+  e.why = "ICMP error about a host's session";
   e.icmp_quote = in;
-  e = dnat(e, p, it->second);
+  e = dnat(e, p, host);
   if (*e.reason == VPNPT_REASON_NONE) e.reason = VPNPT_REASON_ICMP_RELAYED;
   return e;
 }

@@ -330,21 +330,12 @@ namespace {
 
 const uint32_t kMid = ip("198.51.100.254");  // a router on the path to the server
 
-// The first @keep bytes of an ESP packet as it left the gateway (from @src, TTL 63).
+// The first @keep bytes of an ESP packet as it left the gateway (from @src).
 Bytes sent_esp(uint32_t src, uint32_t spi, size_t keep) {
-  pkt::Ipv4Opts o;
-  o.ttl = 63;
-  o.frag = 0x4000;  // DF
-  Bytes full = pkt::ipv4(src, kSrv, pkt::kProtoEsp, pkt::esp(spi, 9, Bytes(1400, 0x77)), o);
-  return Bytes(full.begin(), full.begin() + static_cast<long>(keep));
+  return pkt::quoted_ipv4(src, kSrv, pkt::kProtoEsp, pkt::esp(spi, 9, Bytes(1400, 0x77)), keep);
 }
 
-// "Fragmentation needed, next-hop MTU 1400" from @from to @to, quoting @quoted.
-Bytes frag_needed(uint32_t from, uint32_t to, const Bytes& quoted, const pkt::EthOpts& e, uint8_t ttl = 60) {
-  pkt::Ipv4Opts o;
-  o.ttl = ttl;
-  return pkt::frame(from, to, pkt::kProtoIcmp, pkt::icmp_error(3, 4, 1400, quoted), o, e);
-}
+using pkt::frag_needed;
 
 }  // namespace
 

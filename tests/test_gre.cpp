@@ -310,3 +310,134 @@ TEST_CASE("GRE fragments follow their first fragment: the Call ID in it, the add
   CHECK(std::string(verdict_name(o2.verdict)) == "XDP_REDIRECT");
   CHECK(o2.out == olater_out);
 }
+
+// ---- Issue 17, finding 11: an ICMP error about a call's GRE ("fragmentation needed" from a
+// router on the path) reached the public IP and died there: Path MTU discovery black-holed.
+
+namespace {
+
+const uint32_t kMid = ip("198.51.100.254");  // a router on the path to the server
+
+// The first @keep bytes of GRE as it left the gateway (from @src; key: the server's Call ID).
+Bytes sent_gre(uint32_t src, uint16_t key, size_t keep) {
+  return pkt::quoted_ipv4(src, kSrv, pkt::kProtoGre, pkt::gre_v1(key, Bytes(1400, 0x5a), 7, 3), keep);
+}
+
+PptpMaps pptp_maps(const Dataplane& dp) {
+  return {dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT), dp.map_fd(VPNPT_MAP_PPTP_STREAMS),
+          dp.map_fd(VPNPT_MAP_PPTP_QUOTE)};
+}
+
+// Frees the live call @xlat as the daemon does.
+void free_call(const Dataplane& dp, uint16_t xlat) {
+  auto t = PptpCallTable::map(dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT));
+  REQUIRE(t);
+  REQUIRE(t->free(t->read(xlat), monotonic_ns()));
+}
+
+}  // namespace
+
+TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritten", "[pptp][gre][icmp][netns]") {
+  GreRig g;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  auto to_a = eth(g.rt.lan_mac, TestRouter::kClient.mac), to_b = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
+
+  for (size_t keep : {size_t{20 + 8}, size_t{20 + 64}, size_t{548}}) {  // RFC 792's minimum, more, Linux's 576 - 28
+    INFO("quote of " << keep << " bytes");
+    auto r = g.wan(pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, keep), wan_eth));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+    CHECK(r.out == pkt::frag_needed(kMid, kB, sent_gre(kB, 128, keep), to_b, 59));
+    CHECK(pkt::ipv4_checksum_ok(r.out));
+    auto ra = g.wan(pkt::frag_needed(kMid, kPub, sent_gre(kPub, 0, keep), wan_eth));
+    CHECK(ra.out == pkt::frag_needed(kMid, kA, sent_gre(kA, 0, keep), to_a, 59));
+  }
+  CHECK(g.dp.reason(VPNPT_REASON_ICMP_RELAYED) == 6);
+
+  SECTION("two calls of one host with the server's id: either names the host") {
+    g.setup(kA, 40004, 40004, 0);
+    auto r = g.wan(pkt::frag_needed(kMid, kPub, sent_gre(kPub, 0, 64), wan_eth));
+    CHECK(r.out == pkt::frag_needed(kMid, kA, sent_gre(kA, 0, 64), to_a, 59));
+    PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+    CHECK(sp.recount_quotes().shared == 0);
+  }
+  SECTION("an error quoting a Call ID of no call vpnpt knows passes untouched, counted") {
+    Bytes in = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 77, 28), wan_eth);
+    auto r = g.wan(in);
+    CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+    CHECK(r.out == in);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 1);
+  }
+  SECTION("an ended call's errors are not relayed, even before the daemon recounts") {
+    free_call(g.dp, g.tb);
+    Bytes in = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, 28), wan_eth);
+    CHECK(g.wan(in).out == in);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 1);
+    PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+    auto rc = sp.recount_quotes();
+    CHECK(rc.cleared == 1);
+    CHECK(rc.pairs == 1);  // A's
+  }
+  SECTION("GRE that is not PPTP, and PPTP switched off: the kernel's, untouched and not counted") {
+    pkt::Ipv4Opts o;
+    o.ttl = 63;
+    Bytes gre0 = pkt::ipv4(kPub, kSrv, pkt::kProtoGre, pkt::gre_v0(0x0800, Bytes(64, 1)), o);
+    Bytes in = pkt::frag_needed(kMid, kPub, gre0, wan_eth);
+    CHECK(g.wan(in).out == in);
+    g.dp.configure(kPub, g.rt.wan_ifindex, VPNPT_SW_ALL & ~VPNPT_SW_PPTP);
+    Bytes in2 = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, 28), wan_eth);
+    CHECK(g.wan(in2).out == in2);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 0);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_RELAYED) == 6);
+  }
+}
+
+TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until one ends",
+          "[pptp][gre][icmp][netns]") {
+  // pptpd seeds each control connection's Call IDs from the clock: two connections opened in
+  // the same second hand out the same ids, so the server's id alone cannot name the call.
+  GreRig g;
+  auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  uint16_t a2 = g.setup(kA, 40002, 40002, 128);  // A's second connection; the server says 128 again
+  Bytes in = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, 64), wan_eth);
+  auto r = g.wan(in);
+  CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+  CHECK(r.out == in);
+  CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 1);
+  // GRE itself is still told apart (the client's address is part of the outbound key).
+  auto up = g.lan(gre(kA, kSrv, 128, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac)));
+  CHECK(std::string(verdict_name(up.verdict)) == "XDP_REDIRECT");
+
+  PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+  SECTION("a recount while both live keeps the pair shared") {
+    auto rc = sp.recount_quotes();
+    CHECK(rc.changed == 0);
+    CHECK(rc.shared == 1);
+    CHECK(g.wan(in).out == in);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 2);
+  }
+  SECTION("once A's second call ended, the recount gives the pair back to B") {
+    free_call(g.dp, a2);
+    auto rc = sp.recount_quotes();
+    CHECK(rc.changed == 1);
+    CHECK(rc.shared == 0);
+    auto rb = g.wan(in);
+    CHECK(std::string(verdict_name(rb.verdict)) == "XDP_REDIRECT");
+    CHECK(rb.out == pkt::frag_needed(kMid, kB, sent_gre(kB, 128, 64), eth(g.rt.lan_mac, TestRouter::kClient2.mac), 59));
+  }
+  SECTION("a third call of the pair while the daemon counts keeps it shared") {
+    // The recount read the index before the third call was answered: its compare-and-swap
+    // must fail, not write the count of two it made from the older view.
+    free_call(g.dp, a2);
+    QuoteRecount rc;
+    auto quote = QuoteIndex::map(g.dp.map_fd(VPNPT_MAP_PPTP_QUOTE), "quote");
+    REQUIRE(quote);
+    rc = quote->recount([&] {
+      std::vector<QuoteSession> live{{kSrv, htons(128), g.tb, kB}};  // what the daemon saw: B only
+      g.setup(kA, 40003, 40003, 128);                             // meanwhile A's third call is answered
+      return live;
+    });
+    CHECK(rc.raced == 1);
+    CHECK(g.wan(in).out == in);  // still not relayed to anyone
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 2);
+  }
+}

@@ -434,3 +434,101 @@ TEST_CASE("L2TP: vpnpt and the kernel's NAT never carry the same Tunnel ID towar
     CHECK_FALSE(kernel_knows(4242));
   }
 }
+
+// ---- Issue 17, finding 11: an ICMP error about a tunnel's packets ("fragmentation needed"
+// from a router on the path) reached the public IP and died there.
+
+namespace {
+
+const uint32_t kMid = pkt::ip("198.51.100.254");  // a router on the path to the server
+
+// The first @keep bytes of a tunnel's data packet as it left the gateway (from @src:@sport).
+Bytes sent_l2tp(uint32_t src, uint16_t sport, uint16_t server_tid, size_t keep) {
+  return pkt::quoted_ipv4(src, L2tpRig::kSrv, pkt::kProtoUdp,
+                          pkt::udp(sport, 1701, l2::data(server_tid, 1, Bytes(1400, 0x21))), keep);
+}
+
+// Two tunnels that both asked for Tunnel ID 100 (B got another), answered by the server with
+// its own ids 7 (A) and @b_server_tid (B); the daemon learned them from the answers' copies.
+struct IcmpRig : SlowRig {
+  uint16_t xa = 0, xb = 0;
+  pkt::EthOpts wan_eth = eth_of(TestRouter::kServer.mac, rt.wan_mac);
+  explicit IcmpRig(uint16_t b_server_tid = 8) {
+    xa = request(kA, 1701, l2::sccrq(100)).xid;
+    xb = request(kB, 1701, l2::sccrq(100)).xid;
+    wan(from_server(1701, 1701, l2::sccrp(xa, 7)));
+    wan(from_server(1701, 1701, l2::sccrp(xb, b_server_tid)));
+    feed_copies(monotonic_ns());
+    REQUIRE(tunnel(xb).server_tunnel_id == htons(b_server_tid));
+  }
+  pkt::EthOpts to(uint32_t client) const {
+    return eth_of(rt.lan_mac, client == kB ? TestRouter::kClient2.mac : TestRouter::kClient.mac);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("L2TP: an ICMP error about a tunnel's packet reaches its host, quote rewritten", "[l2tp][icmp][netns]") {
+  IcmpRig g;
+  for (size_t keep : {size_t{20 + 8 + 6}, size_t{20 + 64}, size_t{548}}) {  // UDP + L2TP up to the Tunnel ID, more
+    INFO("quote of " << keep << " bytes");
+    auto r = g.wan(pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 8, keep), g.wan_eth));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+    // The quoted UDP checksum follows the address: the builder computes it afresh over the host's.
+    CHECK(r.out == pkt::frag_needed(kMid, L2tpRig::kB, sent_l2tp(L2tpRig::kB, 1701, 8, keep), g.to(L2tpRig::kB), 59));
+    CHECK(pkt::ipv4_checksum_ok(r.out));
+    auto ra = g.wan(pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 7, keep), g.wan_eth));
+    CHECK(ra.out == pkt::frag_needed(kMid, L2tpRig::kA, sent_l2tp(L2tpRig::kA, 1701, 7, keep), g.to(L2tpRig::kA), 59));
+  }
+  CHECK(g.dp.reason(VPNPT_REASON_ICMP_RELAYED) == 6);
+
+  SECTION("a per-port NAT tunnel is found by its public port, and the quote gets the host's port back") {
+    auto c = g.request(L2tpRig::kB, 1702, l2::sccrq(0, true));
+    REQUIRE(c.sent);
+    uint16_t port = ntohs(c.tunnel.public_port);
+    auto r = g.wan(pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, port, 55, 28), g.wan_eth));
+    REQUIRE(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
+    CHECK(r.out == pkt::frag_needed(kMid, L2tpRig::kB, sent_l2tp(L2tpRig::kB, 1702, 55, 28), g.to(L2tpRig::kB), 59));
+  }
+  SECTION("too short a quote to name the tunnel, or an unknown id: untouched, counted") {
+    for (const Bytes& in : {pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 8, 28), g.wan_eth),
+                            pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 99, 64), g.wan_eth)}) {
+      auto r = g.wan(in);
+      CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+      CHECK(r.out == in);
+    }
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 2);
+  }
+  SECTION("quotes of other UDP are the kernel's: untouched, not counted") {
+    pkt::Ipv4Opts o;
+    o.ttl = 63;
+    Bytes dns = pkt::ipv4(L2tpRig::kPub, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(33000, 53, Bytes(40, 0)), o);
+    Bytes in = pkt::frag_needed(kMid, L2tpRig::kPub, dns, g.wan_eth);
+    CHECK(g.wan(in).out == in);
+    CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 0);
+  }
+  SECTION("ended tunnels' errors are not relayed, and the recount frees their pairs") {
+    CHECK(g.sp.flush() == 2);
+    Bytes in = pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 8, 64), g.wan_eth);
+    CHECK(g.wan(in).out == in);
+    auto rc = g.sp.recount_quotes();
+    CHECK(rc.pairs == 0);
+    CHECK(rc.changed == 0);  // the flush's own recount cleared them
+  }
+}
+
+TEST_CASE("L2TP: an ICMP error two hosts' tunnels could own goes to neither", "[l2tp][icmp][netns]") {
+  IcmpRig g(7);  // the server gave both tunnels its id 7 (two LNS processes behind one address)
+  Bytes in = pkt::frag_needed(kMid, L2tpRig::kPub, sent_l2tp(L2tpRig::kPub, 1701, 7, 64), g.wan_eth);
+  auto r = g.wan(in);
+  CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
+  CHECK(r.out == in);
+  CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 1);
+  // B's tunnel ends: the sweep's recount gives the pair to A.
+  g.wan(g.from_server(1701, 1701, l2::stopccn(g.xb, 7)));
+  g.feed_copies(monotonic_ns());
+  g.sp.sweep(monotonic_ns() + 11'000'000'000ull);
+  auto ra = g.wan(in);
+  CHECK(std::string(verdict_name(ra.verdict)) == "XDP_REDIRECT");
+  CHECK(ra.out == pkt::frag_needed(kMid, L2tpRig::kA, sent_l2tp(L2tpRig::kA, 1701, 7, 64), g.to(L2tpRig::kA), 59));
+}

@@ -30,7 +30,9 @@
 #include <iostream>
 #include <random>
 
+#include "l2tp_builder.h"
 #include "loader/names.h"
+#include "loader/pptp_slowpath.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 #include "property_util.h"
@@ -57,6 +59,9 @@ struct Rig {
   TestRouter rt;  // first: the programs' FIB lookups happen in its namespace
   Dataplane dp;
   model::Model m;
+  PptpSlowPath pptp{{dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT),
+                     dp.map_fd(VPNPT_MAP_PPTP_STREAMS), dp.map_fd(VPNPT_MAP_PPTP_QUOTE)},
+                    PptpTimeouts{}};  // only its quote recount runs here (no call is ever reaped)
   uint16_t xlat_b = 0;  // B's translated id for its Call ID 1000 (A kept 1000)
 
   Rig() {
@@ -188,14 +193,19 @@ struct Gen {
         return {pkt::kProtoUdp, pkt::udp(500, pick<uint16_t>({500, 4501}), random_bytes(28 + u(60)))};
       case 10:
         return {pkt::kProtoUdp, pkt::udp(pick<uint16_t>({1701, 33000}), 1701, pptp::cat({0xc8, 0x02}, random_bytes(u(40))))};
-      case 11: {  // an ICMP error quoting what the gateway sent (mostly ESP; some quotes cut short)
+      case 11: {  // an ICMP error quoting what the gateway sent (ESP, PPTP GRE, L2TP, other; some cut short)
         pkt::Ipv4Opts q;
         q.ttl = 63;
         q.frag = 0x4000;
         if (chance(10)) q.options = random_bytes(4 * (1 + u(3)));
-        uint8_t proto = pick<uint8_t>({pkt::kProtoEsp, pkt::kProtoEsp, pkt::kProtoEsp, pkt::kProtoGre, pkt::kProtoUdp});
-        Bytes full = pkt::ipv4(pick({kPub, kPub, kPub, kA}), pick({kSrv, kSrv, kSrv2}), proto,
-                               pkt::esp(spi(), static_cast<uint32_t>(rng()), random_bytes(u(64))), q);
+        uint8_t proto = pick<uint8_t>({pkt::kProtoEsp, pkt::kProtoEsp, pkt::kProtoGre, pkt::kProtoGre, pkt::kProtoUdp});
+        Bytes l4 = pkt::esp(spi(), static_cast<uint32_t>(rng()), random_bytes(u(64)));
+        if (proto == pkt::kProtoGre && chance(80))  // the servers' Call IDs of the rig's calls, or others
+          l4 = pkt::gre_v1(pick<uint16_t>({0, 128, 300, call_id()}), random_bytes(u(64)), 7, 3);
+        if (proto == pkt::kProtoUdp && chance(70))  // L2TP data (the rig has no tunnels), or other UDP
+          l4 = pkt::udp(pick<uint16_t>({1701, 1701, 61000, 4000}), pick<uint16_t>({1701, 53}),
+                        pkt::l2tp::data(call_id(), 1, random_bytes(u(64))));
+        Bytes full = pkt::ipv4(pick({kPub, kPub, kPub, kA}), pick({kSrv, kSrv, kSrv2}), proto, l4, q);
         size_t keep = std::min(full.size(), pick<size_t>({full.size(), 28, 20 + u(8), 20 + u(80)}));
         return {pkt::kProtoIcmp, pkt::icmp_error(pick<uint8_t>({3, 3, 3, 11, 12, 0, 8}), pick<uint8_t>({4, 1, 3}), 1400,
                                                  Bytes(full.begin(), full.begin() + static_cast<long>(keep)))};
@@ -287,6 +297,11 @@ struct Stats {
 
 void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
   model::Parsed p = model::parse(in, g.m.vlan_depth);
+  // The daemon recounts the ICMP quote index every second: a Call ID a second call carried
+  // stays shared until then. Recounted before each ICMP packet, the index is what the model
+  // counts from the calls.
+  if (p.l3 && in.size() > p.l3 + 9 && in[p.l3 + 9] == pkt::kProtoIcmp)
+    g.pptp.recount_quotes();
   model::Expect e = g.m.expect(dir, in);
   if (sabotage("class") && e.cls == VPNPT_CLASS_ESP) e.cls = VPNPT_CLASS_AH;
   if (sabotage("verdict") && e.reason == VPNPT_REASON_ESP_UNBOUND) e.verdicts = {XDP_PASS};
