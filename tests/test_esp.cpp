@@ -2,6 +2,8 @@
 // learning and source NAT, inbound delivery only for bound SPIs, unknown
 // SPIs dropped and reported (rate-limited), AH and switched-off IPsec
 // passed untouched.
+#include <iostream>
+#include <random>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -12,6 +14,7 @@
 #include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"
 #include "prog_runner.h"
+#include "property_util.h"
 #include "test_router.h"
 
 using namespace vpnpt;
@@ -434,4 +437,86 @@ TEST_CASE("ESP: an SA vpnpt forgot while idle binds again to its own host only",
     CHECK_FALSE(slow.on_unknown_spi(ip("203.0.113.8"), 0x1a2b3c4d, 800 * kSec).bound);
     CHECK_FALSE(slow.on_unknown_spi(kSrv, 0x1a2b3c4d, (700 + 86400 + 1) * kSec).bound);
   }
+}
+
+// ---- Issue 17: idle expiry and re-learning as a property. Random timelines of ESP each way
+// on several SAs of two hosts; after every sweep an SA is gone exactly when its host and
+// server exchanged no ESP for sa_idle, and the server speaking again on a forgotten inbound
+// SPI binds it back to its own host.
+
+TEST_CASE("property: ESP SAs are forgotten exactly after their pair's silence, and come back to their host",
+          "[ipsec][esp][slowpath][property][timing]") {
+  const uint64_t seed = property_seed();
+  std::mt19937_64 rng(seed);
+  auto u = [&](uint64_t n) { return rng() % n; };
+  constexpr uint64_t kSec = 1000000000ull;
+  const uint64_t idle = IpsecTimeouts{}.sa_idle.count() * kSec;
+  uint64_t steps = 0, forgotten = 0, rebound = 0;
+
+  for (int round = 0; round < 3; ++round) {
+    EspRig g;
+    IpsecSlowPath slow({g.dp.map_fd(VPNPT_MAP_ESP_IN), g.dp.map_fd(VPNPT_MAP_ESP_OUT)}, BinderConfig{},
+                       IpsecTimeouts{});
+    REQUIRE(slow.ready());
+    struct Sa {
+      bool inbound;
+      uint32_t spi, host;
+    };
+    std::vector<Sa> sas;
+    for (uint32_t i = 0; i < 6; ++i) {
+      uint32_t host = i % 2 ? kB : kA;
+      g.bind(0x1000 + i, host);  // inbound: the server's SPI
+      const auto& mac = host == kB ? TestRouter::kClient2.mac : TestRouter::kClient.mac;
+      REQUIRE(g.lan(esp(host, kSrv, 0x2000 + i, 1, 64, eth(mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+      sas.push_back({true, 0x1000 + i, host});
+      sas.push_back({false, 0x2000 + i, host});
+    }
+    auto fd_of = [&](const Sa& s) { return g.dp.map_fd(s.inbound ? VPNPT_MAP_ESP_IN : VPNPT_MAP_ESP_OUT); };
+    // The slot of @s, if it is in its table.
+    auto find = [&](const Sa& s) -> std::optional<EspSa> {
+      for (const auto& e : live_esp_sas(fd_of(s)))
+        if (e.sa.server == kSrv && e.sa.spi == htonl(s.spi)) return e;
+      return std::nullopt;
+    };
+    auto stamp = [&](const Sa& s, uint64_t t) {
+      if (auto e = find(s)) {
+        e->sa.last_seen_ns = t;
+        REQUIRE(bpf_map_update_elem(fd_of(s), &e->slot, &e->sa, BPF_EXIST) == 0);
+      }
+    };
+    uint64_t now = monotonic_ns();
+    for (const auto& s : sas) stamp(s, now);
+    for (int step = 0; step < 50; ++step, ++steps) {
+      now += std::vector<uint64_t>{kSec, 60 * kSec, 299 * kSec, 599 * kSec, 601 * kSec}[u(5)];
+      for (const auto& s : sas)
+        if (u(4) == 0) stamp(s, now);  // a packet on it (a gone SA stays gone until re-learned)
+      std::map<uint32_t, uint64_t> last;  // host -> its latest ESP with the server, either way
+      std::vector<bool> was;
+      for (const auto& s : sas) {
+        auto e = find(s);
+        was.push_back(e.has_value());
+        if (e) last[s.host] = std::max<uint64_t>(last[s.host], e->sa.last_seen_ns);
+      }
+      forgotten += slow.sweep(now);
+      for (size_t i = 0; i < sas.size(); ++i) {
+        if (!was[i]) continue;
+        INFO("seed " << seed << " round " << round << " step " << step << " SPI " << std::hex << sas[i].spi << std::dec
+                     << " pair silent " << (now - last[sas[i].host]) / kSec << " s");
+        CHECK(find(sas[i]).has_value() == (now - last[sas[i].host] <= idle));
+      }
+      // The server speaks again on a forgotten inbound SPI: it is its host's again, nobody else's.
+      for (const auto& s : sas)
+        if (s.inbound && !find(s) && u(3) == 0) {
+          auto r = slow.on_unknown_spi(kSrv, s.spi, now);
+          CHECK(r.bound);
+          CHECK(r.host == s.host);
+          rebound += r.bound;
+          stamp(s, now);
+        }
+    }
+  }
+  std::cout << "property esp timing: seed " << seed << ", " << steps << " sweeps: " << forgotten
+            << " SAs forgotten, " << rebound << " bound back to their host\n";
+  CHECK(forgotten > 0);
+  CHECK(rebound > 0);
 }

@@ -7,6 +7,10 @@
 #include "l2tp_rig.h"
 #include "loader/l2tp_msg.h"
 #include "loader/l2tp_slowpath.h"
+#include "property_util.h"
+
+#include <iostream>
+#include <random>
 
 using namespace vpnpt;
 using namespace vpnpt::test;
@@ -531,4 +535,94 @@ TEST_CASE("L2TP: an ICMP error two hosts' tunnels could own goes to neither", "[
   auto ra = g.wan(in);
   CHECK(std::string(verdict_name(ra.verdict)) == "XDP_REDIRECT");
   CHECK(ra.out == pkt::frag_needed(kMid, L2tpRig::kA, sent_l2tp(L2tpRig::kA, 1701, 7, 64), g.to(L2tpRig::kA), 59));
+}
+
+// ---- Issue 17: idle and expiry timing as a property (see the PPTP one): random timelines
+// of traffic each way, StopCCNs and silence; after every sweep each tunnel is where the
+// rules put it, never removed early, never kept late.
+
+TEST_CASE("property: L2TP tunnels expire exactly when both directions fall silent", "[l2tp][property][timing]") {
+  const uint64_t seed = property_seed();
+  std::mt19937_64 rng(seed);
+  auto u = [&](uint64_t n) { return rng() % n; };
+  const L2tpTimeouts t{};
+  const uint64_t sec = 1000000000ull, idle = t.idle.count() * sec, unanswered = t.unanswered.count() * sec,
+                 grace = t.closing_grace.count() * sec;
+  uint64_t steps = 0;
+  std::array<uint64_t, 8> ended{};
+
+  for (int round = 0; round < 4; ++round) {
+    SlowRig g;
+    uint64_t now = monotonic_ns();
+    int fd = g.dp.map_fd(VPNPT_MAP_L2TP_TUNNELS);
+    auto write = [&](uint16_t x, const vpnpt_l2tp_tunnel& v) {
+      uint32_t k = x;
+      REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_EXIST) == 0);
+    };
+    std::vector<uint16_t> xs;
+    for (uint16_t i = 0; i < 8; ++i) {
+      uint16_t x = static_cast<uint16_t>(200 + i);
+      g.add_tunnel(i % 2 ? L2tpRig::kB : L2tpRig::kA, static_cast<uint16_t>(1701 + i), x, x);
+      vpnpt_l2tp_tunnel v = g.tunnel(x);
+      v.created_ns = v.last_seen_ns = v.last_out_ns = now;
+      if (u(3) == 0) {  // the server has not answered yet
+        v.state = VPNPT_L2TP_REQUESTED;
+        v.last_seen_ns = 0;
+        v.packets_in = 0;
+      }
+      write(x, v);
+      xs.push_back(x);
+    }
+    g.sp.sweep(now);  // adopts them
+    for (int s = 0; s < 60; ++s, ++steps) {
+      now += std::vector<uint64_t>{sec / 2, 9 * sec, 10 * sec, 29 * sec, 31 * sec, 59 * sec, 299 * sec, 301 * sec}[u(8)];
+      for (uint16_t x : xs) {
+        vpnpt_l2tp_tunnel v = g.tunnel(x);
+        if (!vpnpt_l2tp_live(v.state)) continue;
+        switch (u(6)) {
+          case 0:  // the server's packets
+            v.last_seen_ns = now;
+            v.packets_in++;
+            if (v.state == VPNPT_L2TP_REQUESTED) v.state = VPNPT_L2TP_ESTABLISHED;
+            break;
+          case 1:  // the client's
+            v.last_out_ns = now;
+            break;
+          case 2:
+            if (u(4) == 0 && v.state != VPNPT_L2TP_CLOSING) {  // StopCCN
+              v.state = VPNPT_L2TP_CLOSING;
+              v.closed_ns = now;
+            }
+            break;
+          default:
+            break;
+        }
+        write(x, v);
+      }
+      std::vector<vpnpt_l2tp_tunnel> before;
+      for (uint16_t x : xs) before.push_back(g.tunnel(x));
+      g.sp.sweep(now);
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const auto& b = before[i];
+        if (!vpnpt_l2tp_live(b.state)) continue;
+        bool gone = !vpnpt_l2tp_live(g.tunnel(xs[i]).state);
+        uint64_t last = std::max(b.last_seen_ns, b.last_out_ns);
+        INFO("seed " << seed << " round " << round << " step " << s << " tunnel " << xs[i] << " state " << b.state
+                     << " silent " << (now - last) / sec << " s");
+        if (b.state == VPNPT_L2TP_CLOSING)
+          CHECK(gone == (now - b.closed_ns >= grace));
+        else if (b.state == VPNPT_L2TP_REQUESTED && !b.packets_in && now - b.created_ns >= unanswered)
+          CHECK(gone);
+        else
+          CHECK(gone == (now - last >= idle));  // never before the idle time, always after
+      }
+    }
+    for (size_t i = 0; i < ended.size(); ++i) ended[i] += g.sp.stats().ended[i];
+  }
+  std::cout << "property l2tp timing: seed " << seed << ", " << steps << " sweeps: " << ended[VPNPT_CLOSE_IDLE]
+            << " idle, " << ended[VPNPT_CLOSE_UNANSWERED] << " unanswered, " << ended[VPNPT_CLOSE_STOPCCN]
+            << " after StopCCN and the grace\n";
+  CHECK(ended[VPNPT_CLOSE_IDLE] > 0);
+  CHECK(ended[VPNPT_CLOSE_UNANSWERED] > 0);
+  CHECK(ended[VPNPT_CLOSE_STOPCCN] > 0);
 }

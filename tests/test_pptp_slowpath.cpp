@@ -1,5 +1,8 @@
 // The daemon's PPTP slow path on simulated timelines: calls set up by the
 // real programs, then swept at chosen instants.
+#include <iostream>
+#include <map>
+#include <random>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
@@ -9,6 +12,7 @@
 #include "conntrack_util.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
+#include "property_util.h"
 
 using namespace vpnpt;
 using namespace vpnpt::test;
@@ -266,4 +270,130 @@ TEST_CASE("slow path: flush removes every call and stream", "[pptp][slowpath]") 
   CHECK(r.calls() == 0);
   CHECK(r.dp.entries(VPNPT_MAP_PPTP_STREAMS) == 0);
   CHECK(r.dp.entries(VPNPT_MAP_PPTP_GRE_OUT) == 0);
+}
+
+// ---- Issue 17: idle and expiry timing as a property. Random timelines of GRE, control
+// segments and silence over calls of several connections; after every sweep each call is
+// where the rules put it, never freed early, never kept late.
+
+namespace {
+
+struct TimedCall {
+  uint16_t xlat;
+  size_t conn;
+  bool answered;
+  uint64_t created;
+};
+
+vpnpt_pptp_call read_call(const Dataplane& dp, uint16_t xlat) {
+  uint32_t k = xlat;
+  vpnpt_pptp_call c{};
+  REQUIRE(bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &c) == 0);
+  return c;
+}
+
+// Stamps @f's tracker as if a segment crossed at @t (the hooks stamp with the clock of the
+// tick). False once the tracker was reaped: the connection stays gone.
+bool stamp_stream(const Dataplane& dp, const pptp::TcpFlow& f, uint64_t t) {
+  vpnpt_pptp_stream_key k{f.saddr, f.daddr, htons(f.sport), htons(f.dport)};
+  vpnpt_pptp_stream s{};
+  if (bpf_map_lookup_elem(dp.map_fd(VPNPT_MAP_PPTP_STREAMS), &k, &s) != 0) return false;
+  s.last_seen_ns = t;
+  REQUIRE(bpf_map_update_elem(dp.map_fd(VPNPT_MAP_PPTP_STREAMS), &k, &s, BPF_EXIST) == 0);
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("property: PPTP calls expire exactly when their GRE and connection fall silent",
+          "[pptp][slowpath][property][timing]") {
+  const uint64_t seed = property_seed();
+  std::mt19937_64 rng(seed);
+  auto u = [&](uint64_t n) { return rng() % n; };
+  const PptpTimeouts t{};
+  const uint64_t idle = t.idle.count() * kSec, unanswered = t.unanswered.count() * kSec,
+                 grace = t.closing_grace.count() * kSec, stream_idle = t.stream_idle.count() * kSec;
+  uint64_t steps = 0, freed_idle = 0, freed_unanswered = 0, closed_conn = 0, reaped = 0;
+
+  for (int round = 0; round < 4; ++round) {
+    Rig r;
+    std::vector<Rig::Conn> conns;
+    std::vector<uint64_t> conn_seen;  // last segment either way, as stamped
+    std::vector<TimedCall> calls;
+    for (size_t i = 0; i < 3; ++i) {
+      conns.push_back(r.conn(i == 1 ? kB : kA, static_cast<uint16_t>(40000 + i), static_cast<uint16_t>(40000 + i)));
+      for (uint16_t id = 1; id <= 2; ++id) {
+        uint16_t x = r.request(conns[i], static_cast<uint16_t>(100 * i + id));
+        bool answer = u(4) != 0;
+        if (answer) r.answer(conns[i], static_cast<uint16_t>(500 + 10 * i + id), x);
+        calls.push_back({x, i, answer, read_call(r.dp, x).created_ns});
+      }
+    }
+    uint64_t now = monotonic_ns();
+    for (size_t i = 0; i < conns.size(); ++i) {
+      stamp_stream(r.dp, conns[i].up, now);
+      stamp_stream(r.dp, conns[i].down, now);
+      conn_seen.push_back(now);
+    }
+    std::map<uint16_t, uint64_t> closed_at;  // calls seen CLOSING, since when
+    for (int s = 0; s < 60; ++s, ++steps) {
+      now += std::vector<uint64_t>{kSec / 2, 10 * kSec, 29 * kSec, 31 * kSec, 59 * kSec, 299 * kSec, 301 * kSec,
+                                   stream_idle + kSec}[u(8)];
+      // Activity at this instant: some calls' GRE, some connections' echoes.
+      for (auto& c : calls)
+        if (u(3) == 0) {
+          vpnpt_pptp_call v = read_call(r.dp, c.xlat);
+          if (v.state == VPNPT_PPTP_CALL_ESTABLISHED && v.client && v.last_seen_ns < now) {
+            v.last_seen_ns = now;
+            uint32_t k = c.xlat;
+            REQUIRE(bpf_map_update_elem(r.dp.map_fd(VPNPT_MAP_PPTP_CALLS), &k, &v, BPF_EXIST) == 0);
+          }
+        }
+      for (size_t i = 0; i < conns.size(); ++i)
+        if (u(3) == 0 && stamp_stream(r.dp, conns[i].up, now) && stamp_stream(r.dp, conns[i].down, now))
+          conn_seen[i] = now;
+
+      // What each call looked like before the sweep, and what the rules say must become of it.
+      std::vector<vpnpt_pptp_call> before;
+      for (const auto& c : calls) before.push_back(read_call(r.dp, c.xlat));
+      auto st = r.sp.sweep(now);
+      freed_idle += st.expired_idle;
+      freed_unanswered += st.expired_unanswered;
+      closed_conn += st.closed;
+      reaped += st.reaped;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        const auto& b = before[i];
+        vpnpt_pptp_call a = read_call(r.dp, calls[i].xlat);
+        bool was_ours = b.state != VPNPT_PPTP_CALL_FREE && b.client;
+        if (!was_ours) {
+          CHECK((a.state == VPNPT_PPTP_CALL_FREE || a.client != b.client || a.created_ns != b.created_ns));
+          continue;
+        }
+        uint64_t last = std::max<uint64_t>(b.last_seen_ns, conn_seen[calls[i].conn]);
+        bool conn_dead = now - conn_seen[calls[i].conn] > stream_idle;
+        INFO("seed " << seed << " round " << round << " step " << s << " call " << calls[i].xlat << " state "
+                     << b.state << " silent " << (now - last) / kSec << " s, connection silent "
+                     << (now - conn_seen[calls[i].conn]) / kSec << " s");
+        if (b.state == VPNPT_PPTP_CALL_CLOSING) {
+          bool due = now - b.closed_ns > grace;
+          CHECK((a.state == VPNPT_PPTP_CALL_FREE) == due);  // reaped after the grace, not before
+        } else if (conn_dead) {
+          CHECK(a.state == VPNPT_PPTP_CALL_CLOSING);  // closed with its connection
+          closed_at[calls[i].xlat] = now;
+        } else if (b.state == VPNPT_PPTP_CALL_REQUESTED) {
+          CHECK((a.state == VPNPT_PPTP_CALL_FREE) == (now - b.created_ns > unanswered));
+        } else {
+          // Never freed while its GRE or its connection spoke within the idle time; always after.
+          CHECK((a.state == VPNPT_PPTP_CALL_FREE) == (now - last > idle));
+        }
+      }
+    }
+  }
+  std::cout << "property pptp timing: seed " << seed << ", " << steps << " sweeps: " << freed_idle << " idle, "
+            << freed_unanswered << " unanswered, " << closed_conn << " closed with their connection, " << reaped
+            << " reaped after the grace\n";
+  CHECK(freed_idle > 0);
+  CHECK(freed_unanswered > 0);
+  CHECK(closed_conn > 0);
+  CHECK(reaped > 0);
 }
