@@ -87,10 +87,16 @@ static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, s
 	if (r.reason)
 		return r;
 
-	struct vpnpt_pptp_call *call = pptp_gre_out(ip->saddr, ip->daddr, gh->call_id);
+	__be16 xlat = 0;
+	struct vpnpt_pptp_call *call = pptp_gre_out(ip->saddr, ip->daddr, gh->call_id, &xlat);
 	if (!call) {
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
 		return r;
+	}
+	if (!call->quote_noted) {
+		/* Before its first GRE leaves: an ICMP error can only quote GRE the call sent. */
+		pptp_quote_note(ip->daddr, gh->call_id, xlat, ip->saddr);
+		call->quote_noted = 1;
 	}
 	const struct bpf_fib_lookup *plan;
 	r.reason = plan_outbound(ctx, p, cfg, &plan);

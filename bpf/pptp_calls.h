@@ -126,6 +126,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		c->ctrl_client_port = cid->client_port;
 		c->ctrl_public_port = 0;
 		c->gre_slot = 0;
+		c->quote_noted = 0;
 		c->created_ns = now;
 		c->last_seen_ns = now;
 		c->closed_ns = 0;
@@ -144,7 +145,8 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
  * Call ID names. Walks the probe run from the home slot; usually the first
  * slot is it.
  */
-static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be32 server, __be16 server_call_id)
+static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be32 server, __be16 server_call_id,
+							      __be16 *xlat)
 {
 	__u32 tag = vpnpt_pptp_gre_tag(client, server);
 	__u32 home = vpnpt_pptp_gre_home(client, server, server_call_id);
@@ -156,8 +158,10 @@ static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be3
 			continue;
 		struct vpnpt_pptp_call *c = pptp_slot(s->xlat_call_id);
 		if (c && c->state == VPNPT_PPTP_CALL_ESTABLISHED && c->client == client && c->server == server &&
-		    c->server_call_id == server_call_id)
+		    c->server_call_id == server_call_id) {
+			*xlat = s->xlat_call_id;
 			return c;
+		}
 	}
 	return NULL;
 }
@@ -200,9 +204,12 @@ static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __
  * @client carries (@server, @server_call_id): the pair's slot names it, or
  * becomes shared if a live call of another host carries the pair too (two
  * calls of one host share nothing: either names the host). Called once the call is
- * published ESTABLISHED, so a daemon recount that read the slot before this
- * change fails its compare-and-swap, and one that reads it after sees the
- * call. A lost race looks again; a full run is left to the daemon's recount.
+ * published ESTABLISHED, at the call's first outbound GRE (bpf/gre.h): an
+ * error can only quote GRE the call sent, and the shallow GRE path keeps
+ * the call chain within 6.1's 512-byte combined stack (the control walk,
+ * where calls are answered, does not). A daemon recount that read the slot
+ * before this change fails its compare-and-swap; one that reads it after
+ * sees the call. A lost race looks again; a full run is left to the daemon's recount.
  *
  * A global function, verified once on its own: inlined into the control
  * walk that establishes calls, its probe loops multiplied the states the
@@ -262,7 +269,6 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 		/* The answer again (a retransmission): the index already has it. */
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
 		call->last_seen_ns = vpnpt_now_ns();
-		pptp_quote_note(call->server, server_call_id, xlat, call->client);
 		return VPNPT_REASON_NONE;
 	}
 
@@ -280,9 +286,9 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 			pptp_gre_unindex(call, xlat);
 		call->gre_slot = idx + 1;
 		call->server_call_id = server_call_id;
+		call->quote_noted = 0; /* its next outbound GRE tells the quote index (bpf/gre.h) */
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
 		call->last_seen_ns = vpnpt_now_ns();
-		pptp_quote_note(call->server, server_call_id, xlat, call->client);
 		return VPNPT_REASON_NONE;
 	}
 	return VPNPT_REASON_PPTP_TABLE_FULL;

@@ -342,7 +342,7 @@ struct vpnpt_pptp_call {
 	__be16 ctrl_client_port;
 	__be16 ctrl_public_port; /* the connection's port on the public IP, once the server answered */
 	__u32 gre_slot;          /* its slot in vpnpt_pptp_gre_out_v2 + 1; 0: none yet */
-	__u32 pad;
+	__u32 quote_noted;       /* its first GRE toward the server told the ICMP quote index (bpf/gre.h) */
 	__u64 created_ns;
 	__u64 last_seen_ns;      /* GRE or control activity, either direction */
 	__u64 closed_ns;

@@ -341,6 +341,9 @@ TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritt
   GreRig g;
   auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
   auto to_a = eth(g.rt.lan_mac, TestRouter::kClient.mac), to_b = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
+  // Each call's first GRE toward the server (an error can only quote GRE that left).
+  REQUIRE(g.lan(gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+  REQUIRE(g.lan(gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
 
   for (size_t keep : {size_t{20 + 8}, size_t{20 + 64}, size_t{548}}) {  // RFC 792's minimum, more, Linux's 576 - 28
     INFO("quote of " << keep << " bytes");
@@ -355,6 +358,7 @@ TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritt
 
   SECTION("two calls of one host with the server's id: either names the host") {
     g.setup(kA, 40004, 40004, 0);
+    g.lan(gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac)));
     auto r = g.wan(pkt::frag_needed(kMid, kPub, sent_gre(kPub, 0, 64), wan_eth));
     CHECK(r.out == pkt::frag_needed(kMid, kA, sent_gre(kA, 0, 64), to_a, 59));
     PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
@@ -397,15 +401,20 @@ TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until 
   // the same second hand out the same ids, so the server's id alone cannot name the call.
   GreRig g;
   auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
+  REQUIRE(g.lan(gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac))).verdict == XDP_REDIRECT);
+  auto gre_b = gre(kB, kSrv, 128, 64, eth(TestRouter::kClient2.mac, g.rt.lan_mac));
+  REQUIRE(g.lan(gre_b).verdict == XDP_REDIRECT);
   uint16_t a2 = g.setup(kA, 40002, 40002, 128);  // A's second connection; the server says 128 again
+  // GRE itself is still told apart (the client's address is part of the outbound key); A's
+  // first GRE on the call marks the pair shared before it leaves.
+  auto gre_a = gre(kA, kSrv, 128, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac));
+  auto up = g.lan(gre_a);
+  CHECK(std::string(verdict_name(up.verdict)) == "XDP_REDIRECT");
   Bytes in = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, 64), wan_eth);
   auto r = g.wan(in);
   CHECK(std::string(verdict_name(r.verdict)) == "XDP_PASS");
   CHECK(r.out == in);
   CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 1);
-  // GRE itself is still told apart (the client's address is part of the outbound key).
-  auto up = g.lan(gre(kA, kSrv, 128, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac)));
-  CHECK(std::string(verdict_name(up.verdict)) == "XDP_REDIRECT");
 
   PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
   SECTION("a recount while both live keeps the pair shared") {
@@ -434,6 +443,7 @@ TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until 
     rc = quote->recount([&] {
       std::vector<QuoteSession> live{{kSrv, htons(128), g.tb, kB}};  // what the daemon saw: B only
       g.setup(kA, 40003, 40003, 128);                             // meanwhile A's third call is answered
+      g.lan(gre_a);                                               // and sends its first GRE
       return live;
     });
     CHECK(rc.raced == 1);
