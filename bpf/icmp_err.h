@@ -95,8 +95,7 @@ static __always_inline struct quote_owner quote_gre(const struct iphdr *in, cons
 	if (a != QUOTE_ONE)
 		return o;
 	struct vpnpt_pptp_call *c = pptp_slot(bpf_htons(owner));
-	if (c && (c->state == VPNPT_PPTP_CALL_ESTABLISHED || c->state == VPNPT_PPTP_CALL_CLOSING) &&
-	    c->server == in->daddr && c->server_call_id == server_call_id && c->gre_slot) {
+	if (c && vpnpt_pptp_quotable(c, in->daddr, server_call_id)) {
 		o.host = c->client;
 		o.reason = VPNPT_REASON_NONE;
 	}
@@ -124,6 +123,8 @@ static __always_inline struct quote_owner quote_l2tp(const struct iphdr *in, con
 		return o;
 	}
 	int l2tp_port = uh->source == bpf_htons(PORT_L2TP) || uh->dest == bpf_htons(PORT_L2TP);
+	/* Only the tunnel ID is needed, not l2tp_parse()'s whole header walk, whose
+	 * branches a second time in the WAN program exceed the verifier's budget. */
 	const __u8 *l2 = quote + sizeof(*uh);
 	if ((void *)(l2 + 6) > end || quote_len < sizeof(*uh) + 6 || (l2[1] & 0x0f) != 2) {
 		/* Too little quoted to name the tunnel, or not L2TPv2. */
@@ -135,8 +136,7 @@ static __always_inline struct quote_owner quote_l2tp(const struct iphdr *in, con
 	enum quote_answer a = quote_find(&vpnpt_l2tp_quote_v1, in->daddr, server_tid, &owner);
 	if (a == QUOTE_ONE) {
 		t = l2tp_slot(owner);
-		if (t && vpnpt_l2tp_live(t->state) && t->server == in->daddr && t->server_tunnel_id == server_tid &&
-		    t->public_port == public_port && !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
+		if (t && vpnpt_l2tp_quotable(t, in->daddr, server_tid) && t->public_port == public_port) {
 			o.host = t->client;
 			o.port = t->client_port;
 			o.reason = VPNPT_REASON_NONE;

@@ -193,8 +193,7 @@ static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __
 {
 	struct vpnpt_pptp_call *c = pptp_slot(bpf_htons(owner));
 
-	return c && (c->state == VPNPT_PPTP_CALL_ESTABLISHED || c->state == VPNPT_PPTP_CALL_CLOSING) &&
-	       c->server == server && c->server_call_id == server_call_id && c->gre_slot && c->client != client;
+	return c && vpnpt_pptp_quotable(c, server, server_call_id) && c->client != client;
 }
 
 #define QUOTE_NO_SLOT VPNPT_QUOTE_SLOTS
@@ -237,18 +236,16 @@ __attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_
 				seen = v;
 			}
 		}
-		__u64 next = vpnpt_quote_word(tag, me, 0);
-		if (found != QUOTE_NO_SLOT) {
-			struct vpnpt_quote_slot q = vpnpt_quote_slot_of(seen);
-			if (!q.shared && q.owner == me)
-				return 0;
-			if (q.shared || pptp_carries_for_other(q.owner, server, server_call_id, client))
-				next = vpnpt_quote_word(tag, 0, vpnpt_quote_next_gen(q.shared));
-		} else if (empty != QUOTE_NO_SLOT) {
+		if (found == QUOTE_NO_SLOT)
 			found = empty;
-		} else {
+		if (found == QUOTE_NO_SLOT)
+			return 0; /* a full run: the daemon's recount adds it once a slot frees */
+		struct vpnpt_quote_slot q = vpnpt_quote_slot_of(seen);
+		int other = seen && !q.shared && q.owner != me &&
+			    pptp_carries_for_other(q.owner, server, server_call_id, client);
+		__u64 next = vpnpt_quote_noted(seen, tag, me, other);
+		if (next == seen)
 			return 0;
-		}
 		__u64 *w = bpf_map_lookup_elem(&vpnpt_pptp_quote_v1, &found);
 		if (w && __sync_val_compare_and_swap(w, seen, next) == seen)
 			return 0;

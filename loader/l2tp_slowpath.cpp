@@ -315,8 +315,7 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
 // ICMP errors quoting the tunnel's packets name it by (server, the server's Tunnel ID).
 bool L2tpSlowPath::carries(uint16_t xid, uint32_t server, uint16_t server_tid) const {
   const vpnpt_l2tp_tunnel t = table_->get(xid);
-  return vpnpt_l2tp_live(t.state) && t.server == server && t.server_tunnel_id == server_tid && server_tid &&
-         !(t.flags & VPNPT_L2TP_F_PORT_NAT);
+  return vpnpt_l2tp_quotable(&t, server, server_tid);
 }
 
 void L2tpSlowPath::note_quote(uint16_t xid, const vpnpt_l2tp_tunnel& t) const {
@@ -332,7 +331,7 @@ QuoteRecount L2tpSlowPath::recount_quotes() const {
   return quote_->recount([this] {
     std::vector<QuoteSession> live;
     for (const auto& [xid, t] : table_->live())
-      if (carries(xid, t.server, t.server_tunnel_id)) live.push_back({t.server, t.server_tunnel_id, xid, t.client});
+      if (vpnpt_l2tp_quotable(&t, t.server, t.server_tunnel_id)) live.push_back({t.server, t.server_tunnel_id, xid, t.client});
     return live;
   });
 }

@@ -82,8 +82,7 @@ QuoteRecount PptpSlowPath::recount_quotes() const {
   return quote_->recount([this] {
     std::vector<QuoteSession> live;
     for (const auto& p : table_->live())
-      if ((p.call.state == VPNPT_PPTP_CALL_ESTABLISHED || p.call.state == VPNPT_PPTP_CALL_CLOSING) &&
-          p.call.gre_slot)
+      if (vpnpt_pptp_quotable(&p.call, p.call.server, p.call.server_call_id))
         live.push_back({p.call.server, p.call.server_call_id, p.xlat, p.call.client});
     return live;
   });
@@ -160,7 +159,7 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
       ++st.expired_idle;
     }
   }
-  st.quote = recount_quotes();
+  recount_quotes();
   return st;
 }
 

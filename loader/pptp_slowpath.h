@@ -37,7 +37,6 @@ struct PptpSweepStats {
   uint32_t expired_idle = 0;
   uint32_t reaped = 0;        // CLOSING calls removed after the grace period
   uint32_t streams_reaped = 0;
-  QuoteRecount quote;         // the ICMP quote index, recounted after the calls
 };
 
 class PptpSlowPath {

@@ -39,30 +39,6 @@ bool QuoteIndex::swap(uint32_t i, uint64_t expected, uint64_t desired) const {
                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-std::optional<uint16_t> QuoteIndex::find(uint32_t server, uint16_t id) const {
-  const uint32_t tag = vpnpt_quote_tag(server, id), home = vpnpt_quote_home(server, id);
-  std::optional<uint16_t> owner;
-  for (uint32_t i = 0; i < VPNPT_QUOTE_PROBES; ++i) {
-    auto s = vpnpt_quote_slot_of(load(vpnpt_quote_probe(home, i)));
-    if (s.tag != tag) continue;
-    if (s.shared || (owner && *owner != s.owner)) return std::nullopt;
-    owner = s.owner;
-  }
-  return owner;
-}
-
-bool QuoteIndex::shared(uint32_t server, uint16_t id) const {
-  const uint32_t tag = vpnpt_quote_tag(server, id), home = vpnpt_quote_home(server, id);
-  std::optional<uint16_t> owner;
-  for (uint32_t i = 0; i < VPNPT_QUOTE_PROBES; ++i) {
-    auto s = vpnpt_quote_slot_of(load(vpnpt_quote_probe(home, i)));
-    if (s.tag != tag) continue;
-    if (s.shared || (owner && *owner != s.owner)) return true;
-    owner = s.owner;
-  }
-  return false;
-}
-
 void QuoteIndex::note(uint32_t server, uint16_t id, uint16_t owner,
                       const std::function<bool(uint16_t)>& other_host) const {
   const uint32_t tag = vpnpt_quote_tag(server, id), home = vpnpt_quote_home(server, id);
@@ -78,17 +54,12 @@ void QuoteIndex::note(uint32_t server, uint16_t id, uint16_t owner,
         seen = w;
       }
     }
-    uint64_t next = vpnpt_quote_word(tag, owner, 0);
-    if (found != kNone) {
-      auto s = vpnpt_quote_slot_of(seen);
-      if (!s.shared && s.owner == owner) return;
-      if (s.shared || other_host(s.owner)) next = vpnpt_quote_word(tag, 0, vpnpt_quote_next_gen(s.shared));
-    } else if (empty != kNone) {
-      found = empty;
-    } else {
-      return;  // a full run: the recount adds it once a slot frees
-    }
-    if (swap(found, seen, next)) return;
+    if (found == kNone) found = empty;
+    if (found == kNone) return;  // a full run: the recount adds it once a slot frees
+    auto s = vpnpt_quote_slot_of(seen);
+    bool other = seen && !s.shared && s.owner != owner && other_host(s.owner);
+    uint64_t next = vpnpt_quote_noted(seen, tag, owner, other);
+    if (next == seen || swap(found, seen, next)) return;
   }
 }
 

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <vector>
 
 #include "../maps/vpnpt_abi.h"
@@ -42,10 +41,6 @@ class QuoteIndex {
  public:
   // Maps the index @fd (named @what in errors) read-write.
   static Result<QuoteIndex> map(int fd, const char* what);
-
-  // The one session carrying (@server, @id), nullopt if none or more than one.
-  std::optional<uint16_t> find(uint32_t server, uint16_t id) const;
-  bool shared(uint32_t server, uint16_t id) const;
 
   // Session @owner now carries (@server, @id); @other_host(owner) says whether
   // session @owner carries it too, for another LAN host. What the PPTP hook

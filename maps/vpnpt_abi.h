@@ -854,6 +854,38 @@ static inline __u16 vpnpt_quote_next_gen(__u16 shared)
 	return (__u16)(shared + 1) ? (__u16)(shared + 1) : 1;
 }
 
+/*
+ * What a session's note writes over the slot word @seen of its pair (0: no
+ * slot yet): the session as owner, the same word if it owns it already, or
+ * the pair shared (next generation) when it was shared or @other_host (the
+ * owner in @seen carries the pair for another LAN host). The one rule for
+ * the hook (bpf/pptp_calls.h) and the daemon (loader/quote_index.cpp).
+ */
+static inline __u64 vpnpt_quote_noted(__u64 seen, __u32 tag, __u16 owner, int other_host)
+{
+	struct vpnpt_quote_slot s = vpnpt_quote_slot_of(seen);
+
+	if (seen && !s.shared && s.owner == owner)
+		return seen;
+	if (seen && (s.shared || other_host))
+		return vpnpt_quote_word(tag, 0, vpnpt_quote_next_gen(s.shared));
+	return vpnpt_quote_word(tag, owner, 0);
+}
+
+/* Whether call @c carries (@server, @server_call_id) for the index: answered (GRE-indexed), not yet freed. */
+static inline int vpnpt_pptp_quotable(const struct vpnpt_pptp_call *c, __be32 server, __be16 server_call_id)
+{
+	return (c->state == VPNPT_PPTP_CALL_ESTABLISHED || c->state == VPNPT_PPTP_CALL_CLOSING) && c->gre_slot &&
+	       c->server == server && c->server_call_id == server_call_id;
+}
+
+/* Whether tunnel @t carries (@server, @server_tid) for the index (per-port NAT tunnels go by public port). */
+static inline int vpnpt_l2tp_quotable(const struct vpnpt_l2tp_tunnel *t, __be32 server, __be16 server_tid)
+{
+	return vpnpt_l2tp_live(t->state) && !(t->flags & VPNPT_L2TP_F_PORT_NAT) && server_tid && t->server == server &&
+	       t->server_tunnel_id == server_tid;
+}
+
 /* ---------------------------------------------------------------- per-host quotas */
 
 /*

@@ -69,6 +69,11 @@ struct Dataplane {
   void configure(uint32_t public_ip, uint32_t wan_ifindex = 0, uint32_t switches = VPNPT_SW_ALL) const;
   // A shared map by name (e.g. VPNPT_MAP_PPTP_CALLS).
   int map_fd(const char* name) const;
+  // The PPTP maps as the daemon's slow path takes them.
+  PptpMaps pptp_maps() const {
+    return {map_fd(VPNPT_MAP_PPTP_CALLS), map_fd(VPNPT_MAP_PPTP_GRE_OUT), map_fd(VPNPT_MAP_PPTP_STREAMS),
+            map_fd(VPNPT_MAP_PPTP_QUOTE)};
+  }
   // Entries in use in a session map (array tables: the slots in use).
   size_t entries(const char* name) const;
   // Binds the server's SPI (host order) to @host in the inbound ESP table, as the daemon's binder does.

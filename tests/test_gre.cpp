@@ -323,11 +323,6 @@ Bytes sent_gre(uint32_t src, uint16_t key, size_t keep) {
   return pkt::quoted_ipv4(src, kSrv, pkt::kProtoGre, pkt::gre_v1(key, Bytes(1400, 0x5a), 7, 3), keep);
 }
 
-PptpMaps pptp_maps(const Dataplane& dp) {
-  return {dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT), dp.map_fd(VPNPT_MAP_PPTP_STREAMS),
-          dp.map_fd(VPNPT_MAP_PPTP_QUOTE)};
-}
-
 // Frees the live call @xlat as the daemon does.
 void free_call(const Dataplane& dp, uint16_t xlat) {
   auto t = PptpCallTable::map(dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT));
@@ -361,7 +356,7 @@ TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritt
     g.lan(gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, g.rt.lan_mac)));
     auto r = g.wan(pkt::frag_needed(kMid, kPub, sent_gre(kPub, 0, 64), wan_eth));
     CHECK(r.out == pkt::frag_needed(kMid, kA, sent_gre(kA, 0, 64), to_a, 59));
-    PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+    PptpSlowPath sp(g.dp.pptp_maps(), PptpTimeouts{});
     CHECK(sp.recount_quotes().shared == 0);
   }
   SECTION("an error quoting a Call ID of no call vpnpt knows passes untouched, counted") {
@@ -376,7 +371,7 @@ TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritt
     Bytes in = pkt::frag_needed(kMid, kPub, sent_gre(kPub, 128, 28), wan_eth);
     CHECK(g.wan(in).out == in);
     CHECK(g.dp.reason(VPNPT_REASON_ICMP_NO_SESSION) == 1);
-    PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+    PptpSlowPath sp(g.dp.pptp_maps(), PptpTimeouts{});
     auto rc = sp.recount_quotes();
     CHECK(rc.cleared == 1);
     CHECK(rc.pairs == 1);  // A's
@@ -416,7 +411,7 @@ TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until 
   CHECK(r.out == in);
   CHECK(g.dp.reason(VPNPT_REASON_ICMP_AMBIGUOUS) == 1);
 
-  PptpSlowPath sp(pptp_maps(g.dp), PptpTimeouts{});
+  PptpSlowPath sp(g.dp.pptp_maps(), PptpTimeouts{});
   SECTION("a recount while both live keeps the pair shared") {
     auto rc = sp.recount_quotes();
     CHECK(rc.changed == 0);

@@ -31,11 +31,7 @@ struct Rig {
   PrivateNetns ns;  // first: its conntrack holds the control connections
   Dataplane dp;
   PptpSlowPath sp;
-  Rig() : sp(maps(dp), PptpTimeouts{}) { dp.configure(kPub); }
-
-  static PptpMaps maps(const Dataplane& d) {
-    return {d.map_fd(VPNPT_MAP_PPTP_CALLS), d.map_fd(VPNPT_MAP_PPTP_GRE_OUT), d.map_fd(VPNPT_MAP_PPTP_STREAMS)};
-  }
+  Rig() : sp(dp.pptp_maps(), PptpTimeouts{}) { dp.configure(kPub); }
 
   struct Conn {
     pptp::TcpFlow up, down;

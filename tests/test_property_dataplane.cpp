@@ -59,9 +59,7 @@ struct Rig {
   TestRouter rt;  // first: the programs' FIB lookups happen in its namespace
   Dataplane dp;
   model::Model m;
-  PptpSlowPath pptp{{dp.map_fd(VPNPT_MAP_PPTP_CALLS), dp.map_fd(VPNPT_MAP_PPTP_GRE_OUT),
-                     dp.map_fd(VPNPT_MAP_PPTP_STREAMS), dp.map_fd(VPNPT_MAP_PPTP_QUOTE)},
-                    PptpTimeouts{}};  // only its quote recount runs here (no call is ever reaped)
+  PptpSlowPath pptp{dp.pptp_maps(), PptpTimeouts{}};  // only its quote recount runs here (no call is ever reaped)
   uint16_t xlat_b = 0;  // B's translated id for its Call ID 1000 (A kept 1000)
 
   Rig() {
