@@ -22,17 +22,57 @@ bash tools/install-deps.sh
 cmake -S . -B build -DBUILD_TESTING=ON -DVPNPT_WERROR=ON
 cmake --build build -j"$(nproc)"
 
-log=$(mktemp /tmp/vpnpt-ctest.XXXXXX)
-trap 'rm -f "$log"' EXIT
-rc=0
-(cd build && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log" || rc=$?
-
 # ctest's summary: "N% tests passed, F tests failed out of T", and a list
-# under "The following tests did not run:" for skipped ones.
-total=$(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$log" | tail -n1)
-failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of .*/\1/p' "$log" | tail -n1)
-skipped=$(sed -n '/The following tests did not run:/,/^$/p' "$log" | grep -c ' - ' || true)
-total=${total:-0} failed=${failed:-0}
+# under "The following tests did not run:" for skipped ones. run_ctest adds
+# each run's figures to these totals; rc is the first failure's status.
+total=0 failed=0 skipped=0 rc=0
+run_ctest() {
+  local log t f s r=0
+  log=$(mktemp /tmp/vpnpt-ctest.XXXXXX)
+  (cd build && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log" || r=$?
+  t=$(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$log" | tail -n1)
+  f=$(sed -n 's/.*, \([0-9]*\) tests failed out of .*/\1/p' "$log" | tail -n1)
+  s=$(sed -n '/The following tests did not run:/,/^$/p' "$log" | grep -c ' - ' || true)
+  rm -f "$log"
+  total=$((total + ${t:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + s))
+  if ((r != 0 && rc == 0)); then rc=$r; fi
+}
+
+kpid=''
+stop_kernel_leg() { if [ -n "$kpid" ]; then kill -- -"$kpid" 2>/dev/null || true; fi; }
+trap stop_kernel_leg EXIT
+
+if (($#)); then
+  # A selection of tests (ctest's own arguments): one ctest run.
+  run_ctest "$@"
+else
+  # The whole suite within CI's 90 minutes on two cores (docs/kernels.md, "The CI leg"):
+  # 1. the packet and unit tests, each its own process and network namespace and
+  #    busy on a CPU, two at a time;
+  # 2. the lab tests, one at a time (RUN_SERIAL; they mostly wait on real
+  #    clients), while the kernel leg (ctest kernel_leg_6_1: Debian 12's 6.1
+  #    under QEMU, about one core) runs beside them.
+  run_ctest -j"$(nproc)" -LE 'lab|kernel'
+  klog=build/kernel-leg.log
+  setsid timeout 3600 bash tools/kernel-matrix.sh --ci >"$klog" 2>&1 &
+  kpid=$!
+  run_ctest -L lab
+  echo "== kernel leg (tools/kernel-matrix.sh --ci, log $klog): waiting"
+  kr=0
+  wait "$kpid" || kr=$?
+  kpid=''
+  grep -E '^(LEG|    \||\|)' "$klog" || true
+  total=$((total + 1))
+  if ((kr == 0)); then
+    echo "kernel_leg_6_1: Passed"
+  else
+    echo "kernel_leg_6_1: Failed ($kr); the last lines of $klog:"
+    tail -n 30 "$klog"
+    failed=$((failed + 1))
+    if ((rc == 0)); then rc=$kr; fi
+  fi
+fi
+
 passed=$((total - failed - skipped))
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if ((total == 0)); then
