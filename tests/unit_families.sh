@@ -7,7 +7,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 unit=$repo/tools/vpnpt.service
 allowed=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
 [ -n "$allowed" ] || { echo "unit_families: no RestrictAddressFamilies= in $unit" >&2; exit 1; }
-used=$(grep -ohE 'socket\((AF|PF)_[A-Z0-9]+' "$repo"/loader/*.cpp | sed 's/socket(//; s/^PF_/AF_/' | sort -u)
+used=$(grep -rohE --include='*.cpp' 'socket\((AF|PF)_[A-Z0-9]+' "$repo/loader" | sed 's/socket(//; s/^PF_/AF_/' | sort -u)
 [ -n "$used" ] || { echo "unit_families: found no socket() call in loader/ (pattern out of date?)" >&2; exit 1; }
 missing=0
 for fam in $used; do

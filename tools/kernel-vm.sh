@@ -245,7 +245,7 @@ mkdir -p "$RUN/io"
 } >"$RUN/io/job.sh"
 chmod +x "$RUN/io/job.sh"
 
-# systemd as PID 1: only kernel-vm.target (tools/kernel-vm/*.target/.service,
+# systemd as PID 1: only kernel-vm.target (tools/kernel-vm/{*.target,*.service},
 # installed by the init in the guest's /run/systemd/system); the host's
 # fstab is not the guest's; console output stays terse.
 SYSTEMD_APPEND="systemd.unit=kernel-vm.target fstab=no systemd.show_status=error systemd.log_level=warning systemd.firstboot=no"
