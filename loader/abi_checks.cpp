@@ -38,7 +38,8 @@ static_assert(offsetof(vpnpt_event, id) == 36);
 static_assert(VPNPT_COUNTER_SLOTS == 2u * 10u);
 static_assert(VPNPT_REASON_SLOTS == 2u * 53u);
 static_assert(sizeof(vpnpt_esp_sa) == 48);  // a multiple of 8: the array stride mmap sees
-static_assert(offsetof(vpnpt_esp_sa, server) == 0 && offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
+static_assert(offsetof(vpnpt_esp_sa, server) == 0 &&
+              offsetof(vpnpt_esp_sa, spi) == 4);  // the 8-byte key the hook claims
 static_assert(offsetof(vpnpt_esp_sa, host) == 8);
 static_assert(offsetof(vpnpt_esp_sa, created_ns) == 16);
 static_assert(offsetof(vpnpt_esp_sa, bytes) == 40);
@@ -101,7 +102,8 @@ static_assert(sizeof(vpnpt_l2tp_out_slot) == 8);
 static_assert(sizeof(vpnpt_l2tp_port) == 8);  // the array stride: mmap sees 8-byte aligned elements
 static_assert(offsetof(vpnpt_l2tp_out_slot, xid) == 4);
 static_assert(VPNPT_L2TP_MAX_TUNNELS == 65536);  // the slot index is a 16-bit Tunnel ID
-static_assert(VPNPT_L2TP_OUT_SLOTS >= 2 * VPNPT_L2TP_MAX_TUNNELS && (VPNPT_L2TP_OUT_SLOTS & (VPNPT_L2TP_OUT_SLOTS - 1)) == 0);
+static_assert(VPNPT_L2TP_OUT_SLOTS >= 2 * VPNPT_L2TP_MAX_TUNNELS &&
+              (VPNPT_L2TP_OUT_SLOTS & (VPNPT_L2TP_OUT_SLOTS - 1)) == 0);
 static_assert(sizeof(vpnpt_l2tp_punt) == 1064);
 static_assert(offsetof(vpnpt_l2tp_punt, smac) == 22);
 static_assert(offsetof(vpnpt_l2tp_punt, dmac) == 28);

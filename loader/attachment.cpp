@@ -20,7 +20,6 @@
 namespace vpnpt {
 namespace {
 
-
 Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
   std::vector<IfaceWant> out;
   auto wan = ifindex_of(req.wan);
@@ -31,8 +30,9 @@ Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
     // No --lan and no `lan =`: pick the LAN side (loader/lan_autopick.h has the rules), one line each.
     auto all = list_interfaces();
     if (!all) return all.error();
-    spdlog::info("no LAN interface given: picking every other up interface with a private or shared IPv4 "
-                 "prefix (--lan or 'lan =' overrides)");
+    spdlog::info(
+        "no LAN interface given: picking every other up interface with a private or shared IPv4 "
+        "prefix (--lan or 'lan =' overrides)");
     std::set<uint32_t> quiet{*wan};  // not worth repeating in the error
     for (const auto& i : *all)
       if (i.loopback) quiet.insert(i.ifindex);
@@ -47,9 +47,11 @@ Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
       }
     }
     if (lans.empty())
-      return make_error("no LAN interface found: no interface but the WAN is up with a private or shared IPv4 "
-                        "prefix (" + (skipped.empty() ? std::string("there is no other interface") : skipped) +
-                        "); give the LAN side with --lan <if>");
+      return make_error(
+          "no LAN interface found: no interface but the WAN is up with a private or shared IPv4 "
+          "prefix (" +
+          (skipped.empty() ? std::string("there is no other interface") : skipped) +
+          "); give the LAN side with --lan <if>");
   }
   std::set<uint32_t> seen{*wan};
   for (const auto& l : lans) {
@@ -171,8 +173,8 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
           if (!names.empty()) names += ',';  // not `"," + string`: see metrics.cpp (GCC 12 -Wrestrict)
           names += ifname_of(ifi);
         }
-      return make_error(req.wan + " is already attached with LAN interface(s) " + names +
-                        "; run `vpnpt detach " + req.wan + "` first to change them");
+      return make_error(req.wan + " is already attached with LAN interface(s) " + names + "; run `vpnpt detach " +
+                        req.wan + "` first to change them");
     }
   }
   std::vector<IfaceWant> todo;
@@ -208,8 +210,10 @@ Status detach(const AttachmentId& id) {
     if (auto ifaces = maps->ifaces()) {
       for (const auto& [ifi, v] : *ifaces) {
         auto s = detach_path(ifi, v);
-        if (!s) problems += s.error().message() + "; ";
-        else spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
+        if (!s)
+          problems += s.error().message() + "; ";
+        else
+          spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
       }
     }
   } else {

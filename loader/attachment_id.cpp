@@ -33,7 +33,8 @@ bool in_named_netns(const struct stat& self) {
 // visible, the namespace we run in counts as initial unless it is a named
 // (ip netns) one, which is how labs and tests create their routers.
 bool in_initial_netns() {
-  struct stat self {}, init {};
+  struct stat self {
+  }, init{};
   if (::stat("/proc/self/ns/net", &self) != 0) return true;
   if (::stat("/proc/1/ns/net", &init) == 0) return same_file(self, init);
   return !in_named_netns(self);

@@ -17,10 +17,10 @@
 namespace vpnpt {
 
 struct AttachmentId {
-  std::string wan_if;    // WAN interface name in this namespace
-  std::string dir_name;  // name of the pin directory
-  std::string pin_dir;   // full path of the pin directory
-  std::string lock_path; // daemon lock/pid file under /run/vpnpt
+  std::string wan_if;     // WAN interface name in this namespace
+  std::string dir_name;   // name of the pin directory
+  std::string pin_dir;    // full path of the pin directory
+  std::string lock_path;  // daemon lock/pid file under /run/vpnpt
 };
 
 Result<AttachmentId> attachment_for(const std::string& wan_if);

@@ -31,7 +31,9 @@ std::unique_ptr<Cli> make_cli() {
   AttachArgs& aa = a.attach;
   auto* attach = cli->attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");
   attach->add_option("wan-if", aa.wan, "WAN interface (or 'wan =' in --config)");
-  attach->add_option("--lan", aa.lans, "LAN interface (repeatable; or 'lan =' in --config); default: every other up interface with a private or shared IPv4 prefix");
+  attach->add_option("--lan", aa.lans,
+                     "LAN interface (repeatable; or 'lan =' in --config); default: every other up interface with a "
+                     "private or shared IPv4 prefix");
   attach->add_option("--config", aa.config, "config file, e.g. /etc/vpnpt/vpnpt.conf; options given here override it");
   attach->add_option("--on", aa.on, "switch a protocol's passthrough on at attach (pptp, ipsec, l2tp; repeatable)");
   attach->add_option("--off", aa.off, "switch a protocol's passthrough off at attach (repeatable)");
@@ -51,13 +53,15 @@ std::unique_ptr<Cli> make_cli() {
   st->add_option("wan-if", a.status_wan, "WAN interface (default: every attachment in this namespace)");
   st->add_flag("--json", a.status_json, "machine-readable output");
 
-  auto* ses = cli->sessions = app.add_subcommand("sessions", "list the sessions vpnpt translates (PPTP calls, IPsec SAs)");
+  auto* ses = cli->sessions =
+      app.add_subcommand("sessions", "list the sessions vpnpt translates (PPTP calls, IPsec SAs)");
   ses->add_option("--proto", a.ses_proto, "pptp, ipsec or l2tp");
   ses->add_option("--host", a.ses_host, "only this LAN host");
   ses->add_option("--wan", a.ses_wan, "WAN interface (needed when several attachments exist)");
   ses->add_flag("--json", a.ses_json, "machine-readable output (stable)");
 
-  auto* dia = cli->diagnose = app.add_subcommand("diagnose", "why is a VPN not working? recent problems in plain words");
+  auto* dia = cli->diagnose =
+      app.add_subcommand("diagnose", "why is a VPN not working? recent problems in plain words");
   dia->add_option("host", a.diag_host, "only problems concerning this LAN host");
   dia->add_option("--wan", a.diag_wan, "WAN interface (needed when several attachments exist)");
   dia->add_flag("--json", a.diag_json, "machine-readable output");

@@ -92,8 +92,7 @@ DurationProblem to_duration(std::string_view text, milliseconds& out) {
 
 // Linux's own rule (dev_valid_name): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
 std::string check_ifname(const std::string& key, const std::string& name) {
-  if (name.size() > 15)
-    return "'" + key + "': " + shown(name) + " is not an interface name (at most 15 characters)";
+  if (name.size() > 15) return "'" + key + "': " + shown(name) + " is not an interface name (at most 15 characters)";
   if (name == "." || name == ".." || name.find_first_of("/:") != std::string::npos ||
       std::any_of(name.begin(), name.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
     return "'" + key + "': " + shown(name) + " is not an interface name";
@@ -145,8 +144,7 @@ Setter duration_setter(Get get, bool whole_seconds) {
       case DurationProblem::Zero: return "'" + key + "' must be more than 0, got " + shown(value);
       case DurationProblem::TooLong: return "'" + key + "' must be at most 7 days (168h), got " + shown(value);
     }
-    if (whole_seconds && d.count() % 1000 != 0)
-      return "'" + key + "' counts whole seconds, got " + shown(value);
+    if (whole_seconds && d.count() % 1000 != 0) return "'" + key + "' counts whole seconds, got " + shown(value);
     get(p.cfg) = std::chrono::duration_cast<std::remove_reference_t<decltype(get(p.cfg))>>(d);
     return {};
   };
@@ -179,9 +177,9 @@ const std::vector<Key>& keys() {
            auto [it, fresh] = p.lan_lines.emplace(name, line);
            if (!fresh)
              return "'lan': interface " + shown(name) +
-                    (it->second == line ? " listed twice on this line"
-                                        : " listed twice (lines " + std::to_string(it->second) + " and " +
-                                              std::to_string(line) + ")");
+                    (it->second == line
+                         ? " listed twice on this line"
+                         : " listed twice (lines " + std::to_string(it->second) + " and " + std::to_string(line) + ")");
            p.cfg.lans.push_back(name);
          }
          return {};
@@ -207,7 +205,8 @@ const std::vector<Key>& keys() {
            return {};
          }
          if (auto e = one_word(key, v); !e.empty()) return e;
-         if (auto s = check_metrics_address(v); !s) return "'" + key + "': " + s.error().what + "; give HOST:PORT or off";
+         if (auto s = check_metrics_address(v); !s)
+           return "'" + key + "': " + s.error().what + "; give HOST:PORT or off";
          p.cfg.metrics_address = v;
          return {};
        }},
@@ -234,15 +233,26 @@ const std::vector<Key>& keys() {
          return {};
        }},
       {"pptp_unanswered_timeout", false,
-       duration_setter([](VpnptConfig& c) -> auto& { return c.pptp.unanswered; }, true)},
-      {"pptp_idle_timeout", false, duration_setter([](VpnptConfig& c) -> auto& { return c.pptp.idle; }, true)},
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.pptp.unanswered; }, true)},
+      {"pptp_idle_timeout", false,
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.pptp.idle; }, true)},
       {"pptp_closing_grace", false,
-       duration_setter([](VpnptConfig& c) -> auto& { return c.pptp.closing_grace; }, true)},
-      {"ipsec_hold", false, duration_setter([](VpnptConfig& c) -> auto& { return c.ipsec_binder.hold; }, false)},
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.pptp.closing_grace; }, true)},
+      {"ipsec_hold", false,
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.ipsec_binder.hold; }, false)},
       {"ipsec_max_wait", false,
-       duration_setter([](VpnptConfig& c) -> auto& { return c.ipsec_binder.max_wait; }, false)},
-      {"ipsec_stale", false, duration_setter([](VpnptConfig& c) -> auto& { return c.ipsec_binder.stale; }, false)},
-      {"ipsec_sa_idle", false, duration_setter([](VpnptConfig& c) -> auto& { return c.ipsec.sa_idle; }, true)},
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.ipsec_binder.max_wait; }, false)},
+      {"ipsec_stale", false,
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.ipsec_binder.stale; }, false)},
+      {"ipsec_sa_idle", false,
+       duration_setter(
+           [](VpnptConfig & c) -> auto& { return c.ipsec.sa_idle; }, true)},
       {"vlan_depth", false,
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          if (v.size() != 1 || v[0] < '0' || v[0] > '0' + VPNPT_VLAN_DEPTH_MAX)
@@ -343,8 +353,7 @@ Result<VpnptConfig> parse_config(std::string_view text, const std::string& path)
 
     size_t eq = line.find('=');
     std::string key(trim(line.substr(0, eq == std::string_view::npos ? line.size() : eq)));
-    if (eq == std::string_view::npos || key.empty())
-      return fail(line_no, "expected 'key = value', got " + shown(line));
+    if (eq == std::string_view::npos || key.empty()) return fail(line_no, "expected 'key = value', got " + shown(line));
     std::string value(trim(line.substr(eq + 1)));
 
     auto k = std::find_if(keys().begin(), keys().end(), [&](const Key& x) { return key == x.name; });
@@ -368,8 +377,8 @@ Result<VpnptConfig> parse_config(std::string_view text, const std::string& path)
   if (b.max_wait < b.hold) {
     // Blame the key the file set (the later one if it set both).
     bool wait_set = p.cfg.lines.count("ipsec_max_wait"), hold_set = p.cfg.lines.count("ipsec_hold");
-    unsigned line = std::max(wait_set ? p.cfg.lines.at("ipsec_max_wait") : 0u,
-                             hold_set ? p.cfg.lines.at("ipsec_hold") : 0u);
+    unsigned line =
+        std::max(wait_set ? p.cfg.lines.at("ipsec_max_wait") : 0u, hold_set ? p.cfg.lines.at("ipsec_hold") : 0u);
     return fail(line, "'ipsec_max_wait' (" + format_duration(b.max_wait) + (wait_set ? "" : ", the default") +
                           ") is shorter than 'ipsec_hold' (" + format_duration(b.hold) +
                           (hold_set ? "" : ", the default") +

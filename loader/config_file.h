@@ -34,7 +34,7 @@ struct VpnptConfig {
   ModeRequest mode = ModeRequest::Auto;
   // nullopt: no metrics endpoint (`metrics_address = off`, like --no-metrics).
   std::optional<std::string> metrics_address = std::string(kDefaultMetricsAddress);
-  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::string log_level = "info";  // trace|debug|info|warn|error
   // VPNPT_SW_* bits the file switches on and off at attach time. A protocol
   // the file does not mention is in neither mask: its switch stays as it is
   // (on for a fresh attachment, as last set for an adopted one).

@@ -100,15 +100,13 @@ int on_event(void* ctx, void* data, size_t size) {
     case VPNPT_EV_NO_NEIGH:
       // saddr: the next hop the kernel lost; id: its interface (bpf/neigh.h).
       if (auto r = resolve_neighbour(ev->id, ev->saddr); !r)
-        spdlog::warn("cannot have the kernel resolve {} on {} again: {}", format_ipv4(ev->saddr),
-                     ifname_of(ev->id), r.error().message());
+        spdlog::warn("cannot have the kernel resolve {} on {} again: {}", format_ipv4(ev->saddr), ifname_of(ev->id),
+                     r.error().message());
       else
         spdlog::debug("the kernel has no neighbour {} on {} (toward {}): resolving it", format_ipv4(ev->saddr),
                       ifname_of(ev->id), format_ipv4(ev->daddr));
       break;
-    case VPNPT_EV_SWITCHED_OFF:
-      c->diag.record(packet_entry(*ev));
-      break;
+    case VPNPT_EV_SWITCHED_OFF: c->diag.record(packet_entry(*ev)); break;
     case VPNPT_EV_PPTP_CDN:
       c->pptp.on_disconnect(ev->saddr, htons(static_cast<uint16_t>(ev->id)), ev->dport, monotonic_ns());
       break;
@@ -123,14 +121,15 @@ int on_event(void* ctx, void* data, size_t size) {
           c->slow.esp_bound++;
         else if (r.refusal < c->slow.esp_refused.size())
           c->slow.esp_refused[r.refusal]++;
-        auto d = diag_entry(r.bound ? VPNPT_DIAG_ESP_BOUND : VPNPT_DIAG_ESP_REFUSED, r.refusal, r.host, ev->saddr, ev->id);
+        auto d =
+            diag_entry(r.bound ? VPNPT_DIAG_ESP_BOUND : VPNPT_DIAG_ESP_REFUSED, r.refusal, r.host, ev->saddr, ev->id);
         d.other_host = r.owner;
         c->diag.record(d);
       }
       break;
     case VPNPT_EV_DROP: {
-      spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr),
-                    format_ipv4(ev->daddr), reason_text(ev->reason));
+      spdlog::debug("{} packet {} -> {} dropped: {}", dir_name(ev->dir), format_ipv4(ev->saddr), format_ipv4(ev->daddr),
+                    reason_text(ev->reason));
       c->diag.record(packet_entry(*ev));
       break;
     }
@@ -148,10 +147,11 @@ void check_kernel_helper(Ctx& c) {
   if (present == deferred) return;
   if (present) {
     cfg->deferred |= VPNPT_SW_PPTP;
-    spdlog::warn("the kernel's PPTP NAT helper is attached ({}); vpnpt hands PPTP to it to avoid translating Call "
-                 "IDs twice, which limits PPTP to what the kernel supports. Remove the helper to use vpnpt's PPTP "
-                 "passthrough",
-                 evidence);
+    spdlog::warn(
+        "the kernel's PPTP NAT helper is attached ({}); vpnpt hands PPTP to it to avoid translating Call "
+        "IDs twice, which limits PPTP to what the kernel supports. Remove the helper to use vpnpt's PPTP "
+        "passthrough",
+        evidence);
   } else {
     cfg->deferred &= ~VPNPT_SW_PPTP;
     spdlog::info("the kernel's PPTP helper is gone; vpnpt translates PPTP again");
@@ -350,9 +350,13 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto l2tp_close = [&diag](uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why) {
     diag.record(diag_entry(VPNPT_DIAG_L2TP_CLOSED, why, t.client, t.server, t.flags & VPNPT_L2TP_F_PORT_NAT ? 0 : xid));
   };
-  Ctx ctx{att, diag, slow, PptpSlowPath(att.maps.pptp(), opts.timeouts.pptp, on_close),
+  Ctx ctx{att,
+          diag,
+          slow,
+          PptpSlowPath(att.maps.pptp(), opts.timeouts.pptp, on_close),
           IpsecSlowPath(att.maps.ipsec(), opts.timeouts.ipsec_binder, opts.timeouts.ipsec),
-          L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close), opts};
+          L2tpSlowPath(att.maps.l2tp(), opts.l2tp, l2tp_send, l2tp_close),
+          opts};
   if (!ctx.pptp.ready()) return ctx.pptp.ready().error();
   if (!ctx.l2tp.ready()) return ctx.l2tp.ready().error();
   if (!ctx.ipsec.ready()) return ctx.ipsec.ready().error();
@@ -432,8 +436,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   // Interfaces move between XDP and TC when their devices change (checked every 500 ms).
   PathAttacher* paths = att.paths.get();
 
-  spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane",
-               att.id.wan_if, getpid());
+  spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane", att.id.wan_if,
+               getpid());
   // Attached and serving (metrics included): systemd's Type=notify start ends here.
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
   auto watchdog = sd_watchdog_interval();
@@ -500,9 +504,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
           for (const auto& rel : ctx.ipsec.tick(monotonic_ns()))
             if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
           break;
-        case kIke:
-          ikeq->drain();
-          break;
+        case kIke: ikeq->drain(); break;
       }
     }
   }

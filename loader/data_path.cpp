@@ -7,7 +7,9 @@ namespace vpnpt {
 
 namespace {
 
-bool forwards_to(uint32_t from_role, uint32_t to_role) { return (from_role == VPNPT_ROLE_WAN) != (to_role == VPNPT_ROLE_WAN); }
+bool forwards_to(uint32_t from_role, uint32_t to_role) {
+  return (from_role == VPNPT_ROLE_WAN) != (to_role == VPNPT_ROLE_WAN);
+}
 
 PathChoice tc_because(uint32_t why, uint32_t ifindex = 0) {
   PathChoice c;
@@ -89,7 +91,8 @@ std::string why_text(uint32_t why, uint32_t why_ifindex, const std::string& deta
     case VPNPT_WHY_TARGET:
       return ifname_of(why_ifindex) + " cannot transmit XDP frames" + (detail.empty() ? "" : " (" + detail + ")");
     case VPNPT_WHY_PARTIAL_CSUM:
-      return "it may receive partial checksums, which XDP cannot tell apart" + (detail.empty() ? "" : " (" + detail + ")");
+      return "it may receive partial checksums, which XDP cannot tell apart" +
+             (detail.empty() ? "" : " (" + detail + ")");
     default: return "unknown reason";
   }
 }

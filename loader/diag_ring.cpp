@@ -97,12 +97,13 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
                             "(serialised); it binds as soon as that exchange finishes",
                             ip(e.server), spi_text(e.id), ip(e.other_host));
         case VPNPT_REFUSE_AMBIGUOUS:
-          return when + fmt::format(
-                            "ESP from {} SPI {} not bound: two hosts are negotiating with that server and it could "
-                            "belong to either{}; refused rather than guessed. If it persists, restart the tunnel of the "
-                            "host whose server answered late",
-                            ip(e.server), spi_text(e.id),
-                            e.other_host ? " (" + ip(e.other_host) + " is waiting for its SA)" : "");
+          return when +
+                 fmt::format(
+                     "ESP from {} SPI {} not bound: two hosts are negotiating with that server and it could "
+                     "belong to either{}; refused rather than guessed. If it persists, restart the tunnel of the "
+                     "host whose server answered late",
+                     ip(e.server), spi_text(e.id),
+                     e.other_host ? " (" + ip(e.other_host) + " is waiting for its SA)" : "");
         default:
           return when + fmt::format(
                             "ESP from {} SPI {} not bound: no LAN host finished a CHILD_SA exchange with that server "
@@ -123,9 +124,10 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
                                 e.id, close_text(e.reason));
     case VPNPT_DIAG_L2TP_TUNNEL:
       if (e.aux & VPNPT_L2TP_F_PORT_NAT)
-        return when + fmt::format("L2TP tunnel set up: {} -> {} with a hidden Tunnel ID: told apart by its own public "
-                                  "port (per-port NAT)",
-                                  ip(e.host), ip(e.server));
+        return when + fmt::format(
+                          "L2TP tunnel set up: {} -> {} with a hidden Tunnel ID: told apart by its own public "
+                          "port (per-port NAT)",
+                          ip(e.host), ip(e.server));
       return when + fmt::format("L2TP tunnel set up: {} Tunnel ID {} -> {}, seen by the server as Tunnel ID {}{}",
                                 ip(e.host), e.id >> 16, ip(e.server), e.id & 0xffff,
                                 (e.id >> 16) == (e.id & 0xffff) ? "" : " (rewritten: another client uses it)");
@@ -135,17 +137,16 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
     case VPNPT_DIAG_L2TP_REFUSED:
       return when + fmt::format("{}'s L2TP tunnel request to {} was not forwarded: {}", ip(e.host), ip(e.server),
                                 l2tp_refusal_text(e.reason));
-    case VPNPT_DIAG_PACKET:
-      break;
-    default:
-      return when + "unknown entry";
+    case VPNPT_DIAG_PACKET: break;
+    default: return when + "unknown entry";
   }
   // A packet the data plane did not translate.
   switch (e.reason) {
     case VPNPT_REASON_PPTP_OFF:
-      return when + fmt::format("PPTP between {} and {}: PPTP passthrough is switched off (vpnpt set pptp on), or "
-                                "handed to the kernel's PPTP helper (see vpnpt status)",
-                                ip(e.host), ip(e.server));
+      return when + fmt::format(
+                        "PPTP between {} and {}: PPTP passthrough is switched off (vpnpt set pptp on), or "
+                        "handed to the kernel's PPTP helper (see vpnpt status)",
+                        ip(e.host), ip(e.server));
     case VPNPT_REASON_IPSEC_OFF:
       return when + fmt::format("IPsec between {} and {}: IPsec passthrough is switched off (vpnpt set ipsec on)",
                                 ip(e.host), ip(e.server));
@@ -168,12 +169,13 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
                         ip(e.server), e.id);
     }
     case VPNPT_REASON_PPTP_HELD:
-      return when + fmt::format("PPTP control segment {} -> {} held until its Call ID could be rewritten; TCP resends "
-                                "it (harmless unless it repeats)",
-                                ip(e.host), ip(e.server));
+      return when + fmt::format(
+                        "PPTP control segment {} -> {} held until its Call ID could be rewritten; TCP resends "
+                        "it (harmless unless it repeats)",
+                        ip(e.host), ip(e.server));
     case VPNPT_REASON_PPTP_FOREIGN_ID:
-      return when + fmt::format("{} tried to clear another host's PPTP call toward {}: dropped", ip(e.host),
-                                ip(e.server));
+      return when +
+             fmt::format("{} tried to clear another host's PPTP call toward {}: dropped", ip(e.host), ip(e.server));
     case VPNPT_REASON_PPTP_ID_EXHAUSTED:
       return when + fmt::format("{}'s PPTP call to {} failed: no free Call ID left toward that server", ip(e.host),
                                 ip(e.server));
@@ -181,8 +183,9 @@ std::string explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entr
     case VPNPT_REASON_PPTP_STREAM_FULL:
       return when + fmt::format("{}'s PPTP call to {} failed: vpnpt's PPTP tables are full", ip(e.host), ip(e.server));
     default:
-      return when + fmt::format("{} packet {} -> {} not translated: {}", dir_name(e.dir), ip(e.host ? e.host : e.server),
-                                ip(e.host ? e.server : e.other_host), reason_text(e.reason));
+      return when + fmt::format("{} packet {} -> {} not translated: {}", dir_name(e.dir),
+                                ip(e.host ? e.host : e.server), ip(e.host ? e.server : e.other_host),
+                                reason_text(e.reason));
   }
 }
 

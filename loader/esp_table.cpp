@@ -83,7 +83,7 @@ EspTable::Put EspTable::insert(const vpnpt_esp_sa& sa) {
     // Claimed like the LAN hook claims (it may be after the same slot, for another SA).
     uint64_t expected = 0;
     if (!__atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&s), &expected, key, false, __ATOMIC_ACQ_REL,
-                                      __ATOMIC_ACQUIRE))
+                                     __ATOMIC_ACQUIRE))
       continue;
     s.lan_ifindex = sa.lan_ifindex;
     s.created_ns = sa.created_ns;

@@ -15,7 +15,7 @@ namespace vpnpt {
 struct IkeHeader {
   uint64_t ispi = 0, rspi = 0;
   uint8_t next_payload = 0;
-  uint8_t major = 0;   // 1 or 2
+  uint8_t major = 0;  // 1 or 2
   uint8_t exchange = 0;
   uint8_t flags = 0;
   uint32_t msgid = 0;

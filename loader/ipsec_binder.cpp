@@ -116,8 +116,8 @@ BindResult IpsecBinder::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t n
       stats_.refused_in_flight++;
       r.refusal = VPNPT_REFUSE_IN_FLIGHT;
       r.owner = s.owner->host;
-      r.why = what + " not bound yet: " + format_ipv4(s.owner->host) +
-              "'s exchange with that server is still under way";
+      r.why =
+          what + " not bound yet: " + format_ipv4(s.owner->host) + "'s exchange with that server is still under way";
     } else {
       stats_.refused_no_owner++;
       r.refusal = VPNPT_REFUSE_NO_OWNER;

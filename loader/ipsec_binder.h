@@ -40,8 +40,8 @@ inline constexpr uint8_t kIkeV2Auth = 35, kIkeV2CreateChildSa = 36, kIkeV1QuickM
 bool creates_child_sa(const IkeMessage& m);
 
 struct BinderConfig {
-  std::chrono::milliseconds hold{5000};      // an owner's window to see its first inbound ESP
-  std::chrono::milliseconds max_wait{10000}; // longest a held request waits before it is dropped
+  std::chrono::milliseconds hold{5000};       // an owner's window to see its first inbound ESP
+  std::chrono::milliseconds max_wait{10000};  // longest a held request waits before it is dropped
   // After its window, an unbound owner stays a *candidate* this long (renewed
   // while ambiguous SPIs keep arriving): its server may still speak late, and
   // then no other host may be given that SPI.
@@ -68,9 +68,9 @@ struct Release {
 struct BindResult {
   bool bound = false;
   uint32_t host = 0;
-  uint32_t refusal = 0;   // enum vpnpt_diag_refusal when not bound
-  uint32_t owner = 0;     // the host the server is reserved for, if any
-  std::string why;        // plain words, for logs and `vpnpt diagnose`
+  uint32_t refusal = 0;  // enum vpnpt_diag_refusal when not bound
+  uint32_t owner = 0;    // the host the server is reserved for, if any
+  std::string why;       // plain words, for logs and `vpnpt diagnose`
 };
 
 // "ESP from 203.0.113.7 SPI 0x1a2b3c4d": how binding decisions name an SPI.
@@ -115,8 +115,8 @@ class IpsecBinder {
     uint32_t host;
     Phase phase;
     uint64_t deadline;
-    uint32_t unbound = 0;                    // finished CHILD_SA exchanges not yet bound
-    std::map<ExchangeKey, int> exchanges;    // in flight; value: which sides spoke (IKEv1 Quick Mode)
+    uint32_t unbound = 0;                  // finished CHILD_SA exchanges not yet bound
+    std::map<ExchangeKey, int> exchanges;  // in flight; value: which sides spoke (IKEv1 Quick Mode)
   };
   struct Stale {
     uint32_t host;
@@ -129,8 +129,8 @@ class IpsecBinder {
   };
   struct Server {
     std::optional<Owner> owner;
-    std::vector<Stale> stale;       // former owners whose server may still speak
-    std::set<uint32_t> ambiguous;   // distinct SPIs refused as ambiguous since the last binding
+    std::vector<Stale> stale;      // former owners whose server may still speak
+    std::set<uint32_t> ambiguous;  // distinct SPIs refused as ambiguous since the last binding
     std::deque<Held> held;
   };
   static ExchangeKey key_of(const IkeMessage& m) { return {m.ispi, m.msgid, m.exchange}; }

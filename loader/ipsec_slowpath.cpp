@@ -26,8 +26,7 @@ IpsecSlowPath::IpsecSlowPath(IpsecMaps maps, BinderConfig b, IpsecTimeouts t) : 
   out_.emplace(std::move(*out));
 }
 
-IkeVerdict IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan,
-                                        uint64_t now) {
+IkeVerdict IpsecSlowPath::on_ike_packet(uint32_t ticket, const uint8_t* pkt, size_t len, bool from_wan, uint64_t now) {
   auto m = ike_message_from_packet(pkt, len, from_wan);
   if (!m) return IkeVerdict::Pass;
   return binder_.on_ike(*m, ticket, now);

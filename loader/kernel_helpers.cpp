@@ -51,8 +51,9 @@ Status ensure_conntrack_module() {
   if (::stat("/sys/module/nf_conntrack", &st) == 0) return {};
   int rc = std::system("modprobe -q nf_conntrack >/dev/null 2>&1");
   if (rc == 0 && ::stat("/sys/module/nf_conntrack", &st) == 0) return {};
-  return make_error("the kernel's conntrack (nf_conntrack), which vpnpt's programs call, is not loaded and "
-                    "`modprobe nf_conntrack` failed; load it (or build it into the kernel) and retry");
+  return make_error(
+      "the kernel's conntrack (nf_conntrack), which vpnpt's programs call, is not loaded and "
+      "`modprobe nf_conntrack` failed; load it (or build it into the kernel) and retry");
 }
 
 }  // namespace vpnpt

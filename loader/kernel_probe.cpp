@@ -77,8 +77,9 @@ Status check_kernel_features(const std::vector<KernelFeature>& features, const s
 std::vector<KernelDegradation> kernel_degradations() {
   std::vector<KernelDegradation> out;
   if (!kernel_reports_xdp_features())
-    out.push_back({"xdp_features", "no xdp_features (Linux 6.3): which devices take XDP frames follows a "
-                                   "conservative rule (docs/dataplane.md)"});
+    out.push_back({"xdp_features",
+                   "no xdp_features (Linux 6.3): which devices take XDP frames follows a "
+                   "conservative rule (docs/dataplane.md)"});
   return out;
 }
 

@@ -32,8 +32,8 @@ struct L2tpMessage {
   uint16_t type = 0;        // Message Type AVP; 0 for a ZLB acknowledgement or data
   // Assigned Tunnel ID AVP (type 9): the sender's own tunnel id.
   std::optional<uint16_t> assigned_tunnel;
-  bool assigned_tunnel_hidden = false;  // present, but hidden (H bit): its value cannot be read
-  size_t assigned_tunnel_offset = 0;    // offset of its 2-byte value from the L2TP header start
+  bool assigned_tunnel_hidden = false;       // present, but hidden (H bit): its value cannot be read
+  size_t assigned_tunnel_offset = 0;         // offset of its 2-byte value from the L2TP header start
   std::optional<uint16_t> assigned_session;  // Assigned Session ID AVP (type 14)
 };
 
@@ -46,9 +46,9 @@ std::optional<L2tpMessage> parse_l2tp(const uint8_t* p, size_t len);
 // Where the L2TP header starts inside an IPv4 packet (UDP payload), and its
 // length; nothing if the packet is not IPv4/UDP or is cut off.
 struct UdpPayload {
-  size_t ihl = 0;      // IPv4 header length
-  size_t offset = 0;   // of the UDP payload from the IPv4 header
-  size_t length = 0;   // of the UDP payload
+  size_t ihl = 0;     // IPv4 header length
+  size_t offset = 0;  // of the UDP payload from the IPv4 header
+  size_t length = 0;  // of the UDP payload
 };
 std::optional<UdpPayload> udp_payload(const uint8_t* ip, size_t len);
 

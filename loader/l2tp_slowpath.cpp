@@ -72,7 +72,8 @@ std::optional<L2tpSetup> L2tpSlowPath::on_punt(const vpnpt_l2tp_punt& rec, size_
     L2tpSetup s;
     if (!switched_on)
       s.refusal = VPNPT_L2TP_REFUSE_SWITCHED_OFF;
-    else if (now_ns > rec.ktime_ns && now_ns - rec.ktime_ns > static_cast<uint64_t>(t_.setup_stale.count()) * 1000000ull)
+    else if (now_ns > rec.ktime_ns &&
+             now_ns - rec.ktime_ns > static_cast<uint64_t>(t_.setup_stale.count()) * 1000000ull)
       s.refusal = VPNPT_L2TP_REFUSE_STALE;
     else
       s = setup(rec, public_ip, now_ns);
@@ -290,10 +291,12 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
         t.server_tunnel_id = htons(*p->msg.assigned_tunnel);
         note_quote(*xid, t);
       }
-      if (t.state == VPNPT_L2TP_REQUESTED) __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_ESTABLISHED}, __ATOMIC_RELEASE);
+      if (t.state == VPNPT_L2TP_REQUESTED)
+        __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_ESTABLISHED}, __ATOMIC_RELEASE);
       break;
     case kL2tpScccn:
-      if (rec.dir == VPNPT_DIR_OUTBOUND) __atomic_fetch_or(&t.flags, uint32_t{VPNPT_L2TP_F_CONFIRMED}, __ATOMIC_RELEASE);
+      if (rec.dir == VPNPT_DIR_OUTBOUND)
+        __atomic_fetch_or(&t.flags, uint32_t{VPNPT_L2TP_F_CONFIRMED}, __ATOMIC_RELEASE);
       break;
     case kL2tpStopccn:
       if (t.state == VPNPT_L2TP_CLOSING) return;
@@ -303,9 +306,7 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
                    rec.dir == VPNPT_DIR_INBOUND ? "server" : "client");
       break;
     case kL2tpIcrq:
-    case kL2tpOcrq:
-      t.sessions++;
-      break;
+    case kL2tpOcrq: t.sessions++; break;
     case kL2tpCdn:
       if (t.sessions) t.sessions--;
       break;
@@ -320,10 +321,9 @@ bool L2tpSlowPath::carries(uint16_t xid, uint32_t server, uint16_t server_tid) c
 
 void L2tpSlowPath::note_quote(uint16_t xid, const vpnpt_l2tp_tunnel& t) const {
   if (!quote_ || !carries(xid, t.server, t.server_tunnel_id)) return;
-  quote_->note(t.server, t.server_tunnel_id, xid,
-               [&](uint16_t other) {
-                 return carries(other, t.server, t.server_tunnel_id) && table_->get(other).client != t.client;
-               });
+  quote_->note(t.server, t.server_tunnel_id, xid, [&](uint16_t other) {
+    return carries(other, t.server, t.server_tunnel_id) && table_->get(other).client != t.client;
+  });
 }
 
 QuoteRecount L2tpSlowPath::recount_quotes() const {
@@ -331,7 +331,8 @@ QuoteRecount L2tpSlowPath::recount_quotes() const {
   return quote_->recount([this] {
     std::vector<QuoteSession> live;
     for (const auto& [xid, t] : table_->live())
-      if (vpnpt_l2tp_quotable(&t, t.server, t.server_tunnel_id)) live.push_back({t.server, t.server_tunnel_id, xid, t.client});
+      if (vpnpt_l2tp_quotable(&t, t.server, t.server_tunnel_id))
+        live.push_back({t.server, t.server_tunnel_id, xid, t.client});
     return live;
   });
 }

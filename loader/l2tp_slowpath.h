@@ -22,10 +22,10 @@
 namespace vpnpt {
 
 struct L2tpTimeouts {
-  std::chrono::seconds unanswered{30};    // SCCRQ without any answer from the server
-  std::chrono::seconds idle{300};         // no traffic either way (L2TP sends Hello every 60 s by default)
-  std::chrono::seconds closing_grace{10}; // after StopCCN: its acknowledgement still has to pass
-  std::chrono::milliseconds setup_stale{3000}; // a queued request older than this is dropped (the client resends)
+  std::chrono::seconds unanswered{30};          // SCCRQ without any answer from the server
+  std::chrono::seconds idle{300};               // no traffic either way (L2TP sends Hello every 60 s by default)
+  std::chrono::seconds closing_grace{10};       // after StopCCN: its acknowledgement still has to pass
+  std::chrono::milliseconds setup_stale{3000};  // a queued request older than this is dropped (the client resends)
   uint32_t host_max_tunnels = VPNPT_HOST_MAX_TUNNELS;  // one LAN host's share of the tunnel table
 };
 
@@ -36,9 +36,9 @@ constexpr uint16_t kL2tpPortNatFirst = VPNPT_L2TP_PORT_NAT_FIRST,
 // What became of a queued tunnel request.
 struct L2tpSetup {
   bool sent = false;
-  uint32_t refusal = 0;           // enum vpnpt_l2tp_refusal when not sent
-  bool new_tunnel = false;        // false for a retransmitted request of a known tunnel
-  uint16_t xid = 0;               // the tunnel's slot
+  uint32_t refusal = 0;     // enum vpnpt_l2tp_refusal when not sent
+  bool new_tunnel = false;  // false for a retransmitted request of a known tunnel
+  uint16_t xid = 0;         // the tunnel's slot
   vpnpt_l2tp_tunnel tunnel{};
 
   // The Tunnel ID the server sees for the tunnel (0 for per-port NAT: it sees the client's own, hidden).
@@ -47,10 +47,10 @@ struct L2tpSetup {
 
 struct L2tpStats {
   uint64_t tunnels_set_up = 0;
-  uint64_t ids_translated = 0;    // the client's Tunnel ID collided and was rewritten
-  uint64_t port_nat = 0;          // hidden Tunnel ID: per-port NAT
+  uint64_t ids_translated = 0;                            // the client's Tunnel ID collided and was rewritten
+  uint64_t port_nat = 0;                                  // hidden Tunnel ID: per-port NAT
   std::array<uint64_t, VPNPT_L2TP_REFUSE_MAX> refused{};  // by enum vpnpt_l2tp_refusal
-  std::array<uint64_t, 8> ended{};     // by enum vpnpt_diag_close
+  std::array<uint64_t, 8> ended{};                        // by enum vpnpt_diag_close
 };
 
 class L2tpSlowPath {

@@ -53,7 +53,8 @@ Result<L2tpTable> L2tpTable::map(const L2tpMaps& m) {
 std::vector<L2tpTunnel> L2tpTable::live() const {
   std::vector<L2tpTunnel> out;
   for (uint32_t i = 1; i < VPNPT_L2TP_MAX_TUNNELS; ++i)
-    if (vpnpt_l2tp_live(load_state(tunnels_[i]))) out.push_back({static_cast<uint16_t>(i), get(static_cast<uint16_t>(i))});
+    if (vpnpt_l2tp_live(load_state(tunnels_[i])))
+      out.push_back({static_cast<uint16_t>(i), get(static_cast<uint16_t>(i))});
   return out;
 }
 
@@ -97,8 +98,7 @@ std::vector<uint16_t> L2tpTable::find_outbound(uint32_t client, uint32_t server,
   auto idx = source_slot(client, server, client_port);
   if (!idx) return out;
   // The chain is the daemon's own and acyclic; the bound only guards against a corrupted table.
-  for (uint16_t x = out_[*idx].xid; x && out.size() < VPNPT_L2TP_MAX_TUNNELS; x = tunnels_[x].next)
-    out.push_back(x);
+  for (uint16_t x = out_[*idx].xid; x && out.size() < VPNPT_L2TP_MAX_TUNNELS; x = tunnels_[x].next) out.push_back(x);
   return out;
 }
 

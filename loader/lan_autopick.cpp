@@ -109,8 +109,8 @@ LanChoice judge(const IfaceInfo& i, const std::map<uint32_t, const IfaceInfo*>& 
   if (priv.empty()) return skip("no private or shared IPv4 prefix (" + prefixes(i.addrs) + ")");
 
   c.picked = true;
-  c.why = i.name + ": picked: " + (i.kind.empty() ? std::string("interface") : i.kind) + " with " +
-          join(labelled, ", ");
+  c.why =
+      i.name + ": picked: " + (i.kind.empty() ? std::string("interface") : i.kind) + " with " + join(labelled, ", ");
   if (!pub.empty()) c.why += "; also has " + prefixes(pub);  // e.g. a routed public block
   return c;
 }

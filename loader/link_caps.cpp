@@ -275,7 +275,7 @@ Fd netns_by_id(int rtnl, int32_t nsid) {
   std::set<std::pair<dev_t, ino_t>> seen;
   for (const auto& path : netns_candidates()) {
     Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st{};
+    struct stat st {};
     if (!ns.valid() || ::fstat(ns.get(), &st) != 0) continue;
     if (!seen.insert({st.st_dev, st.st_ino}).second) continue;  // many processes share a namespace
     if (nsid_of(rtnl, ns.get()) == nsid) return ns;
@@ -356,9 +356,7 @@ Result<LinkFacts> link_facts(uint32_t ifindex) {
 
 namespace {
 
-std::string peer_label(const VethPeer& p) {
-  return p.name.empty() ? "if" + std::to_string(p.ifindex) : p.name;
-}
+std::string peer_label(const VethPeer& p) { return p.name.empty() ? "if" + std::to_string(p.ifindex) : p.name; }
 
 // veth_xdp_xmit puts frames on the peer's receive ring only while the peer's
 // NAPI runs, i.e. the peer is up and has GRO requested or an XDP program
@@ -397,10 +395,10 @@ XdpTarget rule_from_xdp_features(const LinkFacts& f) {
 // under the same name), VF drivers (ixgbevf, iavf, mlx5 representors: none),
 // mlx4_en and nfp (XDP_TX only), bonding/tun/veth (virtual, by kind).
 constexpr std::string_view kNdoXdpXmitDrivers61[] = {
-    "atlantic",    "bnxt_en",   "cpsw",        "cpsw-switch", "ena",      "fsl_dpa",  "fsl_dpaa2_eth", "fsl_enetc",
-    "funeth",      "hv_netvsc", "i40e",        "ice",         "igb",      "igc",      "ixgbe",         "mana",
-    "mlx5_core",   "mtk_soc_eth", "mvneta",    "mvpp2",       "netsec",   "qede",     "rvu-nicpf",     "sfc_siena",
-    "st_gmac",     "st_mac100", "st_xgmac",    "vif",         "virtio_net",
+    "atlantic",  "bnxt_en",     "cpsw",     "cpsw-switch", "ena",        "fsl_dpa", "fsl_dpaa2_eth", "fsl_enetc",
+    "funeth",    "hv_netvsc",   "i40e",     "ice",         "igb",        "igc",     "ixgbe",         "mana",
+    "mlx5_core", "mtk_soc_eth", "mvneta",   "mvpp2",       "netsec",     "qede",    "rvu-nicpf",     "sfc_siena",
+    "st_gmac",   "st_mac100",   "st_xgmac", "vif",         "virtio_net",
 };
 
 // Kernel < 6.3: no xdp_features, so a conservative rule: yes only where

@@ -103,8 +103,7 @@ void init_logging(const std::string& level, bool journald) {
     auto f = std::make_unique<spdlog::pattern_formatter>();
     f->add_flag<JournalPriority>('*').set_pattern("%*%v");
     logger->set_formatter(std::move(f));
-  }
-  else
+  } else
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));

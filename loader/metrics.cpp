@@ -40,7 +40,10 @@ ClientMetric gauge(double v, std::vector<ClientMetric::Label> labels) {
 class MapCollector : public prometheus::Collectable {
  public:
   MapCollector(AttachmentId id, std::string mode, const SlowPathCounters* slow)
-      : id_(std::move(id)), mode_(std::move(mode)), slow_(slow), kernel_(kernel_release()),
+      : id_(std::move(id)),
+        mode_(std::move(mode)),
+        slow_(slow),
+        kernel_(kernel_release()),
         degraded_(kernel_degradations()) {}
 
   std::vector<MetricFamily> Collect() const override {
@@ -61,30 +64,35 @@ class MapCollector : public prometheus::Collectable {
         1, {{"version", VPNPT_VERSION}, {"wan", id_.wan_if}, {"lan", lans}, {"mode", mode_}, {"kernel", kernel_}}));
     out.push_back(std::move(info));
     // What this kernel lacks and vpnpt does without (none: no series).
-    MetricFamily deg{"vpnpt_kernel_degraded", "A kernel feature vpnpt does without, and what that changes",
-                     MetricType::Gauge, {}};
+    MetricFamily deg{
+        "vpnpt_kernel_degraded", "A kernel feature vpnpt does without, and what that changes", MetricType::Gauge, {}};
     for (const auto& d : degraded_) deg.metric.push_back(gauge(1, {{"feature", d.feature}, {"effect", d.effect}}));
     out.push_back(std::move(deg));
     if (!maps) return out;  // detached under us: only the info metric
     // Which path carries each interface's ingress, and why (one series per interface).
-    MetricFamily path{"vpnpt_interface_path", "The data path of an interface's ingress (1), and why",
-                      MetricType::Gauge, {}};
+    MetricFamily path{
+        "vpnpt_interface_path", "The data path of an interface's ingress (1), and why", MetricType::Gauge, {}};
     if (auto ifs = maps->ifaces())
       for (const auto& [ifi, v] : *ifs)
-        path.metric.push_back(gauge(path_attached(ifi, v) ? 1 : 0,
-                                    {{"interface", ifname_of(ifi)},
-                                     {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
-                                     {"path", mode_name(v.xdp_mode)},
-                                     {"why", describe_path(ifname_of(ifi), v)}}));
+        path.metric.push_back(gauge(path_attached(ifi, v) ? 1 : 0, {{"interface", ifname_of(ifi)},
+                                                                    {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                                                                    {"path", mode_name(v.xdp_mode)},
+                                                                    {"why", describe_path(ifname_of(ifi), v)}}));
     out.push_back(std::move(path));
-    MetricFamily pk{"vpnpt_packets_total", "Packets seen by the XDP and TC hooks, by direction and class",
-                    MetricType::Counter, {}};
-    MetricFamily by{"vpnpt_bytes_total", "Bytes (whole frames) seen by the XDP and TC hooks, by direction and class",
-                    MetricType::Counter, {}};
-    MetricFamily xp{"vpnpt_translated_packets_total", "Packets vpnpt translated itself, by direction and class",
-                    MetricType::Counter, {}};
-    MetricFamily xb{"vpnpt_translated_bytes_total", "Bytes vpnpt translated itself, by direction and class",
-                    MetricType::Counter, {}};
+    MetricFamily pk{
+        "vpnpt_packets_total", "Packets seen by the XDP and TC hooks, by direction and class", MetricType::Counter, {}};
+    MetricFamily by{"vpnpt_bytes_total",
+                    "Bytes (whole frames) seen by the XDP and TC hooks, by direction and class",
+                    MetricType::Counter,
+                    {}};
+    MetricFamily xp{"vpnpt_translated_packets_total",
+                    "Packets vpnpt translated itself, by direction and class",
+                    MetricType::Counter,
+                    {}};
+    MetricFamily xb{"vpnpt_translated_bytes_total",
+                    "Bytes vpnpt translated itself, by direction and class",
+                    MetricType::Counter,
+                    {}};
     auto c = maps->counters();
     auto x = maps->xlat();
     if (c && x) {
@@ -101,8 +109,10 @@ class MapCollector : public prometheus::Collectable {
         }
     }
     MetricFamily mf{"vpnpt_untranslated_packets_total",
-                    "Packets vpnpt did not translate, or forwarded an unusual way (verdict redirect), by reason (each reason has a fixed verdict)",
-                    MetricType::Counter, {}};
+                    "Packets vpnpt did not translate, or forwarded an unusual way (verdict redirect), by reason (each "
+                    "reason has a fixed verdict)",
+                    MetricType::Counter,
+                    {}};
     if (auto r = maps->reasons()) {
       for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d)
         for (uint32_t k = 1; k < VPNPT_REASON_MAX; ++k)
@@ -113,10 +123,13 @@ class MapCollector : public prometheus::Collectable {
     }
     MetricFamily fill{"vpnpt_map_entries", "Entries in use per pinned map", MetricType::Gauge, {}};
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
-    MetricFamily ratio{"vpnpt_map_fill_ratio", "Entries in use over capacity, per pinned map (0..1)", MetricType::Gauge,
-                       {}};
-    MetricFamily sessions{"vpnpt_sessions", "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs, L2TP tunnels, IP passthrough flows",
-                          MetricType::Gauge, {}};
+    MetricFamily ratio{
+        "vpnpt_map_fill_ratio", "Entries in use over capacity, per pinned map (0..1)", MetricType::Gauge, {}};
+    MetricFamily sessions{
+        "vpnpt_sessions",
+        "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs, L2TP tunnels, IP passthrough flows",
+        MetricType::Gauge,
+        {}};
     if (auto f = maps->fill_levels()) {
       for (const auto& m : *f) {
         fill.metric.push_back(gauge(m.used, {{"map", m.name}}));
@@ -130,7 +143,8 @@ class MapCollector : public prometheus::Collectable {
     }
     MetricFamily lost{"vpnpt_undelivered_frames_total",
                       "Frames vpnpt's XDP programs redirected that the kernel could not hand to the target device",
-                      MetricType::Counter, {}};
+                      MetricType::Counter,
+                      {}};
     for (const auto& u : read_undelivered(id_.pin_dir))
       lost.metric.push_back(counter(static_cast<double>(u.frames),
                                     {{"from", ifname_of(u.from_ifindex)},
@@ -149,36 +163,46 @@ class MapCollector : public prometheus::Collectable {
     MetricFamily ended{"vpnpt_pptp_calls_ended_total", "PPTP calls ended, by why", MetricType::Counter, {}};
     const char* why[] = {"", "server_disconnect", "connection_closed", "unanswered", "idle", "flushed"};
     for (int i = 1; i <= 5; ++i) ended.metric.push_back(counter(v(slow_->pptp_calls_ended[i]), {{"reason", why[i]}}));
-    MetricFamily bind{"vpnpt_esp_spi_bindings_total", "Unknown inbound ESP SPIs, by what the binder decided",
-                      MetricType::Counter, {}};
+    MetricFamily bind{"vpnpt_esp_spi_bindings_total",
+                      "Unknown inbound ESP SPIs, by what the binder decided",
+                      MetricType::Counter,
+                      {}};
     bind.metric.push_back(counter(v(slow_->esp_bound), {{"result", "bound"}}));
     const char* refusal[] = {"", "refused_no_owner", "refused_in_flight", "refused_ambiguous"};
     for (int i = 1; i <= 3; ++i) bind.metric.push_back(counter(v(slow_->esp_refused[i]), {{"result", refusal[i]}}));
     MetricFamily held{"vpnpt_ike_serialisation_waits_total",
                       "CHILD_SA-creating IKE requests held because another host owned the server's next SPI",
-                      MetricType::Counter, {}};
+                      MetricType::Counter,
+                      {}};
     held.metric.push_back(counter(v(slow_->ike_held), {}));
-    MetricFamily dropped{"vpnpt_ike_hold_expired_total", "Held IKE requests dropped after max_wait (the client resends)",
-                         MetricType::Counter, {}};
+    MetricFamily dropped{"vpnpt_ike_hold_expired_total",
+                         "Held IKE requests dropped after max_wait (the client resends)",
+                         MetricType::Counter,
+                         {}};
     dropped.metric.push_back(counter(v(slow_->ike_hold_expired), {}));
     MetricFamily over{"vpnpt_ike_over_share_total",
                       "IKE requests dropped because their LAN host already had its share held (16 per server, 64 in "
                       "all; the client resends)",
-                      MetricType::Counter, {}};
+                      MetricType::Counter,
+                      {}};
     over.metric.push_back(counter(v(slow_->ike_over_share), {}));
     MetricFamily windows{"vpnpt_esp_binding_windows_expired_total",
-                         "Hosts whose server sent no ESP within the binding window", MetricType::Counter, {}};
+                         "Hosts whose server sent no ESP within the binding window",
+                         MetricType::Counter,
+                         {}};
     windows.metric.push_back(counter(v(slow_->esp_windows_expired), {}));
     MetricFamily idle{"vpnpt_esp_sas_expired_total", "ESP SAs forgotten after being idle", MetricType::Counter, {}};
     idle.metric.push_back(counter(v(slow_->esp_sas_expired), {}));
-    MetricFamily l2tp{"vpnpt_l2tp_tunnels_set_up_total", "L2TP tunnels set up through vpnpt, by how the client was told apart",
-                      MetricType::Counter, {}};
+    MetricFamily l2tp{"vpnpt_l2tp_tunnels_set_up_total",
+                      "L2TP tunnels set up through vpnpt, by how the client was told apart",
+                      MetricType::Counter,
+                      {}};
     l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_same_id), {{"how", "own_tunnel_id"}}));
     l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_translated_id), {{"how", "rewritten_tunnel_id"}}));
     l2tp.metric.push_back(counter(v(slow_->l2tp_tunnels_port_nat), {{"how", "per_port_nat"}}));
-    MetricFamily l2tp_refused{"vpnpt_l2tp_setups_refused_total", "L2TP tunnel requests not forwarded, by why",
-                              MetricType::Counter, {}};
-    const char* lref[] = {"",      "no_free_tunnel_id", "table_full", "malformed", "no_free_port",
+    MetricFamily l2tp_refused{
+        "vpnpt_l2tp_setups_refused_total", "L2TP tunnel requests not forwarded, by why", MetricType::Counter, {}};
+    const char* lref[] = {"",      "no_free_tunnel_id", "table_full",  "malformed", "no_free_port",
                           "stale", "host_quota",        "switched_off"};
     static_assert(std::size(lref) == VPNPT_L2TP_REFUSE_MAX, "a name for every enum vpnpt_l2tp_refusal");
     for (int i = 1; i < VPNPT_L2TP_REFUSE_MAX; ++i)
@@ -221,8 +245,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   try {
     s->exposer_ = std::make_unique<prometheus::Exposer>(address);
   } catch (const std::exception& e) {
-    return make_error("cannot serve metrics on " + address + " (" + e.what() +
-                      "); choose another --metrics-address");
+    return make_error("cannot serve metrics on " + address + " (" + e.what() + "); choose another --metrics-address");
   }
   auto col = std::make_shared<MapCollector>(id, attach_mode, slow);
   s->exposer_->RegisterCollectable(col);

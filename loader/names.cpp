@@ -14,17 +14,15 @@ constexpr std::array<std::string_view, VPNPT_DIR_MAX> kDir = {"outbound", "inbou
 
 // Sized by the enum and checked below, so a new reason cannot go unnamed.
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReason = {
-    "none",           "eth_trunc",       "vlan_trunc",      "vlan_too_deep",    "ip_trunc",
-    "ip_version",     "ip_ihl",          "ip_totlen",       "l4_trunc",         "pptp_off",
-    "gre_not_pptp",   "gre_no_call",     "gre_fragment",    "pptp_bad_msg",     "pptp_no_call",
-    "pptp_id_exhausted", "pptp_held",    "pptp_stream_full", "fib_no_neigh",    "fib_other",
-    "ttl_expired",    "vlan_tagged",     "pptp_table_full", "pptp_foreign_id",  "ipsec_off",
-    "esp_unbound",    "esp_spi_conflict", "esp_table_full", "esp_fragment",     "ah_no_nat",
-    "natt_not_esp",   "natt_no_ct",      "l2tp_off",        "l2tp_not_v2",      "l2tp_no_tunnel",
-    "l2tp_to_daemon", "l2tp_no_daemon",  "l2tp_fragment",   "pt_local_port",    "pt_kernel_conn",
-    "pptp_host_quota", "esp_host_quota", "l2_push_failed", "neigh_learned",
-    "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced", "frag_untracked", "l2tp_id_in_use",
-    "pptp_unacked", "icmp_relayed", "icmp_no_session", "icmp_ambiguous"};
+    "none",           "eth_trunc",     "vlan_trunc",        "vlan_too_deep",      "ip_trunc",        "ip_version",
+    "ip_ihl",         "ip_totlen",     "l4_trunc",          "pptp_off",           "gre_not_pptp",    "gre_no_call",
+    "gre_fragment",   "pptp_bad_msg",  "pptp_no_call",      "pptp_id_exhausted",  "pptp_held",       "pptp_stream_full",
+    "fib_no_neigh",   "fib_other",     "ttl_expired",       "vlan_tagged",        "pptp_table_full", "pptp_foreign_id",
+    "ipsec_off",      "esp_unbound",   "esp_spi_conflict",  "esp_table_full",     "esp_fragment",    "ah_no_nat",
+    "natt_not_esp",   "natt_no_ct",    "l2tp_off",          "l2tp_not_v2",        "l2tp_no_tunnel",  "l2tp_to_daemon",
+    "l2tp_no_daemon", "l2tp_fragment", "pt_local_port",     "pt_kernel_conn",     "pptp_host_quota", "esp_host_quota",
+    "l2_push_failed", "neigh_learned", "pptp_unknown_conn", "pptp_out_of_window", "frag_unplaced",   "frag_untracked",
+    "l2tp_id_in_use", "pptp_unacked",  "icmp_relayed",      "icmp_no_session",    "icmp_ambiguous"};
 
 constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "no problem",
@@ -39,7 +37,8 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "PPTP passthrough is switched off or handed to the kernel's helper",
     "GRE that is not PPTP's enhanced GRE (version 1, protocol 0x880B)",
     "enhanced GRE for no known PPTP call (never set up, or cleared)",
-    "a later GRE fragment whose first fragment vpnpt did not translate (the kernel's, or not here yet): the kernel decides",
+    "a later GRE fragment whose first fragment vpnpt did not translate (the kernel's, or not here yet): the kernel "
+    "decides",
     "TCP 1723 stream that is not PPTP (bad length or magic cookie)",
     "PPTP control message naming a call vpnpt does not know",
     "no free Call ID left toward that server: the call fails",
@@ -70,14 +69,16 @@ constexpr std::array<std::string_view, VPNPT_REASON_MAX> kReasonText = {
     "the LAN host already holds its share of PPTP calls or control connections: this one fails",
     "the LAN host already holds its share of outbound ESP SPIs: this one is dropped",
     "no room for an Ethernet header on a packet from the L3 WAN (translated already, so dropped)",
-    "the kernel had no neighbour entry for the LAN host: sent to the MAC its own frames came from, and the kernel asked "
+    "the kernel had no neighbour entry for the LAN host: sent to the MAC its own frames came from, and the kernel "
+    "asked "
     "to resolve it again",
     "TCP from port 1723 of no connection a LAN host opened (conntrack has none): not tracked, the kernel decides",
     "SYN, FIN or RST that fits no tracked PPTP connection (out of window, or a SYN-ACK answering no SYN): ignored by "
     "the tracker, the kernel decides",
     "a later fragment of a datagram vpnpt translated, which it cannot forward now: dropped (the kernel could not "
     "reassemble it)",
-    "no room to remember a fragmented datagram vpnpt translates: its first fragment is dropped, not split from the rest",
+    "no room to remember a fragmented datagram vpnpt translates: its first fragment is dropped, not split from the "
+    "rest",
     "L2TP tunnel request for the kernel's NAT (no daemon, no route, fragmented) whose Tunnel ID a vpnpt tunnel toward "
     "that server has: dropped, the client tries again",
     "PPTP control segment needing one more Call ID rewrite while 64 unacknowledged ones are in flight: held until "
@@ -116,7 +117,8 @@ std::string_view l2tp_refusal_text(uint32_t refusal) {
     case VPNPT_L2TP_REFUSE_NO_PORT:
       return "its Assigned Tunnel ID is hidden and no public port is free for per-port NAT (or its source already "
              "shares its port by Tunnel ID)";
-    case VPNPT_L2TP_REFUSE_STALE: return "it waited too long in the queue (the daemon was busy or down); the client resends";
+    case VPNPT_L2TP_REFUSE_STALE:
+      return "it waited too long in the queue (the daemon was busy or down); the client resends";
     case VPNPT_L2TP_REFUSE_HOST_QUOTA: return "that LAN host already holds its share of L2TP tunnels (256)";
     case VPNPT_L2TP_REFUSE_SWITCHED_OFF: return "L2TP passthrough was switched off while the request waited";
     default: return "unknown";
@@ -140,13 +142,10 @@ std::string_view reason_verdict(uint32_t reason) {
     case VPNPT_REASON_FRAG_UNPLACED:
     case VPNPT_REASON_FRAG_UNTRACKED:
     case VPNPT_REASON_L2TP_ID_IN_USE:
-    case VPNPT_REASON_PPTP_UNACKED:
-      return "drop";
+    case VPNPT_REASON_PPTP_UNACKED: return "drop";
     case VPNPT_REASON_NEIGH_LEARNED:
-    case VPNPT_REASON_ICMP_RELAYED:
-      return "redirect";
-    default:
-      return "pass";
+    case VPNPT_REASON_ICMP_RELAYED: return "redirect";
+    default: return "pass";
   }
 }
 

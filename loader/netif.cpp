@@ -10,8 +10,7 @@
 namespace vpnpt {
 
 Result<uint32_t> ifindex_of(const std::string& name) {
-  if (name.empty() || name.size() >= IF_NAMESIZE)
-    return make_error("invalid interface name '" + name + "'");
+  if (name.empty() || name.size() >= IF_NAMESIZE) return make_error("invalid interface name '" + name + "'");
   unsigned idx = if_nametoindex(name.c_str());
   if (idx == 0)
     return make_error("unknown interface '" + name + "' in this network namespace; `ip link` lists the names");

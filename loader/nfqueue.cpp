@@ -51,7 +51,8 @@ Result<std::unique_ptr<NfQueue>> NfQueue::open(uint16_t num, Handler fn) {
   q->h_ = nfq_open();
   if (!q->h_) return make_error("cannot open a netfilter queue handle", errno);
   q->q_ = nfq_create_queue(q->h_, num, &NfQueue::on_packet, q.get());
-  if (!q->q_) return make_error("cannot bind netfilter queue " + std::to_string(num) + " (another vpnpt on it?)", errno);
+  if (!q->q_)
+    return make_error("cannot bind netfilter queue " + std::to_string(num) + " (another vpnpt on it?)", errno);
   if (nfq_set_mode(q->q_, NFQNL_COPY_PACKET, 0xffff) < 0) return make_error("cannot set queue copy mode", errno);
   // A full queue accepts rather than drops: IKE never suffers for the daemon being slow.
   nfq_set_queue_flags(q->q_, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);

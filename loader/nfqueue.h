@@ -29,7 +29,7 @@ class NfQueue {
   ~NfQueue();
 
   int fd() const;
-  void drain();                         // reads and handles everything pending
+  void drain();  // reads and handles everything pending
   void verdict(uint32_t id, bool accept);
 
  private:

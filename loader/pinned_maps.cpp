@@ -120,8 +120,7 @@ Result<vpnpt_config> PinnedMaps::config() const {
 
 Status PinnedMaps::set_config(const vpnpt_config& cfg) const {
   uint32_t key = 0;
-  if (bpf_map_update_elem(config_.get(), &key, &cfg, BPF_ANY) != 0)
-    return make_error("cannot write config map", errno);
+  if (bpf_map_update_elem(config_.get(), &key, &cfg, BPF_ANY) != 0) return make_error("cannot write config map", errno);
   return {};
 }
 

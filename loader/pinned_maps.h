@@ -63,7 +63,8 @@ class PinnedMaps {
   Fd counters_, xlat_, reasons_, config_, ifaces_, events_, diag_events_;
   Fd pptp_calls_, pptp_gre_out_, pptp_streams_, pptp_quote_, l2tp_quote_;
   Fd esp_in_, esp_out_, diag_;
-  Fd l2tp_tunnels_, l2tp_out_, l2tp_ports_, l2tp_kernel_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_, lan_l2_;
+  Fd l2tp_tunnels_, l2tp_out_, l2tp_ports_, l2tp_kernel_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_,
+      lan_l2_;
 };
 
 }  // namespace vpnpt

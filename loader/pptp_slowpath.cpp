@@ -25,7 +25,7 @@ std::string call_name(const PptpCall& p) {
 
 // Connections that ended, as the calls remember them.
 struct Ended {
-  bool lan_side;      // identified by (client, client port, server), else by (server, public port)
+  bool lan_side;  // identified by (client, client port, server), else by (server, public port)
   uint32_t client, server;
   uint16_t port;
 };
@@ -88,8 +88,7 @@ QuoteRecount PptpSlowPath::recount_quotes() const {
   });
 }
 
-uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port,
-                                     uint64_t now_ns) {
+uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, uint16_t public_port, uint64_t now_ns) {
   uint32_t n = 0;
   if (!table_) return 0;
   for (auto& p : table_->live()) {
@@ -115,8 +114,10 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     bool idle = now > s.last_seen_ns && now - s.last_seen_ns > ns(t_.stream_idle);
     bool fin = s.t.flags & VPNPT_PPTP_STREAM_FIN;
     if (fin || idle || (s.t.flags & VPNPT_PPTP_STREAM_STOPPED)) {
-      if (s.client) ended.push_back({true, s.client, k.daddr, s.client_port});  // LAN side: client -> server
-      else ended.push_back({false, 0, k.saddr, k.dport});                       // WAN side: server -> public
+      if (s.client)
+        ended.push_back({true, s.client, k.daddr, s.client_port});  // LAN side: client -> server
+      else
+        ended.push_back({false, 0, k.saddr, k.dport});  // WAN side: server -> public
     } else if (s.client) {
       seen.lan[{s.client, k.daddr, s.client_port}] = s.last_seen_ns;
     } else {
@@ -148,8 +149,7 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
         ++st.closed;
       }
     } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered) && table_->free(p, now)) {
-      spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(),
-                   call_name(p));
+      spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(), call_name(p));
       closed(p, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
     } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle) && table_->free(p, now)) {
@@ -179,7 +179,8 @@ uint32_t PptpSlowPath::flush() {
     }
     if (!moved) break;
   }
-  for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams)) bpf_map_delete_elem(m_.streams, &k);
+  for (auto& [k, s] : dump_map<vpnpt_pptp_stream_key, vpnpt_pptp_stream>(m_.streams))
+    bpf_map_delete_elem(m_.streams, &k);
   recount_quotes();
   return n;
 }

@@ -19,11 +19,11 @@
 namespace vpnpt {
 
 struct PptpTimeouts {
-  std::chrono::seconds unanswered{30};   // OCRQ/ICRP without the server's answer
-  std::chrono::seconds idle{300};        // established call without GRE, control messages or its connection's segments
-  std::chrono::seconds closing_grace{10};// a cleared call's id stays reserved this long
-  std::chrono::seconds stream_idle{7200};// control connection without any segment
-  std::chrono::seconds fin_grace{10};    // closed connection's tracker kept for late retransmissions
+  std::chrono::seconds unanswered{30};  // OCRQ/ICRP without the server's answer
+  std::chrono::seconds idle{300};       // established call without GRE, control messages or its connection's segments
+  std::chrono::seconds closing_grace{10};  // a cleared call's id stays reserved this long
+  std::chrono::seconds stream_idle{7200};  // control connection without any segment
+  std::chrono::seconds fin_grace{10};      // closed connection's tracker kept for late retransmissions
 };
 
 struct PptpMaps {
@@ -32,10 +32,10 @@ struct PptpMaps {
 };
 
 struct PptpSweepStats {
-  uint32_t closed = 0;        // calls moved to CLOSING (connection closed / CDN)
+  uint32_t closed = 0;  // calls moved to CLOSING (connection closed / CDN)
   uint32_t expired_unanswered = 0;
   uint32_t expired_idle = 0;
-  uint32_t reaped = 0;        // CLOSING calls removed after the grace period
+  uint32_t reaped = 0;  // CLOSING calls removed after the grace period
   uint32_t streams_reaped = 0;
 };
 

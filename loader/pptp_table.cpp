@@ -11,8 +11,7 @@ namespace vpnpt {
 namespace {
 
 bool in_use(uint32_t state) {
-  return state == VPNPT_PPTP_CALL_REQUESTED || state == VPNPT_PPTP_CALL_ESTABLISHED ||
-         state == VPNPT_PPTP_CALL_CLOSING;
+  return state == VPNPT_PPTP_CALL_REQUESTED || state == VPNPT_PPTP_CALL_ESTABLISHED || state == VPNPT_PPTP_CALL_CLOSING;
 }
 
 // The first 8 bytes of a call slot, (state, server), as one word: what the

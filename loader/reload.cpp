@@ -29,9 +29,7 @@ std::string joined(const std::vector<std::string>& v) {
   return s.empty() ? "(picked at attach)" : s;
 }
 
-std::string host_or_off(const std::optional<uint32_t>& ip, const char* none) {
-  return ip ? format_ipv4(*ip) : none;
-}
+std::string host_or_off(const std::optional<uint32_t>& ip, const char* none) { return ip ? format_ipv4(*ip) : none; }
 
 // The keys only a restart applies: each one's name, how it reads in the log,
 // and how a reload keeps the running value.
@@ -89,8 +87,7 @@ std::string describe_changes(const std::vector<ConfigChange>& changes) {
   return s;
 }
 
-Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const ConfigDiff& d,
-                          bool log_level_pinned) {
+Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const ConfigDiff& d, bool log_level_pinned) {
   for (const auto& c : d.live) {
     for (const auto& p : kProtocols)
       if (c.key == p.key && c.to != "as set")

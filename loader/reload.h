@@ -42,7 +42,6 @@ std::string describe_changes(const std::vector<ConfigChange>& changes);
 // Applies @d.live to the attachment's maps (switches, IP passthrough) and to
 // the logger (unless @log_level_pinned: -v or --log-level was given). The
 // timeouts are the daemon's own: it takes them from @next.
-Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const ConfigDiff& d,
-                          bool log_level_pinned);
+Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const ConfigDiff& d, bool log_level_pinned);
 
 }  // namespace vpnpt

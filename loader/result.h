@@ -60,8 +60,8 @@ using Status = Result<void>;
 }  // namespace vpnpt
 
 // Propagates a failed Result from the enclosing function.
-#define VPNPT_TRY(expr)                  \
-  do {                                   \
-    auto vpnpt_try_r_ = (expr);          \
+#define VPNPT_TRY(expr)                             \
+  do {                                              \
+    auto vpnpt_try_r_ = (expr);                     \
     if (!vpnpt_try_r_) return vpnpt_try_r_.error(); \
   } while (0)

@@ -148,8 +148,8 @@ std::string sessions_text(const json& rows) {
     std::string ids;
     const auto& i = r["ids"];
     if (r["proto"] == "pptp")
-      ids = fmt::format("call {} -> {} (server {})", i["client_call_id"].get<int>(),
-                        i["translated_call_id"].get<int>(), i["server_call_id"].get<int>());
+      ids = fmt::format("call {} -> {} (server {})", i["client_call_id"].get<int>(), i["translated_call_id"].get<int>(),
+                        i["server_call_id"].get<int>());
     else if (r["proto"] == "l2tp")
       ids = i["per_port_nat"].get<bool>()
                 ? fmt::format("tunnel {} port {} -> {}", i["client_tunnel_id"].get<int>(), i["client_port"].get<int>(),
@@ -160,8 +160,8 @@ std::string sessions_text(const json& rows) {
       ids = fmt::format("spi out {} in {}", i["spi_out"].empty() ? "-" : i["spi_out"][0].get<std::string>(),
                         i["spi_in"].empty() ? "-" : i["spi_in"][0].get<std::string>());
     out += fmt::format("{:<6} {:<15} {:<15} {:<36} {:<23} {:>7.0f}s {:>6.0f}s {:>10} {:>10}\n",
-                       r["proto"].get<std::string>(), r["host"].get<std::string>(), r["server"].get<std::string>(),
-                       ids, r["state"].get<std::string>(), r["age_s"].get<double>(), r["idle_s"].get<double>(),
+                       r["proto"].get<std::string>(), r["host"].get<std::string>(), r["server"].get<std::string>(), ids,
+                       r["state"].get<std::string>(), r["age_s"].get<double>(), r["idle_s"].get<double>(),
                        r["packets_out"].get<uint64_t>(), r["packets_in"].get<uint64_t>());
   }
   if (rows.empty()) out += "(no sessions)\n";
@@ -182,14 +182,16 @@ Result<std::vector<std::string>> diagnose(const AttachmentId& id, std::optional<
       if (!(cfg->switches & bit))
         lines.push_back(fmt::format("now: {} passthrough is switched off (vpnpt set {} on)", name, lower));
       else if (cfg->deferred & bit)
-        lines.push_back(fmt::format("now: {} is handed to the kernel's own helper, which supports one call per "
-                                    "control connection; remove that helper to let vpnpt translate",
-                                    name));
+        lines.push_back(
+            fmt::format("now: {} is handed to the kernel's own helper, which supports one call per "
+                        "control connection; remove that helper to let vpnpt translate",
+                        name));
     }
   }
   if (daemon_info(id.lock_path).state != DaemonState::Running)
-    lines.push_back("now: the vpnpt daemon is not running: established sessions keep flowing, but new IPsec SAs "
-                    "cannot be bound and PPTP calls are not expired (start `vpnpt attach` again)");
+    lines.push_back(
+        "now: the vpnpt daemon is not running: established sessions keep flowing, but new IPsec SAs "
+        "cannot be bound and PPTP calls are not expired (start `vpnpt attach` again)");
 
   for (const auto& u : read_undelivered(id.pin_dir))
     lines.push_back(fmt::format("now: {} frames vpnpt forwarded from {} were not delivered: {}", u.frames,

@@ -81,10 +81,8 @@ Result<json> status_json(const AttachmentId& id) {
     for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
       const auto& v = (*counters)[vpnpt_counter_index(d, c)];
       const auto& x = (*xlat)[vpnpt_counter_index(d, c)];
-      per[std::string(class_name(c))] = {{"packets", v.packets},
-                                         {"bytes", v.bytes},
-                                         {"translated_packets", x.packets},
-                                         {"translated_bytes", x.bytes}};
+      per[std::string(class_name(c))] = {
+          {"packets", v.packets}, {"bytes", v.bytes}, {"translated_packets", x.packets}, {"translated_bytes", x.bytes}};
     }
     cnt[std::string(dir_name(d))] = per;
   }
@@ -119,7 +117,9 @@ std::string status_text(const json& st) {
     out += fmt::format("    {:<12} {:<4} {:<7} prog {:<6} {:<12} {}\n", i["name"].get<std::string>(),
                        i["role"].get<std::string>(), i["mode"].get<std::string>(), i["prog_id"].get<uint32_t>(),
                        i["attached"].get<bool>() ? "attached" : "NOT ATTACHED",
-                       tc ? "(clsact ingress)" : i["dispatcher"].get<bool>() ? "(dispatcher)" : "(single)");
+                       tc                            ? "(clsact ingress)"
+                       : i["dispatcher"].get<bool>() ? "(dispatcher)"
+                                                     : "(single)");
     out += fmt::format("      {}\n", i["path"].get<std::string>());
   }
   out += "  passthrough:";
@@ -147,10 +147,10 @@ std::string status_text(const json& st) {
     std::string cn(class_name(c));
     const auto& o = st["counters"]["outbound"][cn];
     const auto& i = st["counters"]["inbound"][cn];
-    out += fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", cn, o["packets"].get<uint64_t>(),
-                       o["bytes"].get<uint64_t>(), o["translated_packets"].get<uint64_t>(),
-                       i["packets"].get<uint64_t>(), i["bytes"].get<uint64_t>(),
-                       i["translated_packets"].get<uint64_t>());
+    out +=
+        fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", cn, o["packets"].get<uint64_t>(),
+                    o["bytes"].get<uint64_t>(), o["translated_packets"].get<uint64_t>(), i["packets"].get<uint64_t>(),
+                    i["bytes"].get<uint64_t>(), i["translated_packets"].get<uint64_t>());
   }
   std::string why;
   for (const auto& [dir, per] : st["reasons"].items())

@@ -27,8 +27,8 @@ Status attach_once(xdp_program* p, uint32_t ifindex, const std::string& ifname, 
   std::string m = mode == XDP_MODE_NATIVE ? "native" : "skb";
   std::string what = "cannot attach XDP (" + m + " mode) to " + ifname + ": " + xdp_error(err);
   if (err == -EEXIST || err == -EBUSY)
-    what += "; another XDP program that libxdp cannot share the interface with is attached (`ip link show " + ifname +
-            "`)";
+    what +=
+        "; another XDP program that libxdp cannot share the interface with is attached (`ip link show " + ifname + "`)";
   else if (mode == XDP_MODE_NATIVE)
     what += "; the driver may lack native XDP, retry with --mode skb";
   Error e = make_error(what);

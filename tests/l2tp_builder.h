@@ -11,9 +11,9 @@
 namespace pkt::l2tp {
 
 struct DataOpts {
-  bool length = false;   // L bit
-  bool sequence = false; // S bit (Ns, Nr)
-  uint16_t offset = 0;   // O bit when > 0: offset size and that many pad bytes
+  bool length = false;    // L bit
+  bool sequence = false;  // S bit (Ns, Nr)
+  uint16_t offset = 0;    // O bit when > 0: offset size and that many pad bytes
 };
 
 Bytes data(uint16_t tunnel, uint16_t session, const Bytes& ppp, const DataOpts& o = {});
@@ -21,7 +21,7 @@ Bytes data(uint16_t tunnel, uint16_t session, const Bytes& ppp, const DataOpts& 
 struct Avp {
   uint16_t attr;
   Bytes value;
-  bool hidden = false;   // H bit: the value stands for an encrypted one
+  bool hidden = false;  // H bit: the value stands for an encrypted one
 };
 
 Bytes be16(uint16_t v);

@@ -85,8 +85,8 @@ struct L2tpRig {
 
   // Installs a tunnel as the daemon does (slot, index, port): the server addresses it as @xlat on
   // @public_port (per-port NAT: @xlat is only its slot).
-  void add_tunnel(uint32_t client, uint16_t client_port, uint16_t client_tid, uint16_t xlat,
-                  uint16_t public_port = 0, uint32_t flags = 0) const {
+  void add_tunnel(uint32_t client, uint16_t client_port, uint16_t client_tid, uint16_t xlat, uint16_t public_port = 0,
+                  uint32_t flags = 0) const {
     if (!public_port) public_port = client_port;
     vpnpt_l2tp_tunnel t{};
     t.state = VPNPT_L2TP_ESTABLISHED;

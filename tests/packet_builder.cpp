@@ -171,8 +171,8 @@ Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, const Ipv
   return b;
 }
 
-std::pair<Bytes, Bytes> fragments(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t cut,
-                                  Ipv4Opts o, const EthOpts& eth) {
+std::pair<Bytes, Bytes> fragments(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, size_t cut, Ipv4Opts o,
+                                  const EthOpts& eth) {
   if (cut % 8 || cut == 0 || cut >= l4.size() || !o.options.empty()) {
     std::fprintf(stderr, "fragments: bad cut %zu of %zu bytes\n", cut, l4.size());
     std::abort();
@@ -274,8 +274,10 @@ std::string hex(const Bytes& b) {
   for (size_t i = 0; i < b.size(); ++i) {
     std::snprintf(buf, sizeof(buf), "%02x", b[i]);
     s += buf;
-    if (i % 16 == 15) s += '\n';
-    else if (i % 2 == 1) s += ' ';
+    if (i % 16 == 15)
+      s += '\n';
+    else if (i % 2 == 1)
+      s += ' ';
   }
   return s;
 }

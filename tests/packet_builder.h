@@ -48,20 +48,20 @@ Bytes icmp_error(uint8_t type, uint8_t code, uint16_t mtu, const Bytes& quoted);
 struct Ipv4Opts {
   uint8_t ttl = 64;
   uint16_t id = 0x1234;
-  uint16_t frag = 0;             // flags + fragment offset field, host order
-  Bytes options;                 // padded to 4 bytes
+  uint16_t frag = 0;  // flags + fragment offset field, host order
+  Bytes options;      // padded to 4 bytes
   std::optional<uint8_t> version;
-  std::optional<uint8_t> ihl;    // override the computed IHL
+  std::optional<uint8_t> ihl;  // override the computed IHL
   std::optional<uint16_t> tot_len;
-  bool l4_checksum = true;       // fill TCP/UDP checksums
+  bool l4_checksum = true;  // fill TCP/UDP checksums
 };
 
 // IPv4 header + @l4. Computes lengths and checksums (IP, and TCP/UDP over the pseudo-header).
 Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4, const Ipv4Opts& o = {});
 
 struct EthOpts {
-  std::vector<uint16_t> vlans;   // outer first; each tag uses TPID 0x8100 unless qinq
-  bool qinq = false;             // outer TPID 0x88A8
+  std::vector<uint16_t> vlans;  // outer first; each tag uses TPID 0x8100 unless qinq
+  bool qinq = false;            // outer TPID 0x88A8
   uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x01};
   uint8_t src[6] = {0x02, 0, 0, 0, 0, 0x02};
 };

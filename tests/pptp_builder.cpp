@@ -9,13 +9,18 @@ namespace {
 
 uint16_t length_of(Type t) {
   switch (t) {
-    case SCCRQ: case SCCRP: return 156;
-    case STOPCCRQ: case STOPCCRP: case ECHORQ: case CCRQ: return 16;
+    case SCCRQ:
+    case SCCRP: return 156;
+    case STOPCCRQ:
+    case STOPCCRP:
+    case ECHORQ:
+    case CCRQ: return 16;
     case ECHORP: return 20;
     case OCRQ: return 168;
     case OCRP: return 32;
     case ICRQ: return 220;
-    case ICRP: case SLI: return 24;
+    case ICRP:
+    case SLI: return 24;
     case ICCN: return 28;
     case CDN: return 148;
     case WEN: return 40;
@@ -35,7 +40,10 @@ Bytes message(Type type, uint16_t id12, uint16_t id14, uint8_t byte16) {
   Bytes m(len, 0);
   put16(m, 0, len);
   put16(m, 2, 1);  // control message
-  m[4] = 0x1A; m[5] = 0x2B; m[6] = 0x3C; m[7] = 0x4D;
+  m[4] = 0x1A;
+  m[5] = 0x2B;
+  m[6] = 0x3C;
+  m[7] = 0x4D;
   put16(m, 8, type);
   if (len >= 14) put16(m, 12, id12);
   if (len >= 16 && type != CCRQ && type != STOPCCRQ && type != STOPCCRP && type != ECHORQ) put16(m, 14, id14);
@@ -83,9 +91,7 @@ Bytes TcpFlow::data_at(uint32_t seq, const Bytes& payload) const {
   return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, payload, 0x18, seq, ack));
 }
 
-Bytes TcpFlow::fin() {
-  return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x11, next, ack));
-}
+Bytes TcpFlow::fin() { return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x11, next, ack)); }
 
 Bytes TcpFlow::ack_only() const {
   return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, {}, 0x10, next, ack));

@@ -12,8 +12,21 @@ namespace pptp {
 using pkt::Bytes;
 
 enum Type : uint16_t {
-  SCCRQ = 1, SCCRP = 2, STOPCCRQ = 3, STOPCCRP = 4, ECHORQ = 5, ECHORP = 6, OCRQ = 7, OCRP = 8,
-  ICRQ = 9, ICRP = 10, ICCN = 11, CCRQ = 12, CDN = 13, WEN = 14, SLI = 15,
+  SCCRQ = 1,
+  SCCRP = 2,
+  STOPCCRQ = 3,
+  STOPCCRP = 4,
+  ECHORQ = 5,
+  ECHORP = 6,
+  OCRQ = 7,
+  OCRP = 8,
+  ICRQ = 9,
+  ICRP = 10,
+  ICCN = 11,
+  CCRQ = 12,
+  CDN = 13,
+  WEN = 14,
+  SLI = 15,
 };
 
 // A control message of @type with its RFC length; @ids are written at 12, 14 (network order).
@@ -43,9 +56,9 @@ struct TcpFlow {
   uint32_t next = 0;  // next sequence number (set by syn())
   uint32_t ack = 1;   // the ACK number data segments carry (what this side has of the other's stream)
 
-  Bytes syn();                                        // next = isn + 1
-  Bytes syn_ack(const TcpFlow& client);               // answers @client's SYN; next = isn + 1
-  Bytes data(const Bytes& payload, uint8_t flags = 0x18);  // advances next
+  Bytes syn();                                              // next = isn + 1
+  Bytes syn_ack(const TcpFlow& client);                     // answers @client's SYN; next = isn + 1
+  Bytes data(const Bytes& payload, uint8_t flags = 0x18);   // advances next
   Bytes data_at(uint32_t seq, const Bytes& payload) const;  // a retransmission
   Bytes fin();
   Bytes ack_only() const;  // a pure ACK at next

@@ -80,7 +80,8 @@ RunResult run_xdp(int prog_fd, const pkt::Bytes& in, uint32_t repeat, uint32_t i
   r.ns_per_run = opts.duration;
   if (tc && r.verdict == XDP_REDIRECT) {
     r.out.l2_by_kernel = true;
-    r.out.l2_untouched = r.out.size() >= 12 && in.size() >= 12 && std::equal(in.begin(), in.begin() + 12, r.out.begin());
+    r.out.l2_untouched =
+        r.out.size() >= 12 && in.size() >= 12 && std::equal(in.begin(), in.begin() + 12, r.out.begin());
   }
   return r;
 }

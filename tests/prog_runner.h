@@ -29,9 +29,9 @@ inline bool operator==(const OutFrame& a, const OutFrame& b) {
 }
 
 struct RunResult {
-  int err = 0;        // 0, or the negative errno of the test run itself
+  int err = 0;           // 0, or the negative errno of the test run itself
   uint32_t verdict = 0;  // XDP_PASS, XDP_DROP or XDP_REDIRECT, also for TC programs (mapped)
-  OutFrame out;       // the frame after the program ran
+  OutFrame out;          // the frame after the program ran
   uint32_t ns_per_run = 0;
 };
 

@@ -21,7 +21,6 @@ uint64_t env_u64(const char* name, uint64_t dflt) {
   return v && *v ? std::strtoull(v, nullptr, 0) : dflt;
 }
 
-
 }  // namespace
 
 uint64_t property_seed() { return env_u64("VPNPT_PROPERTY_SEED", 20261121); }

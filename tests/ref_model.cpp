@@ -78,9 +78,7 @@ Parsed parse(const Bytes& f, unsigned vlan_depth) {
       p.cls = p.proto == pkt::kProtoGre ? VPNPT_CLASS_GRE : VPNPT_CLASS_ESP;
       return p;
     }
-    case pkt::kProtoAh:
-      p.cls = VPNPT_CLASS_AH;
-      return p;
+    case pkt::kProtoAh: p.cls = VPNPT_CLASS_AH; return p;
     case pkt::kProtoTcp:
     case pkt::kProtoUdp: {
       p.cls = VPNPT_CLASS_OTHER;
@@ -101,9 +99,7 @@ Parsed parse(const Bytes& f, unsigned vlan_depth) {
       }
       return p;
     }
-    default:
-      p.cls = VPNPT_CLASS_OTHER;
-      return p;
+    default: p.cls = VPNPT_CLASS_OTHER; return p;
   }
 }
 
@@ -111,7 +107,7 @@ uint32_t Fib::lookup(uint32_t daddr, size_t tot_len, bool* to_wan) const {
   uint32_t d = host_order(daddr);
   *to_wan = false;
   if (tot_len > 1500) return VPNPT_REASON_FIB_OTHER;  // MTU of the test router's veths
-  if ((d >> 8) == 0xC0A801) {                           // 192.168.1.0/24 on lan0
+  if ((d >> 8) == 0xC0A801) {                         // 192.168.1.0/24 on lan0
     uint32_t h = d & 0xff;
     if (h == 1 || h == 255 || h == 0) return VPNPT_REASON_FIB_OTHER;  // the router itself, broadcast
     return (h == 10 || h == 11 || resolves_neigh) ? VPNPT_REASON_NONE : VPNPT_REASON_FIB_NO_NEIGH;
@@ -138,7 +134,8 @@ Expect Model::expect(uint32_t dir, const Bytes& f) {
       q.cls = it->second.second;
       learn(dir, q);
       if (!public_ip) return pass(q.cls, VPNPT_REASON_NONE, "not configured");
-      if (dir == VPNPT_DIR_INBOUND && p.daddr != public_ip) return pass(q.cls, VPNPT_REASON_NONE, "not to the public IP");
+      if (dir == VPNPT_DIR_INBOUND && p.daddr != public_ip)
+        return pass(q.cls, VPNPT_REASON_NONE, "not to the public IP");
       return follow(dir, q, it->second);
     }
   }
@@ -161,19 +158,14 @@ Expect Model::translate(uint32_t dir, const Parsed& p, const Bytes& f) {
   if (dir == VPNPT_DIR_INBOUND && p.daddr != public_ip) return pass(p.cls, VPNPT_REASON_NONE, "not to the public IP");
   bool pptp_on = switches & VPNPT_SW_PPTP, ipsec_on = switches & VPNPT_SW_IPSEC;
   switch (p.cls) {
-    case VPNPT_CLASS_GRE:
-      return pptp_on ? gre(dir, p, f) : pass(p.cls, VPNPT_REASON_PPTP_OFF, "PPTP off");
-    case VPNPT_CLASS_ESP:
-      return ipsec_on ? esp(dir, p, f) : pass(p.cls, VPNPT_REASON_IPSEC_OFF, "IPsec off");
-    case VPNPT_CLASS_NATT:
-      return ipsec_on ? natt(dir, p, f) : pass(p.cls, VPNPT_REASON_IPSEC_OFF, "IPsec off");
-    case VPNPT_CLASS_AH:
-      return pass(p.cls, VPNPT_REASON_AH_NO_NAT, "AH cannot cross NAT");
-    case VPNPT_CLASS_PPTP_CTRL:
-      return pptp_ctrl(dir, p, f);
+    case VPNPT_CLASS_GRE: return pptp_on ? gre(dir, p, f) : pass(p.cls, VPNPT_REASON_PPTP_OFF, "PPTP off");
+    case VPNPT_CLASS_ESP: return ipsec_on ? esp(dir, p, f) : pass(p.cls, VPNPT_REASON_IPSEC_OFF, "IPsec off");
+    case VPNPT_CLASS_NATT: return ipsec_on ? natt(dir, p, f) : pass(p.cls, VPNPT_REASON_IPSEC_OFF, "IPsec off");
+    case VPNPT_CLASS_AH: return pass(p.cls, VPNPT_REASON_AH_NO_NAT, "AH cannot cross NAT");
+    case VPNPT_CLASS_PPTP_CTRL: return pptp_ctrl(dir, p, f);
     case VPNPT_CLASS_L2TP:
       return (switches & VPNPT_SW_L2TP) ? l2tp(dir, p, f) : pass(p.cls, VPNPT_REASON_L2TP_OFF, "L2TP off");
-    case VPNPT_CLASS_IKE:   // the kernel NATs IKE; the daemon watches it
+    case VPNPT_CLASS_IKE:  // the kernel NATs IKE; the daemon watches it
       return pass(p.cls, VPNPT_REASON_NONE, "passed to the kernel");
     default:
       if (dir == VPNPT_DIR_INBOUND && p.proto == pkt::kProtoIcmp) return icmp_error(p, f);
@@ -331,7 +323,8 @@ Expect Model::icmp_error(const Parsed& p, const Bytes& f) {
       if (key.first == qdst && live && c.indexed && c.server_id == server_id) hosts.insert(c.client);
     }
     if (hosts.empty()) return pass(p.cls, VPNPT_REASON_ICMP_NO_SESSION, "ICMP error about GRE of no call");
-    if (hosts.size() > 1) return pass(p.cls, VPNPT_REASON_ICMP_AMBIGUOUS, "ICMP error about GRE two hosts' calls carry");
+    if (hosts.size() > 1)
+      return pass(p.cls, VPNPT_REASON_ICMP_AMBIGUOUS, "ICMP error about GRE two hosts' calls carry");
     host = *hosts.begin();
   } else {
     if (!(switches & VPNPT_SW_L2TP)) return none;

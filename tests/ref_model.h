@@ -59,15 +59,15 @@ struct Fib {
 struct Call {
   uint32_t client = 0;
   uint16_t client_id = 0, server_id = 0;
-  uint32_t state = 0;  // enum vpnpt_pptp_call_state
+  uint32_t state = 0;    // enum vpnpt_pptp_call_state
   bool indexed = false;  // holds an outbound GRE index slot (answered by the server)
 };
 
 enum class Rewrite {
-  kNone,        // output == input
-  kSnat,        // source = public IP, TTL - 1, MACs; redirected
-  kDnat,        // destination = host (and GRE key = client id); redirected or passed translated
-  kPptpPayload, // PPTP control: only Call ID bytes in the TCP payload and the TCP checksum may change
+  kNone,         // output == input
+  kSnat,         // source = public IP, TTL - 1, MACs; redirected
+  kDnat,         // destination = host (and GRE key = client id); redirected or passed translated
+  kPptpPayload,  // PPTP control: only Call ID bytes in the TCP payload and the TCP checksum may change
 };
 
 // What the programs must do with one packet.
@@ -76,11 +76,11 @@ struct Expect {
   std::optional<uint32_t> reason;  // nullopt: any reason (PPTP control's stream state decides)
   std::set<uint32_t> verdicts;     // acceptable XDP verdicts
   Rewrite rewrite = Rewrite::kNone;
-  uint32_t host = 0;               // kDnat: the only host the packet may go to
-  std::optional<uint16_t> gre_key; // kDnat of GRE: the client's own Call ID
-  std::optional<size_t> icmp_quote; // kDnat of an ICMP error: offset of the quoted IPv4 header (its source = host too)
-  bool redirect = false;           // kSnat/kDnat: forwarded by vpnpt itself
-  std::string why;                 // for failure messages
+  uint32_t host = 0;                 // kDnat: the only host the packet may go to
+  std::optional<uint16_t> gre_key;   // kDnat of GRE: the client's own Call ID
+  std::optional<size_t> icmp_quote;  // kDnat of an ICMP error: offset of the quoted IPv4 header (its source = host too)
+  bool redirect = false;             // kSnat/kDnat: forwarded by vpnpt itself
+  std::string why;                   // for failure messages
 };
 
 // The mappings, keyed as the maps are. Addresses network order, ids host order.
@@ -89,10 +89,10 @@ struct Model {
   uint32_t switches = VPNPT_SW_ALL;
   unsigned vlan_depth = VPNPT_VLAN_DEPTH_MAX;
   Fib fib;
-  std::map<std::pair<uint32_t, uint16_t>, Call> calls;                      // (server, xlat id)
-  std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;     // (client, server, server id) -> xlat
-  std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_in;                 // (server, spi) -> host
-  std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_out;                // (server, spi) -> host
+  std::map<std::pair<uint32_t, uint16_t>, Call> calls;                   // (server, xlat id)
+  std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;  // (client, server, server id) -> xlat
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_in;              // (server, spi) -> host
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_out;             // (server, spi) -> host
   // Fragmented datagrams whose first fragment was translated (bpf/frag.h): (saddr, daddr, IP ID,
   // protocol, direction) -> (the address it went to, its class).
   std::map<std::tuple<uint32_t, uint32_t, uint16_t, uint8_t, uint32_t>, std::pair<uint32_t, uint32_t>> frags;

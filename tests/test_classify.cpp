@@ -29,7 +29,7 @@ std::vector<Case> cases() {
   Ipv4Opts frag_later;
   frag_later.frag = 0x2000 | 100;  // MF + offset 800
   Ipv4Opts frag_first;
-  frag_first.frag = 0x2000;        // MF, offset 0
+  frag_first.frag = 0x2000;  // MF, offset 0
   Ipv4Opts with_opts;
   with_opts.options = {0x94, 0x04, 0x00, 0x00};  // router alert
   Ipv4Opts v6;
@@ -55,8 +55,7 @@ std::vector<Case> cases() {
       {"TCP to 1723 is PPTP control", frame(kLan, kSrv, kProtoTcp, tcp(40000, 1723)), VPNPT_CLASS_PPTP_CTRL},
       {"TCP from 1723 is PPTP control", frame(kSrv, kLan, kProtoTcp, tcp(1723, 40000)), VPNPT_CLASS_PPTP_CTRL},
       {"TCP 80 is other", frame(kLan, kSrv, kProtoTcp, tcp(40000, 80)), VPNPT_CLASS_OTHER},
-      {"enhanced GRE v1 with seq+ack", frame(kLan, kSrv, kProtoGre, gre_v1(7, Bytes(20, 1), 5, 4)),
-       VPNPT_CLASS_GRE},
+      {"enhanced GRE v1 with seq+ack", frame(kLan, kSrv, kProtoGre, gre_v1(7, Bytes(20, 1), 5, 4)), VPNPT_CLASS_GRE},
       {"enhanced GRE v1 ack only", frame(kLan, kSrv, kProtoGre, gre_v1(7, {}, std::nullopt, 4)), VPNPT_CLASS_GRE},
       {"GRE v0", frame(kLan, kSrv, kProtoGre, gre_v0(0x0800, Bytes(20, 1))), VPNPT_CLASS_GRE},
       {"UDP 500 is IKE", frame(kLan, kSrv, kProtoUdp, udp(500, 500, Bytes(28, 0))), VPNPT_CLASS_IKE},
@@ -72,8 +71,7 @@ std::vector<Case> cases() {
       {"IPv6 is untouched non-IPv4", ether(Bytes(40, 0x60), kEthIpv6), VPNPT_CLASS_NON_IPV4},
       {"ARP is untouched non-IPv4", ether(Bytes(28, 0), kEthArp), VPNPT_CLASS_NON_IPV4},
       {"IP options are skipped", frame(kLan, kSrv, kProtoUdp, udp(500, 500), with_opts), VPNPT_CLASS_IKE},
-      {"one VLAN tag", frame(kLan, kSrv, kProtoUdp, udp(1701, 1701, l2tp_hdr()), {}, one_vlan),
-       VPNPT_CLASS_L2TP},
+      {"one VLAN tag", frame(kLan, kSrv, kProtoUdp, udp(1701, 1701, l2tp_hdr()), {}, one_vlan), VPNPT_CLASS_L2TP},
       {"QinQ (two tags)", frame(kLan, kSrv, kProtoEsp, esp(1, 1), {}, two_vlans), VPNPT_CLASS_ESP},
       {"Ethernet padding after a short datagram", pad_to(frame(kLan, kSrv, kProtoUdp, udp(500, 500)), 80),
        VPNPT_CLASS_IKE},
@@ -84,8 +82,8 @@ std::vector<Case> cases() {
       {"later ESP fragment is still ESP", frame(kLan, kSrv, kProtoEsp, Bytes(64, 0), frag_later), VPNPT_CLASS_ESP},
       {"later GRE fragment is still GRE", frame(kLan, kSrv, kProtoGre, Bytes(2, 0), frag_later), VPNPT_CLASS_GRE},
 
-      {"VLAN tag cut off", truncate(frame(kLan, kSrv, kProtoUdp, udp(1, 2), {}, one_vlan), 16),
-       VPNPT_CLASS_MALFORMED, VPNPT_REASON_VLAN_TRUNC},
+      {"VLAN tag cut off", truncate(frame(kLan, kSrv, kProtoUdp, udp(1, 2), {}, one_vlan), 16), VPNPT_CLASS_MALFORMED,
+       VPNPT_REASON_VLAN_TRUNC},
       {"three VLAN tags", frame(kLan, kSrv, kProtoUdp, udp(1, 2), {}, three_vlans), VPNPT_CLASS_MALFORMED,
        VPNPT_REASON_VLAN_TOO_DEEP},
       {"IPv4 header cut off", truncate(frame(kLan, kSrv, kProtoUdp, udp(1, 2)), 14 + 12), VPNPT_CLASS_MALFORMED,
@@ -101,11 +99,11 @@ std::vector<Case> cases() {
        VPNPT_REASON_IP_TOTLEN},
       {"TCP header cut off, IP length cut too", ether(truncate(ipv4(kLan, kSrv, kProtoTcp, tcp(1, 1723)), 20 + 12)),
        VPNPT_CLASS_MALFORMED, VPNPT_REASON_IP_TOTLEN},
-      {"TCP header cut off, length consistent", ether(ipv4(kLan, kSrv, kProtoTcp, Bytes(12, 0))),
-       VPNPT_CLASS_MALFORMED, VPNPT_REASON_L4_TRUNC},
+      {"TCP header cut off, length consistent", ether(ipv4(kLan, kSrv, kProtoTcp, Bytes(12, 0))), VPNPT_CLASS_MALFORMED,
+       VPNPT_REASON_L4_TRUNC},
       {"UDP header cut off", ether(truncate(ip_only, 20 + 6)), VPNPT_CLASS_MALFORMED, VPNPT_REASON_IP_TOTLEN},
-      {"UDP header cut off, length consistent", ether(ipv4(kLan, kSrv, kProtoUdp, Bytes(6, 0))),
-       VPNPT_CLASS_MALFORMED, VPNPT_REASON_L4_TRUNC},
+      {"UDP header cut off, length consistent", ether(ipv4(kLan, kSrv, kProtoUdp, Bytes(6, 0))), VPNPT_CLASS_MALFORMED,
+       VPNPT_REASON_L4_TRUNC},
       {"GRE header cut off", ether(ipv4(kLan, kSrv, kProtoGre, Bytes(2, 0x20))), VPNPT_CLASS_MALFORMED,
        VPNPT_REASON_L4_TRUNC},
       {"ESP header cut off", ether(ipv4(kLan, kSrv, kProtoEsp, Bytes(4, 1))), VPNPT_CLASS_MALFORMED,

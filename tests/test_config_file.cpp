@@ -299,8 +299,7 @@ TEST_CASE("comments, blank lines and whitespace", "[config][config_file]") {
   // '#' starts a comment at the start of a line or after whitespace; glued to a value it is part of it.
   fails_at(kMinimal + "mode = skb#fast\n", 3, "mode");
   auto r = parse_config(
-      "\n   # indented comment\n\twan\t=\teth0\t\nlan=eth1   eth2  # two LANs\nmode = skb # fast enough\n   \n",
-      kPath);
+      "\n   # indented comment\n\twan\t=\teth0\t\nlan=eth1   eth2  # two LANs\nmode = skb # fast enough\n   \n", kPath);
   INFO((r ? std::string() : r.error().what));
   REQUIRE(r);
   CHECK(r->wan == "eth0");

@@ -64,8 +64,8 @@ TEST_CASE("data path: XDP where every target takes XDP frames, TC elsewhere", "[
     CHECK(c[0].why_ifindex == 4);
   }
   SECTION("veths that can all take XDP frames: XDP everywhere") {
-    auto c = choose_paths(ModeRequest::Auto, {dev(2, "veth", true), dev(3, "veth", true), dev(4, "veth", true)},
-                          {W, L, L});
+    auto c =
+        choose_paths(ModeRequest::Auto, {dev(2, "veth", true), dev(3, "veth", true), dev(4, "veth", true)}, {W, L, L});
     CHECK(modes(c) == std::vector<uint32_t>{N, N, N});
   }
   SECTION("an L3 WAN: TC there, and the LAN cannot redirect into it") {
@@ -82,8 +82,8 @@ TEST_CASE("data path: XDP where every target takes XDP frames, TC elsewhere", "[
     CHECK(c[0].why == VPNPT_WHY_TARGET);
   }
   SECTION("a veth target on the TC path still takes XDP frames (its peer's GRO/XDP is what counts)") {
-    auto c = choose_paths(ModeRequest::Auto, {dev(2, "veth", true), dev(3, "veth", true), dev(4, "vlan", false)},
-                          {L, W, L});
+    auto c =
+        choose_paths(ModeRequest::Auto, {dev(2, "veth", true), dev(3, "veth", true), dev(4, "vlan", false)}, {L, W, L});
     // The WAN (3) goes TC because of the vlan LAN; LAN 2 (veth) may still redirect into the veth WAN
     // (the vlan LAN is planned native too: its attach fails and falls back to TC).
     CHECK(modes(c) == std::vector<uint32_t>{N, T, N});
@@ -119,8 +119,8 @@ TEST_CASE("data path: an interface whose frames may carry partial checksums goes
     CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
   }
   SECTION("offload of the peer unknown (its namespace cannot be entered): assumed on") {
-    auto c = choose_paths(ModeRequest::Auto, {dev(2, "", true), with_tx_csum(dev(3, "veth", true), std::nullopt)},
-                          {W, L});
+    auto c =
+        choose_paths(ModeRequest::Auto, {dev(2, "", true), with_tx_csum(dev(3, "veth", true), std::nullopt)}, {W, L});
     CHECK(c[1].mode == T);
     CHECK(c[1].why == VPNPT_WHY_PARTIAL_CSUM);
     CHECK(partial_csum_ingress(with_tx_csum(dev(3, "veth", true), std::nullopt)).why.find("unknown") !=
@@ -140,7 +140,8 @@ TEST_CASE("data path: an interface whose frames may carry partial checksums goes
     CHECK_FALSE(partial_csum_ingress(dev(2, "", true)).possible);
   }
   SECTION("--mode native is kept as asked (and then the checksums are wrong: docs/dataplane.md)") {
-    auto c = choose_paths(ModeRequest::Native, {dev(2, "veth", true), with_tx_csum(dev(3, "veth", true), true)}, {W, L});
+    auto c =
+        choose_paths(ModeRequest::Native, {dev(2, "veth", true), with_tx_csum(dev(3, "veth", true), true)}, {W, L});
     CHECK(modes(c) == std::vector<uint32_t>{N, N});
   }
 }

@@ -58,7 +58,8 @@ struct EspRig {
 std::vector<vpnpt_event> drain(int fd) {
   std::vector<vpnpt_event> evs;
   auto cb = [](void* ctx, void* data, size_t size) -> int {
-    if (size >= sizeof(vpnpt_event)) static_cast<std::vector<vpnpt_event>*>(ctx)->push_back(*static_cast<vpnpt_event*>(data));
+    if (size >= sizeof(vpnpt_event))
+      static_cast<std::vector<vpnpt_event>*>(ctx)->push_back(*static_cast<vpnpt_event*>(data));
     return 0;
   };
   ring_buffer* rb = ring_buffer__new(fd, cb, &evs, nullptr);
@@ -159,7 +160,8 @@ TEST_CASE("ESP: what vpnpt does not translate", "[ipsec][esp][netns]") {
   }
 }
 
-TEST_CASE("ESP: an SA whose probe run is full is refused; an emptied slot is found past and reused", "[ipsec][esp][netns]") {
+TEST_CASE("ESP: an SA whose probe run is full is refused; an emptied slot is found past and reused",
+          "[ipsec][esp][netns]") {
   LoadConfig c;
   c.esp_slots = 1024;  // a table of another size than the default: the hooks must use its size
   EspRig g(c);
@@ -259,8 +261,7 @@ void both_forwarded(const EspFragments& f, Hook hook) {
 
 }  // namespace
 
-TEST_CASE("ESP fragments go where their first fragment went, never to the kernel's NAT",
-          "[ipsec][esp][frag][netns]") {
+TEST_CASE("ESP fragments go where their first fragment went, never to the kernel's NAT", "[ipsec][esp][frag][netns]") {
   // Issue 17, finding 3: left to the kernel, fragments are reassembled and NATed by its conntrack
   // entry on the same public tuple, which may name another host (lab_l2tp_multiclient phase 4
   // shows it with the kernel itself).
@@ -370,8 +371,8 @@ TEST_CASE("ESP: an ICMP error about a host's ESP reaches that host, quote rewrit
   }
   SECTION("errors vpnpt has nothing to do with, and malformed quotes, pass untouched") {
     for (const Bytes& in : {
-             frag_needed(kMid, kPub, sent_esp(kA, 0xc0ffee01, 28), wan_eth),           // quote not from the public IP
-             frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, 27), wan_eth),         // 7 bytes after the header
+             frag_needed(kMid, kPub, sent_esp(kA, 0xc0ffee01, 28), wan_eth),    // quote not from the public IP
+             frag_needed(kMid, kPub, sent_esp(kPub, 0xc0ffee01, 27), wan_eth),  // 7 bytes after the header
              pkt::frame(kMid, kPub, pkt::kProtoIcmp, pkt::icmp_echo(7, 1), {}, wan_eth),  // not an error
          }) {
       auto r = g.wan(in);
@@ -409,13 +410,12 @@ Bytes ike_auth_request(uint32_t host, uint32_t server, uint64_t ispi) {
 
 TEST_CASE("ESP: an SA vpnpt forgot while idle binds again to its own host only", "[ipsec][esp][slowpath]") {
   EspRig g;
-  IpsecSlowPath slow({g.dp.map_fd(VPNPT_MAP_ESP_IN), g.dp.map_fd(VPNPT_MAP_ESP_OUT)}, BinderConfig{},
-                     IpsecTimeouts{});
+  IpsecSlowPath slow({g.dp.map_fd(VPNPT_MAP_ESP_IN), g.dp.map_fd(VPNPT_MAP_ESP_OUT)}, BinderConfig{}, IpsecTimeouts{});
   REQUIRE(slow.ready());
   constexpr uint64_t kSec = 1000000000ull;
   auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
-  g.bind(0x1a2b3c4d, kA);                  // A's SA, last seen at 0
-  REQUIRE(slow.sweep(700 * kSec) == 1);    // 700 s without ESP between A and the server: forgotten
+  g.bind(0x1a2b3c4d, kA);                // A's SA, last seen at 0
+  REQUIRE(slow.sweep(700 * kSec) == 1);  // 700 s without ESP between A and the server: forgotten
   CHECK(g.wan(esp(kSrv, kPub, 0x1a2b3c4d, 9, 60, wan_eth)).verdict == XDP_DROP);
 
   SECTION("the server speaks again on it: bound again to A, and delivered") {
@@ -489,7 +489,7 @@ TEST_CASE("property: ESP SAs are forgotten exactly after their pair's silence, a
     for (int step = 0; step < 50; ++step, ++steps) {
       now += std::vector<uint64_t>{kSec, 60 * kSec, 299 * kSec, 599 * kSec, 601 * kSec}[u(5)];
       for (const auto& s : sas)
-        if (u(4) == 0) stamp(s, now);  // a packet on it (a gone SA stays gone until re-learned)
+        if (u(4) == 0) stamp(s, now);     // a packet on it (a gone SA stays gone until re-learned)
       std::map<uint32_t, uint64_t> last;  // host -> its latest ESP with the server, either way
       std::vector<bool> was;
       for (const auto& s : sas) {
@@ -515,8 +515,8 @@ TEST_CASE("property: ESP SAs are forgotten exactly after their pair's silence, a
         }
     }
   }
-  std::cout << "property esp timing: seed " << seed << ", " << steps << " sweeps: " << forgotten
-            << " SAs forgotten, " << rebound << " bound back to their host\n";
+  std::cout << "property esp timing: seed " << seed << ", " << steps << " sweeps: " << forgotten << " SAs forgotten, "
+            << rebound << " bound back to their host\n";
   CHECK(forgotten > 0);
   CHECK(rebound > 0);
 }

@@ -90,6 +90,6 @@ TEST_CASE("a flood of junk cannot starve the events the daemon acts on", "[bpf][
   CHECK(s.reasons[vpnpt_reason_index(VPNPT_DIR_INBOUND, VPNPT_REASON_IP_TOTLEN)].packets == 50000);
   auto diag = drain(dp.progs.diag_events_fd());
   INFO(diag.size() << " reports in " << ms << " ms");
-  CHECK(diag.size() >= 200);                                          // each source reported ...
+  CHECK(diag.size() >= 200);                                        // each source reported ...
   CHECK(diag.size() <= 200 * (static_cast<size_t>(ms) / 100 + 2));  // ... at most once per 100 ms each
 }

@@ -40,8 +40,9 @@ struct CacheRig {
     pkt::EthOpts e;
     std::copy(TestRouter::kServer.mac.begin(), TestRouter::kServer.mac.end(), e.src);
     std::copy(rt.wan_mac.begin(), rt.wan_mac.end(), e.dst);
-    return run_xdp(dp.progs.wan_fd(), pkt::frame(kSrv, kPub, pkt::kProtoEsp, pkt::esp(0x5151, 1, Bytes(payload, 0x77)), {}, e),
-                   1, rt.wan_ifindex);
+    return run_xdp(dp.progs.wan_fd(),
+                   pkt::frame(kSrv, kPub, pkt::kProtoEsp, pkt::esp(0x5151, 1, Bytes(payload, 0x77)), {}, e), 1,
+                   rt.wan_ifindex);
   }
 };
 

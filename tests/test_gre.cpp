@@ -78,8 +78,10 @@ TEST_CASE("GRE: server to client is translated and redirected to the LAN", "[ppt
   REQUIRE(g.tb != 1000);
   auto in_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
   auto out_eth = eth(g.rt.lan_mac, TestRouter::kClient2.mac);
-  for (auto [seq, ack] : {std::pair<std::optional<uint32_t>, std::optional<uint32_t>>{7, 3}, {7, std::nullopt},
-                          {std::nullopt, 3}, {std::nullopt, std::nullopt}}) {
+  for (auto [seq, ack] : {std::pair<std::optional<uint32_t>, std::optional<uint32_t>>{7, 3},
+                          {7, std::nullopt},
+                          {std::nullopt, 3},
+                          {std::nullopt, std::nullopt}}) {
     Bytes in = gre(kSrv, kPub, g.tb, 60, in_eth, seq, ack);
     auto r = g.wan(in);
     REQUIRE(r.err == 0);
@@ -124,17 +126,18 @@ TEST_CASE("GRE: what is not a known PPTP call goes to the stack untouched", "[pp
   mf.frag = 0x2000;
   std::vector<Case> cases = {
       {"unknown call id from the server", true, gre(kSrv, kPub, 4242, 60, wan_eth), VPNPT_REASON_GRE_NO_CALL},
-      {"known id from another server", true, gre(ip("203.0.113.8"), kPub, g.tb, 60, wan_eth),
-       VPNPT_REASON_GRE_NO_CALL},
+      {"known id from another server", true, gre(ip("203.0.113.8"), kPub, g.tb, 60, wan_eth), VPNPT_REASON_GRE_NO_CALL},
       {"client GRE with a key the server never gave it", false, gre(kA, kSrv, 128, 64, lan_eth),
        VPNPT_REASON_GRE_NO_CALL},
       {"GRE v0", true, pkt::frame(kSrv, kPub, pkt::kProtoGre, pkt::gre_v0(0x0800, Bytes(20, 1)), {}, wan_eth),
        VPNPT_REASON_GRE_NOT_PPTP},
-      {"checksum bit set", true, [&] {
+      {"checksum bit set", true,
+       [&] {
          Bytes f = gre(kSrv, kPub, g.tb, 60, wan_eth);
          f[34] |= 0x80;
          return f;
-       }(), VPNPT_REASON_GRE_NOT_PPTP},
+       }(),
+       VPNPT_REASON_GRE_NOT_PPTP},
       {"S flag without room for the sequence number", true,
        pkt::frame(kSrv, kPub, pkt::kProtoGre, pptp::slice(pkt::gre_v1(g.tb, {}, 1), 0, 10), {}, wan_eth),
        VPNPT_REASON_L4_TRUNC},
@@ -154,7 +157,8 @@ TEST_CASE("GRE: what is not a known PPTP call goes to the stack untouched", "[pp
   }
 }
 
-TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of this tick", "[pptp][gre][netns][clock]") {
+TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of this tick",
+          "[pptp][gre][netns][clock]") {
   // The idle timeouts compare these stamps with clock_gettime(CLOCK_MONOTONIC).
   // The data plane reads a per-CPU cache of the coarse clock, refreshed when
   // jiffies change (bpf/clock.h): at most two ticks behind, and never frozen.
@@ -189,12 +193,12 @@ TEST_CASE("GRE: a server that sends before its client is delivered", "[pptp][gre
   REQUIRE(run_xdp(dp.progs.lan_fd(), up.syn()).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.lan_fd(), up.data(pptp::ocrq(55))).verdict == XDP_PASS);
   // No Outgoing-Call-Reply seen yet: the server's GRE is still delivered...
-  auto r = run_xdp(dp.progs.wan_fd(), gre(kSrv, kPub, 55, 60, eth(TestRouter::kServer.mac, rt.wan_mac)), 1,
-                   rt.wan_ifindex);
+  auto r =
+      run_xdp(dp.progs.wan_fd(), gre(kSrv, kPub, 55, 60, eth(TestRouter::kServer.mac, rt.wan_mac)), 1, rt.wan_ifindex);
   CHECK(r.verdict == XDP_REDIRECT);
   // ...while the client cannot send yet: it does not know the server's id, and vpnpt does not either.
-  auto r2 = run_xdp(dp.progs.lan_fd(), gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, rt.lan_mac)), 1,
-                    rt.lan_ifindex);
+  auto r2 =
+      run_xdp(dp.progs.lan_fd(), gre(kA, kSrv, 0, 64, eth(TestRouter::kClient.mac, rt.lan_mac)), 1, rt.lan_ifindex);
   CHECK(r2.verdict == XDP_PASS);
 }
 
@@ -285,8 +289,7 @@ TEST_CASE("GRE fragments follow their first fragment: the Call ID in it, the add
   o.id = 0x5150;
   auto [first, later] = pkt::fragments(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(g.tb, ppp, 11), 800, o, wan_eth);
   o.ttl = 63;
-  auto [first_out, later_out] =
-      pkt::fragments(kSrv, kB, pkt::kProtoGre, pkt::gre_v1(1000, ppp, 11), 800, o, to_b);
+  auto [first_out, later_out] = pkt::fragments(kSrv, kB, pkt::kProtoGre, pkt::gre_v1(1000, ppp, 11), 800, o, to_b);
   auto r1 = g.wan(first);
   auto r2 = g.wan(later);
   CHECK(std::string(verdict_name(r1.verdict)) == "XDP_REDIRECT");
@@ -390,8 +393,7 @@ TEST_CASE("GRE: an ICMP error about a call's GRE reaches its host, quote rewritt
   }
 }
 
-TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until one ends",
-          "[pptp][gre][icmp][netns]") {
+TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until one ends", "[pptp][gre][icmp][netns]") {
   // pptpd seeds each control connection's Call IDs from the clock: two connections opened in
   // the same second hand out the same ids, so the server's id alone cannot name the call.
   GreRig g;
@@ -437,8 +439,8 @@ TEST_CASE("GRE: an ICMP error two hosts' calls could own goes to neither, until 
     REQUIRE(quote);
     rc = quote->recount([&] {
       std::vector<QuoteSession> live{{kSrv, htons(128), g.tb, kB}};  // what the daemon saw: B only
-      g.setup(kA, 40003, 40003, 128);                             // meanwhile A's third call is answered
-      g.lan(gre_a);                                               // and sends its first GRE
+      g.setup(kA, 40003, 40003, 128);                                // meanwhile A's third call is answered
+      g.lan(gre_a);                                                  // and sends its first GRE
       return live;
     });
     CHECK(rc.raced == 1);

@@ -66,7 +66,7 @@ TEST_CASE("binder: one host's new SA binds its first unknown SPI", "[ipsec][bind
 TEST_CASE("binder: two hosts starting at the same instant are serialised", "[ipsec][binder]") {
   IpsecBinder b;
   CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, false, 0xa), 1, 0) == IkeVerdict::Pass);
-  CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 2, 0) == IkeVerdict::Hold);  // same instant: B waits
+  CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 2, 0) == IkeVerdict::Hold);          // same instant: B waits
   CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 3, 900 * kMs) == IkeVerdict::Hold);  // B retransmits: held too
   CHECK(b.tick(10 * kMs).empty());
   CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, true, 0xa), 4, 10 * kMs) == IkeVerdict::Pass);
@@ -120,7 +120,7 @@ TEST_CASE("binder: a server that answers after its host's window never gets its 
   using std::chrono::milliseconds;
   IpsecBinder b(BinderConfig{milliseconds(3000), milliseconds(6000), milliseconds(10000)});
   auth(b, kA, 0, 0xa);
-  b.tick(3100 * kMs);  // A's window closes unbound
+  b.tick(3100 * kMs);            // A's window closes unbound
   auth(b, kB, 3500 * kMs, 0xb);  // B finishes its exchange
   // Now both servers' SAs speak: A's (late) and B's. Neither may be guessed, for as long as both speak.
   for (uint64_t t = 4000; t < 60000; t += 100) {
@@ -156,7 +156,8 @@ TEST_CASE("binder: several CHILD_SAs set up back to back are all the owner's", "
 }
 
 TEST_CASE("binder: requests held longer than max_wait are dropped, never released into ambiguity", "[ipsec][binder]") {
-  IpsecBinder b(BinderConfig{std::chrono::milliseconds(3000), std::chrono::milliseconds(4000), std::chrono::milliseconds(1000)});
+  IpsecBinder b(
+      BinderConfig{std::chrono::milliseconds(3000), std::chrono::milliseconds(4000), std::chrono::milliseconds(1000)});
   auth(b, kA, 0, 0xa);
   CHECK(b.on_ike(v2(kB, kS, kIkeV2Auth, false, 0xb), 1, 0) == IkeVerdict::Hold);
   CHECK(b.on_ike(v2(kC, kS, kIkeV2Auth, false, 0xc), 2, 2000 * kMs) == IkeVerdict::Hold);
@@ -230,9 +231,9 @@ TEST_CASE("binder: a host's own two Quick Mode messages do not finish the exchan
 TEST_CASE("binder: servers are independent; other exchanges are never held", "[ipsec][binder]") {
   IpsecBinder b;
   CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, false, 0xa), 1, 0) == IkeVerdict::Pass);
-  CHECK(b.on_ike(v2(kB, kS2, kIkeV2Auth, false, 0xb), 2, 0) == IkeVerdict::Pass);  // another server
-  CHECK(b.on_ike(v2(kB, kS, 34, false, 0xb, 0), 3, 0) == IkeVerdict::Pass);        // IKE_SA_INIT
-  CHECK(b.on_ike(v2(kB, kS, 37, false, 0xb, 2), 4, 0) == IkeVerdict::Pass);        // INFORMATIONAL
+  CHECK(b.on_ike(v2(kB, kS2, kIkeV2Auth, false, 0xb), 2, 0) == IkeVerdict::Pass);       // another server
+  CHECK(b.on_ike(v2(kB, kS, 34, false, 0xb, 0), 3, 0) == IkeVerdict::Pass);             // IKE_SA_INIT
+  CHECK(b.on_ike(v2(kB, kS, 37, false, 0xb, 2), 4, 0) == IkeVerdict::Pass);             // INFORMATIONAL
   CHECK(b.on_ike(v2(kA, kS, kIkeV2Auth, false, 0xa), 5, 1 * kMs) == IkeVerdict::Pass);  // owner's retransmission
 }
 

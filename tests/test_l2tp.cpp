@@ -170,8 +170,7 @@ TEST_CASE("L2TP: what vpnpt does not know goes to the kernel untouched", "[l2tp]
       {"outbound, L2TPv3 (version 3)", true,
        g.from_client(L2tpRig::kA, 1701, 1701, Bytes{0x00, 0x03, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78}),
        VPNPT_REASON_L2TP_NOT_V2},
-      {"inbound, header cut off", false, g.from_server(1701, 1701, Bytes{0x00, 0x02, 0x00}),
-       VPNPT_REASON_L2TP_NOT_V2},
+      {"inbound, header cut off", false, g.from_server(1701, 1701, Bytes{0x00, 0x02, 0x00}), VPNPT_REASON_L2TP_NOT_V2},
       {"inbound, control without sequence numbers", false,
        g.from_server(1701, 1701, Bytes{0xc0, 0x02, 0x00, 0x08, 0x00, 0x64, 0x00, 0x00}), VPNPT_REASON_L2TP_NOT_V2},
   };
@@ -219,13 +218,13 @@ TEST_CASE("L2TP fragments go where their first fragment went, never to the kerne
   // Outbound, A's fragmented data: source-NATed, port kept, both fragments forwarded.
   o.ttl = 64;
   o.id = 0x6001;
-  auto [ofirst, olater] = pkt::fragments(L2tpRig::kA, L2tpRig::kSrv, pkt::kProtoUdp,
-                                         pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000, o,
-                                         eth_of(TestRouter::kClient.mac, g.rt.lan_mac));
+  auto [ofirst, olater] =
+      pkt::fragments(L2tpRig::kA, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000, o,
+                     eth_of(TestRouter::kClient.mac, g.rt.lan_mac));
   o.ttl = 63;
   auto [ofirst_out, olater_out] =
-      pkt::fragments(L2tpRig::kPub, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000,
-                     o, eth_of(g.rt.wan_mac, TestRouter::kServer.mac));
+      pkt::fragments(L2tpRig::kPub, L2tpRig::kSrv, pkt::kProtoUdp, pkt::udp(1701, 1701, l2::data(55, 1, ppp)), 1000, o,
+                     eth_of(g.rt.wan_mac, TestRouter::kServer.mac));
   auto o1 = g.lan(ofirst);
   auto o2 = g.lan(olater);
   CHECK(verdict(o1) == "XDP_REDIRECT");

@@ -27,15 +27,12 @@ struct Sent {
 struct SlowRig : L2tpRig {
   std::vector<Sent> sent;
   std::vector<uint32_t> closed;
-  L2tpSlowPath sp{l2tp_maps(),
-                  L2tpTimeouts{},
+  L2tpSlowPath sp{l2tp_maps(), L2tpTimeouts{},
                   [this](uint32_t ifi, const uint8_t* f, size_t len) {
                     sent.push_back({ifi, Bytes(f, f + len)});
                     return true;
                   },
-                  [this](uint16_t, const vpnpt_l2tp_tunnel&, uint32_t why) {
-                    closed.push_back(why);
-                  }};
+                  [this](uint16_t, const vpnpt_l2tp_tunnel&, uint32_t why) { closed.push_back(why); }};
   SlowRig() {
     daemon_alive(true);
     REQUIRE(sp.ready());
@@ -100,10 +97,30 @@ TEST_CASE("L2TP messages: header and AVPs are parsed, nonsense refused", "[l2tp]
     const char* name;
     Bytes b;
   } bad[] = {
-      {"version 3", [&] { Bytes b = good; b[1] = 0x03; return b; }()},
-      {"length beyond the datagram", [&] { Bytes b = good; b[3] += 1; return b; }()},
-      {"AVP longer than the message", [&] { Bytes b = good; b[12 + 1] = 0x3f; return b; }()},
-      {"AVP shorter than its header", [&] { Bytes b = good; b[12 + 1] = 0x05; return b; }()},
+      {"version 3",
+       [&] {
+         Bytes b = good;
+         b[1] = 0x03;
+         return b;
+       }()},
+      {"length beyond the datagram",
+       [&] {
+         Bytes b = good;
+         b[3] += 1;
+         return b;
+       }()},
+      {"AVP longer than the message",
+       [&] {
+         Bytes b = good;
+         b[12 + 1] = 0x3f;
+         return b;
+       }()},
+      {"AVP shorter than its header",
+       [&] {
+         Bytes b = good;
+         b[12 + 1] = 0x05;
+         return b;
+       }()},
       {"first AVP is not the Message Type", l2::control(0, 0, 0, 0, 0, {{9, l2::be16(1)}})},
       {"control without sequence numbers", Bytes{0xc0, 0x02, 0x00, 0x08, 0, 1, 0, 0}},
       {"cut off", Bytes{0x00, 0x02, 0x00}},
@@ -295,11 +312,10 @@ TEST_CASE("L2TP setup: one host's tunnels stop at its share, another host's go t
   L2tpTimeouts t;
   t.host_max_tunnels = 3;
   std::vector<Sent> sent;
-  L2tpSlowPath sp(g.l2tp_maps(), t,
-                  [&sent](uint32_t ifi, const uint8_t* f, size_t len) {
-                    sent.push_back({ifi, Bytes(f, f + len)});
-                    return true;
-                  });
+  L2tpSlowPath sp(g.l2tp_maps(), t, [&sent](uint32_t ifi, const uint8_t* f, size_t len) {
+    sent.push_back({ifi, Bytes(f, f + len)});
+    return true;
+  });
   auto request = [&](uint32_t client, uint16_t tid) {
     g.lan(g.from_client(client, 1701, 1701, l2::sccrq(tid)));
     auto p = g.punts();
@@ -575,7 +591,8 @@ TEST_CASE("property: L2TP tunnels expire exactly when both directions fall silen
     }
     g.sp.sweep(now);  // adopts them
     for (int s = 0; s < 60; ++s, ++steps) {
-      now += std::vector<uint64_t>{sec / 2, 9 * sec, 10 * sec, 29 * sec, 31 * sec, 59 * sec, 299 * sec, 301 * sec}[u(8)];
+      now +=
+          std::vector<uint64_t>{sec / 2, 9 * sec, 10 * sec, 29 * sec, 31 * sec, 59 * sec, 299 * sec, 301 * sec}[u(8)];
       for (uint16_t x : xs) {
         vpnpt_l2tp_tunnel v = g.tunnel(x);
         if (!vpnpt_l2tp_live(v.state)) continue;
@@ -594,8 +611,7 @@ TEST_CASE("property: L2TP tunnels expire exactly when both directions fall silen
               v.closed_ns = now;
             }
             break;
-          default:
-            break;
+          default: break;
         }
         write(x, v);
       }

@@ -102,15 +102,24 @@ TEST_CASE("LAN auto-pick: the private and shared ranges, at their edges", "[lan]
     const char* range;
   };
   const Row rows[] = {
-      {"9.255.255.254/24", false, ""},       {"10.0.0.1/24", true, "RFC 1918"},
-      {"10.255.255.254/24", true, "RFC 1918"}, {"11.0.0.1/24", false, ""},
-      {"172.15.255.254/24", false, ""},      {"172.16.0.1/24", true, "RFC 1918"},
-      {"172.31.255.254/24", true, "RFC 1918"}, {"172.32.0.1/24", false, ""},
-      {"192.167.255.254/24", false, ""},     {"192.168.0.1/24", true, "RFC 1918"},
-      {"192.168.255.254/24", true, "RFC 1918"}, {"192.169.0.1/24", false, ""},
-      {"100.63.255.254/24", false, ""},      {"100.64.0.1/24", true, "RFC 6598"},
-      {"100.127.255.254/24", true, "RFC 6598"}, {"100.128.0.1/24", false, ""},
-      {"169.254.1.1/16", false, ""},         {"127.0.0.2/8", false, ""},
+      {"9.255.255.254/24", false, ""},
+      {"10.0.0.1/24", true, "RFC 1918"},
+      {"10.255.255.254/24", true, "RFC 1918"},
+      {"11.0.0.1/24", false, ""},
+      {"172.15.255.254/24", false, ""},
+      {"172.16.0.1/24", true, "RFC 1918"},
+      {"172.31.255.254/24", true, "RFC 1918"},
+      {"172.32.0.1/24", false, ""},
+      {"192.167.255.254/24", false, ""},
+      {"192.168.0.1/24", true, "RFC 1918"},
+      {"192.168.255.254/24", true, "RFC 1918"},
+      {"192.169.0.1/24", false, ""},
+      {"100.63.255.254/24", false, ""},
+      {"100.64.0.1/24", true, "RFC 6598"},
+      {"100.127.255.254/24", true, "RFC 6598"},
+      {"100.128.0.1/24", false, ""},
+      {"169.254.1.1/16", false, ""},
+      {"127.0.0.2/8", false, ""},
   };
   for (const auto& r : rows) {
     INFO(r.addr);
@@ -166,7 +175,8 @@ TEST_CASE("LAN auto-pick: each skip rule", "[lan][unit]") {
 }
 
 TEST_CASE("LAN auto-pick: a private and a public address on one interface is a LAN", "[lan][unit]") {
-  auto m = choose({iface("wan0", 2, {"203.0.113.1/24"}), iface("lan0", 3, {"198.51.100.1/28", "192.168.1.1/24"}, "bridge")}, 2);
+  auto m = choose(
+      {iface("wan0", 2, {"203.0.113.1/24"}), iface("lan0", 3, {"198.51.100.1/28", "192.168.1.1/24"}, "bridge")}, 2);
   CHECK(m["lan0"].picked);
   CHECK(m["lan0"].why == "lan0: picked: bridge with 192.168.1.1/24 (RFC 1918); also has 198.51.100.1/28");
 }
@@ -177,8 +187,9 @@ TEST_CASE("LAN auto-pick: the WAN's own subnet is the WAN side", "[lan][unit]") 
   SECTION("an interface on the WAN's subnet is skipped; the real LAN is picked") {
     auto m = choose({wan, iface("eth1", 3, {"192.168.0.5/24"}), iface("lan0", 4, {"192.168.1.1/24"}, "bridge")}, 2);
     CHECK(picked(m) == std::set<std::string>{"lan0"});
-    CHECK(m["eth1"].why == "eth1: skipped: 192.168.0.5/24 is on the WAN's subnet (wan0 has 192.168.0.2/24): that is "
-                           "the WAN side");
+    CHECK(m["eth1"].why ==
+          "eth1: skipped: 192.168.0.5/24 is on the WAN's subnet (wan0 has 192.168.0.2/24): that is "
+          "the WAN side");
   }
   SECTION("a wider or narrower prefix that overlaps the WAN's is the WAN side too") {
     auto m = choose({wan, iface("a", 3, {"192.168.0.129/25"}), iface("b", 4, {"192.168.0.1/16"})}, 2);
@@ -255,8 +266,8 @@ TEST_CASE("LAN auto-pick on the kernel's own interface list", "[lan][netns]") {
   REQUIRE(all);
   std::map<std::string, IfaceInfo> by_name;
   for (const auto& i : *all) by_name[i.name] = i;
-  for (const char* n : {"lo", "br-lan", "lanp0", "lanp1", "wan0", "wanp", "priv0", "privp", "pub0", "pubp", "down0",
-                        "down1"}) {
+  for (const char* n :
+       {"lo", "br-lan", "lanp0", "lanp1", "wan0", "wanp", "priv0", "privp", "pub0", "pubp", "down0", "down1"}) {
     INFO(n);
     REQUIRE(by_name.count(n));
     CHECK(by_name[n].ifindex == *ifindex_of(n));

@@ -13,7 +13,7 @@ TEST_CASE("every program loads in every load-time configuration", "[bpf][load]")
   REQUIRE(configs.size() == (VPNPT_VLAN_DEPTH_MAX + 1) * 2 * 2);
   for (const auto& cfg : configs) {
     DYNAMIC_SECTION("vlan_depth=" << cfg.vlan_depth << " events=" << cfg.events << " fib_cache_ns=" << cfg.fib_cache_ns
-                                    << " wan_no_l2=" << cfg.wan_no_l2) {
+                                  << " wan_no_l2=" << cfg.wan_no_l2) {
       auto p = load_unpinned(cfg);
       INFO((p ? std::string() : p.error().message()));
       REQUIRE(p.ok());
@@ -35,7 +35,8 @@ TEST_CASE("every program loads in every load-time configuration", "[bpf][load]")
       CHECK(id_of(bpf_map__fd(p->wan->maps.vpnpt_counters_v1)) == id_of(p->counters_fd()));
       CHECK(id_of(bpf_map__fd(p->wan->maps.vpnpt_config_v1)) == id_of(p->config_fd()));
       CHECK(id_of(bpf_map__fd(p->tc_lan->maps.vpnpt_counters_v1)) == id_of(p->counters_fd()));
-      CHECK(id_of(bpf_map__fd(p->tc_wan->maps.vpnpt_pptp_calls_v2)) == id_of(bpf_map__fd(p->lan->maps.vpnpt_pptp_calls_v2)));
+      CHECK(id_of(bpf_map__fd(p->tc_wan->maps.vpnpt_pptp_calls_v2)) ==
+            id_of(bpf_map__fd(p->lan->maps.vpnpt_pptp_calls_v2)));
     }
   }
 }

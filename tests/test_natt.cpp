@@ -90,8 +90,8 @@ TEST_CASE("NAT-T: ESP in UDP 4500 follows the kernel's own NAT mapping", "[ipsec
 
   Bytes esp = pkt::esp(0xabcdef01, 3, Bytes(40, 0x33));
   SECTION("outbound: source becomes the public address and port conntrack chose") {
-    auto r = run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1,
-                     rt.lan_ifindex);
+    auto r =
+        run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1, rt.lan_ifindex);
     CHECK(std::string(verdict_name(r.verdict)) == "XDP_REDIRECT");
     // The only flow from that host: masquerade kept port 4500.
     CHECK(r.out == udp_frame(kPub, kSrv, 4500, 4500, esp, 63, eth(rt.wan_mac, TestRouter::kServer.mac), false));
@@ -124,8 +124,9 @@ TEST_CASE("NAT-T: ESP in UDP 4500 follows the kernel's own NAT mapping", "[ipsec
     const uint32_t kB = ip(TestRouter::kClient2.ip);
     inject(udp_frame(kB, kSrv, 4500, 4500, ike, 64, eth(TestRouter::kClient2.mac, rt.lan_mac), true));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto ob = run_xdp(dp.progs.lan_fd(), udp_frame(kB, kSrv, 4500, 4500, esp, 64, eth(TestRouter::kClient2.mac, rt.lan_mac), false),
-                      1, rt.lan_ifindex);
+    auto ob = run_xdp(dp.progs.lan_fd(),
+                      udp_frame(kB, kSrv, 4500, 4500, esp, 64, eth(TestRouter::kClient2.mac, rt.lan_mac), false), 1,
+                      rt.lan_ifindex);
     REQUIRE(ob.verdict == XDP_REDIRECT);
     uint16_t pub_port = static_cast<uint16_t>(ob.out[34] << 8 | ob.out[35]);
     CHECK(pub_port != 4500);  // (public, 4500, server, 4500) belongs to A
@@ -153,8 +154,8 @@ TEST_CASE("NAT-T: ESP in UDP 4500 follows the kernel's own NAT mapping", "[ipsec
     int before = ct_seconds_left(TestRouter::kClient.ip);
     REQUIRE(before > 0);
     REQUIRE(before <= 30);
-    auto r = run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1,
-                     rt.lan_ifindex);
+    auto r =
+        run_xdp(dp.progs.lan_fd(), udp_frame(kA, kSrv, 4500, 4500, esp, 64, from_client, false), 1, rt.lan_ifindex);
     REQUIRE(r.verdict == XDP_REDIRECT);
     // Renewed to the stream timeout (VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT, 120 s), as a packet through the stack would.
     CHECK(ct_seconds_left(TestRouter::kClient.ip) >= 110);

@@ -314,7 +314,7 @@ TEST_CASE("PPTP: streams that are not PPTP, and switched-off passthrough, pass u
 TEST_CASE("PPTP: a connection older than vpnpt is picked up at a message boundary", "[pptp][ctrl]") {
   Pptp t;
   pptp::TcpFlow up{kA, kSrv, 40000, 1723, 123456};
-  up.next = 123456 + 500;  // no SYN seen
+  up.next = 123456 + 500;                                   // no SYN seen
   Bytes mid = up.data(pptp::slice(pptp::ocrq(5), 20, 30));  // middle of a message: cannot sync here
   auto r0 = t.out(mid);
   CHECK(r0.verdict == XDP_PASS);

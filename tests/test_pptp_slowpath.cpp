@@ -154,7 +154,8 @@ TEST_CASE("slow path: 20 spoofed RSTs outside the window leave a live call alone
   uint16_t xa = r.request(a, 1000);
   r.answer(a, 0, xa);
   for (uint32_t i = 0; i < 20; ++i) {
-    auto rst = pkt::frame(kSrv, kPub, pkt::kProtoTcp, pkt::tcp(1723, 40000, {}, 0x04, a.down.next + 100000 * (i + 1), 0));
+    auto rst =
+        pkt::frame(kSrv, kPub, pkt::kProtoTcp, pkt::tcp(1723, 40000, {}, 0x04, a.down.next + 100000 * (i + 1), 0));
     REQUIRE(run_xdp(r.dp.progs.wan_fd(), rst).verdict == XDP_PASS);
   }
   uint64_t t0 = monotonic_ns();
@@ -333,8 +334,8 @@ TEST_CASE("property: PPTP calls expire exactly when their GRE and connection fal
     }
     std::map<uint16_t, uint64_t> closed_at;  // calls seen CLOSING, since when
     for (int s = 0; s < 60; ++s, ++steps) {
-      now += std::vector<uint64_t>{kSec / 2, 10 * kSec, 29 * kSec, 31 * kSec, 59 * kSec, 299 * kSec, 301 * kSec,
-                                   stream_idle + kSec}[u(8)];
+      now += std::vector<uint64_t>{kSec / 2,  10 * kSec,  29 * kSec,  31 * kSec,
+                                   59 * kSec, 299 * kSec, 301 * kSec, stream_idle + kSec}[u(8)];
       // Activity at this instant: some calls' GRE, some connections' echoes.
       for (auto& c : calls)
         if (u(3) == 0) {
@@ -367,8 +368,8 @@ TEST_CASE("property: PPTP calls expire exactly when their GRE and connection fal
         }
         uint64_t last = std::max<uint64_t>(b.last_seen_ns, conn_seen[calls[i].conn]);
         bool conn_dead = now - conn_seen[calls[i].conn] > stream_idle;
-        INFO("seed " << seed << " round " << round << " step " << s << " call " << calls[i].xlat << " state "
-                     << b.state << " silent " << (now - last) / kSec << " s, connection silent "
+        INFO("seed " << seed << " round " << round << " step " << s << " call " << calls[i].xlat << " state " << b.state
+                     << " silent " << (now - last) / kSec << " s, connection silent "
                      << (now - conn_seen[calls[i].conn]) / kSec << " s");
         if (b.state == VPNPT_PPTP_CALL_CLOSING) {
           bool due = now - b.closed_ns > grace;

@@ -48,11 +48,11 @@ namespace {
 
 const uint32_t kPub = ip("203.0.113.1");
 const uint32_t kSrv = ip(TestRouter::kServer.ip);
-const uint32_t kSrv2 = ip("203.0.113.8");     // no neighbour entry
-const uint32_t kFar = ip("198.51.100.9");     // no route
+const uint32_t kSrv2 = ip("203.0.113.8");  // no neighbour entry
+const uint32_t kFar = ip("198.51.100.9");  // no route
 const uint32_t kA = ip(TestRouter::kClient.ip);
 const uint32_t kB = ip(TestRouter::kClient2.ip);
-const uint32_t kC = ip("192.168.1.12");       // a LAN host without neighbour entry
+const uint32_t kC = ip("192.168.1.12");  // a LAN host without neighbour entry
 
 // The router, the programs, the installed mappings and the model of them.
 struct Rig {
@@ -60,7 +60,7 @@ struct Rig {
   Dataplane dp;
   model::Model m;
   PptpSlowPath pptp{dp.pptp_maps(), PptpTimeouts{}};  // only its quote recount runs here (no call is ever reaped)
-  uint16_t xlat_b = 0;  // B's translated id for its Call ID 1000 (A kept 1000)
+  uint16_t xlat_b = 0;                                // B's translated id for its Call ID 1000 (A kept 1000)
 
   Rig() {
     dp.configure(kPub, rt.wan_ifindex);
@@ -128,7 +128,9 @@ struct Gen {
   }
 
   uint16_t call_id() { return pick<uint16_t>({1000, rig.xlat_b, 55, 77, 0, 128, 300, static_cast<uint16_t>(rng())}); }
-  uint32_t spi() { return pick<uint32_t>({0x1a2b3c4d, 0x99, 0x77, 0xc0ffee01, 0xc0ffee02, 0, static_cast<uint32_t>(rng())}); }
+  uint32_t spi() {
+    return pick<uint32_t>({0x1a2b3c4d, 0x99, 0x77, 0xc0ffee01, 0xc0ffee02, 0, static_cast<uint32_t>(rng())});
+  }
 
   Bytes pptp_payload() {
     switch (u(6)) {
@@ -139,7 +141,8 @@ struct Gen {
         return chance(30) ? pptp::slice(m, 0, u(static_cast<uint32_t>(m.size()))) : m;
       }
       case 3:
-        return pptp::cat(pptp::message(pptp::OCRQ, call_id()), pptp::message(static_cast<pptp::Type>(1 + u(15)), call_id()));
+        return pptp::cat(pptp::message(pptp::OCRQ, call_id()),
+                         pptp::message(static_cast<pptp::Type>(1 + u(15)), call_id()));
       default:
         return pptp::message(pick({pptp::OCRQ, pptp::OCRP, pptp::CCRQ, pptp::ICRP, pptp::ICCN, pptp::CDN, pptp::SLI}),
                              call_id(), call_id(), pick<uint8_t>({1, 2}));
@@ -169,7 +172,8 @@ struct Gen {
         std::optional<uint32_t> seq, ack;
         if (chance(60)) seq = static_cast<uint32_t>(rng());
         if (chance(50)) ack = static_cast<uint32_t>(rng());
-        Bytes g = pkt::gre_v1(out ? pick<uint16_t>({0, 128, 300, call_id()}) : call_id(), random_bytes(u(64)), seq, ack);
+        Bytes g =
+            pkt::gre_v1(out ? pick<uint16_t>({0, 128, 300, call_id()}) : call_id(), random_bytes(u(64)), seq, ack);
         if (chance(15)) g[0] ^= static_cast<uint8_t>(1u << u(8));  // C R K S s Recur
         if (chance(15)) g[1] ^= static_cast<uint8_t>(1u << u(8));  // A flags Ver
         if (chance(5)) g[2] ^= 0x01;                               // protocol
@@ -178,19 +182,17 @@ struct Gen {
       case 4:  // other GRE
         return {pkt::kProtoGre, pkt::gre_v0(pick<uint16_t>({0x0800, 0x6558, 0x880B}), random_bytes(u(40)))};
       case 5:
-      case 6:
-        return {pkt::kProtoEsp, pkt::esp(spi(), static_cast<uint32_t>(rng()), random_bytes(u(64)))};
-      case 7:
-        return {pkt::kProtoAh, pkt::ah(spi(), 1)};
+      case 6: return {pkt::kProtoEsp, pkt::esp(spi(), static_cast<uint32_t>(rng()), random_bytes(u(64)))};
+      case 7: return {pkt::kProtoAh, pkt::ah(spi(), 1)};
       case 8: {  // NAT-T: ESP, IKE (non-ESP marker), keepalive
         Bytes pl = pick({0, 1, 2}) == 0 ? Bytes{0xff} : pkt::esp(pick<uint32_t>({0, spi()}), 1, random_bytes(u(40)));
         uint16_t other = pick<uint16_t>({4500, 500, static_cast<uint16_t>(1024 + u(60000))});
         return {pkt::kProtoUdp, chance(50) ? pkt::udp(other, 4500, pl) : pkt::udp(4500, other, pl)};
       }
-      case 9:
-        return {pkt::kProtoUdp, pkt::udp(500, pick<uint16_t>({500, 4501}), random_bytes(28 + u(60)))};
+      case 9: return {pkt::kProtoUdp, pkt::udp(500, pick<uint16_t>({500, 4501}), random_bytes(28 + u(60)))};
       case 10:
-        return {pkt::kProtoUdp, pkt::udp(pick<uint16_t>({1701, 33000}), 1701, pptp::cat({0xc8, 0x02}, random_bytes(u(40))))};
+        return {pkt::kProtoUdp,
+                pkt::udp(pick<uint16_t>({1701, 33000}), 1701, pptp::cat({0xc8, 0x02}, random_bytes(u(40))))};
       case 11: {  // an ICMP error quoting what the gateway sent (ESP, PPTP GRE, L2TP, other; some cut short)
         pkt::Ipv4Opts q;
         q.ttl = 63;
@@ -209,7 +211,8 @@ struct Gen {
                                                  Bytes(full.begin(), full.begin() + static_cast<long>(keep)))};
       }
       default: {
-        uint8_t proto = pick<uint8_t>({pkt::kProtoTcp, pkt::kProtoUdp, pkt::kProtoIcmp, 4, 41, 132, static_cast<uint8_t>(rng())});
+        uint8_t proto =
+            pick<uint8_t>({pkt::kProtoTcp, pkt::kProtoUdp, pkt::kProtoIcmp, 4, 41, 132, static_cast<uint8_t>(rng())});
         if (proto == pkt::kProtoTcp) return {proto, pkt::tcp(static_cast<uint16_t>(rng()), 80, random_bytes(u(40)))};
         if (proto == pkt::kProtoUdp) return {proto, pkt::udp(static_cast<uint16_t>(rng()), 53, random_bytes(u(40)))};
         return {proto, random_bytes(u(64))};
@@ -231,9 +234,12 @@ struct Gen {
     o.ttl = pick<uint8_t>({64, 64, 64, 2, 1, 0});
     o.id = static_cast<uint16_t>(rng());
     if (chance(10)) o.options = random_bytes(4 * (1 + u(10)));
-    if (chance(8)) o.frag = 0x2000;                                            // first fragment
-    else if (chance(8)) o.frag = static_cast<uint16_t>((chance(50) ? 0x2000 : 0) | (1 + u(0x1ffe)));  // later
-    else if (chance(3)) o.frag = 0x4000;                                       // DF
+    if (chance(8))
+      o.frag = 0x2000;  // first fragment
+    else if (chance(8))
+      o.frag = static_cast<uint16_t>((chance(50) ? 0x2000 : 0) | (1 + u(0x1ffe)));  // later
+    else if (chance(3))
+      o.frag = 0x4000;  // DF
     // Later fragments of the datagram whose first fragment came last in this direction (vpnpt
     // translates them as it did the first, bpf/frag.h), interleaved with everything else.
     auto& firsts = recent_firsts[out];
@@ -249,8 +255,8 @@ struct Gen {
     if (chance(4)) {
       size_t hl = 20 + o.options.size() + (o.options.size() % 4 ? 4 - o.options.size() % 4 : 0);
       size_t real = hl + l.bytes.size();
-      o.tot_len = static_cast<uint16_t>(pick<size_t>({real - std::min<size_t>(real, 1 + u(12)), real + 1 + u(20),
-                                                      u(static_cast<uint32_t>(real) + 1), hl + u(9)}));
+      o.tot_len = static_cast<uint16_t>(pick<size_t>(
+          {real - std::min<size_t>(real, 1 + u(12)), real + 1 + u(20), u(static_cast<uint32_t>(real) + 1), hl + u(9)}));
     }
     pkt::EthOpts e;
     uint32_t tags = pick<uint32_t>({0, 0, 0, 0, 1, 2, 3});
@@ -258,9 +264,10 @@ struct Gen {
     e.qinq = chance(50);
     Bytes f = pkt::frame(src, dst, l.proto, l.bytes, o, e);
     if (chance(8)) f = pkt::truncate(f, 14 + u(static_cast<uint32_t>(f.size() - 13)));  // cut anywhere after Ethernet
-    if (chance(8)) f = pkt::pad_to(f, f.size() + 1 + u(40));                           // Ethernet padding / trailer
+    if (chance(8)) f = pkt::pad_to(f, f.size() + 1 + u(40));                            // Ethernet padding / trailer
     if (chance(5)) {
-      for (uint32_t i = 1 + u(3); i > 0; --i) f[14 + u(static_cast<uint32_t>(f.size() - 14))] ^= static_cast<uint8_t>(1 + u(255));
+      for (uint32_t i = 1 + u(3); i > 0; --i)
+        f[14 + u(static_cast<uint32_t>(f.size() - 14))] ^= static_cast<uint8_t>(1 + u(255));
     }
     return f;
   }
@@ -273,7 +280,7 @@ bool sabotage(const char* what) { return kSabotage && std::string(kSabotage) == 
 
 // Offsets a translation may change: MACs, TTL, IP checksum, addresses, and the GRE key.
 bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
-  if (i < 12) return e.redirect;  // MACs
+  if (i < 12) return e.redirect;         // MACs
   if (i == p.l3 + 8) return e.redirect;  // TTL
   if (i == p.l3 + 10 || i == p.l3 + 11) return true;
   if (e.rewrite == model::Rewrite::kSnat) return i >= p.l3 + 12 && i < p.l3 + 16;
@@ -287,10 +294,10 @@ bool may_change(const model::Parsed& p, const model::Expect& e, size_t i) {
 struct Stats {
   uint64_t packets = 0, redirected = 0, dropped = 0, rewritten = 0, delivered_in = 0;
   uint64_t icmp_relayed = 0;  // ICMP errors about a host's ESP, relayed to it
-  uint64_t followed = 0;  // later fragments translated as their first fragment was
+  uint64_t followed = 0;      // later fragments translated as their first fragment was
   std::map<uint32_t, uint64_t> per_class, per_reason;
   std::map<std::pair<uint32_t, bool>, uint64_t> fragments;  // (class, later fragment) of GRE/ESP/TCP/UDP
-  std::map<unsigned, uint64_t> vlan_stacks;                  // IPv4 frames by VLAN tags in front
+  std::map<unsigned, uint64_t> vlan_stacks;                 // IPv4 frames by VLAN tags in front
 };
 
 void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
@@ -298,8 +305,7 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
   // The daemon recounts the ICMP quote index every second: a Call ID a second call carried
   // stays shared until then. Recounted before each ICMP packet, the index is what the model
   // counts from the calls.
-  if (p.l3 && in.size() > p.l3 + 9 && in[p.l3 + 9] == pkt::kProtoIcmp)
-    g.pptp.recount_quotes();
+  if (p.l3 && in.size() > p.l3 + 9 && in[p.l3 + 9] == pkt::kProtoIcmp) g.pptp.recount_quotes();
   model::Expect e = g.m.expect(dir, in);
   if (sabotage("class") && e.cls == VPNPT_CLASS_ESP) e.cls = VPNPT_CLASS_AH;
   if (sabotage("verdict") && e.reason == VPNPT_REASON_ESP_UNBOUND) e.verdicts = {XDP_PASS};
@@ -315,7 +321,9 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
 
   INFO("packet " << st.packets << " " << dir_name(dir) << ", model: " << class_name(e.cls) << " / "
                  << (e.reason ? std::string(reason_name(*e.reason)) : "any reason") << " (" << e.why << ")\n"
-                 << "in:\n" << pkt::hex(in) << "\nout (" << verdict_name(r.verdict) << "):\n" << pkt::hex(r.out));
+                 << "in:\n"
+                 << pkt::hex(in) << "\nout (" << verdict_name(r.verdict) << "):\n"
+                 << pkt::hex(r.out));
   if (test_hook() == Hook::Tc && tc_harness_refuses(in)) {
     REQUIRE(r.err == -EINVAL);
     return;
@@ -358,7 +366,8 @@ void check_packet(Rig& g, uint32_t dir, const Bytes& in, Stats& st) {
   }
 
   // xlat: moves iff vpnpt forwarded the packet itself or rewrote a control segment it passed.
-  bool xlat_expected = r.verdict == XDP_REDIRECT || (e.cls == VPNPT_CLASS_PPTP_CTRL && r.verdict == XDP_PASS && r.out != in);
+  bool xlat_expected =
+      r.verdict == XDP_REDIRECT || (e.cls == VPNPT_CLASS_PPTP_CTRL && r.verdict == XDP_PASS && r.out != in);
   if (sabotage("xlat") && e.cls == VPNPT_CLASS_GRE) xlat_expected = !xlat_expected;
   for (uint32_t i = 0; i < VPNPT_COUNTER_SLOTS; ++i) {
     bool hit = xlat_expected && i == vpnpt_counter_index(dir, e.cls);

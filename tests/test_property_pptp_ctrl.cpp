@@ -62,14 +62,14 @@ uint16_t be16(const Bytes& b, size_t off) { return static_cast<uint16_t>(b[off] 
 struct Side {
   uint32_t saddr = 0, daddr = 0;
   uint16_t sport = 0, dport = 0;
-  uint32_t isn = 0;                  // stream position 0 = sequence number isn
-  Bytes orig;                     // every byte the sender queued
+  uint32_t isn = 0;                 // stream position 0 = sequence number isn
+  Bytes orig;                       // every byte the sender queued
   std::map<size_t, uint16_t> msgs;  // message start -> type
-  size_t sent = 0;                // contiguous bytes delivered from position 0
-  std::map<size_t, uint8_t> got;  // every delivered byte (after rewriting)
-  size_t parsed = 0;              // receiver: messages handled up to here
-  size_t held_len = 0;            // length of the last held attempt at `sent` (0: none)
-  size_t acked = 0;               // the most of this stream an ACK of the other side has claimed
+  size_t sent = 0;                  // contiguous bytes delivered from position 0
+  std::map<size_t, uint8_t> got;    // every delivered byte (after rewriting)
+  size_t parsed = 0;                // receiver: messages handled up to here
+  size_t held_len = 0;              // length of the last held attempt at `sent` (0: none)
+  size_t acked = 0;                 // the most of this stream an ACK of the other side has claimed
   int held_tries = 0;
 
   void queue(const Bytes& m) {
@@ -79,7 +79,8 @@ struct Side {
   // @ack: the ACK number, what this side's host has received of the other direction.
   Bytes frame(size_t from, size_t len, uint32_t ack) const {
     Bytes pay(orig.begin() + static_cast<long>(from), orig.begin() + static_cast<long>(from + len));
-    return pkt::frame(saddr, daddr, pkt::kProtoTcp, pkt::tcp(sport, dport, pay, 0x18, isn + static_cast<uint32_t>(from), ack));
+    return pkt::frame(saddr, daddr, pkt::kProtoTcp,
+                      pkt::tcp(sport, dport, pay, 0x18, isn + static_cast<uint32_t>(from), ack));
   }
   // May the byte at stream position @i differ from the original? (@outbound: client -> server)
   bool rewritable(size_t i, bool outbound) const {
@@ -103,12 +104,12 @@ struct ClientCall {
 
 struct Conn {
   uint32_t client = 0;
-  Side up, down;                          // up: LAN hook, client -> server; down: WAN hook, server -> public IP
-  std::map<uint16_t, ClientCall> calls;   // client's calls by its own id
-  std::map<uint16_t, uint16_t> srv_calls; // server: the id it knows the client's call by -> its own id
+  Side up, down;                           // up: LAN hook, client -> server; down: WAN hook, server -> public IP
+  std::map<uint16_t, ClientCall> calls;    // client's calls by its own id
+  std::map<uint16_t, uint16_t> srv_calls;  // server: the id it knows the client's call by -> its own id
   uint16_t next_sid = 0;
-  uint16_t id_base = 0;                   // added to the client's Call IDs
-  std::set<uint16_t> used;                // every Call ID the client used on this connection
+  uint16_t id_base = 0;     // added to the client's Call IDs
+  std::set<uint16_t> used;  // every Call ID the client used on this connection
 };
 
 constexpr uint16_t kIds = 20;  // Call IDs a burst uses: 1000..1019 (+ the connection's base)
@@ -135,7 +136,8 @@ struct PptpRig {
     Conn c;
     c.client = client;
     c.up.saddr = client, c.up.daddr = kSrv, c.up.sport = port, c.up.dport = 1723, c.up.isn = 1000u + u(1u << 30);
-    c.down.saddr = kSrv, c.down.daddr = kPub, c.down.sport = 1723, c.down.dport = pub_port, c.down.isn = 5000u + u(1u << 30);
+    c.down.saddr = kSrv, c.down.daddr = kPub, c.down.sport = 1723, c.down.dport = pub_port,
+    c.down.isn = 5000u + u(1u << 30);
     c.next_sid = static_cast<uint16_t>(128 * conns.size());
     c.id_base = id_base;
     pptp::TcpFlow up{client, kSrv, port, 1723, c.up.isn - 1}, down{kSrv, kPub, 1723, pub_port, c.down.isn - 1};
@@ -160,13 +162,15 @@ struct PptpRig {
     Snapshot after = snapshot(dp.progs);
     segments++;
     INFO("segment " << segments << (outbound ? " outbound" : " inbound") << " [" << from << ", " << from + len
-                    << ") of connection " << ci << "\nin:\n" << pkt::hex(in) << "\nout (" << verdict_name(r.verdict)
-                    << "):\n" << pkt::hex(r.out));
+                    << ") of connection " << ci << "\nin:\n"
+                    << pkt::hex(in) << "\nout (" << verdict_name(r.verdict) << "):\n"
+                    << pkt::hex(r.out));
     REQUIRE(r.err == 0);
     REQUIRE(r.out.size() == in.size());
     uint32_t reason = VPNPT_REASON_NONE;
     for (uint32_t k = 0; k < VPNPT_REASON_MAX; ++k)
-      if (after.reasons[vpnpt_reason_index(dir, k)].packets != before.reasons[vpnpt_reason_index(dir, k)].packets) reason = k;
+      if (after.reasons[vpnpt_reason_index(dir, k)].packets != before.reasons[vpnpt_reason_index(dir, k)].packets)
+        reason = k;
     INFO("reason " << reason_name(reason));
     REQUIRE((r.verdict == XDP_PASS || r.verdict == XDP_DROP));
     REQUIRE((r.verdict == XDP_DROP) == (reason != VPNPT_REASON_NONE && reason_verdict(reason) == "drop"));
@@ -193,8 +197,10 @@ struct PptpRig {
         fields.insert(pos & ~size_t{1});  // Call ID fields sit at even offsets of messages at even offsets
       }
       auto [it, fresh] = s.got.emplace(pos, b);
-      if (pos >= s.acked) REQUIRE(it->second == b);  // a retransmission delivers exactly what was delivered before
-      else REQUIRE((b == it->second || b == s.orig[pos]));
+      if (pos >= s.acked)
+        REQUIRE(it->second == b);  // a retransmission delivers exactly what was delivered before
+      else
+        REQUIRE((b == it->second || b == s.orig[pos]));
     }
     most_rewrites = std::max(most_rewrites, fields.size());
     return true;
@@ -203,11 +209,12 @@ struct PptpRig {
   void mutate(Bytes& f) {
     switch (u(5)) {
       case 0: f[pptp::kTcpPayloadOffset - 20 + 4 + u(4)] ^= static_cast<uint8_t>(1 + u(255)); break;  // sequence number
-      case 1: f[pptp::kTcpPayloadOffset - 20 + 13] = static_cast<uint8_t>(rng()); break;             // flags
-      case 2: f[pptp::kTcpPayloadOffset - 20 + 12] = static_cast<uint8_t>(u(16) << 4); break;        // data offset
+      case 1: f[pptp::kTcpPayloadOffset - 20 + 13] = static_cast<uint8_t>(rng()); break;              // flags
+      case 2: f[pptp::kTcpPayloadOffset - 20 + 12] = static_cast<uint8_t>(u(16) << 4); break;         // data offset
       default:
         if (f.size() > pptp::kTcpPayloadOffset)
-          f[pptp::kTcpPayloadOffset + u(static_cast<uint32_t>(f.size() - pptp::kTcpPayloadOffset))] ^= static_cast<uint8_t>(1 + u(255));
+          f[pptp::kTcpPayloadOffset + u(static_cast<uint32_t>(f.size() - pptp::kTcpPayloadOffset))] ^=
+              static_cast<uint8_t>(1 + u(255));
     }
     // Keep the TCP checksum right: a corrupted segment is what a hostile host sends, not line noise.
     f = pkt::ether(pkt::ipv4(ip_at(f, 26), ip_at(f, 30), pkt::kProtoTcp, Bytes(f.begin() + 34, f.end())));
@@ -267,7 +274,7 @@ struct PptpRig {
       s.held_len = len;
       INFO("held " << s.held_tries << " times at stream position " << s.sent << " with " << left << " bytes queued");
       REQUIRE((corrupt || ++s.held_tries < 64));  // C5
-      if (corrupt && ++s.held_tries > 8) {  // a corrupted tracker may hold forever: give up on this connection
+      if (corrupt && ++s.held_tries > 8) {        // a corrupted tracker may hold forever: give up on this connection
         s.sent = queued;
         s.held_len = 0;
       }
@@ -388,7 +395,8 @@ struct PptpRig {
       }
     } else if (what < 4 && c.calls.size() < 4) {
       // Every host on the same ids; a host's second connection on others (see the known issue below).
-      uint16_t id = static_cast<uint16_t>(std::initializer_list<uint16_t>{1000, 1001, 0, 1002}.begin()[u(4)] + c.id_base);
+      uint16_t id =
+          static_cast<uint16_t>(std::initializer_list<uint16_t>{1000, 1001, 0, 1002}.begin()[u(4)] + c.id_base);
       if (c.calls.count(id)) return;
       c.calls[id] = ClientCall{id};
       c.used.insert(id);
@@ -410,8 +418,11 @@ struct PptpRig {
       size_t ci = u(static_cast<uint32_t>(conns.size()));
       switch (u(6)) {
         case 0: client_acts(ci); break;
-        case 1: if (!corrupt) gre(ci); break;
-        case 2: case 3: step(ci, true); break;
+        case 1:
+          if (!corrupt) gre(ci);
+          break;
+        case 2:
+        case 3: step(ci, true); break;
         default: step(ci, false);
       }
     }

@@ -60,9 +60,10 @@ TEST_CASE("regression: an L4 header continuing into Ethernet padding is cut off,
        short_datagram(kSrv, kPub, pkt::kProtoGre, pkt::gre_v1(1000, Bytes(20, 1), 7), 8), VPNPT_REASON_L4_TRUNC},
       {"ESP: SPI in the datagram, sequence number in the padding",
        short_datagram(kSrv, kPub, pkt::kProtoEsp, pkt::esp(0x99, 1), 4), VPNPT_REASON_L4_TRUNC},
-      {"UDP header in the padding", short_datagram(kSrv, kPub, pkt::kProtoUdp, pkt::udp(4500, 4500, pkt::esp(0x99, 1)), 6),
-       VPNPT_REASON_L4_TRUNC},
-      {"NAT-T: SPI in the padding", short_datagram(kSrv, kPub, pkt::kProtoUdp, pkt::udp(4500, 4500, pkt::esp(0x99, 1)), 8),
+      {"UDP header in the padding",
+       short_datagram(kSrv, kPub, pkt::kProtoUdp, pkt::udp(4500, 4500, pkt::esp(0x99, 1)), 6), VPNPT_REASON_L4_TRUNC},
+      {"NAT-T: SPI in the padding",
+       short_datagram(kSrv, kPub, pkt::kProtoUdp, pkt::udp(4500, 4500, pkt::esp(0x99, 1)), 8),
        VPNPT_REASON_NATT_NOT_ESP},
   };
   for (const auto& c : cases) {
@@ -95,7 +96,8 @@ TEST_CASE("regression: one host, two control connections to one server, the same
   REQUIRE(run_xdp(dp.progs.wan_fd(), down1.syn_ack(up1)).verdict == XDP_PASS);
   REQUIRE(run_xdp(dp.progs.wan_fd(), down2.syn_ack(up2)).verdict == XDP_PASS);
   auto r1 = run_xdp(dp.progs.lan_fd(), up1.data(pptp::ocrq(1000)));
-  REQUIRE(run_xdp(dp.progs.wan_fd(), down1.data(pptp::ocrp(0, pptp::be16_at(r1.out, pptp::kTcpPayloadOffset + 12)))).verdict == XDP_PASS);
+  REQUIRE(run_xdp(dp.progs.wan_fd(), down1.data(pptp::ocrp(0, pptp::be16_at(r1.out, pptp::kTcpPayloadOffset + 12))))
+              .verdict == XDP_PASS);
   auto r2 = run_xdp(dp.progs.lan_fd(), up2.data(pptp::ocrq(1000)));
   REQUIRE(r1.verdict == XDP_PASS);
   REQUIRE(r2.verdict == XDP_PASS);

@@ -46,8 +46,9 @@ TEST_CASE("quota: one host's outbound SPIs stop at its share, others carry on", 
   dp.configure(pub, rt.wan_ifindex);
   auto esp = [&](uint32_t host, uint32_t spi) {
     const auto& mac = host == b ? TestRouter::kClient2.mac : TestRouter::kClient.mac;
-    return run_xdp(dp.progs.lan_fd(), pkt::frame(host, srv, pkt::kProtoEsp, pkt::esp(spi, 1), {}, eth_of(mac, rt.lan_mac)),
-                   1, rt.lan_ifindex);
+    return run_xdp(dp.progs.lan_fd(),
+                   pkt::frame(host, srv, pkt::kProtoEsp, pkt::esp(spi, 1), {}, eth_of(mac, rt.lan_mac)), 1,
+                   rt.lan_ifindex);
   };
   for (uint32_t spi = 1; spi <= 3; ++spi) CHECK(esp(a, spi).verdict == XDP_REDIRECT);
   CHECK(esp(a, 1).verdict == XDP_REDIRECT);  // a known SPI is not a new entry
@@ -85,9 +86,10 @@ TEST_CASE("quota: entries created while the daemon counts are not forgotten", "[
   const uint32_t a = pkt::ip(TestRouter::kClient.ip);
   dp.configure(pub, rt.wan_ifindex);
   auto esp = [&](uint32_t spi) {
-    return run_xdp(dp.progs.lan_fd(),
-                   pkt::frame(a, srv, pkt::kProtoEsp, pkt::esp(spi, 1), {}, eth_of(TestRouter::kClient.mac, rt.lan_mac)),
-                   1, rt.lan_ifindex);
+    return run_xdp(
+        dp.progs.lan_fd(),
+        pkt::frame(a, srv, pkt::kProtoEsp, pkt::esp(spi, 1), {}, eth_of(TestRouter::kClient.mac, rt.lan_mac)), 1,
+        rt.lan_ifindex);
   };
   auto adj = QuotaAdjuster::open(dp.map_fd(VPNPT_MAP_HOST_QUOTA));
   REQUIRE(adj);

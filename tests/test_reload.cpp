@@ -37,7 +37,7 @@ TEST_CASE("reload: switches, passthrough, log level and timeouts apply live", "[
   auto d = diff_config(a, b);
   CHECK(d.restart.empty());
   CHECK(keys(d.live) == std::vector<std::string>{"pptp", "l2tp", "ip_passthrough", "log_level", "pptp_idle_timeout",
-                                                  "ipsec_hold", "ipsec_sa_idle"});
+                                                 "ipsec_hold", "ipsec_sa_idle"});
   CHECK(describe_changes(d.live) ==
         "pptp on -> off, l2tp as set -> off, ip_passthrough off -> 192.168.1.10, log_level info -> debug, "
         "pptp_idle_timeout 300s -> 60s, ipsec_hold 5s -> 2500ms, ipsec_sa_idle 600s -> 120s");
@@ -49,7 +49,8 @@ TEST_CASE("reload: interfaces, mode, VLAN depth, public IP and metrics need a re
       "wan = eth9\nlan = eth1 eth2\nmode = skb\nvlan_depth = 0\npublic_ip = 203.0.113.7\nmetrics_address = off\n");
   auto d = diff_config(a, b);
   CHECK(d.live.empty());
-  CHECK(keys(d.restart) == std::vector<std::string>{"wan", "lan", "mode", "vlan_depth", "public_ip", "metrics_address"});
+  CHECK(keys(d.restart) ==
+        std::vector<std::string>{"wan", "lan", "mode", "vlan_depth", "public_ip", "metrics_address"});
   CHECK(d.restart[1].from == "eth1");
   CHECK(d.restart[1].to == "eth1 eth2");
   CHECK(d.restart[2].to == "skb");

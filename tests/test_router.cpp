@@ -37,7 +37,8 @@ TestRouter::TestRouter() {
   sh("ip addr add 192.168.1.1/24 dev lan0");
   sh("ip addr add 203.0.113.1/24 dev wan0");
   for (const char* i : {"lan0", "lanp", "wan0", "wanp"}) sh(std::string("ip link set ") + i + " up");
-  for (const auto& n : {kClient, kClient2}) sh(std::string("ip neigh replace ") + n.ip + " lladdr " + mac_text(n.mac) + " dev lan0 nud permanent");
+  for (const auto& n : {kClient, kClient2})
+    sh(std::string("ip neigh replace ") + n.ip + " lladdr " + mac_text(n.mac) + " dev lan0 nud permanent");
   sh(std::string("ip neigh replace ") + kServer.ip + " lladdr " + mac_text(kServer.mac) + " dev wan0 nud permanent");
   sh("sysctl -qw net.ipv4.ip_forward=1");
   lan_ifindex = if_nametoindex("lan0");

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The input is a sequence of records: [kind:1][len:1][bytes:len]
   //   kind&3 == 0: an IPv4 packet from the LAN side, 1: from the WAN side,
   //   2: an unknown SPI (server = first 4 bytes, spi = next 4), 3: a tick.
-  IpsecBinder b(BinderConfig{std::chrono::milliseconds(50), std::chrono::milliseconds(100),
-                             std::chrono::milliseconds(80)});
+  IpsecBinder b(
+      BinderConfig{std::chrono::milliseconds(50), std::chrono::milliseconds(100), std::chrono::milliseconds(80)});
   std::set<uint32_t> child_hosts;
   uint64_t now = 1;
   size_t i = 0;
@@ -46,8 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (r.bound && !child_hosts.count(r.host)) std::abort();
         }
         break;
-      default:
-        (void)b.tick(now);
+      default: (void)b.tick(now);
     }
   }
   return 0;

@@ -78,16 +78,16 @@ const char* kServer = "198.51.100.2";
 const char* kPublic = "198.51.100.1";
 
 // Flow-id bases: the generator writes base + (packet counter % flows).
-constexpr uint32_t kGreServerIdBase = 3000;   // outbound Key: the server's Call ID
-constexpr uint32_t kGreXlatIdBase = 2000;     // inbound Key: the translated Call ID the server knows
-constexpr uint32_t kGreClientIdBase = 1000;   // inbound Key after vpnpt: the client's own Call ID
-constexpr uint32_t kEspOutSpiBase = 0x10000;  // SPIs the host sends with
-constexpr uint32_t kEspInSpiBase = 0x20000;   // SPIs the server sends with
-constexpr uint32_t kNattPortBase = 40000;     // client UDP source port toward 4500
-constexpr uint32_t kL2tpPortBase = 41000;     // client UDP source port toward 1701 (kept on the public side)
-constexpr uint32_t kL2tpXlatTunnelBase = 2000;   // inbound Tunnel ID: the translated id the server knows
-constexpr uint32_t kL2tpClientTunnelBase = 1000; // inbound Tunnel ID after vpnpt: the client's own
-constexpr uint32_t kL2tpTunnelOff = 44;          // Tunnel ID in an L2TP data frame without length field
+constexpr uint32_t kGreServerIdBase = 3000;       // outbound Key: the server's Call ID
+constexpr uint32_t kGreXlatIdBase = 2000;         // inbound Key: the translated Call ID the server knows
+constexpr uint32_t kGreClientIdBase = 1000;       // inbound Key after vpnpt: the client's own Call ID
+constexpr uint32_t kEspOutSpiBase = 0x10000;      // SPIs the host sends with
+constexpr uint32_t kEspInSpiBase = 0x20000;       // SPIs the server sends with
+constexpr uint32_t kNattPortBase = 40000;         // client UDP source port toward 4500
+constexpr uint32_t kL2tpPortBase = 41000;         // client UDP source port toward 1701 (kept on the public side)
+constexpr uint32_t kL2tpXlatTunnelBase = 2000;    // inbound Tunnel ID: the translated id the server knows
+constexpr uint32_t kL2tpClientTunnelBase = 1000;  // inbound Tunnel ID after vpnpt: the client's own
+constexpr uint32_t kL2tpTunnelOff = 44;           // Tunnel ID in an L2TP data frame without length field
 
 void tc_remove_all();
 
@@ -330,30 +330,46 @@ Opts parse(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--client-ns") o.cns = val();
-    else if (a == "--router-ns") o.rns = val();
-    else if (a == "--server-ns") o.sns = val();
-    else if (a == "--mode") o.mode = val();
-    else if (a == "--proto") o.proto = val();
-    else if (a == "--dir") o.dir = val();
-    else if (a == "--nat") o.nat = val() != "0";
-    else if (a == "--size") o.size = static_cast<uint32_t>(std::stoul(val()));
-    else if (a == "--flows") o.flows = static_cast<uint32_t>(std::stoul(val()));
-    else if (a == "--cpus") o.cpus = val();
-    else if (a == "--seconds") o.seconds = std::stod(val());
-    else if (a == "--runs") o.runs = static_cast<uint32_t>(std::stoul(val()));
-    else if (a == "--sessions") o.sessions = std::stoull(val());
-    else if (a == "--flow-split") o.block = val() == "block";
-    else die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
+    if (a == "--client-ns")
+      o.cns = val();
+    else if (a == "--router-ns")
+      o.rns = val();
+    else if (a == "--server-ns")
+      o.sns = val();
+    else if (a == "--mode")
+      o.mode = val();
+    else if (a == "--proto")
+      o.proto = val();
+    else if (a == "--dir")
+      o.dir = val();
+    else if (a == "--nat")
+      o.nat = val() != "0";
+    else if (a == "--size")
+      o.size = static_cast<uint32_t>(std::stoul(val()));
+    else if (a == "--flows")
+      o.flows = static_cast<uint32_t>(std::stoul(val()));
+    else if (a == "--cpus")
+      o.cpus = val();
+    else if (a == "--seconds")
+      o.seconds = std::stod(val());
+    else if (a == "--runs")
+      o.runs = static_cast<uint32_t>(std::stoul(val()));
+    else if (a == "--sessions")
+      o.sessions = std::stoull(val());
+    else if (a == "--flow-split")
+      o.block = val() == "block";
+    else
+      die("unknown option " + a + " (see the header of tools/bench/bench_lab.cpp)");
   }
-  if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty()) die("--client-ns, --router-ns, --server-ns, --mode are required");
+  if (o.cns.empty() || o.rns.empty() || o.sns.empty() || o.mode.empty())
+    die("--client-ns, --router-ns, --server-ns, --mode are required");
   if (o.mode != "vpnpt" && o.mode != "vpnpt-tc" && o.mode != "vpnpt-noatomic" && o.mode != "vpnpt-fineclock" &&
       o.mode != "vpnpt-nofibcache" && o.mode != "bare" && o.mode != "kernel")
     die("bad --mode");
   if (o.proto != "gre" && o.proto != "esp" && o.proto != "natt" && o.proto != "l2tp") die("bad --proto");
   if (o.dir != "out" && o.dir != "in") die("bad --dir");
-  if (o.size < 64 || o.size > 1500 || o.flows < 1 || o.flows > 30000 || o.runs < 1 || o.runs > 100 ||
-      o.seconds <= 0 || o.seconds > 30 || o.sessions > 4000000)
+  if (o.size < 64 || o.size > 1500 || o.flows < 1 || o.flows > 30000 || o.runs < 1 || o.runs > 100 || o.seconds <= 0 ||
+      o.seconds > 30 || o.sessions > 4000000)
     die("option out of range");
   return o;
 }
@@ -361,10 +377,10 @@ Opts parse(int argc, char** argv) {
 // ------------------------------------------------------------ frames
 
 struct Traffic {
-  Bytes frame;              // template
+  Bytes frame;  // template
   uint32_t flow_off, flow_size, flow_base;
   uint32_t flow2_off = 0, flow2_base = 0;  // second field written with the same flow index (0: none)
-  SinkCfg sink;             // what must arrive
+  SinkCfg sink;                            // what must arrive
 };
 
 uint8_t proto_num(const std::string& p) { return p == "gre" ? 47 : p == "esp" ? 50 : 17; }
@@ -388,7 +404,8 @@ Traffic traffic(const Opts& o, const std::string& dir, const If& src_if, const I
   } else {
     const bool natt = o.proto == "natt";
     const uint16_t port = natt ? 4500 : 1701;
-    Bytes inner = natt ? Bytes{0, 0, 0x77, 0x77, 0, 0, 0, 1} : Bytes{0x00, 0x02, 0, 1, 0, 1};  // ESP SPI+seq / L2TP data hdr
+    Bytes inner =
+        natt ? Bytes{0, 0, 0x77, 0x77, 0, 0, 0, 1} : Bytes{0x00, 0x02, 0, 1, 0, 1};  // ESP SPI+seq / L2TP data hdr
     inner.insert(inner.end(), payload.begin(), payload.end());
     const uint16_t base = static_cast<uint16_t>(natt ? kNattPortBase : kL2tpPortBase);
     l4 = out ? pkt::udp(base, port, inner) : pkt::udp(port, base, inner);
@@ -430,11 +447,11 @@ struct Vpnpt {
 
 // The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (maps/vpnpt_abi.h):
 // their size is fixed, never raised. The ESP tables are raised to twice the SAs.
-const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,    VPNPT_MAP_ESP_OUT,
-                              VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,  VPNPT_MAP_L2TP_PORTS};
+const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS,   VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,    VPNPT_MAP_ESP_OUT,
+                              VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,     VPNPT_MAP_L2TP_PORTS};
 bool fixed_size(const char* map) {
-  for (const char* f : {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,
-                        VPNPT_MAP_L2TP_PORTS})
+  for (const char* f :
+       {VPNPT_MAP_PPTP_CALLS, VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT, VPNPT_MAP_L2TP_PORTS})
     if (std::strcmp(map, f) == 0) return true;
   return false;
 }
@@ -481,7 +498,8 @@ void batch_put(int fd, std::vector<K>& ks, std::vector<V>& vs) {
   LIBBPF_OPTS(bpf_map_batch_opts, bo);
   if (bpf_map_update_batch(fd, ks.data(), vs.data(), &n, &bo) || n != ks.size()) {
     for (size_t i = 0; i < ks.size(); ++i)
-      if (bpf_map_update_elem(fd, &ks[i], &vs[i], BPF_ANY)) die("cannot fill a session map: " + std::string(std::strerror(errno)));
+      if (bpf_map_update_elem(fd, &ks[i], &vs[i], BPF_ANY))
+        die("cannot fill a session map: " + std::string(std::strerror(errno)));
   }
   ks.clear();
   vs.clear();
@@ -537,10 +555,10 @@ void fill_pptp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
     call.client_call_id = htons(static_cast<uint16_t>(active ? kGreClientIdBase + n : xid));
     call.server_call_id = htons(static_cast<uint16_t>(active ? kGreServerIdBase + n : xid));
     call.lan_ifindex = lan_ifindex;
-    call.gre_slot = index_put(index, vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id),
-                              VPNPT_PPTP_GRE_PROBES, vpnpt_pptp_gre_probe,
-                              {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id,
-                               htons(static_cast<uint16_t>(xid))});
+    call.gre_slot = index_put(
+        index, vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id), VPNPT_PPTP_GRE_PROBES,
+        vpnpt_pptp_gre_probe,
+        {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id, htons(static_cast<uint16_t>(xid))});
     if (!call.gre_slot && active) die("the outbound GRE index has no slot for an active call");
     ck.push_back(xid);
     cv.push_back(call);
@@ -557,22 +575,23 @@ void fill_l2tp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
   std::vector<vpnpt_l2tp_tunnel> tv;
   std::vector<vpnpt_l2tp_out_slot> index(VPNPT_L2TP_OUT_SLOTS);
   // Slot 0 is never a tunnel (Tunnel ID 0 means "none").
-  for_session_slots(1, VPNPT_L2TP_MAX_TUNNELS, kL2tpXlatTunnelBase, flows, extra, [&](uint32_t xid, bool active, uint64_t n) {
-    vpnpt_l2tp_tunnel t{};
-    t.state = VPNPT_L2TP_ESTABLISHED;
-    t.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(n >> 10));  // 1,024 tunnels per server
-    t.client = c;
-    t.client_port = t.public_port = htons(static_cast<uint16_t>(active ? kL2tpPortBase + n : 1 + (n & 1023)));
-    t.client_tunnel_id = htons(static_cast<uint16_t>(active ? kL2tpClientTunnelBase + n : xid));
-    t.server_port = htons(1701);
-    t.lan_ifindex = lan_ifindex;
-    t.out_slot = index_put(index, vpnpt_l2tp_out_home(t.client, t.server, t.client_port), VPNPT_L2TP_OUT_PROBES,
-                           vpnpt_l2tp_out_probe,
-                           {vpnpt_l2tp_out_tag(t.client, t.server, t.client_port), static_cast<uint16_t>(xid), 0});
-    if (!t.out_slot && active) die("the outbound L2TP index has no slot for an active tunnel");
-    tk.push_back(xid);
-    tv.push_back(t);
-  });
+  for_session_slots(
+      1, VPNPT_L2TP_MAX_TUNNELS, kL2tpXlatTunnelBase, flows, extra, [&](uint32_t xid, bool active, uint64_t n) {
+        vpnpt_l2tp_tunnel t{};
+        t.state = VPNPT_L2TP_ESTABLISHED;
+        t.server = active ? s : htonl(0x64400000u + static_cast<uint32_t>(n >> 10));  // 1,024 tunnels per server
+        t.client = c;
+        t.client_port = t.public_port = htons(static_cast<uint16_t>(active ? kL2tpPortBase + n : 1 + (n & 1023)));
+        t.client_tunnel_id = htons(static_cast<uint16_t>(active ? kL2tpClientTunnelBase + n : xid));
+        t.server_port = htons(1701);
+        t.lan_ifindex = lan_ifindex;
+        t.out_slot = index_put(index, vpnpt_l2tp_out_home(t.client, t.server, t.client_port), VPNPT_L2TP_OUT_PROBES,
+                               vpnpt_l2tp_out_probe,
+                               {vpnpt_l2tp_out_tag(t.client, t.server, t.client_port), static_cast<uint16_t>(xid), 0});
+        if (!t.out_slot && active) die("the outbound L2TP index has no slot for an active tunnel");
+        tk.push_back(xid);
+        tv.push_back(t);
+      });
   batch_put(v.lan.map_fd(VPNPT_MAP_L2TP_TUNNELS), tk, tv);
   put_array(v.lan.map_fd(VPNPT_MAP_L2TP_OUT), index);
 }
@@ -655,9 +674,8 @@ std::pair<uint64_t, double> generate(const Gen& g, const std::string& ns, uint32
         uint64_t mine = 0;
         for (int guard = 0; guard < 100000; ++guard) {  // bounded: ~65536 packets per turn
           LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                      .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &ctx,
-                      .ctx_size_in = sizeof(ctx), .repeat = static_cast<int>(batch),
-                      .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+                      .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+                      .repeat = static_cast<int>(batch), .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
           if (bpf_prog_test_run_opts(g.prog, &opts)) {
             failed = true;
             break;
@@ -708,7 +726,8 @@ struct Wire {
     a.sll_ifindex = static_cast<int>(ifindex);
     a.sll_halen = 6;
     std::copy(to.mac, to.mac + 6, a.sll_addr);
-    if (::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) die("packet socket send failed");
+    if (::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
+      die("packet socket send failed");
   }
 };
 
@@ -751,7 +770,8 @@ void pptp_via_helper(const Opts& o, const If& c0, const If& lan0, const If& wan0
   step();
   Bytes ppp(16, 0x5a);
   for (uint32_t i = 0; i < o.flows; ++i)
-    cw.send(pkt::frame(c, s, pkt::kProtoGre, pkt::gre_v1(static_cast<uint16_t>(kGreServerIdBase + i), ppp, 1)), c0, lan0);
+    cw.send(pkt::frame(c, s, pkt::kProtoGre, pkt::gre_v1(static_cast<uint16_t>(kGreServerIdBase + i), ppp, 1)), c0,
+            lan0);
   step();
   for (uint32_t i = 0; i < o.flows; ++i)
     sw.send(pkt::frame(s, p, pkt::kProtoGre, pkt::gre_v1(static_cast<uint16_t>(kGreXlatIdBase + i), ppp, 1)), s0, wan0);
@@ -858,13 +878,13 @@ int main(int argc, char** argv) {
     auto [sent, secs] = generate(gen, gns, gif, t.frame, cpus, o.seconds);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the last frames land
     const uint64_t seen = percpu_sum(cnt, 0) - seen0, ok = percpu_sum(cnt, 1) - ok0;
-    std::printf("{\"mode\": \"%s\", \"proto\": \"%s\", \"dir\": \"%s\", \"nat\": %d, \"size\": %u, \"flows\": %u, "
-                "\"cpus\": \"%s\", \"sessions\": %llu, \"run\": %u, \"seconds\": %.4f, \"sent\": %llu, "
-                "\"received\": %llu, \"translated\": %llu, \"sent_mpps\": %.4f, \"mpps\": %.4f",
-                o.mode.c_str(), o.proto.c_str(), o.dir.c_str(), o.nat ? 1 : 0, o.size, o.flows, o.cpus.c_str(),
-                static_cast<unsigned long long>(o.sessions), r, secs, static_cast<unsigned long long>(sent),
-                static_cast<unsigned long long>(seen), static_cast<unsigned long long>(ok), sent / secs / 1e6,
-                ok / secs / 1e6);
+    std::printf(
+        "{\"mode\": \"%s\", \"proto\": \"%s\", \"dir\": \"%s\", \"nat\": %d, \"size\": %u, \"flows\": %u, "
+        "\"cpus\": \"%s\", \"sessions\": %llu, \"run\": %u, \"seconds\": %.4f, \"sent\": %llu, "
+        "\"received\": %llu, \"translated\": %llu, \"sent_mpps\": %.4f, \"mpps\": %.4f",
+        o.mode.c_str(), o.proto.c_str(), o.dir.c_str(), o.nat ? 1 : 0, o.size, o.flows, o.cpus.c_str(),
+        static_cast<unsigned long long>(o.sessions), r, secs, static_cast<unsigned long long>(sent),
+        static_cast<unsigned long long>(seen), static_cast<unsigned long long>(ok), sent / secs / 1e6, ok / secs / 1e6);
     if (vp) {
       std::printf(", \"fill_seconds\": %.3f, \"maps\": {", fill_s);
       bool first = true;

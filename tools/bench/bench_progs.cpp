@@ -122,10 +122,14 @@ int main(int argc, char** argv) {
   bool json = false;
   LoadConfig load;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--json")) json = true;
-    else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = static_cast<uint32_t>(std::stoul(argv[++i]));
-    else if (!std::strcmp(argv[i], "--setups") && i + 1 < argc) setups = static_cast<uint32_t>(std::stoul(argv[++i]));
-    else if (!std::strcmp(argv[i], "--fib-cache-ns") && i + 1 < argc) load.fib_cache_ns = std::stoull(argv[++i]);
+    if (!std::strcmp(argv[i], "--json"))
+      json = true;
+    else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc)
+      repeat = static_cast<uint32_t>(std::stoul(argv[++i]));
+    else if (!std::strcmp(argv[i], "--setups") && i + 1 < argc)
+      setups = static_cast<uint32_t>(std::stoul(argv[++i]));
+    else if (!std::strcmp(argv[i], "--fib-cache-ns") && i + 1 < argc)
+      load.fib_cache_ns = std::stoull(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--repeat N] [--setups N] [--fib-cache-ns N] [--json]\n", argv[0]);
       return 2;
@@ -156,8 +160,8 @@ int main(int argc, char** argv) {
   tv.client = a;
   tv.client_port = tv.public_port = htons(1701);
   tv.client_tunnel_id = htons(7);
-  auto l2tp = L2tpTable::map({dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT),
-                              dp.map_fd(VPNPT_MAP_L2TP_PORTS)});
+  auto l2tp = L2tpTable::map(
+      {dp.map_fd(VPNPT_MAP_L2TP_TUNNELS), dp.map_fd(VPNPT_MAP_L2TP_OUT), dp.map_fd(VPNPT_MAP_L2TP_PORTS)});
   if (!l2tp || !l2tp->insert(8, tv)) throw std::runtime_error("cannot install the L2TP tunnel");
   auto l2tp_data = [&](uint16_t tunnel) {  // L2TPv2 data header without length: flags, tunnel, session
     Bytes b(6 + payload.size(), 0);
@@ -171,7 +175,8 @@ int main(int argc, char** argv) {
     bool lan;
     Bytes in;
   } cases[] = {
-      {"classify only: UDP other, LAN", true, pkt::frame(a, srv, pkt::kProtoUdp, pkt::udp(1234, 9, payload), {}, lan_eth)},
+      {"classify only: UDP other, LAN", true,
+       pkt::frame(a, srv, pkt::kProtoUdp, pkt::udp(1234, 9, payload), {}, lan_eth)},
       {"GRE out: translate + redirect", true,
        pkt::frame(a, srv, pkt::kProtoGre, pkt::gre_v1(0, payload, 1, 1), {}, lan_eth)},
       {"GRE in: translate + redirect", false,
@@ -180,7 +185,8 @@ int main(int argc, char** argv) {
        pkt::frame(a, srv, pkt::kProtoGre, pkt::gre_v1(4242, payload, 1, 1), {}, lan_eth)},
       {"GRE in: no call (to the stack)", false,
        pkt::frame(srv, pub, pkt::kProtoGre, pkt::gre_v1(4242, payload, 1), {}, wan_eth)},
-      {"ESP out: learn/SNAT + redirect", true, pkt::frame(a, srv, pkt::kProtoEsp, pkt::esp(0x7777, 1, payload), {}, lan_eth)},
+      {"ESP out: learn/SNAT + redirect", true,
+       pkt::frame(a, srv, pkt::kProtoEsp, pkt::esp(0x7777, 1, payload), {}, lan_eth)},
       {"ESP in: bound SPI + redirect", false,
        pkt::frame(srv, pub, pkt::kProtoEsp, pkt::esp(0x5151, 1, payload), {}, wan_eth)},
       {"ESP in: unknown SPI (drop, report)", false,
@@ -241,8 +247,8 @@ int main(int argc, char** argv) {
     }
     const double secs = seconds_since(t0);
     const size_t made = dp.entries(VPNPT_MAP_PPTP_CALLS) - before;
-    rates.push_back({"PPTP calls set up through the XDP control path (OCRQ + OCRP)", static_cast<uint32_t>(made),
-                     made / secs});
+    rates.push_back(
+        {"PPTP calls set up through the XDP control path (OCRQ + OCRP)", static_cast<uint32_t>(made), made / secs});
   }
   {
     // Raw ESP outbound: every packet a new SPI the LAN hook learns, 1,000 per LAN host.
@@ -342,8 +348,8 @@ int main(int argc, char** argv) {
                   rows[i].path.c_str(), rows[i].verdict.c_str(), rows[i].ns);
     std::printf("], \"setup\": [");
     for (size_t i = 0; i < rates.size(); ++i)
-      std::printf("%s{\"what\": \"%s\", \"count\": %u, \"per_second\": %.0f}", i ? ", " : "",
-                  rates[i].what.c_str(), rates[i].count, rates[i].per_second);
+      std::printf("%s{\"what\": \"%s\", \"count\": %u, \"per_second\": %.0f}", i ? ", " : "", rates[i].what.c_str(),
+                  rates[i].count, rates[i].per_second);
     std::printf("]}\n");
   } else {
     std::printf("%-40s %-14s %10s\n", "path (BPF_PROG_TEST_RUN)", "verdict", "ns/packet");
