@@ -14,7 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 #ifndef AF_INET
 #define AF_INET 2 /* bpf_fib_lookup and bpf_redirect_neigh family; no libc headers in BPF */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Fragments of a session's datagrams (maps/vpnpt_abi.h, vpnpt_frags_v1).
+ * Fragments of a session's datagrams (abi/vpnpt_abi.h, vpnpt_frags_v1).
  * The rule: a datagram's fragments go where its first fragment went. A
  * translator that translates a first fragment remembers where it sent it
  * (frag_remember); the later fragments, which carry no SPI, Call ID or

@@ -20,7 +20,7 @@
  *   - the FIB forwards it as it forwards the session's traffic.
  * The quote names its session by the key the outbound path used:
  *   - raw ESP: (server, SPI), the outbound SA table;
- *   - PPTP GRE: (server, the server's Call ID), the quote index (maps/
+ *   - PPTP GRE: (server, the server's Call ID), the quote index (abi/
  *     vpnpt_abi.h) of the call carrying that pair;
  *   - L2TP: a per-port NAT tunnel by its public port; any other by (server,
  *     the server's Tunnel ID in the quoted L2TP header), the quote index.

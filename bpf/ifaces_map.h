@@ -11,7 +11,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 /* Interfaces vpnpt is attached to, by ifindex. Written by the loader only. */
 struct {

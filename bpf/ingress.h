@@ -5,7 +5,7 @@
  * passed untouched (the documented rule: vpnpt never rewrites what it could
  * not fully parse, and never drops what the kernel would take). Translators
  * return a verdict and, when they did not translate, the reason, whose
- * verdict is fixed per reason (see maps/vpnpt_abi.h).
+ * verdict is fixed per reason (see abi/vpnpt_abi.h).
  */
 #ifndef VPNPT_BPF_INGRESS_H
 #define VPNPT_BPF_INGRESS_H

@@ -220,7 +220,7 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, _
 }
 
 /*
- * A Tunnel ID the kernel's NAT carries toward @server (maps/vpnpt_abi.h,
+ * A Tunnel ID the kernel's NAT carries toward @server (abi/vpnpt_abi.h,
  * vpnpt_l2tp_kernel_v1): recorded, at most once a second per id.
  */
 static __always_inline void l2tp_kernel_note(__be32 server, __be16 tid)

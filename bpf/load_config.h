@@ -15,7 +15,7 @@ const volatile __u32 cfg_vlan_depth = VPNPT_VLAN_DEPTH_MAX;
 const volatile __u8 cfg_no_l2 = 0;
 /* Emit malformed-packet events into the ring buffer (off: counters only). */
 const volatile __u8 cfg_events = 1;
-/* Per-LAN-host shares of the session tables (maps/vpnpt_abi.h, vpnpt_host_quota). */
+/* Per-LAN-host shares of the session tables (abi/vpnpt_abi.h, vpnpt_host_quota). */
 const volatile __u32 cfg_host_max_calls = VPNPT_HOST_MAX_CALLS;
 const volatile __u32 cfg_host_max_streams = VPNPT_HOST_MAX_STREAMS;
 const volatile __u32 cfg_host_max_sas = VPNPT_HOST_MAX_SAS;

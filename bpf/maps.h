@@ -54,7 +54,7 @@ static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bi
 
 #include "ifaces_map.h"
 
-/* Events the daemon acts on (maps/vpnpt_abi.h: which kinds); the daemon drains it. */
+/* Events the daemon acts on (abi/vpnpt_abi.h: which kinds); the daemon drains it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, VPNPT_EVENTS_BYTES);
@@ -68,7 +68,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_diag_events_v1 SEC(".maps");
 
-/* PPTP calls, indexed by translated Call ID (maps/vpnpt_abi.h). LAN hook claims, both hooks update, daemon frees. */
+/* PPTP calls, indexed by translated Call ID (abi/vpnpt_abi.h). LAN hook claims, both hooks update, daemon frees. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_PPTP_MAX_CALLS);
@@ -88,7 +88,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_gre_out_v2 SEC(".maps");
 
-/* ICMP quote indexes: (server, server's Call ID / Tunnel ID) -> the one session carrying it (maps/vpnpt_abi.h). */
+/* ICMP quote indexes: (server, server's Call ID / Tunnel ID) -> the one session carrying it (abi/vpnpt_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_QUOTE_SLOTS);
@@ -116,7 +116,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_pptp_streams_v2 SEC(".maps");
 
-/* Inbound ESP SAs, open-addressed by (server, server's SPI) (maps/vpnpt_abi.h). Daemon binds, WAN hook reads. */
+/* Inbound ESP SAs, open-addressed by (server, server's SPI) (abi/vpnpt_abi.h). Daemon binds, WAN hook reads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_ESP_SLOTS);
@@ -145,7 +145,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_report_limit_v1 SEC(".maps");
 
-/* Fragmented datagrams of sessions: the first fragment's translation, for the later ones (maps/vpnpt_abi.h). */
+/* Fragmented datagrams of sessions: the first fragment's translation, for the later ones (abi/vpnpt_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VPNPT_FRAG_SLOTS);
@@ -154,7 +154,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_frags_v1 SEC(".maps");
 
-/* L2TP Tunnel IDs the kernel's NAT carries, per server (maps/vpnpt_abi.h): the daemon does not hand them out. */
+/* L2TP Tunnel IDs the kernel's NAT carries, per server (abi/vpnpt_abi.h): the daemon does not hand them out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VPNPT_L2TP_KERNEL_SLOTS);
@@ -172,7 +172,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_diag_v1 SEC(".maps");
 
-/* L2TP tunnels, indexed by the Tunnel ID the server uses (maps/vpnpt_abi.h). Daemon writes, hooks count. */
+/* L2TP tunnels, indexed by the Tunnel ID the server uses (abi/vpnpt_abi.h). Daemon writes, hooks count. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VPNPT_L2TP_MAX_TUNNELS);

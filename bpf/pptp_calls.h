@@ -2,7 +2,7 @@
 /*
  * The PPTP call table: allocating a translated Call ID, and the look-ups
  * GRE and the control-message rewriter need. Layouts and the reasons for
- * them: maps/vpnpt_abi.h (vpnpt_pptp_calls_v2, vpnpt_pptp_gre_out_v2).
+ * them: abi/vpnpt_abi.h (vpnpt_pptp_calls_v2, vpnpt_pptp_gre_out_v2).
  *
  * The table is an array indexed by the translated id. Allocation walks the
  * call's fixed candidate sequence (vpnpt_pptp_candidate: the client's own
@@ -199,7 +199,7 @@ static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __
 #define QUOTE_NO_SLOT VPNPT_QUOTE_SLOTS
 
 /*
- * Tells the ICMP quote index (maps/vpnpt_abi.h) that call @xlat of host
+ * Tells the ICMP quote index (abi/vpnpt_abi.h) that call @xlat of host
  * @client carries (@server, @server_call_id): the pair's slot names it, or
  * becomes shared if a live call of another host carries the pair too (two
  * calls of one host share nothing: either names the host). Called once the call is

@@ -4,7 +4,7 @@
  * daemon runs it (BPF_PROG_TEST_RUN) after counting the session tables: a
  * plain map update from user space would overwrite the counts the data
  * plane raised while the daemon counted, and a flooding host would get
- * more than its share (maps/vpnpt_abi.h, struct vpnpt_quota_adjust).
+ * more than its share (abi/vpnpt_abi.h, struct vpnpt_quota_adjust).
  */
 #include "quota_map.h"
 

@@ -10,7 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 /* How much of the shared session tables each LAN host holds (LRU: losing a
  * count only lets a host start over; the daemon corrects it every second). */

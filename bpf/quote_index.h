@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The ICMP quote indexes (maps/vpnpt_abi.h): which one session carries a
+ * The ICMP quote indexes (abi/vpnpt_abi.h): which one session carries a
  * (server, server's id) pair, for relaying ICMP errors that quote a packet
  * by that pair. Shared by PPTP (the WAN hook writes) and L2TP (the daemon
  * writes); the relay reads both the same way.

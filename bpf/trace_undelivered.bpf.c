@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Counts frames an XDP program on one of vpnpt's interfaces redirected and
- * the kernel then could not hand over (vpnpt_undelivered_v1, maps/vpnpt_abi.h):
+ * the kernel then could not hand over (vpnpt_undelivered_v1, abi/vpnpt_abi.h):
  * the redirect failed (the target is down or has no XDP transmit), or the
  * target's XDP transmit dropped them (a veth whose peer has neither GRO nor
  * an XDP program). XDP_REDIRECT is the program's last word; only these

@@ -4,7 +4,7 @@
 #   ${CMAKE_BINARY_DIR}/bpf/<name>.bpf.o and <name>.skel.h
 # and defines an INTERFACE target <name>_skel whose include path holds the
 # skeleton. Header dependencies come from clang's depfile, so editing any
-# header under bpf/ or maps/ rebuilds the objects (and everything including
+# header under bpf/ or abi/ rebuilds the objects (and everything including
 # their skeletons) that use it.
 
 find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)

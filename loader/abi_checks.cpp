@@ -1,9 +1,9 @@
 // Compile-time guards: the C++ view of the ABI must match the BPF one
-// byte for byte. A failing assert here means maps/vpnpt_abi.h changed in a
+// byte for byte. A failing assert here means abi/vpnpt_abi.h changed in a
 // way that also needs a new pin name suffix.
 #include <cstddef>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 static_assert(sizeof(vpnpt_counter) == 16);
 static_assert(offsetof(vpnpt_counter, packets) == 0);

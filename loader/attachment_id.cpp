@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/fd.h"
 
 #ifndef SO_NETNS_COOKIE

@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include <system_error>
 
 namespace vpnpt {

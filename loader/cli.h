@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/metrics.h"
 
 namespace vpnpt {

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/ipsec_binder.h"
 #include "loader/ipsec_slowpath.h"
 #include "loader/metrics.h"

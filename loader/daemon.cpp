@@ -16,7 +16,7 @@
 #include <memory>
 #include <optional>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/fd.h"
 #include "loader/diag_ring.h"
 #include "loader/slowpath_counters.h"

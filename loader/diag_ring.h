@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 namespace vpnpt {
 

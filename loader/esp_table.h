@@ -1,4 +1,4 @@
-// Userspace side of the ESP SA tables (maps/vpnpt_abi.h: vpnpt_esp_in_v2,
+// Userspace side of the ESP SA tables (abi/vpnpt_abi.h: vpnpt_esp_in_v2,
 // vpnpt_esp_out_v2): memory-mappable arrays of SA slots, open-addressed by
 // (server, SPI). The LAN hook claims outbound slots itself; the daemon
 // writes the inbound bindings and empties idle slots of both. It maps the
@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
 

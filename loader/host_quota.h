@@ -1,4 +1,4 @@
-// Per-LAN-host shares of the session tables (maps/vpnpt_abi.h,
+// Per-LAN-host shares of the session tables (abi/vpnpt_abi.h,
 // vpnpt_host_quota): the data plane counts up as it creates entries; the
 // daemon counts the tables every second, which accounts for every entry
 // reaped, expired or flushed since, and corrects the counters by the
@@ -9,7 +9,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/result.h"
 
 struct quota_adjust_bpf;

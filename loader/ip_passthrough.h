@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/attachment_id.h"
 #include "loader/result.h"
 

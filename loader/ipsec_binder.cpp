@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/netif.h"
 
 namespace vpnpt {

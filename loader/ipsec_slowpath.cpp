@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/ike.h"
 #include "loader/netif.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <memory>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 namespace vpnpt {
 namespace {

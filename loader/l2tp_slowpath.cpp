@@ -109,7 +109,7 @@ void L2tpSlowPath::recount(const std::vector<L2tpTunnel>& live) {
 }
 
 // The kernel's NAT carries a tunnel the server knows by @xid (seen lately by the hooks,
-// maps/vpnpt_abi.h): a vpnpt tunnel with that id toward the server would take its packets.
+// abi/vpnpt_abi.h): a vpnpt tunnel with that id toward the server would take its packets.
 bool L2tpSlowPath::kernel_carries(uint32_t server, uint16_t xid, uint64_t now_ns) const {
   if (kernel_ids_ < 0) return false;
   vpnpt_l2tp_kernel_key k{server, htons(xid), 0};

@@ -15,7 +15,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/l2tp_table.h"
 #include "loader/quote_index.h"
 

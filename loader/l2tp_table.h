@@ -1,4 +1,4 @@
-// Userspace side of the L2TP tables (maps/vpnpt_abi.h): tunnel slots indexed
+// Userspace side of the L2TP tables (abi/vpnpt_abi.h): tunnel slots indexed
 // by translated Tunnel ID, the open-addressed outbound index (one slot per
 // source, naming the first tunnel of the source's chain) and the per-port
 // NAT ports. The daemon is their only writer. It maps them read-write and
@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
 

@@ -8,7 +8,7 @@
 #include <charconv>
 #include <iterator>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/data_path.h"
 #include "loader/kernel_probe.h"
 #include "loader/names.h"

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 namespace vpnpt {
 namespace {

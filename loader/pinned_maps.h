@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/fd.h"
 #include "loader/host_quota.h"
 #include "loader/ipsec_slowpath.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/pptp_table.h"
 #include "loader/quote_index.h"
 

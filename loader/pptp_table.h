@@ -1,4 +1,4 @@
-// Userspace side of the PPTP call table (maps/vpnpt_abi.h): an array
+// Userspace side of the PPTP call table (abi/vpnpt_abi.h): an array
 // indexed by translated Call ID, plus the open-addressed outbound GRE index.
 // Both are memory-mappable arrays, so reading all 65,536 (131,072) slots is
 // a scan of shared memory, not a syscall per slot.
@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 #include "loader/result.h"
 #include "tc_lan.skel.h"

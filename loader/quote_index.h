@@ -1,4 +1,4 @@
-// The daemon's side of an ICMP quote index (maps/vpnpt_abi.h,
+// The daemon's side of an ICMP quote index (abi/vpnpt_abi.h,
 // bpf/quote_index.h): which one session carries a (server, server's id)
 // pair, so the WAN hook can relay an ICMP error quoting a packet of that
 // pair to the session's LAN host, and relays none when two sessions carry
@@ -11,7 +11,7 @@
 #include <functional>
 #include <vector>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
 

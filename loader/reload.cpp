@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/ip_passthrough.h"
 #include "loader/netif.h"
 #include "loader/switches.h"

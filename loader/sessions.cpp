@@ -8,7 +8,7 @@
 #include <map>
 #include <tuple>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/diag_ring.h"
 #include "loader/esp_table.h"

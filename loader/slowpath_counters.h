@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 
 namespace vpnpt {
 

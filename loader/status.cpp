@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/data_path.h"
 #include "loader/ip_passthrough.h"

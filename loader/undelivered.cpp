@@ -8,7 +8,7 @@
 #include <cstring>
 #include <map>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/fd.h"
 #include "loader/netif.h"
 #include "loader/programs.h"

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/result.h"
 
 namespace vpnpt {

@@ -865,7 +865,7 @@ def abi_defines(header, prefix):
 
 
 def decode_esp_map(path):
-    """bpftool -j dump of an ESP SA table (an array of vpnpt_esp_sa slots, maps/vpnpt_abi.h) -> the used slots."""
+    """bpftool -j dump of an ESP SA table (an array of vpnpt_esp_sa slots, abi/vpnpt_abi.h) -> the used slots."""
     r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError("bpftool map dump %s: %s" % (path, r.stderr.strip() or r.stdout.strip()))

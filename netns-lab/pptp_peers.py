@@ -19,7 +19,7 @@ Subcommands:
            lines, figures); exit 0 if every check passed, else 1.
   calls    decodes `vpnpt sessions --proto pptp --json` (stdin): vpnpt's call table.
   counters vpnpt's packet, xlat and reason counters of a pin dir, by name
-           (enum values read from maps/vpnpt_abi.h; needs bpftool).
+           (enum values read from abi/vpnpt_abi.h; needs bpftool).
 
 GRE goes through raw IP sockets (socket(AF_INET, SOCK_RAW, 47)): the kernel
 builds the IP header on send, receive returns the whole IP datagram. Every
@@ -859,9 +859,14 @@ def cmd_calls(a):
 
 
 def abi_enum(header, prefix):
-    """{NAME: value} of the enum members VPNPT_<prefix>_NAME = n in maps/vpnpt_abi.h."""
+    """{name: value} of the enum members VPNPT_<prefix>_NAME = n in abi/vpnpt_abi.h;
+    the reasons are rows VPNPT_REASON(NAME, n, ...) of reasons.def beside it."""
     out = {}
-    for m in re.finditer(r"VPNPT_%s_([A-Z0-9_]+)\s*=\s*(\d+)" % prefix, open(header).read()):
+    if prefix == "REASON":
+        text, pattern = open(os.path.join(os.path.dirname(header), "reasons.def")).read(), r"^VPNPT_REASON\((\w+),\s*(\d+),"
+    else:
+        text, pattern = open(header).read(), r"VPNPT_%s_([A-Z0-9_]+)\s*=\s*(\d+)" % prefix
+    for m in re.finditer(pattern, text, re.M):
         out[m.group(1).lower()] = int(m.group(2))
     return out
 
@@ -976,7 +981,7 @@ def main():
     sub.add_parser("calls", help="decode `vpnpt sessions --proto pptp --json` from stdin")
     p = sub.add_parser("counters", help="packet counters, xlat counters and reasons of a pin dir (JSON, by name)")
     p.add_argument("--pin-dir", required=True)
-    p.add_argument("--abi", required=True, help="maps/vpnpt_abi.h (enum values)")
+    p.add_argument("--abi", required=True, help="abi/vpnpt_abi.h (enum values)")
 
     a = ap.parse_args()
     if a.cmd in ("server", "client"):

@@ -171,7 +171,7 @@ lab_info "outbound ESP table after the LAN flood: $esp_used / $(cap vpnpt_esp_ou
 c3_calls=$(sessions | lab_json "sum(1 for r in d if r['proto'] == 'pptp' and r.get('host') == '$(lab_client_ip s1 3)')")
 lab_info "of which calls of the flooding host c3: $c3_calls"
 c3_sas=$(sessions | lab_json "sum(len(r['ids']['spi_out']) for r in d if r['proto'] == 'ipsec' and r.get('host') == '$(lab_client_ip s1 3)')")
-# Per-host shares (maps/vpnpt_abi.h VPNPT_HOST_MAX_*): one host fails only its own new sessions.
+# Per-host shares (abi/vpnpt_abi.h VPNPT_HOST_MAX_*): one host fails only its own new sessions.
 lab_assert_ge "the flooding host holds at most its share of the call table (1024)" "$c3_calls" 1024
 lab_assert_ge "the flooding host holds at most its share of the outbound ESP table (1024)" "$c3_sas" 1024
 lab_assert_ge "calls over the host's share are refused and counted (pptp_host_quota)" 1 "$calls_quota"

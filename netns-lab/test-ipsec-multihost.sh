@@ -36,7 +36,7 @@
 #     packets lost per SA (dropped until bound), ZERO misdelivered anywhere
 #   - vpnpt (MODE=vpnpt): ESP translated both ways (translated_packets
 #     exactly the ESP carried), every loss counted as esp_unbound, and the
-#     ESP maps (VPNPT_MAP_ESP_IN/OUT in maps/vpnpt_abi.h) holding every
+#     ESP maps (VPNPT_MAP_ESP_IN/OUT in abi/vpnpt_abi.h) holding every
 #     CHILD_SA's y (inbound) and x (outbound) for the right host; after
 #     phase 1 exactly the 16 + 16 entries
 #
@@ -77,7 +77,7 @@ if [[ $MODE == masq ]]; then PHASES=${PHASES:-1}; else PHASES=${PHASES:-1 2 3}; 
 VPNPT_ARGS=${VPNPT_ARGS:-}
 CAPTURE=${CAPTURE:-0}
 PEERS=$LAB_DIR/ipsec_peers.py
-ABI=$LAB_REPO/maps/vpnpt_abi.h
+ABI=$LAB_REPO/abi/vpnpt_abi.h
 T0=$SECONDS
 declare -A PH_RESULT=() PH_FIGS=()
 

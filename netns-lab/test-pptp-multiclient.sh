@@ -65,7 +65,7 @@ SERVER_ARGS=()
 CAPTURE=${CAPTURE:-0}
 CALLS=2
 PEERS=$LAB_DIR/pptp_peers.py
-ABI=$LAB_REPO/maps/vpnpt_abi.h
+ABI=$LAB_REPO/abi/vpnpt_abi.h
 T0=$SECONDS
 PHASE2_CLIENTS=${PHASE2_CLIENTS:-$(seq -s ' ' 1 "$NCLIENTS")}
 

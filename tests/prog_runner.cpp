@@ -133,7 +133,7 @@ int Dataplane::map_fd(const char* name) const {
 
 size_t Dataplane::entries(const char* name) const {
   int fd = map_fd(name);
-  // The PPTP tables are arrays (maps/vpnpt_abi.h): count the slots in use.
+  // The PPTP tables are arrays (abi/vpnpt_abi.h): count the slots in use.
   if (std::string(name) == VPNPT_MAP_PPTP_CALLS) return live_pptp_calls(fd).size();
   if (std::string(name) == VPNPT_MAP_PPTP_GRE_OUT) return used_pptp_gre_slots(fd).size();
   // So are the L2TP and ESP tables.

@@ -19,7 +19,7 @@
 
 #include <linux/bpf.h>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "packet_builder.h"
 
 namespace vpnpt::test::model {

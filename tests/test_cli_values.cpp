@@ -1,7 +1,7 @@
 // Validation of user-supplied values: each bad value names the problem.
 #include <catch2/catch.hpp>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/attachment_id.h"
 #include "loader/metrics.h"
 #include "loader/names.h"

@@ -12,7 +12,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/config_file.h"
 #include "loader/netif.h"
 

@@ -91,9 +91,9 @@ TEST_CASE("docs: every stated timeout default is the code's, and every one is st
 
 // The ABI header states each reason's verdict in its comment ("drop: ...", "pass untracked: ...");
 // reason_verdict() is what status, metrics and the tests use. They must agree, for every reason.
-TEST_CASE("docs: every reason's verdict in maps/vpnpt_abi.h is reason_verdict()'s", "[unit][docs]") {
+TEST_CASE("docs: every reason's verdict in abi/vpnpt_abi.h is reason_verdict()'s", "[unit][docs]") {
   const std::regex line_re(R"(^\s*VPNPT_REASON_(\w+)\s*=\s*(\d+),\s*/\*\s*(pass|drop|redirect)\b)");
-  std::ifstream f(VPNPT_SOURCE_DIR "/maps/vpnpt_abi.h");
+  std::ifstream f(VPNPT_SOURCE_DIR "/abi/vpnpt_abi.h");
   std::string line;
   std::set<uint32_t> seen;
   while (std::getline(f, line)) {

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/ipsec_binder.h"
 #include "packet_builder.h"
 

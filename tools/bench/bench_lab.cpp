@@ -57,7 +57,7 @@
 #include <utility>
 #include <vector>
 
-#include "../../maps/vpnpt_abi.h"
+#include "abi/vpnpt_abi.h"
 #include "loader/tc_attach.h"
 #include "packet_builder.h"
 #include "pptp_builder.h"
@@ -445,7 +445,7 @@ struct Vpnpt {
   std::string hook;  // "xdp" or "tc": the programs are <hook>_lan and <hook>_wan
 };
 
-// The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (maps/vpnpt_abi.h):
+// The PPTP and L2TP tables are arrays indexed by a 16-bit id vpnpt chooses (abi/vpnpt_abi.h):
 // their size is fixed, never raised. The ESP tables are raised to twice the SAs.
 const char* kSessionMaps[] = {VPNPT_MAP_PPTP_CALLS,   VPNPT_MAP_PPTP_GRE_OUT, VPNPT_MAP_ESP_IN,    VPNPT_MAP_ESP_OUT,
                               VPNPT_MAP_L2TP_TUNNELS, VPNPT_MAP_L2TP_OUT,     VPNPT_MAP_L2TP_PORTS};

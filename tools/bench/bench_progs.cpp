@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   // Slow-path setup rates. Each test run is one syscall, as a real packet is one
   // trip through the hook; the figures include that overhead.
   std::vector<Setup> rates;
-  constexpr uint32_t kPerHost = 1000;  // setups per LAN host: under its quota (maps/vpnpt_abi.h)
+  constexpr uint32_t kPerHost = 1000;  // setups per LAN host: under its quota (abi/vpnpt_abi.h)
   {
     // PPTP: `setups` calls, 1,000 per LAN host (under the per-host quota of 1,024, which
     // would otherwise refuse all but the first), one control connection per host;
