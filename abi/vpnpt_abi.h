@@ -78,66 +78,13 @@ enum vpnpt_dir {
 
 /*
  * Why a packet was not processed normally: one counter per (direction,
- * reason). The verdict for each reason is fixed and documented (names.cpp,
- * docs/): the malformed ones (up to L4_TRUNC) are passed to the stack
- * untouched, never rewritten, so the kernel's own checks decide exactly as
- * without vpnpt. VPNPT_REASON_IS_MALFORMED() tells them apart.
+ * reason). The rows, their verdicts and texts are in reasons.def.
+ * VPNPT_REASON_IS_MALFORMED() tells the malformed ones apart.
  */
 enum vpnpt_reason {
-	VPNPT_REASON_NONE = 0,
-	VPNPT_REASON_ETH_TRUNC = 1,     /* pass: shorter than an Ethernet header */
-	VPNPT_REASON_VLAN_TRUNC = 2,    /* pass: VLAN tag cut off */
-	VPNPT_REASON_VLAN_TOO_DEEP = 3, /* pass: more VLAN tags than configured */
-	VPNPT_REASON_IP_TRUNC = 4,      /* pass: shorter than the IPv4 header */
-	VPNPT_REASON_IP_VERSION = 5,    /* pass: EtherType IPv4 but version != 4 */
-	VPNPT_REASON_IP_IHL = 6,        /* pass: IHL < 5 or options cut off */
-	VPNPT_REASON_IP_TOTLEN = 7,     /* pass: total length < IHL or > frame */
-	VPNPT_REASON_L4_TRUNC = 8,      /* pass: TCP/UDP/GRE/ESP header cut off */
-	/* Well-formed packets vpnpt did not translate or forward itself. */
-	VPNPT_REASON_PPTP_OFF = 9,          /* pass: PPTP passthrough switched off or deferred */
-	VPNPT_REASON_GRE_NOT_PPTP = 10,     /* pass: GRE that is not enhanced GRE v1 (PPTP) */
-	VPNPT_REASON_GRE_NO_CALL = 11,      /* pass: enhanced GRE with no known call */
-	VPNPT_REASON_GRE_FRAGMENT = 12,     /* pass: a later GRE fragment whose first one vpnpt did not translate (the kernel's, or not seen yet) */
-	VPNPT_REASON_PPTP_BAD_MSG = 13,     /* pass: control stream is not PPTP (bad magic/length) */
-	VPNPT_REASON_PPTP_NO_CALL = 14,     /* pass: control message names an unknown call */
-	VPNPT_REASON_PPTP_ID_EXHAUSTED = 15,/* drop: all 16 candidate ids of that call are taken */
-	VPNPT_REASON_PPTP_HELD = 16,        /* drop: segment cannot be rewritten yet; TCP resends it */
-	VPNPT_REASON_PPTP_STREAM_FULL = 17, /* drop: no room to track a control connection: it is refused */
-	VPNPT_REASON_FIB_NO_NEIGH = 18,     /* pass: next hop not resolved; the stack forwards it */
-	VPNPT_REASON_FIB_OTHER = 19,        /* pass: no route, MTU, forwarding off: the stack decides */
-	VPNPT_REASON_TTL_EXPIRED = 20,      /* pass: TTL <= 1; the stack sends ICMP time exceeded */
-	VPNPT_REASON_VLAN_TAGGED = 21,      /* pass: vpnpt forwards untagged frames only */
-	VPNPT_REASON_PPTP_TABLE_FULL = 22,  /* drop: no outbound GRE index slot for the answer; TCP resends */
-	VPNPT_REASON_PPTP_FOREIGN_ID = 23,  /* drop: message names another client's Call ID */
-	VPNPT_REASON_IPSEC_OFF = 24,        /* pass: IPsec passthrough switched off */
-	VPNPT_REASON_ESP_UNBOUND = 25,      /* drop: inbound ESP whose SPI is bound to no host (yet) */
-	VPNPT_REASON_ESP_SPI_CONFLICT = 26, /* drop: outbound SPI already used by another host toward that server */
-	VPNPT_REASON_ESP_TABLE_FULL = 27,   /* drop: no room to record a new outbound SPI */
-	VPNPT_REASON_ESP_FRAGMENT = 28,     /* pass: a later ESP fragment whose first one vpnpt did not translate; NAT-T fragments (the kernel's NAT owns them) */
-	VPNPT_REASON_AH_NO_NAT = 29,        /* pass: AH authenticates the IP addresses: it cannot cross NAT */
-	VPNPT_REASON_NATT_NOT_ESP = 30,     /* pass: UDP 4500 IKE (non-ESP marker) or keepalive: the kernel's NAT and the daemon */
-	VPNPT_REASON_NATT_NO_CT = 31,       /* pass: NAT-T ESP of a flow the kernel has not NATed yet */
-	VPNPT_REASON_L2TP_OFF = 32,         /* pass: L2TP passthrough switched off */
-	VPNPT_REASON_L2TP_NOT_V2 = 33,      /* pass: UDP 1701 that is not an L2TPv2 header (L2TPv3, bad version, cut off) */
-	VPNPT_REASON_L2TP_NO_TUNNEL = 34,   /* pass: L2TP of no tunnel vpnpt set up: the kernel's NAT handles it */
-	VPNPT_REASON_L2TP_TO_DAEMON = 35,   /* drop: tunnel request handed to the daemon, which sends it on rewritten */
-	VPNPT_REASON_L2TP_NO_DAEMON = 36,   /* pass: no daemon to set the tunnel up (not running, queue full, message too big): kernel NAT */
-	VPNPT_REASON_L2TP_FRAGMENT = 37,    /* pass: an L2TP first fragment too short for its header (the kernel reassembles and NATs it) */
-	VPNPT_REASON_PT_LOCAL_PORT = 38,    /* pass: IP passthrough on, but the port is the router's own */
-	VPNPT_REASON_PT_KERNEL_CONN = 39,   /* pass: IP passthrough on, but the kernel tracks the connection */
-	VPNPT_REASON_PPTP_HOST_QUOTA = 40,  /* drop: the LAN host has its share of PPTP calls or control connections */
-	VPNPT_REASON_ESP_HOST_QUOTA = 41,   /* drop: the LAN host has its share of outbound ESP SPIs */
-	VPNPT_REASON_L2_PUSH_FAILED = 42,   /* drop: no room for a link-layer header on a translated packet from an L3 WAN (TC) */
-	VPNPT_REASON_NEIGH_LEARNED = 43,    /* redirect: the kernel had no neighbour for the LAN host; sent to the MACs its own frames came with (XDP) */
-	VPNPT_REASON_PPTP_UNKNOWN_CONN = 44,/* pass untracked: inbound TCP from port 1723 of no connection a LAN host opened (conntrack has none) */
-	VPNPT_REASON_PPTP_OUT_OF_WINDOW = 45,/* pass untracked: SYN, FIN or RST that fits no tracked connection (out of window, or a SYN-ACK answering no SYN) */
-	VPNPT_REASON_FRAG_UNPLACED = 46,    /* drop: later fragment of a datagram vpnpt translated that the FIB cannot place now (the kernel could not reassemble it) */
-	VPNPT_REASON_FRAG_UNTRACKED = 47,   /* drop: first fragment of a session's datagram with no room to remember it (its later fragments would go astray) */
-	VPNPT_REASON_L2TP_ID_IN_USE = 48,   /* drop: a tunnel request for the kernel's NAT whose Tunnel ID a vpnpt tunnel toward that server has */
-	VPNPT_REASON_PPTP_UNACKED = 49,     /* drop: PPTP control segment needing a rewrite while VPNPT_PPTP_PATCHES unacknowledged ones are in flight (TCP resends it) */
-	VPNPT_REASON_ICMP_RELAYED = 50,     /* redirect: ICMP error about a packet of a vpnpt session, relayed to its LAN host (bpf/icmp_err.h) */
-	VPNPT_REASON_ICMP_NO_SESSION = 51,  /* pass: ICMP error quoting ESP, PPTP GRE or L2TP sent from the public IP for no session vpnpt knows; the kernel decides */
-	VPNPT_REASON_ICMP_AMBIGUOUS = 52,   /* pass: ICMP error quoting GRE or L2TP whose (server, server's id) two LAN hosts' sessions carry; not relayed to either */
+#define VPNPT_REASON(id, value, verdict, text) VPNPT_REASON_##id = value,
+#include "reasons.def"
+#undef VPNPT_REASON
 	VPNPT_REASON_MAX
 };
 

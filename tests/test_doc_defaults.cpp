@@ -89,23 +89,26 @@ TEST_CASE("docs: every stated timeout default is the code's, and every one is st
   }
 }
 
-// The ABI header states each reason's verdict in its comment ("drop: ...", "pass untracked: ...");
-// reason_verdict() is what status, metrics and the tests use. They must agree, for every reason.
-TEST_CASE("docs: every reason's verdict in abi/vpnpt_abi.h is reason_verdict()'s", "[unit][docs]") {
-  const std::regex line_re(R"(^\s*VPNPT_REASON_(\w+)\s*=\s*(\d+),\s*/\*\s*(pass|drop|redirect)\b)");
-  std::ifstream f(VPNPT_SOURCE_DIR "/abi/vpnpt_abi.h");
-  std::string line;
-  std::set<uint32_t> seen;
-  while (std::getline(f, line)) {
+// docs/dataplane.md's reasons table is generated from abi/reasons.def (tools/gen-reasons-doc.py); the
+// names, verdicts and texts status, metrics, logs and the tests use come from the same rows (names.cpp).
+// Every reason has its row in the docs, as the code says it.
+TEST_CASE("docs: every reason is in docs/dataplane.md with the code's name, verdict and text", "[unit][docs]") {
+  const std::regex row_re(R"(^\| `(\w+)` \| (pass|drop|redirect) \| (.*) \|$)");
+  std::ifstream f(VPNPT_SOURCE_DIR "/docs/dataplane.md");
+  std::map<std::string, std::pair<std::string, std::string>> rows;
+  bool in_table = false;
+  for (std::string line; std::getline(f, line);) {
+    if (line == "<!-- reasons:begin -->") in_table = true;
+    if (line == "<!-- reasons:end -->") in_table = false;
     std::smatch m;
-    if (!std::regex_search(line, m, line_re)) continue;
-    uint32_t r = static_cast<uint32_t>(std::stoul(m[2]));
-    INFO("VPNPT_REASON_" << m[1] << " = " << r << ": the header says " << m[3]);
-    CHECK(reason_verdict(r) == std::string(m[3]));
-    seen.insert(r);
+    if (in_table && std::regex_match(line, m, row_re)) rows[m[1]] = {m[2], m[3]};
   }
+  REQUIRE(rows.size() == VPNPT_REASON_MAX - 1);  // NONE has no row
   for (uint32_t r = 1; r < VPNPT_REASON_MAX; ++r) {
-    INFO("reason " << r << " (" << reason_name(r) << ") has no verdict in its header comment");
-    CHECK(seen.count(r) == 1);
+    std::string name(reason_name(r));
+    INFO("reason " << r << " (" << name << "): run python3 tools/gen-reasons-doc.py");
+    REQUIRE(rows.count(name) == 1);
+    CHECK(rows[name].first == reason_verdict(r));
+    CHECK(rows[name].second == reason_text(r));
   }
 }
