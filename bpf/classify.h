@@ -6,12 +6,8 @@
 #ifndef VPNPT_BPF_CLASSIFY_H
 #define VPNPT_BPF_CLASSIFY_H
 
+#include "abi/wire.h"
 #include "parse.h"
-
-#define PORT_PPTP 1723
-#define PORT_IKE 500
-#define PORT_NATT 4500
-#define PORT_L2TP 1701
 
 #ifndef IPPROTO_GRE
 #define IPPROTO_GRE 47

@@ -15,6 +15,7 @@
 #ifndef VPNPT_BPF_NATT_H
 #define VPNPT_BPF_NATT_H
 
+#include "abi/wire.h"
 #include "clock.h"
 #include "conntrack.h"
 #include "fwd.h"
@@ -127,7 +128,7 @@ static __always_inline struct xlat_result natt_forward(struct __ctx_buff *ctx, s
 		return r;
 	}
 	/* Only the server side's port 4500 counts: host -> server:4500 out, server:4500 -> public in. */
-	if (dir == VPNPT_DIR_OUTBOUND ? uh->dest != bpf_htons(4500) : uh->source != bpf_htons(4500))
+	if (dir == VPNPT_DIR_OUTBOUND ? uh->dest != bpf_htons(PORT_NATT) : uh->source != bpf_htons(PORT_NATT))
 		return r;
 	if (!natt_is_esp(uh, (void *)(long)ctx->data_end, p->l4_len)) {
 		r.reason = VPNPT_REASON_NATT_NOT_ESP;

@@ -14,6 +14,7 @@
 #ifndef VPNPT_BPF_PASSTHROUGH_H
 #define VPNPT_BPF_PASSTHROUGH_H
 
+#include "abi/wire.h"
 #include "clock.h"
 #include "conntrack.h"
 #include "fwd.h"
@@ -104,9 +105,9 @@ static __always_inline void pt_remember_companion(const struct vpnpt_pt_flow_key
 {
 	struct vpnpt_pt_flow_key c = {.peer = k->peer};
 
-	if (k->proto == IPPROTO_UDP && (k->local_port == bpf_htons(500) || k->local_port == bpf_htons(4500)))
+	if (k->proto == IPPROTO_UDP && (k->local_port == bpf_htons(PORT_IKE) || k->local_port == bpf_htons(PORT_NATT)))
 		c.proto = IPPROTO_ESP;
-	else if (k->proto == IPPROTO_TCP && k->local_port == bpf_htons(1723))
+	else if (k->proto == IPPROTO_TCP && k->local_port == bpf_htons(PORT_PPTP))
 		c.proto = IPPROTO_GRE;
 	else
 		return;

@@ -47,12 +47,12 @@
 #include "clock.h"
 #include "conntrack.h"
 #include "csum.h"
+#include "abi/wire.h"
 #include "gre.h"
 #include "l4csum.h"
 #include "pptp_calls.h"
 #include "stats.h"
 
-#define PPTP_MAGIC 0x1A2B3C4Du
 #define PPTP_MSG_MIN 16
 #define PPTP_MSG_MAX 1024
 #define PPTP_WALK_MAX 128 /* messages per segment: 1500 / 16 < 128 */
@@ -344,8 +344,9 @@ static long walk_step(__u32 i, void *data)
 	if (st->msg_len && st->hdr_have > st->msg_len)
 		st->hdr_have = st->msg_len; /* what follows belongs to the next message */
 	if (st->hdr_have >= 8 &&
-	    (st->hdr[2] != 0 || st->hdr[3] != 1 || st->hdr[4] != 0x1A || st->hdr[5] != 0x2B || st->hdr[6] != 0x3C ||
-	     st->hdr[7] != 0x4D)) {
+	    (st->hdr[2] != 0 || st->hdr[3] != 1 || st->hdr[4] != VPNPT_PPTP_MAGIC_BYTE(0) ||
+	     st->hdr[5] != VPNPT_PPTP_MAGIC_BYTE(1) || st->hdr[6] != VPNPT_PPTP_MAGIC_BYTE(2) ||
+	     st->hdr[7] != VPNPT_PPTP_MAGIC_BYTE(3))) {
 		w->io.stop = VPNPT_REASON_PPTP_BAD_MSG;
 		return 1;
 	}
@@ -457,7 +458,8 @@ static __always_inline int starts_with_pptp(struct __ctx_buff *ctx, __u32 pay_of
 
 	if (len < 8 || ctx_load_bytes(ctx, pay_off, h, 8))
 		return 0;
-	return h[2] == 0 && h[3] == 1 && h[4] == 0x1A && h[5] == 0x2B && h[6] == 0x3C && h[7] == 0x4D;
+	return h[2] == 0 && h[3] == 1 && h[4] == VPNPT_PPTP_MAGIC_BYTE(0) && h[5] == VPNPT_PPTP_MAGIC_BYTE(1) &&
+	       h[6] == VPNPT_PPTP_MAGIC_BYTE(2) && h[7] == VPNPT_PPTP_MAGIC_BYTE(3);
 }
 
 /* 1 if stream position @pos is in [next_seq, next_seq + PPTP_WINDOW): where a real FIN or RST of this direction sits. */

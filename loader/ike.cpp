@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "abi/wire.h"
+
 namespace vpnpt {
 namespace {
 
@@ -40,7 +42,7 @@ std::optional<IkeMessage> ike_message_from_packet(const uint8_t* ip, size_t len,
   if ((uint16_t(ip[6] & 0x1f) << 8 | ip[7]) != 0) return std::nullopt;  // later fragment
   const uint8_t* udp = ip + ihl;
   uint16_t sport = uint16_t(udp[0] << 8 | udp[1]), dport = uint16_t(udp[2] << 8 | udp[3]);
-  if (sport != 500 && dport != 500) return std::nullopt;
+  if (sport != PORT_IKE && dport != PORT_IKE) return std::nullopt;
   auto h = parse_ike_header(udp + 8, len - ihl - 8, false);
   if (!h) return std::nullopt;
 

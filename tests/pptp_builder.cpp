@@ -1,5 +1,6 @@
 #include "pptp_builder.h"
 
+#include "abi/wire.h"
 #include "conntrack_util.h"
 
 #include <stdexcept>
@@ -40,10 +41,7 @@ Bytes message(Type type, uint16_t id12, uint16_t id14, uint8_t byte16) {
   Bytes m(len, 0);
   put16(m, 0, len);
   put16(m, 2, 1);  // control message
-  m[4] = 0x1A;
-  m[5] = 0x2B;
-  m[6] = 0x3C;
-  m[7] = 0x4D;
+  for (int i = 0; i < 4; ++i) m[4 + i] = VPNPT_PPTP_MAGIC_BYTE(i);
   put16(m, 8, type);
   if (len >= 14) put16(m, 12, id12);
   if (len >= 16 && type != CCRQ && type != STOPCCRQ && type != STOPCCRP && type != ECHORQ) put16(m, 14, id14);

@@ -16,6 +16,7 @@
 #define VPNPT_BPF_CTX_H
 
 #include "../common.h"
+#include "abi/wire.h"
 #include <linux/pkt_cls.h>
 
 #define VPNPT_HOOK_TC 1
@@ -75,7 +76,7 @@ static __always_inline int ctx_is_pptp_ctrl(struct __sk_buff *ctx, __u32 l3_off)
 		return 0;
 	if (bpf_skb_load_bytes(ctx, l3_off + ip.ihl * 4, ports, sizeof(ports)))
 		return 0;
-	return ports[0] == bpf_htons(1723) || ports[1] == bpf_htons(1723);
+	return ports[0] == bpf_htons(PORT_PPTP) || ports[1] == bpf_htons(PORT_PPTP);
 }
 
 /*
