@@ -17,19 +17,22 @@
 #include <optional>
 
 #include "abi/vpnpt_abi.h"
-#include "loader/fd.h"
+#include "loader/clock.h"
 #include "loader/diag_ring.h"
-#include "loader/slowpath_counters.h"
+#include "loader/fd.h"
+#include "loader/host_quota.h"
 #include "loader/ike.h"
 #include "loader/kernel_helpers.h"
 #include "loader/link_caps.h"
-#include "loader/nfqueue.h"
 #include "loader/metrics.h"
 #include "loader/names.h"
 #include "loader/neigh.h"
 #include "loader/netif.h"
+#include "loader/nfqueue.h"
 #include "loader/path_attach.h"
+#include "loader/protocols.h"
 #include "loader/sd_notify.h"
+#include "loader/slowpath_counters.h"
 #include "loader/undelivered.h"
 
 namespace vpnpt {
@@ -174,16 +177,12 @@ void apply_switches(Ctx& c) {
       default: return c.l2tp.flush();
     }
   };
-  static constexpr struct {
-    uint32_t bit;
-    const char* name;
-  } kProtocols[] = {{VPNPT_SW_PPTP, "PPTP"}, {VPNPT_SW_IPSEC, "IPsec"}, {VPNPT_SW_L2TP, "L2TP"}};
   for (const auto& p : kProtocols) {
-    if (active & p.bit) {
-      c.flushed_off &= ~p.bit;
-    } else if (!(c.flushed_off & p.bit)) {
-      c.flushed_off |= p.bit;
-      if (uint32_t n = flush(p.bit)) spdlog::info("{} passthrough is off: {} session(s) flushed", p.name, n);
+    if (active & p.switch_bit) {
+      c.flushed_off &= ~p.switch_bit;
+    } else if (!(c.flushed_off & p.switch_bit)) {
+      c.flushed_off |= p.switch_bit;
+      if (uint32_t n = flush(p.switch_bit)) spdlog::info("{} passthrough is off: {} session(s) flushed", p.title, n);
     }
   }
 }

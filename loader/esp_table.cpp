@@ -105,4 +105,9 @@ void EspTable::erase(uint32_t slot) {
   __atomic_store_n(reinterpret_cast<uint64_t*>(&s), uint64_t{0}, __ATOMIC_RELEASE);
 }
 
+std::vector<MapFill> esp_fill_levels(const IpsecMaps& m) {
+  return {{VPNPT_MAP_ESP_IN, static_cast<uint32_t>(live_esp_sas(m.esp_in).size()), VPNPT_ESP_MAX_SAS},
+          {VPNPT_MAP_ESP_OUT, static_cast<uint32_t>(live_esp_sas(m.esp_out).size()), VPNPT_ESP_MAX_SAS}};
+}
+
 }  // namespace vpnpt

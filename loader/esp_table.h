@@ -14,6 +14,7 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
 
@@ -45,5 +46,8 @@ class EspTable {
   MappedArray<vpnpt_esp_sa> slots_;
   uint32_t mask() const { return slots_.size() - 1; }  // the size is a power of two (map() checks)
 };
+
+// The ESP rows of `vpnpt status` and the metrics: the SAs a table is sized for is half its slots.
+std::vector<MapFill> esp_fill_levels(const IpsecMaps& m);
 
 }  // namespace vpnpt

@@ -11,14 +11,11 @@
 
 #include "abi/vpnpt_abi.h"
 #include "loader/result.h"
+#include "loader/session_maps.h"
 
 struct quota_adjust_bpf;
 
 namespace vpnpt {
-
-struct QuotaMaps {
-  int quota = -1, pptp_calls = -1, pptp_streams = -1, esp_out = -1;
-};
 
 // One count: the counters as they were, then the tables as they are (in
 // that order, so that an entry created in between is in both or only in the

@@ -15,12 +15,9 @@
 
 #include "loader/esp_table.h"
 #include "loader/ipsec_binder.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
-
-struct IpsecMaps {
-  int esp_in = -1, esp_out = -1;
-};
 
 struct IpsecTimeouts {
   std::chrono::seconds sa_idle{600};  // an ESP SA without packets this long is forgotten

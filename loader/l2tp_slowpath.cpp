@@ -10,9 +10,10 @@
 #include <set>
 #include <vector>
 
+#include "loader/clock.h"
+#include "loader/ipv4.h"
 #include "loader/l2tp_msg.h"
 #include "loader/netif.h"
-#include "loader/pptp_slowpath.h"
 
 namespace vpnpt {
 namespace {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "loader/array_scan.h"
+#include "loader/quote_index.h"
 
 namespace vpnpt {
 namespace {
@@ -165,6 +166,17 @@ void L2tpTable::erase(uint16_t xid) {
   int pi = port_index(s.public_port);
   if (pi >= 0 && ports_[pi].xid1 == uint32_t{xid} + 1) __atomic_store_n(&ports_[pi].xid1, 0u, __ATOMIC_RELEASE);
   std::memset(reinterpret_cast<uint8_t*>(&s) + sizeof(s.state), 0, sizeof(s) - sizeof(s.state));
+}
+
+std::vector<MapFill> l2tp_fill_levels(const L2tpMaps& m) {
+  // Slot 0 is never a tunnel: Tunnel ID 0 means "none".
+  auto tunnels = live_l2tp_tunnels(m.tunnels);
+  uint32_t port_nat = 0;
+  for (const auto& t : tunnels) port_nat += (t.t.flags & VPNPT_L2TP_F_PORT_NAT) != 0;
+  return {{VPNPT_MAP_L2TP_TUNNELS, static_cast<uint32_t>(tunnels.size()), VPNPT_L2TP_MAX_TUNNELS - 1},
+          {VPNPT_MAP_L2TP_OUT, used_l2tp_out_slots(m.out), VPNPT_L2TP_OUT_SLOTS},
+          {VPNPT_MAP_L2TP_PORTS, port_nat, VPNPT_L2TP_PORT_NAT_PORTS},
+          {VPNPT_MAP_L2TP_QUOTE, used_quote_slots(m.quote), VPNPT_QUOTE_SLOTS}};
 }
 
 }  // namespace vpnpt

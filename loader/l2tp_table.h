@@ -15,14 +15,9 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
-
-struct L2tpMaps {
-  int tunnels = -1, out = -1, ports = -1;
-  int kernel = -1;  // vpnpt_l2tp_kernel_v1: ids the kernel's NAT carries (-1: none known)
-  int quote = -1;   // vpnpt_l2tp_quote_v1 (-1: none, ICMP errors of tunnels are not relayed)
-};
 
 struct L2tpTunnel {
   uint16_t xid;  // the slot: the Tunnel ID the server uses, unless per-port NAT
@@ -68,5 +63,8 @@ class L2tpTable {
   MappedArray<vpnpt_l2tp_out_slot> out_;
   MappedArray<vpnpt_l2tp_port> ports_;
 };
+
+// The L2TP rows of `vpnpt status` and the metrics: tunnels, outbound index, ports, quote index.
+std::vector<MapFill> l2tp_fill_levels(const L2tpMaps& m);
 
 }  // namespace vpnpt

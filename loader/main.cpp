@@ -18,6 +18,7 @@
 #include "loader/log.h"
 #include "loader/metrics.h"
 #include "loader/netif.h"
+#include "loader/protocols.h"
 #include "loader/reload.h"
 #include "loader/sessions.h"
 #include "loader/status.h"
@@ -226,8 +227,8 @@ int cmd_sessions(const std::string& wan, const std::string& proto, const std::st
   if (!id) return fail(id.error());
   SessionFilter f;
   if (!proto.empty()) {
-    if (proto != "pptp" && proto != "ipsec" && proto != "l2tp")
-      return fail(make_error("unknown protocol '" + proto + "' (expected pptp, ipsec or l2tp)"));
+    if (!find_protocol(proto))
+      return fail(make_error("unknown protocol '" + proto + "' (expected " + protocol_choices() + ")"));
     f.proto = proto;
   }
   if (!host.empty()) {

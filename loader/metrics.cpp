@@ -10,11 +10,13 @@
 
 #include "abi/vpnpt_abi.h"
 #include "loader/data_path.h"
+#include "loader/fill_levels.h"
 #include "loader/kernel_probe.h"
 #include "loader/names.h"
 #include "loader/undelivered.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
+#include "loader/protocols.h"
 
 namespace vpnpt {
 namespace {
@@ -130,14 +132,13 @@ class MapCollector : public prometheus::Collectable {
         "Sessions vpnpt translates now: PPTP calls, bound inbound ESP SAs, L2TP tunnels, IP passthrough flows",
         MetricType::Gauge,
         {}};
-    if (auto f = maps->fill_levels()) {
+    if (auto f = fill_levels(*maps)) {
       for (const auto& m : *f) {
         fill.metric.push_back(gauge(m.used, {{"map", m.name}}));
         cap.metric.push_back(gauge(m.capacity, {{"map", m.name}}));
         ratio.metric.push_back(gauge(m.capacity ? double(m.used) / m.capacity : 0.0, {{"map", m.name}}));
-        if (m.name == VPNPT_MAP_PPTP_CALLS) sessions.metric.push_back(gauge(m.used, {{"proto", "pptp"}}));
-        if (m.name == VPNPT_MAP_ESP_IN) sessions.metric.push_back(gauge(m.used, {{"proto", "ipsec"}}));
-        if (m.name == VPNPT_MAP_L2TP_TUNNELS) sessions.metric.push_back(gauge(m.used, {{"proto", "l2tp"}}));
+        for (const auto& p : kProtocols)
+          if (m.name == p.sessions_map) sessions.metric.push_back(gauge(m.used, {{"proto", std::string(p.key)}}));
         if (m.name == VPNPT_MAP_PT_FLOWS) sessions.metric.push_back(gauge(m.used, {{"proto", "ip_passthrough"}}));
       }
     }

@@ -5,10 +5,6 @@
 
 #include <vector>
 
-#include "loader/esp_table.h"
-#include "loader/l2tp_table.h"
-#include "loader/pptp_table.h"
-
 namespace vpnpt {
 namespace {
 
@@ -143,29 +139,13 @@ Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
   return {};
 }
 
-Result<std::vector<MapFill>> PinnedMaps::fill_levels() const {
+Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>& pptp, const std::vector<MapFill>& esp,
+                                                     const std::vector<MapFill>& l2tp) const {
   std::vector<MapFill> out;
   out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
   out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
   out.push_back({VPNPT_MAP_CONFIG, 1, 1});
-  // The PPTP tables are arrays: what is used is what is not free.
-  auto calls = live_pptp_calls(pptp_calls_.get());
-  uint32_t indexed = 0;
-  for (const auto& c : calls) indexed += c.call.gre_slot != 0;
-  out.push_back({VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS});
-  out.push_back({VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS});
-  out.push_back({VPNPT_MAP_PPTP_QUOTE, used_quote_slots(pptp_quote_.get()), VPNPT_QUOTE_SLOTS});
-  // The ESP tables are arrays of slots: the capacity is the SAs a table is sized for (half its slots).
-  out.push_back({VPNPT_MAP_ESP_IN, static_cast<uint32_t>(live_esp_sas(esp_in_.get()).size()), VPNPT_ESP_MAX_SAS});
-  out.push_back({VPNPT_MAP_ESP_OUT, static_cast<uint32_t>(live_esp_sas(esp_out_.get()).size()), VPNPT_ESP_MAX_SAS});
-  // So are the L2TP tables (slot 0 is never a tunnel: Tunnel ID 0 means "none").
-  auto tunnels = live_l2tp_tunnels(l2tp_tunnels_.get());
-  uint32_t port_nat = 0;
-  for (const auto& t : tunnels) port_nat += (t.t.flags & VPNPT_L2TP_F_PORT_NAT) != 0;
-  out.push_back({VPNPT_MAP_L2TP_TUNNELS, static_cast<uint32_t>(tunnels.size()), VPNPT_L2TP_MAX_TUNNELS - 1});
-  out.push_back({VPNPT_MAP_L2TP_OUT, used_l2tp_out_slots(l2tp_out_.get()), VPNPT_L2TP_OUT_SLOTS});
-  out.push_back({VPNPT_MAP_L2TP_PORTS, port_nat, VPNPT_L2TP_PORT_NAT_PORTS});
-  out.push_back({VPNPT_MAP_L2TP_QUOTE, used_quote_slots(l2tp_quote_.get()), VPNPT_QUOTE_SLOTS});
+  for (auto* rows : {&pptp, &esp, &l2tp}) out.insert(out.end(), rows->begin(), rows->end());
   struct Hash {
     const char* name;
     int fd;

@@ -12,22 +12,13 @@
 
 #include "abi/vpnpt_abi.h"
 #include "loader/fd.h"
-#include "loader/host_quota.h"
-#include "loader/ipsec_slowpath.h"
-#include "loader/l2tp_slowpath.h"
-#include "loader/pptp_slowpath.h"
 #include "loader/result.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
 
 using CounterTable = std::array<vpnpt_counter, VPNPT_COUNTER_SLOTS>;
 using ReasonTable = std::array<vpnpt_counter, VPNPT_REASON_SLOTS>;
-
-struct MapFill {
-  std::string name;
-  uint32_t used = 0;
-  uint32_t capacity = 0;
-};
 
 // Sums a per-CPU array of vpnpt_counter over all possible CPUs.
 Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots);
@@ -43,7 +34,11 @@ class PinnedMaps {
   Status set_config(const vpnpt_config& cfg) const;
   Result<std::map<uint32_t, vpnpt_iface>> ifaces() const;
   Status set_iface(uint32_t ifindex, const vpnpt_iface& v) const;
-  Result<std::vector<MapFill>> fill_levels() const;
+  // Every map's fill, in the order of status and the metrics: the arrays of
+  // counters, reasons and config, the protocols' rows (loader/fill_levels.h
+  // gathers them from the protocol tables), then the hash maps.
+  Result<std::vector<MapFill>> fill_levels(const std::vector<MapFill>& pptp, const std::vector<MapFill>& esp,
+                                           const std::vector<MapFill>& l2tp) const;
 
   int events_fd() const { return events_.get(); }
   int diag_events_fd() const { return diag_events_.get(); }

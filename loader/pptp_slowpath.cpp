@@ -10,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "loader/clock.h"
 #include "loader/map_dump.h"
 #include "loader/netif.h"
 
@@ -53,12 +54,6 @@ bool belongs(const Ended& e, const vpnpt_pptp_call& c) {
 }
 
 }  // namespace
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 PptpSlowPath::PptpSlowPath(PptpMaps maps, PptpTimeouts t, OnClose on_close)
     : m_(maps), t_(t), on_close_(std::move(on_close)) {

@@ -15,6 +15,7 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/pptp_table.h"
 #include "loader/quote_index.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
 
@@ -24,11 +25,6 @@ struct PptpTimeouts {
   std::chrono::seconds closing_grace{10};  // a cleared call's id stays reserved this long
   std::chrono::seconds stream_idle{7200};  // control connection without any segment
   std::chrono::seconds fin_grace{10};      // closed connection's tracker kept for late retransmissions
-};
-
-struct PptpMaps {
-  int calls = -1, gre_out = -1, streams = -1;
-  int quote = -1;  // vpnpt_pptp_quote_v1 (-1: none, ICMP errors of calls are not relayed)
 };
 
 struct PptpSweepStats {
@@ -74,8 +70,5 @@ class PptpSlowPath {
   PptpTimeouts t_;
   OnClose on_close_;
 };
-
-// CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads.
-uint64_t monotonic_ns();
 
 }  // namespace vpnpt

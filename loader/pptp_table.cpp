@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "loader/array_scan.h"
+#include "loader/quote_index.h"
 
 namespace vpnpt {
 
@@ -110,6 +111,16 @@ bool PptpCallTable::free(const PptpCall& seen, uint64_t now) const {
               sizeof(c) - sizeof(c.state));
   __atomic_store_n(&c.state, uint32_t{VPNPT_PPTP_CALL_FREE}, __ATOMIC_RELEASE);
   return true;
+}
+
+std::vector<MapFill> pptp_fill_levels(const PptpMaps& m) {
+  // The PPTP tables are arrays: what is used is what is not free.
+  auto calls = live_pptp_calls(m.calls);
+  uint32_t indexed = 0;
+  for (const auto& c : calls) indexed += c.call.gre_slot != 0;
+  return {{VPNPT_MAP_PPTP_CALLS, static_cast<uint32_t>(calls.size()), VPNPT_PPTP_MAX_CALLS},
+          {VPNPT_MAP_PPTP_GRE_OUT, indexed, VPNPT_PPTP_GRE_SLOTS},
+          {VPNPT_MAP_PPTP_QUOTE, used_quote_slots(m.quote), VPNPT_QUOTE_SLOTS}};
 }
 
 }  // namespace vpnpt

@@ -16,6 +16,7 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/mapped_array.h"
 #include "loader/result.h"
+#include "loader/session_maps.h"
 
 namespace vpnpt {
 
@@ -63,5 +64,8 @@ class PptpCallTable {
   MappedArray<vpnpt_pptp_call> calls_;
   MappedArray<vpnpt_pptp_gre_slot> gre_;
 };
+
+// The PPTP rows of `vpnpt status` and the metrics: calls, GRE index, quote index.
+std::vector<MapFill> pptp_fill_levels(const PptpMaps& m);
 
 }  // namespace vpnpt

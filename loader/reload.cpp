@@ -5,16 +5,11 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/ip_passthrough.h"
 #include "loader/netif.h"
+#include "loader/protocols.h"
 #include "loader/switches.h"
 
 namespace vpnpt {
 namespace {
-
-struct Protocol {
-  const char* key;
-  uint32_t bit;
-};
-constexpr Protocol kProtocols[] = {{"pptp", VPNPT_SW_PPTP}, {"ipsec", VPNPT_SW_IPSEC}, {"l2tp", VPNPT_SW_L2TP}};
 
 // A switch as the file states it: on, off, or not named (it stays as set).
 std::string switch_in_file(const VpnptConfig& c, uint32_t bit) {
@@ -61,12 +56,13 @@ VpnptConfig keep_restart_keys(VpnptConfig next, const VpnptConfig& running) {
 
 ConfigDiff diff_config(const VpnptConfig& a, const VpnptConfig& b) {
   ConfigDiff d;
-  auto note = [](std::vector<ConfigChange>& to, const char* key, std::string from, std::string next) {
-    if (from != next) to.push_back({key, std::move(from), std::move(next)});
+  auto note = [](std::vector<ConfigChange>& to, std::string_view key, std::string from, std::string next) {
+    if (from != next) to.push_back({std::string(key), std::move(from), std::move(next)});
   };
   auto dur = [](auto v) { return format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(v)); };
 
-  for (const auto& p : kProtocols) note(d.live, p.key, switch_in_file(a, p.bit), switch_in_file(b, p.bit));
+  for (const auto& p : kProtocols)
+    note(d.live, p.key, switch_in_file(a, p.switch_bit), switch_in_file(b, p.switch_bit));
   note(d.live, "ip_passthrough", host_or_off(a.ip_passthrough_host, "off"), host_or_off(b.ip_passthrough_host, "off"));
   note(d.live, "log_level", a.log_level, b.log_level);
   note(d.live, "pptp_unanswered_timeout", dur(a.pptp.unanswered), dur(b.pptp.unanswered));
@@ -91,7 +87,7 @@ Status apply_live_changes(const AttachmentId& id, const VpnptConfig& next, const
   for (const auto& c : d.live) {
     for (const auto& p : kProtocols)
       if (c.key == p.key && c.to != "as set")
-        if (auto r = set_switch(id, p.bit, c.to == "on"); !r) return r.error();
+        if (auto r = set_switch(id, p.switch_bit, c.to == "on"); !r) return r.error();
     if (c.key == "ip_passthrough")
       if (auto s = set_ip_passthrough(id, next.ip_passthrough_host, std::nullopt); !s) return s;
     if (c.key == "log_level" && !log_level_pinned) spdlog::set_level(spdlog::level::from_str(next.log_level));

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "abi/vpnpt_abi.h"
+#include "loader/clock.h"
 #include "loader/daemon_lock.h"
 #include "loader/diag_ring.h"
 #include "loader/esp_table.h"

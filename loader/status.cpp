@@ -5,12 +5,14 @@
 #include "abi/vpnpt_abi.h"
 #include "loader/daemon_lock.h"
 #include "loader/data_path.h"
+#include "loader/fill_levels.h"
 #include "loader/ip_passthrough.h"
 #include "loader/kernel_probe.h"
 #include "loader/map_dump.h"
 #include "loader/names.h"
 #include "loader/netif.h"
 #include "loader/pinned_maps.h"
+#include "loader/protocols.h"
 #include "loader/xdp_attach.h"
 
 namespace vpnpt {
@@ -30,7 +32,7 @@ Result<json> status_json(const AttachmentId& id) {
   if (!reasons) return reasons.error();
   auto xlat = maps->xlat();
   if (!xlat) return xlat.error();
-  auto fill = maps->fill_levels();
+  auto fill = fill_levels(*maps);
   if (!fill) return fill.error();
 
   json st;
@@ -57,13 +59,13 @@ Result<json> status_json(const AttachmentId& id) {
   for (const auto& d : kernel_degradations()) degraded.push_back({{"feature", d.feature}, {"effect", d.effect}});
   st["kernel"] = {{"release", kernel_release()}, {"degraded", degraded}};
 
-  st["switches"] = {{"pptp", (cfg->switches & VPNPT_SW_PPTP) != 0},
-                    {"ipsec", (cfg->switches & VPNPT_SW_IPSEC) != 0},
-                    {"l2tp", (cfg->switches & VPNPT_SW_L2TP) != 0}};
+  st["switches"] = nlohmann::json::object();
+  st["deferred"] = nlohmann::json::object();
+  for (const auto& p : kProtocols) {
+    st["switches"][std::string(p.key)] = (cfg->switches & p.switch_bit) != 0;
+    st["deferred"][std::string(p.key)] = (cfg->deferred & p.switch_bit) != 0;
+  }
   // Switched on but handed to the kernel (its own helper is attached).
-  st["deferred"] = {{"pptp", (cfg->deferred & VPNPT_SW_PPTP) != 0},
-                    {"ipsec", (cfg->deferred & VPNPT_SW_IPSEC) != 0},
-                    {"l2tp", (cfg->deferred & VPNPT_SW_L2TP) != 0}};
 
   json keep = json::array();
   for (const auto& kv : dump_map<vpnpt_local_port_key, uint8_t>(maps->local_ports_fd()))
@@ -123,9 +125,11 @@ std::string status_text(const json& st) {
     out += fmt::format("      {}\n", i["path"].get<std::string>());
   }
   out += "  passthrough:";
-  for (const char* p : {"pptp", "ipsec", "l2tp"})
+  for (const auto& proto : kProtocols) {
+    std::string p(proto.key);
     out += fmt::format(" {}={}{}", p, st["switches"][p].get<bool>() ? "on" : "off",
                        st["deferred"][p].get<bool>() ? " (deferred to the kernel's helper)" : "");
+  }
   const auto& ipt = st["ip_passthrough"];
   if (!ipt["host"].is_null()) {
     std::string ports;

@@ -3,14 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/pinned_maps.h"
+#include "loader/protocols.h"
 
 namespace vpnpt {
 
 Result<uint32_t> parse_protocol(const std::string& name) {
-  if (name == "pptp") return uint32_t{VPNPT_SW_PPTP};
-  if (name == "ipsec") return uint32_t{VPNPT_SW_IPSEC};
-  if (name == "l2tp") return uint32_t{VPNPT_SW_L2TP};
-  return make_error("unknown protocol '" + name + "' (expected pptp, ipsec or l2tp)");
+  if (const Protocol* p = find_protocol(name)) return p->switch_bit;
+  return make_error("unknown protocol '" + name + "' (expected " + protocol_choices() + ")");
 }
 
 Result<bool> parse_on_off(const std::string& value) {

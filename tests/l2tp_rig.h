@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "l2tp_builder.h"
+#include "loader/clock.h"
 #include "loader/l2tp_table.h"
 #include "loader/pptp_slowpath.h"
 #include "prog_runner.h"

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "loader/clock.h"
 #include "loader/esp_table.h"
 #include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"

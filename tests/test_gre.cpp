@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "loader/clock.h"
 #include "loader/pptp_slowpath.h"
 #include "loader/pptp_table.h"
 #include "pptp_builder.h"

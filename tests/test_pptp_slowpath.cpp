@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "loader/clock.h"
 #include "loader/pptp_slowpath.h"
 #include "conntrack_util.h"
 #include "pptp_builder.h"

@@ -16,9 +16,11 @@
 
 #include <arpa/inet.h>
 
+#include "loader/clock.h"
+#include "loader/ipv4.h"
 #include "loader/l2tp_msg.h"
-#include "loader/l2tp_table.h"
 #include "loader/l2tp_slowpath.h"
+#include "loader/l2tp_table.h"
 #include "loader/pptp_slowpath.h"
 
 namespace {

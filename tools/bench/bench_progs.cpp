@@ -32,6 +32,7 @@
 #include "loader/esp_table.h"
 #include "loader/ipsec_binder.h"
 #include "l2tp_builder.h"
+#include "loader/clock.h"
 #include "loader/l2tp_slowpath.h"
 #include "loader/l2tp_table.h"
 #include "loader/log.h"
