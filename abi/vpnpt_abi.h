@@ -129,11 +129,11 @@ enum vpnpt_switch {
  * array. Written by the loader, read by the data plane on every packet.
  */
 struct vpnpt_config {
-	__be32 public_ip;   /* network byte order */
+	__be32 public_ip; /* network byte order */
 	__u32 wan_ifindex;
-	__u32 switches;     /* enum vpnpt_switch bits */
-	__u32 generation;   /* bumped by the loader on every change */
-	__u32 deferred;     /* enum vpnpt_switch bits handed to the kernel (e.g. its PPTP helper is attached) */
+	__u32 switches;          /* enum vpnpt_switch bits */
+	__u32 generation;        /* bumped by the loader on every change */
+	__u32 deferred;          /* enum vpnpt_switch bits handed to the kernel (e.g. its PPTP helper is attached) */
 	__be32 passthrough_host; /* IP passthrough: the LAN host that gets unsolicited traffic, 0 = off */
 };
 
@@ -157,7 +157,8 @@ enum vpnpt_path_why {
 	VPNPT_WHY_NO_NATIVE = 2, /* the driver has no native XDP */
 	VPNPT_WHY_NO_L2 = 3,     /* no Ethernet header (an L3 device such as ppp0) */
 	VPNPT_WHY_TARGET = 4,    /* a device it forwards to (why_ifindex) cannot transmit XDP frames */
-	VPNPT_WHY_PARTIAL_CSUM = 5, /* its frames may carry partial (offloaded) checksums, which XDP cannot tell apart */
+	VPNPT_WHY_PARTIAL_CSUM =
+	        5, /* its frames may carry partial (offloaded) checksums, which XDP cannot tell apart */
 	VPNPT_WHY_MAX
 };
 
@@ -203,30 +204,32 @@ struct vpnpt_undelivered_key {
  * vpnpt_diag_events_v1 the diagnostic ones (vpnpt_event_is_diag()).
  */
 enum vpnpt_event_kind {
-	VPNPT_EV_MALFORMED = 1,     /* reason = why */
-	VPNPT_EV_PPTP_CDN = 2,      /* server (saddr) disconnected its call id on the connection to dport */
-	VPNPT_EV_PPTP_STOP = 3,     /* Stop-Control-Connection seen (dir tells who sent it) */
-	VPNPT_EV_PPTP_CALL = 4,     /* call set up: id = client call id << 16 | translated id */
-	VPNPT_EV_DROP = 5,          /* a packet was dropped or held: reason = why */
-	VPNPT_EV_ESP_UNKNOWN = 6,   /* inbound ESP from saddr with unbound SPI id (rate-limited per SPI) */
-	VPNPT_EV_GRE_UNKNOWN = 7,   /* inbound GRE from saddr for no known call: id = Call ID (rate-limited) */
-	VPNPT_EV_SWITCHED_OFF = 8,  /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off/l2tp_off (rate-limited) */
-	VPNPT_EV_L2TP_UNKNOWN = 9,  /* inbound L2TP from saddr for no known tunnel: id = Tunnel ID (rate-limited) */
-	VPNPT_EV_NO_NEIGH = 10,     /* XDP found no neighbour for next hop saddr on ifindex id (toward daddr): resolve it (rate-limited) */
+	VPNPT_EV_MALFORMED = 1,   /* reason = why */
+	VPNPT_EV_PPTP_CDN = 2,    /* server (saddr) disconnected its call id on the connection to dport */
+	VPNPT_EV_PPTP_STOP = 3,   /* Stop-Control-Connection seen (dir tells who sent it) */
+	VPNPT_EV_PPTP_CALL = 4,   /* call set up: id = client call id << 16 | translated id */
+	VPNPT_EV_DROP = 5,        /* a packet was dropped or held: reason = why */
+	VPNPT_EV_ESP_UNKNOWN = 6, /* inbound ESP from saddr with unbound SPI id (rate-limited per SPI) */
+	VPNPT_EV_GRE_UNKNOWN = 7, /* inbound GRE from saddr for no known call: id = Call ID (rate-limited) */
+	VPNPT_EV_SWITCHED_OFF =
+	        8, /* traffic of a switched-off protocol: reason = pptp_off/ipsec_off/l2tp_off (rate-limited) */
+	VPNPT_EV_L2TP_UNKNOWN = 9, /* inbound L2TP from saddr for no known tunnel: id = Tunnel ID (rate-limited) */
+	VPNPT_EV_NO_NEIGH =
+	        10, /* XDP found no neighbour for next hop saddr on ifindex id (toward daddr): resolve it (rate-limited) */
 };
 
 struct vpnpt_event {
 	__u64 ktime_ns;
-	__u32 kind;      /* enum vpnpt_event_kind */
-	__u32 reason;    /* enum vpnpt_reason */
+	__u32 kind;   /* enum vpnpt_event_kind */
+	__u32 reason; /* enum vpnpt_reason */
 	__u32 ifindex;
-	__u8 dir;        /* enum vpnpt_dir */
+	__u8 dir; /* enum vpnpt_dir */
 	__u8 pad[3];
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u32 id;        /* by kind: Call ID, SPI, Tunnel ID; IP protocol for MALFORMED */
+	__u32 id; /* by kind: Call ID, SPI, Tunnel ID; IP protocol for MALFORMED */
 };
 
 #define VPNPT_EVENTS_BYTES (256 * 1024)
@@ -240,7 +243,7 @@ static inline int vpnpt_event_is_diag(__u32 kind)
 
 /* ---------------------------------------------------------------- PPTP */
 
-#define VPNPT_PPTP_MAX_CALLS 65536  /* every 16-bit Call ID: the call table is indexed by it */
+#define VPNPT_PPTP_MAX_CALLS 65536 /* every 16-bit Call ID: the call table is indexed by it */
 #define VPNPT_PPTP_MAX_STREAMS 16384
 #define VPNPT_PPTP_GRE_SLOTS 131072 /* outbound GRE index: twice the calls, a power of two */
 #define VPNPT_PPTP_GRE_PROBES 8     /* index slots one (client, server, server id) may use */
@@ -274,26 +277,26 @@ enum vpnpt_pptp_call_state {
 	VPNPT_PPTP_CALL_FREE = 0,
 	VPNPT_PPTP_CALL_REQUESTED = 1, /* client asked (OCRQ) or answered (ICRP), server not yet */
 	VPNPT_PPTP_CALL_ESTABLISHED = 2,
-	VPNPT_PPTP_CALL_CLOSING = 3,   /* cleared; the daemon frees it after a grace period */
-	VPNPT_PPTP_CALL_CLAIMED = 4,   /* being filled by the LAN hook; nothing else reads it */
+	VPNPT_PPTP_CALL_CLOSING = 3, /* cleared; the daemon frees it after a grace period */
+	VPNPT_PPTP_CALL_CLAIMED = 4, /* being filled by the LAN hook; nothing else reads it */
 };
 
 struct vpnpt_pptp_call {
-	__u32 state;             /* enum vpnpt_pptp_call_state; with server, the 8 bytes compare-and-swap moves */
+	__u32 state; /* enum vpnpt_pptp_call_state; with server, the 8 bytes compare-and-swap moves */
 	__be32 server;
 	__be32 client;
 	__be16 client_call_id;
-	__be16 server_call_id;   /* valid once state is ESTABLISHED */
-	__u32 lan_ifindex;       /* where the client was last seen */
+	__be16 server_call_id; /* valid once state is ESTABLISHED */
+	__u32 lan_ifindex;     /* where the client was last seen */
 	/* Control connection the call belongs to (its client is the call's client). */
 	__be16 ctrl_client_port;
 	__be16 ctrl_public_port; /* the connection's port on the public IP, once the server answered */
 	__u32 gre_slot;          /* its slot in vpnpt_pptp_gre_out_v2 + 1; 0: none yet */
 	__u32 quote_noted;       /* its first GRE toward the server told the ICMP quote index (bpf/gre.h) */
 	__u64 created_ns;
-	__u64 last_seen_ns;      /* GRE or control activity, either direction */
+	__u64 last_seen_ns; /* GRE or control activity, either direction */
 	__u64 closed_ns;
-	__u64 packets_out, bytes_out, packets_in, bytes_in;  /* GRE translated */
+	__u64 packets_out, bytes_out, packets_in, bytes_in; /* GRE translated */
 };
 
 /*
@@ -306,7 +309,7 @@ struct vpnpt_pptp_call {
  * the middle of a run), so freeing needs no tombstones.
  */
 struct vpnpt_pptp_gre_slot {
-	__u32 tag;               /* vpnpt_pptp_gre_tag(client, server); never 0; 0 = empty slot */
+	__u32 tag; /* vpnpt_pptp_gre_tag(client, server); never 0; 0 = empty slot */
 	__be16 server_call_id;
 	__be16 xlat_call_id;
 };
@@ -346,8 +349,7 @@ static inline __u32 vpnpt_pptp_gre_probe(__u32 home, __u32 i)
  * later candidate is a hash of its own (not own + i * step): a stride run
  * would walk into the dense block of small ids every client starts with.
  */
-static inline __u16 vpnpt_pptp_candidate(__be32 client, __be32 server, __be16 ctrl_port, __be16 client_call_id,
-					 __u32 i)
+static inline __u16 vpnpt_pptp_candidate(__be32 client, __be32 server, __be16 ctrl_port, __be16 client_call_id, __u32 i)
 {
 	if (i == 0) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -372,7 +374,7 @@ struct vpnpt_pptp_stream_key {
 	__be16 dport;
 };
 
-#define VPNPT_PPTP_HDR_BYTES 20  /* enough of a message to see its type, Call IDs and result code */
+#define VPNPT_PPTP_HDR_BYTES 20 /* enough of a message to see its type, Call IDs and result code */
 /*
  * Rewrites remembered per direction, so retransmissions come out identical.
  * A patch is kept until the receiver acknowledged its bytes (TCP never resends
@@ -393,15 +395,16 @@ enum vpnpt_pptp_stream_flags {
 	VPNPT_PPTP_STREAM_DECIDED = 1u << 3, /* current message's Call ID rewrite is decided */
 	VPNPT_PPTP_STREAM_FIN = 1u << 1,     /* FIN or RST seen */
 	VPNPT_PPTP_STREAM_STOPPED = 1u << 2, /* Stop-Control-Connection seen */
-	VPNPT_PPTP_STREAM_OPENING = 1u << 4, /* LAN side: SYN sent, no payload yet; the server's SYN-ACK may sync the WAN side */
+	VPNPT_PPTP_STREAM_OPENING =
+	        1u << 4, /* LAN side: SYN sent, no payload yet; the server's SYN-ACK may sync the WAN side */
 };
 
 /* Where a tracker's walk stands: the part the hook copies to its stack and back. */
 struct vpnpt_pptp_track {
-	__u32 next_seq;      /* stream position up to which bytes were delivered */
-	__u32 msg_seq;       /* position where the current message starts */
-	__u16 msg_len;       /* its length, 0 until known */
-	__u16 hdr_have;      /* bytes of its header known (contiguous from msg_seq) */
+	__u32 next_seq; /* stream position up to which bytes were delivered */
+	__u32 msg_seq;  /* position where the current message starts */
+	__u16 msg_len;  /* its length, 0 until known */
+	__u16 hdr_have; /* bytes of its header known (contiguous from msg_seq) */
 	__u8 hdr[VPNPT_PPTP_HDR_BYTES];
 	__u32 flags;         /* enum vpnpt_pptp_stream_flags */
 	__u32 patch_next;    /* ring position of the next patch */
@@ -425,8 +428,8 @@ struct vpnpt_pptp_stream {
 	__be16 peer_port;
 	__be32 peer_client;
 	__be16 peer_client_port;
-	__u16 ack_known;     /* 1 once the receiver's acknowledgement was seen: acked holds */
-	__u32 acked;         /* the receiver acknowledged the stream up to here; written by the other direction */
+	__u16 ack_known; /* 1 once the receiver's acknowledgement was seen: acked holds */
+	__u32 acked;     /* the receiver acknowledged the stream up to here; written by the other direction */
 	__u32 pad;
 	struct vpnpt_pptp_patch patches[VPNPT_PPTP_PATCHES];
 };
@@ -471,15 +474,15 @@ struct vpnpt_pptp_stream {
  * the array's max_entries, a power of two that the hooks read from the map
  * itself, so a table of any size (the scale benchmark's) is used right.
  */
-#define VPNPT_ESP_MAX_SAS 65536   /* per direction */
-#define VPNPT_ESP_SLOTS 131072    /* twice the SAs, a power of two */
-#define VPNPT_ESP_PROBES 16       /* slots one (server, SPI) may use: a full table refuses ~0.05 % */
+#define VPNPT_ESP_MAX_SAS 65536 /* per direction */
+#define VPNPT_ESP_SLOTS 131072  /* twice the SAs, a power of two */
+#define VPNPT_ESP_PROBES 16     /* slots one (server, SPI) may use: a full table refuses ~0.05 % */
 
 struct vpnpt_esp_sa {
-	__be32 server;       /* with spi: the key; 0: empty slot */
+	__be32 server; /* with spi: the key; 0: empty slot */
 	__be32 spi;
-	__be32 host;         /* 0 while the slot is being written: lookups skip it */
-	__u32 lan_ifindex;   /* where the host was last seen (out), 0 (in) */
+	__be32 host;       /* 0 while the slot is being written: lookups skip it */
+	__u32 lan_ifindex; /* where the host was last seen (out), 0 (in) */
 	__u64 created_ns;
 	__u64 last_seen_ns;
 	__u64 packets;
@@ -513,9 +516,9 @@ static inline __u32 vpnpt_esp_home(__be32 server, __be32 spi, __u32 mask)
  * ring: one report per key per 100 ms.
  */
 struct vpnpt_report_key {
-	__u32 kind;   /* enum vpnpt_event_kind */
-	__be32 addr;  /* the server (unknown ids) or the LAN host (switched off) */
-	__u32 id;     /* SPI, Call ID, class */
+	__u32 kind;  /* enum vpnpt_event_kind */
+	__be32 addr; /* the server (unknown ids) or the LAN host (switched off) */
+	__u32 id;    /* SPI, Call ID, class */
 };
 #define VPNPT_REPORT_SLOTS 4096
 #define VPNPT_REPORT_GAP_NS 100000000ull
@@ -535,13 +538,13 @@ struct vpnpt_frag_key {
 	__be32 saddr, daddr; /* as the fragments arrive */
 	__be16 id;           /* IPv4 identification */
 	__u8 proto;
-	__u8 dir;            /* enum vpnpt_dir */
+	__u8 dir; /* enum vpnpt_dir */
 };
 
 struct vpnpt_frag {
-	__u64 at_ns;         /* vpnpt_now_ns() of the first fragment */
-	__be32 addr;         /* the new source (outbound) or destination (inbound) */
-	__u32 cls;           /* enum vpnpt_class of the datagram (its later fragments have no ports) */
+	__u64 at_ns; /* vpnpt_now_ns() of the first fragment */
+	__be32 addr; /* the new source (outbound) or destination (inbound) */
+	__u32 cls;   /* enum vpnpt_class of the datagram (its later fragments have no ports) */
 };
 #define VPNPT_FRAG_SLOTS 8192
 /* A later fragment follows a record this young: fragments of one datagram come together, and an
@@ -581,9 +584,9 @@ struct vpnpt_frag {
  * the time stamps and server_port in the tunnel slot. Memory-mappable, so
  * the daemon scans and updates single fields without a syscall per slot.
  */
-#define VPNPT_L2TP_MAX_TUNNELS 65536  /* tunnel slots; id 0 is never used */
-#define VPNPT_L2TP_OUT_SLOTS 131072   /* outbound index: twice the tunnels, a power of two */
-#define VPNPT_L2TP_OUT_PROBES 8       /* index slots one (client, server, client port) may use */
+#define VPNPT_L2TP_MAX_TUNNELS 65536    /* tunnel slots; id 0 is never used */
+#define VPNPT_L2TP_OUT_SLOTS 131072     /* outbound index: twice the tunnels, a power of two */
+#define VPNPT_L2TP_OUT_PROBES 8         /* index slots one (client, server, client port) may use */
 #define VPNPT_L2TP_PORT_NAT_FIRST 61000 /* public ports handed out for per-port NAT */
 #define VPNPT_L2TP_PORT_NAT_PORTS 1000  /* 61000..61999 */
 
@@ -596,12 +599,13 @@ enum vpnpt_l2tp_tunnel_state {
 
 enum vpnpt_l2tp_tunnel_flags {
 	VPNPT_L2TP_F_PORT_NAT = 1u << 0, /* Assigned Tunnel ID hidden: demultiplexed by public port only */
-	VPNPT_L2TP_F_CONFIRMED = 1u << 1,/* the client's SCCCN passed: a later SCCRQ of its id is a new tunnel (daemon only) */
+	VPNPT_L2TP_F_CONFIRMED =
+	        1u << 1, /* the client's SCCCN passed: a later SCCRQ of its id is a new tunnel (daemon only) */
 };
 
 /* Written by the daemon (setup, state), updated by the hooks (counters, stamps, server_port). */
 struct vpnpt_l2tp_tunnel {
-	__u32 state;             /* enum vpnpt_l2tp_tunnel_state; written last on setup, first on removal */
+	__u32 state; /* enum vpnpt_l2tp_tunnel_state; written last on setup, first on removal */
 	__be32 server;
 	__be32 client;
 	__be16 client_port;
@@ -612,19 +616,19 @@ struct vpnpt_l2tp_tunnel {
 	__u16 next;              /* the same source's next tunnel to the server (slot); 0: none. Daemon only */
 	__u32 flags;             /* enum vpnpt_l2tp_tunnel_flags */
 	__u32 lan_ifindex;
-	__u32 sessions;          /* calls inside the tunnel, as the daemon counted them */
-	__u32 out_slot;          /* its source's slot in vpnpt_l2tp_out_v2 + 1 */
+	__u32 sessions; /* calls inside the tunnel, as the daemon counted them */
+	__u32 out_slot; /* its source's slot in vpnpt_l2tp_out_v2 + 1 */
 	__u64 created_ns;
-	__u64 last_seen_ns;      /* inbound traffic */
-	__u64 last_out_ns;       /* outbound traffic */
+	__u64 last_seen_ns; /* inbound traffic */
+	__u64 last_out_ns;  /* outbound traffic */
 	__u64 closed_ns;
 	__u64 packets_in, bytes_in;
 	__u64 packets_out, bytes_out;
 };
 
 struct vpnpt_l2tp_out_slot {
-	__u32 tag;               /* vpnpt_l2tp_out_tag(client, server, client port); never 0; 0 = empty slot */
-	__u16 xid;               /* the tunnel's slot (host order) */
+	__u32 tag; /* vpnpt_l2tp_out_tag(client, server, client port); never 0; 0 = empty slot */
+	__u16 xid; /* the tunnel's slot (host order) */
 	__u16 pad;
 };
 
@@ -700,15 +704,15 @@ enum vpnpt_punt_kind {
 
 struct vpnpt_l2tp_punt {
 	__u64 ktime_ns;
-	__u32 kind;         /* enum vpnpt_punt_kind */
+	__u32 kind; /* enum vpnpt_punt_kind */
 	__u32 in_ifindex;
-	__u32 out_ifindex;  /* SETUP: where the FIB sends it */
-	__u8 dir;           /* enum vpnpt_dir */
+	__u32 out_ifindex; /* SETUP: where the FIB sends it */
+	__u8 dir;          /* enum vpnpt_dir */
 	__u8 pad;
-	__u8 smac[6];       /* SETUP: the egress MAC addresses from the FIB */
+	__u8 smac[6]; /* SETUP: the egress MAC addresses from the FIB */
 	__u8 dmac[6];
-	__u16 l3_off;       /* offset of the IPv4 header in frame */
-	__u16 frame_len;    /* bytes in frame (whole frame for SETUP) */
+	__u16 l3_off;    /* offset of the IPv4 header in frame */
+	__u16 frame_len; /* bytes in frame (whole frame for SETUP) */
 	__u16 pad2;
 	__u8 frame[VPNPT_PUNT_FRAME_MAX];
 };
@@ -887,7 +891,7 @@ struct vpnpt_lan_l2 {
 	__u64 seen_ns;      /* vpnpt_now_ns() when last written */
 };
 #define VPNPT_LAN_L2_SLOTS 65536
-#define VPNPT_LAN_L2_REFRESH_NS (1000ull * 1000 * 1000)  /* rewritten at most once a second per host */
+#define VPNPT_LAN_L2_REFRESH_NS (1000ull * 1000 * 1000)    /* rewritten at most once a second per host */
 #define VPNPT_LAN_L2_FRESH_NS (60ull * 1000 * 1000 * 1000) /* used for a minute after the host last sent */
 
 /* ---------------------------------------------------------------- IP passthrough */
@@ -946,42 +950,42 @@ enum vpnpt_diag_kind {
 };
 
 enum vpnpt_l2tp_refusal {
-	VPNPT_L2TP_REFUSE_NO_ID = 1,     /* no free Tunnel ID toward that server */
-	VPNPT_L2TP_REFUSE_TABLE_FULL = 2,/* tunnel or client table full */
-	VPNPT_L2TP_REFUSE_MALFORMED = 3, /* not a valid SCCRQ (no Assigned Tunnel ID, bad AVP) */
-	VPNPT_L2TP_REFUSE_NO_PORT = 4,   /* hidden Tunnel ID and no free public port for per-port NAT */
-	VPNPT_L2TP_REFUSE_STALE = 5,     /* queued too long (the daemon was not running) */
-	VPNPT_L2TP_REFUSE_HOST_QUOTA = 6,/* the LAN host already holds its share of tunnels */
-	VPNPT_L2TP_REFUSE_SWITCHED_OFF = 7,/* queued before L2TP was switched off (or deferred) */
+	VPNPT_L2TP_REFUSE_NO_ID = 1,        /* no free Tunnel ID toward that server */
+	VPNPT_L2TP_REFUSE_TABLE_FULL = 2,   /* tunnel or client table full */
+	VPNPT_L2TP_REFUSE_MALFORMED = 3,    /* not a valid SCCRQ (no Assigned Tunnel ID, bad AVP) */
+	VPNPT_L2TP_REFUSE_NO_PORT = 4,      /* hidden Tunnel ID and no free public port for per-port NAT */
+	VPNPT_L2TP_REFUSE_STALE = 5,        /* queued too long (the daemon was not running) */
+	VPNPT_L2TP_REFUSE_HOST_QUOTA = 6,   /* the LAN host already holds its share of tunnels */
+	VPNPT_L2TP_REFUSE_SWITCHED_OFF = 7, /* queued before L2TP was switched off (or deferred) */
 	VPNPT_L2TP_REFUSE_MAX
 };
 #define VPNPT_HOST_MAX_TUNNELS 256
 
 enum vpnpt_diag_refusal {
-	VPNPT_REFUSE_NO_OWNER = 1,   /* no host finished a CHILD_SA exchange with that server recently */
-	VPNPT_REFUSE_IN_FLIGHT = 2,  /* the owner's exchange is still under way */
-	VPNPT_REFUSE_AMBIGUOUS = 3,  /* more than one host could own it */
+	VPNPT_REFUSE_NO_OWNER = 1,  /* no host finished a CHILD_SA exchange with that server recently */
+	VPNPT_REFUSE_IN_FLIGHT = 2, /* the owner's exchange is still under way */
+	VPNPT_REFUSE_AMBIGUOUS = 3, /* more than one host could own it */
 };
 
 enum vpnpt_diag_close {
-	VPNPT_CLOSE_CDN = 1,          /* the server disconnected it */
-	VPNPT_CLOSE_CONNECTION = 2,   /* its control connection ended */
-	VPNPT_CLOSE_UNANSWERED = 3,   /* the server never answered */
-	VPNPT_CLOSE_IDLE = 4,         /* idle too long */
-	VPNPT_CLOSE_FLUSHED = 5,      /* the protocol was switched off or handed to the kernel */
-	VPNPT_CLOSE_STOPCCN = 6,      /* L2TP: StopCCN from the client or the server */
+	VPNPT_CLOSE_CDN = 1,        /* the server disconnected it */
+	VPNPT_CLOSE_CONNECTION = 2, /* its control connection ended */
+	VPNPT_CLOSE_UNANSWERED = 3, /* the server never answered */
+	VPNPT_CLOSE_IDLE = 4,       /* idle too long */
+	VPNPT_CLOSE_FLUSHED = 5,    /* the protocol was switched off or handed to the kernel */
+	VPNPT_CLOSE_STOPCCN = 6,    /* L2TP: StopCCN from the client or the server */
 };
 
 struct vpnpt_diag_entry {
-	__u64 seq;        /* 0: empty slot */
-	__u64 wall_ns;    /* CLOCK_REALTIME */
-	__u32 kind;       /* enum vpnpt_diag_kind */
-	__u32 reason;     /* by kind */
-	__be32 host;      /* LAN host, 0 if unknown */
+	__u64 seq;     /* 0: empty slot */
+	__u64 wall_ns; /* CLOCK_REALTIME */
+	__u32 kind;    /* enum vpnpt_diag_kind */
+	__u32 reason;  /* by kind */
+	__be32 host;   /* LAN host, 0 if unknown */
 	__be32 server;
-	__be32 other_host;/* e.g. the host the server is reserved for */
-	__u32 id;         /* SPI, Call ID */
-	__u32 aux;        /* by kind: ms left, class, ... */
+	__be32 other_host; /* e.g. the host the server is reserved for */
+	__u32 id;          /* SPI, Call ID */
+	__u32 aux;         /* by kind: ms left, class, ... */
 	__u8 dir;
 	__u8 pad[3];
 };

@@ -38,8 +38,7 @@ static __always_inline enum vpnpt_class classify_udp(struct udphdr *uh)
  * protocol number alone (later fragments included); TCP/UDP need ports, so
  * their later fragments are OTHER.
  */
-static __always_inline enum vpnpt_class classify(struct cursor *c, struct pkt *p,
-						 enum vpnpt_reason *reason)
+static __always_inline enum vpnpt_class classify(struct cursor *c, struct pkt *p, enum vpnpt_reason *reason)
 {
 	switch (p->ip_proto) {
 	case IPPROTO_GRE:
@@ -60,8 +59,7 @@ static __always_inline enum vpnpt_class classify(struct cursor *c, struct pkt *p
 			return VPNPT_CLASS_OTHER;
 		{
 			struct tcphdr *th = p->l4;
-			return port_is(th->source, th->dest, PORT_PPTP) ? VPNPT_CLASS_PPTP_CTRL
-									: VPNPT_CLASS_OTHER;
+			return port_is(th->source, th->dest, PORT_PPTP) ? VPNPT_CLASS_PPTP_CTRL : VPNPT_CLASS_OTHER;
 		}
 	case IPPROTO_UDP:
 		*reason = parse_l4(c, p, sizeof(struct udphdr));

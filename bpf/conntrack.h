@@ -38,7 +38,7 @@ struct bpf_ct_opts___vp {
 struct nf_conn;
 /* bpf_xdp_ct_lookup or bpf_skb_ct_lookup, named by the hook's ctx shim. */
 extern struct nf_conn *ctx_ct_lookup_kfunc(struct __ctx_buff *ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
-					   struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
+                                           struct bpf_ct_opts___vp *opts, __u32 opts__sz) __ksym;
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym;
 
@@ -73,7 +73,7 @@ struct nf_conn {
 	struct nf_conntrack_tuple_hash___vp tuplehash[2];
 } __attribute__((preserve_access_index));
 
-#define IPS_SEEN_REPLY___vp (1UL << 1)    /* IPS_SEEN_REPLY_BIT: the peer answered */
+#define IPS_SEEN_REPLY___vp (1UL << 1)     /* IPS_SEEN_REPLY_BIT: the peer answered */
 #define IPS_FIXED_TIMEOUT___vp (1UL << 10) /* IPS_FIXED_TIMEOUT_BIT: an admin-set timeout, left alone */
 
 enum { CT_DIR_ORIGINAL = 0, CT_DIR_REPLY = 1 };
@@ -98,7 +98,7 @@ struct udp_nat {
  * kernel does for each packet of a flow that keeps going.
  */
 static __always_inline int ct_udp_translation(struct __ctx_buff *ctx, __be32 saddr, __be32 daddr, __be16 sport,
-					      __be16 dport, __u32 timeout_ms, struct udp_nat *out)
+                                              __be16 dport, __u32 timeout_ms, struct udp_nat *out)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_ct_opts___vp opts = {.netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_UDP};
@@ -151,8 +151,8 @@ struct {
  * in per-CPU scratch. Returns the entry, which the caller must release
  * (bpf_ct_release), or NULL; *dir says which of its directions matched.
  */
-static __always_inline struct nf_conn *ct_lookup_scratch(struct __ctx_buff *ctx, __u8 proto, __be32 saddr,
-							 __be32 daddr, __be16 sport, __be16 dport, __u8 *dir)
+static __always_inline struct nf_conn *ct_lookup_scratch(struct __ctx_buff *ctx, __u8 proto, __be32 saddr, __be32 daddr,
+                                                         __be16 sport, __be16 dport, __u8 *dir)
 {
 	__u32 zero = 0;
 	struct ct_query *q = bpf_map_lookup_elem(&vpnpt_scratch_ct, &zero);
@@ -173,7 +173,7 @@ static __always_inline struct nf_conn *ct_lookup_scratch(struct __ctx_buff *ctx,
 
 /* 1 if conntrack tracks the TCP or UDP packet (saddr:sport -> daddr:dport) in either direction. */
 static __always_inline int ct_tracked(struct __ctx_buff *ctx, __u8 proto, __be32 saddr, __be32 daddr, __be16 sport,
-				      __be16 dport)
+                                      __be16 dport)
 {
 	__u8 dir;
 	struct nf_conn *ct = ct_lookup_scratch(ctx, proto, saddr, daddr, sport, dport, &dir);
@@ -197,8 +197,8 @@ struct ct_origin {
  * host's address and port, and the server). -1 otherwise: nobody behind
  * this router opened such a connection.
  */
-static __always_inline int ct_tcp_origin(struct __ctx_buff *ctx, __be32 saddr, __be32 daddr, __be16 sport,
-					 __be16 dport, struct ct_origin *out)
+static __always_inline int ct_tcp_origin(struct __ctx_buff *ctx, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+                                         struct ct_origin *out)
 {
 	__u8 dir;
 	struct nf_conn *ct = ct_lookup_scratch(ctx, IPPROTO_TCP, saddr, daddr, sport, dport, &dir);

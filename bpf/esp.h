@@ -104,7 +104,7 @@ static __always_inline struct vpnpt_esp_sa *esp_find(void *table, __be32 server,
  * its host not written yet (0).
  */
 static __always_inline struct vpnpt_esp_sa *esp_claim(void *table, __be32 server, __be32 spi, __be32 host,
-						      __u32 ifindex, __u64 now)
+                                                      __u32 ifindex, __u64 now)
 {
 	struct esp_run r = esp_run_of(table, server, spi);
 
@@ -136,7 +136,7 @@ static __always_inline struct vpnpt_esp_sa *esp_claim(void *table, __be32 server
 
 /* LAN -> WAN: record the host's SPI, source-NAT, forward. */
 static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, struct pkt *p,
-						       const struct vpnpt_config *cfg, __u64 bytes)
+                                                       const struct vpnpt_config *cfg, __u64 bytes)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct esp_hdr *eh = p->l4;
@@ -189,7 +189,7 @@ static __always_inline struct xlat_result esp_outbound(struct __ctx_buff *ctx, s
 static __always_inline void esp_report_unknown(struct __ctx_buff *ctx, __be32 server, __be32 spi, __be32 daddr)
 {
 	report_limited(ctx, REPORT_WHAT(VPNPT_EV_ESP_UNKNOWN, VPNPT_REASON_ESP_UNBOUND, VPNPT_DIR_INBOUND), server,
-		       daddr, REPORT_KEY(server, bpf_ntohl(spi)));
+	               daddr, REPORT_KEY(server, bpf_ntohl(spi)));
 }
 
 /* WAN -> LAN: ESP from a server to the public IP, delivered only if its SPI is bound. */
@@ -218,7 +218,7 @@ static __always_inline struct xlat_result esp_inbound(struct __ctx_buff *ctx, st
 
 /* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
 static __noinline __u32 esp_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
-				 __u64 bytes)
+                                 __u64 bytes)
 {
 	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? esp_outbound(ctx, p, cfg, bytes) : esp_inbound(ctx, p, bytes));
 }

@@ -23,11 +23,11 @@
 static __always_inline struct vpnpt_frag_key frag_key(const struct pkt *p, __u32 dir)
 {
 	struct vpnpt_frag_key k = {
-		.saddr = p->ip->saddr,
-		.daddr = p->ip->daddr,
-		.id = p->ip->id,
-		.proto = p->ip_proto,
-		.dir = (__u8)dir,
+	        .saddr = p->ip->saddr,
+	        .daddr = p->ip->daddr,
+	        .id = p->ip->id,
+	        .proto = p->ip_proto,
+	        .dir = (__u8)dir,
 	};
 	return k;
 }
@@ -56,13 +56,11 @@ static __always_inline enum vpnpt_reason frag_remember(const struct pkt *p, __u3
 	struct vpnpt_frag_key k = frag_key(p, dir);
 	struct vpnpt_frag v = {.at_ns = vpnpt_now_ns(), .addr = addr, .cls = cls};
 
-	return bpf_map_update_elem(&vpnpt_frags_v1, &k, &v, BPF_ANY) ? VPNPT_REASON_FRAG_UNTRACKED
-								      : VPNPT_REASON_NONE;
+	return bpf_map_update_elem(&vpnpt_frags_v1, &k, &v, BPF_ANY) ? VPNPT_REASON_FRAG_UNTRACKED : VPNPT_REASON_NONE;
 }
 
 /* frag_remember() for a translator: 1, with @r the drop, if the fragment cannot be remembered. */
-static __always_inline int frag_refused(struct xlat_result *r, const struct pkt *p, __u32 dir, __u32 cls,
-					__be32 addr)
+static __always_inline int frag_refused(struct xlat_result *r, const struct pkt *p, __u32 dir, __u32 cls, __be32 addr)
 {
 	r->reason = frag_remember(p, dir, cls, addr);
 	if (!r->reason)
@@ -88,7 +86,7 @@ static __always_inline const struct vpnpt_frag *frag_find(const struct pkt *p, _
 
 /* A later fragment, as its first fragment was translated. */
 static __always_inline struct xlat_result frag_follow(struct __ctx_buff *ctx, struct pkt *p,
-						      const struct vpnpt_config *cfg, __u32 dir, __be32 addr)
+                                                      const struct vpnpt_config *cfg, __u32 dir, __be32 addr)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 

@@ -23,7 +23,6 @@
  * stack they share with the PPTP walk does not grow.
  */
 
-
 /*
  * The next-hop cache (cfg_fib_cache_ns > 0): a successful answer is kept per
  * CPU in the slot of its query (ingress ifindex, source, destination, TOS,
@@ -61,7 +60,7 @@ static __always_inline __u32 fwd_cache_slot(__u32 ifindex, __be32 saddr, __be32 
  * the host's own frames (neigh.h; fwd_planned() tells the two apart).
  */
 static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, const struct iphdr *ip, __be32 saddr,
-						     __be32 daddr, const struct bpf_fib_lookup **plan)
+                                                    __be32 daddr, const struct bpf_fib_lookup **plan)
 {
 	struct vpnpt_fib_cache_slot *slot = 0;
 	__u32 zero = 0;
@@ -76,8 +75,8 @@ static __always_inline enum vpnpt_reason fwd_lookup(struct __ctx_buff *ctx, cons
 		slot = bpf_map_lookup_elem(&vpnpt_fib_cache, &idx);
 		if (slot) {
 			now = vpnpt_now_ns();
-			if (cache_fresh(slot->at_ns, now) && slot->daddr == daddr &&
-			    slot->saddr == saddr && slot->in_ifindex == ctx->ingress_ifindex && slot->tos == ip->tos &&
+			if (cache_fresh(slot->at_ns, now) && slot->daddr == daddr && slot->saddr == saddr &&
+			    slot->in_ifindex == ctx->ingress_ifindex && slot->tos == ip->tos &&
 			    slot->l4_protocol == ip->protocol && bpf_ntohs(ip->tot_len) <= slot->len_ok) {
 				*plan = &slot->fib;
 				return VPNPT_REASON_NONE;
@@ -170,8 +169,8 @@ static __always_inline struct xlat_result xlat_unpack(__u32 v)
  * before anything is rewritten, so a packet vpnpt cannot forward goes to the
  * stack untouched and the kernel's own NAT handles it.
  */
-static __always_inline enum vpnpt_reason plan_outbound(struct __ctx_buff *ctx, struct pkt *p,
-						       const struct vpnpt_config *cfg, const struct bpf_fib_lookup **plan)
+static __always_inline enum vpnpt_reason
+plan_outbound(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, const struct bpf_fib_lookup **plan)
 {
 	if (p->vlans)
 		return VPNPT_REASON_VLAN_TAGGED;

@@ -27,8 +27,8 @@
 
 /* First 8 bytes of an enhanced GRE header. */
 struct gre_v1_hdr {
-	__u8 flags;    /* C R K S s Recur */
-	__u8 version;  /* A, flags, Ver */
+	__u8 flags;   /* C R K S s Recur */
+	__u8 version; /* A, flags, Ver */
 	__be16 proto;
 	__be16 payload_len;
 	__be16 call_id;
@@ -73,7 +73,7 @@ static __always_inline void pptp_call_account(struct vpnpt_pptp_call *call, __u3
 
 /* LAN -> WAN: GRE from a client to a server it has a call with. */
 static __always_inline struct xlat_result gre_outbound(struct __ctx_buff *ctx, struct pkt *p,
-						       const struct vpnpt_config *cfg, __u64 bytes)
+                                                       const struct vpnpt_config *cfg, __u64 bytes)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct gre_v1_hdr *gh = p->l4;
@@ -128,8 +128,8 @@ static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, st
 	/* A requested call already receives: pptpd sends GRE before its client does. */
 	if (!call || call->state == VPNPT_PPTP_CALL_CLOSING) {
 		r.reason = VPNPT_REASON_GRE_NO_CALL;
-		report_limited(ctx, REPORT_WHAT(VPNPT_EV_GRE_UNKNOWN, r.reason, VPNPT_DIR_INBOUND), ip->saddr, ip->daddr,
-			       REPORT_KEY(ip->saddr, bpf_ntohs(gh->call_id)));
+		report_limited(ctx, REPORT_WHAT(VPNPT_EV_GRE_UNKNOWN, r.reason, VPNPT_DIR_INBOUND), ip->saddr,
+		               ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(gh->call_id)));
 		return r;
 	}
 
@@ -144,7 +144,7 @@ static __always_inline struct xlat_result gre_inbound(struct __ctx_buff *ctx, st
 
 /* Either direction as a subprogram: its frame stays out of the main one (see xlat_pack). */
 static __noinline __u32 gre_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
-				 __u64 bytes)
+                                 __u64 bytes)
 {
 	return xlat_pack(dir == VPNPT_DIR_OUTBOUND ? gre_outbound(ctx, p, cfg, bytes) : gre_inbound(ctx, p, bytes));
 }

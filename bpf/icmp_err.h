@@ -59,12 +59,12 @@ static __always_inline int icmp_is_error(__u8 type)
 /* The LAN host a quoted packet came from, or why there is none. */
 struct quote_owner {
 	__be32 host;
-	__be16 port;   /* UDP: the source port the host sent from */
-	__u16 reason;  /* VPNPT_REASON_NONE: host found; else the reason, or ICMP_NOT_OURS */
+	__be16 port;  /* UDP: the source port the host sent from */
+	__u16 reason; /* VPNPT_REASON_NONE: host found; else the reason, or ICMP_NOT_OURS */
 };
 
 static __always_inline struct quote_owner quote_esp(const struct iphdr *in, const __u8 *quote,
-						     const struct vpnpt_config *cfg)
+                                                    const struct vpnpt_config *cfg)
 {
 	struct quote_owner o = {0, 0, ICMP_NOT_OURS};
 
@@ -81,7 +81,7 @@ static __always_inline struct quote_owner quote_esp(const struct iphdr *in, cons
 
 /* Enhanced GRE (PPTP): flags with the key bit and version 1, protocol PPP, then length and the peer's Call ID. */
 static __always_inline struct quote_owner quote_gre(const struct iphdr *in, const __u8 *quote,
-						     const struct vpnpt_config *cfg)
+                                                    const struct vpnpt_config *cfg)
 {
 	struct quote_owner o = {0, 0, ICMP_NOT_OURS};
 	__u16 owner = 0;
@@ -104,7 +104,7 @@ static __always_inline struct quote_owner quote_gre(const struct iphdr *in, cons
 
 /* L2TP over UDP; @quote_len is how much of the quote the packet holds past the quoted IPv4 header. */
 static __always_inline struct quote_owner quote_l2tp(const struct iphdr *in, const __u8 *quote, void *end,
-						      __u32 quote_len, const struct vpnpt_config *cfg)
+                                                     __u32 quote_len, const struct vpnpt_config *cfg)
 {
 	struct quote_owner o = {0, 0, ICMP_NOT_OURS};
 	const struct udphdr *uh = (const void *)quote;
@@ -152,7 +152,7 @@ static __always_inline struct quote_owner quote_l2tp(const struct iphdr *in, con
 
 /* WAN -> LAN: an ICMP error to the public IP; relayed if it quotes a packet of a session. */
 static __always_inline struct xlat_result icmp_error_inbound(struct __ctx_buff *ctx, struct pkt *p,
-							     const struct vpnpt_config *cfg)
+                                                             const struct vpnpt_config *cfg)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	void *end = (void *)(long)ctx->data_end;

@@ -31,13 +31,14 @@ static __always_inline const struct vpnpt_config *load_config(void)
 /* Traffic of a VPN session vpnpt translates (or would, were it switched on). */
 static __always_inline int is_vpn_class(enum vpnpt_class cls)
 {
-	return cls == VPNPT_CLASS_GRE || cls == VPNPT_CLASS_ESP || cls == VPNPT_CLASS_NATT ||
-	       cls == VPNPT_CLASS_L2TP || cls == VPNPT_CLASS_PPTP_CTRL;
+	return cls == VPNPT_CLASS_GRE || cls == VPNPT_CLASS_ESP || cls == VPNPT_CLASS_NATT || cls == VPNPT_CLASS_L2TP ||
+	       cls == VPNPT_CLASS_PPTP_CTRL;
 }
 
 /* Hands a packet to its protocol's translator. */
-static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *ctx, struct pkt *p, enum vpnpt_class cls,
-							     const struct vpnpt_config *cfg, __u32 dir, __u64 bytes)
+static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *ctx, struct pkt *p,
+                                                             enum vpnpt_class cls, const struct vpnpt_config *cfg,
+                                                             __u32 dir, __u64 bytes)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 
@@ -69,7 +70,7 @@ static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *
 			return r;
 		}
 		return xlat_unpack(dir == VPNPT_DIR_OUTBOUND ? l2tp_outbound_step(ctx, p, cfg, bytes)
-							     : l2tp_inbound_step(ctx, p, bytes));
+		                                             : l2tp_inbound_step(ctx, p, bytes));
 	case VPNPT_CLASS_PPTP_CTRL: {
 		__u32 v = pptp_ctrl_step(ctx, p, cfg, dir);
 		r = xlat_unpack(v & ~(1u << 31));
@@ -86,7 +87,7 @@ static __always_inline struct xlat_result translate_protocol(struct __ctx_buff *
 
 /* The protocol translators, then IP passthrough for what they left. */
 static __always_inline struct xlat_result translate(struct __ctx_buff *ctx, struct pkt *p, enum vpnpt_class cls,
-						    __u32 dir, __u64 bytes)
+                                                    __u32 dir, __u64 bytes)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	const struct vpnpt_config *cfg = load_config();
@@ -103,7 +104,7 @@ static __always_inline struct xlat_result translate(struct __ctx_buff *ctx, stru
 
 /* The end of every path that reached a translation: the verdict, counted. */
 static __always_inline int ingress_verdict(struct __ctx_buff *ctx, const struct pkt *p, struct xlat_result r, __u32 cls,
-					   __u32 dir, __u64 bytes)
+                                           __u32 dir, __u64 bytes)
 {
 #ifndef VPNPT_HOOK_TC
 	(void)ctx;
@@ -129,7 +130,7 @@ static __always_inline int ingress_verdict(struct __ctx_buff *ctx, const struct 
  * carry the record's class.
  */
 static __noinline int later_fragment(struct __ctx_buff *ctx, struct pkt *p, __u32 dir, __u64 bytes, __be32 addr,
-				     __u32 cls)
+                                     __u32 cls)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	const struct vpnpt_config *cfg = load_config();
@@ -148,8 +149,8 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 	ctx_pull_headers(ctx, cfg_no_l2 ? 0 : sizeof(struct ethhdr));
 
 	struct cursor c = {
-		.pos = (void *)(long)ctx->data,
-		.end = (void *)(long)ctx->data_end,
+	        .pos = (void *)(long)ctx->data,
+	        .end = (void *)(long)ctx->data_end,
 	};
 	__u64 bytes = ctx_len(ctx);
 	struct pkt p = {};
@@ -187,11 +188,12 @@ static __always_inline int vpnpt_ingress(struct __ctx_buff *ctx, __u32 dir)
 		lan_l2_learn(ctx, p.eth, p.ip->saddr); /* the next hop for its answers if the kernel loses it */
 
 	struct xlat_result r = translate(ctx, &p, cls, dir, bytes);
-	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF || r.reason == VPNPT_REASON_L2TP_OFF) {
+	if (r.reason == VPNPT_REASON_PPTP_OFF || r.reason == VPNPT_REASON_IPSEC_OFF ||
+	    r.reason == VPNPT_REASON_L2TP_OFF) {
 		/* Tell `vpnpt diagnose` which hosts try a switched-off protocol (once per host and class per 100 ms). */
 		__be32 host = dir == VPNPT_DIR_OUTBOUND ? p.ip->saddr : p.ip->daddr;
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_SWITCHED_OFF, r.reason, dir), p.ip->saddr, p.ip->daddr,
-			       REPORT_KEY(host, cls));
+		               REPORT_KEY(host, cls));
 	}
 	return ingress_verdict(ctx, &p, r, cls, dir, bytes);
 }

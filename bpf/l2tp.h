@@ -38,9 +38,9 @@
 
 /* The parts of an L2TP header the translation needs. */
 struct l2tp_hdr_info {
-	__be16 *tunnel_id;  /* in the packet */
+	__be16 *tunnel_id; /* in the packet */
 	__u16 flags;
-	__u16 length;       /* L2TP length field, 0 if absent */
+	__u16 length; /* L2TP length field, 0 if absent */
 };
 
 /*
@@ -100,7 +100,7 @@ static __always_inline int daemon_alive(void)
  * subprogram: the record is built in the ring, not on the shared stack.
  */
 static __noinline int l2tp_punt(struct __ctx_buff *ctx, __u32 kind, __u32 dir, __u32 l3_off,
-				const struct bpf_fib_lookup *plan)
+                                const struct bpf_fib_lookup *plan)
 {
 	__u32 len = ctx_len(ctx);
 
@@ -150,7 +150,6 @@ static __noinline int l2tp_punt(struct __ctx_buff *ctx, __u32 kind, __u32 dir, _
 	return 0;
 }
 
-
 /* Both directions: a datagram (or its first fragment) with an L2TPv2 header, or why not. */
 static __always_inline enum vpnpt_reason l2tp_header(struct __ctx_buff *ctx, struct pkt *p, struct l2tp_hdr_info *h)
 {
@@ -193,7 +192,7 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_out_tunnel(__be32 client, 
  * tunnel found by id has its Tunnel ID translated).
  */
 static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, __be16 public_port, __be16 tid,
-								 int *by_id)
+                                                                int *by_id)
 {
 	struct vpnpt_l2tp_tunnel *t;
 
@@ -275,7 +274,7 @@ static __always_inline int l2tp_assigned_tid(struct __ctx_buff *ctx, __u32 off, 
  * the AVP walk stays out of the translators' frame.
  */
 static __noinline __u32 l2tp_request_to_kernel(struct __ctx_buff *ctx, __u32 avps, __u32 end, __be32 server,
-					       __u32 packed)
+                                               __u32 packed)
 {
 	struct xlat_result r = xlat_unpack(packed);
 	__be16 tid = 0;
@@ -294,7 +293,7 @@ static __noinline __u32 l2tp_request_to_kernel(struct __ctx_buff *ctx, __u32 avp
 
 /* LAN -> WAN. */
 static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, struct pkt *p,
-							const struct vpnpt_config *cfg, __u64 bytes)
+                                                        const struct vpnpt_config *cfg, __u64 bytes)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct udphdr *uh = p->l4;
@@ -312,7 +311,7 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 		else if (!daemon_alive())
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
 		else if (!(r.reason = plan_outbound(ctx, p, cfg, &plan)) &&
-			 l2tp_punt(ctx, VPNPT_PUNT_SETUP, VPNPT_DIR_OUTBOUND, p->l3_off, plan))
+		         l2tp_punt(ctx, VPNPT_PUNT_SETUP, VPNPT_DIR_OUTBOUND, p->l3_off, plan))
 			r.reason = VPNPT_REASON_L2TP_NO_DAEMON;
 		if (!r.reason) {
 			r.action = CTX_DROP;
@@ -321,7 +320,7 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 		}
 		/* The kernel's NAT gets it. */
 		return xlat_unpack(l2tp_request_to_kernel(ctx, p->l4_off + sizeof(*uh) + L2TP_CTRL_HDR_LEN,
-							  p->l3_off + p->ip_len, ip->daddr, xlat_pack(r)));
+		                                          p->l3_off + p->ip_len, ip->daddr, xlat_pack(r)));
 	}
 	struct vpnpt_l2tp_tunnel *t = l2tp_out_tunnel(ip->saddr, ip->daddr, uh->source);
 	if (!t) {
@@ -334,7 +333,8 @@ static __always_inline struct xlat_result l2tp_outbound(struct __ctx_buff *ctx, 
 	if (frag_refused(&r, p, VPNPT_DIR_OUTBOUND, VPNPT_CLASS_L2TP, cfg->public_ip))
 		return r;
 	if (l2tp_has_avps(&h) && !p->fragmented)
-		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off, 0); /* best effort, whole messages only */
+		l2tp_punt(ctx, VPNPT_PUNT_COPY, VPNPT_DIR_OUTBOUND, p->l3_off,
+		          0); /* best effort, whole messages only */
 
 	/* Counted on the tunnel the index names: a source's tunnels to one server share one port. */
 	t->last_out_ns = vpnpt_now_ns();
@@ -368,9 +368,10 @@ static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, s
 	struct vpnpt_l2tp_tunnel *t = l2tp_in_tunnel(ip->saddr, uh->dest, tid, &by_id);
 	if (!t) {
 		report_limited(ctx, REPORT_WHAT(VPNPT_EV_L2TP_UNKNOWN, VPNPT_REASON_L2TP_NO_TUNNEL, VPNPT_DIR_INBOUND),
-			       ip->saddr, ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(tid)));
+		               ip->saddr, ip->daddr, REPORT_KEY(ip->saddr, bpf_ntohs(tid)));
 		if (tid)
-			l2tp_kernel_note(ip->saddr, tid); /* the kernel's tunnel, or none: the daemon keeps off the id */
+			l2tp_kernel_note(ip->saddr,
+			                 tid); /* the kernel's tunnel, or none: the daemon keeps off the id */
 		r.reason = VPNPT_REASON_L2TP_NO_TUNNEL;
 		return r;
 	}
@@ -398,7 +399,7 @@ static __always_inline struct xlat_result l2tp_inbound(struct __ctx_buff *ctx, s
 
 /* Each direction as a subprogram with a small frame of its own (see xlat_pack). */
 static __noinline __u32 l2tp_outbound_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
-					   __u64 bytes)
+                                           __u64 bytes)
 {
 	return xlat_pack(l2tp_outbound(ctx, p, cfg, bytes));
 }

@@ -39,7 +39,6 @@ struct pkt_csum {
 	__u32 raw;
 };
 
-
 enum l4_csum_kind {
 	L4_CSUM_DATA,   /* covered by the L4 checksum */
 	L4_CSUM_PSEUDO, /* an address of the L4 pseudo-header */
@@ -88,7 +87,7 @@ enum l4_csum_proto {
  * unused for L4_CSUM_RAW, and at TC, where the change is collected).
  */
 static __always_inline void l4_csum_add(struct __ctx_buff *ctx, struct pkt *p, __sum16 *check, enum l4_csum_proto proto,
-					__u32 diff, enum l4_csum_kind kind)
+                                        __u32 diff, enum l4_csum_kind kind)
 {
 	(void)ctx;
 #ifdef VPNPT_HOOK_TC
@@ -122,15 +121,15 @@ static __always_inline __u32 csum_diff_be32(__be32 from, __be32 to)
 }
 
 /* A 4-byte value (an address) changed. */
-static __always_inline void l4_csum_be32(struct __ctx_buff *ctx, struct pkt *p, __sum16 *check, enum l4_csum_proto proto,
-					 __be32 from, __be32 to, enum l4_csum_kind kind)
+static __always_inline void l4_csum_be32(struct __ctx_buff *ctx, struct pkt *p, __sum16 *check,
+                                         enum l4_csum_proto proto, __be32 from, __be32 to, enum l4_csum_kind kind)
 {
 	l4_csum_add(ctx, p, check, proto, csum_diff_be32(from, to), kind);
 }
 
 /* A 2-byte value at an even offset of the segment changed. */
-static __always_inline void l4_csum_be16(struct __ctx_buff *ctx, struct pkt *p, __sum16 *check, enum l4_csum_proto proto,
-					 __be16 from, __be16 to, enum l4_csum_kind kind)
+static __always_inline void l4_csum_be16(struct __ctx_buff *ctx, struct pkt *p, __sum16 *check,
+                                         enum l4_csum_proto proto, __be16 from, __be16 to, enum l4_csum_kind kind)
 {
 	l4_csum_add(ctx, p, check, proto, csum_diff_word(bpf_ntohs(from), bpf_ntohs(to)), kind);
 }

@@ -251,13 +251,13 @@ struct {
 /* One slot of the next-hop cache: a successful FIB answer, the query it
  * answered and when. Written and read by fwd_lookup() only. */
 struct vpnpt_fib_cache_slot {
-	__u64 at_ns;       /* vpnpt_now_ns() of the lookup (clock.h); 0 = empty */
-	__u32 in_ifindex;  /* the query: ingress interface, */
-	__be32 saddr;      /* source and destination after translation, */
+	__u64 at_ns;      /* vpnpt_now_ns() of the lookup (clock.h); 0 = empty */
+	__u32 in_ifindex; /* the query: ingress interface, */
+	__be32 saddr;     /* source and destination after translation, */
 	__be32 daddr;
-	__u8 tos;          /* TOS and protocol (FIB rules may match them) */
+	__u8 tos; /* TOS and protocol (FIB rules may match them) */
 	__u8 l4_protocol;
-	__u16 len_ok;      /* the largest tot_len the FIB accepted (MTU check) */
+	__u16 len_ok;              /* the largest tot_len the FIB accepted (MTU check) */
 	struct bpf_fib_lookup fib; /* the answer: egress ifindex, smac, dmac */
 };
 

@@ -47,20 +47,20 @@ struct {
  * per flow, CPU and bound. Failures are never cached. Returns 0 or -1.
  */
 static __always_inline int natt_translation(struct __ctx_buff *ctx, const struct iphdr *ip, const struct udphdr *uh,
-					    struct udp_nat *n)
+                                            struct udp_nat *n)
 {
 	struct vpnpt_natt_cache_slot *slot = 0;
 	__u64 now = 0;
 
 	if (cfg_fib_cache_ns) {
 		__u32 idx = vpnpt_mix3(ip->saddr, ip->daddr, (__u32)uh->source << 16 | uh->dest) &
-			    (VPNPT_NATT_CACHE_SLOTS - 1);
+		            (VPNPT_NATT_CACHE_SLOTS - 1);
 
 		slot = bpf_map_lookup_elem(&vpnpt_natt_cache, &idx);
 		if (slot) {
 			now = vpnpt_now_ns();
-			if (cache_fresh(slot->at_ns, now) && slot->saddr == ip->saddr &&
-			    slot->daddr == ip->daddr && slot->sport == uh->source && slot->dport == uh->dest) {
+			if (cache_fresh(slot->at_ns, now) && slot->saddr == ip->saddr && slot->daddr == ip->daddr &&
+			    slot->sport == uh->source && slot->dport == uh->dest) {
 				*n = slot->nat;
 				return 0;
 			}
@@ -95,7 +95,7 @@ static __always_inline int natt_is_esp(struct udphdr *uh, void *end, __u32 l4_le
  * state through the redirect, so TC updates the checksum (l4csum.h).
  */
 static __always_inline void udp_rewrite(struct __ctx_buff *ctx, struct pkt *p, struct iphdr *ip, struct udphdr *uh,
-					const struct udp_nat *n)
+                                        const struct udp_nat *n)
 {
 #ifdef VPNPT_HOOK_TC
 	l4_csum_be32(ctx, p, &uh->check, L4_UDP, ip->saddr, n->saddr, L4_CSUM_PSEUDO);
@@ -117,7 +117,7 @@ static __always_inline void udp_rewrite(struct __ctx_buff *ctx, struct pkt *p, s
 
 /* Either direction: UDP 4500 with ESP inside, for a flow the kernel has NATed. */
 static __always_inline struct xlat_result natt_forward(struct __ctx_buff *ctx, struct pkt *p,
-						       const struct vpnpt_config *cfg, __u32 dir)
+                                                       const struct vpnpt_config *cfg, __u32 dir)
 {
 	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct udphdr *uh = p->l4;

@@ -60,7 +60,7 @@ static __noinline void lan_l2_learn(struct __ctx_buff *ctx, const struct ethhdr 
 static __noinline int lan_l2_next_hop(struct __ctx_buff *ctx, struct bpf_fib_lookup *fib, __be32 host)
 {
 	report_limited(ctx, REPORT_WHAT(VPNPT_EV_NO_NEIGH, VPNPT_REASON_FIB_NO_NEIGH, 0), fib->ipv4_dst, host,
-		       REPORT_KEY(fib->ipv4_dst, fib->ifindex));
+	               REPORT_KEY(fib->ipv4_dst, fib->ifindex));
 
 	struct vpnpt_lan_l2 *l = bpf_map_lookup_elem(&vpnpt_lan_l2_v1, &host);
 

@@ -33,10 +33,10 @@ struct pkt {
 	__u16 ip_len;       /* IPv4 total length */
 	__u16 l4_len;       /* bytes of the datagram after the IPv4 header (Ethernet padding excluded) */
 	__u8 ip_proto;
-	__u8 frag;          /* 1 if this is a non-first fragment (no L4 header) */
-	__u8 fragmented;    /* 1 if this is any fragment (MF set or offset != 0) */
-	__u8 vlans;         /* VLAN tags in front of the IPv4 header */
-	__u32 l4_off;       /* offset of the L4 header from the frame start (valid with l4) */
+	__u8 frag;       /* 1 if this is a non-first fragment (no L4 header) */
+	__u8 fragmented; /* 1 if this is any fragment (MF set or offset != 0) */
+	__u8 vlans;      /* VLAN tags in front of the IPv4 header */
+	__u32 l4_off;    /* offset of the L4 header from the frame start (valid with l4) */
 };
 
 static __always_inline int cursor_take(struct cursor *c, __u32 len, void **out)
@@ -54,8 +54,7 @@ static __always_inline int cursor_take(struct cursor *c, __u32 len, void **out)
  * the frame starts with the IP header. Returns VPNPT_REASON_NONE and fills
  * @p (p->ip == NULL for non-IPv4), or the reason the packet is malformed.
  */
-static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pkt *p,
-						     __u32 vlan_depth, __u32 no_l2)
+static __always_inline enum vpnpt_reason parse_l2_l3(struct cursor *c, struct pkt *p, __u32 vlan_depth, __u32 no_l2)
 {
 	void *start = c->pos;
 	struct ethhdr *eth;

@@ -115,8 +115,8 @@ static __always_inline void pt_remember_companion(const struct vpnpt_pt_flow_key
 }
 
 /* WAN -> the passthrough host, for an inbound packet no session claimed. */
-static __always_inline struct xlat_result pt_inbound(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
-						     struct xlat_result r)
+static __always_inline struct xlat_result pt_inbound(struct __ctx_buff *ctx, struct pkt *p,
+                                                     const struct vpnpt_config *cfg, struct xlat_result r)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct vpnpt_pt_flow_key k;
@@ -150,7 +150,7 @@ static __always_inline struct xlat_result pt_inbound(struct __ctx_buff *ctx, str
 
 /* Inbound ESP with an SPI bound to no host: the passthrough host's, if its peer opened IKE to it. */
 static __always_inline struct xlat_result pt_inbound_esp(struct __ctx_buff *ctx, struct pkt *p,
-							 const struct vpnpt_config *cfg, struct xlat_result r)
+                                                         const struct vpnpt_config *cfg, struct xlat_result r)
 {
 	struct vpnpt_pt_flow_key k = {.peer = p->ip->saddr, .proto = IPPROTO_ESP};
 	struct vpnpt_pt_flow *f = bpf_map_lookup_elem(&vpnpt_pt_flows_v1, &k);
@@ -163,8 +163,8 @@ static __always_inline struct xlat_result pt_inbound_esp(struct __ctx_buff *ctx,
 }
 
 /* The passthrough host -> WAN: answers of flows the WAN opened leave with the public IP, ports kept. */
-static __always_inline struct xlat_result pt_outbound(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
-						      struct xlat_result r)
+static __always_inline struct xlat_result pt_outbound(struct __ctx_buff *ctx, struct pkt *p,
+                                                      const struct vpnpt_config *cfg, struct xlat_result r)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct vpnpt_pt_flow_key k;
@@ -190,7 +190,7 @@ static __always_inline struct xlat_result pt_outbound(struct __ctx_buff *ctx, st
 
 /* Applies IP passthrough to what the translators left, if it is on. */
 static __always_inline struct xlat_result passthrough(struct __ctx_buff *ctx, struct pkt *p,
-						      const struct vpnpt_config *cfg, __u32 dir, struct xlat_result r)
+                                                      const struct vpnpt_config *cfg, __u32 dir, struct xlat_result r)
 {
 	__be32 host = cfg->passthrough_host;
 
@@ -207,8 +207,8 @@ static __always_inline struct xlat_result passthrough(struct __ctx_buff *ctx, st
 }
 
 /* The same as a subprogram (see xlat_pack); the caller checks passthrough_host first. */
-static __noinline __u32 passthrough_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir,
-					 __u32 packed)
+static __noinline __u32 passthrough_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+                                         __u32 dir, __u32 packed)
 {
 	return xlat_pack(passthrough(ctx, p, cfg, dir, xlat_unpack(packed)));
 }

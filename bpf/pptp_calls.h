@@ -79,7 +79,7 @@ static __always_inline struct vpnpt_pptp_call *pptp_call(__be32 server, __be16 x
 
 /* Finds the live call a client has for (server, client id, control port); *xlat receives its id. */
 static __always_inline struct vpnpt_pptp_call *pptp_find_own(const struct pptp_ctrl_id *cid, __be16 client_call_id,
-							      __be16 *xlat)
+                                                             __be16 *xlat)
 {
 	for (__u32 i = 0; i < VPNPT_PPTP_ALLOC_PROBES; i++) {
 		__u32 idx = vpnpt_pptp_candidate(cid->client, cid->server, cid->client_port, client_call_id, i);
@@ -97,8 +97,7 @@ static __always_inline struct vpnpt_pptp_call *pptp_find_own(const struct pptp_c
  * Reserves a translated id for (client, server, client_call_id), or returns
  * the one it already has. *xlat receives it (network order).
  */
-static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *cid, __be16 client_call_id,
-						     __be16 *xlat)
+static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *cid, __be16 client_call_id, __be16 *xlat)
 {
 	if (pptp_find_own(cid, client_call_id, xlat))
 		return VPNPT_REASON_NONE;
@@ -113,8 +112,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 		__u64 now = vpnpt_now_ns();
 		/* Freed lately toward this server: its GRE may still come. (A stamp ahead of this
 		 * CPU's clock counts as now: see clock.h.) */
-		if (c->server == cid->server &&
-		    (c->closed_ns > now || now - c->closed_ns < VPNPT_PPTP_QUARANTINE_NS))
+		if (c->server == cid->server && (c->closed_ns > now || now - c->closed_ns < VPNPT_PPTP_QUARANTINE_NS))
 			continue;
 		if (!pptp_move(c, VPNPT_PPTP_CALL_FREE, VPNPT_PPTP_CALL_CLAIMED))
 			continue; /* another CPU took it a moment ago */
@@ -146,7 +144,7 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
  * slot is it.
  */
 static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be32 server, __be16 server_call_id,
-							      __be16 *xlat)
+                                                            __be16 *xlat)
 {
 	__u32 tag = vpnpt_pptp_gre_tag(client, server);
 	__u32 home = vpnpt_pptp_gre_home(client, server, server_call_id);
@@ -170,7 +168,8 @@ static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be3
 static __always_inline __u64 pptp_gre_word(const struct vpnpt_pptp_call *call, __be16 server_call_id, __be16 xlat)
 {
 	struct vpnpt_pptp_gre_slot s = {.tag = vpnpt_pptp_gre_tag(call->client, call->server),
-					.server_call_id = server_call_id, .xlat_call_id = xlat};
+	                                .server_call_id = server_call_id,
+	                                .xlat_call_id = xlat};
 	__u64 w;
 
 	__builtin_memcpy(&w, &s, sizeof(w));
@@ -242,7 +241,7 @@ __attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_
 			return 0; /* a full run: the daemon's recount adds it once a slot frees */
 		struct vpnpt_quote_slot q = vpnpt_quote_slot_of(seen);
 		int other = seen && !q.shared && q.owner != me &&
-			    pptp_carries_for_other(q.owner, server, server_call_id, client);
+		            pptp_carries_for_other(q.owner, server, server_call_id, client);
 		__u64 next = vpnpt_quote_noted(seen, tag, me, other);
 		if (next == seen)
 			return 0;
@@ -260,7 +259,7 @@ __attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_
  * moves the call's index slot to the new id.
  */
 static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *call, __be16 xlat,
-							__be16 server_call_id)
+                                                        __be16 server_call_id)
 {
 	if (call->gre_slot && call->server_call_id == server_call_id) {
 		/* The answer again (a retransmission): the index already has it. */

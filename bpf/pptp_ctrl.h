@@ -59,10 +59,21 @@
 #define PPTP_WINDOW 65536 /* the largest unscaled TCP window: where a believed FIN or RST may sit */
 
 enum pptp_msg {
-	PPTP_SCCRQ = 1, PPTP_SCCRP = 2, PPTP_STOPCCRQ = 3, PPTP_STOPCCRP = 4,
-	PPTP_ECHORQ = 5, PPTP_ECHORP = 6, PPTP_OCRQ = 7, PPTP_OCRP = 8,
-	PPTP_ICRQ = 9, PPTP_ICRP = 10, PPTP_ICCN = 11, PPTP_CCRQ = 12,
-	PPTP_CDN = 13, PPTP_WEN = 14, PPTP_SLI = 15,
+	PPTP_SCCRQ = 1,
+	PPTP_SCCRP = 2,
+	PPTP_STOPCCRQ = 3,
+	PPTP_STOPCCRP = 4,
+	PPTP_ECHORQ = 5,
+	PPTP_ECHORP = 6,
+	PPTP_OCRQ = 7,
+	PPTP_OCRP = 8,
+	PPTP_ICRQ = 9,
+	PPTP_ICRP = 10,
+	PPTP_ICCN = 11,
+	PPTP_CCRQ = 12,
+	PPTP_CDN = 13,
+	PPTP_WEN = 14,
+	PPTP_SLI = 15,
 };
 
 static __always_inline int seq_before(__u32 x, __u32 y)
@@ -83,27 +94,27 @@ static __always_inline __be16 hdr_be16(const struct vpnpt_pptp_track *st, __u32 
  * through the walk, and global functions only take pointer-free memory.
  */
 struct decide_io {
-	struct vpnpt_pptp_track st;  /* working copy, written back after the walk */
+	struct vpnpt_pptp_track st;    /* working copy, written back after the walk */
 	struct vpnpt_pptp_patch patch; /* out: the rewrite decided, if has_patch */
 	__u32 has_patch;
-	__u32 no_room;               /* the walk stopped at a rewrite the patch ring had no room for */
-	struct pptp_ctrl_id cid;     /* outbound: the LAN-side connection */
+	__u32 no_room;           /* the walk stopped at a rewrite the patch ring had no room for */
+	struct pptp_ctrl_id cid; /* outbound: the LAN-side connection */
 	__u32 dir;
-	__be32 saddr;                /* sender of this segment */
-	__be16 dport;                /* inbound: the connection's port on the public IP */
+	__be32 saddr; /* sender of this segment */
+	__be16 dport; /* inbound: the connection's port on the public IP */
 	__u16 pad;
-	__u32 ev_id;                 /* vpnpt_event.id of the event below */
-	__u32 ev_kind;               /* event to emit after the walk (one per segment is plenty) */
-	__u32 stop;                  /* enum vpnpt_reason: end the walk, the segment is held or passed untracked */
-	__u32 note;                  /* enum vpnpt_reason: counted, the segment is still delivered */
+	__u32 ev_id;   /* vpnpt_event.id of the event below */
+	__u32 ev_kind; /* event to emit after the walk (one per segment is plenty) */
+	__u32 stop;    /* enum vpnpt_reason: end the walk, the segment is held or passed untracked */
+	__u32 note;    /* enum vpnpt_reason: counted, the segment is still delivered */
 };
 
 /* Everything the walk over one segment needs; lives on the caller's stack. */
 struct ctrl_walk {
 	struct __ctx_buff *ctx;
 	struct vpnpt_pptp_stream *live; /* the map's tracker: its patch ring is written in place */
-	__u32 pay_off;               /* frame offset of the TCP payload */
-	__u32 a, b;                  /* the segment covers stream positions [a, b) */
+	__u32 pay_off;                  /* frame offset of the TCP payload */
+	__u32 a, b;                     /* the segment covers stream positions [a, b) */
 	__u32 pad;
 	struct decide_io io;
 };
@@ -140,7 +151,7 @@ static __always_inline int ring_has_room(const struct vpnpt_pptp_stream *live, c
 }
 
 static __always_inline void ring_push(struct vpnpt_pptp_stream *live, struct vpnpt_pptp_track *st,
-				      const struct vpnpt_pptp_patch *pt)
+                                      const struct vpnpt_pptp_patch *pt)
 {
 	__u32 slot = st->patch_next % VPNPT_PPTP_PATCHES;
 	if (st->patch_next >= VPNPT_PPTP_PATCHES) {
@@ -343,10 +354,9 @@ static long walk_step(__u32 i, void *data)
 	}
 	if (st->msg_len && st->hdr_have > st->msg_len)
 		st->hdr_have = st->msg_len; /* what follows belongs to the next message */
-	if (st->hdr_have >= 8 &&
-	    (st->hdr[2] != 0 || st->hdr[3] != 1 || st->hdr[4] != VPNPT_PPTP_MAGIC_BYTE(0) ||
-	     st->hdr[5] != VPNPT_PPTP_MAGIC_BYTE(1) || st->hdr[6] != VPNPT_PPTP_MAGIC_BYTE(2) ||
-	     st->hdr[7] != VPNPT_PPTP_MAGIC_BYTE(3))) {
+	if (st->hdr_have >= 8 && (st->hdr[2] != 0 || st->hdr[3] != 1 || st->hdr[4] != VPNPT_PPTP_MAGIC_BYTE(0) ||
+	                          st->hdr[5] != VPNPT_PPTP_MAGIC_BYTE(1) || st->hdr[6] != VPNPT_PPTP_MAGIC_BYTE(2) ||
+	                          st->hdr[7] != VPNPT_PPTP_MAGIC_BYTE(3))) {
 		w->io.stop = VPNPT_REASON_PPTP_BAD_MSG;
 		return 1;
 	}
@@ -445,7 +455,7 @@ __noinline int pptp_apply_patches(struct __ctx_buff *ctx, const struct vpnpt_ppt
 			 * the segment; a byte at an even offset is the high half of its word. */
 			__u32 sh = ((rel & 1) ^ 1) << 3;
 			io->diff = csum_fold(io->diff + csum_diff_word((__u16)((__u32)oldb[k] << sh),
-								       (__u16)((__u32)newb[k] << sh)));
+			                                               (__u16)((__u32)newb[k] << sh)));
 		}
 	}
 	return VPNPT_REASON_NONE;
@@ -474,7 +484,7 @@ static __always_inline int stream_in_window(const struct vpnpt_pptp_stream *st, 
  * server, 1723. Returns 0, or -1 if no LAN host opened such a connection.
  */
 static __always_inline int inbound_lan_key(struct __ctx_buff *ctx, const struct iphdr *ip, const struct tcphdr *th,
-					   struct vpnpt_pptp_stream_key *lan)
+                                           struct vpnpt_pptp_stream_key *lan)
 {
 	struct ct_origin o;
 
@@ -494,7 +504,7 @@ static __always_inline int inbound_lan_key(struct __ctx_buff *ctx, const struct 
  * @lan, the LAN side's key.
  */
 static __always_inline enum vpnpt_reason inbound_syn_check(struct __ctx_buff *ctx, const struct iphdr *ip,
-							   const struct tcphdr *th, struct vpnpt_pptp_stream_key *lan)
+                                                           const struct tcphdr *th, struct vpnpt_pptp_stream_key *lan)
 {
 	if (inbound_lan_key(ctx, ip, th, lan))
 		return VPNPT_REASON_PPTP_UNKNOWN_CONN;
@@ -538,7 +548,7 @@ static __always_inline struct vpnpt_pptp_stream *stream_new(__u32 seq, __u64 now
 
 /* The WAN side's tracker learned its LAN side @lan: link both ways (the LAN side learns the public port). */
 static __always_inline void link_wan_to_lan(struct vpnpt_pptp_stream *wan, const struct vpnpt_pptp_stream_key *lan,
-					    __be16 public_port)
+                                            __be16 public_port)
 {
 	wan->peer_client = lan->saddr;
 	wan->peer_client_port = lan->sport;
@@ -555,7 +565,7 @@ static __always_inline void link_wan_to_lan(struct vpnpt_pptp_stream *wan, const
  * also refreshes the LAN side's link to the public port.
  */
 static __always_inline void pptp_note_ack(struct vpnpt_pptp_stream *live, const struct iphdr *ip,
-					  const struct tcphdr *th, __u32 dir, const struct vpnpt_config *cfg)
+                                          const struct tcphdr *th, __u32 dir, const struct vpnpt_config *cfg)
 {
 	struct vpnpt_pptp_stream_key k;
 
@@ -598,8 +608,8 @@ struct ctrl_result {
  * (client -> server port 1723), inbound at the WAN hook (server port 1723 ->
  * public IP). Returns CTX_PASS (rewritten or untouched) or CTX_DROP (held).
  */
-static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
-						    __u32 dir)
+static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, struct pkt *p,
+                                                    const struct vpnpt_config *cfg, __u32 dir)
 {
 	struct ctrl_result cr = {{CTX_PASS, VPNPT_REASON_NONE}, 0};
 	struct tcphdr *th = p->l4;
@@ -608,7 +618,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	if (!th)
 		return cr; /* later fragment: no TCP header */
 	if (dir == VPNPT_DIR_OUTBOUND ? th->dest != bpf_htons(PORT_PPTP)
-				      : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
+	                              : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
 		return cr; /* e.g. a PPTP server on the LAN: not a passthrough */
 	if (switched_off(cfg, VPNPT_SW_PPTP)) {
 		cr.r.reason = VPNPT_REASON_PPTP_OFF;
@@ -627,8 +637,8 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	__u32 pay_len = p->ip_len - ihl - doff;
 	__u32 seq = bpf_ntohl(th->seq);
 	__u64 now = vpnpt_now_ns();
-	struct vpnpt_pptp_stream_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source,
-					    .dport = th->dest};
+	struct vpnpt_pptp_stream_key key = {
+	        .saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source, .dport = th->dest};
 	struct vpnpt_pptp_stream_key lan = {};
 
 	if (th->syn) {
@@ -649,7 +659,8 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 			fresh->client = ip->saddr;
 			fresh->client_port = th->source;
 			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
-			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
+			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key) &&
+			    !quota_take(ip->saddr, QUOTA_STREAMS)) {
 				cr.r.action = CTX_DROP;
 				cr.r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
 				return cr;
@@ -721,18 +732,21 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	}
 
 	struct ctrl_walk w = {
-		.ctx = ctx,
-		.live = live,
-		.pay_off = pay_off,
-		.a = seq,
-		.b = seq + pay_len,
-		.io = {
-			.dir = dir,
-			.cid = {.client = ip->saddr, .server = ip->daddr, .client_port = th->source,
-				.lan_ifindex = ctx->ingress_ifindex},
-			.saddr = ip->saddr,
-			.dport = th->dest,
-		},
+	        .ctx = ctx,
+	        .live = live,
+	        .pay_off = pay_off,
+	        .a = seq,
+	        .b = seq + pay_len,
+	        .io =
+	                {
+	                        .dir = dir,
+	                        .cid = {.client = ip->saddr,
+	                                .server = ip->daddr,
+	                                .client_port = th->source,
+	                                .lan_ifindex = ctx->ingress_ifindex},
+	                        .saddr = ip->saddr,
+	                        .dport = th->dest,
+	                },
 	};
 	__builtin_memcpy(&w.io.st, &live->t, sizeof(w.io.st));
 	__be32 saddr = ip->saddr, daddr = ip->daddr;

@@ -52,8 +52,9 @@ static __always_inline int quota_take(__be32 host, enum quota_kind kind)
 		return 1; /* cannot count (LRU churn): the table caps still hold */
 	__u64 *w = kind == QUOTA_SAS ? (__u64 *)&q->esp_sas : (__u64 *)&q->pptp_calls;
 	__u32 shift = kind == QUOTA_STREAMS ? 32 : 0;
-	__s32 cap = kind == QUOTA_CALLS ? cfg_host_max_calls : kind == QUOTA_STREAMS ? cfg_host_max_streams
-										      : cfg_host_max_sas;
+	__s32 cap = kind == QUOTA_CALLS     ? cfg_host_max_calls
+	            : kind == QUOTA_STREAMS ? cfg_host_max_streams
+	                                    : cfg_host_max_sas;
 #pragma unroll
 	for (int i = 0; i < QUOTA_TAKE_TRIES; i++) {
 		__u64 old = *w;

@@ -37,8 +37,8 @@ static __always_inline void count_reason(__u32 dir, enum vpnpt_reason reason, __
  * them cannot take the room of the events the daemon acts on. Best effort:
  * a full ring loses the event, never the packet.
  */
-static __always_inline void emit_event(__u32 kind, __u32 reason, __u32 dir, __u32 ifindex, __be32 saddr,
-				       __be32 daddr, __be16 sport, __be16 dport, __u32 id)
+static __always_inline void emit_event(__u32 kind, __u32 reason, __u32 dir, __u32 ifindex, __be32 saddr, __be32 daddr,
+                                       __be16 sport, __be16 dport, __u32 id)
 {
 	if (!cfg_events)
 		return;
@@ -82,7 +82,7 @@ static __noinline void report_limited(struct __ctx_buff *ctx, __u32 what, __be32
 		return;
 	bpf_map_update_elem(&vpnpt_report_limit_v1, &k, &now, BPF_ANY);
 	emit_event(what & 0xff, (what >> 8) & 0xff, (what >> 16) & 0xff, ctx->ingress_ifindex, saddr, daddr, 0, 0,
-		   (__u32)key);
+	           (__u32)key);
 }
 
 /*
@@ -90,14 +90,14 @@ static __noinline void report_limited(struct __ctx_buff *ctx, __u32 what, __be32
  * per 100 ms per (source, IP protocol): every one is counted, a flood of
  * them is not reported one by one.
  */
-static __always_inline void count_malformed(struct __ctx_buff *ctx, __u32 dir, enum vpnpt_reason reason,
-					    __u64 bytes, const struct pkt *p)
+static __always_inline void count_malformed(struct __ctx_buff *ctx, __u32 dir, enum vpnpt_reason reason, __u64 bytes,
+                                            const struct pkt *p)
 {
 	count_class(dir, VPNPT_CLASS_MALFORMED, bytes);
 	count_reason(dir, reason, bytes);
 	__be32 saddr = p->ip ? p->ip->saddr : 0;
 	report_limited(ctx, REPORT_WHAT(VPNPT_EV_MALFORMED, reason, dir), saddr, p->ip ? p->ip->daddr : 0,
-		       REPORT_KEY(saddr, p->ip ? p->ip_proto : 0));
+	               REPORT_KEY(saddr, p->ip ? p->ip_proto : 0));
 }
 
 #endif

@@ -48,8 +48,8 @@ static __always_inline void count(__u32 from, __u32 to, __s32 err, __u32 stage, 
 
 /* The devmap flush: the target's ndo_xdp_xmit took @sent frames of a bulk and dropped @drops. */
 SEC("tp_btf/xdp_devmap_xmit")
-int BPF_PROG(undelivered_xmit, const struct net_device *from_dev, const struct net_device *to_dev, int sent,
-	     int drops, int err)
+int BPF_PROG(undelivered_xmit, const struct net_device *from_dev, const struct net_device *to_dev, int sent, int drops,
+             int err)
 {
 	(void)ctx;
 	(void)sent;
@@ -61,7 +61,7 @@ int BPF_PROG(undelivered_xmit, const struct net_device *from_dev, const struct n
 /* xdp_do_redirect() failed; for bpf_redirect() (no map) @index is the target's ifindex. */
 SEC("tp_btf/xdp_redirect_err")
 int BPF_PROG(undelivered_redirect, const struct net_device *dev, const void *xdp, const void *tgt, int err,
-	     int map_type, __u32 map_id, __u32 index)
+             int map_type, __u32 map_id, __u32 index)
 {
 	(void)ctx;
 	(void)xdp;

@@ -175,7 +175,7 @@ int bench_sink(struct xdp_md *ctx)
 		if ((void *)(f + 4) > end)
 			return XDP_DROP;
 		__u32 id = cfg->id_size == 4 ? ((__u32)f[0] << 24 | (__u32)f[1] << 16 | (__u32)f[2] << 8 | f[3])
-					     : ((__u32)f[0] << 8 | f[1]);
+		                             : ((__u32)f[0] << 8 | f[1]);
 		if (id < cfg->id_lo || id >= cfg->id_hi)
 			return XDP_DROP;
 		__u32 off2 = cfg->id2_off & (BENCH_HDR - 1); /* bounded for the verifier */
