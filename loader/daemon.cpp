@@ -408,7 +408,6 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   // Last: the rings are drained in this order, what the daemon acts on first.
   if (ring_buffer__add(rb.get(), att.maps.diag_events_fd(), on_event, &ctx) != 0)
     return make_error("cannot open the diagnostic events ring buffer", errno);
-  heartbeat(att, true);
 
   std::unique_ptr<MetricsServer> metrics;
   if (!opts.metrics_address.empty()) {
@@ -437,7 +436,9 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane", att.id.wan_if,
                getpid());
-  // Attached and serving (metrics included): systemd's Type=notify start ends here.
+  // Attached and serving (metrics included): systemd's Type=notify start ends here. The heartbeat
+  // goes first, so a ready daemon is one the hooks hand L2TP setup to (the first tick may be a while).
+  heartbeat(att, true);
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
   auto watchdog = sd_watchdog_interval();
   uint64_t last_ping_ns = 0;

@@ -1,8 +1,11 @@
 #include "loader/status.h"
 
+#include <bpf/bpf.h>
+
 #include <fmt/format.h>
 
 #include "abi/vpnpt_abi.h"
+#include "loader/clock.h"
 #include "loader/daemon_lock.h"
 #include "loader/data_path.h"
 #include "loader/fill_levels.h"
@@ -42,6 +45,12 @@ Result<json> status_json(const AttachmentId& id) {
   auto daemon = daemon_info(id.lock_path);
   st["daemon"] = daemon_state_name(daemon.state);
   st["daemon_pid"] = daemon.pid ? json(*daemon.pid) : json(nullptr);
+  // Serving: its heartbeat is fresh, so the hooks hand it L2TP tunnel setup
+  // (until then, or once it is stale, the kernel's NAT gets them).
+  vpnpt_daemon hb{};
+  uint32_t zero = 0;
+  st["daemon_serving"] = bpf_map_lookup_elem(maps->daemon_fd(), &zero, &hb) == 0 && hb.heartbeat_ns &&
+                         monotonic_ns() - hb.heartbeat_ns < VPNPT_DAEMON_STALE_NS;
 
   json ifs = json::array();
   for (const auto& [ifi, v] : *ifaces) {

@@ -1031,7 +1031,8 @@ lab_traffic_bg() {
 
 # lab_start_vpnpt SITE [--no-lan] [EXTRA ARGS...]: `vpnpt attach wan0 --lan lan0`
 # in the router, in the background; waits up to 10 s until status shows our
-# daemon AND every interface attached (the daemon takes its lock, and so
+# daemon serving (its heartbeat fresh: the hooks hand it L2TP setup) AND
+# every interface attached (the daemon takes its lock, and so
 # shows up as daemon_pid, before it attaches the interfaces). --no-lan runs
 # `vpnpt attach wan0` without --lan (vpnpt picks the LAN side itself; the
 # lab's router has lan0 as its one private interface, so lan0 is awaited).
@@ -1064,7 +1065,7 @@ lab_start_vpnpt() {
 			sed 's/^/    vpnpt| /' "$log"
 			lab_fail "vpnpt attach in site $site exited before it was ready"
 		fi
-		ready=$(lab_status_json "$site" 2>/dev/null | lab_json "d['daemon_pid'] == $pid and set('$want'.split()) <= {i['name'] for i in d['interfaces'] if i['attached']}" 2>/dev/null) || ready=""
+		ready=$(lab_status_json "$site" 2>/dev/null | lab_json "d['daemon_pid'] == $pid and d['daemon_serving'] and set('$want'.split()) <= {i['name'] for i in d['interfaces'] if i['attached']}" 2>/dev/null) || ready=""
 		[[ "$ready" == true ]] && return 0
 		sleep 0.1
 	done
