@@ -50,24 +50,33 @@ else
   # 1. the packet and unit tests, each its own process and network namespace and
   #    busy on a CPU, two at a time;
   # 2. the lab tests, one at a time (RUN_SERIAL; they mostly wait on real
-  #    clients), while the kernel leg (ctest kernel_leg_6_1: Debian 12's 6.1
-  #    under QEMU, about one core) runs beside them.
+  #    clients), while the CPU-bound half of the kernel leg (ctest
+  #    kernel_leg_6_1: Debian 12's 6.1 under QEMU loads every program and
+  #    runs the packet tables, about one core) runs beside them;
+  # 3. the kernel leg's real-software half alone: real VPN clients under TCG
+  #    miss their retransmission timers when they share the CPU (measured:
+  #    vpnc 0/3 and one L2TP tunnel left to the kernel's NAT beside the lab).
   run_ctest -j"$(nproc)" -LE 'lab|kernel'
-  klog=build/kernel-leg.log
-  setsid timeout 3600 bash tools/kernel-matrix.sh --ci >"$klog" 2>&1 &
+  rm -f build/kernel-leg-cpu.log build/kernel-leg-real.log
+  setsid timeout 3000 bash tools/kernel-matrix.sh --ci-cpu >build/kernel-leg-cpu.log 2>&1 &
   kpid=$!
   run_ctest -L lab
-  echo "== kernel leg (tools/kernel-matrix.sh --ci, log $klog): waiting"
+  echo "== kernel leg, programs and tables (tools/kernel-matrix.sh --ci-cpu): waiting"
   kr=0
   wait "$kpid" || kr=$?
   kpid=''
-  grep -E '^(LEG|    \||\|)' "$klog" || true
+  if ((kr == 0)); then
+    echo "== kernel leg, real software (tools/kernel-matrix.sh --ci-real)"
+    timeout 1800 bash tools/kernel-matrix.sh --ci-real >build/kernel-leg-real.log 2>&1 || kr=$?
+  fi
   total=$((total + 1))
+  for l in build/kernel-leg-cpu.log build/kernel-leg-real.log; do
+    [ -f "$l" ] && grep -E '^(LEG|    \|)' "$l" || true
+  done
   if ((kr == 0)); then
     echo "kernel_leg_6_1: Passed"
   else
-    echo "kernel_leg_6_1: Failed ($kr); the last lines of $klog:"
-    tail -n 30 "$klog"
+    echo "kernel_leg_6_1: Failed ($kr); build/kernel-leg-*.log and build/kernel-matrix/ci-*/ have the logs"
     failed=$((failed + 1))
     if ((rc == 0)); then rc=$kr; fi
   fi

@@ -44,7 +44,7 @@ run() { # run CHECK
   case $1 in
     load) "$T/vpnpt_tests" '[load]' ;;
     packets) "$T/vpnpt_tests" --durations yes '~[load]' ;;
-    tables) "$T/vpnpt_tests" --durations yes '[gre],[esp],[natt],[passthrough],[l2tp]' ;;
+    tables) "$T/vpnpt_tests" --durations yes '[gre]~[property],[esp]~[property],[natt]~[property],[passthrough]~[property],[l2tp]~[property]' ;;
     packets_tc) VPNPT_TEST_HOOK=tc "$T/vpnpt_tests_tc" "$TC_SPEC" ;;
     pptp | l2tp | natt | esp) lab "$1" ;;
     *_lan_vlan) LAB_LAN=vlan lab "${1%%_*}" ;;
