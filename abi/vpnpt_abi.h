@@ -731,6 +731,12 @@ struct vpnpt_daemon {
 };
 #define VPNPT_DAEMON_STALE_NS 1000000000ull
 
+/* The daemon serves (the hooks hand it L2TP setup) while its heartbeat is fresh at @now_ns. */
+static inline int vpnpt_daemon_serving(__u64 heartbeat_ns, __u64 now_ns)
+{
+	return heartbeat_ns && now_ns - heartbeat_ns < VPNPT_DAEMON_STALE_NS;
+}
+
 /* ---------------------------------------------------------------- ICMP quote index */
 
 /*

@@ -91,7 +91,7 @@ static __always_inline int daemon_alive(void)
 	__u32 zero = 0;
 	struct vpnpt_daemon *d = bpf_map_lookup_elem(&vpnpt_daemon_v1, &zero);
 
-	return d && d->heartbeat_ns && bpf_ktime_get_ns() - d->heartbeat_ns < VPNPT_DAEMON_STALE_NS;
+	return d && vpnpt_daemon_serving(d->heartbeat_ns, bpf_ktime_get_ns());
 }
 
 /*

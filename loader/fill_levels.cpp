@@ -7,7 +7,10 @@
 namespace vpnpt {
 
 Result<std::vector<MapFill>> fill_levels(const PinnedMaps& maps) {
-  return maps.fill_levels(pptp_fill_levels(maps.pptp()), esp_fill_levels(maps.ipsec()), l2tp_fill_levels(maps.l2tp()));
+  std::vector<MapFill> rows = pptp_fill_levels(maps.pptp());
+  for (const auto& more : {esp_fill_levels(maps.ipsec()), l2tp_fill_levels(maps.l2tp())})
+    rows.insert(rows.end(), more.begin(), more.end());
+  return maps.fill_levels(rows);
 }
 
 }  // namespace vpnpt

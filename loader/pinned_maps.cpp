@@ -139,13 +139,12 @@ Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
   return {};
 }
 
-Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>& pptp, const std::vector<MapFill>& esp,
-                                                     const std::vector<MapFill>& l2tp) const {
+Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>& protocol_rows) const {
   std::vector<MapFill> out;
   out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
   out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
   out.push_back({VPNPT_MAP_CONFIG, 1, 1});
-  for (auto* rows : {&pptp, &esp, &l2tp}) out.insert(out.end(), rows->begin(), rows->end());
+  out.insert(out.end(), protocol_rows.begin(), protocol_rows.end());
   struct Hash {
     const char* name;
     int fd;

@@ -35,10 +35,9 @@ class PinnedMaps {
   Result<std::map<uint32_t, vpnpt_iface>> ifaces() const;
   Status set_iface(uint32_t ifindex, const vpnpt_iface& v) const;
   // Every map's fill, in the order of status and the metrics: the arrays of
-  // counters, reasons and config, the protocols' rows (loader/fill_levels.h
+  // counters, reasons and config, @protocol_rows (loader/fill_levels.h
   // gathers them from the protocol tables), then the hash maps.
-  Result<std::vector<MapFill>> fill_levels(const std::vector<MapFill>& pptp, const std::vector<MapFill>& esp,
-                                           const std::vector<MapFill>& l2tp) const;
+  Result<std::vector<MapFill>> fill_levels(const std::vector<MapFill>& protocol_rows) const;
 
   int events_fd() const { return events_.get(); }
   int diag_events_fd() const { return diag_events_.get(); }

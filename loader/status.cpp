@@ -49,8 +49,8 @@ Result<json> status_json(const AttachmentId& id) {
   // (until then, or once it is stale, the kernel's NAT gets them).
   vpnpt_daemon hb{};
   uint32_t zero = 0;
-  st["daemon_serving"] = bpf_map_lookup_elem(maps->daemon_fd(), &zero, &hb) == 0 && hb.heartbeat_ns &&
-                         monotonic_ns() - hb.heartbeat_ns < VPNPT_DAEMON_STALE_NS;
+  st["daemon_serving"] =
+      bpf_map_lookup_elem(maps->daemon_fd(), &zero, &hb) == 0 && vpnpt_daemon_serving(hb.heartbeat_ns, monotonic_ns());
 
   json ifs = json::array();
   for (const auto& [ifi, v] : *ifaces) {
