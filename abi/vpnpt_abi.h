@@ -256,6 +256,31 @@ static inline int vpnpt_event_is_diag(__u32 kind)
 #define VPNPT_PPTP_QUARANTINE_NS (300ull * 1000000000ull)
 
 /*
+ * The state of a PPTP call or an L2TP tunnel slot (ESP SAs have none: a
+ * used slot has a key and a host). Written with compare-and-swap by the
+ * hooks and the daemon; the values are in the pinned tables.
+ */
+enum vpnpt_session_state {
+	VPNPT_SESSION_FREE = 0,
+	VPNPT_SESSION_REQUESTED = 1,   /* the client asked, the server has not answered */
+	VPNPT_SESSION_ESTABLISHED = 2, /* the server answered */
+	VPNPT_SESSION_CLOSING = 3,     /* ended; kept for a grace period so the last messages pass */
+	VPNPT_SESSION_CLAIMED = 4,     /* PPTP: being filled by the LAN hook; nothing else reads it */
+};
+
+/* May carry new traffic and be found as a client's own: requested or established. */
+static inline int vpnpt_session_active(__u32 state)
+{
+	return state == VPNPT_SESSION_REQUESTED || state == VPNPT_SESSION_ESTABLISHED;
+}
+
+/* The slot is taken, listed and counted: active, or closing. */
+static inline int vpnpt_session_in_use(__u32 state)
+{
+	return vpnpt_session_active(state) || state == VPNPT_SESSION_CLOSING;
+}
+
+/*
  * A PPTP call as the gateway sees it. The client (PNS) on the LAN chose
  * client_call_id; the server (PAC) sees the translated id, unique on the
  * gateway; server_call_id is the PAC's own id, the key of GRE toward the
@@ -273,16 +298,15 @@ static inline int vpnpt_event_is_diag(__u32 kind)
  * ignore it), index slot freed, zeroed but for server and closed_ns (the
  * quarantine below), then FREE (loader/pptp_table.h).
  */
-enum vpnpt_pptp_call_state {
-	VPNPT_PPTP_CALL_FREE = 0,
-	VPNPT_PPTP_CALL_REQUESTED = 1, /* client asked (OCRQ) or answered (ICRP), server not yet */
-	VPNPT_PPTP_CALL_ESTABLISHED = 2,
-	VPNPT_PPTP_CALL_CLOSING = 3, /* cleared; the daemon frees it after a grace period */
-	VPNPT_PPTP_CALL_CLAIMED = 4, /* being filled by the LAN hook; nothing else reads it */
-};
+/* A PPTP call's state is a session state; CLAIMED is PPTP's own (the LAN hook fills the slot). */
+#define VPNPT_PPTP_CALL_FREE VPNPT_SESSION_FREE
+#define VPNPT_PPTP_CALL_REQUESTED VPNPT_SESSION_REQUESTED /* client asked (OCRQ) or answered (ICRP) */
+#define VPNPT_PPTP_CALL_ESTABLISHED VPNPT_SESSION_ESTABLISHED
+#define VPNPT_PPTP_CALL_CLOSING VPNPT_SESSION_CLOSING /* cleared (CDN, connection closed) */
+#define VPNPT_PPTP_CALL_CLAIMED VPNPT_SESSION_CLAIMED
 
 struct vpnpt_pptp_call {
-	__u32 state; /* enum vpnpt_pptp_call_state; with server, the 8 bytes compare-and-swap moves */
+	__u32 state; /* enum vpnpt_session_state (VPNPT_PPTP_CALL_*); with server, the 8 bytes compare-and-swap moves */
 	__be32 server;
 	__be32 client;
 	__be16 client_call_id;
@@ -590,12 +614,11 @@ struct vpnpt_frag {
 #define VPNPT_L2TP_PORT_NAT_FIRST 61000 /* public ports handed out for per-port NAT */
 #define VPNPT_L2TP_PORT_NAT_PORTS 1000  /* 61000..61999 */
 
-enum vpnpt_l2tp_tunnel_state {
-	VPNPT_L2TP_FREE = 0,
-	VPNPT_L2TP_REQUESTED = 1,   /* SCCRQ sent, the server has not answered */
-	VPNPT_L2TP_ESTABLISHED = 2, /* the server answered */
-	VPNPT_L2TP_CLOSING = 3,     /* StopCCN seen; reaped after a grace period */
-};
+/* An L2TP tunnel's state is a session state. */
+#define VPNPT_L2TP_FREE VPNPT_SESSION_FREE
+#define VPNPT_L2TP_REQUESTED VPNPT_SESSION_REQUESTED     /* SCCRQ sent */
+#define VPNPT_L2TP_ESTABLISHED VPNPT_SESSION_ESTABLISHED /* the server answered (SCCRP) */
+#define VPNPT_L2TP_CLOSING VPNPT_SESSION_CLOSING         /* StopCCN seen */
 
 enum vpnpt_l2tp_tunnel_flags {
 	VPNPT_L2TP_F_PORT_NAT = 1u << 0, /* Assigned Tunnel ID hidden: demultiplexed by public port only */
@@ -605,7 +628,7 @@ enum vpnpt_l2tp_tunnel_flags {
 
 /* Written by the daemon (setup, state), updated by the hooks (counters, stamps, server_port). */
 struct vpnpt_l2tp_tunnel {
-	__u32 state; /* enum vpnpt_l2tp_tunnel_state; written last on setup, first on removal */
+	__u32 state; /* enum vpnpt_session_state (VPNPT_L2TP_*); written last on setup, first on removal */
 	__be32 server;
 	__be32 client;
 	__be16 client_port;
@@ -657,11 +680,6 @@ static inline __u32 vpnpt_l2tp_out_home(__be32 client, __be32 server, __be16 cli
 static inline __u32 vpnpt_l2tp_out_probe(__u32 home, __u32 i)
 {
 	return (home + i) & (VPNPT_L2TP_OUT_SLOTS - 1);
-}
-
-static inline int vpnpt_l2tp_live(__u32 state)
-{
-	return state == VPNPT_L2TP_REQUESTED || state == VPNPT_L2TP_ESTABLISHED || state == VPNPT_L2TP_CLOSING;
 }
 
 /*
@@ -839,8 +857,8 @@ static inline int vpnpt_pptp_quotable(const struct vpnpt_pptp_call *c, __be32 se
 /* Whether tunnel @t carries (@server, @server_tid) for the index (per-port NAT tunnels go by public port). */
 static inline int vpnpt_l2tp_quotable(const struct vpnpt_l2tp_tunnel *t, __be32 server, __be16 server_tid)
 {
-	return vpnpt_l2tp_live(t->state) && !(t->flags & VPNPT_L2TP_F_PORT_NAT) && server_tid && t->server == server &&
-	       t->server_tunnel_id == server_tid;
+	return vpnpt_session_in_use(t->state) && !(t->flags & VPNPT_L2TP_F_PORT_NAT) && server_tid &&
+	       t->server == server && t->server_tunnel_id == server_tid;
 }
 
 /* ---------------------------------------------------------------- per-host quotas */

@@ -179,7 +179,7 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_out_tunnel(__be32 client, 
 			continue;
 		/* The tag is a hash: the slot it names must really be this source's. */
 		struct vpnpt_l2tp_tunnel *t = l2tp_slot(s->xid);
-		if (t && vpnpt_l2tp_live(t->state) && t->client == client && t->server == server &&
+		if (t && vpnpt_session_in_use(t->state) && t->client == client && t->server == server &&
 		    t->client_port == client_port)
 			return t;
 	}
@@ -199,7 +199,7 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, _
 	*by_id = 0;
 	if (tid) {
 		t = l2tp_slot(bpf_ntohs(tid));
-		if (t && vpnpt_l2tp_live(t->state) && t->server == server && t->public_port == public_port &&
+		if (t && vpnpt_session_in_use(t->state) && t->server == server && t->public_port == public_port &&
 		    !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
 			*by_id = 1;
 			return t;
@@ -212,7 +212,7 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_in_tunnel(__be32 server, _
 	if (!owner || !owner->xid1)
 		return NULL;
 	t = l2tp_slot(owner->xid1 - 1);
-	if (t && vpnpt_l2tp_live(t->state) && t->server == server && t->public_port == public_port &&
+	if (t && vpnpt_session_in_use(t->state) && t->server == server && t->public_port == public_port &&
 	    (t->flags & VPNPT_L2TP_F_PORT_NAT))
 		return t;
 	return NULL;
@@ -282,7 +282,7 @@ static __noinline __u32 l2tp_request_to_kernel(struct __ctx_buff *ctx, __u32 avp
 	if (l2tp_assigned_tid(ctx, avps, end, &tid))
 		return packed;
 	struct vpnpt_l2tp_tunnel *t = l2tp_slot(bpf_ntohs(tid));
-	if (t && vpnpt_l2tp_live(t->state) && t->server == server && !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
+	if (t && vpnpt_session_in_use(t->state) && t->server == server && !(t->flags & VPNPT_L2TP_F_PORT_NAT)) {
 		r.action = CTX_DROP;
 		r.reason = VPNPT_REASON_L2TP_ID_IN_USE;
 		return xlat_pack(r);

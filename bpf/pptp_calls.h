@@ -62,17 +62,12 @@ static __always_inline int pptp_move(struct vpnpt_pptp_call *c, __u32 from, __u3
 	return __sync_val_compare_and_swap((__u64 *)c, w, n) == w;
 }
 
-static __always_inline int pptp_live(const struct vpnpt_pptp_call *c)
-{
-	return c->state == VPNPT_PPTP_CALL_REQUESTED || c->state == VPNPT_PPTP_CALL_ESTABLISHED;
-}
-
-/* The call toward @server known to it as @xlat, in any state but free. */
+/* The call toward @server known to it as @xlat, in use (not free, not being claimed). */
 static __always_inline struct vpnpt_pptp_call *pptp_call(__be32 server, __be16 xlat)
 {
 	struct vpnpt_pptp_call *c = pptp_slot(xlat);
 
-	if (!c || c->server != server || (c->state != VPNPT_PPTP_CALL_CLOSING && !pptp_live(c)))
+	if (!c || c->server != server || !vpnpt_session_in_use(c->state))
 		return NULL;
 	return c;
 }
@@ -84,7 +79,7 @@ static __always_inline struct vpnpt_pptp_call *pptp_find_own(const struct pptp_c
 	for (__u32 i = 0; i < VPNPT_PPTP_ALLOC_PROBES; i++) {
 		__u32 idx = vpnpt_pptp_candidate(cid->client, cid->server, cid->client_port, client_call_id, i);
 		struct vpnpt_pptp_call *c = bpf_map_lookup_elem(&vpnpt_pptp_calls_v2, &idx);
-		if (c && pptp_live(c) && c->client == cid->client && c->server == cid->server &&
+		if (c && vpnpt_session_active(c->state) && c->client == cid->client && c->server == cid->server &&
 		    c->client_call_id == client_call_id && c->ctrl_client_port == cid->client_port) {
 			*xlat = bpf_htons((__u16)idx);
 			return c;

@@ -25,7 +25,7 @@ int port_index(uint16_t port) {
 std::vector<L2tpTunnel> live_l2tp_tunnels(int tunnels_fd) {
   std::vector<L2tpTunnel> out;
   scan_array<vpnpt_l2tp_tunnel>(tunnels_fd, VPNPT_L2TP_MAX_TUNNELS, [&](uint32_t i, const vpnpt_l2tp_tunnel& t) {
-    if (vpnpt_l2tp_live(t.state)) out.push_back({static_cast<uint16_t>(i), t});
+    if (vpnpt_session_in_use(t.state)) out.push_back({static_cast<uint16_t>(i), t});
   });
   return out;
 }
@@ -54,7 +54,7 @@ Result<L2tpTable> L2tpTable::map(const L2tpMaps& m) {
 std::vector<L2tpTunnel> L2tpTable::live() const {
   std::vector<L2tpTunnel> out;
   for (uint32_t i = 1; i < VPNPT_L2TP_MAX_TUNNELS; ++i)
-    if (vpnpt_l2tp_live(load_state(tunnels_[i])))
+    if (vpnpt_session_in_use(load_state(tunnels_[i])))
       out.push_back({static_cast<uint16_t>(i), get(static_cast<uint16_t>(i))});
   return out;
 }
@@ -71,7 +71,7 @@ std::optional<uint16_t> L2tpTable::find_inbound(uint32_t server, uint16_t public
   if (tunnel_id) {
     uint16_t x = ntohs(tunnel_id);
     const auto& t = tunnels_[x];
-    if (vpnpt_l2tp_live(load_state(t)) && t.server == server && t.public_port == public_port &&
+    if (vpnpt_session_in_use(load_state(t)) && t.server == server && t.public_port == public_port &&
         !(t.flags & VPNPT_L2TP_F_PORT_NAT))
       return x;
   }
@@ -88,7 +88,7 @@ std::optional<uint32_t> L2tpTable::source_slot(uint32_t client, uint32_t server,
     const auto& s = out_[idx];
     if (__atomic_load_n(&s.tag, __ATOMIC_ACQUIRE) != tag) continue;
     const auto& t = tunnels_[s.xid];  // the tag is a hash: check the tunnel really is this source's
-    if (vpnpt_l2tp_live(load_state(t)) && t.client == client && t.server == server && t.client_port == client_port)
+    if (vpnpt_session_in_use(load_state(t)) && t.client == client && t.server == server && t.client_port == client_port)
       return idx;
   }
   return std::nullopt;
@@ -109,7 +109,7 @@ std::optional<uint16_t> L2tpTable::port_owner(uint16_t public_port) const {
   uint32_t x1 = __atomic_load_n(&ports_[pi].xid1, __ATOMIC_ACQUIRE);
   if (!x1 || x1 > VPNPT_L2TP_MAX_TUNNELS) return std::nullopt;
   const auto& t = tunnels_[x1 - 1];
-  if (!vpnpt_l2tp_live(load_state(t)) || t.public_port != public_port || !(t.flags & VPNPT_L2TP_F_PORT_NAT))
+  if (!vpnpt_session_in_use(load_state(t)) || t.public_port != public_port || !(t.flags & VPNPT_L2TP_F_PORT_NAT))
     return std::nullopt;
   return static_cast<uint16_t>(x1 - 1);
 }

@@ -11,10 +11,6 @@ namespace vpnpt {
 
 namespace {
 
-bool in_use(uint32_t state) {
-  return state == VPNPT_PPTP_CALL_REQUESTED || state == VPNPT_PPTP_CALL_ESTABLISHED || state == VPNPT_PPTP_CALL_CLOSING;
-}
-
 // The first 8 bytes of a call slot, (state, server), as one word: what the
 // hooks' pptp_move() compares and swaps.
 uint64_t head(uint32_t state, uint32_t server) {
@@ -39,7 +35,7 @@ uint64_t gre_word(const vpnpt_pptp_gre_slot& s) {
 std::vector<PptpCall> live_pptp_calls(int calls_fd) {
   std::vector<PptpCall> out;
   scan_array<vpnpt_pptp_call>(calls_fd, VPNPT_PPTP_MAX_CALLS, [&](uint32_t i, const vpnpt_pptp_call& c) {
-    if (in_use(c.state)) out.push_back({static_cast<uint16_t>(i), c});
+    if (vpnpt_session_in_use(c.state)) out.push_back({static_cast<uint16_t>(i), c});
   });
   return out;
 }
@@ -63,7 +59,7 @@ Result<PptpCallTable> PptpCallTable::map(int calls_fd, int gre_out_fd) {
 std::vector<PptpCall> PptpCallTable::live() const {
   std::vector<PptpCall> out;
   for (uint32_t i = 0; i < calls_.size(); ++i) {
-    if (!in_use(__atomic_load_n(&calls_[i].state, __ATOMIC_ACQUIRE))) continue;
+    if (!vpnpt_session_in_use(__atomic_load_n(&calls_[i].state, __ATOMIC_ACQUIRE))) continue;
     out.push_back(read(static_cast<uint16_t>(i)));
   }
   return out;

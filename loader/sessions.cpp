@@ -28,20 +28,12 @@ namespace {
 
 double secs(uint64_t now, uint64_t then) { return now > then ? (now - then) / 1e9 : 0.0; }
 
-const char* pptp_state(uint32_t s) {
+// A PPTP call's or an L2TP tunnel's state, as listed.
+const char* session_state_name(uint32_t s) {
   switch (s) {
-    case VPNPT_PPTP_CALL_REQUESTED: return "requested";
-    case VPNPT_PPTP_CALL_ESTABLISHED: return "established";
-    case VPNPT_PPTP_CALL_CLOSING: return "closing";
-    default: return "unknown";
-  }
-}
-
-const char* l2tp_state(uint32_t s) {
-  switch (s) {
-    case VPNPT_L2TP_REQUESTED: return "requested";
-    case VPNPT_L2TP_ESTABLISHED: return "established";
-    case VPNPT_L2TP_CLOSING: return "closing";
+    case VPNPT_SESSION_REQUESTED: return "requested";
+    case VPNPT_SESSION_ESTABLISHED: return "established";
+    case VPNPT_SESSION_CLOSING: return "closing";
     default: return "unknown";
   }
 }
@@ -71,7 +63,7 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
                       {"server_call_id", ntohs(c.server_call_id)},
                       {"control_port", ntohs(c.ctrl_client_port)},
                       {"public_control_port", ntohs(c.ctrl_public_port)}}},
-                    {"state", pptp_state(c.state)},
+                    {"state", session_state_name(c.state)},
                     {"age_s", secs(now, c.created_ns)},
                     {"idle_s", secs(now, c.last_seen_ns)},
                     {"packets_out", c.packets_out},
@@ -131,7 +123,7 @@ Result<json> sessions_json(const AttachmentId& id, const SessionFilter& f) {
                       {"server_port", ntohs(t.server_port)},
                       {"per_port_nat", port_nat},
                       {"sessions", t.sessions}}},
-                    {"state", l2tp_state(t.state)},
+                    {"state", session_state_name(t.state)},
                     {"age_s", secs(now, t.created_ns)},
                     {"idle_s", secs(now, std::max(t.last_seen_ns, t.last_out_ns))},
                     {"packets_out", t.packets_out},

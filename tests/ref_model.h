@@ -59,7 +59,7 @@ struct Fib {
 struct Call {
   uint32_t client = 0;
   uint16_t client_id = 0, server_id = 0;
-  uint32_t state = 0;    // enum vpnpt_pptp_call_state
+  uint32_t state = 0;    // enum vpnpt_session_state
   bool indexed = false;  // holds an outbound GRE index slot (answered by the server)
 };
 

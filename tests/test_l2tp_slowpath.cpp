@@ -596,7 +596,7 @@ TEST_CASE("property: L2TP tunnels expire exactly when both directions fall silen
           std::vector<uint64_t>{sec / 2, 9 * sec, 10 * sec, 29 * sec, 31 * sec, 59 * sec, 299 * sec, 301 * sec}[u(8)];
       for (uint16_t x : xs) {
         vpnpt_l2tp_tunnel v = g.tunnel(x);
-        if (!vpnpt_l2tp_live(v.state)) continue;
+        if (!vpnpt_session_in_use(v.state)) continue;
         switch (u(6)) {
           case 0:  // the server's packets
             v.last_seen_ns = now;
@@ -621,8 +621,8 @@ TEST_CASE("property: L2TP tunnels expire exactly when both directions fall silen
       g.sp.sweep(now);
       for (size_t i = 0; i < xs.size(); ++i) {
         const auto& b = before[i];
-        if (!vpnpt_l2tp_live(b.state)) continue;
-        bool gone = !vpnpt_l2tp_live(g.tunnel(xs[i]).state);
+        if (!vpnpt_session_in_use(b.state)) continue;
+        bool gone = !vpnpt_session_in_use(g.tunnel(xs[i]).state);
         uint64_t last = std::max(b.last_seen_ns, b.last_out_ns);
         INFO("seed " << seed << " round " << round << " step " << s << " tunnel " << xs[i] << " state " << b.state
                      << " silent " << (now - last) / sec << " s");
