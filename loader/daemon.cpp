@@ -3,8 +3,6 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -12,7 +10,6 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -20,7 +17,9 @@
 #include "loader/clock.h"
 #include "loader/diag_ring.h"
 #include "loader/fd.h"
+#include "loader/frame_sender.h"
 #include "loader/host_quota.h"
+#include "loader/jobs.h"
 #include "loader/ike.h"
 #include "loader/kernel_helpers.h"
 #include "loader/link_caps.h"
@@ -37,6 +36,9 @@
 
 namespace vpnpt {
 namespace {
+
+// The daemon loop's timer: the period every job in the jobs table is a multiple of.
+constexpr std::chrono::milliseconds kTick{100};
 
 struct Ctx {
   Attached& att;
@@ -231,49 +233,6 @@ void heartbeat(Attached& att, bool alive) {
   bpf_map_update_elem(att.maps.daemon_fd(), &zero, &d, BPF_ANY);
 }
 
-// Transmits finished frames (L2TP tunnel requests) on an interface, bypassing the stack as XDP would.
-// The frames come from a LAN (Ethernet); a device without link-layer header (an L3 WAN such as
-// ppp0) is sent the IP packet alone.
-class FrameSender {
- public:
-  static Result<FrameSender> open() {
-    Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));  // protocol 0: send only, receive nothing
-    if (!fd.valid()) return make_error("cannot open a packet socket for L2TP tunnel requests", errno);
-    return FrameSender(std::move(fd));
-  }
-  bool send(uint32_t ifindex, const uint8_t* frame, size_t len) {
-    if (len < ETH_HLEN) return false;
-    if (!has_l2(ifindex)) {
-      frame += ETH_HLEN;
-      len -= ETH_HLEN;
-    }
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = static_cast<int>(ifindex);
-    sll.sll_protocol = htons(ETH_P_IP);
-    sll.sll_halen = ETH_ALEN;
-    std::memcpy(sll.sll_addr, frame, ETH_ALEN);
-    if (sendto(fd_.get(), frame, len, 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) {
-      spdlog::warn("cannot send an L2TP tunnel request on {}: {}", ifname_of(ifindex), strerror(errno));
-      return false;
-    }
-    return true;
-  }
-
- private:
-  explicit FrameSender(Fd fd) : fd_(std::move(fd)) {}
-  bool has_l2(uint32_t ifindex) {
-    auto it = l2_.find(ifindex);
-    if (it != l2_.end()) return it->second;
-    auto f = link_facts(ifindex);
-    bool l2 = !f || f->has_l2;  // unknown: as before, Ethernet
-    l2_[ifindex] = l2;
-    return l2;
-  }
-  Fd fd_;
-  std::map<uint32_t, bool> l2_;
-};
-
 // Moves interfaces whose devices changed to the path that now works; a
 // failure is logged once per distinct message.
 void reconcile_paths(PathAttacher& paths, Attached& att) {
@@ -333,8 +292,8 @@ Result<Fd> periodic_timer(long millis) {
 Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto sig = block_signals();
   if (!sig) return sig.error();
-  // 100 ms: held IKE requests must be released promptly; slower work runs every 10th tick.
-  auto timer = periodic_timer(100);
+  // 100 ms: held IKE requests must be released promptly; slower work is in the jobs table below.
+  auto timer = periodic_timer(kTick.count());
   if (!timer) return timer.error();
 
   DiagRing diag(att.maps.diag_fd());
@@ -431,7 +390,6 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
       (ikeq && add(ikeq->fd(), kIke)))
     return make_error("cannot watch daemon file descriptors", errno);
 
-  // Interfaces move between XDP and TC when their devices change (checked every 500 ms).
   PathAttacher* paths = att.paths.get();
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane", att.id.wan_if,
@@ -440,8 +398,46 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   // goes first, so a ready daemon is one the hooks hand L2TP setup to (the first tick may be a while).
   heartbeat(att, true);
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
+  // The loop's periodic work. Order within a tick matters: IKE before ESP
+  // reports (an exchange's response must be seen before its first ESP),
+  // and the heartbeat and watchdog from the loop itself, so a loop that
+  // hangs stops them.
+  Jobs jobs(kTick);
   auto watchdog = sd_watchdog_interval();
   uint64_t last_ping_ns = 0;
+  Status added = jobs.every(kTick, "events, IKE holds, heartbeat, switches", [&](uint64_t now) {
+    if (ikeq) ikeq->drain();
+    ring_buffer__consume(rb.get());
+    heartbeat(att, true);
+    // At half the watchdog interval, as sd_watchdog_enabled(3) advises.
+    if (watchdog && now - last_ping_ns >= static_cast<uint64_t>(watchdog->count()) * 500) {
+      sd_notify_state("WATCHDOG=1");
+      last_ping_ns = now;
+    }
+    for (const auto& rel : ctx.ipsec.tick(now))
+      if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
+    apply_switches(ctx);
+  });
+  if (added)
+    added = jobs.every(std::chrono::seconds(1), "session sweeps, quotas, counters", [&](uint64_t now) {
+      ctx.pptp.sweep(now);
+      ctx.l2tp.sweep(now);
+      auto r = recount_host_quotas(*quotas, att.maps.quotas());
+      if (!r && !quota_failing) spdlog::warn("per-host quotas not corrected: {}", r.error().message());
+      quota_failing = !r;  // one line when it starts failing, not one a second
+      publish_l2tp(ctx.l2tp.stats(), ctx.slow);
+      ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
+      const auto& bs = ctx.ipsec.binder().stats();
+      ctx.slow.ike_hold_expired = bs.hold_expired;
+      ctx.slow.ike_over_share = bs.held_over_share;
+      ctx.slow.esp_windows_expired = bs.windows_expired;
+    });
+  if (added && opts.detect_kernel_helpers)
+    added = jobs.every(std::chrono::seconds(5), "kernel PPTP helper", [&](uint64_t) { check_kernel_helper(ctx); });
+  // Interfaces move between XDP and TC when their devices change.
+  if (added && paths)
+    added = jobs.every(std::chrono::milliseconds(500), "data paths", [&](uint64_t) { reconcile_paths(*paths, att); });
+  if (!added) return added.error();
   uint64_t tick = 0;
   for (;;) {
     epoll_event evs[4];
@@ -468,34 +464,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         case kTimer: {
           uint64_t ticks;
           (void)!read(timer->get(), &ticks, sizeof(ticks));
-          // IKE before ESP reports: an exchange's response must be seen before its first ESP.
-          if (ikeq) ikeq->drain();
-          ring_buffer__consume(rb.get());
-          uint64_t now = monotonic_ns();
-          heartbeat(att, true);
-          // Pinged from this loop, so a loop that hangs stops the pings: at half the interval, as sd_watchdog_enabled(3) advises.
-          if (watchdog && now - last_ping_ns >= static_cast<uint64_t>(watchdog->count()) * 500) {
-            sd_notify_state("WATCHDOG=1");
-            last_ping_ns = now;
-          }
-          for (const auto& rel : ctx.ipsec.tick(now))
-            if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
-          apply_switches(ctx);
-          if (++tick % 10 == 0) {
-            ctx.pptp.sweep(now);
-            ctx.l2tp.sweep(now);
-            auto r = recount_host_quotas(*quotas, att.maps.quotas());
-            if (!r && !quota_failing) spdlog::warn("per-host quotas not corrected: {}", r.error().message());
-            quota_failing = !r;  // one line when it starts failing, not one a second
-            publish_l2tp(ctx.l2tp.stats(), ctx.slow);
-            ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
-            const auto& bs = ctx.ipsec.binder().stats();
-            ctx.slow.ike_hold_expired = bs.hold_expired;
-            ctx.slow.ike_over_share = bs.held_over_share;
-            ctx.slow.esp_windows_expired = bs.windows_expired;
-          }
-          if (opts.detect_kernel_helpers && tick % 50 == 0) check_kernel_helper(ctx);
-          if (paths && tick % 5 == 0) reconcile_paths(*paths, att);
+          jobs.run(++tick, monotonic_ns());
           break;
         }
         case kEvents:

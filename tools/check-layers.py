@@ -27,8 +27,8 @@ LAYERS = {
                  "kernel_probe kernel_helpers undelivered neigh lan_autopick nfqueue ip_passthrough abi_checks",
     "proto/pptp": "pptp_table pptp_slowpath",
     "proto/ipsec": "esp_table ipsec_binder ipsec_slowpath ike",
-    "proto/l2tp": "l2tp_table l2tp_msg l2tp_slowpath",
-    "daemon": "daemon diag_ring metrics sd_notify host_quota slowpath_counters fill_levels",
+    "proto/l2tp": "l2tp_table l2tp_msg l2tp_slowpath frame_sender",
+    "daemon": "daemon diag_ring metrics sd_notify host_quota slowpath_counters fill_levels jobs",
     "cli": "main cli config_file status sessions reload",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"loader/([\w/]+)\.h"', re.M)
