@@ -144,6 +144,121 @@ std::optional<uint16_t> L2tpSlowPath::free_port_nat_port() const {
   return std::nullopt;
 }
 
+namespace {
+
+// A tunnel request vpnpt can set up: an SCCRQ naming its Assigned Tunnel ID, or hiding it.
+// Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet").
+bool is_setup_request(const std::optional<Parsed>& p) {
+  return p && p->msg.control && p->msg.type == kL2tpSccrq &&
+         (p->msg.assigned_tunnel || p->msg.assigned_tunnel_hidden) &&
+         !(p->msg.assigned_tunnel && *p->msg.assigned_tunnel == 0);
+}
+
+// The request as it leaves the public side: source address and port, the Assigned Tunnel ID the
+// server will answer to (@wire_id, if it is not the client's own @want), TTL, checksums, MACs.
+// Returns the frame's length.
+size_t rewrite_request(Parsed& p, const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint16_t public_port,
+                       uint16_t wire_id, uint16_t want, bool hidden) {
+  uint8_t* ip = p.ip();
+  std::memcpy(ip + 12, &public_ip, 4);
+  ip[8]--;
+  ip[10] = ip[11] = 0;
+  uint16_t ipsum = htons(ipv4_checksum(ip, p.udp.ihl));
+  std::memcpy(ip + 10, &ipsum, 2);
+  uint8_t* udp = ip + p.udp.ihl;
+  std::memcpy(udp, &public_port, 2);
+  if (!hidden && wire_id != want) std::memcpy(ip + p.udp.offset + p.msg.assigned_tunnel_offset, &wire_id, 2);
+  bool had_sum = udp[6] || udp[7];
+  udp[6] = udp[7] = 0;
+  if (had_sum) {
+    uint16_t us = htons(udp_checksum(ip, p.udp.ihl, p.udp.length + 8));
+    std::memcpy(udp + 6, &us, 2);
+  }
+  std::memcpy(p.frame.data(), rec.dmac, 6);
+  std::memcpy(p.frame.data() + 6, rec.smac, 6);
+  uint16_t tot = static_cast<uint16_t>(ip[2] << 8 | ip[3]);
+  return p.l3 + tot;
+}
+
+}  // namespace
+
+// A retransmitted request of one of the source's tunnels toward this server gets the same answer.
+// That includes a tunnel the server already answered whose client never confirmed it (the answer
+// was lost on the LAN) while the client may still be resending: a second tunnel would be a phantom
+// the server sets up, whose StopCCN reaches the client under the same id.
+std::optional<uint16_t> L2tpSlowPath::retransmitted(const Request& r, const std::vector<uint16_t>& mine,
+                                                    uint64_t now_ns) const {
+  for (uint16_t x : mine) {
+    auto t = table_->get(x);
+    bool unconfirmed = t.state == VPNPT_L2TP_ESTABLISHED && !(t.flags & VPNPT_L2TP_F_CONFIRMED) &&
+                       now_ns - std::min<uint64_t>(now_ns, t.created_ns) < ns(t_.unanswered);
+    if ((t.state == VPNPT_L2TP_REQUESTED || unconfirmed) && t.client_tunnel_id == r.want &&
+        bool(t.flags & VPNPT_L2TP_F_PORT_NAT) == r.hidden)
+      return x;
+  }
+  return std::nullopt;
+}
+
+// A new tunnel for @r: its public port and slot, inserted. Fills s.xid and s.tunnel, or s.refusal.
+void L2tpSlowPath::allocate(const Request& r, const std::vector<uint16_t>& mine, uint64_t now_ns, L2tpSetup& s) {
+  if (held_[r.client] >= t_.host_max_tunnels) {
+    s.refusal = VPNPT_L2TP_REFUSE_HOST_QUOTA;  // one host cannot take the table from the others
+    return;
+  }
+  // The public port: the one the source's other tunnels to the server use (its packets are
+  // translated by source, so all of them leave from one port); else the client's own, unless its
+  // tunnel ID is hidden (per-port NAT) or the port is another tunnel's per-port NAT port toward
+  // this server.
+  uint16_t public_port = r.sport;
+  if (!mine.empty()) {
+    if (r.hidden) {
+      s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;  // a hidden id needs a port of its own; this source shares one
+      return;
+    }
+    public_port = table_->get(mine.front()).public_port;
+  } else {
+    auto owner = table_->port_owner(r.sport);
+    if (r.hidden || (owner && table_->get(*owner).server == r.server)) {
+      auto port = free_port_nat_port();
+      if (!port) {
+        s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;
+        return;
+      }
+      public_port = htons(*port);
+    }
+  }
+  // The slot: the client's own id when no tunnel on the gateway has it, otherwise a free one.
+  auto xid = free_tunnel_id(r.hidden ? 0 : ntohs(r.want), r.server, now_ns);
+  if (!xid) {
+    s.refusal = VPNPT_L2TP_REFUSE_NO_ID;
+    return;
+  }
+  auto& t = s.tunnel;
+  t = {};
+  t.state = VPNPT_L2TP_REQUESTED;
+  t.server = r.server;
+  t.client = r.client;
+  t.client_port = r.sport;
+  t.public_port = public_port;
+  t.client_tunnel_id = r.want;
+  t.lan_ifindex = r.lan_ifindex;
+  t.flags = r.hidden ? VPNPT_L2TP_F_PORT_NAT : 0;
+  t.created_ns = t.last_seen_ns = t.last_out_ns = now_ns;
+  if (!table_->insert(*xid, t)) {
+    s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;  // the source's index run is full
+    return;
+  }
+  s.xid = *xid;
+  s.tunnel = table_->get(*xid);
+  held_[r.client]++;
+  s.new_tunnel = true;
+  stats_.tunnels_set_up++;
+  if (r.hidden) stats_.port_nat++;
+  if (!r.hidden && htons(s.xid) != r.want) stats_.ids_translated++;
+  spdlog::info("L2TP tunnel set up: {}{}", tunnel_name(s.xid, t),
+               r.hidden ? " (Assigned Tunnel ID hidden: per-port NAT)" : "");
+}
+
 L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns) {
   L2tpSetup s;
   if (!table_) {
@@ -151,115 +266,28 @@ L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, ui
     return s;
   }
   auto p = parse_punt(rec);
-  // Tunnel ID 0 is reserved (RFC 2661 3.1: "no tunnel yet").
-  if (!p || !p->msg.control || p->msg.type != kL2tpSccrq ||
-      (!p->msg.assigned_tunnel && !p->msg.assigned_tunnel_hidden) ||
-      (p->msg.assigned_tunnel && *p->msg.assigned_tunnel == 0)) {
+  if (!is_setup_request(p)) {
     s.refusal = VPNPT_L2TP_REFUSE_MALFORMED;
     return s;
   }
-  bool hidden = !p->msg.assigned_tunnel;
-  uint16_t want = hidden ? 0 : htons(*p->msg.assigned_tunnel);
+  Request r;
+  r.client = p->saddr;
+  r.server = p->daddr;
+  r.sport = p->sport;
+  r.hidden = !p->msg.assigned_tunnel;
+  r.want = r.hidden ? 0 : htons(*p->msg.assigned_tunnel);
+  r.lan_ifindex = rec.in_ifindex;
 
-  // The source's tunnels toward this server; a retransmitted request of one gets the same answer.
-  // That includes a tunnel the server already answered whose client never confirmed it (the
-  // answer was lost on the LAN) while the client may still be resending: a second tunnel would
-  // be a phantom the server sets up, whose StopCCN reaches the client under the same id.
-  auto mine = table_->find_outbound(p->saddr, p->daddr, p->sport);
-  bool known = false;
-  for (uint16_t x : mine) {
-    auto t = table_->get(x);
-    bool unconfirmed = t.state == VPNPT_L2TP_ESTABLISHED && !(t.flags & VPNPT_L2TP_F_CONFIRMED) &&
-                       now_ns - std::min<uint64_t>(now_ns, t.created_ns) < ns(t_.unanswered);
-    if ((t.state == VPNPT_L2TP_REQUESTED || unconfirmed) && t.client_tunnel_id == want &&
-        bool(t.flags & VPNPT_L2TP_F_PORT_NAT) == hidden) {
-      s.xid = x;
-      s.tunnel = t;
-      known = true;
-      break;
-    }
+  auto mine = table_->find_outbound(r.client, r.server, r.sport);
+  if (auto x = retransmitted(r, mine, now_ns)) {
+    s.xid = *x;
+    s.tunnel = table_->get(*x);
+  } else {
+    allocate(r, mine, now_ns, s);
+    if (s.refusal) return s;
   }
-
-  if (!known) {
-    if (held_[p->saddr] >= t_.host_max_tunnels) {
-      s.refusal = VPNPT_L2TP_REFUSE_HOST_QUOTA;  // one host cannot take the table from the others
-      return s;
-    }
-    // The public port: the one the source's other tunnels to the server use (its packets are
-    // translated by source, so all of them leave from one port); else the client's own, unless its
-    // tunnel ID is hidden (per-port NAT) or the port is another tunnel's per-port NAT port toward
-    // this server.
-    uint16_t public_port = p->sport;
-    if (!mine.empty()) {
-      if (hidden) {
-        s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;  // a hidden id needs a port of its own; this source shares one
-        return s;
-      }
-      public_port = table_->get(mine.front()).public_port;
-    } else {
-      auto owner = table_->port_owner(p->sport);
-      if (hidden || (owner && table_->get(*owner).server == p->daddr)) {
-        auto port = free_port_nat_port();
-        if (!port) {
-          s.refusal = VPNPT_L2TP_REFUSE_NO_PORT;
-          return s;
-        }
-        public_port = htons(*port);
-      }
-    }
-    // The slot: the client's own id when no tunnel on the gateway has it, otherwise a free one.
-    auto xid = free_tunnel_id(hidden ? 0 : ntohs(want), p->daddr, now_ns);
-    if (!xid) {
-      s.refusal = VPNPT_L2TP_REFUSE_NO_ID;
-      return s;
-    }
-    auto& t = s.tunnel;
-    t = {};
-    t.state = VPNPT_L2TP_REQUESTED;
-    t.server = p->daddr;
-    t.client = p->saddr;
-    t.client_port = p->sport;
-    t.public_port = public_port;
-    t.client_tunnel_id = want;
-    t.lan_ifindex = rec.in_ifindex;
-    t.flags = hidden ? VPNPT_L2TP_F_PORT_NAT : 0;
-    t.created_ns = t.last_seen_ns = t.last_out_ns = now_ns;
-    if (!table_->insert(*xid, t)) {
-      s.refusal = VPNPT_L2TP_REFUSE_TABLE_FULL;  // the source's index run is full
-      return s;
-    }
-    s.xid = *xid;
-    s.tunnel = table_->get(*xid);
-    held_[p->saddr]++;
-    s.new_tunnel = true;
-    stats_.tunnels_set_up++;
-    if (hidden) stats_.port_nat++;
-    if (!hidden && htons(s.xid) != want) stats_.ids_translated++;
-    spdlog::info("L2TP tunnel set up: {}{}", tunnel_name(s.xid, t),
-                 hidden ? " (Assigned Tunnel ID hidden: per-port NAT)" : "");
-  }
-  uint16_t wire_id = htons(s.xid);
-
-  // The request as it leaves the public side: addresses, port, Assigned Tunnel ID, TTL, MACs.
-  uint8_t* ip = p->ip();
-  std::memcpy(ip + 12, &public_ip, 4);
-  ip[8]--;
-  ip[10] = ip[11] = 0;
-  uint16_t ipsum = htons(ipv4_checksum(ip, p->udp.ihl));
-  std::memcpy(ip + 10, &ipsum, 2);
-  uint8_t* udp = ip + p->udp.ihl;
-  std::memcpy(udp, &s.tunnel.public_port, 2);
-  if (!hidden && wire_id != want) std::memcpy(ip + p->udp.offset + p->msg.assigned_tunnel_offset, &wire_id, 2);
-  bool had_sum = udp[6] || udp[7];
-  udp[6] = udp[7] = 0;
-  if (had_sum) {
-    uint16_t us = htons(udp_checksum(ip, p->udp.ihl, p->udp.length + 8));
-    std::memcpy(udp + 6, &us, 2);
-  }
-  std::memcpy(p->frame.data(), rec.dmac, 6);
-  std::memcpy(p->frame.data() + 6, rec.smac, 6);
-  uint16_t tot = static_cast<uint16_t>(ip[2] << 8 | ip[3]);
-  s.sent = send_ && send_(rec.out_ifindex, p->frame.data(), p->l3 + tot);
+  size_t len = rewrite_request(*p, rec, public_ip, s.tunnel.public_port, htons(s.xid), r.want, r.hidden);
+  s.sent = send_ && send_(rec.out_ifindex, p->frame.data(), len);
   return s;
 }
 

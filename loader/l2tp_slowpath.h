@@ -81,7 +81,17 @@ class L2tpSlowPath {
   const L2tpStats& stats() const { return stats_; }
 
  private:
+  // A tunnel request from the LAN: addresses and ports in network order, as on the wire.
+  struct Request {
+    uint32_t client = 0, server = 0;
+    uint16_t sport = 0;
+    uint16_t want = 0;    // the client's Assigned Tunnel ID (0: hidden)
+    bool hidden = false;  // its Assigned Tunnel ID is hidden: per-port NAT
+    uint32_t lan_ifindex = 0;
+  };
   L2tpSetup setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns);
+  std::optional<uint16_t> retransmitted(const Request& r, const std::vector<uint16_t>& mine, uint64_t now_ns) const;
+  void allocate(const Request& r, const std::vector<uint16_t>& mine, uint64_t now_ns, L2tpSetup& s);
   void follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns);
   void remove(uint16_t xid, const vpnpt_l2tp_tunnel& t, uint32_t why);
   std::optional<uint16_t> free_tunnel_id(uint16_t want, uint32_t server, uint64_t now_ns) const;
