@@ -14,6 +14,7 @@
 #include "loader/esp_table.h"
 #include "loader/ipsec_slowpath.h"
 #include "loader/pptp_slowpath.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "property_util.h"
 #include "test_router.h"
@@ -24,18 +25,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
-const uint32_t kA = ip(TestRouter::kClient.ip);
-const uint32_t kB = ip(TestRouter::kClient2.ip);
-
-pkt::EthOpts eth(const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>& dst) {
-  pkt::EthOpts e;
-  std::copy(src.begin(), src.end(), e.src);
-  std::copy(dst.begin(), dst.end(), e.dst);
-  return e;
-}
 
 Bytes esp(uint32_t s, uint32_t d, uint32_t spi, uint32_t seq, uint8_t ttl, const pkt::EthOpts& e) {
   pkt::Ipv4Opts o;

@@ -13,6 +13,7 @@
 #include "loader/pptp_slowpath.h"
 #include "loader/pptp_table.h"
 #include "pptp_builder.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "test_router.h"
 
@@ -22,11 +23,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
-const uint32_t kA = ip(TestRouter::kClient.ip);
-const uint32_t kB = ip(TestRouter::kClient2.ip);
 
 // A router namespace plus programs with two established calls that collided
 // on client Call ID 1000: A kept 1000, B got another id. The server gave
@@ -57,13 +53,6 @@ struct GreRig {
   RunResult lan(const Bytes& f) { return run_xdp(dp.progs.lan_fd(), f, 1, rt.lan_ifindex); }
   RunResult wan(const Bytes& f) { return run_xdp(dp.progs.wan_fd(), f, 1, rt.wan_ifindex); }
 };
-
-pkt::EthOpts eth(const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>& dst) {
-  pkt::EthOpts e;
-  std::copy(src.begin(), src.end(), e.src);
-  std::copy(dst.begin(), dst.end(), e.dst);
-  return e;
-}
 
 Bytes gre(uint32_t s, uint32_t d, uint16_t key, uint8_t ttl, const pkt::EthOpts& e, std::optional<uint32_t> seq = 7,
           std::optional<uint32_t> ack = 3) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "test_router.h"
 
@@ -24,17 +25,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
-const uint32_t kA = ip(TestRouter::kClient.ip);
-
-pkt::EthOpts eth(const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>& dst) {
-  pkt::EthOpts e;
-  std::copy(src.begin(), src.end(), e.src);
-  std::copy(dst.begin(), dst.end(), e.dst);
-  return e;
-}
 
 Bytes udp_frame(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, const Bytes& payload, uint8_t ttl,
                 const pkt::EthOpts& e, bool csum) {
@@ -121,7 +111,6 @@ TEST_CASE("NAT-T: ESP in UDP 4500 follows the kernel's own NAT mapping", "[ipsec
     REQUIRE(r.verdict == XDP_REDIRECT);
     CHECK(r.out == udp_frame(kSrv, kA, 4500, 4500, esp, 59, eth(rt.lan_mac, TestRouter::kClient.mac), tc));
 
-    const uint32_t kB = ip(TestRouter::kClient2.ip);
     inject(udp_frame(kB, kSrv, 4500, 4500, ike, 64, eth(TestRouter::kClient2.mac, rt.lan_mac), true));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto ob = run_xdp(dp.progs.lan_fd(),

@@ -12,6 +12,7 @@
 #include "loader/pptp_table.h"
 #include "conntrack_util.h"
 #include "pptp_builder.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 
 using namespace vpnpt;
@@ -20,11 +21,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip("203.0.113.7");
-const uint32_t kA = ip("192.168.1.10");
-const uint32_t kB = ip("192.168.1.11");
 
 struct Pptp {
   PrivateNetns ns;  // first: its conntrack holds the control connections

@@ -34,6 +34,7 @@
 #include "loader/names.h"
 #include "loader/pptp_slowpath.h"
 #include "pptp_builder.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "property_util.h"
 #include "ref_model.h"
@@ -46,13 +47,9 @@ using pkt::ip;
 
 namespace {
 
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
 const uint32_t kSrv2 = ip("203.0.113.8");  // no neighbour entry
 const uint32_t kFar = ip("198.51.100.9");  // no route
-const uint32_t kA = ip(TestRouter::kClient.ip);
-const uint32_t kB = ip(TestRouter::kClient2.ip);
-const uint32_t kC = ip("192.168.1.12");  // a LAN host without neighbour entry
+const uint32_t kC = ip("192.168.1.12");    // a LAN host without neighbour entry
 
 // The router, the programs, the installed mappings and the model of them.
 struct Rig {

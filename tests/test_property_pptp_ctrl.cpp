@@ -36,6 +36,7 @@
 
 #include "loader/names.h"
 #include "pptp_builder.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "property_util.h"
 #include "ref_model.h"
@@ -47,9 +48,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
 
 bool sabotaged(const char* what) {
   const char* s = std::getenv("VPNPT_PROPERTY_SABOTAGE");

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "pptp_builder.h"
+#include "fixtures.h"
 #include "prog_runner.h"
 #include "test_router.h"
 
@@ -15,10 +16,6 @@ using pkt::Bytes;
 using pkt::ip;
 
 namespace {
-
-const uint32_t kPub = ip("203.0.113.1");
-const uint32_t kSrv = ip(TestRouter::kServer.ip);
-const uint32_t kA = ip(TestRouter::kClient.ip);
 
 // @l4 after an IPv4 header whose total length covers only @in_datagram bytes
 // of it: the rest sits where Ethernet padding would be.
