@@ -5,7 +5,7 @@
  * Everything that crosses the kernel/user boundary lives here: map key and
  * value layouts, the counter and reason enums, and the pinned names. Types
  * are fixed-width with explicit padding so both compilers agree on the
- * layout; loader/abi_checks.cpp static_asserts every size and offset.
+ * layout; loader/dataplane/abi_checks.cpp static_asserts every size and offset.
  *
  * When a map's key or value layout changes, bump its pin name suffix
  * (VPNPT_PIN_*): libbpf refuses to reuse a pinned map whose layout differs,
@@ -296,7 +296,7 @@ static inline int vpnpt_session_in_use(__u32 state)
  * it in place. The daemon changes it in place too, with the same
  * compare-and-swap of (state, server): to CLOSING, or CLAIMED (the hooks
  * ignore it), index slot freed, zeroed but for server and closed_ns (the
- * quarantine below), then FREE (loader/pptp_table.h).
+ * quarantine below), then FREE (loader/proto/pptp/pptp_table.h).
  */
 /* A PPTP call's state is a session state; CLAIMED is PPTP's own (the LAN hook fills the slot). */
 #define VPNPT_PPTP_CALL_FREE VPNPT_SESSION_FREE
@@ -834,7 +834,7 @@ static inline __u16 vpnpt_quote_next_gen(__u16 shared)
  * slot yet): the session as owner, the same word if it owns it already, or
  * the pair shared (next generation) when it was shared or @other_host (the
  * owner in @seen carries the pair for another LAN host). The one rule for
- * the hook (bpf/pptp_calls.h) and the daemon (loader/quote_index.cpp).
+ * the hook (bpf/pptp_calls.h) and the daemon (loader/session/quote_index.cpp).
  */
 static inline __u64 vpnpt_quote_noted(__u64 seen, __u32 tag, __u16 owner, int other_host)
 {

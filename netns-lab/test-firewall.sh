@@ -345,7 +345,7 @@ if part neigh; then
 		lab_check "[$label] next hop lost: every packet of the PPTP call, ESP SA and L2TP tunnel arrives (of $N)" \
 			"$([[ $rx_pptp -ge $N && $rx_esp -ge $((N - 1)) && $rx_l2tp -ge $N ]] && echo 1 || echo 0)" \
 			"received $rx_pptp $rx_esp $rx_l2tp; vpnpt fib_no_neigh +$nn, neigh_learned +$nl, firewall forward_wan drops +$drops; neighbour now: $(ip -n "$R" neigh show "$C1" | tr -s ' ' | tr '\n' ' ')"
-		# The daemon has the kernel resolve the lost entry again (VPNPT_EV_NO_NEIGH, loader/neigh.cpp).
+		# The daemon has the kernel resolve the lost entry again (VPNPT_EV_NO_NEIGH, loader/dataplane/neigh.cpp).
 		lab_check "[$label] the router resolved its neighbour entry for $C1 again" \
 			"$(ip -n "$R" neigh show "$C1" dev lan0 | grep -cE 'REACHABLE|STALE|DELAY|PROBE')" \
 			"neighbour now: $(ip -n "$R" neigh show "$C1" dev lan0 | tr -s ' ')"

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include "loader/netlink.h"
+#include "loader/core/netlink.h"
 
 namespace vpnpt::test {
 namespace {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "l2tp_builder.h"
-#include "loader/clock.h"
-#include "loader/l2tp_table.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/core/clock.h"
+#include "loader/proto/l2tp/l2tp_table.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 #include "prog_runner.h"
 #include "test_router.h"
 

@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "loader/log.h"
+#include "loader/core/log.h"
 
 int main(int argc, char* argv[]) {
   // libbpf's and libxdp's messages go through spdlog, as in the daemon.

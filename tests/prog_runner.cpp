@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "loader/esp_table.h"
-#include "loader/l2tp_table.h"
-#include "loader/pptp_table.h"
+#include "loader/proto/ipsec/esp_table.h"
+#include "loader/proto/l2tp/l2tp_table.h"
+#include "loader/proto/pptp/pptp_table.h"
 
 namespace vpnpt::test {
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string>
 
-#include "loader/pinned_maps.h"
-#include "loader/programs.h"
+#include "loader/dataplane/pinned_maps.h"
+#include "loader/dataplane/programs.h"
 #include "packet_builder.h"
 
 namespace vpnpt::test {

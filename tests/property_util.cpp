@@ -1,4 +1,4 @@
-#include "loader/map_dump.h"
+#include "loader/core/map_dump.h"
 #include "property_util.h"
 
 #include <arpa/inet.h>
@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "loader/esp_table.h"
-#include "loader/pinned_maps.h"
-#include "loader/pptp_table.h"
+#include "loader/proto/ipsec/esp_table.h"
+#include "loader/dataplane/pinned_maps.h"
+#include "loader/proto/pptp/pptp_table.h"
 
 namespace vpnpt::test {
 namespace {

@@ -4,7 +4,7 @@
 // malformed packets one reason slot) moved by exactly this packet.
 #include <catch2/catch.hpp>
 
-#include "loader/names.h"
+#include "loader/core/names.h"
 #include "prog_runner.h"
 
 using namespace vpnpt;

@@ -2,11 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include "abi/vpnpt_abi.h"
-#include "loader/attachment_id.h"
-#include "loader/metrics.h"
-#include "loader/names.h"
-#include "loader/netif.h"
-#include "loader/xdp_attach.h"
+#include "loader/core/attachment_id.h"
+#include "loader/daemon/metrics.h"
+#include "loader/core/names.h"
+#include "loader/core/netif.h"
+#include "loader/dataplane/xdp_attach.h"
 
 using namespace vpnpt;
 

@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "abi/vpnpt_abi.h"
-#include "loader/config_file.h"
-#include "loader/netif.h"
+#include "loader/cli/config_file.h"
+#include "loader/core/netif.h"
 
 using namespace vpnpt;
 using namespace std::chrono_literals;

@@ -2,7 +2,7 @@
 // devices: XDP only where every device it forwards to can take XDP frames.
 #include <catch2/catch.hpp>
 
-#include "loader/data_path.h"
+#include "loader/dataplane/data_path.h"
 
 using namespace vpnpt;
 

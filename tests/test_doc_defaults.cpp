@@ -12,11 +12,11 @@
 #include <set>
 #include <string>
 
-#include "loader/ipsec_binder.h"
-#include "loader/ipsec_slowpath.h"
-#include "loader/l2tp_slowpath.h"
-#include "loader/names.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/proto/ipsec/ipsec_binder.h"
+#include "loader/proto/ipsec/ipsec_slowpath.h"
+#include "loader/proto/l2tp/l2tp_slowpath.h"
+#include "loader/core/names.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 
 using namespace vpnpt;
 using std::chrono::milliseconds;

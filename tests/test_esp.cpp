@@ -10,10 +10,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "loader/clock.h"
-#include "loader/esp_table.h"
-#include "loader/ipsec_slowpath.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/core/clock.h"
+#include "loader/proto/ipsec/esp_table.h"
+#include "loader/proto/ipsec/ipsec_slowpath.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 #include "fixtures.h"
 #include "prog_runner.h"
 #include "property_util.h"

@@ -9,9 +9,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "loader/clock.h"
-#include "loader/pptp_slowpath.h"
-#include "loader/pptp_table.h"
+#include "loader/core/clock.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
+#include "loader/proto/pptp/pptp_table.h"
 #include "pptp_builder.h"
 #include "fixtures.h"
 #include "prog_runner.h"

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "abi/vpnpt_abi.h"
-#include "loader/ipsec_binder.h"
+#include "loader/proto/ipsec/ipsec_binder.h"
 #include "packet_builder.h"
 
 using namespace vpnpt;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/jobs.h"
+#include "loader/daemon/jobs.h"
 
 using namespace vpnpt;
 using std::chrono::milliseconds;

@@ -7,8 +7,8 @@
 
 #include <cstdio>
 
-#include "loader/kernel_helpers.h"
-#include "loader/kernel_probe.h"
+#include "loader/dataplane/kernel_helpers.h"
+#include "loader/dataplane/kernel_probe.h"
 
 using namespace vpnpt;
 

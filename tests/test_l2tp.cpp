@@ -3,7 +3,7 @@
 // ways (every header variant), per-port NAT tunnels, a server answering
 // from another port, and everything unknown passed to the kernel untouched.
 #include "l2tp_rig.h"
-#include "loader/clock.h"
+#include "loader/core/clock.h"
 
 using namespace vpnpt;
 using namespace vpnpt::test;

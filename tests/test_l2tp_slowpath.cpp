@@ -5,9 +5,9 @@
 // request queued by the LAN hook comes out rewritten, and the server's
 // answers reach the right client.
 #include "l2tp_rig.h"
-#include "loader/clock.h"
-#include "loader/l2tp_msg.h"
-#include "loader/l2tp_slowpath.h"
+#include "loader/core/clock.h"
+#include "loader/proto/l2tp/l2tp_msg.h"
+#include "loader/proto/l2tp/l2tp_slowpath.h"
 #include "property_util.h"
 
 #include <iostream>

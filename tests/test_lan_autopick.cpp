@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "loader/lan_autopick.h"
-#include "loader/netif.h"
+#include "loader/dataplane/lan_autopick.h"
+#include "loader/core/netif.h"
 
 using namespace vpnpt;
 

@@ -19,8 +19,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "loader/fd.h"
-#include "loader/link_caps.h"
+#include "loader/core/fd.h"
+#include "loader/dataplane/link_caps.h"
 
 using namespace vpnpt;
 

@@ -4,7 +4,7 @@
 
 #include <bpf/bpf.h>
 
-#include "loader/programs.h"
+#include "loader/dataplane/programs.h"
 
 using namespace vpnpt;
 

@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "loader/neigh.h"
+#include "loader/dataplane/neigh.h"
 #include "packet_builder.h"
 #include "test_router.h"
 

@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "loader/pptp_table.h"
+#include "loader/proto/pptp/pptp_table.h"
 #include "conntrack_util.h"
 #include "pptp_builder.h"
 #include "fixtures.h"

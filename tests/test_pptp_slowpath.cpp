@@ -8,8 +8,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "loader/clock.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/core/clock.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 #include "conntrack_util.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"

@@ -31,8 +31,8 @@
 #include <random>
 
 #include "l2tp_builder.h"
-#include "loader/names.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/core/names.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 #include "pptp_builder.h"
 #include "fixtures.h"
 #include "prog_runner.h"

@@ -34,7 +34,7 @@
 #include <random>
 #include <set>
 
-#include "loader/names.h"
+#include "loader/core/names.h"
 #include "pptp_builder.h"
 #include "fixtures.h"
 #include "prog_runner.h"

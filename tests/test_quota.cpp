@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include "l2tp_rig.h"
-#include "loader/esp_table.h"
-#include "loader/host_quota.h"
+#include "loader/proto/ipsec/esp_table.h"
+#include "loader/daemon/host_quota.h"
 #include "pptp_builder.h"
 
 using namespace vpnpt;

@@ -3,8 +3,8 @@
 // The reload itself, on a running daemon: netns-lab/test-reload.sh.
 #include <catch2/catch.hpp>
 
-#include "loader/config_file.h"
-#include "loader/reload.h"
+#include "loader/cli/config_file.h"
+#include "loader/cli/reload.h"
 
 using namespace vpnpt;
 

@@ -8,8 +8,8 @@ Layers, lowest first; the protocols are siblings and may not include one
 another:
   core < session < dataplane < proto/{pptp,ipsec,l2tp} < daemon < cli
 
-Every loader file must be placed in LAYERS (a new file fails the check
-until it is). Run from anywhere: python3 tools/check-layers.py
+A file's folder is its layer; a source file outside the layer folders
+fails the check. Run from anywhere: python3 tools/check-layers.py
 """
 import os
 import re
@@ -17,33 +17,13 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANK = {"core": 0, "session": 1, "dataplane": 2, "proto/pptp": 3, "proto/ipsec": 3, "proto/l2tp": 3, "daemon": 4, "cli": 5}
-# Which layer each loader file (by its name without extension) belongs to,
-# while loader/ is flat; once it is split by folder, the folder says it.
-LAYERS = {
-    "core": "result fd log mapped_array array_scan map_dump netif netlink bpffs names attachment_id daemon_lock "
-            "clock ipv4 protocols",
-    "session": "quote_index session_maps",
-    "dataplane": "programs xdp_attach tc_attach link_caps data_path path_attach attachment pinned_maps switches "
-                 "kernel_probe kernel_helpers undelivered neigh lan_autopick nfqueue ip_passthrough abi_checks",
-    "proto/pptp": "pptp_table pptp_slowpath",
-    "proto/ipsec": "esp_table ipsec_binder ipsec_slowpath ike",
-    "proto/l2tp": "l2tp_table l2tp_msg l2tp_slowpath frame_sender",
-    "daemon": "daemon diag_ring metrics sd_notify host_quota slowpath_counters fill_levels jobs",
-    "cli": "main cli config_file status sessions reload",
-}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"loader/([\w/]+)\.h"', re.M)
 
 
 def layer_of(rel):
-    """rel: a path under loader/ ("pptp_slowpath.cpp" or "proto/pptp/x.cpp")."""
+    """rel: a path under loader/ ("proto/pptp/pptp_table.cpp"); its folder is its layer."""
     d = os.path.dirname(rel)
-    if d in RANK:
-        return d
-    stem = os.path.splitext(os.path.basename(rel))[0]
-    for layer, names in LAYERS.items():
-        if stem in names.split():
-            return layer
-    return None
+    return d if d in RANK else None
 
 
 def main():
@@ -57,7 +37,7 @@ def main():
             files += 1
             mine = layer_of(rel)
             if mine is None:
-                bad.append("loader/%s: in no layer (add it to tools/check-layers.py LAYERS)" % rel)
+                bad.append("loader/%s: in no layer folder (move it into one, or add the folder to RANK)" % rel)
                 continue
             for m in INCLUDE.finditer(open(os.path.join(d, n)).read()):
                 dep = m.group(1) + ".h"

@@ -2,12 +2,12 @@
 """Every repository path the text names must exist.
 
 Docs, READMEs, comments and scripts point readers at files ("see
-loader/pptp_slowpath.cpp"). After a move such a pointer silently goes
+loader/proto/pptp/pptp_slowpath.cpp"). After a move such a pointer silently goes
 stale. This reads every tracked text file, finds the tokens that look like
 a path under one of the repository's top-level folders, and fails listing
 each one that names nothing. Run from anywhere: python3 tools/check-paths.py
 
-A token may use shell braces (loader/quote_index.{h,cpp}), a glob
+A token may use shell braces (loader/session/quote_index.{h,cpp}), a glob
 (netns-lab/*/real-*.sh), a trailing ":LINE" or a placeholder such as <p>
 (then only the part before it is checked). A path after a possessive
 ("Cilium's bpf/...") is another project's and is not checked.

@@ -1,4 +1,4 @@
-// libFuzzer target: vpnpt's command line (loader/cli.cpp, the exact
+// libFuzzer target: vpnpt's command line (loader/cli/cli.cpp, the exact
 // definition main() uses), argument vectors split at NUL bytes. Beyond "no
 // crash" (no exception other than CLI11's parse errors escapes): a parse
 // error is exactly one printable line naming vpnpt, --help prints help, and
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/cli.h"
+#include "loader/cli/cli.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vpnpt;

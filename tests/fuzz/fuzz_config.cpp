@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "loader/config_file.h"
+#include "loader/cli/config_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vpnpt;

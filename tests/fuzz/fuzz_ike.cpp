@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <set>
 
-#include "loader/ike.h"
-#include "loader/ipsec_binder.h"
+#include "loader/proto/ipsec/ike.h"
+#include "loader/proto/ipsec/ipsec_binder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vpnpt;

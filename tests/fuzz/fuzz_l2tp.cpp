@@ -16,12 +16,12 @@
 
 #include <arpa/inet.h>
 
-#include "loader/clock.h"
-#include "loader/ipv4.h"
-#include "loader/l2tp_msg.h"
-#include "loader/l2tp_slowpath.h"
-#include "loader/l2tp_table.h"
-#include "loader/pptp_slowpath.h"
+#include "loader/core/clock.h"
+#include "loader/core/ipv4.h"
+#include "loader/proto/l2tp/l2tp_msg.h"
+#include "loader/proto/l2tp/l2tp_slowpath.h"
+#include "loader/proto/l2tp/l2tp_table.h"
+#include "loader/proto/pptp/pptp_slowpath.h"
 
 namespace {
 

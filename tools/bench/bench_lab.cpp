@@ -21,7 +21,7 @@
 // pins, with the session maps' max_entries raised at load time when more
 // sessions are pre-filled than the compile-time size allows (a bench-only
 // path: the daemon is not involved in the fast path). vpnpt-tc attaches with
-// the daemon's own helper (loader/tc_attach.cpp: clsact ingress, handle
+// the daemon's own helper (loader/dataplane/tc_attach.cpp: clsact ingress, handle
 // 0x7670, priority 1) and no XDP program on the router.
 //
 //   vpnpt_bench_lab --client-ns C --router-ns R --server-ns S --mode vpnpt[-tc|-noatomic|-fineclock|-nofibcache]|bare|kernel
@@ -58,7 +58,7 @@
 #include <vector>
 
 #include "abi/vpnpt_abi.h"
-#include "loader/tc_attach.h"
+#include "loader/dataplane/tc_attach.h"
 #include "packet_builder.h"
 #include "pptp_builder.h"
 #include "test_router.h"

@@ -29,13 +29,13 @@
 #include <string>
 #include <vector>
 
-#include "loader/esp_table.h"
-#include "loader/ipsec_binder.h"
+#include "loader/proto/ipsec/esp_table.h"
+#include "loader/proto/ipsec/ipsec_binder.h"
 #include "l2tp_builder.h"
-#include "loader/clock.h"
-#include "loader/l2tp_slowpath.h"
-#include "loader/l2tp_table.h"
-#include "loader/log.h"
+#include "loader/core/clock.h"
+#include "loader/proto/l2tp/l2tp_slowpath.h"
+#include "loader/proto/l2tp/l2tp_table.h"
+#include "loader/core/log.h"
 #include "pptp_builder.h"
 #include "prog_runner.h"
 #include "test_router.h"

@@ -1,0 +1,176 @@
+#include "loader/cli/status.h"
+
+#include <bpf/bpf.h>
+
+#include <fmt/format.h>
+
+#include "abi/vpnpt_abi.h"
+#include "loader/core/clock.h"
+#include "loader/core/daemon_lock.h"
+#include "loader/dataplane/data_path.h"
+#include "loader/daemon/fill_levels.h"
+#include "loader/dataplane/ip_passthrough.h"
+#include "loader/dataplane/kernel_probe.h"
+#include "loader/core/map_dump.h"
+#include "loader/core/names.h"
+#include "loader/core/netif.h"
+#include "loader/dataplane/pinned_maps.h"
+#include "loader/core/protocols.h"
+#include "loader/dataplane/xdp_attach.h"
+
+namespace vpnpt {
+
+using nlohmann::json;
+
+Result<json> status_json(const AttachmentId& id) {
+  auto maps = PinnedMaps::open(id.pin_dir);
+  if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+  auto cfg = maps->config();
+  if (!cfg) return cfg.error();
+  auto ifaces = maps->ifaces();
+  if (!ifaces) return ifaces.error();
+  auto counters = maps->counters();
+  if (!counters) return counters.error();
+  auto reasons = maps->reasons();
+  if (!reasons) return reasons.error();
+  auto xlat = maps->xlat();
+  if (!xlat) return xlat.error();
+  auto fill = fill_levels(*maps);
+  if (!fill) return fill.error();
+
+  json st;
+  st["wan"] = id.wan_if;
+  st["pin_dir"] = id.pin_dir;
+  st["public_ip"] = format_ipv4(cfg->public_ip);
+  auto daemon = daemon_info(id.lock_path);
+  st["daemon"] = daemon_state_name(daemon.state);
+  st["daemon_pid"] = daemon.pid ? json(*daemon.pid) : json(nullptr);
+  // Serving: its heartbeat is fresh, so the hooks hand it L2TP tunnel setup
+  // (until then, or once it is stale, the kernel's NAT gets them).
+  vpnpt_daemon hb{};
+  uint32_t zero = 0;
+  st["daemon_serving"] =
+      bpf_map_lookup_elem(maps->daemon_fd(), &zero, &hb) == 0 && vpnpt_daemon_serving(hb.heartbeat_ns, monotonic_ns());
+
+  json ifs = json::array();
+  for (const auto& [ifi, v] : *ifaces) {
+    ifs.push_back({{"name", ifname_of(ifi)},
+                   {"ifindex", ifi},
+                   {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                   {"mode", mode_name(v.xdp_mode)},
+                   {"path", describe_path(ifname_of(ifi), v)},
+                   {"prog_id", v.prog_id},
+                   {"dispatcher", (v.flags & VPNPT_IFACE_F_DISPATCHER) != 0},
+                   {"attached", path_attached(ifi, v)}});
+  }
+  st["interfaces"] = ifs;
+  json degraded = json::array();
+  for (const auto& d : kernel_degradations()) degraded.push_back({{"feature", d.feature}, {"effect", d.effect}});
+  st["kernel"] = {{"release", kernel_release()}, {"degraded", degraded}};
+
+  st["switches"] = nlohmann::json::object();
+  st["deferred"] = nlohmann::json::object();
+  for (const auto& p : kProtocols) {
+    st["switches"][std::string(p.key)] = (cfg->switches & p.switch_bit) != 0;
+    st["deferred"][std::string(p.key)] = (cfg->deferred & p.switch_bit) != 0;
+  }
+  // Switched on but handed to the kernel (its own helper is attached).
+
+  json keep = json::array();
+  for (const auto& kv : dump_map<vpnpt_local_port_key, uint8_t>(maps->local_ports_fd()))
+    keep.push_back(format_local_port(kv.first));
+  st["ip_passthrough"] = {{"host", cfg->passthrough_host ? json(format_ipv4(cfg->passthrough_host)) : json(nullptr)},
+                          {"local_ports", keep}};
+
+  json maps_j = json::object();
+  for (const auto& f : *fill) maps_j[f.name] = {{"used", f.used}, {"capacity", f.capacity}};
+  st["maps"] = maps_j;
+
+  json cnt = json::object();
+  for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) {
+    json per = json::object();
+    for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
+      const auto& v = (*counters)[vpnpt_counter_index(d, c)];
+      const auto& x = (*xlat)[vpnpt_counter_index(d, c)];
+      per[std::string(class_name(c))] = {
+          {"packets", v.packets}, {"bytes", v.bytes}, {"translated_packets", x.packets}, {"translated_bytes", x.bytes}};
+    }
+    cnt[std::string(dir_name(d))] = per;
+  }
+  st["counters"] = cnt;
+
+  json rs = json::object();
+  for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d) {
+    json per = json::object();
+    for (uint32_t r = 1; r < VPNPT_REASON_MAX; ++r) {
+      const auto& v = (*reasons)[vpnpt_reason_index(d, r)];
+      per[std::string(reason_name(r))] = v.packets;
+    }
+    rs[std::string(dir_name(d))] = per;
+  }
+  st["reasons"] = rs;
+  return st;
+}
+
+std::string status_text(const json& st) {
+  std::string out;
+  std::string daemon = st["daemon"].get<std::string>();
+  if (!st["daemon_pid"].is_null()) daemon += " (pid " + std::to_string(st["daemon_pid"].get<int>()) + ")";
+  out += fmt::format("vpnpt on {} (public IP {}), daemon {}\n", st["wan"].get<std::string>(),
+                     st["public_ip"].get<std::string>(), daemon);
+  out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
+  out += fmt::format("  kernel: {}{}\n", st["kernel"]["release"].get<std::string>(),
+                     st["kernel"]["degraded"].empty() ? ", every feature vpnpt uses" : "");
+  for (const auto& d : st["kernel"]["degraded"]) out += fmt::format("    {}\n", d["effect"].get<std::string>());
+  out += "  interfaces:\n";
+  for (const auto& i : st["interfaces"]) {
+    bool tc = i["mode"].get<std::string>() == "tc";
+    out += fmt::format("    {:<12} {:<4} {:<7} prog {:<6} {:<12} {}\n", i["name"].get<std::string>(),
+                       i["role"].get<std::string>(), i["mode"].get<std::string>(), i["prog_id"].get<uint32_t>(),
+                       i["attached"].get<bool>() ? "attached" : "NOT ATTACHED",
+                       tc                            ? "(clsact ingress)"
+                       : i["dispatcher"].get<bool>() ? "(dispatcher)"
+                                                     : "(single)");
+    out += fmt::format("      {}\n", i["path"].get<std::string>());
+  }
+  out += "  passthrough:";
+  for (const auto& proto : kProtocols) {
+    std::string p(proto.key);
+    out += fmt::format(" {}={}{}", p, st["switches"][p].get<bool>() ? "on" : "off",
+                       st["deferred"][p].get<bool>() ? " (deferred to the kernel's helper)" : "");
+  }
+  const auto& ipt = st["ip_passthrough"];
+  if (!ipt["host"].is_null()) {
+    std::string ports;
+    // Appended piecewise: `" " + std::string` trips GCC 12's false -Wrestrict at -O2 (GCC bug 105651).
+    for (const auto& p : ipt["local_ports"]) {
+      ports += ' ';
+      ports += p.get_ref<const std::string&>();
+    }
+    out += fmt::format("\n  ip passthrough: to {} (router keeps{})", ipt["host"].get<std::string>(),
+                       ports.empty() ? " no ports" : ports);
+  }
+  out += "\n  maps:\n";
+  for (const auto& [name, v] : st["maps"].items())
+    out += fmt::format("    {:<22} {}/{}\n", name, v["used"].get<uint32_t>(), v["capacity"].get<uint32_t>());
+
+  out += fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", "class", "out pkts", "out bytes",
+                     "out xlat", "in pkts", "in bytes", "in xlat");
+  for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
+    std::string cn(class_name(c));
+    const auto& o = st["counters"]["outbound"][cn];
+    const auto& i = st["counters"]["inbound"][cn];
+    out +=
+        fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", cn, o["packets"].get<uint64_t>(),
+                    o["bytes"].get<uint64_t>(), o["translated_packets"].get<uint64_t>(), i["packets"].get<uint64_t>(),
+                    i["bytes"].get<uint64_t>(), i["translated_packets"].get<uint64_t>());
+  }
+  std::string why;
+  for (const auto& [dir, per] : st["reasons"].items())
+    for (const auto& [reason, n] : per.items())
+      if (n.get<uint64_t>() > 0) why += fmt::format("    {:<9} {:<18} {}\n", dir, reason, n.get<uint64_t>());
+  if (!why.empty()) out += "  not translated, by reason (docs/dataplane.md says what each does):\n" + why;
+  return out;
+}
+
+}  // namespace vpnpt

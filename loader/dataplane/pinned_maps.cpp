@@ -1,0 +1,168 @@
+#include "loader/dataplane/pinned_maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <vector>
+
+namespace vpnpt {
+namespace {
+
+Result<Fd> open_pin(const std::string& dir, const char* name) {
+  std::string path = dir + "/" + name;
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return make_error("cannot open pinned map " + path + " (is vpnpt attached?)", errno);
+  return Fd(fd);
+}
+
+Result<uint32_t> count_entries(int fd, uint32_t key_size) {
+  std::vector<uint8_t> key(key_size), next(key_size);
+  uint32_t n = 0;
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    ++n;
+    key.swap(next);
+    prev = key.data();
+  }
+  if (errno != ENOENT) return make_error("cannot iterate map", errno);
+  return n;
+}
+
+}  // namespace
+
+Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots) {
+  // Per-CPU values are laid out for every *possible* CPU, not just online ones.
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return make_error("cannot count possible CPUs", -ncpu);
+  std::vector<vpnpt_counter> percpu(static_cast<size_t>(ncpu));
+  for (uint32_t i = 0; i < slots; ++i) {
+    if (bpf_map_lookup_elem(map_fd, &i, percpu.data()) != 0)
+      return make_error("cannot read counter slot " + std::to_string(i), errno);
+    vpnpt_counter sum{};
+    for (const auto& c : percpu) {
+      sum.packets += c.packets;
+      sum.bytes += c.bytes;
+    }
+    out[i] = sum;
+  }
+  return {};
+}
+
+Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
+  PinnedMaps m;
+  struct Slot {
+    Fd* fd;
+    const char* name;
+  } slots[] = {{&m.counters_, VPNPT_MAP_COUNTERS},
+               {&m.xlat_, VPNPT_MAP_XLAT},
+               {&m.reasons_, VPNPT_MAP_REASONS},
+               {&m.config_, VPNPT_MAP_CONFIG},
+               {&m.ifaces_, VPNPT_MAP_IFACES},
+               {&m.events_, VPNPT_MAP_EVENTS},
+               {&m.diag_events_, VPNPT_MAP_DIAG_EVENTS},
+               {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
+               {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
+               {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
+               {&m.pptp_quote_, VPNPT_MAP_PPTP_QUOTE},
+               {&m.l2tp_quote_, VPNPT_MAP_L2TP_QUOTE},
+               {&m.esp_in_, VPNPT_MAP_ESP_IN},
+               {&m.esp_out_, VPNPT_MAP_ESP_OUT},
+               {&m.diag_, VPNPT_MAP_DIAG},
+               {&m.l2tp_tunnels_, VPNPT_MAP_L2TP_TUNNELS},
+               {&m.l2tp_out_, VPNPT_MAP_L2TP_OUT},
+               {&m.l2tp_ports_, VPNPT_MAP_L2TP_PORTS},
+               {&m.l2tp_kernel_, VPNPT_MAP_L2TP_KERNEL},
+               {&m.l2tp_punt_, VPNPT_MAP_L2TP_PUNT},
+               {&m.daemon_, VPNPT_MAP_DAEMON},
+               {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},
+               {&m.local_ports_, VPNPT_MAP_LOCAL_PORTS},
+               {&m.host_quota_, VPNPT_MAP_HOST_QUOTA},
+               {&m.lan_l2_, VPNPT_MAP_LAN_L2}};
+  for (auto& s : slots) {
+    auto fd = open_pin(pin_dir, s.name);
+    if (!fd) return fd.error();
+    *s.fd = std::move(*fd);
+  }
+  return m;
+}
+
+Result<CounterTable> PinnedMaps::counters() const {
+  CounterTable t{};
+  auto r = sum_percpu_counters(counters_.get(), t.data(), VPNPT_COUNTER_SLOTS);
+  if (!r) return r.error();
+  return t;
+}
+
+Result<CounterTable> PinnedMaps::xlat() const {
+  CounterTable t{};
+  auto r = sum_percpu_counters(xlat_.get(), t.data(), VPNPT_COUNTER_SLOTS);
+  if (!r) return r.error();
+  return t;
+}
+
+Result<ReasonTable> PinnedMaps::reasons() const {
+  ReasonTable t{};
+  auto r = sum_percpu_counters(reasons_.get(), t.data(), VPNPT_REASON_SLOTS);
+  if (!r) return r.error();
+  return t;
+}
+
+Result<vpnpt_config> PinnedMaps::config() const {
+  uint32_t key = 0;
+  vpnpt_config cfg{};
+  if (bpf_map_lookup_elem(config_.get(), &key, &cfg) != 0) return make_error("cannot read config map", errno);
+  return cfg;
+}
+
+Status PinnedMaps::set_config(const vpnpt_config& cfg) const {
+  uint32_t key = 0;
+  if (bpf_map_update_elem(config_.get(), &key, &cfg, BPF_ANY) != 0) return make_error("cannot write config map", errno);
+  return {};
+}
+
+Result<std::map<uint32_t, vpnpt_iface>> PinnedMaps::ifaces() const {
+  std::map<uint32_t, vpnpt_iface> out;
+  uint32_t key = 0, next = 0;
+  uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(ifaces_.get(), prev, &next) == 0) {
+    vpnpt_iface v{};
+    if (bpf_map_lookup_elem(ifaces_.get(), &next, &v) == 0) out[next] = v;
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
+  if (bpf_map_update_elem(ifaces_.get(), &ifindex, &v, BPF_ANY) != 0)
+    return make_error("cannot write interface map", errno);
+  return {};
+}
+
+Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>& protocol_rows) const {
+  std::vector<MapFill> out;
+  out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
+  out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
+  out.push_back({VPNPT_MAP_CONFIG, 1, 1});
+  out.insert(out.end(), protocol_rows.begin(), protocol_rows.end());
+  struct Hash {
+    const char* name;
+    int fd;
+    uint32_t key_size, capacity;
+  } hashes[] = {
+      {VPNPT_MAP_IFACES, ifaces_.get(), sizeof(uint32_t), VPNPT_MAX_IFACES},
+      {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
+      {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
+      {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
+      {VPNPT_MAP_HOST_QUOTA, host_quota_.get(), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},
+      {VPNPT_MAP_LAN_L2, lan_l2_.get(), sizeof(uint32_t), VPNPT_LAN_L2_SLOTS},
+  };
+  for (const auto& h : hashes) {
+    auto n = count_entries(h.fd, h.key_size);
+    if (!n) return n.error();
+    out.push_back({h.name, *n, h.capacity});
+  }
+  return out;
+}
+
+}  // namespace vpnpt
