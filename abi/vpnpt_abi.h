@@ -316,7 +316,7 @@ struct vpnpt_pptp_call {
 	__be16 ctrl_client_port;
 	__be16 ctrl_public_port; /* the connection's port on the public IP, once the server answered */
 	__u32 gre_slot;          /* its slot in vpnpt_pptp_gre_out_v2 + 1; 0: none yet */
-	__u32 quote_noted;       /* its first GRE toward the server told the ICMP quote index (bpf/gre.h) */
+	__u32 quote_noted;       /* its first GRE toward the server told the ICMP quote index (bpf/proto/gre.h) */
 	__u64 created_ns;
 	__u64 last_seen_ns; /* GRE or control activity, either direction */
 	__u64 closed_ns;
@@ -460,7 +460,7 @@ struct vpnpt_pptp_stream {
 
 /* Load-time configuration limits (set in .rodata before load). */
 #define VPNPT_VLAN_DEPTH_MAX 2
-/* How long a FIB answer may be reused from the per-CPU next-hop cache (bpf/fwd.h),
+/* How long a FIB answer may be reused from the per-CPU next-hop cache (bpf/lib/fwd.h),
  * the default of cfg_fib_cache_ns; 0 turns the cache off. A route or neighbour
  * change takes effect on the fast path within this bound (plus one jiffy). */
 #ifndef VPNPT_FIB_CACHE_NS_DEFAULT
@@ -468,9 +468,9 @@ struct vpnpt_pptp_stream {
 #endif
 #define VPNPT_FIB_CACHE_NS_MAX 1000000000ull
 #define VPNPT_FIB_CACHE_SLOTS 256 /* per CPU; a power of two */
-/* The NAT-T mapping cache (bpf/natt.h) reuses a conntrack answer within the same bound. */
+/* The NAT-T mapping cache (bpf/proto/natt.h) reuses a conntrack answer within the same bound. */
 #define VPNPT_NATT_CACHE_SLOTS 4096 /* per CPU (32 B each); a power of two */
-/* What a forwarded NAT-T packet renews its answered conntrack entry to (bpf/conntrack.h),
+/* What a forwarded NAT-T packet renews its answered conntrack entry to (bpf/lib/conntrack.h),
  * the default of cfg_natt_ct_timeout_ms: the kernel's nf_conntrack_udp_timeout_stream
  * default. The loader sets the running netns's value at attach. */
 #define VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT 120000u
@@ -834,7 +834,7 @@ static inline __u16 vpnpt_quote_next_gen(__u16 shared)
  * slot yet): the session as owner, the same word if it owns it already, or
  * the pair shared (next generation) when it was shared or @other_host (the
  * owner in @seen carries the pair for another LAN host). The one rule for
- * the hook (bpf/pptp_calls.h) and the daemon (loader/session/quote_index.cpp).
+ * the hook (bpf/proto/pptp_calls.h) and the daemon (loader/session/quote_index.cpp).
  */
 static inline __u64 vpnpt_quote_noted(__u64 seen, __u32 tag, __u16 owner, int other_host)
 {

@@ -36,12 +36,12 @@
 #ifndef VPNPT_BPF_ICMP_ERR_H
 #define VPNPT_BPF_ICMP_ERR_H
 
-#include "classify.h"
-#include "esp.h"
-#include "fwd.h"
-#include "l2tp.h"
-#include "pptp_calls.h"
-#include "quote_index.h"
+#include "bpf/lib/classify.h"
+#include "bpf/proto/esp.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/proto/l2tp.h"
+#include "bpf/proto/pptp_calls.h"
+#include "bpf/lib/quote_index.h"
 
 #define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11

@@ -10,16 +10,16 @@
 #ifndef VPNPT_BPF_INGRESS_H
 #define VPNPT_BPF_INGRESS_H
 
-#include "classify.h"
-#include "esp.h"
-#include "frag.h"
-#include "gre.h"
-#include "icmp_err.h"
-#include "l2tp.h"
-#include "natt.h"
-#include "passthrough.h"
-#include "pptp_ctrl.h"
-#include "stats.h"
+#include "bpf/lib/classify.h"
+#include "bpf/proto/esp.h"
+#include "bpf/lib/frag.h"
+#include "bpf/proto/gre.h"
+#include "bpf/icmp_err.h"
+#include "bpf/proto/l2tp.h"
+#include "bpf/proto/natt.h"
+#include "bpf/proto/passthrough.h"
+#include "bpf/proto/pptp_ctrl.h"
+#include "bpf/lib/stats.h"
 
 static __always_inline const struct vpnpt_config *load_config(void)
 {
@@ -125,7 +125,7 @@ static __always_inline int ingress_verdict(struct __ctx_buff *ctx, const struct 
 
 /*
  * A later fragment of a datagram whose first fragment a translator sent to
- * @addr: the same way, counted under its datagram's class (bpf/frag.h). A
+ * @addr: the same way, counted under its datagram's class (bpf/lib/frag.h). A
  * subprogram that ends in the verdict: the main pipeline's states never
  * carry the record's class.
  */

@@ -6,7 +6,7 @@
  * plane raised while the daemon counted, and a flooding host would get
  * more than its share (abi/vpnpt_abi.h, struct vpnpt_quota_adjust).
  */
-#include "quota_map.h"
+#include "bpf/lib/quota_map.h"
 
 static const struct vpnpt_host_quota quota_none = {};
 

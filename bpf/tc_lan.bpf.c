@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* TC ingress (clsact) on a LAN interface XDP cannot serve: the same pipeline on skbs. */
-#include "ctx/skb.h"
-#include "ingress.h"
+#include "bpf/ctx/skb.h"
+#include "bpf/ingress.h"
 
 SEC("tc")
 int tc_lan(struct __sk_buff *ctx)

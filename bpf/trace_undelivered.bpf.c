@@ -14,7 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "ifaces_map.h"
+#include "bpf/lib/ifaces_map.h"
 
 struct net_device {
 	int ifindex;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* XDP on every LAN interface: traffic from LAN hosts toward the WAN. */
-#include "ctx/xdp.h"
-#include "ingress.h"
+#include "bpf/ctx/xdp.h"
+#include "bpf/ingress.h"
 
 SEC("xdp")
 int xdp_lan(struct xdp_md *ctx)

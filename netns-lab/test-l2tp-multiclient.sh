@@ -198,7 +198,7 @@ if [[ "$PHASE4" != 0 ]]; then
 	# Fragments (finding 3 of issue 17): were they left to the kernel, c1's would make its masquerade
 	# hold public:1701 <-> LNS:1701 for c1, and the LNS's fragmented answers to every other LAC on that
 	# tuple would be reassembled and delivered to c1. vpnpt sends a datagram's later fragments where
-	# it sent the first (bpf/frag.h), so each LAC gets its own echoes and the kernel none.
+	# it sent the first (bpf/lib/frag.h), so each LAC gets its own echoes and the kernel none.
 	lab_log "-- phase 4: c1 sends datagrams of $FRAG_SIZE bytes, the LNS answers everyone with $FRAG_SIZE (IPv4 fragments)"
 	R0=$(lab_status_json s1)
 	C1_SIZE=$FRAG_SIZE run_phase 4 "$ALL" "--echo-size $FRAG_SIZE"

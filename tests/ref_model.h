@@ -93,10 +93,10 @@ struct Model {
   std::map<std::tuple<uint32_t, uint32_t, uint16_t>, uint16_t> gre_out;  // (client, server, server id) -> xlat
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_in;              // (server, spi) -> host
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> esp_out;             // (server, spi) -> host
-  // Fragmented datagrams whose first fragment was translated (bpf/frag.h): (saddr, daddr, IP ID,
+  // Fragmented datagrams whose first fragment was translated (bpf/lib/frag.h): (saddr, daddr, IP ID,
   // protocol, direction) -> (the address it went to, its class).
   std::map<std::tuple<uint32_t, uint32_t, uint16_t, uint8_t, uint32_t>, std::pair<uint32_t, uint32_t>> frags;
-  // LAN hosts whose own untagged VPN frames the LAN hook saw (bpf/neigh.h): XDP sends their
+  // LAN hosts whose own untagged VPN frames the LAN hook saw (bpf/lib/neigh.h): XDP sends their
   // translated packets to those MACs when the FIB has no neighbour (neigh_learned).
   std::set<uint32_t> lan_l2;
 

@@ -1,4 +1,4 @@
-// The next-hop cache of bpf/fwd.h: a FIB answer is reused for at most the
+// The next-hop cache of bpf/lib/fwd.h: a FIB answer is reused for at most the
 // load-time bound (cfg_fib_cache_ns), never after; failures are not cached;
 // a packet longer than the one the FIB checked asks the FIB again (MTU).
 // Through the real programs (raw ESP inbound, a bound SPI) in a router namespace.
@@ -89,7 +89,7 @@ TEST_CASE("next-hop cache: a neighbour change reaches the fast path within the b
     return;
   }
   const auto bound = std::chrono::milliseconds(300);
-  // Two ticks of slack for the data plane's clock (bpf/clock.h; 20 ms at HZ=100), and a little for the test.
+  // Two ticks of slack for the data plane's clock (bpf/lib/clock.h; 20 ms at HZ=100), and a little for the test.
   const auto slack = std::chrono::milliseconds(25);
   StayOnThisCpu pin;
   REQUIRE(pin.ok);

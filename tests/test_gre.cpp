@@ -151,7 +151,7 @@ TEST_CASE("GRE: translated packets stamp their call with the monotonic clock of 
           "[pptp][gre][netns][clock]") {
   // The idle timeouts compare these stamps with clock_gettime(CLOCK_MONOTONIC).
   // The data plane reads a per-CPU cache of the coarse clock, refreshed when
-  // jiffies change (bpf/clock.h): at most two ticks behind, and never frozen.
+  // jiffies change (bpf/lib/clock.h): at most two ticks behind, and never frozen.
   GreRig g;
   const uint64_t kTwoTicks = 25'000'000;  // ns: two ticks at HZ=100 and then some
   auto last_seen = [&] {

@@ -238,7 +238,7 @@ struct Gen {
     else if (chance(3))
       o.frag = 0x4000;  // DF
     // Later fragments of the datagram whose first fragment came last in this direction (vpnpt
-    // translates them as it did the first, bpf/frag.h), interleaved with everything else.
+    // translates them as it did the first, bpf/lib/frag.h), interleaved with everything else.
     auto& firsts = recent_firsts[out];
     if (o.frag == 0x2000) {
       firsts[n_firsts[out]++ % firsts.size()] = std::make_tuple(src, dst, l.proto, o.id);

@@ -15,7 +15,7 @@
 #ifndef VPNPT_BPF_CTX_H
 #define VPNPT_BPF_CTX_H
 
-#include "../common.h"
+#include "bpf/lib/common.h"
 #include "abi/wire.h"
 #include <linux/pkt_cls.h>
 

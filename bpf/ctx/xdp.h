@@ -10,7 +10,7 @@
 #ifndef VPNPT_BPF_CTX_H
 #define VPNPT_BPF_CTX_H
 
-#include "../common.h"
+#include "bpf/lib/common.h"
 
 #define VPNPT_HOOK_XDP 1
 #define __ctx_buff xdp_md

@@ -103,7 +103,7 @@ int on_event(void* ctx, void* data, size_t size) {
       c->diag.record(diag_entry(VPNPT_DIAG_PACKET, VPNPT_REASON_L2TP_NO_TUNNEL, 0, ev->saddr, ev->id));
       break;
     case VPNPT_EV_NO_NEIGH:
-      // saddr: the next hop the kernel lost; id: its interface (bpf/neigh.h).
+      // saddr: the next hop the kernel lost; id: its interface (bpf/lib/neigh.h).
       if (auto r = resolve_neighbour(ev->id, ev->saddr); !r)
         spdlog::warn("cannot have the kernel resolve {} on {} again: {}", format_ipv4(ev->saddr), ifname_of(ev->id),
                      r.error().message());

@@ -112,7 +112,7 @@ static_assert(offsetof(vpnpt_l2tp_punt, frame) == 40);
 static_assert(sizeof(vpnpt_daemon) == 16);
 
 static_assert(sizeof(vpnpt_host_quota) == 16);
-// bpf/quota.h compares-and-swaps the 8-byte words holding the counts.
+// bpf/lib/quota.h compares-and-swaps the 8-byte words holding the counts.
 static_assert(offsetof(vpnpt_host_quota, pptp_calls) == 0 && offsetof(vpnpt_host_quota, pptp_streams) == 4);
 static_assert(offsetof(vpnpt_host_quota, esp_sas) == 8);
 static_assert(sizeof(vpnpt_quota_adjust) == 16);

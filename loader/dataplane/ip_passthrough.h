@@ -1,6 +1,6 @@
 // IP passthrough (`vpnpt ip-passthrough <wan-if> <host>|off`): one LAN host
 // gets the public address's unsolicited traffic, translated at XDP
-// (bpf/passthrough.h has the precedence). The host lives in the pinned
+// (bpf/proto/passthrough.h has the precedence). The host lives in the pinned
 // config map, the router's own ports in a pinned set, so both take effect
 // at once and survive daemon restarts.
 #pragma once

@@ -20,7 +20,7 @@ bool kernel_pptp_helper_present(std::string* evidence);
 // VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT if it cannot be read.
 uint32_t udp_stream_timeout_ms();
 
-// vpnpt's hook programs call conntrack kfuncs (bpf/conntrack.h), which the
+// vpnpt's hook programs call conntrack kfuncs (bpf/lib/conntrack.h), which the
 // kernel has only while nf_conntrack is loaded; Debian builds it as a module
 // that nothing loads before the first NAT or stateful rule, and libbpf then
 // fails with "extern (func ksym) 'bpf_ct_change_timeout': not found".

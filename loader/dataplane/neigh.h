@@ -1,6 +1,6 @@
 // Asks the kernel to resolve a next hop again. XDP reports a LAN host (or
 // the WAN gateway) whose neighbour entry the kernel has lost
-// (VPNPT_EV_NO_NEIGH, bpf/neigh.h); the daemon answers with this, so the
+// (VPNPT_EV_NO_NEIGH, bpf/lib/neigh.h); the daemon answers with this, so the
 // kernel sends its ARP request now rather than when the stack next routes
 // a packet there, which with vpnpt forwarding everything in XDP may be
 // never.

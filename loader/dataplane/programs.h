@@ -23,16 +23,16 @@
 
 namespace vpnpt {
 
-// Load-time configuration (.rodata); see bpf/load_config.h.
+// Load-time configuration (.rodata); see bpf/lib/load_config.h.
 struct LoadConfig {
   uint32_t vlan_depth = 2;  // 0..VPNPT_VLAN_DEPTH_MAX
   bool events = true;
-  uint64_t fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;  // next-hop cache bound, 0 = off (bpf/fwd.h)
+  uint64_t fib_cache_ns = VPNPT_FIB_CACHE_NS_DEFAULT;  // next-hop cache bound, 0 = off (bpf/lib/fwd.h)
   // Per-LAN-host shares of the session tables (vpnpt_host_quota).
   uint32_t host_max_calls = VPNPT_HOST_MAX_CALLS;
   uint32_t host_max_streams = VPNPT_HOST_MAX_STREAMS;
   uint32_t host_max_sas = VPNPT_HOST_MAX_SAS;
-  // What forwarded NAT-T renews its conntrack entry to (bpf/conntrack.h); attach sets the netns's
+  // What forwarded NAT-T renews its conntrack entry to (bpf/lib/conntrack.h); attach sets the netns's
   // nf_conntrack_udp_timeout_stream.
   uint32_t natt_ct_timeout_ms = VPNPT_NATT_CT_TIMEOUT_MS_DEFAULT;
   // The WAN device has no link-layer header (an L3 WAN such as ppp0): its TC hook parses from the IP header.

@@ -1,5 +1,5 @@
 // The daemon's side of an ICMP quote index (abi/vpnpt_abi.h,
-// bpf/quote_index.h): which one session carries a (server, server's id)
+// bpf/lib/quote_index.h): which one session carries a (server, server's id)
 // pair, so the WAN hook can relay an ICMP error quoting a packet of that
 // pair to the session's LAN host, and relays none when two sessions carry
 // it. The hooks mark pairs as they learn them (PPTP); the daemon notes the
@@ -44,7 +44,7 @@ class QuoteIndex {
 
   // Session @owner now carries (@server, @id); @other_host(owner) says whether
   // session @owner carries it too, for another LAN host. What the PPTP hook
-  // does (bpf/pptp_calls.h).
+  // does (bpf/proto/pptp_calls.h).
   void note(uint32_t server, uint16_t id, uint16_t owner, const std::function<bool(uint16_t)>& other_host) const;
 
   // Recounts every pair: reads the whole index, then calls @live for the

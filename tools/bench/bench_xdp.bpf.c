@@ -18,8 +18,8 @@
  *               wrote: a translated packet is not the path being measured), then
  *               tail-calls the program in reset_next[0].
  */
-#include "bpf/common.h"
-#include "bpf/csum.h"
+#include "bpf/lib/common.h"
+#include "bpf/lib/csum.h"
 
 #define BENCH_HDR 64 /* bytes of template written per frame (the smallest frame) */
 

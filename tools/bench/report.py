@@ -197,7 +197,7 @@ def main():
     if var:
         md.append("### What single costs weigh (bench-only builds of vpnpt, 64 B, 1024 flows, one core)\n")
         md.append("`noatomic`: per-session counters with plain adds instead of `__sync_fetch_and_add`; "
-                  "`fineclock`: no clock cache (`bpf/clock.h`), `bpf_ktime_get_ns` on every clock read, as before the cache. Ratios to vpnpt "
+                  "`fineclock`: no clock cache (`bpf/lib/clock.h`), `bpf_ktime_get_ns` on every clock read, as before the cache. Ratios to vpnpt "
                   "as built, pair by pair.\n")
         md.append("| protocol | direction | vpnpt | vpnpt-noatomic | vpnpt-fineclock | bare | noatomic/vpnpt | fineclock/vpnpt |")
         md.append("|---|---|---|---|---|---|---|---|")

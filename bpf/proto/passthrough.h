@@ -15,12 +15,11 @@
 #define VPNPT_BPF_PASSTHROUGH_H
 
 #include "abi/wire.h"
-#include "clock.h"
-#include "conntrack.h"
-#include "fwd.h"
-#include "l2tp.h"
-#include "l4csum.h"
-#include "maps.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/conntrack.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/l4csum.h"
+#include "bpf/lib/maps.h"
 
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO_REQUEST 8

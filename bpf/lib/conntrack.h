@@ -10,7 +10,7 @@
 #ifndef VPNPT_BPF_CONNTRACK_H
 #define VPNPT_BPF_CONNTRACK_H
 
-#include "common.h"
+#include "bpf/lib/common.h"
 
 #ifndef BPF_F_CURRENT_NETNS
 #define BPF_F_CURRENT_NETNS (-1)

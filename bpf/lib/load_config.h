@@ -7,7 +7,7 @@
 #ifndef VPNPT_BPF_LOAD_CONFIG_H
 #define VPNPT_BPF_LOAD_CONFIG_H
 
-#include "common.h"
+#include "bpf/lib/common.h"
 
 /* VLAN tags to look through (0..VPNPT_VLAN_DEPTH_MAX). Deeper stacks are counted and passed. */
 const volatile __u32 cfg_vlan_depth = VPNPT_VLAN_DEPTH_MAX;

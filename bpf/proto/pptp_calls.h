@@ -21,10 +21,10 @@
 #ifndef VPNPT_BPF_PPTP_CALLS_H
 #define VPNPT_BPF_PPTP_CALLS_H
 
-#include "clock.h"
-#include "quota.h"
-#include "maps.h"
-#include "quote_index.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/quota.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/quote_index.h"
 
 /* Control connection identity recorded with each call (LAN side). */
 struct pptp_ctrl_id {
@@ -197,7 +197,7 @@ static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __
  * @client carries (@server, @server_call_id): the pair's slot names it, or
  * becomes shared if a live call of another host carries the pair too (two
  * calls of one host share nothing: either names the host). Called once the call is
- * published ESTABLISHED, at the call's first outbound GRE (bpf/gre.h): an
+ * published ESTABLISHED, at the call's first outbound GRE (bpf/proto/gre.h): an
  * error can only quote GRE the call sent, and the shallow GRE path keeps
  * the call chain within 6.1's 512-byte combined stack (the control walk,
  * where calls are answered, does not). A daemon recount that read the slot
@@ -277,7 +277,7 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 			pptp_gre_unindex(call, xlat);
 		call->gre_slot = idx + 1;
 		call->server_call_id = server_call_id;
-		call->quote_noted = 0; /* its next outbound GRE tells the quote index (bpf/gre.h) */
+		call->quote_noted = 0; /* its next outbound GRE tells the quote index (bpf/proto/gre.h) */
 		call->state = VPNPT_PPTP_CALL_ESTABLISHED;
 		call->last_seen_ns = vpnpt_now_ns();
 		return VPNPT_REASON_NONE;

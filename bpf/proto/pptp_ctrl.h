@@ -43,15 +43,15 @@
 #ifndef VPNPT_BPF_PPTP_CTRL_H
 #define VPNPT_BPF_PPTP_CTRL_H
 
-#include "classify.h"
-#include "clock.h"
-#include "conntrack.h"
-#include "csum.h"
+#include "bpf/lib/classify.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/conntrack.h"
+#include "bpf/lib/csum.h"
 #include "abi/wire.h"
-#include "gre.h"
-#include "l4csum.h"
-#include "pptp_calls.h"
-#include "stats.h"
+#include "bpf/proto/gre.h"
+#include "bpf/lib/l4csum.h"
+#include "bpf/proto/pptp_calls.h"
+#include "bpf/lib/stats.h"
 
 #define PPTP_MSG_MIN 16
 #define PPTP_MSG_MAX 1024

@@ -23,9 +23,9 @@
 #ifndef VPNPT_BPF_NEIGH_H
 #define VPNPT_BPF_NEIGH_H
 
-#include "clock.h"
-#include "maps.h"
-#include "stats.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/stats.h"
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {

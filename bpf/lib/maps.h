@@ -8,7 +8,7 @@
 #ifndef VPNPT_BPF_MAPS_H
 #define VPNPT_BPF_MAPS_H
 
-#include "common.h"
+#include "bpf/lib/common.h"
 
 /* Packets/bytes per (direction, class). Written by every hook; summed by the loader. */
 struct {
@@ -52,7 +52,7 @@ static __always_inline int switched_off(const struct vpnpt_config *cfg, __u32 bi
 	return !(cfg->switches & bit) || (cfg->deferred & bit);
 }
 
-#include "ifaces_map.h"
+#include "bpf/lib/ifaces_map.h"
 
 /* Events the daemon acts on (abi/vpnpt_abi.h: which kinds); the daemon drains it. */
 struct {
@@ -218,7 +218,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vpnpt_daemon_v1 SEC(".maps");
 
-#include "quota_map.h"
+#include "bpf/lib/quota_map.h"
 
 /* LAN hosts' port and MACs as their own frames showed them (neigh.h). */
 struct {

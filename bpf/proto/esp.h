@@ -14,12 +14,12 @@
 #ifndef VPNPT_BPF_ESP_H
 #define VPNPT_BPF_ESP_H
 
-#include "clock.h"
-#include "frag.h"
-#include "fwd.h"
-#include "maps.h"
-#include "quota.h"
-#include "stats.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/frag.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/quota.h"
+#include "bpf/lib/stats.h"
 
 struct esp_hdr {
 	__be32 spi;

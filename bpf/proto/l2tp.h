@@ -22,12 +22,12 @@
 #ifndef VPNPT_BPF_L2TP_H
 #define VPNPT_BPF_L2TP_H
 
-#include "clock.h"
-#include "frag.h"
-#include "fwd.h"
-#include "l4csum.h"
-#include "maps.h"
-#include "stats.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/frag.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/l4csum.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/stats.h"
 
 #define L2TP_F_TYPE 0x8000   /* T: control message */
 #define L2TP_F_LENGTH 0x4000 /* L: length field present */

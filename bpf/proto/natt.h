@@ -16,11 +16,11 @@
 #define VPNPT_BPF_NATT_H
 
 #include "abi/wire.h"
-#include "clock.h"
-#include "conntrack.h"
-#include "fwd.h"
-#include "l4csum.h"
-#include "stats.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/conntrack.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/l4csum.h"
+#include "bpf/lib/stats.h"
 
 /* One slot of the NAT-T mapping cache: a conntrack answer and the tuple it answered. */
 struct vpnpt_natt_cache_slot {

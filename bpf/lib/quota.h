@@ -9,8 +9,8 @@
 #ifndef VPNPT_BPF_QUOTA_H
 #define VPNPT_BPF_QUOTA_H
 
-#include "load_config.h"
-#include "maps.h"
+#include "bpf/lib/load_config.h"
+#include "bpf/lib/maps.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "quota_take: a count's shift in its word");
 

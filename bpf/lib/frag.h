@@ -16,9 +16,9 @@
 #ifndef VPNPT_BPF_FRAG_H
 #define VPNPT_BPF_FRAG_H
 
-#include "clock.h"
-#include "fwd.h"
-#include "maps.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/maps.h"
 
 static __always_inline struct vpnpt_frag_key frag_key(const struct pkt *p, __u32 dir)
 {

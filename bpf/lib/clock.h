@@ -23,7 +23,7 @@
 #ifndef VPNPT_BPF_CLOCK_H
 #define VPNPT_BPF_CLOCK_H
 
-#include "maps.h"
+#include "bpf/lib/maps.h"
 
 #ifndef VPNPT_CLOCK_CACHE
 #define VPNPT_CLOCK_CACHE 1

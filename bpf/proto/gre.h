@@ -15,13 +15,13 @@
 #ifndef VPNPT_BPF_GRE_H
 #define VPNPT_BPF_GRE_H
 
-#include "clock.h"
-#include "frag.h"
-#include "fwd.h"
-#include "l4csum.h"
-#include "maps.h"
-#include "pptp_calls.h"
-#include "stats.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/frag.h"
+#include "bpf/lib/fwd.h"
+#include "bpf/lib/l4csum.h"
+#include "bpf/lib/maps.h"
+#include "bpf/proto/pptp_calls.h"
+#include "bpf/lib/stats.h"
 
 #define GRE_PROTO_PPP 0x880B
 

@@ -3,8 +3,9 @@
 #ifndef VPNPT_BPF_STATS_H
 #define VPNPT_BPF_STATS_H
 
-#include "maps.h"
-#include "load_config.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/load_config.h"
+#include "bpf/lib/parse.h"
 
 static __always_inline void count_slot(void *map, __u32 idx, __u64 bytes)
 {

@@ -9,7 +9,7 @@
 #ifndef VPNPT_BPF_CSUM_H
 #define VPNPT_BPF_CSUM_H
 
-#include "common.h"
+#include "bpf/lib/common.h"
 
 static __always_inline __u16 csum_fold(__u32 s)
 {

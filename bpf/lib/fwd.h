@@ -10,12 +10,12 @@
 #ifndef VPNPT_BPF_FWD_H
 #define VPNPT_BPF_FWD_H
 
-#include "clock.h"
-#include "csum.h"
-#include "load_config.h"
-#include "maps.h"
-#include "neigh.h"
-#include "parse.h"
+#include "bpf/lib/clock.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/load_config.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/neigh.h"
+#include "bpf/lib/parse.h"
 
 /*
  * A forwarding plan is the FIB's answer itself (egress ifindex, smac, dmac),

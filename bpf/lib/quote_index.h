@@ -8,7 +8,7 @@
 #ifndef VPNPT_BPF_QUOTE_INDEX_H
 #define VPNPT_BPF_QUOTE_INDEX_H
 
-#include "maps.h"
+#include "bpf/lib/maps.h"
 
 enum quote_answer {
 	QUOTE_NONE = 0,   /* no session carries the pair (or none the index knows of) */

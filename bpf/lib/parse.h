@@ -8,7 +8,7 @@
 #ifndef VPNPT_BPF_PARSE_H
 #define VPNPT_BPF_PARSE_H
 
-#include "common.h"
+#include "bpf/lib/common.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8

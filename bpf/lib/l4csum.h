@@ -19,9 +19,9 @@
 #ifndef VPNPT_BPF_L4CSUM_H
 #define VPNPT_BPF_L4CSUM_H
 
-#include "csum.h"
-#include "maps.h"
-#include "parse.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/parse.h"
 
 /*
  * The changes collected at TC (per CPU, one packet at a time): ones'

@@ -34,7 +34,7 @@
 
 /* The hook's context shim: a TC hook file includes ctx/skb.h first; everything else is XDP. */
 #ifndef VPNPT_BPF_CTX_H
-#include "ctx/xdp.h"
+#include "bpf/ctx/xdp.h"
 #endif
 
 #endif

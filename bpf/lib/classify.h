@@ -7,7 +7,7 @@
 #define VPNPT_BPF_CLASSIFY_H
 
 #include "abi/wire.h"
-#include "parse.h"
+#include "bpf/lib/parse.h"
 
 #ifndef IPPROTO_GRE
 #define IPPROTO_GRE 47
