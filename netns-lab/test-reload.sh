@@ -9,7 +9,7 @@
 # (status shows them); a changed LAN is named as needing a restart and left
 # as it runs; an invalid file changes nothing; the daemon never exits on HUP.
 # The unit itself under a real systemd: tools/kernel-vm.sh --init systemd
-# (tests/unit_systemd.sh).
+# (tests/system/unit_systemd.sh).
 #
 # Usage: test-reload.sh [VPNPT]
 # Exit:  0 pass, 1 fail, 77 skipped

@@ -5,7 +5,7 @@
 # VM runs the checks of tools/kernel-vm/matrix-leg.sh (every program loaded
 # in every configuration, the BPF_PROG_TEST_RUN tables on both hooks, a
 # real-software lab test per protocol, the same behind VLAN LANs and WANs),
-# and a second VM with systemd as PID 1 runs tests/unit_systemd.sh (check
+# and a second VM with systemd as PID 1 runs tests/system/unit_systemd.sh (check
 # "unit"). Prints a results table (markdown, also in
 # build/kernel-matrix/results.md; the logs beside it).
 #
@@ -84,7 +84,7 @@ for k in $KERNELS; do
   fi
   if ((unit)); then
     t0=$SECONDS
-    if bash tools/kernel-vm.sh --kernel "$k" --init systemd --timeout 900 -- bash tests/unit_systemd.sh \
+    if bash tools/kernel-vm.sh --kernel "$k" --init systemd --timeout 900 -- bash tests/system/unit_systemd.sh \
       >"$OUT/$k/unit.log" 2>&1; then r=pass; else r=fail; fails=$((fails + 1)); fi
     grep -E '^(PASS|FAIL|unit_systemd)' "$OUT/$k/unit.log" | sed 's/^/    /' || true
     echo "LEG unit $r $((SECONDS - t0))s (whole VM run)"

@@ -2,7 +2,7 @@
 /*
  * Load-time configuration, set by the loader in .rodata before load so the
  * verifier prunes the code a configuration does not use. Every combination
- * is loaded by tests/test_load.cpp to catch verifier regressions.
+ * is loaded by tests/packet/test_load.cpp to catch verifier regressions.
  */
 #ifndef VPNPT_BPF_LOAD_CONFIG_H
 #define VPNPT_BPF_LOAD_CONFIG_H

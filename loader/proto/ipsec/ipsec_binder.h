@@ -8,7 +8,7 @@
 // until the owner's binding completes or times out. An unknown SPI is bound
 // only to a pending owner inside its window; otherwise it is refused and
 // counted. Every wait is bounded. Pure logic, time passed in: tested on
-// simulated timelines (tests/test_ipsec_binder.cpp). See docs/ipsec.md.
+// simulated timelines (tests/unit/test_ipsec_binder.cpp). See docs/ipsec.md.
 #pragma once
 
 #include <chrono>

@@ -3,7 +3,7 @@
 # the daemon opens: a missing one (AF_PACKET for the L2TP slow path was)
 # makes socket() fail under systemd only, and the unit restart-loops.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 unit=$repo/tools/vpnpt.service
 allowed=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
 [ -n "$allowed" ] || { echo "unit_families: no RestrictAddressFamilies= in $unit" >&2; exit 1; }

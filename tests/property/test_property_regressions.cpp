@@ -1,5 +1,5 @@
 // Focused regression cases, each minimised from a failure of the property
-// tests (tests/test_property_*.cpp) and named after the property it broke.
+// tests (tests/property/test_property_*.cpp) and named after the property it broke.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 

@@ -10,9 +10,9 @@
 #   - `systemctl reload` (SIGHUP) applies a config change, same PID;
 #   - SIGKILL: systemd restarts it, and it adopts the data plane;
 #   - `systemctl stop` stops the daemon; the data plane stays attached.
-# Usage (from the repository's top): sudo bash tools/kernel-vm.sh --init systemd -- bash tests/unit_systemd.sh
+# Usage (from the repository's top): sudo bash tools/kernel-vm.sh --init systemd -- bash tests/system/unit_systemd.sh
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 fails=0
 ok() { echo "PASS: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }

@@ -3,7 +3,7 @@
 // ESP, AH, NAT-T, IKE, L2TP, other, non-IPv4), with VLAN stacks of 0-3
 // tags, IP options, fragments, truncations and wrong lengths, through both
 // XDP programs in a router namespace, next to the reference model of
-// tests/ref_model.h holding the mappings the test installed. Per packet:
+// tests/support/ref_model.h holding the mappings the test installed. Per packet:
 //
 //   P1 no mis-delivery: a packet's destination changes only to the host the
 //      model maps it to (inbound), and only the source changes, to the

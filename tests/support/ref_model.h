@@ -1,7 +1,7 @@
 // A reference model of the data plane for property tests: an independent
 // parser written from docs/dataplane.md, and the mappings a test installed
 // (PPTP calls, ESP SAs) with what each hook must do with a packet given
-// them. The property tests (tests/test_property_*.cpp) run random and
+// them. The property tests (tests/property/test_property_*.cpp) run random and
 // mutated packets through the real programs and compare with expect().
 //
 // Kept deliberately simple and per protocol, so a new translator (L2TP, IP
@@ -45,7 +45,7 @@ struct Parsed {
 // the IPv4 datagram (total length), not just inside the frame.
 Parsed parse(const Bytes& frame, unsigned vlan_depth);
 
-// The reference FIB of tests/test_router.h: what bpf_fib_lookup answers.
+// The reference FIB of tests/support/test_router.h: what bpf_fib_lookup answers.
 struct Fib {
   uint32_t public_ip = 0;
   // The TC hook hands packets to the neighbour layer (bpf_redirect_neigh), which
