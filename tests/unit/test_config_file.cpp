@@ -367,8 +367,7 @@ TEST_CASE("load_config reads a file and names it in errors", "[config][config_fi
 }
 
 TEST_CASE("tools/vpnpt.conf.example parses, and its commented values are the defaults", "[config][config_file]") {
-  // The source tree's example, found from this file's path (absolute in CMake builds).
-  auto example = std::filesystem::path(__FILE__).parent_path().parent_path() / "tools" / "vpnpt.conf.example";
+  auto example = std::filesystem::path(VPNPT_SOURCE_DIR) / "tools" / "vpnpt.conf.example";
   std::ifstream in(example);
   REQUIRE(in.good());
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
