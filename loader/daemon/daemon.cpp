@@ -287,12 +287,153 @@ Result<Fd> periodic_timer(long millis) {
   return fd;
 }
 
+using RingPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+// The IKE queue's verdict for one packet: accepted, held until the
+// server's peer exchange is done, or dropped over its host's share.
+NfQueue::Decision on_ike(Ctx& ctx, uint32_t wan_ifindex, uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
+  if (!switched_on(ctx, VPNPT_SW_IPSEC)) return NfQueue::Decision::Accept;
+  uint64_t now = monotonic_ns();
+  bool from_wan = indev == wan_ifindex;
+  IkeVerdict v = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
+  if (v == IkeVerdict::Drop) return NfQueue::Decision::Drop;  // over its host's share; counted by the binder
+  if (v != IkeVerdict::Hold) return NfQueue::Decision::Accept;
+  ctx.slow.ike_held++;
+  if (auto m = ike_message_from_packet(p, len, from_wan)) {
+    auto owner = ctx.ipsec.binder().owner_of(m->server);
+    auto d = diag_entry(VPNPT_DIAG_IKE_HELD, 0, m->host, m->server, 0);
+    d.other_host = owner.value_or(0);
+    d.aux = static_cast<uint32_t>(ctx.ipsec.binder().owner_ms_left(m->server, now));
+    ctx.diag.record(d);
+  }
+  return NfQueue::Decision::Hold;
+}
+
+// IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be
+// ordered (docs/ipsec.md). Without it the daemon runs on, SPI learning off.
+std::unique_ptr<NfQueue> open_ike_queue(Ctx& ctx) {
+  uint32_t wan_ifindex = 0;
+  if (auto cfg = ctx.att.maps.config()) wan_ifindex = cfg->wan_ifindex;
+  uint16_t qnum = ike_queue_number(wan_ifindex);
+  if (auto s = install_ike_queue(ctx.att.id.wan_if, qnum); !s) {
+    spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
+                  s.error().message());
+    return nullptr;
+  }
+  auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
+    return on_ike(ctx, wan_ifindex, id, p, len, indev);
+  });
+  if (!q) {
+    spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());
+    return nullptr;
+  }
+  return std::move(*q);
+}
+
+// The data plane's rings, in the order they are drained: what the daemon acts on first.
+Result<RingPtr> open_rings(Ctx& ctx) {
+  RingPtr rb(ring_buffer__new(ctx.att.maps.events_fd(), on_event, &ctx, nullptr));
+  if (!rb) return make_error("cannot open the events ring buffer", errno);
+  if (ring_buffer__add(rb.get(), ctx.att.maps.l2tp_punt_fd(), on_l2tp_punt, &ctx) != 0)
+    return make_error("cannot open the L2TP ring buffer", errno);
+  if (ring_buffer__add(rb.get(), ctx.att.maps.diag_events_fd(), on_event, &ctx) != 0)
+    return make_error("cannot open the diagnostic events ring buffer", errno);
+  return rb;
+}
+
+Result<std::unique_ptr<MetricsServer>> start_metrics(Attached& att, const DaemonOptions& opts, SlowPathCounters& slow) {
+  if (opts.metrics_address.empty()) return std::unique_ptr<MetricsServer>();
+  std::string mode = "unknown";
+  if (auto ifs = att.maps.ifaces(); ifs && !ifs->empty()) mode = mode_name(ifs->begin()->second.xdp_mode);
+  return MetricsServer::start(opts.metrics_address, att.id, mode, &slow);
+}
+
+// What the loop's jobs work on, besides the slow paths in Ctx.
+struct Loop {
+  Ctx& ctx;
+  NfQueue* ikeq;
+  ring_buffer* rb;
+  QuotaAdjuster& quotas;
+  std::optional<std::chrono::microseconds> watchdog = sd_watchdog_interval();
+  uint64_t last_ping_ns = 0;
+  bool quota_failing = false;
+};
+
+// Rings and the IKE queue drained, then held IKE requests released: IKE
+// before ESP reports, since an exchange's response must be seen before its
+// first ESP.
+void drain(Loop& l, uint64_t now) {
+  if (l.ikeq) l.ikeq->drain();
+  ring_buffer__consume(l.rb);
+  for (const auto& rel : l.ctx.ipsec.tick(now))
+    if (l.ikeq) l.ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
+}
+
+// Every tick. The heartbeat and the watchdog come from the loop itself,
+// so a loop that hangs stops them.
+void fast_job(Loop& l, uint64_t now) {
+  drain(l, now);
+  heartbeat(l.ctx.att, true);
+  // At half the watchdog interval, as sd_watchdog_enabled(3) advises.
+  if (l.watchdog && now - l.last_ping_ns >= static_cast<uint64_t>(l.watchdog->count()) * 500) {
+    sd_notify_state("WATCHDOG=1");
+    l.last_ping_ns = now;
+  }
+  apply_switches(l.ctx);
+}
+
+void sweep_job(Loop& l, uint64_t now) {
+  Ctx& ctx = l.ctx;
+  ctx.pptp.sweep(now);
+  ctx.l2tp.sweep(now);
+  auto r = recount_host_quotas(l.quotas, ctx.att.maps.quotas());
+  if (!r && !l.quota_failing) spdlog::warn("per-host quotas not corrected: {}", r.error().message());
+  l.quota_failing = !r;  // one line when it starts failing, not one a second
+  publish_l2tp(ctx.l2tp.stats(), ctx.slow);
+  ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
+  const auto& bs = ctx.ipsec.binder().stats();
+  ctx.slow.ike_hold_expired = bs.hold_expired;
+  ctx.slow.ike_over_share = bs.held_over_share;
+  ctx.slow.esp_windows_expired = bs.windows_expired;
+}
+
+// The loop's periodic work, in the order it runs within a tick.
+Status add_jobs(Jobs& jobs, Loop& l, PathAttacher* paths) {
+  Status added = jobs.every(kTick, "events, IKE holds, heartbeat, switches", [&l](uint64_t now) { fast_job(l, now); });
+  if (added)
+    added = jobs.every(std::chrono::seconds(1), "session sweeps, quotas, counters",
+                       [&l](uint64_t now) { sweep_job(l, now); });
+  if (added && l.ctx.opts.detect_kernel_helpers)
+    added = jobs.every(std::chrono::seconds(5), "kernel PPTP helper", [&l](uint64_t) { check_kernel_helper(l.ctx); });
+  // Interfaces move between XDP and TC when their devices change.
+  if (added && paths)
+    added = jobs.every(std::chrono::milliseconds(500), "data paths",
+                       [paths, &l](uint64_t) { reconcile_paths(*paths, l.ctx.att); });
+  return added;
+}
+
+// A signal: SIGHUP reloads (false: keep running); SIGINT/SIGTERM stop the
+// daemon and leave the data plane and its sessions in place (true).
+bool on_signal(Ctx& ctx, int sigfd) {
+  signalfd_siginfo si{};
+  (void)!read(sigfd, &si, sizeof(si));
+  if (si.ssi_signo == SIGHUP) {
+    reload(ctx, ctx.opts);
+    return false;
+  }
+  sd_notify_state("STOPPING=1");
+  spdlog::info("received {}; daemon stops, data plane and sessions stay (vpnpt detach {} removes them)",
+               strsignal(static_cast<int>(si.ssi_signo)), ctx.att.id.wan_if);
+  heartbeat(ctx.att, false);  // new L2TP tunnels go to the kernel's NAT at once
+  return true;
+}
+
 }  // namespace
 
 Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto sig = block_signals();
   if (!sig) return sig.error();
-  // 100 ms: held IKE requests must be released promptly; slower work is in the jobs table below.
+  // 100 ms: held IKE requests must be released promptly; slower work is in the jobs table.
   auto timer = periodic_timer(kTick.count());
   if (!timer) return timer.error();
 
@@ -322,60 +463,15 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   apply_switches(ctx);  // what is off at start (adopted, or set while no daemon ran) is flushed first
   auto quotas = QuotaAdjuster::open(att.maps.quotas().quota);
   if (!quotas) return quotas.error();
-  bool quota_failing = false;
   // What XDP redirected and the kernel could not hand over, for diagnose and the metrics.
   auto undelivered = UndeliveredTrace::attach(att.id.pin_dir);
   if (!undelivered)
     spdlog::warn("{}; `vpnpt diagnose` cannot report frames XDP failed to deliver", undelivered.error().message());
-
-  // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be ordered (docs/ipsec.md).
-  uint32_t wan_ifindex = 0;
-  if (auto cfg = att.maps.config()) wan_ifindex = cfg->wan_ifindex;
-  uint16_t qnum = ike_queue_number(wan_ifindex);
-  std::unique_ptr<NfQueue> ikeq;
-  if (auto s = install_ike_queue(att.id.wan_if, qnum); !s) {
-    spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
-                  s.error().message());
-  } else {
-    auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
-      if (!switched_on(ctx, VPNPT_SW_IPSEC)) return NfQueue::Decision::Accept;
-      uint64_t now = monotonic_ns();
-      bool from_wan = indev == wan_ifindex;
-      IkeVerdict v = ctx.ipsec.on_ike_packet(id, p, len, from_wan, now);
-      if (v == IkeVerdict::Drop) return NfQueue::Decision::Drop;  // over its host's share; counted by the binder
-      if (v == IkeVerdict::Hold) {
-        ctx.slow.ike_held++;
-        if (auto m = ike_message_from_packet(p, len, from_wan)) {
-          auto owner = ctx.ipsec.binder().owner_of(m->server);
-          auto d = diag_entry(VPNPT_DIAG_IKE_HELD, 0, m->host, m->server, 0);
-          d.other_host = owner.value_or(0);
-          d.aux = static_cast<uint32_t>(ctx.ipsec.binder().owner_ms_left(m->server, now));
-          ctx.diag.record(d);
-        }
-      }
-      return v == IkeVerdict::Hold ? NfQueue::Decision::Hold : NfQueue::Decision::Accept;
-    });
-    if (!q)
-      spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());
-    else
-      ikeq = std::move(*q);
-  }
-  std::unique_ptr<ring_buffer, RingBufferDeleter> rb(ring_buffer__new(att.maps.events_fd(), on_event, &ctx, nullptr));
-  if (!rb) return make_error("cannot open the events ring buffer", errno);
-  if (ring_buffer__add(rb.get(), att.maps.l2tp_punt_fd(), on_l2tp_punt, &ctx) != 0)
-    return make_error("cannot open the L2TP ring buffer", errno);
-  // Last: the rings are drained in this order, what the daemon acts on first.
-  if (ring_buffer__add(rb.get(), att.maps.diag_events_fd(), on_event, &ctx) != 0)
-    return make_error("cannot open the diagnostic events ring buffer", errno);
-
-  std::unique_ptr<MetricsServer> metrics;
-  if (!opts.metrics_address.empty()) {
-    std::string mode = "unknown";
-    if (auto ifs = att.maps.ifaces(); ifs && !ifs->empty()) mode = mode_name(ifs->begin()->second.xdp_mode);
-    auto m = MetricsServer::start(opts.metrics_address, att.id, mode, &slow);
-    if (!m) return m.error();
-    metrics = std::move(*m);
-  }
+  std::unique_ptr<NfQueue> ikeq = open_ike_queue(ctx);
+  auto rb = open_rings(ctx);
+  if (!rb) return rb.error();
+  auto metrics = start_metrics(att, opts, slow);
+  if (!metrics) return metrics.error();
 
   Fd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) return make_error("cannot create epoll", errno);
@@ -386,11 +482,13 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
     e.data.u64 = tag;
     return epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e);
   };
-  if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb.get()), kEvents) ||
+  if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb->get()), kEvents) ||
       (ikeq && add(ikeq->fd(), kIke)))
     return make_error("cannot watch daemon file descriptors", errno);
 
-  PathAttacher* paths = att.paths.get();
+  Loop loop{ctx, ikeq.get(), rb->get(), *quotas};
+  Jobs jobs(kTick);
+  if (auto added = add_jobs(jobs, loop, att.paths.get()); !added) return added.error();
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane", att.id.wan_if,
                getpid());
@@ -398,46 +496,6 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   // goes first, so a ready daemon is one the hooks hand L2TP setup to (the first tick may be a while).
   heartbeat(att, true);
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
-  // The loop's periodic work. Order within a tick matters: IKE before ESP
-  // reports (an exchange's response must be seen before its first ESP),
-  // and the heartbeat and watchdog from the loop itself, so a loop that
-  // hangs stops them.
-  Jobs jobs(kTick);
-  auto watchdog = sd_watchdog_interval();
-  uint64_t last_ping_ns = 0;
-  Status added = jobs.every(kTick, "events, IKE holds, heartbeat, switches", [&](uint64_t now) {
-    if (ikeq) ikeq->drain();
-    ring_buffer__consume(rb.get());
-    heartbeat(att, true);
-    // At half the watchdog interval, as sd_watchdog_enabled(3) advises.
-    if (watchdog && now - last_ping_ns >= static_cast<uint64_t>(watchdog->count()) * 500) {
-      sd_notify_state("WATCHDOG=1");
-      last_ping_ns = now;
-    }
-    for (const auto& rel : ctx.ipsec.tick(now))
-      if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
-    apply_switches(ctx);
-  });
-  if (added)
-    added = jobs.every(std::chrono::seconds(1), "session sweeps, quotas, counters", [&](uint64_t now) {
-      ctx.pptp.sweep(now);
-      ctx.l2tp.sweep(now);
-      auto r = recount_host_quotas(*quotas, att.maps.quotas());
-      if (!r && !quota_failing) spdlog::warn("per-host quotas not corrected: {}", r.error().message());
-      quota_failing = !r;  // one line when it starts failing, not one a second
-      publish_l2tp(ctx.l2tp.stats(), ctx.slow);
-      ctx.slow.esp_sas_expired += ctx.ipsec.sweep(now);
-      const auto& bs = ctx.ipsec.binder().stats();
-      ctx.slow.ike_hold_expired = bs.hold_expired;
-      ctx.slow.ike_over_share = bs.held_over_share;
-      ctx.slow.esp_windows_expired = bs.windows_expired;
-    });
-  if (added && opts.detect_kernel_helpers)
-    added = jobs.every(std::chrono::seconds(5), "kernel PPTP helper", [&](uint64_t) { check_kernel_helper(ctx); });
-  // Interfaces move between XDP and TC when their devices change.
-  if (added && paths)
-    added = jobs.every(std::chrono::milliseconds(500), "data paths", [&](uint64_t) { reconcile_paths(*paths, att); });
-  if (!added) return added.error();
   uint64_t tick = 0;
   for (;;) {
     epoll_event evs[4];
@@ -448,31 +506,16 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
     }
     for (int i = 0; i < n; ++i) {
       switch (evs[i].data.u64) {
-        case kSignal: {
-          signalfd_siginfo si{};
-          (void)!read(sig->get(), &si, sizeof(si));
-          if (si.ssi_signo == SIGHUP) {
-            reload(ctx, opts);
-            break;
-          }
-          sd_notify_state("STOPPING=1");
-          spdlog::info("received {}; daemon stops, data plane and sessions stay (vpnpt detach {} removes them)",
-                       strsignal(static_cast<int>(si.ssi_signo)), att.id.wan_if);
-          heartbeat(att, false);  // new L2TP tunnels go to the kernel's NAT at once
-          return {};
-        }
+        case kSignal:
+          if (on_signal(ctx, sig->get())) return {};
+          break;
         case kTimer: {
           uint64_t ticks;
           (void)!read(timer->get(), &ticks, sizeof(ticks));
           jobs.run(++tick, monotonic_ns());
           break;
         }
-        case kEvents:
-          if (ikeq) ikeq->drain();
-          ring_buffer__consume(rb.get());
-          for (const auto& rel : ctx.ipsec.tick(monotonic_ns()))
-            if (ikeq) ikeq->verdict(static_cast<uint32_t>(rel.ticket), rel.accept);
-          break;
+        case kEvents: drain(loop, monotonic_ns()); break;
         case kIke: ikeq->drain(); break;
       }
     }
