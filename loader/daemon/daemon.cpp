@@ -248,7 +248,8 @@ void reconcile_paths(PathAttacher& paths, Attached& att) {
 
 // SIGHUP: the configuration file again; what the daemon itself runs with
 // (timeouts) changes here, the rest in opts.reload.
-void reload(Ctx& c, const DaemonOptions& opts) {
+void reload(Ctx& c) {
+  const DaemonOptions& opts = c.opts;
   if (!opts.reload) {
     spdlog::info("received SIGHUP; no configuration file to reload (attach --config FILE has one)");
     return;
@@ -418,7 +419,7 @@ bool on_signal(Ctx& ctx, int sigfd) {
   signalfd_siginfo si{};
   (void)!read(sigfd, &si, sizeof(si));
   if (si.ssi_signo == SIGHUP) {
-    reload(ctx, ctx.opts);
+    reload(ctx);
     return false;
   }
   sd_notify_state("STOPPING=1");
@@ -489,6 +490,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   Loop loop{ctx, ikeq.get(), rb->get(), *quotas};
   Jobs jobs(kTick);
   if (auto added = add_jobs(jobs, loop, att.paths.get()); !added) return added.error();
+  for (const auto& j : jobs.list()) spdlog::debug("daemon job every {} ms: {}", j.every_ticks * kTick.count(), j.name);
 
   spdlog::info("vpnpt daemon running for {} (pid {}); Ctrl-C stops the daemon and keeps the data plane", att.id.wan_if,
                getpid());
