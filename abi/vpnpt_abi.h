@@ -17,6 +17,8 @@
 /* Both sides take __u32/__be32 from the kernel UAPI, so the types are identical. */
 #include <linux/types.h>
 
+#include "probe.h" /* open addressing: runs, the hashes */
+
 /* Root of all pins on bpffs; one sub-directory per attachment. */
 #define VPNPT_PIN_ROOT "/sys/fs/bpf/vpnpt"
 
@@ -327,7 +329,7 @@ struct vpnpt_pptp_call {
  * vpnpt_pptp_gre_out_v2: outbound GRE carries the *server's* Call ID, so
  * (client, server, server id) -> translated id is an open-addressed ARRAY
  * of 8-byte slots: linear probing over VPNPT_PPTP_GRE_PROBES slots from
- * vpnpt_pptp_gre_home(). A slot is claimed with a 64-bit compare-and-swap
+ * vpnpt_pptp_gre_run() (abi/probe.h). A slot is claimed with a 64-bit compare-and-swap
  * from 0, and found by tag and server id, then confirmed against the call
  * itself. Look-ups never stop at an empty slot (the daemon frees slots in
  * the middle of a run), so freeing needs no tombstones.
@@ -338,31 +340,16 @@ struct vpnpt_pptp_gre_slot {
 	__be16 xlat_call_id;
 };
 
-/* A 32-bit mix of three words (the murmur3 finaliser's constants). */
-static inline __u32 vpnpt_mix3(__u32 a, __u32 b, __u32 c)
-{
-	__u32 h = a * 0x9E3779B1u ^ b;
-	h = (h ^ (h >> 15)) * 0x85EBCA77u;
-	h ^= c;
-	h = (h ^ (h >> 13)) * 0xC2B2AE3Du;
-	return h ^ (h >> 16);
-}
-
 static inline __u32 vpnpt_pptp_gre_tag(__be32 client, __be32 server)
 {
 	return vpnpt_mix3(client, server, 0x47524531u) | 1u;
 }
 
-/* First slot of (client, server, server id)'s probe run in vpnpt_pptp_gre_out_v2. */
-static inline __u32 vpnpt_pptp_gre_home(__be32 client, __be32 server, __be16 server_call_id)
+/* (client, server, server id)'s probe run in vpnpt_pptp_gre_out_v2 (VPNPT_PPTP_GRE_PROBES slots). */
+static inline struct vpnpt_run vpnpt_pptp_gre_run(__be32 client, __be32 server, __be16 server_call_id)
 {
-	return vpnpt_mix3(client, server, server_call_id) & (VPNPT_PPTP_GRE_SLOTS - 1);
-}
-
-/* Slot @i (0 .. VPNPT_PPTP_GRE_PROBES - 1) of the probe run starting at @home. */
-static inline __u32 vpnpt_pptp_gre_probe(__u32 home, __u32 i)
-{
-	return (home + i) & (VPNPT_PPTP_GRE_SLOTS - 1);
+	return vpnpt_run_of(vpnpt_mix3(client, server, server_call_id), VPNPT_PPTP_GRE_SLOTS,
+	                    vpnpt_pptp_gre_tag(client, server));
 }
 
 /*
@@ -513,25 +500,18 @@ struct vpnpt_esp_sa {
 	__u64 bytes;
 };
 
-/* The murmur3 finaliser: every input bit moves every output bit. */
-static inline __u32 vpnpt_fmix32(__u32 h)
-{
-	h = (h ^ (h >> 16)) * 0x85EBCA6Bu;
-	h = (h ^ (h >> 13)) * 0xC2B2AE35u;
-	return h ^ (h >> 16);
-}
-
 /*
- * First slot of (server, SPI)'s probe run in a table of @mask + 1 slots.
+ * (server, SPI)'s probe run in a table of @slots (VPNPT_ESP_PROBES slots).
+ * ESP slots carry no tag: they are matched on their whole key.
  * The SPI is finalised first: in network order both words vary in their
  * high bits (servers in the last octet, sequential SPIs in the last bytes),
  * which vpnpt_mix3's multiply-first step would fold into 16 bits: 200
  * servers with sequential SPIs then left 11 % of a 15 % full table without
  * a slot. Now they fare as random keys do.
  */
-static inline __u32 vpnpt_esp_home(__be32 server, __be32 spi, __u32 mask)
+static inline struct vpnpt_run vpnpt_esp_run(__be32 server, __be32 spi, __u32 slots)
 {
-	return vpnpt_mix3(server, vpnpt_fmix32(spi), 0x45535032u) & mask;
+	return vpnpt_run_of(vpnpt_mix3(server, vpnpt_fmix32(spi), 0x45535032u), slots, 0);
 }
 
 /*
@@ -670,16 +650,11 @@ static inline __u32 vpnpt_l2tp_out_tag(__be32 client, __be32 server, __be16 clie
 	return vpnpt_mix3(client, server, 0x4c325450u ^ client_port) | 1u;
 }
 
-/* First slot of (client, server, client port)'s probe run in vpnpt_l2tp_out_v2. */
-static inline __u32 vpnpt_l2tp_out_home(__be32 client, __be32 server, __be16 client_port)
+/* (client, server, client port)'s probe run in vpnpt_l2tp_out_v2 (VPNPT_L2TP_OUT_PROBES slots). */
+static inline struct vpnpt_run vpnpt_l2tp_out_run(__be32 client, __be32 server, __be16 client_port)
 {
-	return vpnpt_mix3(server, client, client_port) & (VPNPT_L2TP_OUT_SLOTS - 1);
-}
-
-/* Slot @i (0 .. VPNPT_L2TP_OUT_PROBES - 1) of the probe run starting at @home. */
-static inline __u32 vpnpt_l2tp_out_probe(__u32 home, __u32 i)
-{
-	return (home + i) & (VPNPT_L2TP_OUT_SLOTS - 1);
+	return vpnpt_run_of(vpnpt_mix3(server, client, client_port), VPNPT_L2TP_OUT_SLOTS,
+	                    vpnpt_l2tp_out_tag(client, server, client_port));
 }
 
 /*
@@ -768,7 +743,7 @@ static inline int vpnpt_daemon_serving(__u64 heartbeat_ns, __u64 now_ns)
  * (icmp_ambiguous), as a guess could tell one host about another's packets.
  *
  * vpnpt_pptp_quote_v1, vpnpt_l2tp_quote_v1: open-addressed ARRAYs of 8-byte
- * slots, one slot per pair, VPNPT_QUOTE_PROBES from vpnpt_quote_home().
+ * slots, one slot per pair, VPNPT_QUOTE_PROBES from vpnpt_quote_run().
  * Written with 64-bit compare-and-swap by whoever learns the server's id
  * (the WAN hook for PPTP, the daemon for L2TP): a pair a live session of
  * another LAN host carries too becomes shared (two sessions of one host
@@ -793,16 +768,10 @@ static inline __u32 vpnpt_quote_tag(__be32 server, __be16 id)
 	return vpnpt_mix3(server, id, 0x51554f54u) | 1u;
 }
 
-/* First slot of (server, id)'s probe run. */
-static inline __u32 vpnpt_quote_home(__be32 server, __be16 id)
+/* (server, id)'s probe run in a quote index (VPNPT_QUOTE_PROBES slots). */
+static inline struct vpnpt_run vpnpt_quote_run(__be32 server, __be16 id)
 {
-	return vpnpt_mix3(id, server, 0x49434d50u) & (VPNPT_QUOTE_SLOTS - 1);
-}
-
-/* Slot @i (0 .. VPNPT_QUOTE_PROBES - 1) of the probe run starting at @home. */
-static inline __u32 vpnpt_quote_probe(__u32 home, __u32 i)
-{
-	return (home + i) & (VPNPT_QUOTE_SLOTS - 1);
+	return vpnpt_run_of(vpnpt_mix3(id, server, 0x49434d50u), VPNPT_QUOTE_SLOTS, vpnpt_quote_tag(server, id));
 }
 
 /* A slot as one word, the unit of compare-and-swap (little- and big-endian alike). */

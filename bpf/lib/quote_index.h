@@ -23,17 +23,16 @@ enum quote_answer {
  */
 static __always_inline enum quote_answer quote_find(void *index, __be32 server, __be16 id, __u16 *owner)
 {
-	__u32 tag = vpnpt_quote_tag(server, id);
-	__u32 home = vpnpt_quote_home(server, id);
+	struct vpnpt_run r = vpnpt_quote_run(server, id);
 	enum quote_answer a = QUOTE_NONE;
 
 	for (__u32 i = 0; i < VPNPT_QUOTE_PROBES; i++) {
-		__u32 idx = vpnpt_quote_probe(home, i);
+		__u32 idx = vpnpt_run_slot(&r, i);
 		__u64 *w = bpf_map_lookup_elem(index, &idx);
 		if (!w)
 			continue;
 		struct vpnpt_quote_slot s = vpnpt_quote_slot_of(*(volatile __u64 *)w); /* one read: no torn slot */
-		if (s.tag != tag)
+		if (s.tag != r.tag)
 			continue;
 		if (s.shared || (a == QUOTE_ONE && *owner != s.owner))
 			return QUOTE_SHARED;

@@ -38,10 +38,10 @@ struct bpf_map___vpnpt {
 	__u32 max_entries;
 } __attribute__((preserve_access_index));
 
-/* A table's slot count minus one, read from the map itself: whatever size it was created with. */
-static __always_inline __u32 esp_mask(void *table)
+/* A table's slot count, read from the map itself: whatever size it was created with. */
+static __always_inline __u32 esp_slots(void *table)
 {
-	return ((struct bpf_map___vpnpt *)table)->max_entries - 1;
+	return ((struct bpf_map___vpnpt *)table)->max_entries;
 }
 
 /* (server, SPI) as the 8-byte key at the head of a slot. */
@@ -56,25 +56,10 @@ static __always_inline __u64 esp_key(__be32 server, __be32 spi)
 	return v;
 }
 
-/* (server, SPI)'s probe run in a table: its key, home slot and the table's mask. */
-struct esp_run {
-	__u64 key;
-	__u32 home;
-	__u32 mask;
-};
-
-static __always_inline struct esp_run esp_run_of(void *table, __be32 server, __be32 spi)
+/* Slot @i (0 .. VPNPT_ESP_PROBES - 1) of run @r. */
+static __always_inline struct vpnpt_esp_sa *esp_at(void *table, const struct vpnpt_run *r, __u32 i)
 {
-	struct esp_run r = {.key = esp_key(server, spi), .mask = esp_mask(table)};
-
-	r.home = vpnpt_esp_home(server, spi, r.mask);
-	return r;
-}
-
-/* Slot @i (0 .. VPNPT_ESP_PROBES - 1) of the run. */
-static __always_inline struct vpnpt_esp_sa *esp_at(void *table, const struct esp_run *r, __u32 i)
-{
-	__u32 idx = (r->home + i) & r->mask;
+	__u32 idx = vpnpt_run_slot(r, i);
 
 	return bpf_map_lookup_elem(table, &idx);
 }
@@ -86,11 +71,12 @@ static __always_inline struct vpnpt_esp_sa *esp_at(void *table, const struct esp
  */
 static __always_inline struct vpnpt_esp_sa *esp_find(void *table, __be32 server, __be32 spi)
 {
-	struct esp_run r = esp_run_of(table, server, spi);
+	struct vpnpt_run r = vpnpt_esp_run(server, spi, esp_slots(table));
+	__u64 key = esp_key(server, spi);
 
 	for (__u32 i = 0; i < VPNPT_ESP_PROBES; i++) {
 		struct vpnpt_esp_sa *sa = esp_at(table, &r, i);
-		if (sa && *(__u64 *)sa == r.key && sa->host)
+		if (sa && *(__u64 *)sa == key && sa->host)
 			return sa;
 	}
 	return NULL;
@@ -106,19 +92,20 @@ static __always_inline struct vpnpt_esp_sa *esp_find(void *table, __be32 server,
 static __always_inline struct vpnpt_esp_sa *esp_claim(void *table, __be32 server, __be32 spi, __be32 host,
                                                       __u32 ifindex, __u64 now)
 {
-	struct esp_run r = esp_run_of(table, server, spi);
+	struct vpnpt_run r = vpnpt_esp_run(server, spi, esp_slots(table));
+	__u64 key = esp_key(server, spi);
 
 	for (__u32 i = 0; i < VPNPT_ESP_PROBES; i++) {
 		struct vpnpt_esp_sa *sa = esp_at(table, &r, i);
 		if (!sa)
 			continue;
 		__u64 cur = *(__u64 *)sa;
-		if (cur == r.key)
+		if (cur == key)
 			return sa; /* being claimed by another CPU (esp_find skipped it: host still 0) */
 		if (cur)
 			continue;
-		__u64 was = __sync_val_compare_and_swap((__u64 *)sa, 0, r.key);
-		if (was == r.key)
+		__u64 was = __sync_val_compare_and_swap((__u64 *)sa, 0, key);
+		if (was == key)
 			return sa;
 		if (was)
 			continue; /* another CPU took it for another SA a moment ago */

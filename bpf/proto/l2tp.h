@@ -169,13 +169,12 @@ static __always_inline struct vpnpt_l2tp_tunnel *l2tp_slot(__u32 xid)
 /* Outbound: a live tunnel of the client source toward @server, through the index (usually its first slot). */
 static __always_inline struct vpnpt_l2tp_tunnel *l2tp_out_tunnel(__be32 client, __be32 server, __be16 client_port)
 {
-	__u32 tag = vpnpt_l2tp_out_tag(client, server, client_port);
-	__u32 home = vpnpt_l2tp_out_home(client, server, client_port);
+	struct vpnpt_run r = vpnpt_l2tp_out_run(client, server, client_port);
 
 	for (__u32 i = 0; i < VPNPT_L2TP_OUT_PROBES; i++) {
-		__u32 idx = vpnpt_l2tp_out_probe(home, i);
+		__u32 idx = vpnpt_run_slot(&r, i);
 		struct vpnpt_l2tp_out_slot *s = bpf_map_lookup_elem(&vpnpt_l2tp_out_v2, &idx);
-		if (!s || s->tag != tag)
+		if (!s || s->tag != r.tag)
 			continue;
 		/* The tag is a hash: the slot it names must really be this source's. */
 		struct vpnpt_l2tp_tunnel *t = l2tp_slot(s->xid);

@@ -141,13 +141,12 @@ static __always_inline enum vpnpt_reason pptp_alloc(const struct pptp_ctrl_id *c
 static __always_inline struct vpnpt_pptp_call *pptp_gre_out(__be32 client, __be32 server, __be16 server_call_id,
                                                             __be16 *xlat)
 {
-	__u32 tag = vpnpt_pptp_gre_tag(client, server);
-	__u32 home = vpnpt_pptp_gre_home(client, server, server_call_id);
+	struct vpnpt_run r = vpnpt_pptp_gre_run(client, server, server_call_id);
 
 	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
-		__u32 idx = vpnpt_pptp_gre_probe(home, i);
+		__u32 idx = vpnpt_run_slot(&r, i);
 		struct vpnpt_pptp_gre_slot *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
-		if (!s || s->tag != tag || s->server_call_id != server_call_id)
+		if (!s || s->tag != r.tag || s->server_call_id != server_call_id)
 			continue;
 		struct vpnpt_pptp_call *c = pptp_slot(s->xlat_call_id);
 		if (c && c->state == VPNPT_PPTP_CALL_ESTABLISHED && c->client == client && c->server == server &&
@@ -210,22 +209,21 @@ static __always_inline int pptp_carries_for_other(__u16 owner, __be32 server, __
  */
 __attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_id, __be16 xlat, __be32 client)
 {
-	__u32 tag = vpnpt_quote_tag(server, server_call_id);
-	__u32 home = vpnpt_quote_home(server, server_call_id);
+	struct vpnpt_run r = vpnpt_quote_run(server, server_call_id);
 	__u16 me = bpf_ntohs(xlat);
 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		__u32 found = QUOTE_NO_SLOT, empty = QUOTE_NO_SLOT;
 		__u64 seen = 0;
 		for (__u32 i = 0; i < VPNPT_QUOTE_PROBES; i++) {
-			__u32 idx = vpnpt_quote_probe(home, i);
+			__u32 idx = vpnpt_run_slot(&r, i);
 			__u64 *w = bpf_map_lookup_elem(&vpnpt_pptp_quote_v1, &idx);
 			if (!w)
 				continue;
 			__u64 v = *(volatile __u64 *)w;
 			if (!v && empty == QUOTE_NO_SLOT)
 				empty = idx;
-			if (v && found == QUOTE_NO_SLOT && vpnpt_quote_slot_of(v).tag == tag) {
+			if (v && found == QUOTE_NO_SLOT && vpnpt_quote_slot_of(v).tag == r.tag) {
 				found = idx;
 				seen = v;
 			}
@@ -237,7 +235,7 @@ __attribute__((noinline)) int pptp_quote_note(__be32 server, __be16 server_call_
 		struct vpnpt_quote_slot q = vpnpt_quote_slot_of(seen);
 		int other = seen && !q.shared && q.owner != me &&
 		            pptp_carries_for_other(q.owner, server, server_call_id, client);
-		__u64 next = vpnpt_quote_noted(seen, tag, me, other);
+		__u64 next = vpnpt_quote_noted(seen, r.tag, me, other);
 		if (next == seen)
 			return 0;
 		__u64 *w = bpf_map_lookup_elem(&vpnpt_pptp_quote_v1, &found);
@@ -264,10 +262,10 @@ static __always_inline enum vpnpt_reason pptp_establish(struct vpnpt_pptp_call *
 	}
 
 	__u64 packed = pptp_gre_word(call, server_call_id, xlat);
-	__u32 home = vpnpt_pptp_gre_home(call->client, call->server, server_call_id);
+	struct vpnpt_run r = vpnpt_pptp_gre_run(call->client, call->server, server_call_id);
 
 	for (__u32 i = 0; i < VPNPT_PPTP_GRE_PROBES; i++) {
-		__u32 idx = vpnpt_pptp_gre_probe(home, i);
+		__u32 idx = vpnpt_run_slot(&r, i);
 		__u64 *s = bpf_map_lookup_elem(&vpnpt_pptp_gre_out_v2, &idx);
 		if (!s || *s)
 			continue;

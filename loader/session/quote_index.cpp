@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "loader/core/array_scan.h"
+#include "loader/session/probe.h"
 
 namespace vpnpt {
 
@@ -41,24 +42,23 @@ bool QuoteIndex::swap(uint32_t i, uint64_t expected, uint64_t desired) const {
 
 void QuoteIndex::note(uint32_t server, uint16_t id, uint16_t owner,
                       const std::function<bool(uint16_t)>& other_host) const {
-  const uint32_t tag = vpnpt_quote_tag(server, id), home = vpnpt_quote_home(server, id);
+  const vpnpt_run r = vpnpt_quote_run(server, id);
   for (int attempt = 0; attempt < 3; ++attempt) {
     uint32_t found = kNone, empty = kNone;
     uint64_t seen = 0;
-    for (uint32_t i = 0; i < VPNPT_QUOTE_PROBES; ++i) {
-      uint32_t idx = vpnpt_quote_probe(home, i);
+    probe_each(r, VPNPT_QUOTE_PROBES, [&](uint32_t idx) {
       uint64_t w = load(idx);
       if (!w && empty == kNone) empty = idx;
-      if (w && found == kNone && vpnpt_quote_slot_of(w).tag == tag) {
+      if (w && found == kNone && vpnpt_quote_slot_of(w).tag == r.tag) {
         found = idx;
         seen = w;
       }
-    }
+    });
     if (found == kNone) found = empty;
     if (found == kNone) return;  // a full run: the recount adds it once a slot frees
     auto s = vpnpt_quote_slot_of(seen);
     bool other = seen && !s.shared && s.owner != owner && other_host(s.owner);
-    uint64_t next = vpnpt_quote_noted(seen, tag, owner, other);
+    uint64_t next = vpnpt_quote_noted(seen, r.tag, owner, other);
     if (next == seen || swap(found, seen, next)) return;
   }
 }
@@ -73,17 +73,14 @@ QuoteRecount QuoteIndex::recount(const std::function<std::vector<QuoteSession>()
   std::unordered_map<uint32_t, Count> counts;  // slot -> sessions carrying its pair
   std::vector<QuoteSession> unplaced;
   for (const auto& q : live()) {
-    const uint32_t tag = vpnpt_quote_tag(q.server, q.id), home = vpnpt_quote_home(q.server, q.id);
-    uint32_t at = kNone;
-    for (uint32_t i = 0; i < VPNPT_QUOTE_PROBES && at == kNone; ++i) {
-      uint32_t idx = vpnpt_quote_probe(home, i);
-      if (seen[idx] && vpnpt_quote_slot_of(seen[idx]).tag == tag) at = idx;
-    }
-    if (at == kNone) {
+    const vpnpt_run r = vpnpt_quote_run(q.server, q.id);
+    auto at = probe_first(r, VPNPT_QUOTE_PROBES,
+                          [&](uint32_t idx) { return seen[idx] && vpnpt_quote_slot_of(seen[idx]).tag == r.tag; });
+    if (!at) {
       unplaced.push_back(q);
       continue;
     }
-    auto [it, first] = counts.try_emplace(at, Count{false, q.owner, q.host});
+    auto [it, first] = counts.try_emplace(*at, Count{false, q.owner, q.host});
     if (!first && it->second.host != q.host) it->second.hosts = true;
   }
 
@@ -120,16 +117,11 @@ QuoteRecount QuoteIndex::recount(const std::function<std::vector<QuoteSession>()
   for (auto& [key, owners] : pairs) {
     const uint32_t server = static_cast<uint32_t>(key >> 16);
     const uint16_t id = static_cast<uint16_t>(key);
-    const uint32_t tag = vpnpt_quote_tag(server, id), home = vpnpt_quote_home(server, id);
+    const vpnpt_run r = vpnpt_quote_run(server, id);
     bool hosts = false;
     for (const auto& q : owners) hosts = hosts || q.host != owners[0].host;
-    const uint64_t want = hosts ? vpnpt_quote_word(tag, 0, 1) : vpnpt_quote_word(tag, owners[0].owner, 0);
-    bool placed = false;
-    for (uint32_t i = 0; i < VPNPT_QUOTE_PROBES && !placed; ++i) {
-      uint32_t idx = vpnpt_quote_probe(home, i);
-      placed = load(idx) == 0 && swap(idx, 0, want);
-    }
-    if (placed) {
+    const uint64_t want = hosts ? vpnpt_quote_word(r.tag, 0, 1) : vpnpt_quote_word(r.tag, owners[0].owner, 0);
+    if (probe_first(r, VPNPT_QUOTE_PROBES, [&](uint32_t idx) { return load(idx) == 0 && swap(idx, 0, want); })) {
       rc.changed++;
       rc.pairs++;
       rc.shared += hosts;

@@ -158,11 +158,11 @@ TEST_CASE("ESP: an SA whose probe run is full is refused; an emptied slot is fou
   auto lan_eth = eth(TestRouter::kClient.mac, g.rt.lan_mac);
   auto wan_eth = eth(TestRouter::kServer.mac, g.rt.wan_mac);
   // One SPI more than a run has slots, all toward the server and sharing one home slot (in this table's size).
-  const uint32_t mask = c.esp_slots - 1, home = vpnpt_esp_home(kSrv, htonl(1), mask);
+  const uint32_t home = vpnpt_esp_run(kSrv, htonl(1), c.esp_slots).home;
   const size_t kRun = VPNPT_ESP_PROBES;
   std::vector<uint32_t> spis;
   for (uint32_t spi = 1; spis.size() < VPNPT_ESP_PROBES + 1; ++spi)
-    if (vpnpt_esp_home(kSrv, htonl(spi), mask) == home) spis.push_back(spi);
+    if (vpnpt_esp_run(kSrv, htonl(spi), c.esp_slots).home == home) spis.push_back(spi);
 
   for (size_t i = 0; i < kRun; ++i) CHECK(g.lan(esp(kA, kSrv, spis[i], 1, 64, lan_eth)).verdict == XDP_REDIRECT);
   CHECK(g.lan(esp(kA, kSrv, spis[kRun], 1, 64, lan_eth)).verdict == XDP_DROP);
@@ -202,18 +202,17 @@ TEST_CASE("ESP: an SA whose probe run is full is refused; an emptied slot is fou
 TEST_CASE("ESP: servers with sequential SPIs spread over the table like random keys", "[ipsec][esp][unit]") {
   // 200 servers in one /24, SPIs counting up: both vary only in the high bits of their
   // network-order words. A mix that multiplies first folds them into 16 bits (11 % refused).
-  const uint32_t mask = VPNPT_ESP_SLOTS - 1;
   for (uint32_t sas : {20000u, uint32_t{VPNPT_ESP_MAX_SAS}}) {
     std::vector<uint8_t> used(VPNPT_ESP_SLOTS);
     uint32_t refused = 0;
     for (uint32_t i = 0; i < sas; ++i) {
-      uint32_t home = vpnpt_esp_home(htonl(0xc6336410u + i % 200), htonl(0x200000 + i), mask);
+      const vpnpt_run r = vpnpt_esp_run(htonl(0xc6336410u + i % 200), htonl(0x200000 + i), VPNPT_ESP_SLOTS);
       uint32_t k = 0;
-      while (k < VPNPT_ESP_PROBES && used[(home + k) & mask]) ++k;
+      while (k < VPNPT_ESP_PROBES && used[vpnpt_run_slot(&r, k)]) ++k;
       if (k == VPNPT_ESP_PROBES)
         ++refused;
       else
-        used[(home + k) & mask] = 1;
+        used[vpnpt_run_slot(&r, k)] = 1;
     }
     INFO(sas << " SAs");
     CHECK(refused <= sas / 1000);  // a full table refuses about 0.05 % (random keys: 30 of 65,536)

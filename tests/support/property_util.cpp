@@ -84,9 +84,9 @@ void sync_pptp(model::Model& m, const Dataplane& dp, std::optional<uint32_t> cre
     REQUIRE(m.calls.count({c.server, static_cast<uint16_t>(xl)}) == 1);
     REQUIRE(c.gre_slot == idx + 1);
     REQUIRE(c.server_call_id == s.server_call_id);
-    REQUIRE(s.tag == vpnpt_pptp_gre_tag(c.client, c.server));
-    uint32_t home = vpnpt_pptp_gre_home(c.client, c.server, s.server_call_id);
-    REQUIRE(((idx - home) & (VPNPT_PPTP_GRE_SLOTS - 1)) < VPNPT_PPTP_GRE_PROBES);  // inside its probe run
+    const vpnpt_run r = vpnpt_pptp_gre_run(c.client, c.server, s.server_call_id);
+    REQUIRE(s.tag == r.tag);
+    REQUIRE(((idx - r.home) & r.mask) < VPNPT_PPTP_GRE_PROBES);  // inside its probe run
     gre_out[{c.client, c.server, ntohs(s.server_call_id)}] = static_cast<uint16_t>(xl);
   }
   m.gre_out = std::move(gre_out);

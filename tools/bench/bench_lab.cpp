@@ -59,6 +59,7 @@
 
 #include "abi/vpnpt_abi.h"
 #include "loader/dataplane/tc_attach.h"
+#include "loader/session/probe.h"
 #include "packet_builder.h"
 #include "pptp_builder.h"
 #include "test_router.h"
@@ -505,17 +506,14 @@ void batch_put(int fd, std::vector<K>& ks, std::vector<V>& vs) {
   vs.clear();
 }
 
-// The first free slot (tag 0) of the probe run from @home gets @s, as the daemon or the data plane
-// would fill it (linear probing). Returns its index + 1, 0 if the run is full.
-template <class Slot, class Probe>
-uint32_t index_put(std::vector<Slot>& index, uint32_t home, uint32_t probes, Probe probe, const Slot& s) {
-  for (uint32_t i = 0; i < probes; ++i) {
-    const uint32_t at = probe(home, i);
-    if (index[at].tag) continue;
-    index[at] = s;
-    return at + 1;
-  }
-  return 0;
+// The first free slot (tag 0) of run @r gets @s, as the daemon or the data plane would fill it.
+// Returns its index + 1, 0 if the run is full.
+template <class Slot>
+uint32_t index_put(std::vector<Slot>& index, const vpnpt_run& r, uint32_t probes, const Slot& s) {
+  auto at = vpnpt::probe_first(r, probes, [&](uint32_t i) { return index[i].tag == 0; });
+  if (!at) return 0;
+  index[*at] = s;
+  return *at + 1;
 }
 
 // Writes every slot of an array map from @vals (keys 0 .. n-1).
@@ -555,10 +553,9 @@ void fill_pptp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
     call.client_call_id = htons(static_cast<uint16_t>(active ? kGreClientIdBase + n : xid));
     call.server_call_id = htons(static_cast<uint16_t>(active ? kGreServerIdBase + n : xid));
     call.lan_ifindex = lan_ifindex;
-    call.gre_slot = index_put(
-        index, vpnpt_pptp_gre_home(call.client, call.server, call.server_call_id), VPNPT_PPTP_GRE_PROBES,
-        vpnpt_pptp_gre_probe,
-        {vpnpt_pptp_gre_tag(call.client, call.server), call.server_call_id, htons(static_cast<uint16_t>(xid))});
+    const vpnpt_run r = vpnpt_pptp_gre_run(call.client, call.server, call.server_call_id);
+    call.gre_slot =
+        index_put(index, r, VPNPT_PPTP_GRE_PROBES, {r.tag, call.server_call_id, htons(static_cast<uint16_t>(xid))});
     if (!call.gre_slot && active) die("the outbound GRE index has no slot for an active call");
     ck.push_back(xid);
     cv.push_back(call);
@@ -585,9 +582,8 @@ void fill_l2tp(const Vpnpt& v, uint32_t flows, uint64_t extra, uint32_t lan_ifin
         t.client_tunnel_id = htons(static_cast<uint16_t>(active ? kL2tpClientTunnelBase + n : xid));
         t.server_port = htons(1701);
         t.lan_ifindex = lan_ifindex;
-        t.out_slot = index_put(index, vpnpt_l2tp_out_home(t.client, t.server, t.client_port), VPNPT_L2TP_OUT_PROBES,
-                               vpnpt_l2tp_out_probe,
-                               {vpnpt_l2tp_out_tag(t.client, t.server, t.client_port), static_cast<uint16_t>(xid), 0});
+        const vpnpt_run r = vpnpt_l2tp_out_run(t.client, t.server, t.client_port);
+        t.out_slot = index_put(index, r, VPNPT_L2TP_OUT_PROBES, {r.tag, static_cast<uint16_t>(xid), 0});
         if (!t.out_slot && active) die("the outbound L2TP index has no slot for an active tunnel");
         tk.push_back(xid);
         tv.push_back(t);
@@ -616,17 +612,17 @@ void fill_esp(int fd, uint32_t slots, uint32_t flows, uint64_t extra, uint32_t s
     sa.spi = htonl(active ? spi_base + static_cast<uint32_t>(k) : static_cast<uint32_t>(j) + 0x1000000u);
     sa.host = c;
     sa.lan_ifindex = lan_ifindex;
-    const uint32_t home = vpnpt_esp_home(sa.server, sa.spi, slots - 1);
+    const vpnpt_run r = vpnpt_esp_run(sa.server, sa.spi, slots);
     uint32_t i = 0;
-    while (i < VPNPT_ESP_PROBES && table[(home + i) & (slots - 1)].host) ++i;
+    while (i < VPNPT_ESP_PROBES && table[vpnpt_run_slot(&r, i)].host) ++i;
     if (i == VPNPT_ESP_PROBES && active) {  // an idle SA of the run goes (active ones are on server s)
       i = 0;
-      while (i < VPNPT_ESP_PROBES && table[(home + i) & (slots - 1)].server == s) ++i;
+      while (i < VPNPT_ESP_PROBES && table[vpnpt_run_slot(&r, i)].server == s) ++i;
       if (i == VPNPT_ESP_PROBES) die("the ESP table's run has only active SAs");
       ++left_out;
     }
     if (i < VPNPT_ESP_PROBES)
-      table[(home + i) & (slots - 1)] = sa;
+      table[vpnpt_run_slot(&r, i)] = sa;
     else
       ++left_out;
   }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "loader/core/array_scan.h"
+#include "loader/session/probe.h"
 
 namespace vpnpt {
 namespace {
@@ -63,37 +64,31 @@ std::vector<EspSa> EspTable::live() const {
 
 std::optional<uint32_t> EspTable::find(uint32_t server, uint32_t spi) const {
   const uint64_t key = key_of(server, spi);
-  const uint32_t home = vpnpt_esp_home(server, spi, mask());
-  for (uint32_t i = 0; i < VPNPT_ESP_PROBES; ++i) {
-    uint32_t idx = (home + i) & mask();
+  return probe_first(vpnpt_esp_run(server, spi, slots_.size()), VPNPT_ESP_PROBES, [&](uint32_t idx) {
     const auto& s = slots_[idx];
-    if (__atomic_load_n(reinterpret_cast<const uint64_t*>(&s), __ATOMIC_ACQUIRE) == key &&
-        __atomic_load_n(&s.host, __ATOMIC_ACQUIRE) != 0)
-      return idx;
-  }
-  return std::nullopt;
+    return __atomic_load_n(reinterpret_cast<const uint64_t*>(&s), __ATOMIC_ACQUIRE) == key &&
+           __atomic_load_n(&s.host, __ATOMIC_ACQUIRE) != 0;
+  });
 }
 
 EspTable::Put EspTable::insert(const vpnpt_esp_sa& sa) {
   if (find(sa.server, sa.spi)) return Put::exists;
   const uint64_t key = key_of(sa);
-  const uint32_t home = vpnpt_esp_home(sa.server, sa.spi, mask());
-  for (uint32_t i = 0; i < VPNPT_ESP_PROBES; ++i) {
-    auto& s = slots_[(home + i) & mask()];
-    // Claimed like the LAN hook claims (it may be after the same slot, for another SA).
+  // Claimed like the LAN hook claims (it may be after the same slot, for another SA).
+  auto idx = probe_first(vpnpt_esp_run(sa.server, sa.spi, slots_.size()), VPNPT_ESP_PROBES, [&](uint32_t i) {
     uint64_t expected = 0;
-    if (!__atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&s), &expected, key, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE))
-      continue;
-    s.lan_ifindex = sa.lan_ifindex;
-    s.created_ns = sa.created_ns;
-    s.last_seen_ns = sa.last_seen_ns;
-    s.packets = sa.packets;
-    s.bytes = sa.bytes;
-    __atomic_store_n(&s.host, sa.host, __ATOMIC_RELEASE);  // last: lookups match from here on
-    return Put::added;
-  }
-  return Put::full;
+    return __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(&slots_[i]), &expected, key, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  });
+  if (!idx) return Put::full;
+  auto& s = slots_[*idx];
+  s.lan_ifindex = sa.lan_ifindex;
+  s.created_ns = sa.created_ns;
+  s.last_seen_ns = sa.last_seen_ns;
+  s.packets = sa.packets;
+  s.bytes = sa.bytes;
+  __atomic_store_n(&s.host, sa.host, __ATOMIC_RELEASE);  // last: lookups match from here on
+  return Put::added;
 }
 
 void EspTable::erase(uint32_t slot) {

@@ -44,7 +44,6 @@ class EspTable {
   EspTable() = default;
 
   MappedArray<vpnpt_esp_sa> slots_;
-  uint32_t mask() const { return slots_.size() - 1; }  // the size is a power of two (map() checks)
 };
 
 // The ESP rows of `vpnpt status` and the metrics: the SAs a table is sized for is half its slots.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "loader/core/array_scan.h"
+#include "loader/session/probe.h"
 #include "loader/session/quote_index.h"
 
 namespace vpnpt {
@@ -81,17 +82,14 @@ std::optional<uint16_t> L2tpTable::find_inbound(uint32_t server, uint16_t public
 }
 
 std::optional<uint32_t> L2tpTable::source_slot(uint32_t client, uint32_t server, uint16_t client_port) const {
-  uint32_t tag = vpnpt_l2tp_out_tag(client, server, client_port);
-  uint32_t home = vpnpt_l2tp_out_home(client, server, client_port);
-  for (uint32_t i = 0; i < VPNPT_L2TP_OUT_PROBES; ++i) {
-    uint32_t idx = vpnpt_l2tp_out_probe(home, i);
+  const vpnpt_run r = vpnpt_l2tp_out_run(client, server, client_port);
+  return probe_first(r, VPNPT_L2TP_OUT_PROBES, [&](uint32_t idx) {
     const auto& s = out_[idx];
-    if (__atomic_load_n(&s.tag, __ATOMIC_ACQUIRE) != tag) continue;
+    if (__atomic_load_n(&s.tag, __ATOMIC_ACQUIRE) != r.tag) return false;
     const auto& t = tunnels_[s.xid];  // the tag is a hash: check the tunnel really is this source's
-    if (vpnpt_session_in_use(load_state(t)) && t.client == client && t.server == server && t.client_port == client_port)
-      return idx;
-  }
-  return std::nullopt;
+    return vpnpt_session_in_use(load_state(t)) && t.client == client && t.server == server &&
+           t.client_port == client_port;
+  });
 }
 
 std::vector<uint16_t> L2tpTable::find_outbound(uint32_t client, uint32_t server, uint16_t client_port) const {
@@ -120,9 +118,8 @@ bool L2tpTable::insert(uint16_t xid, vpnpt_l2tp_tunnel t) {
   auto idx = source_slot(t.client, t.server, t.client_port);
   t.next = idx ? out_[*idx].xid : 0;
   if (!idx) {
-    uint32_t home = vpnpt_l2tp_out_home(t.client, t.server, t.client_port);
-    for (uint32_t i = 0; i < VPNPT_L2TP_OUT_PROBES && !idx; ++i)
-      if (out_[vpnpt_l2tp_out_probe(home, i)].tag == 0) idx = vpnpt_l2tp_out_probe(home, i);
+    idx = probe_first(vpnpt_l2tp_out_run(t.client, t.server, t.client_port), VPNPT_L2TP_OUT_PROBES,
+                      [&](uint32_t i) { return out_[i].tag == 0; });
     if (!idx) return false;
   }
   // The slot's fields, then its state: a hook that sees the state sees the fields.
