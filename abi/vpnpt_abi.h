@@ -52,6 +52,15 @@
 #define VPNPT_MAP_PPTP_QUOTE "vpnpt_pptp_quote_v1"
 #define VPNPT_MAP_L2TP_QUOTE "vpnpt_l2tp_quote_v1"
 
+/* The pinned maps as a table (pins.def): VPNPT_PIN_<ID> indexes it. */
+enum vpnpt_pin_owner { VPNPT_PIN_OWNER_LOADER, VPNPT_PIN_OWNER_HOOKS, VPNPT_PIN_OWNER_TRACE };
+enum vpnpt_pin {
+#define VPNPT_PIN(id, owner) VPNPT_PIN_##id,
+#include "pins.def"
+#undef VPNPT_PIN
+	VPNPT_PIN_COUNT
+};
+
 /* Pinned program names inside the attachment directory. */
 #define VPNPT_PIN_PROG_LAN "prog_xdp_lan"
 #define VPNPT_PIN_PROG_WAN "prog_xdp_wan"

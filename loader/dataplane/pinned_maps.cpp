@@ -50,59 +50,32 @@ Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots)
 
 Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   PinnedMaps m;
-  struct Slot {
-    Fd* fd;
-    const char* name;
-  } slots[] = {{&m.counters_, VPNPT_MAP_COUNTERS},
-               {&m.xlat_, VPNPT_MAP_XLAT},
-               {&m.reasons_, VPNPT_MAP_REASONS},
-               {&m.config_, VPNPT_MAP_CONFIG},
-               {&m.ifaces_, VPNPT_MAP_IFACES},
-               {&m.events_, VPNPT_MAP_EVENTS},
-               {&m.diag_events_, VPNPT_MAP_DIAG_EVENTS},
-               {&m.pptp_calls_, VPNPT_MAP_PPTP_CALLS},
-               {&m.pptp_gre_out_, VPNPT_MAP_PPTP_GRE_OUT},
-               {&m.pptp_streams_, VPNPT_MAP_PPTP_STREAMS},
-               {&m.pptp_quote_, VPNPT_MAP_PPTP_QUOTE},
-               {&m.l2tp_quote_, VPNPT_MAP_L2TP_QUOTE},
-               {&m.esp_in_, VPNPT_MAP_ESP_IN},
-               {&m.esp_out_, VPNPT_MAP_ESP_OUT},
-               {&m.diag_, VPNPT_MAP_DIAG},
-               {&m.l2tp_tunnels_, VPNPT_MAP_L2TP_TUNNELS},
-               {&m.l2tp_out_, VPNPT_MAP_L2TP_OUT},
-               {&m.l2tp_ports_, VPNPT_MAP_L2TP_PORTS},
-               {&m.l2tp_kernel_, VPNPT_MAP_L2TP_KERNEL},
-               {&m.l2tp_punt_, VPNPT_MAP_L2TP_PUNT},
-               {&m.daemon_, VPNPT_MAP_DAEMON},
-               {&m.pt_flows_, VPNPT_MAP_PT_FLOWS},
-               {&m.local_ports_, VPNPT_MAP_LOCAL_PORTS},
-               {&m.host_quota_, VPNPT_MAP_HOST_QUOTA},
-               {&m.lan_l2_, VPNPT_MAP_LAN_L2}};
-  for (auto& s : slots) {
-    auto fd = open_pin(pin_dir, s.name);
+  for (const auto& p : kPins) {
+    if (p.owner != VPNPT_PIN_OWNER_LOADER) continue;
+    auto fd = open_pin(pin_dir, p.name);
     if (!fd) return fd.error();
-    *s.fd = std::move(*fd);
+    m.fds_[p.id] = std::move(*fd);
   }
   return m;
 }
 
 Result<CounterTable> PinnedMaps::counters() const {
   CounterTable t{};
-  auto r = sum_percpu_counters(counters_.get(), t.data(), VPNPT_COUNTER_SLOTS);
+  auto r = sum_percpu_counters(fd(VPNPT_PIN_COUNTERS), t.data(), VPNPT_COUNTER_SLOTS);
   if (!r) return r.error();
   return t;
 }
 
 Result<CounterTable> PinnedMaps::xlat() const {
   CounterTable t{};
-  auto r = sum_percpu_counters(xlat_.get(), t.data(), VPNPT_COUNTER_SLOTS);
+  auto r = sum_percpu_counters(fd(VPNPT_PIN_XLAT), t.data(), VPNPT_COUNTER_SLOTS);
   if (!r) return r.error();
   return t;
 }
 
 Result<ReasonTable> PinnedMaps::reasons() const {
   ReasonTable t{};
-  auto r = sum_percpu_counters(reasons_.get(), t.data(), VPNPT_REASON_SLOTS);
+  auto r = sum_percpu_counters(fd(VPNPT_PIN_REASONS), t.data(), VPNPT_REASON_SLOTS);
   if (!r) return r.error();
   return t;
 }
@@ -110,13 +83,13 @@ Result<ReasonTable> PinnedMaps::reasons() const {
 Result<vpnpt_config> PinnedMaps::config() const {
   uint32_t key = 0;
   vpnpt_config cfg{};
-  if (bpf_map_lookup_elem(config_.get(), &key, &cfg) != 0) return make_error("cannot read config map", errno);
+  if (bpf_map_lookup_elem(fd(VPNPT_PIN_CONFIG), &key, &cfg) != 0) return make_error("cannot read config map", errno);
   return cfg;
 }
 
 Status PinnedMaps::set_config(const vpnpt_config& cfg) const {
   uint32_t key = 0;
-  if (bpf_map_update_elem(config_.get(), &key, &cfg, BPF_ANY) != 0) return make_error("cannot write config map", errno);
+  if (bpf_map_update_elem(fd(VPNPT_PIN_CONFIG), &key, &cfg, BPF_ANY) != 0) return make_error("cannot write config map", errno);
   return {};
 }
 
@@ -124,9 +97,9 @@ Result<std::map<uint32_t, vpnpt_iface>> PinnedMaps::ifaces() const {
   std::map<uint32_t, vpnpt_iface> out;
   uint32_t key = 0, next = 0;
   uint32_t* prev = nullptr;
-  while (bpf_map_get_next_key(ifaces_.get(), prev, &next) == 0) {
+  while (bpf_map_get_next_key(fd(VPNPT_PIN_IFACES), prev, &next) == 0) {
     vpnpt_iface v{};
-    if (bpf_map_lookup_elem(ifaces_.get(), &next, &v) == 0) out[next] = v;
+    if (bpf_map_lookup_elem(fd(VPNPT_PIN_IFACES), &next, &v) == 0) out[next] = v;
     key = next;
     prev = &key;
   }
@@ -134,7 +107,7 @@ Result<std::map<uint32_t, vpnpt_iface>> PinnedMaps::ifaces() const {
 }
 
 Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
-  if (bpf_map_update_elem(ifaces_.get(), &ifindex, &v, BPF_ANY) != 0)
+  if (bpf_map_update_elem(fd(VPNPT_PIN_IFACES), &ifindex, &v, BPF_ANY) != 0)
     return make_error("cannot write interface map", errno);
   return {};
 }
@@ -150,12 +123,12 @@ Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>&
     int fd;
     uint32_t key_size, capacity;
   } hashes[] = {
-      {VPNPT_MAP_IFACES, ifaces_.get(), sizeof(uint32_t), VPNPT_MAX_IFACES},
-      {VPNPT_MAP_PPTP_STREAMS, pptp_streams_.get(), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
-      {VPNPT_MAP_PT_FLOWS, pt_flows_.get(), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
-      {VPNPT_MAP_LOCAL_PORTS, local_ports_.get(), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
-      {VPNPT_MAP_HOST_QUOTA, host_quota_.get(), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},
-      {VPNPT_MAP_LAN_L2, lan_l2_.get(), sizeof(uint32_t), VPNPT_LAN_L2_SLOTS},
+      {VPNPT_MAP_IFACES, fd(VPNPT_PIN_IFACES), sizeof(uint32_t), VPNPT_MAX_IFACES},
+      {VPNPT_MAP_PPTP_STREAMS, fd(VPNPT_PIN_PPTP_STREAMS), sizeof(vpnpt_pptp_stream_key), VPNPT_PPTP_MAX_STREAMS},
+      {VPNPT_MAP_PT_FLOWS, fd(VPNPT_PIN_PT_FLOWS), sizeof(vpnpt_pt_flow_key), VPNPT_PT_MAX_FLOWS},
+      {VPNPT_MAP_LOCAL_PORTS, fd(VPNPT_PIN_LOCAL_PORTS), sizeof(vpnpt_local_port_key), VPNPT_MAX_LOCAL_PORTS},
+      {VPNPT_MAP_HOST_QUOTA, fd(VPNPT_PIN_HOST_QUOTA), sizeof(uint32_t), VPNPT_HOST_QUOTA_SLOTS},
+      {VPNPT_MAP_LAN_L2, fd(VPNPT_PIN_LAN_L2), sizeof(uint32_t), VPNPT_LAN_L2_SLOTS},
   };
   for (const auto& h : hashes) {
     auto n = count_entries(h.fd, h.key_size);

@@ -23,6 +23,20 @@ using ReasonTable = std::array<vpnpt_counter, VPNPT_REASON_SLOTS>;
 // Sums a per-CPU array of vpnpt_counter over all possible CPUs.
 Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots);
 
+// A row of abi/pins.def.
+struct PinInfo {
+  vpnpt_pin id;
+  const char* name;
+  vpnpt_pin_owner owner;
+};
+
+inline constexpr PinInfo kPins[] = {
+#define VPNPT_PIN(id, owner) {VPNPT_PIN_##id, VPNPT_MAP_##id, VPNPT_PIN_OWNER_##owner},
+#include "abi/pins.def"
+#undef VPNPT_PIN
+};
+static_assert(std::size(kPins) == VPNPT_PIN_COUNT);
+
 class PinnedMaps {
  public:
   static Result<PinnedMaps> open(const std::string& pin_dir);
@@ -39,26 +53,23 @@ class PinnedMaps {
   // gathers them from the protocol tables), then the hash maps.
   Result<std::vector<MapFill>> fill_levels(const std::vector<MapFill>& protocol_rows) const;
 
-  int events_fd() const { return events_.get(); }
-  int diag_events_fd() const { return diag_events_.get(); }
-  int diag_fd() const { return diag_.get(); }
-  IpsecMaps ipsec() const { return {esp_in_.get(), esp_out_.get()}; }
-  PptpMaps pptp() const { return {pptp_calls_.get(), pptp_gre_out_.get(), pptp_streams_.get(), pptp_quote_.get()}; }
+  int events_fd() const { return fd(VPNPT_PIN_EVENTS); }
+  int diag_events_fd() const { return fd(VPNPT_PIN_DIAG_EVENTS); }
+  int diag_fd() const { return fd(VPNPT_PIN_DIAG); }
+  IpsecMaps ipsec() const { return {fd(VPNPT_PIN_ESP_IN), fd(VPNPT_PIN_ESP_OUT)}; }
+  PptpMaps pptp() const { return {fd(VPNPT_PIN_PPTP_CALLS), fd(VPNPT_PIN_PPTP_GRE_OUT), fd(VPNPT_PIN_PPTP_STREAMS), fd(VPNPT_PIN_PPTP_QUOTE)}; }
   L2tpMaps l2tp() const {
-    return {l2tp_tunnels_.get(), l2tp_out_.get(), l2tp_ports_.get(), l2tp_kernel_.get(), l2tp_quote_.get()};
+    return {fd(VPNPT_PIN_L2TP_TUNNELS), fd(VPNPT_PIN_L2TP_OUT), fd(VPNPT_PIN_L2TP_PORTS), fd(VPNPT_PIN_L2TP_KERNEL), fd(VPNPT_PIN_L2TP_QUOTE)};
   }
-  int l2tp_punt_fd() const { return l2tp_punt_.get(); }
-  int daemon_fd() const { return daemon_.get(); }
-  int pt_flows_fd() const { return pt_flows_.get(); }
-  int local_ports_fd() const { return local_ports_.get(); }
-  QuotaMaps quotas() const { return {host_quota_.get(), pptp_calls_.get(), pptp_streams_.get(), esp_out_.get()}; }
+  int l2tp_punt_fd() const { return fd(VPNPT_PIN_L2TP_PUNT); }
+  int daemon_fd() const { return fd(VPNPT_PIN_DAEMON); }
+  int pt_flows_fd() const { return fd(VPNPT_PIN_PT_FLOWS); }
+  int local_ports_fd() const { return fd(VPNPT_PIN_LOCAL_PORTS); }
+  QuotaMaps quotas() const { return {fd(VPNPT_PIN_HOST_QUOTA), fd(VPNPT_PIN_PPTP_CALLS), fd(VPNPT_PIN_PPTP_STREAMS), fd(VPNPT_PIN_ESP_OUT)}; }
 
  private:
-  Fd counters_, xlat_, reasons_, config_, ifaces_, events_, diag_events_;
-  Fd pptp_calls_, pptp_gre_out_, pptp_streams_, pptp_quote_, l2tp_quote_;
-  Fd esp_in_, esp_out_, diag_;
-  Fd l2tp_tunnels_, l2tp_out_, l2tp_ports_, l2tp_kernel_, l2tp_punt_, daemon_, pt_flows_, local_ports_, host_quota_,
-      lan_l2_;
+  int fd(vpnpt_pin p) const { return fds_[p].get(); }
+  std::array<Fd, VPNPT_PIN_COUNT> fds_;  // the LOADER rows of abi/pins.def; the others stay closed
 };
 
 }  // namespace vpnpt
