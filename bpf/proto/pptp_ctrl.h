@@ -598,139 +598,128 @@ static __always_inline void pptp_note_ack(struct vpnpt_pptp_stream *live, const 
 	}
 }
 
-struct ctrl_result {
-	struct xlat_result r;
-	__u32 applied; /* bytes rewritten */
-};
-
 /*
- * A TCP segment of a PPTP control connection: outbound at the LAN hook
- * (client -> server port 1723), inbound at the WAN hook (server port 1723 ->
- * public IP). Returns CTX_PASS (rewritten or untouched) or CTX_DROP (held).
+ * A new connection (SYN from the client, SYN-ACK from the server): a fresh
+ * stream at seq + 1 under @key. A connection vpnpt cannot track is refused,
+ * as its calls could not be translated.
  */
-static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, struct pkt *p,
-                                                    const struct vpnpt_config *cfg, __u32 dir)
+static __always_inline struct xlat_result stream_open(struct __ctx_buff *ctx, const struct iphdr *ip,
+                                                      const struct tcphdr *th,
+                                                      const struct vpnpt_pptp_stream_key *key, __u32 dir, __u64 now)
 {
-	struct ctrl_result cr = {{CTX_PASS, VPNPT_REASON_NONE}, 0};
-	struct tcphdr *th = p->l4;
-	struct iphdr *ip = p->ip;
-
-	if (!th)
-		return cr; /* later fragment: no TCP header */
-	if (dir == VPNPT_DIR_OUTBOUND ? th->dest != bpf_htons(PORT_PPTP)
-	                              : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
-		return cr; /* e.g. a PPTP server on the LAN: not a passthrough */
-	if (switched_off(cfg, VPNPT_SW_PPTP)) {
-		cr.r.reason = VPNPT_REASON_PPTP_OFF;
-		return cr;
-	}
-	if (p->fragmented)
-		return cr;
-
-	__u32 ihl = ip->ihl * 4, doff = th->doff * 4;
-	if (doff < sizeof(*th) || ihl + doff > p->ip_len) {
-		cr.r.reason = VPNPT_REASON_L4_TRUNC;
-		return cr;
-	}
-	__u32 tcp_off = p->l3_off + ihl;
-	__u32 pay_off = tcp_off + doff;
-	__u32 pay_len = p->ip_len - ihl - doff;
-	__u32 seq = bpf_ntohl(th->seq);
-	__u64 now = vpnpt_now_ns();
-	struct vpnpt_pptp_stream_key key = {
-	        .saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source, .dport = th->dest};
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
 	struct vpnpt_pptp_stream_key lan = {};
 
-	if (th->syn) {
-		/* A new connection (SYN from the client, SYN-ACK from the server): the stream starts at seq + 1. */
-		if (dir == VPNPT_DIR_INBOUND) {
-			cr.r.reason = inbound_syn_check(ctx, ip, th, &lan);
-			if (cr.r.reason)
-				return cr;
-		}
-		struct vpnpt_pptp_stream *fresh = stream_new(seq + 1, now);
-		if (!fresh) {
-			cr.r.action = CTX_DROP;
-			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
-			return cr;
-		}
-		if (dir == VPNPT_DIR_OUTBOUND) {
-			fresh->t.flags |= VPNPT_PPTP_STREAM_OPENING;
-			fresh->client = ip->saddr;
-			fresh->client_port = th->source;
-			/* A new connection (not a retransmitted SYN) counts toward the host's share. */
-			if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key) &&
-			    !quota_take(ip->saddr, QUOTA_STREAMS)) {
-				cr.r.action = CTX_DROP;
-				cr.r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
-				return cr;
-			}
-		} else {
-			link_wan_to_lan(fresh, &lan, th->dest);
-		}
-		if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, &key, fresh, BPF_ANY)) {
-			/* Cannot track it, so cannot translate its calls: refuse the connection. */
-			cr.r.action = CTX_DROP;
-			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
-		}
-		return cr;
+	if (dir == VPNPT_DIR_INBOUND) {
+		r.reason = inbound_syn_check(ctx, ip, th, &lan);
+		if (r.reason)
+			return r;
 	}
+	struct vpnpt_pptp_stream *fresh = stream_new(bpf_ntohl(th->seq) + 1, now);
+	if (!fresh) {
+		r.action = CTX_DROP;
+		r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
+		return r;
+	}
+	if (dir == VPNPT_DIR_OUTBOUND) {
+		fresh->t.flags |= VPNPT_PPTP_STREAM_OPENING;
+		fresh->client = ip->saddr;
+		fresh->client_port = th->source;
+		/* A new connection (not a retransmitted SYN) counts toward the host's share. */
+		if (!bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, key) && !quota_take(ip->saddr, QUOTA_STREAMS)) {
+			r.action = CTX_DROP;
+			r.reason = VPNPT_REASON_PPTP_HOST_QUOTA;
+			return r;
+		}
+	} else {
+		link_wan_to_lan(fresh, &lan, th->dest);
+	}
+	if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, key, fresh, BPF_ANY)) {
+		r.action = CTX_DROP;
+		r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
+	}
+	return r;
+}
 
-	struct vpnpt_pptp_stream *live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key);
-	if (!live) {
-		/* Connection older than vpnpt (or reaped): start tracking at a message boundary. */
-		if (!pay_len)
-			return cr;
-		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
-			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
-			return cr;
-		}
-		if (dir == VPNPT_DIR_INBOUND && inbound_lan_key(ctx, ip, th, &lan)) {
-			cr.r.reason = VPNPT_REASON_PPTP_UNKNOWN_CONN;
-			return cr;
-		}
-		struct vpnpt_pptp_stream *fresh = stream_new(seq, 0);
-		if (!fresh)
-			return cr;
-		if (dir == VPNPT_DIR_OUTBOUND) {
-			fresh->client = ip->saddr;
-			fresh->client_port = th->source;
-		} else {
-			link_wan_to_lan(fresh, &lan, th->dest);
-		}
-		if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, &key, fresh, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key)) {
-			cr.r.action = CTX_DROP;
-			cr.r.reason = VPNPT_REASON_PPTP_STREAM_FULL;
-			return cr;
-		}
-		live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key);
-		if (!live)
-			return cr;
-	}
+/*
+ * A connection older than vpnpt (or reaped): tracked from this segment on
+ * if its payload starts a PPTP message. NULL when it is not tracked, with
+ * the reason in @r.
+ */
+static __always_inline struct vpnpt_pptp_stream *stream_adopt(struct __ctx_buff *ctx, const struct iphdr *ip,
+                                                              const struct tcphdr *th,
+                                                              const struct vpnpt_pptp_stream_key *key, __u32 dir,
+                                                              __u32 pay_off, __u32 pay_len, struct xlat_result *r)
+{
+	struct vpnpt_pptp_stream_key lan = {};
 
-	if (th->fin || th->rst) {
-		/* A RST sits at its own sequence number, a FIN after its data. */
-		if (!stream_in_window(live, th->rst ? seq : seq + pay_len)) {
-			cr.r.reason = VPNPT_REASON_PPTP_OUT_OF_WINDOW;
-			return cr;
-		}
-		live->t.flags |= VPNPT_PPTP_STREAM_FIN;
+	if (!starts_with_pptp(ctx, pay_off, pay_len)) {
+		r->reason = VPNPT_REASON_PPTP_BAD_MSG;
+		return NULL;
 	}
-	live->last_seen_ns = now;
-	pptp_note_ack(live, ip, th, dir, cfg);
-	if (!pay_len)
-		return cr;
-	if (!(live->t.flags & VPNPT_PPTP_STREAM_SYNCED)) {
-		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
-			cr.r.reason = VPNPT_REASON_PPTP_BAD_MSG;
-			return cr;
-		}
-		__u32 keep = live->t.flags & VPNPT_PPTP_STREAM_FIN;
-		track_sync_at(&live->t, seq);
-		live->t.flags |= keep;
+	if (dir == VPNPT_DIR_INBOUND && inbound_lan_key(ctx, ip, th, &lan)) {
+		r->reason = VPNPT_REASON_PPTP_UNKNOWN_CONN;
+		return NULL;
 	}
+	struct vpnpt_pptp_stream *fresh = stream_new(bpf_ntohl(th->seq), 0);
+	if (!fresh)
+		return NULL;
+	if (dir == VPNPT_DIR_OUTBOUND) {
+		fresh->client = ip->saddr;
+		fresh->client_port = th->source;
+	} else {
+		link_wan_to_lan(fresh, &lan, th->dest);
+	}
+	if (bpf_map_update_elem(&vpnpt_pptp_streams_v2, key, fresh, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, key)) {
+		r->action = CTX_DROP;
+		r->reason = VPNPT_REASON_PPTP_STREAM_FULL;
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, key);
+}
 
+/*
+ * One segment of a synced stream, as the walk needs it: three words, as a
+ * global function takes scalars (a struct would sit in the caller's frame,
+ * and the call chain of 6.1 has 512 bytes of stack in all).
+ */
+static __always_inline __u64 seg_pos(__u32 seq, __u32 pay_off, __u32 pay_len)
+{
+	return (__u64)seq | (__u64)(pay_off & 0xffff) << 32 | (__u64)(pay_len & 0xffff) << 48;
+}
+
+static __always_inline __u64 seg_addrs(__be32 saddr, __be32 daddr)
+{
+	return (__u64)saddr | (__u64)daddr << 32;
+}
+
+static __always_inline __u64 seg_ports(__be16 sport, __be16 dport, __u32 dir)
+{
+	return (__u64)sport | (__u64)dport << 16 | (__u64)dir << 32;
+}
+
+/*
+ * Walks a segment of @live's stream: learns each message's header, decides
+ * each message's Call IDs and rewrites them, or holds the whole segment
+ * back (TCP resends it). Returns a packed xlat_result (bit 31: rewritten)
+ * and, in the high word, the TCP checksum change of the rewritten bytes. A global function, verified once on
+ * its own: inlined, the states every path to it (SYN, adoption, FIN/RST,
+ * sync) leaves behind multiplied with the walk's own.
+ */
+__noinline __u64 pptp_ctrl_walk(struct __ctx_buff *ctx, struct vpnpt_pptp_stream *live, __u64 pos, __u64 addrs,
+                               __u64 ports)
+{
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
+	__u32 applied = 0;
+	__u32 seq = (__u32)pos, pay_off = (pos >> 32) & 0xffff, pay_len = pos >> 48;
+	__be32 saddr = (__be32)addrs, daddr = (__be32)(addrs >> 32);
+	__be16 sport = (__be16)ports, dport = (__be16)(ports >> 16);
+	__u32 dir = (__u32)(ports >> 32);
+	__u32 csum_diff = 0;
+
+	if (!ctx || !live)
+		return xlat_pack(r);
 	struct ctrl_walk w = {
 	        .ctx = ctx,
 	        .live = live,
@@ -740,18 +729,15 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	        .io =
 	                {
 	                        .dir = dir,
-	                        .cid = {.client = ip->saddr,
-	                                .server = ip->daddr,
-	                                .client_port = th->source,
+	                        .cid = {.client = saddr,
+	                                .server = daddr,
+	                                .client_port = sport,
 	                                .lan_ifindex = ctx->ingress_ifindex},
-	                        .saddr = ip->saddr,
-	                        .dport = th->dest,
+	                        .saddr = saddr,
+	                        .dport = dport,
 	                },
 	};
 	__builtin_memcpy(&w.io.st, &live->t, sizeof(w.io.st));
-	__be32 saddr = ip->saddr, daddr = ip->daddr;
-	__be16 sport = th->source, dport = th->dest;
-	__u32 csum_diff = 0;
 
 	bpf_loop(PPTP_WALK_MAX, walk_step, &w, 0);
 
@@ -759,7 +745,7 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 	if (w.io.stop == VPNPT_REASON_PPTP_BAD_MSG) {
 		/* Not PPTP after all: stop tracking, deliver what was decided so far. */
 		w.io.st.flags &= ~VPNPT_PPTP_STREAM_SYNCED;
-		cr.r.reason = w.io.stop;
+		r.reason = w.io.stop;
 	} else if (w.io.stop) {
 		held = w.io.stop;
 	} else {
@@ -773,35 +759,128 @@ static __always_inline struct ctrl_result pptp_ctrl(struct __ctx_buff *ctx, stru
 		csum_diff = pio.diff;
 		/* Each patched byte adds a term of ~old + new for a byte-wide word, never 0 or -0
 		 * on its own; only patches that cancel out exactly could look like none. */
-		cr.applied = csum_diff != 0 && csum_diff != 0xffff;
+		applied = pio.diff != 0 && pio.diff != 0xffff;
 	}
 	if (held) {
 		/* Keep what was learned (header bytes, decisions), deliver nothing: TCP resends. */
 		__builtin_memcpy(&live->t, &w.io.st, sizeof(w.io.st));
-		cr.r.action = CTX_DROP;
-		cr.r.reason = held;
+		r.action = CTX_DROP;
+		r.reason = held;
 		emit_event(VPNPT_EV_DROP, held, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, 0);
-		return cr;
+		return xlat_pack(r);
 	}
-	if (cr.applied)
-		l4_csum_add(ctx, p, &th->check, L4_TCP, csum_diff, L4_CSUM_DATA);
 	if (seq_before(w.io.st.next_seq, w.b))
 		w.io.st.next_seq = w.b;
 	w.io.st.flags &= ~VPNPT_PPTP_STREAM_OPENING; /* the client spoke: a SYN-ACK now would be stale */
 	__builtin_memcpy(&live->t, &w.io.st, sizeof(w.io.st));
-	if (!cr.r.reason)
-		cr.r.reason = w.io.note;
+	if (!r.reason)
+		r.reason = w.io.note;
 	if (w.io.ev_kind)
 		emit_event(w.io.ev_kind, 0, dir, ctx->ingress_ifindex, saddr, daddr, sport, dport, w.io.ev_id);
-	return cr;
+	return xlat_pack(r) | (applied ? 1u << 31 : 0) | (__u64)csum_diff << 32;
 }
 
-/* As a subprogram: the walk's state stays out of the main frame (see xlat_pack); bit 31 = rewritten. */
-static __noinline __u32 pptp_ctrl_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg, __u32 dir)
+/*
+ * A TCP segment of a PPTP control connection, outbound at the LAN hook
+ * (client -> server port 1723), inbound at the WAN hook (server port 1723 ->
+ * public IP): its stream, tracked, opened (SYN) or adopted, with its FIN,
+ * RST and acknowledgement noted. NULL when the segment needs no walk; @r
+ * then says what to do with it. A subprogram of its own, so that its frame
+ * is not on the walk's call chain (6.1: 512 bytes of stack for the chain).
+ */
+static __noinline struct vpnpt_pptp_stream *pptp_ctrl_stream(struct __ctx_buff *ctx, struct pkt *p,
+                                                             const struct vpnpt_config *cfg, __u32 dir,
+                                                             struct xlat_result *r)
 {
-	struct ctrl_result cr = pptp_ctrl(ctx, p, cfg, dir);
+	struct tcphdr *th = p->l4;
+	struct iphdr *ip = p->ip;
 
-	return xlat_pack(cr.r) | (cr.applied ? 1u << 31 : 0);
+	if (!th)
+		return NULL; /* later fragment: no TCP header */
+	if (dir == VPNPT_DIR_OUTBOUND ? th->dest != bpf_htons(PORT_PPTP)
+	                              : (th->source != bpf_htons(PORT_PPTP) || ip->daddr != cfg->public_ip))
+		return NULL; /* e.g. a PPTP server on the LAN: not a passthrough */
+	if (switched_off(cfg, VPNPT_SW_PPTP)) {
+		r->reason = VPNPT_REASON_PPTP_OFF;
+		return NULL;
+	}
+	if (p->fragmented)
+		return NULL;
+
+	__u32 ihl = ip->ihl * 4, doff = th->doff * 4;
+	if (doff < sizeof(*th) || ihl + doff > p->ip_len) {
+		r->reason = VPNPT_REASON_L4_TRUNC;
+		return NULL;
+	}
+	__u32 pay_off = p->l3_off + ihl + doff;
+	__u32 pay_len = p->ip_len - ihl - doff;
+	__u32 seq = bpf_ntohl(th->seq);
+	__u64 now = vpnpt_now_ns();
+	struct vpnpt_pptp_stream_key key = {
+	        .saddr = ip->saddr, .daddr = ip->daddr, .sport = th->source, .dport = th->dest};
+
+	if (th->syn) {
+		*r = stream_open(ctx, ip, th, &key, dir, now);
+		return NULL;
+	}
+	struct vpnpt_pptp_stream *live = bpf_map_lookup_elem(&vpnpt_pptp_streams_v2, &key);
+	if (!live) {
+		if (!pay_len)
+			return NULL;
+		live = stream_adopt(ctx, ip, th, &key, dir, pay_off, pay_len, r);
+		if (!live)
+			return NULL;
+	}
+
+	if (th->fin || th->rst) {
+		/* A RST sits at its own sequence number, a FIN after its data. */
+		if (!stream_in_window(live, th->rst ? seq : seq + pay_len)) {
+			r->reason = VPNPT_REASON_PPTP_OUT_OF_WINDOW;
+			return NULL;
+		}
+		live->t.flags |= VPNPT_PPTP_STREAM_FIN;
+	}
+	live->last_seen_ns = now;
+	pptp_note_ack(live, ip, th, dir, cfg);
+	if (!pay_len)
+		return NULL;
+	if (!(live->t.flags & VPNPT_PPTP_STREAM_SYNCED)) {
+		if (!starts_with_pptp(ctx, pay_off, pay_len)) {
+			r->reason = VPNPT_REASON_PPTP_BAD_MSG;
+			return NULL;
+		}
+		__u32 keep = live->t.flags & VPNPT_PPTP_STREAM_FIN;
+		track_sync_at(&live->t, seq);
+		live->t.flags |= keep;
+	}
+	return live;
+}
+
+/*
+ * A PPTP control segment: its stream, then the walk of its payload, which
+ * rewrites Call IDs or holds the segment. Returns a packed xlat_result,
+ * bit 31 set if bytes were rewritten.
+ */
+static __always_inline __u32 pptp_ctrl_step(struct __ctx_buff *ctx, struct pkt *p, const struct vpnpt_config *cfg,
+                                            __u32 dir)
+{
+	struct xlat_result r = {CTX_PASS, VPNPT_REASON_NONE};
+	struct vpnpt_pptp_stream *live = pptp_ctrl_stream(ctx, p, cfg, dir, &r);
+	struct tcphdr *th = p->l4;
+	struct iphdr *ip = p->ip;
+
+	if (!live || !th)
+		return xlat_pack(r);
+	__u32 ihl = ip->ihl * 4, doff = th->doff * 4;
+	__u32 pay_off = p->l3_off + ihl + doff;
+	__u32 pay_len = p->ip_len - ihl - doff;
+	__u64 v = pptp_ctrl_walk(ctx, live, seg_pos(bpf_ntohl(th->seq), pay_off, pay_len),
+	                         seg_addrs(ip->saddr, ip->daddr), seg_ports(th->source, th->dest, dir));
+	__u32 rewritten = ((__u32)v >> 31) & 1;
+
+	if (rewritten)
+		l4_csum_add(ctx, p, &th->check, L4_TCP, (__u32)(v >> 32), L4_CSUM_DATA);
+	return (__u32)v;
 }
 
 #endif
