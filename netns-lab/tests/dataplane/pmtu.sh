@@ -120,67 +120,6 @@ done
 lab_assert "mid's end of the narrow link has MTU 1400" grep -q "mtu 1400" <<<"$(ip -n "$MID" link show nar0)"
 lab_assert "far's end of the narrow link has MTU 1400" grep -q "mtu 1400" <<<"$(ip -n "$FARNS" link show eth0)"
 
-# ---------------------------------------------------------------- the probe (runs in c1)
-# Sends one SIZE-byte packet with DF of the session (GRE with the server's
-# Call ID, ESP with the SA's SPI, L2TP data from UDP 1701 with the LNS's
-# Tunnel ID) from a socket of that kind, which stays open while it sniffs
-# eth0 for the error and asks the kernel for its route to far.
-cat >"$d/probe.py" <<'EOF'
-import json, re, socket, struct, subprocess, sys, time
-proto, far, ident, size = sys.argv[1], sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4])
-P = {"esp": 50, "gre": 47, "l2tp": 17}[proto]
-def ok(b):  # one's complement sum over b, its checksum field included, is 0xffff
-    b = b + b"\0" * (len(b) % 2)
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s == 0xFFFF
-def route_mtu():
-    out = subprocess.run(["ip", "route", "get", far], capture_output=True, text=True).stdout
-    m = re.search(r"\bmtu (\d+)", out)
-    return int(m.group(1)) if m else None
-sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-sniff.bind(("eth0", 0))
-sniff.settimeout(0.1)
-r = {"route_mtu_before": route_mtu(), "icmp": 0, "quote_src": None, "outer_dst": None, "csums": None, "mtu": None}
-if proto == "l2tp":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the LAC holds 1701 too
-    s.bind(("", 1701))
-    data, dst = struct.pack("!HHH", 0x0002, ident, 1), (far, 1701)
-    data += bytes(size - 28 - len(data))
-else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, P)
-    n = size - 20 - (8 if P == 50 else 12)
-    hdr = struct.pack("!II", ident, 1) if P == 50 else struct.pack("!BBHHHI", 0x30, 0x01, 0x880B, n, ident, 1)
-    data, dst = hdr + bytes(n), (far, 0)
-s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER = IP_PMTUDISC_DO: DF set
-s.sendto(data, dst)
-end = time.monotonic() + 3
-while time.monotonic() < end:
-    try:
-        f, addr = sniff.recvfrom(65535)
-    except socket.timeout:
-        continue
-    ip = f[14:]
-    if addr[2] == socket.PACKET_OUTGOING or len(ip) < 56 or ip[9] != 1:
-        continue
-    ihl, tot = (ip[0] & 15) * 4, struct.unpack("!H", ip[2:4])[0]
-    icmp = ip[ihl:tot]
-    q = icmp[8:]
-    if icmp[:2] != b"\x03\x04" or len(q) < 20 or q[9] != P or socket.inet_ntoa(q[16:20]) != far:
-        continue
-    r["icmp"] += 1
-    r["quote_src"], r["outer_dst"] = socket.inet_ntoa(q[12:16]), socket.inet_ntoa(ip[16:20])
-    r["mtu"] = struct.unpack("!H", icmp[6:8])[0]
-    bad = [n for n, b in (("ip", ip[:ihl]), ("icmp", icmp), ("quoted-ip", q[:(q[0] & 15) * 4])) if not ok(b)]
-    r["csums"] = "bad:" + ",".join(bad) if bad else "ok"
-    end = min(end, time.monotonic() + 0.5)  # a duplicate would still be counted
-time.sleep(0.2)
-r["route_mtu"] = route_mtu()
-print(json.dumps(r))
-EOF
-
 # ---------------------------------------------------------------- sessions
 has() { [[ " $PMTU_PROTOS " == *" $1 "* ]]; }
 # sess_start SITE: the selected protocols' crafted sessions from the site's c1
@@ -268,7 +207,8 @@ EOF
 			lab_router_exec "$s" ip route flush cache
 			mid0=$(nft_count "$MID" fragneed) rel0=0 rel=-
 			[[ $kind == vpnpt ]] && rel0=$(relayed "$s")
-			pr=$(ip netns exec "$c1" "$LAB_PY" "$d/probe.py" "$p" "$FAR" "$id" "$SIZE") || pr='{}'
+			# pmtu_probe.py: one SIZE-byte packet of the session with DF, then what came back.
+			pr=$(ip netns exec "$c1" "$LAB_PY" "$LAB_DIR/tests/dataplane/pmtu_probe.py" "$p" "$FAR" "$id" "$SIZE") || pr='{}'
 			mid=$(($(nft_count "$MID" fragneed) - mid0))
 			[[ $kind == vpnpt ]] && rel=$(($(relayed "$s") - rel0))
 			IFS=$'\t' read -r host mtu_f dst qsrc csums mtu before <<<"$(lab_json '"\t".join("-" if d.get(k) is None else str(d[k]) for k in ("icmp", "mtu", "outer_dst", "quote_src", "csums", "route_mtu", "route_mtu_before"))' <<<"$pr")"
