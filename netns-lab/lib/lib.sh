@@ -1119,12 +1119,7 @@ lab_status() { lab_router_exec "$1" "$VPNPT" status wan0; }
 # lab_json EXPR: evaluates a Python expression over the JSON document on
 # stdin (bound to d) and prints it; None -> null, bools -> true/false.
 lab_json() {
-	"$LAB_PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1], {"d": d})
-print(json.dumps(v) if isinstance(v, (bool, type(None), list, dict)) else v)
-' "$1"
+	"$LAB_PY" "$LAB_LIB/lab_json.py" "$1"
 }
 
 # lab_counter SITE DIR CLASS [packets|bytes]   DIR: outbound | inbound

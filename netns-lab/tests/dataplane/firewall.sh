@@ -139,19 +139,7 @@ if part protect; then
 	ip -n "$ATTNS" route add "$LAB_LAN_PREFIX.0/24" via "$PUB"
 	lab_info "router public $PUB, LAN hosts $C1 $C2 (TCP 8080, 1723 open), attacker $ATT (routes $LAB_LAN_PREFIX.0/24 via $PUB)"
 	for h in c1 c2; do
-		lab_bg "listen-$h" ip netns exec "$(lab_ns p "$h")" "$LAB_PY" -u -c '
-import select, socket, sys, time
-socks = []
-for port in (8080, 1723):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(16); socks.append(s)
-print("listening", flush=True)
-end = time.time() + 300
-while time.time() < end:
-    r, _, _ = select.select(socks, [], [], 0.5)
-    for s in r:
-        c, a = s.accept(); print("ACCEPT %s:%d -> %d" % (a[0], a[1], s.getsockname()[1]), flush=True); c.close()
-'
+		lab_bg "listen-$h" ip netns exec "$(lab_ns p "$h")" "$LAB_PY" -u "$LAB_DIR/tests/dataplane/firewall_listen.py"
 	done
 	for ((t = 0; t < 50; t++)); do
 		grep -qs listening "$LAB_STATE/listen-c1.log" && grep -qs listening "$LAB_STATE/listen-c2.log" && break
@@ -191,18 +179,7 @@ while time.time() < end:
 	att() { ip netns exec "$ATTNS" "$@"; }
 	# tcp_try DST PORT: connected | refused | timeout | error
 	tcp_try() {
-		att "$LAB_PY" - "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(); s.settimeout(1.5)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
-except ConnectionRefusedError:
-    print("refused")
-except socket.timeout:
-    print("timeout")
-except OSError as e:
-    print("error")
-EOF
+		att "$LAB_PY" "$LAB_DIR/tests/dataplane/firewall_tcp_try.py" "$1" "$2"
 	}
 
 	# attack_pub TAG: unsolicited traffic to the public IP; results in $d/TAG.*

@@ -183,13 +183,7 @@ lab_host_exec s1 c2 "$LAB_PY" "$FLOODPY" lan-pptp --dst "$S1" --count 1 --first 
 lab_host_exec s1 c2 "$LAB_PY" "$FLOODPY" lan-esp --dst "$S2" --count 1 --first 99999 >/dev/null
 sleep 0.3
 after=$(lab_status_json s1)
-other=$("$LAB_PY" -c '
-import json, sys
-a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-r = lambda d, n: d["reasons"]["outbound"][n]
-moved = [n for n in b["reasons"]["outbound"] if r(b, n) != r(a, n)]
-print("%d %d %s" % (r(b, "pptp_table_full") + r(b, "pptp_id_exhausted") - r(a, "pptp_table_full") - r(a, "pptp_id_exhausted"),
-                    r(b, "esp_table_full") - r(a, "esp_table_full"), ",".join(moved) or "none"))' "$before" "$after")
+other=$("$LAB_PY" "$LAB_DIR/tests/dataplane/flood_refusals.py" "$before" "$after")
 read -r other_calls other_esp other_reasons <<<"$other"
 lab_info "another host's new call / new SPI refused for lack of room: $other_calls / $other_esp (reasons: $other_reasons)"
 other="$other_calls $other_esp $other_reasons"

@@ -132,14 +132,7 @@ status_json() { if [[ $MODE == vpnpt ]]; then lab_status_json s1; else echo '{}'
 
 # conntrack statistics of the router (summed over CPUs): "insert_failed drop".
 ct_stats() {
-	lab_nsenter "$R" cat /proc/net/stat/nf_conntrack 2>/dev/null | "$LAB_PY" -c '
-import sys
-rows = [l.split() for l in sys.stdin]
-if not rows:
-    print("0 0"); sys.exit()
-h = rows[0]
-s = {k: sum(int(r[i], 16) for r in rows[1:]) for i, k in enumerate(h)}
-print(s.get("insert_failed", 0), s.get("drop", 0))'
+	lab_nsenter "$R" cat /proc/net/stat/nf_conntrack 2>/dev/null | "$LAB_PY" "$LAB_DIR/tests/ipsec/multihost_ct_stats.py"
 }
 
 # Evidence kept in the state dir (and partly printed on failure).
@@ -161,33 +154,12 @@ dump_evidence() { # dump_evidence TAG
 
 # delta BEFORE.json AFTER.json DOTTED.PATH: after - before (missing -> "n/a").
 delta() {
-	"$LAB_PY" - "$1" "$2" "$3" <<'EOF'
-import json, sys
-def get(f, path):
-    d = json.load(open(f))
-    for p in path.split("."):
-        if not isinstance(d, dict) or p not in d:
-            return None
-        d = d[p]
-    return d
-b, a = get(sys.argv[1], sys.argv[3]), get(sys.argv[2], sys.argv[3])
-print("n/a" if a is None else a - (b or 0))
-EOF
+	"$LAB_PY" "$LAB_DIR/tests/ipsec/multihost_delta.py" "$1" "$2" "$3"
 }
 
 # nonzero_reasons BEFORE.json AFTER.json: "dir/reason=n" for every reason that moved.
 nonzero_reasons() {
-	"$LAB_PY" - "$1" "$2" <<'EOF'
-import json, sys
-b, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-out = []
-for d, per in sorted(a.get("reasons", {}).items()):
-    for r, n in sorted(per.items()):
-        v = n - b.get("reasons", {}).get(d, {}).get(r, 0)
-        if v:
-            out.append("%s/%s=%d" % (d, r, v))
-print(" ".join(out) or "none")
-EOF
+	"$LAB_PY" "$LAB_DIR/tests/ipsec/multihost_reasons.py" "$1" "$2"
 }
 
 # wall BASE OFFSET_EXPR: BASE + OFFSET_EXPR seconds, as a unix time string.
@@ -291,16 +263,7 @@ check_vpnpt() {
 # that line of its log (it does not log holds: they show in the IKE timing).
 binder_events() {
 	[[ $MODE == vpnpt ]] || { echo "n/a"; return; }
-	tail -n +"$(($1 + 1))" "${LAB_VPNPT_LOG[s1]}" | "$LAB_PY" -c '
-import re, sys
-c = {"bound": 0, "refused: no owner": 0, "refused: exchange under way": 0, "refused: window closed": 0, "other ESP/IKE lines": 0}
-for l in sys.stdin:
-    if " bound to " in l: c["bound"] += 1
-    elif "no LAN host finished" in l: c["refused: no owner"] += 1
-    elif "still under way" in l: c["refused: exchange under way"] += 1
-    elif "window had closed" in l: c["refused: window closed"] += 1
-    elif re.search(r"ESP|IKE|SPI|hold|held", l): c["other ESP/IKE lines"] += 1
-print(", ".join("%s %d" % kv for kv in c.items()))'
+	tail -n +"$(($1 + 1))" "${LAB_VPNPT_LOG[s1]}" | "$LAB_PY" "$LAB_DIR/tests/ipsec/multihost_binder_events.py"
 }
 log_lines() { [[ $MODE == vpnpt ]] && wc -l <"${LAB_VPNPT_LOG[s1]}" || echo 0; }
 

@@ -115,17 +115,7 @@ analyze() { # analyze PHASE EXTRA ANALYZE ARGS...
 # check_sessions PHASE EXPECTED_TUNNELS PORTS: vpnpt's tunnels toward SRV while they were up.
 check_sessions() {
 	local ph=$1 want=$2 out
-	out=$("$LAB_PY" - "$LAB_STATE/p$ph/sessions-up.json" "$SRV" "$TUNNEL_ID" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-rows = [r for r in d if r.get("proto") == "l2tp" and r.get("server") == sys.argv[2] and r.get("state") != "closing"]
-ids = [r["ids"] for r in rows]
-print(len(rows), len({i["translated_tunnel_id"] for i in ids}),
-      sum(1 for i in ids if i["client_tunnel_id"] == int(sys.argv[3])),
-      sum(1 for i in ids if i["per_port_nat"]),
-      ",".join(sorted({r["state"] for r in rows})) or "-")
-EOF
-	)
+	out=$("$LAB_PY" "$LAB_DIR/tests/l2tp/multiclient_sessions.py" "$LAB_STATE/p$ph/sessions-up.json" "$SRV" "$TUNNEL_ID")
 	read -r S_N S_XL S_CID S_PPN S_STATES <<<"$out"
 	lab_check_eq "[p$ph] vpnpt sessions --proto l2tp lists $want tunnels toward $SRV (states $S_STATES)" "$want" "$S_N"
 	lab_check_eq "[p$ph] ... with $want distinct translated tunnel IDs" "$want" "$S_XL"
