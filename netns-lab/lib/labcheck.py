@@ -88,6 +88,18 @@ def write_report(path, rep):
     os.replace(tmp, path)
 
 
+def load_reports(paths, missing):
+    """The JSON reports at paths, in order; for one that cannot be read,
+    missing(path, error) stands in (a peer that failed early writes none)."""
+    out = []
+    for p in paths:
+        try:
+            out.append(json.load(open(p)))
+        except (OSError, ValueError) as e:
+            out.append(missing(p, e))
+    return out
+
+
 def touch(path):
     if path:
         with open(path, "w"):

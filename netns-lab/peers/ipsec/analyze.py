@@ -3,7 +3,7 @@ import json
 import os
 import statistics
 
-from labcheck import Checks, short
+from labcheck import Checks, load_reports, short
 from wire import KIND_NAME, K_HOST, X_AUTH, hexspi
 
 
@@ -13,12 +13,8 @@ def fig(v):
 
 def analyze(a):
     srv = json.load(open(a.server_report))
-    hosts = []
-    for p in a.host_reports:
-        try:
-            hosts.append(json.load(open(p)))
-        except (OSError, ValueError) as e:
-            hosts.append({"name": os.path.basename(p).split(".")[0], "missing": str(e)})
+    hosts = load_reports(a.host_reports,
+                         lambda p, e: {"name": os.path.basename(p).split(".")[0], "missing": str(e)})
     N = srv["count"]
     P = srv["push"]
     ph = srv["phase"]

@@ -2,20 +2,15 @@
 import json
 import os
 
-from labcheck import Checks, short, write_report
+from labcheck import Checks, load_reports, short, write_report
 
 
 def run_analyze(a):
     ck = Checks("[%s] " % a.label if a.label else "")
     lns = json.load(open(a.lns_report))
-    lacs = []
-    for p in a.reports:
-        try:
-            lacs.append(json.load(open(p)))
-        except (OSError, ValueError) as e:
-            lacs.append({"name": os.path.basename(p), "up": False, "errors": ["no report: %s" % e],
-                         "echo_seqs": [], "foreign": [], "hidden": False, "count": a.count, "sccrp_from": None,
-                         "index": -1})
+    lacs = load_reports(a.reports, lambda p, e: {
+        "name": os.path.basename(p), "up": False, "errors": ["no report: %s" % e], "echo_seqs": [], "foreign": [],
+        "hidden": False, "count": a.count, "sccrp_from": None, "index": -1})
     n = len(lacs)
     ppn = set(a.per_port_nat.split(",")) if a.per_port_nat else set()
     up = [c for c in lacs if c.get("up")]

@@ -2,17 +2,12 @@
 import json
 import os
 
-from labcheck import Checks, short
+from labcheck import Checks, load_reports, short
 
 
 def analyze(a):
     srv = json.load(open(a.server_report))
-    clients = []
-    for p in a.client_reports:
-        try:
-            clients.append(json.load(open(p)))
-        except (OSError, ValueError) as e:
-            clients.append({"name": os.path.basename(p), "missing": str(e)})
+    clients = load_reports(a.client_reports, lambda p, e: {"name": os.path.basename(p), "missing": str(e)})
     N = srv["count"]
     ph = srv["phase"]
     C = Checks("[%s] " % a.label if a.label else "")
