@@ -10,8 +10,8 @@
 # Exit:  0 done, 1 error, 77 skipped (no root / tool / kernel feature)
 set -euo pipefail
 
-# shellcheck source=netns-lab/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=netns-lab/lib/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/lib.sh"
 lab_init "${1:-}"
 
 DURATION=${DURATION:-20}
@@ -120,22 +120,22 @@ cat <<EOF
     the server a distinct Tunnel ID for each, rewritten back in every packet.
 ================================================================================
 EOF
-lab_bg demo-pptp-server ip netns exec "$(lab_ns home s1)" "$LAB_PY" "$LAB_DIR/pptp_peers.py" server --expect 3 \
+lab_bg demo-pptp-server ip netns exec "$(lab_ns home s1)" "$LAB_PY" "$LAB_PEERS/pptp" server --expect 3 \
 	--count 20 --interval 0.1 --report "$D/pptp-server.json" --ready-file "$D/pptp-server.ready" --max-time 40
-lab_bg demo-esp-server ip netns exec "$(lab_ns home s2)" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" server --count 20 \
+lab_bg demo-esp-server ip netns exec "$(lab_ns home s2)" "$LAB_PY" "$LAB_PEERS/ipsec" server --count 20 \
 	--interval 0.1 --report "$D/esp-server.json" --ready-file "$D/esp-server.ready" --release-file "$D/release" \
 	--max-time 40
-lab_bg demo-lns ip netns exec "$(lab_ns home s3)" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lns --report "$D/lns.json" \
+lab_bg demo-lns ip netns exec "$(lab_ns home s3)" "$LAB_PY" "$LAB_PEERS/l2tp" lns --report "$D/lns.json" \
 	--ready-file "$D/lns.ready" --expect 3 --max-time 40
 for ((t = 0; t < 50; t++)); do [[ -e $D/pptp-server.ready && -e $D/esp-server.ready && -e $D/lns.ready ]] && break; sleep 0.1; done
 for i in 1 2 3; do
-	lab_bg "demo-pptp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/pptp_peers.py" client --server "$S1" \
+	lab_bg "demo-pptp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_PEERS/pptp" client --server "$S1" \
 		--name "c$i" --index "$i" --call-id 1000 --calls 1 --count 20 --interval 0.1 --report "$D/pptp-c$i.json" \
 		--ready-file "$D/pptp-c$i.ready" --release-file "$D/release" --max-time 30
-	lab_bg "demo-esp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/ipsec_peers.py" host --server "$S2" \
+	lab_bg "demo-esp-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_PEERS/ipsec" host --server "$S2" \
 		--name "c$i" --index "$i" --count 20 --interval 0.1 --report "$D/esp-c$i.json" \
 		--ready-file "$D/esp-c$i.ready" --release-file "$D/release" --max-time 30
-	lab_bg "demo-lac-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_DIR/l2tp_peers.py" lac --server "$S3" \
+	lab_bg "demo-lac-c$i" ip netns exec "$(lab_ns home "c$i")" "$LAB_PY" "$LAB_PEERS/l2tp" lac --server "$S3" \
 		--name "c$i" --index "$i" --tunnel-id 4242 --count 20 --interval 0.1 --report "$D/lac-c$i.json" \
 		--ready-file "$D/lac-c$i.ready" --release-file "$D/release" --max-time 30
 done

@@ -8,7 +8,7 @@ a path under one of the repository's top-level folders, and fails listing
 each one that names nothing. Run from anywhere: python3 tools/check-paths.py
 
 A token may use shell braces (loader/session/quote_index.{h,cpp}), a glob
-(netns-lab/*/real-*.sh), a trailing ":LINE" or a placeholder such as <p>
+(netns-lab/tests/*/real.sh), a trailing ":LINE" or a placeholder such as <p>
 (then only the part before it is checked). A path after a possessive
 ("Cilium's bpf/...") is another project's and is not checked.
 """

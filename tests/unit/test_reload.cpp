@@ -1,6 +1,6 @@
 // SIGHUP's comparison of the running configuration with the file: which
 // changes a reload applies and which it only names as needing a restart.
-// The reload itself, on a running daemon: netns-lab/test-reload.sh.
+// The reload itself, on a running daemon: netns-lab/tests/daemon/reload.sh.
 #include <catch2/catch.hpp>
 
 #include "loader/cli/config_file.h"

@@ -34,10 +34,10 @@ modprobe nf_conntrack 2>/dev/null || true
 
 lab() { # lab PROTO: the real-software lab test of PROTO, in this shell's topology
   case $1 in
-    pptp) bash netns-lab/pptp/real-pptp.sh vpnpt "$VPNPT" ;;
-    l2tp) RAND_SOURCE=sys bash netns-lab/l2tp/real-l2tp.sh vpnpt "$VPNPT" ;;
-    natt) bash netns-lab/ipsec/real-ipsec.sh vpnpt strongswan "$VPNPT" ;;
-    esp) NCLIENTS=3 bash netns-lab/ipsec/real-ipsec.sh vpnpt vpnc "$VPNPT" ;;
+    pptp) bash netns-lab/tests/pptp/real.sh vpnpt "$VPNPT" ;;
+    l2tp) RAND_SOURCE=sys bash netns-lab/tests/l2tp/real.sh vpnpt "$VPNPT" ;;
+    natt) bash netns-lab/tests/ipsec/real.sh vpnpt strongswan "$VPNPT" ;;
+    esp) NCLIENTS=3 bash netns-lab/tests/ipsec/real.sh vpnpt vpnc "$VPNPT" ;;
   esac
 }
 run() { # run CHECK

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# vpnpt Prometheus endpoint lab test: the daemon's /metrics passes
+# `promtool check metrics` (every family, including ones added later), the
+# core families are there with HELP and TYPE, and a REAL Prometheus server
+# scraping it every second returns, through its HTTP query API, exactly the
+# packet counts the test sent.
+#
+# Usage: netns-lab/tests/daemon/metrics.sh [VPNPT]   (default: $VPNPT, else <repo>/build/vpnpt)
+# Exit:  0 pass, 1 fail, 77 skipped (no root / tool / kernel feature, no
+#        prometheus or promtool: apt-get install prometheus)
+# Env:   K=40 packets per class, LAB_KEEP_LOGS=1 keeps the logs (daemon,
+#        Prometheus, its config and TSDB, the scraped /metrics text),
+#        PROMETHEUS=/path/to/prometheus, PROMTOOL=/path/to/promtool,
+#        PROM_LIFETIME=60 hard bound on Prometheus's run time (s),
+#        LAB_FAIL_AFTER_PROMETHEUS=1 fails on purpose once Prometheus is
+#        ready (to check that cleanup stops it and leaves nothing behind).
+#
+# Everything runs inside the site's router namespace (nsenter --net): vpnpt
+# serves 127.0.0.1:9477 there, Prometheus listens on 127.0.0.1:9090 there,
+# so neither port touches the host. Prometheus runs under `timeout` (bounded
+# lifetime), with a private config and TSDB in the lab state dir, and is
+# stopped before the namespaces are deleted, on success, failure or signal.
+set -euo pipefail
+
+# shellcheck source=netns-lab/lib/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/lib.sh"
+lab_init "${1:-}"
+
+K=${K:-40}
+PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || true)}
+PROMTOOL=${PROMTOOL:-$(command -v promtool || true)}
+[[ -n "$PROMETHEUS" && -x "$PROMETHEUS" ]] || lab_skip "prometheus not found (apt-get install prometheus, or set PROMETHEUS)"
+[[ -n "$PROMTOOL" && -x "$PROMTOOL" ]] || lab_skip "promtool not found (apt-get install prometheus, or set PROMTOOL)"
+_lab_have timeout || lab_skip "missing tool: timeout"
+
+METRICS_ADDR=127.0.0.1:9477 # vpnpt's default --metrics-address
+PROM_ADDR=127.0.0.1:9090
+PROM_URL=http://$PROM_ADDR
+PROM_LIFETIME=${PROM_LIFETIME:-60} # hard bound on the Prometheus run (s)
+PROM_PID=""                        # the `timeout` wrapper (registered in LAB_PIDS)
+PROM_REAL_PID=""                   # prometheus itself (child of the wrapper)
+PROM_DIR=""
+T0=$SECONDS
+
+# ---------------------------------------------------------------- Prometheus cleanup
+
+# Stops Prometheus: SIGTERM to the server itself, then to its timeout
+# wrapper, up to 10 s, then SIGKILL to both (by pid, never by name).
+prom_stop() {
+	local i
+	[[ -n "$PROM_PID" ]] || return 0
+	if [[ -n "$PROM_REAL_PID" ]] && _lab_pid_alive "$PROM_REAL_PID"; then
+		kill -TERM "$PROM_REAL_PID" 2>/dev/null || true
+	fi
+	for ((i = 0; i < 100; i++)); do
+		_lab_pid_alive "$PROM_PID" || break
+		sleep 0.1
+	done
+	if _lab_pid_alive "$PROM_PID"; then
+		lab_warn "prometheus (pid ${PROM_REAL_PID:-?}) did not stop within 10 s, killing it"
+		[[ -n "$PROM_REAL_PID" ]] && kill -KILL "$PROM_REAL_PID" 2>/dev/null
+		kill -KILL "$PROM_PID" 2>/dev/null
+	fi
+	lab_kill "$PROM_PID" 2 # reaps the wrapper, forgets it in LAB_PIDS
+	PROM_PID=""
+}
+
+# lib.sh's cleanup would SIGTERM only the timeout wrapper and SIGKILL it
+# after 3 s, which could orphan Prometheus: stop it first, then run the
+# lab's own handlers (which see the original exit status).
+_metrics_on_exit() {
+	local rc=$?
+	trap - ERR
+	set +e
+	prom_stop
+	(exit "$rc")
+	_lab_on_exit
+}
+trap '_metrics_on_exit' EXIT
+trap 'prom_stop || true; _lab_on_signal INT 130' INT
+trap 'prom_stop || true; _lab_on_signal TERM 143' TERM
+trap 'prom_stop || true; _lab_on_signal HUP 129' HUP
+
+# ---------------------------------------------------------------- HTTP helpers (python3 stdlib)
+
+# http_get URL: body to stdout (inside the router namespace).
+http_get() {
+	lab_router_exec s1 "$LAB_PY" -c '
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    sys.stdout.write(r.read().decode())' "$1"
+}
+
+# prom_query MODE EXPR: instant query over Prometheus's HTTP API.
+#   MODE value:  the single sample's value ("none" if empty, "series=N" if several)
+#   MODE lines:  one "metric{labels} value" line per series ("(empty)" if none)
+#   MODE json:   the API's raw JSON answer
+#   MODE label:L the single series' label L
+prom_query() {
+	lab_router_exec s1 "$LAB_PY" "$LAB_DIR/tests/daemon/metrics_promql.py" "$PROM_URL" "$1" "$2"
+}
+
+# prom_show EXPR: logs the query and its result lines (the report's figures).
+prom_show() {
+	local line
+	lab_info "PromQL: $1"
+	while IFS= read -r line; do lab_info "    => $line"; done < <(prom_query lines "$1")
+}
+
+# prom_wait_scrape_after T TIMEOUT_S: waits until Prometheus holds a sample
+# of vpnpt taken at or after unix time T (float), i.e. a scrape that started
+# after T. Returns 1 on timeout.
+prom_wait_scrape_after() {
+	local t=$1 deadline=$((SECONDS + $2)) ts
+	while ((SECONDS < deadline)); do
+		ts=$(prom_query value 'timestamp(vpnpt_info)')
+		if [[ "$ts" =~ ^[0-9.]+$ ]] && "$LAB_PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$ts" "$t"; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+now() { date +%s.%N; }
+
+lab_log "== vpnpt metrics lab, run $LAB_ID, vpnpt $VPNPT, K=$K"
+lab_info "$("$PROMETHEUS" --version 2>&1 | head -1)"
+
+# ---------------------------------------------------------------- 1. site + vpnpt
+lab_log "-- 1. site with 2 clients and 1 server, vpnpt in the router (metrics on $METRICS_ADDR)"
+lab_site s1 2 1
+SRV=$(lab_server_ip s1 1)
+lab_start_vpnpt s1
+lab_pass "vpnpt daemon ready in $(lab_ns s1 router) (pid $(lab_vpnpt_pid s1))"
+
+# ---------------------------------------------------------------- 2. /metrics + promtool
+lab_log "-- 2. GET http://$METRICS_ADDR/metrics inside the router namespace"
+MFILE=$LAB_STATE/metrics.txt
+ok=0
+for ((i = 0; i < 50; i++)); do # the exposer is up before status shows ready, but be patient
+	if http_get "http://$METRICS_ADDR/metrics" >"$MFILE" 2>"$LAB_STATE/metrics.err"; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+((ok)) || lab_fail "cannot fetch http://$METRICS_ADDR/metrics in the router namespace: $(tail -1 "$LAB_STATE/metrics.err")"
+lab_pass "fetched /metrics ($(wc -l <"$MFILE") lines, $(grep -c '^# TYPE ' "$MFILE") families)"
+
+if out=$("$PROMTOOL" check metrics <"$MFILE" 2>&1); then
+	lab_pass "promtool check metrics: no problems in any of the $(grep -c '^# TYPE ' "$MFILE") families"
+else
+	printf '%s\n' "$out" | sed 's/^/    promtool| /'
+	lab_fail "promtool check metrics reported problems (above)"
+fi
+
+declare -A WANT_TYPE=(
+	[vpnpt_info]=gauge
+	[vpnpt_packets_total]=counter
+	[vpnpt_bytes_total]=counter
+	[vpnpt_translated_packets_total]=counter
+	[vpnpt_translated_bytes_total]=counter
+	[vpnpt_untranslated_packets_total]=counter
+	[vpnpt_map_entries]=gauge
+	[vpnpt_map_capacity_entries]=gauge
+)
+declare -A WANT_LABELS=(
+	[vpnpt_info]="kernel lan mode version wan"
+	[vpnpt_packets_total]="class direction"
+	[vpnpt_bytes_total]="class direction"
+	[vpnpt_translated_packets_total]="class direction"
+	[vpnpt_untranslated_packets_total]="direction reason verdict"
+	[vpnpt_map_entries]="map"
+	[vpnpt_map_capacity_entries]="map"
+)
+for fam in vpnpt_info vpnpt_packets_total vpnpt_bytes_total vpnpt_translated_packets_total \
+	vpnpt_translated_bytes_total vpnpt_untranslated_packets_total vpnpt_map_entries vpnpt_map_capacity_entries; do
+	grep -qE "^# HELP $fam .+" "$MFILE" || lab_fail "$fam: no (non-empty) # HELP line"
+	got=$(awk -v f="$fam" '$1 == "#" && $2 == "TYPE" && $3 == f { print $4 }' "$MFILE")
+	[[ "$got" == "${WANT_TYPE[$fam]}" ]] || lab_fail "$fam: # TYPE is '$got', expected ${WANT_TYPE[$fam]}"
+	n=$(grep -cE "^$fam(\{| )" "$MFILE" || true)
+	((n > 0)) || lab_fail "$fam: HELP/TYPE but no sample"
+	labels=""
+	if [[ -n "${WANT_LABELS[$fam]:-}" ]]; then
+		labels=$(grep -m1 -E "^$fam\{" "$MFILE" | sed -E 's/^[^{]*\{(.*)\}.*/\1/' |
+			grep -oE '[a-zA-Z_][a-zA-Z0-9_]*="' | tr -d '="' | sort | xargs)
+		[[ "$labels" == "${WANT_LABELS[$fam]}" ]] || lab_fail "$fam: labels '$labels', expected '${WANT_LABELS[$fam]}'"
+		labels=" {${labels// /,}}"
+	fi
+	lab_pass "$fam: HELP, TYPE ${WANT_TYPE[$fam]}, $n sample(s)$labels"
+done
+EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxE 'vpnpt_(info|packets_total|bytes_total|translated_packets_total|translated_bytes_total|untranslated_packets_total|map_entries|map_capacity_entries)' | xargs || true)
+[[ -z "$EXTRA" ]] || lab_info "further families (checked by promtool only): $EXTRA"
+lab_assert_eq "vpnpt_info sample" \
+	"1 wan0" "$(awk '/^vpnpt_info\{/ { v = $NF; match($0, /wan="[^"]*"/); w = substr($0, RSTART + 5, RLENGTH - 6); print v + 0, w }' "$MFILE")"
+lab_assert_eq "vpnpt_info names the running kernel" "kernel=\"$(uname -r)\"" \
+	"$(grep -m1 '^vpnpt_info{' "$MFILE" | grep -o 'kernel="[^"]*"')"
+
+# ---------------------------------------------------------------- 3. real Prometheus
+lab_log "-- 3. a real Prometheus in the router namespace on $PROM_ADDR, scraping vpnpt every 1 s"
+PROM_DIR=$LAB_STATE/prometheus
+mkdir -p "$PROM_DIR/data"
+cat >"$PROM_DIR/prometheus.yml" <<EOF
+# vpnpt netns lab ($LAB_ID): private config, removed with the lab state dir.
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: vpnpt
+    metrics_path: /metrics
+    static_configs:
+      - targets: ['$METRICS_ADDR']
+EOF
+if out=$("$PROMTOOL" check config "$PROM_DIR/prometheus.yml" 2>&1); then
+	lab_pass "promtool check config: private config is valid"
+else
+	printf '%s\n' "$out" | sed 's/^/    promtool| /'
+	lab_fail "promtool check config failed"
+fi
+
+# nsenter execs timeout, so $! (LAB_BG_PID) is the wrapper; prometheus is its child.
+lab_bg prometheus nsenter --net="/run/netns/$(lab_ns s1 router)" \
+	timeout -k 5 "$PROM_LIFETIME" "$PROMETHEUS" \
+	--config.file="$PROM_DIR/prometheus.yml" \
+	--storage.tsdb.path="$PROM_DIR/data" \
+	--storage.tsdb.retention.time=1h \
+	--web.listen-address="$PROM_ADDR" \
+	--log.level=info
+PROM_PID=$LAB_BG_PID
+for ((i = 0; i < 40; i++)); do
+	PROM_REAL_PID=$(awk '{print $1}' "/proc/$PROM_PID/task/$PROM_PID/children" 2>/dev/null) || true
+	[[ -z "$PROM_REAL_PID" ]] || break
+	sleep 0.05
+done
+ready=0
+for ((i = 0; i < 150; i++)); do # up to 15 s
+	_lab_pid_alive "$PROM_PID" || break
+	if http_get "$PROM_URL/-/ready" >/dev/null 2>&1; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+if ((!ready)); then
+	sed 's/^/    prometheus| /' "$LAB_STATE/prometheus.log" | tail -20
+	lab_fail "Prometheus not ready on $PROM_URL within 15 s"
+fi
+lab_pass "Prometheus ready (pid ${PROM_REAL_PID:-?} under timeout ${PROM_LIFETIME}s, TSDB in $PROM_DIR/data)"
+[[ -z "${LAB_FAIL_AFTER_PROMETHEUS:-}" ]] || lab_fail "LAB_FAIL_AFTER_PROMETHEUS is set: failing on purpose with Prometheus running"
+
+# First scrape: target up, counters still zero (nothing sent yet).
+prom_wait_scrape_after "$(now)" 10 || lab_fail "Prometheus did not scrape vpnpt within 10 s"
+lab_assert_eq "up{job=\"vpnpt\"}" 1 "$(prom_query value 'up{job="vpnpt"}')"
+TGT=$(lab_router_exec s1 "$LAB_PY" -c '
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/targets", timeout=5))
+t = [t for t in d["data"]["activeTargets"] if t["labels"].get("job") == "vpnpt"]
+print(" ".join("%s:%s:%r" % (x["scrapeUrl"], x["health"], x["lastError"]) for x in t))' "$PROM_URL")
+lab_assert_eq "/api/v1/targets: the vpnpt target is healthy" "http://$METRICS_ADDR/metrics:up:''" "$TGT"
+Q_ESP='vpnpt_packets_total{direction="outbound",class="esp"}'
+Q_GRE='vpnpt_packets_total{direction="outbound",class="gre"}'
+Q_SUM='sum(vpnpt_packets_total{direction="outbound",class=~"esp|gre"})'
+prom_show "$Q_SUM"
+lab_assert_eq "before traffic: $Q_SUM" 0 "$(prom_query value "$Q_SUM")"
+
+# ---------------------------------------------------------------- 4. traffic, then PromQL
+lab_log "-- 4. c1 sends $K esp + $K gre packets to $SRV; Prometheus must return exactly those counts"
+lab_traffic s1 c1 -- --class esp,gre --count "$K" --dst "$SRV" --interval 0.002 --timeout 15 --quiet
+lab_wait_counters s1 outbound "$K" esp gre || true # polls status until >= K, then 0.3 s more
+SETTLED=$(now)
+# Two full scrapes that started after the data plane settled (1 s interval).
+prom_wait_scrape_after "$("$LAB_PY" -c 'import sys; print(float(sys.argv[1]) + 2)' "$SETTLED")" 10 ||
+	lab_fail "Prometheus did not scrape vpnpt in the 10 s after the traffic"
+lab_pass "Prometheus scraped vpnpt >= 2 times after the traffic settled"
+
+for q in "$Q_ESP" "$Q_GRE" "$Q_SUM" \
+	'vpnpt_info' 'up{job="vpnpt"}' \
+	'sum by (class) (vpnpt_packets_total{direction="outbound",class!~"non_ipv4"}) > 0' \
+	'vpnpt_bytes_total{direction="outbound",class=~"esp|gre"}'; do
+	prom_show "$q"
+done
+lab_assert_eq "PromQL $Q_ESP" "$K" "$(prom_query value "$Q_ESP")"
+lab_assert_eq "PromQL $Q_GRE" "$K" "$(prom_query value "$Q_GRE")"
+lab_assert_eq "PromQL $Q_SUM" $((2 * K)) "$(prom_query value "$Q_SUM")"
+# Frame bytes: IP datagram bytes (traffic.py --dry-run) + 14 bytes of Ethernet header per packet.
+while read -r c n ipbytes; do
+	q="vpnpt_bytes_total{direction=\"outbound\",class=\"$c\"}"
+	lab_assert_eq "PromQL $q" $((ipbytes + 14 * n)) "$(prom_query value "$q")"
+done < <("$LAB_PY" "$LAB_LIB/traffic.py" --class esp,gre --count "$K" --dst "$SRV" --dry-run)
+lab_assert_eq "PromQL sum(vpnpt_packets_total{direction=\"outbound\",class!~\"esp|gre|non_ipv4\"}) (nothing else sent)" \
+	0 "$(prom_query value 'sum(vpnpt_packets_total{direction="outbound",class!~"esp|gre|non_ipv4"})')"
+lab_assert_eq "PromQL vpnpt_info" 1 "$(prom_query value 'vpnpt_info')"
+lab_assert_eq "PromQL vpnpt_info label wan" wan0 "$(prom_query label:wan 'vpnpt_info')"
+lab_assert_eq "PromQL vpnpt_info{wan=\"wan0\"} == 1" 1 "$(prom_query value 'vpnpt_info{wan="wan0"} == 1')"
+lab_assert_eq "PromQL vpnpt_info names the LAN interface" lan0 "$(prom_query label:lan 'vpnpt_info')"
+lab_assert_ne "PromQL vpnpt_info label version is set" "" "$(prom_query label:version 'vpnpt_info')"
+# Prometheus and `vpnpt status` read the same pinned maps.
+lab_assert_eq "Prometheus esp == vpnpt status esp" "$(lab_counter s1 outbound esp)" "$(prom_query value "$Q_ESP")"
+
+# ---------------------------------------------------------------- 5. cleanup
+lab_log "-- 5. stop Prometheus, detach vpnpt, delete the namespaces"
+P=$PROM_REAL_PID
+prom_stop
+lab_assert_not "prometheus (pid $P) exited" _lab_pid_alive "${P:-0}"
+lab_assert "vpnpt detach wan0" lab_detach_vpnpt s1
+rm -rf -- "$PROM_DIR"
+lab_assert_not "Prometheus storage dir removed" test -e "$PROM_DIR"
+lab_delete_namespaces
+left=$(ip netns list | awk '{print $1}' | grep -c "^$LAB_ID-" || true)
+lab_assert_eq "no namespace of run $LAB_ID left" 0 "$left"
+
+lab_log "== PASS: metrics ($((SECONDS - T0)) s)"
