@@ -52,22 +52,29 @@ class Host:
                 if stop_on_ike:
                     return
 
+    def own(self, d, sa):
+        """Whether ESP packet d is this host's, of its SA sa (None: no SA with that SPI yet)."""
+        return (sa is not None and "bad" not in d and d.get("phase") == self.a.phase and d.get("idx") == self.a.index
+                and d.get("k") == sa["k"] and d.get("kind") in (K_ECHO, K_PUSH) and d.get("src") == self.a.server)
+
+    def take(self, sa, d, t, tw):
+        lst = sa["rx_echo" if d["kind"] == K_ECHO else "rx_push"]
+        if d["seq"] in lst:
+            sa["dups"] += 1
+        lst.append(d["seq"])
+        if sa["t_first_rx"] is None:
+            sa["t_first_rx"] = round(t, 4)
+            sa["tw_first_rx"] = round(tw, 4)
+
     def on_esp(self, pkt, t):
         d = esp_parse(pkt)
         tw = time.time()
         sa = self.my_y.get(d.get("spi"))
-        own = (sa is not None and "bad" not in d and d.get("phase") == self.a.phase and d.get("idx") == self.a.index
-               and d.get("k") == sa["k"] and d.get("kind") in (K_ECHO, K_PUSH) and d.get("src") == self.a.server)
-        if own:
-            lst = sa["rx_echo" if d["kind"] == K_ECHO else "rx_push"]
-            if d["seq"] in lst:
-                sa["dups"] += 1
-            lst.append(d["seq"])
-            if sa["t_first_rx"] is None:
-                sa["t_first_rx"] = round(t, 4)
-                sa["tw_first_rx"] = round(tw, 4)
+        if self.own(d, sa):
+            self.take(sa, d, t, tw)
             return
         d["t"] = round(t, 4)
+        d["tw"] = round(tw, 4)
         d["mine_spi"] = sa is not None
         self.foreign.append(d)
 
@@ -130,6 +137,12 @@ class Host:
               "t_last_tx": None}
         self.sas.append(sa)
         self.my_y[y] = sa
+        # The server's first packets on a new SA can overtake its answer to us: held as foreign until
+        # now, they are this SA's (delivered to the right host), not misdelivered.
+        early = [d for d in self.foreign if d.get("spi") == y and self.own(d, sa)]
+        for d in early:
+            self.foreign.remove(d)
+            self.take(sa, d, d["t"], d["tw"])
         return sa
 
     def wait_until_wall(self, tw):
