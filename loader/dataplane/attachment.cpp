@@ -10,6 +10,7 @@
 #include "loader/core/bpffs.h"
 #include "loader/dataplane/data_path.h"
 #include "loader/dataplane/path_attach.h"
+#include "loader/dataplane/pin_check.h"
 #include "loader/core/daemon_lock.h"
 #include "loader/dataplane/lan_autopick.h"
 #include "loader/core/log.h"
@@ -147,6 +148,8 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   }
 
   VPNPT_TRY(ensure_bpffs());
+  // Before anything is created: another build's data plane is neither adopted nor mixed with this one's.
+  VPNPT_TRY(check_pins_are_ours(id->pin_dir, req.wan));
   bool fresh = !path_exists(id->pin_dir + "/" + VPNPT_MAP_CONFIG);
   VPNPT_TRY(make_dirs(id->pin_dir));
   auto fail = [&](Error e) -> Result<Attached> {

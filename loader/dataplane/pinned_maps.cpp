@@ -93,18 +93,20 @@ Status PinnedMaps::set_config(const vpnpt_config& cfg) const {
   return {};
 }
 
-Result<std::map<uint32_t, vpnpt_iface>> PinnedMaps::ifaces() const {
+std::map<uint32_t, vpnpt_iface> read_ifaces(int ifaces_fd) {
   std::map<uint32_t, vpnpt_iface> out;
   uint32_t key = 0, next = 0;
   uint32_t* prev = nullptr;
-  while (bpf_map_get_next_key(fd(VPNPT_PIN_IFACES), prev, &next) == 0) {
+  while (bpf_map_get_next_key(ifaces_fd, prev, &next) == 0) {
     vpnpt_iface v{};
-    if (bpf_map_lookup_elem(fd(VPNPT_PIN_IFACES), &next, &v) == 0) out[next] = v;
+    if (bpf_map_lookup_elem(ifaces_fd, &next, &v) == 0) out[next] = v;
     key = next;
     prev = &key;
   }
   return out;
 }
+
+Result<std::map<uint32_t, vpnpt_iface>> PinnedMaps::ifaces() const { return read_ifaces(fd(VPNPT_PIN_IFACES)); }
 
 Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
   if (bpf_map_update_elem(fd(VPNPT_PIN_IFACES), &ifindex, &v, BPF_ANY) != 0)

@@ -23,6 +23,9 @@ using ReasonTable = std::array<vpnpt_counter, VPNPT_REASON_SLOTS>;
 // Sums a per-CPU array of vpnpt_counter over all possible CPUs.
 Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots);
 
+// The interfaces recorded in an ifaces map (vpnpt_ifaces_v*), by ifindex.
+std::map<uint32_t, vpnpt_iface> read_ifaces(int ifaces_fd);
+
 // A row of abi/pins.def.
 struct PinInfo {
   vpnpt_pin id;

@@ -1,0 +1,79 @@
+#include "loader/dataplane/pin_check.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "loader/core/fd.h"
+#include "loader/core/netif.h"
+#include "loader/dataplane/data_path.h"
+#include "loader/dataplane/pinned_maps.h"
+
+namespace vpnpt {
+namespace {
+
+std::string joined(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+Error another_build(const std::string& what, const std::string& wan) {
+  return make_error(what + ": the data plane on " + wan +
+                    " was attached by another vpnpt build; stop its daemon and run `vpnpt detach " + wan +
+                    "` with that build (its sessions end), then attach again (in-place upgrade is not supported yet)");
+}
+
+// The entries of @dir, or none if it does not exist.
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (const dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  return out;
+}
+
+// True if a program recorded in @pin_dir's ifaces map is still attached.
+bool programs_running(const std::string& pin_dir) {
+  Fd ifaces(bpf_obj_get((pin_dir + "/" + VPNPT_MAP_IFACES).c_str()));
+  if (!ifaces.valid()) return false;
+  for (const auto& [ifindex, rec] : read_ifaces(ifaces.get()))
+    if (path_attached(ifindex, rec)) return true;
+  return false;
+}
+
+}  // namespace
+
+Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan) {
+  const auto present = entries(pin_dir);
+  std::set<std::string> ours;
+  for (const auto& p : kPins) ours.insert(p.name);
+  std::vector<std::string> foreign;
+  for (const auto& n : present)
+    if (!ours.count(n)) foreign.push_back(n);
+  if (!foreign.empty()) return another_build(pin_dir + " holds pins this vpnpt does not use (" + joined(foreign) + ")", wan);
+
+  // A map this build adds is missing while the old programs run: they would never read it.
+  std::vector<std::string> missing;
+  const std::set<std::string> have(present.begin(), present.end());
+  for (const auto& p : kPins)
+    if (p.owner != VPNPT_PIN_OWNER_TRACE && !have.count(p.name)) missing.push_back(p.name);
+  if (!present.empty() && !missing.empty() && programs_running(pin_dir))
+    return another_build("the programs running from " + pin_dir + " lack maps this vpnpt shares (" +
+                             joined(missing) + ")",
+                         wan);
+  return {};
+}
+
+}  // namespace vpnpt

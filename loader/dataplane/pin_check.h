@@ -1,0 +1,19 @@
+// Whether an attachment's pins are this build's own. A data plane another
+// vpnpt build attached has other map layouts, so its pins carry other names
+// (each layout change bumps a name, abi/pins.def), or it lacks a map this
+// build adds. Adopting it, or creating this build's pins beside its own,
+// would leave the daemon working on tables the running hooks never read.
+#pragma once
+
+#include <string>
+
+#include "loader/core/result.h"
+
+namespace vpnpt {
+
+// OK when @pin_dir holds no pin but this build's, and, while a program
+// recorded there still runs, every pin this build's hooks share. Otherwise
+// one line naming the pins that differ and the way out. Reads only.
+Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan);
+
+}  // namespace vpnpt
