@@ -19,7 +19,10 @@ namespace {
 
 struct PinDir {
   std::string path = "/sys/fs/bpf/vpnpt-test-pincheck-" + std::to_string(getpid());
-  PinDir() { REQUIRE(make_dirs(path)); }
+  PinDir() {
+    REQUIRE(ensure_bpffs());  // a fresh machine has none mounted: attach mounts it too
+    REQUIRE(make_dirs(path));
+  }
   ~PinDir() { (void)remove_pin_dir(path); }
   // Pins a small map under @name; its layout does not matter to the check, but for the
   // interface table's: an empty hash of this build's records (no interface attached).
