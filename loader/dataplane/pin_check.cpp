@@ -10,6 +10,7 @@
 #include "loader/core/fd.h"
 #include "loader/core/netif.h"
 #include "loader/dataplane/data_path.h"
+#include "loader/dataplane/map_layout.h"
 #include "loader/dataplane/pinned_maps.h"
 
 namespace vpnpt {
@@ -72,6 +73,22 @@ Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan) {
   if (!present.empty() && !missing.empty() && programs_running(pin_dir))
     return another_build("the programs running from " + pin_dir + " lack maps this vpnpt shares (" +
                              joined(missing) + ")",
+                         wan);
+
+  // Same names, other bytes: a layout change that did not bump its name.
+  if (present.empty()) return {};
+  auto mine = build_layouts();
+  if (!mine) return mine.error();
+  std::vector<std::string> changed;
+  for (const auto& n : present) {
+    auto it = mine->find(n);
+    if (it == mine->end()) continue;  // the tracer's map: not the hooks'
+    auto theirs = pinned_layout(pin_dir + "/" + n, n);
+    if (!theirs) return theirs.error();
+    if (*theirs != it->second) changed.push_back(n);
+  }
+  if (!changed.empty())
+    return another_build(pin_dir + " holds maps whose layout differs from this vpnpt's (" + joined(changed) + ")",
                          wan);
   return {};
 }
