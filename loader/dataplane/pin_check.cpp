@@ -1,9 +1,9 @@
 #include "loader/dataplane/pin_check.h"
 
 #include <bpf/bpf.h>
-#include <dirent.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <vector>
 
@@ -32,16 +32,11 @@ Error another_build(const std::string& what, const std::string& wan) {
                     "` with that build (its sessions end), then attach again (in-place upgrade is not supported yet)");
 }
 
-// The entries of @dir, or none if it does not exist.
+// The names in @dir, or none if it does not exist.
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (const dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  closedir(d);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path().filename());
   return out;
 }
 
