@@ -51,11 +51,14 @@
 #define VPNPT_MAP_L2TP_KERNEL "vpnpt_l2tp_kernel_v1"
 #define VPNPT_MAP_PPTP_QUOTE "vpnpt_pptp_quote_v1"
 #define VPNPT_MAP_L2TP_QUOTE "vpnpt_l2tp_quote_v1"
+/* Never versioned: every build reads it to learn which build attached (struct vpnpt_meta). */
+#define VPNPT_MAP_META "vpnpt_meta"
 
 /* The pinned maps as a table (pins.def): VPNPT_PIN_<ID> indexes it. */
-enum vpnpt_pin_owner { VPNPT_PIN_OWNER_LOADER, VPNPT_PIN_OWNER_HOOKS, VPNPT_PIN_OWNER_TRACE };
+enum vpnpt_pin_owner { VPNPT_PIN_OWNER_LOADER, VPNPT_PIN_OWNER_HOOKS, VPNPT_PIN_OWNER_TRACE, VPNPT_PIN_OWNER_ATTACH };
+enum vpnpt_pin_upgrade { VPNPT_PIN_UPGRADE_CONVERT, VPNPT_PIN_UPGRADE_RESET };
 enum vpnpt_pin {
-#define VPNPT_PIN(id, owner) VPNPT_PIN_##id,
+#define VPNPT_PIN(id, owner, upgrade) VPNPT_PIN_##id,
 #include "pins.def"
 #undef VPNPT_PIN
 	VPNPT_PIN_COUNT
@@ -732,6 +735,24 @@ struct vpnpt_daemon {
 	__u32 pad;
 };
 #define VPNPT_DAEMON_STALE_NS 1000000000ull
+
+/*
+ * vpnpt_meta (array, 1 slot; written by attach, never read by the hooks):
+ * which build attached the data plane. Its name and this prefix never
+ * change, so any later build can read an older one's record; a build that
+ * needs more appends members and raises @size.
+ */
+#define VPNPT_META_MAGIC 0x7670746du /* "vptm" */
+#define VPNPT_VERSION_LEN 32
+struct vpnpt_meta {
+	__u32 magic;       /* VPNPT_META_MAGIC */
+	__u32 size;        /* sizeof(struct vpnpt_meta) of the build that wrote it */
+	__u64 abi_hash;    /* every pinned map's layout (loader/dataplane/map_layout.h), hashed together */
+	__u64 build_hash;  /* the four hook objects' bytes: equal means the same programs */
+	__u64 attached_at; /* CLOCK_REALTIME ns of the attach or upgrade that wrote it */
+	char version[VPNPT_VERSION_LEN];       /* the build's version */
+	char upgraded_from[VPNPT_VERSION_LEN]; /* the version replaced by the last in-place upgrade, or "" */
+};
 
 /* The daemon serves (the hooks hand it L2TP setup) while its heartbeat is fresh at @now_ns. */
 static inline int vpnpt_daemon_serving(__u64 heartbeat_ns, __u64 now_ns)

@@ -14,6 +14,8 @@
 #include "loader/core/map_dump.h"
 #include "loader/core/names.h"
 #include "loader/core/netif.h"
+#include "loader/dataplane/build_info.h"
+#include "loader/dataplane/meta.h"
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/core/protocols.h"
 #include "loader/dataplane/xdp_attach.h"
@@ -21,6 +23,29 @@
 namespace vpnpt {
 
 using nlohmann::json;
+
+// The build that attached the data plane (its record with the pins) and this binary's.
+static json build_json(const std::string& pin_dir) {
+  json b;
+  auto abi = build_abi_hash();
+  b["this_binary"] = {{"version", build_version()},
+                      {"abi", abi ? json(hash_hex(*abi)) : json(nullptr)},
+                      {"programs", hash_hex(build_hash())}};
+  auto meta = read_meta(pin_dir);
+  if (meta && *meta) {
+    const vpnpt_meta& m = **meta;
+    b["running"] = {{"version", m.version},
+                    {"abi", hash_hex(m.abi_hash)},
+                    {"programs", hash_hex(m.build_hash)},
+                    {"attached_at_unix", m.attached_at / 1000000000ull},
+                    {"upgraded_from", m.upgraded_from[0] ? json(m.upgraded_from) : json(nullptr)}};
+    b["same_build"] = m.build_hash == build_hash();
+  } else {
+    b["running"] = nullptr;  // attached by a build older than the record
+    b["same_build"] = false;
+  }
+  return b;
+}
 
 Result<json> status_json(const AttachmentId& id) {
   auto maps = PinnedMaps::open(id.pin_dir);
@@ -51,6 +76,8 @@ Result<json> status_json(const AttachmentId& id) {
   uint32_t zero = 0;
   st["daemon_serving"] =
       bpf_map_lookup_elem(maps->daemon_fd(), &zero, &hb) == 0 && vpnpt_daemon_serving(hb.heartbeat_ns, monotonic_ns());
+
+  st["build"] = build_json(id.pin_dir);
 
   json ifs = json::array();
   for (const auto& [ifi, v] : *ifaces) {
@@ -119,6 +146,17 @@ std::string status_text(const json& st) {
   out += fmt::format("vpnpt on {} (public IP {}), daemon {}\n", st["wan"].get<std::string>(),
                      st["public_ip"].get<std::string>(), daemon);
   out += fmt::format("  pins: {}\n", st["pin_dir"].get<std::string>());
+  const auto& b = st["build"];
+  const auto& run = b["running"];
+  std::string running = run.is_null() ? "unrecorded (a build older than the build record)"
+                                      : run["version"].get<std::string>() + " (ABI " + run["abi"].get<std::string>() +
+                                            ")";
+  if (!run.is_null() && !run["upgraded_from"].is_null())
+    running += ", upgraded in place from " + run["upgraded_from"].get<std::string>();
+  out += fmt::format("  build: {}\n", running);
+  if (!b["same_build"].get<bool>())
+    out += fmt::format("    this binary is {}: its `vpnpt attach` (the daemon's restart) upgrades the data plane in place\n",
+                       b["this_binary"]["version"].get<std::string>());
   out += fmt::format("  kernel: {}{}\n", st["kernel"]["release"].get<std::string>(),
                      st["kernel"]["degraded"].empty() ? ", every feature vpnpt uses" : "");
   for (const auto& d : st["kernel"]["degraded"]) out += fmt::format("    {}\n", d["effect"].get<std::string>());

@@ -110,6 +110,7 @@ static_assert(offsetof(vpnpt_l2tp_punt, dmac) == 28);
 static_assert(offsetof(vpnpt_l2tp_punt, l3_off) == 34);
 static_assert(offsetof(vpnpt_l2tp_punt, frame) == 40);
 static_assert(sizeof(vpnpt_daemon) == 16);
+static_assert(sizeof(vpnpt_meta) == 96 && offsetof(vpnpt_meta, abi_hash) == 8 && offsetof(vpnpt_meta, version) == 32);
 
 static_assert(sizeof(vpnpt_host_quota) == 16);
 // bpf/lib/quota.h compares-and-swaps the 8-byte words holding the counts.

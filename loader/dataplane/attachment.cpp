@@ -10,7 +10,9 @@
 #include "loader/core/bpffs.h"
 #include "loader/dataplane/data_path.h"
 #include "loader/dataplane/path_attach.h"
-#include "loader/dataplane/pin_check.h"
+#include "loader/dataplane/build_info.h"
+#include "loader/dataplane/meta.h"
+#include "loader/dataplane/upgrade.h"
 #include "loader/core/daemon_lock.h"
 #include "loader/dataplane/lan_autopick.h"
 #include "loader/core/log.h"
@@ -65,9 +67,10 @@ Result<std::vector<IfaceWant>> resolve(const AttachRequest& req) {
   return out;
 }
 
-// Opens the object with pins under @pin_dir and loads it once, so every
-// map exists (with BTF) before the loader writes config or attaches. libbpf
-// reuses maps already pinned there, which is how state survives restarts.
+// Opens the object with pins under @pin_dir and creates its maps (no
+// program is verified), so every map exists (with BTF) before the loader
+// writes config or attaches. libbpf reuses maps already pinned there, which
+// is how state survives restarts.
 Status ensure_pinned_maps(const std::string& pin_dir, const LoadConfig& cfg) {
   bpf_object_open_opts opts{};
   opts.sz = sizeof(opts);
@@ -75,7 +78,7 @@ Status ensure_pinned_maps(const std::string& pin_dir, const LoadConfig& cfg) {
   auto wan = WanSkeleton::open(&opts, "xdp_wan");
   if (!wan) return wan.error();
   wan->apply(cfg);
-  return load_object((*wan)->obj, "xdp_wan");
+  return create_maps((*wan)->obj, "xdp_wan");
 }
 
 Status write_config(const PinnedMaps& maps, uint32_t public_ip, uint32_t wan_ifindex) {
@@ -148,9 +151,10 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   }
 
   VPNPT_TRY(ensure_bpffs());
-  // Before anything is created: another build's data plane is neither adopted nor mixed with this one's.
-  VPNPT_TRY(check_pins_are_ours(id->pin_dir, req.wan));
-  bool fresh = !path_exists(id->pin_dir + "/" + VPNPT_MAP_CONFIG);
+  // Another build's data plane is upgraded in place before anything else, never adopted or mixed.
+  auto took = take_over(id->pin_dir, req.load);
+  if (!took) return took.error();
+  bool fresh = took->kind == Takeover::Fresh;
   VPNPT_TRY(make_dirs(id->pin_dir));
   auto fail = [&](Error e) -> Result<Attached> {
     if (fresh) (void)remove_pin_dir(id->pin_dir);  // a failed first attach leaves nothing behind
@@ -158,6 +162,8 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   };
 
   if (auto s = ensure_pinned_maps(id->pin_dir, req.load); !s) return fail(s.error());
+  if (fresh)
+    if (auto s = write_meta(id->pin_dir, ""); !s) return fail(s.error());
   auto maps = PinnedMaps::open(id->pin_dir);
   if (!maps) return fail(maps.error());
 
@@ -195,7 +201,11 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   if (!todo.empty()) {
     if (auto s = attach_interfaces(*paths, *want, todo, *maps); !s) return fail(s.error());
   }
-  if (adopted)
+  if (took->kind == Takeover::Upgrade)
+    spdlog::info("upgraded the data plane on {} in place from {} to {}: programs replaced on {} interface(s), {} "
+                 "entries converted; sessions kept",
+                 req.wan, took->from_version, build_version(), took->swapped, took->converted);
+  else if (adopted)
     spdlog::info("adopted the running data plane on {} (pins in {}); sessions kept", req.wan, id->pin_dir);
   else if (!have->empty())
     spdlog::info("re-attached {} interface(s) to the pinned state in {}", todo.size(), id->pin_dir);

@@ -47,6 +47,16 @@ void describe(const btf* b, uint32_t id, std::string& out, int depth = 0) {
   }
 }
 
+}  // namespace
+
+std::string type_text(const btf* types, uint32_t id) {
+  std::string out;
+  describe(types, id, out);
+  return out;
+}
+
+namespace {
+
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;

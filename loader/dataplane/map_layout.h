@@ -21,6 +21,9 @@ struct MapShape {
   uint32_t key_type_id = 0, value_type_id = 0;  // 0: no BTF for it (ring buffers)
 };
 
+// The canonical text of type @id's layout (sizes, member names and offsets, encodings).
+std::string type_text(const btf* types, uint32_t id);
+
 // The canonical text of a map's layout (what the hash covers), for messages and tests.
 // @sized_at_run: max_entries is chosen at load time (the ESP tables), so it is left out.
 std::string layout_text(const btf* types, const MapShape& m, bool sized_at_run);

@@ -26,49 +26,44 @@ std::string joined(std::vector<std::string> names) {
   return out;
 }
 
-Error another_build(const std::string& what, const std::string& wan) {
-  return make_error(what + ": the data plane on " + wan +
-                    " was attached by another vpnpt build; stop its daemon and run `vpnpt detach " + wan +
-                    "` with that build (its sessions end), then attach again (in-place upgrade is not supported yet)");
-}
+Error another_build(const std::string& what) { return make_error(what); }
 
-// The names in @dir, or none if it does not exist.
-std::vector<std::string> entries(const std::string& dir) {
+}  // namespace
+
+std::vector<std::string> pin_names(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path().filename());
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (!e.is_directory(ec)) out.push_back(e.path().filename());
   return out;
 }
 
-// True if a program recorded in @pin_dir's ifaces map is still attached.
-bool programs_running(const std::string& pin_dir) {
-  Fd ifaces(bpf_obj_get((pin_dir + "/" + VPNPT_MAP_IFACES).c_str()));
+bool programs_running(const std::string& ifaces_pin) {
+  Fd ifaces(bpf_obj_get(ifaces_pin.c_str()));
   if (!ifaces.valid()) return false;
   for (const auto& [ifindex, rec] : read_ifaces(ifaces.get()))
     if (path_attached(ifindex, rec)) return true;
   return false;
 }
 
-}  // namespace
-
-Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan) {
-  const auto present = entries(pin_dir);
+Status check_pins_are_ours(const std::string& pin_dir) {
+  const auto present = pin_names(pin_dir);
   std::set<std::string> ours;
   for (const auto& p : kPins) ours.insert(p.name);
   std::vector<std::string> foreign;
   for (const auto& n : present)
     if (!ours.count(n)) foreign.push_back(n);
-  if (!foreign.empty()) return another_build(pin_dir + " holds pins this vpnpt does not use (" + joined(foreign) + ")", wan);
+  if (!foreign.empty()) return another_build(pin_dir + " holds pins this vpnpt does not use (" + joined(foreign) + ")");
 
   // A map this build adds is missing while the old programs run: they would never read it.
   std::vector<std::string> missing;
   const std::set<std::string> have(present.begin(), present.end());
   for (const auto& p : kPins)
-    if (p.owner != VPNPT_PIN_OWNER_TRACE && !have.count(p.name)) missing.push_back(p.name);
-  if (!present.empty() && !missing.empty() && programs_running(pin_dir))
+    if ((p.owner == VPNPT_PIN_OWNER_LOADER || p.owner == VPNPT_PIN_OWNER_HOOKS) && !have.count(p.name))
+      missing.push_back(p.name);
+  if (!present.empty() && !missing.empty() && programs_running(pin_dir + "/" + VPNPT_MAP_IFACES))
     return another_build("the programs running from " + pin_dir + " lack maps this vpnpt shares (" +
-                             joined(missing) + ")",
-                         wan);
+                         joined(missing) + ")");
 
   // Same names, other bytes: a layout change that did not bump its name.
   if (present.empty()) return {};
@@ -83,8 +78,7 @@ Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan) {
     if (*theirs != it->second) changed.push_back(n);
   }
   if (!changed.empty())
-    return another_build(pin_dir + " holds maps whose layout differs from this vpnpt's (" + joined(changed) + ")",
-                         wan);
+    return another_build(pin_dir + " holds maps whose layout differs from this vpnpt's (" + joined(changed) + ")");
   return {};
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "loader/core/result.h"
 
@@ -13,7 +14,14 @@ namespace vpnpt {
 
 // OK when @pin_dir holds no pin but this build's, and, while a program
 // recorded there still runs, every pin this build's hooks share. Otherwise
-// one line naming the pins that differ and the way out. Reads only.
-Status check_pins_are_ours(const std::string& pin_dir, const std::string& wan);
+// one line naming the pins that differ: attach then upgrades in place
+// (loader/dataplane/upgrade.h) instead of adopting. Reads only.
+Status check_pins_are_ours(const std::string& pin_dir);
+
+// The pins in @dir (sub-directories left out), or none if it does not exist.
+std::vector<std::string> pin_names(const std::string& dir);
+
+// True if a program recorded in the ifaces map pinned at @ifaces_pin is still attached.
+bool programs_running(const std::string& ifaces_pin);
 
 }  // namespace vpnpt

@@ -48,6 +48,12 @@ Result<void> sum_percpu_counters(int map_fd, vpnpt_counter* out, uint32_t slots)
   return {};
 }
 
+const PinInfo* pin_info(const std::string& name) {
+  for (const auto& p : kPins)
+    if (name == p.name) return &p;
+  return nullptr;
+}
+
 Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   PinnedMaps m;
   for (const auto& p : kPins) {

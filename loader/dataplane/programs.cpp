@@ -40,6 +40,14 @@ Status load_object(bpf_object* obj, const char* what) {
   return make_error(std::string("cannot load ") + what, err);
 }
 
+Status create_maps(bpf_object* obj, const char* what) {
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
+  int err = bpf_object__load(obj);
+  if (err) return make_error(std::string("cannot create the maps of ") + what, err);
+  return {};
+}
+
 namespace {
 
 // Makes every map of @obj unpinned: tests must not touch /sys/fs/bpf.

@@ -107,6 +107,10 @@ const char* hook_name(Hook h);
 // Loads a BPF object, turning a verifier rejection into a clear error.
 Status load_object(bpf_object* obj, const char* what);
 
+// Creates @obj's maps (pinned ones reused or pinned) without loading its programs: no
+// verifier run, for when only the maps are wanted.
+Status create_maps(bpf_object* obj, const char* what);
+
 // All four programs (LAN and WAN, XDP and TC) loaded, sharing one set of
 // unpinned maps. Used by packet tests and benchmarks through
 // BPF_PROG_TEST_RUN; never attached.

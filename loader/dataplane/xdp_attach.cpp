@@ -4,8 +4,12 @@
 
 #include <cstring>
 
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
 #include "loader/dataplane/kernel_helpers.h"
 #include "loader/core/log.h"
+#include "loader/core/netif.h"
 
 namespace vpnpt {
 namespace {
@@ -135,6 +139,28 @@ bool xdp_uses_dispatcher(uint32_t ifindex) {
 
 bool xdp_prog_attached(uint32_t ifindex, uint32_t prog_id) {
   return find_prog(ifindex, prog_id, [](xdp_multiprog*, xdp_program*) {});
+}
+
+Status xdp_replace(uint32_t ifindex, uint32_t vpnpt_mode, int old_fd, int new_fd) {
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+  const uint32_t flags = XDP_FLAGS_REPLACE | (vpnpt_mode == VPNPT_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+  int err;
+  {
+    QuietLibbpf quiet;
+    err = bpf_xdp_attach(static_cast<int>(ifindex), new_fd, flags, &opts);
+  }
+  if (err) return make_error("cannot replace the XDP program on " + ifname_of(ifindex) + ": " + std::strerror(-err), -err);
+  return {};
+}
+
+Result<uint32_t> xdp_attach_loaded(uint32_t ifindex, uint32_t vpnpt_mode, int prog_fd) {
+  xdp_program* p = xdp_program__from_fd(prog_fd);
+  if (long e = libxdp_get_error(p); !p || e) return make_error("cannot prepare the XDP program", static_cast<int>(-e));
+  auto s = attach_once(p, ifindex, ifname_of(ifindex), vpnpt_mode == VPNPT_MODE_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE);
+  const uint32_t id = xdp_program__id(p);
+  xdp_program__close(p);  // the handle only: the program stays attached
+  if (!s) return s.error();
+  return id;
 }
 
 Status xdp_detach_prog(uint32_t ifindex, uint32_t prog_id) {

@@ -48,6 +48,14 @@ bool xdp_uses_dispatcher(uint32_t ifindex);
 // True if the program with @prog_id is attached to @ifindex (alone or in a dispatcher).
 bool xdp_prog_attached(uint32_t ifindex, uint32_t prog_id);
 
+// Replaces @old_fd, attached alone (no dispatcher) on @ifindex in @vpnpt_mode, by @new_fd in
+// one request (XDP_FLAGS_REPLACE, Linux 5.7+): no packet meets no program, none meets both.
+Status xdp_replace(uint32_t ifindex, uint32_t vpnpt_mode, int old_fd, int new_fd);
+
+// Attaches the loaded program @prog_fd through libxdp in @vpnpt_mode (into its dispatcher when
+// one runs there). Returns the attached program's id.
+Result<uint32_t> xdp_attach_loaded(uint32_t ifindex, uint32_t vpnpt_mode, int prog_fd);
+
 // Detaches the program with @prog_id from @ifindex; other programs stay.
 // Not attached is not an error.
 Status xdp_detach_prog(uint32_t ifindex, uint32_t prog_id);
