@@ -12,6 +12,7 @@
 #include "loader/dataplane/path_attach.h"
 #include "loader/dataplane/build_info.h"
 #include "loader/dataplane/meta.h"
+#include "loader/dataplane/pin_check.h"
 #include "loader/dataplane/upgrade.h"
 #include "loader/core/daemon_lock.h"
 #include "loader/dataplane/lan_autopick.h"
@@ -230,7 +231,12 @@ Status detach(const AttachmentId& id) {
       }
     }
   } else {
-    spdlog::warn("{}; removing the pins anyway", maps.error().message());
+    // Another build's pins (an upgrade not done): its interface table still names the programs.
+    spdlog::warn("{}; detaching what its interface table records and removing the pins", maps.error().message());
+    for (const auto& [ifi, v] : recorded_ifaces_of_any_build(id.pin_dir)) {
+      if (auto s = detach_path(ifi, v); !s) problems += s.error().message() + "; ";
+      else spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
+    }
   }
   remove_ike_queue(id.wan_if);
   VPNPT_TRY(remove_pin_dir(id.pin_dir));

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -36,6 +37,23 @@ std::vector<std::string> pin_names(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec))
     if (!e.is_directory(ec)) out.push_back(e.path().filename());
   return out;
+}
+
+std::string pin_family(const std::string& pin) {
+  const auto p = pin.rfind("_v");
+  if (p == std::string::npos || p + 2 >= pin.size()) return pin;
+  for (size_t i = p + 2; i < pin.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(pin[i]))) return pin;
+  return pin.substr(0, p);
+}
+
+std::map<uint32_t, vpnpt_iface> recorded_ifaces_of_any_build(const std::string& pin_dir) {
+  for (const auto& n : pin_names(pin_dir))
+    if (pin_family(n) == pin_family(VPNPT_MAP_IFACES)) {
+      Fd fd(bpf_obj_get((pin_dir + "/" + n).c_str()));
+      if (fd.valid()) return read_ifaces(fd.get());
+    }
+  return {};
 }
 
 bool programs_running(const std::string& ifaces_pin) {

@@ -5,9 +5,12 @@
 // would leave the daemon working on tables the running hooks never read.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "abi/vpnpt_abi.h"
 #include "loader/core/result.h"
 
 namespace vpnpt {
@@ -20,6 +23,14 @@ Status check_pins_are_ours(const std::string& pin_dir);
 
 // The pins in @dir (sub-directories left out), or none if it does not exist.
 std::vector<std::string> pin_names(const std::string& dir);
+
+// A row's name without its version: "vpnpt_reasons_v11" -> "vpnpt_reasons". Builds name a
+// row's layouts apart by the version (abi/pins.def), so this is what they have in common.
+std::string pin_family(const std::string& pin);
+
+// The interfaces recorded in @pin_dir's interface table, whichever build's version of it is
+// pinned there; none if there is none.
+std::map<uint32_t, vpnpt_iface> recorded_ifaces_of_any_build(const std::string& pin_dir);
 
 // True if a program recorded in the ifaces map pinned at @ifaces_pin is still attached.
 bool programs_running(const std::string& ifaces_pin);

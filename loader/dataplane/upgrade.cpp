@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -29,15 +28,6 @@
 
 namespace vpnpt {
 namespace {
-
-// A row's name without its version: "vpnpt_reasons_v11" -> "vpnpt_reasons".
-std::string family(const std::string& pin) {
-  const auto p = pin.rfind("_v");
-  if (p == std::string::npos || p + 2 >= pin.size()) return pin;
-  for (size_t i = p + 2; i < pin.size(); ++i)
-    if (!std::isdigit(static_cast<unsigned char>(pin[i]))) return pin;
-  return pin.substr(0, p);
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -178,7 +168,7 @@ class Upgrade {
         if (!n) return done(n.error());
         r.converted += *n;
       }
-    auto ifs = running_ifaces();
+    auto ifs = recorded_ifaces_of_any_build(pin_dir_);
     auto progs = load_new(staging_, cfg_, ifs);
     if (!progs) return done(progs.error());
     auto swapped = swap(ifs, *progs);
@@ -221,7 +211,7 @@ class Upgrade {
           return make_error("cannot stage the map " + name, errno);
       } else {
         for (const auto& r : running)
-          if (family(r) == family(name)) m.from = r;
+          if (pin_family(r) == pin_family(name)) m.from = r;
         m.convert = !m.from.empty() && row && row->upgrade == VPNPT_PIN_UPGRADE_CONVERT;
       }
       maps_.push_back(std::move(m));
@@ -250,16 +240,6 @@ class Upgrade {
       spdlog::info("upgrade: {} -> {}: entries converted member by member", m.from, m.name);
     }
     if (!reset.empty()) spdlog::info("upgrade: starting empty (abi/pins.def RESET): {}", join(reset));
-    return {};
-  }
-
-  // The interfaces the running build recorded, from its own ifaces pin (its name may differ).
-  std::map<uint32_t, vpnpt_iface> running_ifaces() const {
-    for (const auto& n : pin_names(pin_dir_))
-      if (family(n) == family(VPNPT_MAP_IFACES)) {
-        Fd fd(bpf_obj_get((pin_dir_ + "/" + n).c_str()));
-        if (fd.valid()) return read_ifaces(fd.get());
-      }
     return {};
   }
 
