@@ -21,7 +21,7 @@ def run_lac(a):
     secret = a.secret.encode()
     rep = {"role": "lac", "name": a.name, "index": a.index, "tunnel_id": a.tunnel_id, "hidden": a.hidden,
            "phase": a.phase, "count": a.count, "up": False, "sccrq_sent": 0, "sccrp_from": None,
-           "lns_tid": None, "data_tx": 0, "echo_seqs": [], "echo_dups": 0, "foreign": [], "ctrl_rx": [],
+           "lns_tid": None, "data_tx": 0, "echo_seqs": [], "echo_dups": 0, "echo_rx": [], "tx_max_gap": 0.0, "foreign": [], "ctrl_rx": [],
            "stopped": False, "errors": []}
     server = (a.server, a.port)
     try:
@@ -82,10 +82,14 @@ def run_lac(a):
                 if tg[2] in seqs:
                     rep["echo_dups"] += 1
                 seqs.add(tg[2])
+                rep["echo_rx"].append([tg[2], round(now(), 4)])  # seq, arrival time
 
+        t_prev = now()
         for seq in range(a.count):
             if now() > deadline:
                 break
+            t = now()
+            rep["tx_max_gap"], t_prev = round(max(rep["tx_max_gap"], t - t_prev), 4), t
             sock.sendto(struct.pack("!HHH", DATA_FLAGS, rep["lns_tid"], a.session_id) +
                         tag(a.phase, a.index, seq, a.size), peer)
             rep["data_tx"] += 1

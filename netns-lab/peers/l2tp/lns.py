@@ -74,7 +74,7 @@ def run_lns(a):
                             t = {"lns_tid": lns_tid, "lac_tid": lac_tid, "peer_ip": ip, "peer_port": port,
                                  "host": host, "hidden": AVP_TUNNEL_ID in d["hidden"], "sccrq": 1,
                                  "sccrq_to_port": lport, "sccrq_ns": d["ns"], "scccn": False, "stopped": False,
-                                 "data_rx": 0, "echo_tx": 0, "data_from": [], "foreign": 0, "t": round(now() - t0, 3)}
+                                 "data_rx": 0, "echo_tx": 0, "data_from": [], "data_seqs": [], "foreign": 0, "t": round(now() - t0, 3)}
                             t["_sccrp"] = ctrl(lac_tid, 0, 1, msg_avps(SCCRP, "lab-lns", lns_tid))
                             rep["tunnels"].append(t)
                             by_key[key] = t
@@ -107,6 +107,8 @@ def run_lns(a):
                     tg = untag(d["payload"])
                     if tg is None or str(tg[1]) != t["host"].lstrip("c"):
                         t["foreign"] += 1
+                    else:
+                        t["data_seqs"].append([tg[2], round(now(), 4)])  # seq, arrival time (echoed at once)
                     payload = d["payload"] + bytes(max(0, a.echo_size - len(d["payload"])))
                     echo = struct.pack("!HHH", DATA_FLAGS, t["lac_tid"], d["sid"]) + payload
                     tx.sendto(echo, (ip, port))
