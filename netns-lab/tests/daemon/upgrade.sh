@@ -25,7 +25,8 @@
 #        the upgrade, SETTLE=0.5 s, MIN_AFTER=100 packets per stream after it,
 #        LAB_KEEP_LOGS=1 keeps the state dir (reports, measure.json).
 set -euo pipefail
-. "$(dirname "$0")/../../lib/lib.sh"
+# shellcheck source=netns-lab/lib/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/lib.sh"
 [[ $# -eq 2 ]] || lab_fail "usage: upgrade.sh OLD_VPNPT NEW_VPNPT (got $# arguments)"
 NEW=$2
 [[ -x "$NEW" ]] || lab_fail "new vpnpt binary not found or not executable: $NEW"
@@ -156,6 +157,7 @@ lab_wait_pids 15 "${SRV_PIDS[@]}" || lab_warn "a server failed or was stopped (s
 alive=0
 _lab_pid_alive "$new_pid" && alive=1
 lab_check "the new daemon (pid $new_pid) still runs after the traffic" "$alive"
+lab_log "MEASURE upgrade: old daemon gone $(awk -v a="$T_STOP" -v b="$T_STOPPED" 'BEGIN { printf "%.2f", b - a }') s, new daemon serving $(awk -v a="$T_STOP" -v b="$T_READY" 'BEGIN { printf "%.2f", b - a }') s after the SIGTERM ($([[ ${#adopted[@]} -gt 0 ]] && echo "same programs adopted" || echo "programs replaced"))"
 rc=0
 "$LAB_PY" "$LAB_DIR/tests/daemon/upgrade_measure.py" --dir "$d" --t-stop "$T_STOP" --t-ready "$T_READY" --t-end "$T_END" \
 	--settle "$SETTLE" --min-after "$MIN_AFTER" --json "$d/measure.json" "${adopted[@]}" || rc=$?

@@ -14,7 +14,8 @@ Per stream: packets sent, received (distinct sequence numbers), lost, the
 longest inter-arrival gap at the receiver (and when it began, relative to the
 SIGTERM of the old daemon; for a stream whose last packets never arrived, up
 to --t-end), and the sender's own longest pause between two
-sends (a gap the machine's scheduling made, not the gateway). L2TP's inbound
+sends (a gap the machine's scheduling made, not the gateway). "win gap" is the
+longest gap that overlaps the upgrade (--t-stop to --t-ready + --settle). L2TP's inbound
 stream is the echoes, so its gap includes the outbound one.
 
 Every lost packet is placed by the arrival times of the received packets
@@ -110,9 +111,12 @@ def measure(sent, rx, a):
     for t0, t1 in zip(ends, ends[1:]):
         if t1 - t0 > gap:
             gap, gap_at = t1 - t0, t0 - a.t_stop
+    # The longest of the gaps that overlap the upgrade: [--t-stop, --t-ready + --settle].
+    win_gap = max([t1 - t0 for t0, t1 in zip(ends, ends[1:]) if t1 >= a.t_stop and t0 <= a.t_ready + a.settle]
+                  or [0.0])
     after = sum(1 for t in times if t > a.t_ready + a.settle)
     return {"sent": len(sent), "received": len(first), "lost": len(lost), "where": where, "gap": gap,
-            "gap_at": gap_at, "after": after, "lost_seqs": lost}
+            "gap_at": gap_at, "win_gap": win_gap, "after": after, "lost_seqs": lost}
 
 
 def main():
@@ -149,13 +153,16 @@ def main():
         if w["setup"]:
             print("  .. %s: %d lost before the stream's first packet arrived (setup, not counted)" % (name, w["setup"]))
     # lost: all of them; setup, window: those before the stream's first arrival, during the upgrade.
-    print("MEASURE %-5s %-3s %6s %8s %5s %5s %6s %11s %10s %10s" % (
-        "proto", "dir", "sent", "received", "lost", "setup", "window", "max gap ms", "gap at s", "tx gap ms"))
+    # max gap: the longest of the stream (gap at: its start, s after the SIGTERM); win gap: the
+    # longest that overlaps the upgrade; tx gap: the sender's longest pause between two sends.
+    print("MEASURE %-5s %-3s %6s %8s %5s %5s %6s %11s %9s %11s %10s" % (
+        "proto", "dir", "sent", "received", "lost", "setup", "window", "max gap ms", "gap at s", "win gap ms",
+        "tx gap ms"))
     for m in rows:
-        print("MEASURE %-5s %-3s %6d %8d %5d %5d %6d %11.1f %10s %10s" % (
+        print("MEASURE %-5s %-3s %6d %8d %5d %5d %6d %11.1f %9s %11.1f %10s" % (
             m["proto"], m["dir"], m["sent"], m["received"], m["lost"], m["where"]["setup"], m["where"]["window"],
             m["gap"] * 1000,
-            "%+.2f" % m["gap_at"] if m["gap_at"] is not None else "-",
+            "%+.2f" % m["gap_at"] if m["gap_at"] is not None else "-", m["win_gap"] * 1000,
             "%.1f" % (m["tx_gap"] * 1000) if m["tx_gap"] is not None else "-"))
     if a.json:
         with open(a.json, "w") as f:
