@@ -61,7 +61,7 @@ lab_pass "old vpnpt attached (pid $(lab_vpnpt_pid s1))"
 progs_before=$(lab_status_json s1 | lab_json '" ".join("%s:%s" % (i["name"], i["prog_id"]) for i in d["interfaces"])')
 
 # The servers, then the client's three sessions (as lib/crafted-sessions.sh, with
-# the ESP server pushing its own steady stream: --push N).
+# the ESP server and the LNS sending their own steady streams: --push N).
 lab_bg pptp-server ip netns exec "$SNS" "$LAB_PY" "$LAB_PEERS/pptp" server --expect 1 --count "$N" \
 	--interval "$INTERVAL" --report "$d/pptp-server.json" --ready-file "$d/pptp-server.ready" --max-time "$MAXT"
 SRV_PIDS=("$LAB_BG_PID")
@@ -70,7 +70,7 @@ lab_bg esp-server ip netns exec "$SNS" "$LAB_PY" "$LAB_PEERS/ipsec" server --cou
 	--release-file "$d/release" --max-time "$MAXT"
 SRV_PIDS+=("$LAB_BG_PID")
 lab_bg lns ip netns exec "$SNS" "$LAB_PY" "$LAB_PEERS/l2tp" lns --report "$d/lns.json" \
-	--ready-file "$d/lns.ready" --expect 1 --max-time "$MAXT"
+	--ready-file "$d/lns.ready" --expect 1 --push "$N" --push-interval "$INTERVAL" --max-time "$MAXT"
 SRV_PIDS+=("$LAB_BG_PID")
 for ((t = 0; t < 50; t++)); do
 	[[ -e $d/pptp-server.ready && -e $d/esp-server.ready && -e $d/lns.ready ]] && break

@@ -8,15 +8,15 @@ and makes six streams of them, one per protocol and direction:
   pptp out  the client's GRE, as the server received it   in  the server's own GRE
   esp  out  the host's ESP, as the server received it     in  the server's pushes (its own ESP,
                                                               due every --interval, not echoes)
-  l2tp out  the LAC's data messages, as the LNS got them  in  the LNS's echoes of them
+  l2tp out  the LAC's data messages, as the LNS got them  in  the LNS's own data messages (lns --push)
 
 Per stream: packets sent, received (distinct sequence numbers), lost, the
 longest inter-arrival gap at the receiver (and when it began, relative to the
 SIGTERM of the old daemon; for a stream whose last packets never arrived, up
 to --t-end), and the sender's own longest pause between two
 sends (a gap the machine's scheduling made, not the gateway). "win gap" is the
-longest gap that overlaps the upgrade (--t-stop to --t-ready + --settle). L2TP's inbound
-stream is the echoes, so its gap includes the outbound one.
+longest gap that overlaps the upgrade (--t-stop to --t-ready + --settle). Every
+inbound stream is the server's own, independent of the outbound one.
 
 Every lost packet is placed by the arrival times of the received packets
 around it (its neighbours in sequence order):
@@ -77,8 +77,8 @@ def streams(d, idx, call_id):
     tun = ((lns or {}).get("tunnels") or [{}])[0]
     rx = [tuple(x) for x in tun.get("data_seqs", [])]
     out.append(("l2tp", "out", set(range((lac or {}).get("data_tx", 0))), rx, (lac or {}).get("tx_max_gap")))
-    # The LNS echoes every data message it got: those are the inbound stream's packets sent.
-    out.append(("l2tp", "in", {s for s, _ in rx}, [tuple(x) for x in (lac or {}).get("echo_rx", [])], None))
+    rx = [tuple(x) for x in (lac or {}).get("push_rx", [])]
+    out.append(("l2tp", "in", set(range(tun.get("pushed", 0))), rx, tun.get("push_tx_max_gap")))
     return out
 
 
