@@ -16,7 +16,7 @@
 # programs (a same-build restart), nothing lost during it either.
 # Figures (not checked: timing on a shared machine is not a guarantee): per
 # protocol and direction, packets sent, received and lost, and the longest
-# inter-arrival gap: the lines "MEASURE" (docs/operations.md, "Upgrading").
+# inter-arrival gap: the lines "MEASURE" (docs/operations.md, "The upgrade test").
 #
 # Usage: netns-lab/tests/daemon/upgrade.sh OLD_VPNPT NEW_VPNPT
 #        (OLD = NEW: a plain restart of one build, the baseline)
@@ -38,7 +38,7 @@ INTERVAL=${INTERVAL:-0.01}
 PRE=${PRE:-2}
 SETTLE=${SETTLE:-0.5}
 MIN_AFTER=${MIN_AFTER:-100}
-MAXT=$(((N * 3) / 100 + 60)) # the peers' bound, s: far above N * INTERVAL
+MAXT=$(awk -v n="$N" -v i="$INTERVAL" 'BEGIN { printf "%d", n * i * 3 + 60 }') # the peers' bound, s
 
 lab_log "== vpnpt upgrade lab, run $LAB_ID"
 lab_log "   old $OLD (sha256 $(sha256sum "$OLD" | cut -c1-12))"
@@ -46,7 +46,8 @@ lab_log "   new $NEW (sha256 $(sha256sum "$NEW" | cut -c1-12))"
 lab_log "   $N packets per stream, every $INTERVAL s"
 
 # Monotonic time (the peers' clock, time.monotonic(): one clock for every
-# namespace) without a process per reading: the wall clock minus its offset.
+# namespace) without a Python start per reading: the wall clock as bash reads
+# it at the call ($EPOCHREALTIME) minus the offset between the two clocks.
 MONO_OFF=$("$LAB_PY" -c 'import time; print("%.6f" % (time.time() - time.monotonic()))')
 mono() { awk -v w="$EPOCHREALTIME" -v o="$MONO_OFF" 'BEGIN { printf "%.4f\n", w - o }'; }
 
