@@ -58,10 +58,12 @@ class Host:
                 and d.get("k") == sa["k"] and d.get("kind") in (K_ECHO, K_PUSH) and d.get("src") == self.a.server)
 
     def take(self, sa, d, t, tw):
-        lst = sa["rx_echo" if d["kind"] == K_ECHO else "rx_push"]
+        key = "rx_echo" if d["kind"] == K_ECHO else "rx_push"
+        lst = sa[key]
         if d["seq"] in lst:
             sa["dups"] += 1
         lst.append(d["seq"])
+        sa[key + "_t"].append(round(t, 4))  # arrival time of each, in the order of lst
         if sa["t_first_rx"] is None:
             sa["t_first_rx"] = round(t, 4)
             sa["tw_first_rx"] = round(tw, 4)
@@ -133,7 +135,7 @@ class Host:
 
     def add_sa(self, k, x, y, rec):
         sa = {"k": k, "x": x, "y": y, "t_created": rec["t_done"], "tw_created": rec["tw_done"], "sent": 0,
-              "rx_echo": [], "rx_push": [], "dups": 0, "t_first_rx": None, "tw_first_rx": None, "t_first_tx": None,
+              "rx_echo": [], "rx_push": [], "rx_echo_t": [], "rx_push_t": [], "dups": 0, "t_first_rx": None, "tw_first_rx": None, "t_first_tx": None,
               "t_last_tx": None}
         self.sas.append(sa)
         self.my_y[y] = sa
@@ -162,7 +164,13 @@ class Host:
         a = self.a
         for sa in sas:
             sa["t_first_tx"] = round(now(), 4)
+            sa.setdefault("tx_max_gap", 0.0)
+        t_prev = now()
         for seq in range(a.count):
+            t = now()
+            for sa in sas:
+                sa["tx_max_gap"] = round(max(sa["tx_max_gap"], t - t_prev), 4)
+            t_prev = t
             for sa in sas:
                 pkt = esp_build(sa["x"], seq + 1, a.phase, K_HOST, a.index, sa["k"], seq, a.size)
                 self.esp.sendto(pkt, (a.server, 0))

@@ -170,6 +170,10 @@ class Server:
                     _, c, i = self.timers.pop(0)
                     if self.send_esp(c, K_PUSH, i, c["peer"][0]):
                         c["pushed"] += 1
+                        tp = now()
+                        if "t_last_push" in c:
+                            c["push_tx_max_gap"] = round(max(c.get("push_tx_max_gap", 0.0), tp - c["t_last_push"]), 4)
+                        c["t_last_push"] = tp
                 wait = 0.1
                 if self.timers:
                     wait = max(0.0, min(wait, self.timers[0][0] - t))

@@ -10,7 +10,9 @@ Subcommands:
            it learned from that tunnel's SCCRQ (what the gateway translated) and
            the same session id and payload. --reply-port P: it sends everything
            from a second socket bound to port P (and receives there too), as an
-           LNS may (RFC 2661 8.1); the LACs then talk to P.
+           LNS may (RFC 2661 8.1); the LACs then talk to P. --push N: once a
+           tunnel is up it also sends N data messages of its own to the LAC, a
+           steady stream independent of the LAC's (tag phase 255).
   lac      an LAC from local UDP port 1701 (--local-port): SCCRQ (Message Type,
            Protocol Version, Host Name, Framing Capabilities, Assigned Tunnel ID
            AVPs; header flags 0xC802, Ns/Nr), retransmitted every --retry s
@@ -61,6 +63,11 @@ def main():
     s.add_argument("--expect", type=int, default=0, help="exit once this many tunnels were stopped (0: at max-time)")
     s.add_argument("--echo-size", type=int, default=0,
                    help="pad each echoed payload to this many bytes (above the MTU: the echoes are fragmented)")
+    s.add_argument("--push", type=int, default=0,
+                   help="data messages the LNS sends on its own to every tunnel once it is up (SCCCN), one every "
+                        "--push-interval; their payload tag has phase 255 (the LAC records them as push_rx)")
+    s.add_argument("--push-interval", type=float, default=0.01)
+    s.add_argument("--push-session", type=int, default=1, help="the session ID of the pushed data messages")
     c = sub.add_parser("lac", parents=[common], help="crafted LAC (run in a client namespace)")
     c.add_argument("--server", required=True)
     c.add_argument("--port", type=int, default=L2TP_PORT)

@@ -6,7 +6,7 @@ import struct
 
 from labcheck import Log, Terminated, now, touch, write_report
 from wire import (
-    AVP_MSG_TYPE, AVP_TUNNEL_ID, DATA_FLAGS, MSG_NAME, SCCCN, SCCRP, SCCRQ, avp, avp_u16, ctrl,
+    AVP_MSG_TYPE, AVP_TUNNEL_ID, DATA_FLAGS, MSG_NAME, PUSH_PHASE, SCCCN, SCCRP, SCCRQ, avp, avp_u16, ctrl,
     msg_avps, parse, stopccn_avps, tag, untag)
 
 
@@ -21,7 +21,7 @@ def run_lac(a):
     secret = a.secret.encode()
     rep = {"role": "lac", "name": a.name, "index": a.index, "tunnel_id": a.tunnel_id, "hidden": a.hidden,
            "phase": a.phase, "count": a.count, "up": False, "sccrq_sent": 0, "sccrp_from": None,
-           "lns_tid": None, "data_tx": 0, "echo_seqs": [], "echo_dups": 0, "foreign": [], "ctrl_rx": [],
+           "lns_tid": None, "data_tx": 0, "echo_seqs": [], "echo_dups": 0, "echo_rx": [], "push_rx": [], "tx_max_gap": 0.0, "foreign": [], "ctrl_rx": [],
            "stopped": False, "errors": []}
     server = (a.server, a.port)
     try:
@@ -76,16 +76,23 @@ def run_lac(a):
                         rep["foreign"].append("control for tunnel %d" % d["tid"])
                     continue
                 tg = untag(d["payload"])
+                if d["tid"] == a.tunnel_id and tg is not None and tg[0] == PUSH_PHASE and tg[1] == a.index:
+                    rep["push_rx"].append([tg[2], round(now(), 4)])  # the LNS's own (lns --push): seq, arrival
+                    continue
                 if d["tid"] != a.tunnel_id or tg is None or tg[0] != a.phase or tg[1] != a.index:
                     rep["foreign"].append("data tunnel %d tag %s" % (d["tid"], tg))
                     continue
                 if tg[2] in seqs:
                     rep["echo_dups"] += 1
                 seqs.add(tg[2])
+                rep["echo_rx"].append([tg[2], round(now(), 4)])  # seq, arrival time
 
+        t_prev = now()
         for seq in range(a.count):
             if now() > deadline:
                 break
+            t = now()
+            rep["tx_max_gap"], t_prev = round(max(rep["tx_max_gap"], t - t_prev), 4), t
             sock.sendto(struct.pack("!HHH", DATA_FLAGS, rep["lns_tid"], a.session_id) +
                         tag(a.phase, a.index, seq, a.size), peer)
             rep["data_tx"] += 1

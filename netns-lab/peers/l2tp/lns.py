@@ -5,8 +5,8 @@ import struct
 
 from labcheck import Log, Terminated, now, touch, write_report
 from wire import (
-    AVP_HOST, AVP_TUNNEL_ID, DATA_FLAGS, SCCCN, SCCRP, SCCRQ, STOPCCN, avp_u16, ctrl, msg_avps,
-    parse, untag)
+    AVP_HOST, AVP_TUNNEL_ID, DATA_FLAGS, PUSH_PHASE, SCCCN, SCCRP, SCCRQ, STOPCCN, avp_u16, ctrl, msg_avps,
+    parse, tag, untag)
 
 
 def run_lns(a):
@@ -36,6 +36,26 @@ def run_lns(a):
     def stopped_all():
         return len(rep["tunnels"]) >= a.expect and all(t["stopped"] for t in rep["tunnels"])
 
+    def push_due():
+        """Sends the data messages of --push that are due; returns the time the next one is."""
+        nxt = now() + 0.1
+        for t in rep["tunnels"]:
+            if "push_at" not in t or t["stopped"] or t["pushed"] >= a.push:
+                continue
+            while t["pushed"] < a.push and t["push_at"] <= now():
+                idx = int(t["host"].lstrip("c")) if t["host"].lstrip("c").isdigit() else 0
+                msg = struct.pack("!HHH", DATA_FLAGS, t["lac_tid"], a.push_session) + tag(PUSH_PHASE, idx, t["pushed"], 64)
+                tx.sendto(msg, t["push_to"])
+                tp = now()
+                if t["pushed"]:
+                    t["push_tx_max_gap"] = round(max(t["push_tx_max_gap"], tp - t["t_last_push"]), 4)
+                t["t_last_push"] = tp
+                t["pushed"] += 1
+                t["push_at"] += a.push_interval
+            if t["pushed"] < a.push:
+                nxt = min(nxt, t["push_at"])
+        return nxt
+
     linger_until = None
     try:
         while now() < deadline:
@@ -43,7 +63,8 @@ def run_lns(a):
                 linger_until = now() + 0.5
             if linger_until is not None and now() > linger_until:
                 break
-            r, _, _ = select.select(socks, [], [], 0.1)
+            wait = max(0.0, push_due() - now()) if a.push else 0.1
+            r, _, _ = select.select(socks, [], [], wait)
             for s in r:
                 while True:
                     try:
@@ -74,7 +95,7 @@ def run_lns(a):
                             t = {"lns_tid": lns_tid, "lac_tid": lac_tid, "peer_ip": ip, "peer_port": port,
                                  "host": host, "hidden": AVP_TUNNEL_ID in d["hidden"], "sccrq": 1,
                                  "sccrq_to_port": lport, "sccrq_ns": d["ns"], "scccn": False, "stopped": False,
-                                 "data_rx": 0, "echo_tx": 0, "data_from": [], "foreign": 0, "t": round(now() - t0, 3)}
+                                 "data_rx": 0, "echo_tx": 0, "data_from": [], "data_seqs": [], "foreign": 0, "t": round(now() - t0, 3)}
                             t["_sccrp"] = ctrl(lac_tid, 0, 1, msg_avps(SCCRP, "lab-lns", lns_tid))
                             rep["tunnels"].append(t)
                             by_key[key] = t
@@ -89,6 +110,8 @@ def run_lns(a):
                             continue
                         if mt == SCCCN:
                             t["scccn"] = True
+                            if a.push and "push_at" not in t:
+                                t.update(push_at=now(), push_to=(ip, port), pushed=0, push_tx_max_gap=0.0)
                             tx.sendto(ctrl(t["lac_tid"], 1, (d["ns"] or 0) + 1), (ip, port))
                         elif mt == STOPCCN:
                             if not t["stopped"]:
@@ -107,6 +130,8 @@ def run_lns(a):
                     tg = untag(d["payload"])
                     if tg is None or str(tg[1]) != t["host"].lstrip("c"):
                         t["foreign"] += 1
+                    else:
+                        t["data_seqs"].append([tg[2], round(now(), 4)])  # seq, arrival time (echoed at once)
                     payload = d["payload"] + bytes(max(0, a.echo_size - len(d["payload"])))
                     echo = struct.pack("!HHH", DATA_FLAGS, t["lac_tid"], d["sid"]) + payload
                     tx.sendto(echo, (ip, port))
@@ -115,6 +140,7 @@ def run_lns(a):
         rep["errors"].append(str(e))
     for t in rep["tunnels"]:
         t.pop("_sccrp", None)
+        t.pop("push_at", None)
     write_report(a.report, rep)
     L("%d tunnels, %d data messages echoed", len(rep["tunnels"]), sum(t["echo_tx"] for t in rep["tunnels"]))
     return 0

@@ -16,6 +16,7 @@ DATA_FLAGS = 0x0002
 TAG = b"VPL2"
 TAG_FMT = "!4sBHI"  # tag, phase, index, seq
 TAG_LEN = struct.calcsize(TAG_FMT)
+PUSH_PHASE = 0xFF  # the phase byte of the LNS's own data messages (lns --push), not echoes
 # ---------------------------------------------------------------- messages
 
 def avp(attr, value, mandatory=True, hidden=False):

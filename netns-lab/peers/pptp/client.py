@@ -136,13 +136,18 @@ class Client:
 
         # GRE: pptpd already sends; the client starts later.
         time.sleep(a.gre_delay)
-        t_first = now()
+        t_first = t_prev = now()
+        tx_max_gap = 0.0
         for seq in range(a.count):
+            t = now()
+            tx_max_gap, t_prev = max(tx_max_gap, t - t_prev), t
             for call in self.rep["calls"]:
                 pkt = gre_build(call["server_id"], seq, tag(a.phase, 0, a.index, call["k"], seq, a.size))
                 rx.sock.sendto(pkt, (a.server, 0))
             time.sleep(a.interval)
         self.rep["gre_sent_per_call"] = a.count
+        # The longest pause between two of its sends (the machine's scheduling, not the network).
+        self.rep["tx_max_gap"] = round(tx_max_gap, 4)
         self.rep["t_first_gre_tx"] = round(t_first, 4)
         # Wait for the server's packets (they started before ours).
         end = min(self.deadline, now() + a.rx_wait)

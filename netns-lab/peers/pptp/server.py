@@ -49,9 +49,13 @@ class Server:
         a = self.a
         dst = call["ctrl_peer"][0]
         sent = 0
+        t_prev = now()
+        call["tx_max_gap"] = 0.0
         for seq in range(a.count):
             if now() > self.deadline:
                 break
+            t = now()
+            call["tx_max_gap"], t_prev = round(max(call["tx_max_gap"], t - t_prev), 4), t
             ack = seq if seq % 2 else None  # every other packet with the A bit (optional field)
             pkt = gre_build(call["xlat_id"], seq, tag(a.phase, 1, call["scn"], 0, seq, a.size), ack)
             try:
