@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "loader/dataplane/build_info.h"
+
 namespace vpnpt {
 
 std::string cli_error_line(const CLI::Error& e) {
@@ -27,6 +29,7 @@ std::unique_ptr<Cli> make_cli() {
   app.add_option("--log-level", a.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("-v,--verbose", a.verbose, "debug logging, including the verifier log on load failures");
+  app.set_version_flag("--version", std::string("vpnpt ") + build_version());
 
   AttachArgs& aa = a.attach;
   auto* attach = cli->attach = app.add_subcommand("attach", "attach to a router and run the control-plane daemon");

@@ -34,7 +34,10 @@ lab_start_vpnpt() {
 	nsenter --net="/run/netns/$r" "$VPNPT" attach wan0 "${lan_args[@]}" ${LAB_VPNPT_MODE:+--mode "$LAB_VPNPT_MODE"} "$@" >>"$log" 2>&1 &
 	pid=$!
 	LAB_VPNPT_PID[$site]=$pid
-	for ((i = 0; i < 100; i++)); do
+	# Up to 30 s: an attach verifies programs (seconds each), an in-place upgrade two more, and CI
+	# runs the kernel leg's QEMU guest beside the labs.
+	local until=$((SECONDS + ${LAB_VPNPT_READY_S:-30}))
+	for ((i = 0; i < 600 && SECONDS < until; i++)); do
 		if ! _lab_pid_alive "$pid"; then
 			wait "$pid" 2>/dev/null || true
 			unset "LAB_VPNPT_PID[$site]"
@@ -46,7 +49,7 @@ lab_start_vpnpt() {
 		sleep 0.1
 	done
 	sed 's/^/    vpnpt| /' "$log"
-	lab_fail "vpnpt in site $site not ready after 10 s"
+	lab_fail "vpnpt in site $site not ready after ${LAB_VPNPT_READY_S:-30} s"
 }
 
 # lab_stop_vpnpt SITE: SIGTERM to the daemon, waits (10 s) for it to exit.

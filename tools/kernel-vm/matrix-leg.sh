@@ -6,7 +6,8 @@
 # with the check's whole output in $OUT/<check>.log (OUT: the first argument,
 # a directory in the share). The checks (CHECKS: a space-separated subset;
 # default all):
-#   load        every program loaded in every load-time configuration
+#   load        every program loaded in every load-time configuration; the pin,
+#               build-record and in-place upgrade cases ([pins], [upgrade])
 #   packets     the BPF_PROG_TEST_RUN tables on the XDP programs (the
 #               suite but for [load]: PPTP, GRE, ESP, NAT-T and IP
 #               passthrough with the kernel's conntrack, L2TP, quotas...)
@@ -42,7 +43,7 @@ lab() { # lab PROTO: the real-software lab test of PROTO, in this shell's topolo
 }
 run() { # run CHECK
   case $1 in
-    load) "$T/vpnpt_tests" '[load]' ;;
+    load) "$T/vpnpt_tests" '[load],[pins],[upgrade]' ;;
     packets) "$T/vpnpt_tests" --durations yes '~[load]' ;;
     tables) "$T/vpnpt_tests" --durations yes '[gre]~[property],[esp]~[property],[natt]~[property],[passthrough]~[property],[l2tp]~[property]' ;;
     packets_tc) VPNPT_TEST_HOOK=tc "$T/vpnpt_tests_tc" "$TC_SPEC" ;;
