@@ -27,6 +27,7 @@
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/dataplane/programs.h"
 #include "loader/dataplane/upgrade.h"
+#include "pin_dir.h"
 
 using namespace vpnpt;
 
@@ -214,22 +215,10 @@ TEST_CASE("a used slot that a smaller new array cannot hold stops the copy", "[u
 
 namespace {
 
-// An attachment's pin directory with this build's maps, as a first attach leaves it (no
-// program attached: take_over swaps none and carries the maps).
-struct Attachment {
-  std::string path = "/sys/fs/bpf/vpnpt-test-upgrade-" + std::to_string(getpid());
-  Attachment() {
-    REQUIRE(ensure_bpffs());
-    (void)remove_pin_dir(path);
-    REQUIRE(make_dirs(path));
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = path.c_str());
-    auto wan = WanSkeleton::open(&opts, "xdp_wan");
-    REQUIRE(wan);
-    wan->apply(LoadConfig{});
-    REQUIRE(create_maps((*wan)->obj, "xdp_wan"));
-  }
-  ~Attachment() { (void)remove_tree(path); }
-  std::string pin(const char* name) const { return path + "/" + name; }
+// An attachment's pins as a first attach leaves them (no program attached: take_over swaps none
+// and carries the maps).
+struct Attachment : TestPinDir {
+  Attachment() : TestPinDir("upgrade") {}
   std::set<std::string> pins() const {
     auto v = pin_names(path);
     return {v.begin(), v.end()};
@@ -303,8 +292,7 @@ TEST_CASE("an upgrade carries a renamed table's entries into this build's table 
     REQUIRE(bpf_map_update_elem(old_calls.get(), &slot, &c, BPF_ANY) == 0);
   }
   // And a pin of a table this build no longer has.
-  Fd gone(bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 4, 1, nullptr));
-  REQUIRE(bpf_obj_pin(gone.get(), a.pin("vpnpt_retired_v3").c_str()) == 0);
+  a.pin_other("vpnpt_retired_v3");
 
   auto r = take_over(a.path, LoadConfig{});
   REQUIRE(r);
