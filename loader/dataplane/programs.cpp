@@ -41,6 +41,9 @@ Status load_object(bpf_object* obj, const char* what) {
 }
 
 Status create_maps(bpf_object* obj, const char* what) {
+  // libbpf resolves the object's kfunc externs even with no program to load: nf_conntrack's
+  // must be there (a fresh 6.1 machine has not loaded it yet).
+  VPNPT_TRY(require_kernel_features());
   bpf_program* p;
   bpf_object__for_each_program(p, obj) bpf_program__set_autoload(p, false);
   int err = bpf_object__load(obj);
