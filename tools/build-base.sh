@@ -8,7 +8,7 @@
 # reused while it is at that commit and unmodified), DIR/build its build tree
 # (the README's build, the vpnpt target only, no tests). Prints the binary's path,
 # DIR/build/vpnpt, as its last line. A base commit this clone does not have (a
-# shallow clone) is an error, as is any failed step: exit 1 with one line saying
+# shallow clone) is fetched from origin; if that fails it is an error, as is any failed step: exit 1 with one line saying
 # why, and the upgrade test then fails (never skips). A worktree registration of
 # DIR/src whose directory is gone (a deleted build tree) is removed first, so a
 # re-run in a fresh build tree works. JOBS=N sets the build's parallelism.
@@ -28,8 +28,14 @@ die() {
 base=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$repo/tools/upgrade-base" | grep -m1 . || true)
 [[ "$base" =~ ^[0-9a-f]{40}$ ]] || die "tools/upgrade-base: expected a 40-hex commit, got '$base'"
 git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die "$repo is not a git clone: the base commit $base cannot be checked out"
-git -C "$repo" cat-file -e "$base^{commit}" 2>/dev/null ||
-  die "base commit $base (tools/upgrade-base) is not in this clone (shallow? git fetch --unshallow)"
+if ! git -C "$repo" cat-file -e "$base^{commit}" 2>/dev/null; then
+  # A shallow clone (CI may make one): fetch the commit from where the clone came from.
+  echo "build-base: $base is not in this clone; fetching it from origin" >&2
+  timeout 300 git -C "$repo" fetch --quiet origin "$base" >/dev/null 2>&1 ||
+    { [[ -f $(git -C "$repo" rev-parse --git-dir)/shallow ]] && timeout 600 git -C "$repo" fetch --quiet --unshallow origin >/dev/null 2>&1; } || true
+  git -C "$repo" cat-file -e "$base^{commit}" 2>/dev/null ||
+    die "base commit $base (tools/upgrade-base) is not in this clone and origin did not give it (git fetch --unshallow)"
+fi
 
 common=$(cd "$repo" && cd "$(git rev-parse --git-common-dir)" && pwd)
 reuse=0
