@@ -16,6 +16,7 @@
 #include "loader/core/netif.h"
 #include "loader/dataplane/build_info.h"
 #include "loader/dataplane/meta.h"
+#include "loader/dataplane/pin_check.h"
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/core/protocols.h"
 #include "loader/dataplane/xdp_attach.h"
@@ -49,7 +50,16 @@ static json build_json(const std::string& pin_dir) {
 
 Result<json> status_json(const AttachmentId& id) {
   auto maps = PinnedMaps::open(id.pin_dir);
-  if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+  if (!maps) {
+    if (!pin_names(id.pin_dir).empty()) {  // pins, but not all of this build's names
+      auto meta = read_meta(id.pin_dir);
+      return make_error(id.wan_if + " runs the data plane of another vpnpt build (" +
+                        meta_version(meta ? *meta : std::nullopt) +
+                        "), which this binary cannot read; restarting the daemon with this build (`vpnpt attach`) "
+                        "upgrades it in place");
+    }
+    return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
+  }
   auto cfg = maps->config();
   if (!cfg) return cfg.error();
   auto ifaces = maps->ifaces();
