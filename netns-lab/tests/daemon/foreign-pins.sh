@@ -47,6 +47,8 @@ upgraded() {
 	before=$(hooks)
 	seen=$(wc -l <"${LAB_VPNPT_LOG[s1]}")
 	mv "$PIN/$name" "$PIN/$old"
+	lab_assert_eq "status names another build's data plane and the way to upgrade it" 1 \
+		"$(lab_router_exec s1 "$VPNPT" status wan0 2>&1 | grep -c "another vpnpt build.*upgrades it in place" || true)"
 	lab_start_vpnpt s1
 	lab_assert_eq "attach over a pin named $old upgraded in place (one log line)" 1 \
 		"$(tail -n +$((seen + 1)) "${LAB_VPNPT_LOG[s1]}" | grep -c "upgraded the data plane on wan0 in place" || true)"
