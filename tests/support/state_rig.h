@@ -1,37 +1,26 @@
-// Real pinned maps for the state file tests: the WAN object loaded with its
-// maps pinned in a directory of its own (as attach pins them), the session
-// tables read back raw, written, and emptied again.
+// Real pinned maps for the state file tests: a pin directory of its own
+// (pin_dir.h), the session tables read back raw, written, and emptied again.
 #pragma once
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "loader/core/bpffs.h"
 #include "loader/dataplane/pinned_maps.h"
-#include "loader/dataplane/programs.h"
 #include "loader/state/state.h"
 #include "loader/state/table_io.h"
+#include "pin_dir.h"
 
 namespace vpnpt::test {
 
 class StateRig {
  public:
   explicit StateRig(const std::string& tag, uint32_t public_ip = inet_addr("192.0.2.1"))
-      : path_("/sys/fs/bpf/vpnpt-test-state-" + tag + "-" + std::to_string(getpid())) {
-    REQUIRE(ensure_bpffs());
-    (void)remove_pin_dir(path_);
-    REQUIRE(make_dirs(path_));
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = path_.c_str());
-    auto wan = WanSkeleton::open(&opts, "xdp_wan");
-    REQUIRE(wan);
-    wan->apply(LoadConfig{});
-    REQUIRE(load_object((*wan)->obj, "xdp_wan"));
-    auto m = PinnedMaps::open(path_);
+      : pins_("state-" + tag) {
+    auto m = PinnedMaps::open(pins_.path);
     REQUIRE(m);
     maps_ = std::move(*m);
     vpnpt_config cfg{};
@@ -40,10 +29,6 @@ class StateRig {
     cfg.generation = 1;
     REQUIRE(maps_.set_config(cfg));
   }
-  ~StateRig() { (void)remove_pin_dir(path_); }
-  StateRig(const StateRig&) = delete;
-  StateRig& operator=(const StateRig&) = delete;
-
   const PinnedMaps& maps() const { return maps_; }
   int fd(vpnpt_pin p) const { return maps_.map_fd(p); }
 
@@ -93,7 +78,7 @@ class StateRig {
   }
 
  private:
-  std::string path_;
+  TestPinDir pins_;
   PinnedMaps maps_;
 };
 

@@ -15,24 +15,15 @@
 #include "loader/dataplane/pin_check.h"
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/dataplane/programs.h"
+#include "pin_dir.h"
 
 using namespace vpnpt;
+using vpnpt::test::TestPinDir;
 
 namespace {
 
-struct PinDir {
-  std::string path = "/sys/fs/bpf/vpnpt-test-pincheck-" + std::to_string(getpid());
-  PinDir() {
-    REQUIRE(ensure_bpffs());  // a fresh machine has none mounted: attach mounts it too
-    REQUIRE(make_dirs(path));
-    // The pins as attach makes them: the WAN object loaded with its maps pinned here.
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = path.c_str());
-    auto wan = WanSkeleton::open(&opts, "xdp_wan");
-    REQUIRE(wan);
-    wan->apply(LoadConfig{});
-    REQUIRE(load_object((*wan)->obj, "xdp_wan"));
-  }
-  ~PinDir() { (void)remove_pin_dir(path); }
+struct PinDir : TestPinDir {
+  PinDir() : TestPinDir("pincheck") {}
   // Pins a small array map under @name: another layout than any of this build's.
   void pin_other(const std::string& name) const {
     Fd m(bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 4, 1, nullptr));
