@@ -40,6 +40,11 @@ sessions >"$d/sessions-saved.json"
 lab_assert "vpnpt state save wrote the file while the daemon ran" test -s "$d/state.json"
 lab_assert_eq "the file names this router" "wan0 $(lab_wan_ip s1)" "$(lab_json '"%s %s" % (d["wan_if"], d["public_ip"])' <"$d/state.json")"
 
+rc=0
+lab_router_exec s1 "$VPNPT" state restore "$d/state.json" >"$d/running.log" 2>&1 || rc=$?
+lab_assert_eq "vpnpt state restore refuses while the daemon runs" "1 1" \
+	"$((rc != 0)) $(grep -c 'daemon of wan0 is running; stop it first.*nothing changed' "$d/running.log")"
+
 lab_stop_vpnpt s1
 lab_pass "daemon stopped (SIGTERM); the data plane and its sessions stay"
 # A copy for another public IP: refused in one line, nothing changed.
