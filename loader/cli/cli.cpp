@@ -84,8 +84,7 @@ std::unique_ptr<Cli> make_cli() {
   auto* state = cli->state = app.add_subcommand("state", "save the sessions to a file, or restore them from one");
   state->require_subcommand(1);
   cli->state_save = state->add_subcommand("save", "write every session (read-only; the daemon may run)");
-  cli->state_restore =
-      state->add_subcommand("restore", "recreate the sessions of a file (the daemon must be stopped)");
+  cli->state_restore = state->add_subcommand("restore", "recreate the sessions of a file (the daemon must be stopped)");
   for (auto* sub : {cli->state_save, cli->state_restore}) {
     sub->add_option("file", a.state_file, "the state file (- for standard output or input)")->required();
     sub->add_option("--wan", a.state_wan, "WAN interface (needed when several attachments exist)");

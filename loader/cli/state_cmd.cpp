@@ -64,8 +64,9 @@ Result<std::string> restore_state_file(const AttachmentId& id, const std::string
   // The daemon keeps what it learns from the tables in memory: restore under its lock, so none runs.
   auto lock = DaemonLock::acquire(id.lock_path);
   if (!lock)
-    return make_error("the vpnpt daemon of " + id.wan_if + " is running; stop it first, or restore at attach with `vpnpt attach " +
-                      id.wan_if + " --restore FILE`; nothing changed");
+    return make_error("the vpnpt daemon of " + id.wan_if +
+                      " is running; stop it first, or restore at attach with `vpnpt attach " + id.wan_if +
+                      " --restore FILE`; nothing changed");
   auto maps = PinnedMaps::open(id.pin_dir);
   if (!maps) return maps.error();
   return restore_state(*maps, id.wan_if, *text);

@@ -119,8 +119,10 @@ struct Walk {
       uint64_t v = 0;
       if (j.is_number_unsigned()) {
         v = j.get<uint64_t>();
-        const uint64_t max = sign ? (uint64_t{1} << (bits - 1)) - 1 : (bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1);
-        if (v > max) return make_error(where + ": " + std::to_string(v) + " does not fit " + std::to_string(bits) + " bits");
+        const uint64_t max =
+            sign ? (uint64_t{1} << (bits - 1)) - 1 : (bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1);
+        if (v > max)
+          return make_error(where + ": " + std::to_string(v) + " does not fit " + std::to_string(bits) + " bits");
       } else if (j.is_number_integer()) {
         const int64_t s = j.get<int64_t>();
         const int64_t min = bits == 64 ? std::numeric_limits<int64_t>::min() : -(int64_t{1} << (bits - 1));
@@ -135,7 +137,8 @@ struct Walk {
     if (btf_is_array(t)) {
       const struct btf_array* a = btf_array(t);
       const long es = btf__resolve_size(b, a->type);
-      if (es <= 0 || static_cast<size_t>(es) * a->nelems > size) return make_error(where + ": BTF array larger than the entry");
+      if (es <= 0 || static_cast<size_t>(es) * a->nelems > size)
+        return make_error(where + ": BTF array larger than the entry");
       if (!j.is_array()) return make_error(where + ": expected an array");
       if (j.size() > a->nelems)
         return make_error(where + ": " + std::to_string(j.size()) + " elements, this vpnpt has " +

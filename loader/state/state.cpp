@@ -68,10 +68,12 @@ Result<std::string> restore_state(const PinnedMaps& maps, const std::string& wan
   for (const SchemaTable& t : *schema) {
     auto e = read_entries(t.fd, t.types.shape, t.def->kind);
     if (!e) return refuse(make_error("cannot read " + t.map_name + ": " + e.error().what, e.error().err));
-    if (!e->empty()) present += (present.empty() ? "" : ", ") + std::string(t.def->name) + " holds " + std::to_string(e->size());
+    if (!e->empty())
+      present += (present.empty() ? "" : ", ") + std::string(t.def->name) + " holds " + std::to_string(e->size());
   }
   if (!present.empty())
-    return make_error("sessions already present (" + present + "); restore needs empty tables (detach first); nothing changed");
+    return make_error("sessions already present (" + present +
+                      "); restore needs empty tables (detach first); nothing changed");
   VPNPT_TRY(write_tables(p->writes));
   std::string done;
   for (const auto& w : p->writes)

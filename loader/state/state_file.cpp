@@ -21,7 +21,9 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
-uint64_t table_layout(const SchemaTable& t) { return layout_hash(t.types.types.get(), t.types.shape, sized_at_run(t.map_name)); }
+uint64_t table_layout(const SchemaTable& t) {
+  return layout_hash(t.types.types.get(), t.types.shape, sized_at_run(t.map_name));
+}
 
 std::string wall_now() {
   char buf[32];
@@ -101,7 +103,8 @@ Status parse_table(const std::string& name, const json& tj, const SchemaTable& t
     if (v == e.end()) return make_error(where + ": no value");
     json value = *v;
     if (other_boot) move_timers(value, h.origin.mono_ns, now.mono_ns);
-    VPNPT_TRY(btf_decode(t.types.types.get(), s.value_type_id, value, r.value.data(), r.value.size(), where + " value"));
+    VPNPT_TRY(
+        btf_decode(t.types.types.get(), s.value_type_id, value, r.value.data(), r.value.size(), where + " value"));
     if (std::all_of(r.value.begin(), r.value.end(), [](uint8_t b) { return b == 0; }))
       return make_error(where + ": an empty value (empty slots are not saved)");
     if (!seen.insert(r.key).second) return make_error(where + ": its " + (slots ? "slot" : "key") + " comes twice");
@@ -135,9 +138,14 @@ std::string schema_abi(const StateSchema& schema) {
 
 Result<std::string> format_state(const StateSchema& schema, const std::vector<std::vector<RawEntry>>& tables,
                                  const StateOrigin& o) {
-  json doc = {{"format", kStateFormat}, {"version", kStateVersion},  {"abi", schema_abi(schema)},
-              {"wan_if", o.wan_if},     {"public_ip", format_ipv4(o.public_ip)}, {"boot_id", o.boot_id},
-              {"saved_at_ns", o.mono_ns}, {"saved_at", wall_now()}};
+  json doc = {{"format", kStateFormat},
+              {"version", kStateVersion},
+              {"abi", schema_abi(schema)},
+              {"wan_if", o.wan_if},
+              {"public_ip", format_ipv4(o.public_ip)},
+              {"boot_id", o.boot_id},
+              {"saved_at_ns", o.mono_ns},
+              {"saved_at", wall_now()}};
   json& out = doc["tables"] = json::object();
   for (size_t i = 0; i < schema.size(); ++i) {
     const SchemaTable& t = schema[i];
@@ -179,7 +187,8 @@ Result<ParsedState> parse_state(std::string_view text, const StateSchema& schema
                       kStateFormat + " version " + std::to_string(kStateVersion));
   ParsedState p;
   StateOrigin& o = p.header.origin;
-  for (auto [key, dst] : {std::pair{"wan_if", &o.wan_if}, std::pair{"boot_id", &o.boot_id}, std::pair{"abi", &p.header.abi}}) {
+  for (auto [key, dst] :
+       {std::pair{"wan_if", &o.wan_if}, std::pair{"boot_id", &o.boot_id}, std::pair{"abi", &p.header.abi}}) {
     auto f = field(doc, key, false);
     if (!f) return f.error();
     *dst = (*f)->get<std::string>();
@@ -199,7 +208,8 @@ Result<ParsedState> parse_state(std::string_view text, const StateSchema& schema
   auto tables = doc.find("tables");
   if (tables == doc.end() || !tables->is_object()) return make_error("not a vpnpt state file: no 'tables' object");
   for (const auto& [name, tj] : tables->items())
-    if (!find_state_table(name)) return make_error("state file: unknown table '" + name + "' (not one this vpnpt keeps)");
+    if (!find_state_table(name))
+      return make_error("state file: unknown table '" + name + "' (not one this vpnpt keeps)");
   for (const SchemaTable& t : schema) {
     auto tj = tables->find(t.def->name);
     if (tj == tables->end()) continue;  // an older file without the table: nothing to restore

@@ -30,7 +30,8 @@ Result<std::vector<RawEntry>> read_slots(int fd, const MapShape& s) {
     const auto* base = static_cast<const uint8_t*>(p);
     for (uint32_t i = 0; i < s.max_entries; ++i) {
       const uint8_t* v = base + i * stride;
-      if (std::any_of(v, v + s.value_size, [](uint8_t b) { return b != 0; })) out.push_back(slot_entry(i, v, s.value_size));
+      if (std::any_of(v, v + s.value_size, [](uint8_t b) { return b != 0; }))
+        out.push_back(slot_entry(i, v, s.value_size));
     }
     munmap(p, len);
     return out;

@@ -24,7 +24,7 @@ void fill_random(const StateRig& r, std::mt19937_64& rng, int n) {
     for (int i = 0; i < n; ++i) {
       std::vector<uint8_t> key(s.key_size), value(s.value_size);
       for (auto& b : value) b = static_cast<uint8_t>(rng() % 3 ? 0 : rng());  // mostly zero, like real entries
-      value[rng() % value.size()] |= 1;                                        // never empty
+      value[rng() % value.size()] |= 1;                                       // never empty
       if (t.def->kind == TableKind::Slots) {
         const uint32_t slot = static_cast<uint32_t>(rng() % s.max_entries);
         std::copy_n(reinterpret_cast<const uint8_t*>(&slot), 4, key.begin());

@@ -18,8 +18,7 @@ namespace vpnpt::test {
 
 class StateRig {
  public:
-  explicit StateRig(const std::string& tag, uint32_t public_ip = inet_addr("192.0.2.1"))
-      : pins_("state-" + tag) {
+  explicit StateRig(const std::string& tag, uint32_t public_ip = inet_addr("192.0.2.1")) : pins_("state-" + tag) {
     auto m = PinnedMaps::open(pins_.path);
     REQUIRE(m);
     maps_ = std::move(*m);

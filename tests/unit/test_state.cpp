@@ -39,7 +39,8 @@ void fill(const StateRig& r, uint64_t now) {
   c.packets_out = 12;
   c.bytes_out = 1200;
   r.put_slot(VPNPT_PIN_PPTP_CALLS, 1000, c);
-  r.put_slot(VPNPT_PIN_PPTP_GRE_OUT, 6, vpnpt_pptp_gre_slot{vpnpt_pptp_gre_tag(kHost, kServer), htons(77), htons(1000)});
+  r.put_slot(VPNPT_PIN_PPTP_GRE_OUT, 6,
+             vpnpt_pptp_gre_slot{vpnpt_pptp_gre_tag(kHost, kServer), htons(77), htons(1000)});
   vpnpt_pptp_stream_key sk{kHost, kServer, htons(40000), htons(1723)};
   vpnpt_pptp_stream st{};
   st.t.next_seq = 1234;
@@ -102,7 +103,9 @@ TEST_CASE("state: save, restore into an empty attachment, save again gives the s
   REQUIRE(b.entries() == 0);
   auto done = restore_state(b.maps(), "wan0", first);
   REQUIRE(done);
-  CHECK(*done == "1 pptp_calls, 1 pptp_streams, 1 pptp_gre_out, 1 esp_out, 1 l2tp_tunnels, 1 l2tp_out, 1 pt_flows, 1 host_quota");
+  CHECK(
+      *done ==
+      "1 pptp_calls, 1 pptp_streams, 1 pptp_gre_out, 1 esp_out, 1 l2tp_tunnels, 1 l2tp_out, 1 pt_flows, 1 host_quota");
   CHECK(b.tables() == a.tables());  // every byte, timers included (same boot)
   CHECK(without_time(saved(b)) == without_time(first));
 
@@ -134,7 +137,9 @@ TEST_CASE("state: restore refuses bad files and existing sessions, changing noth
   StateRig a("a"), b("b");
   fill(a, monotonic_ns());
   const std::string text = saved(a);
-  SECTION("sessions present") { refused(a, text, "sessions already present (pptp_calls holds 1, pptp_streams holds 1"); }
+  SECTION("sessions present") {
+    refused(a, text, "sessions already present (pptp_calls holds 1, pptp_streams holds 1");
+  }
   SECTION("truncated") { refused(b, text.substr(0, text.size() / 2), "not JSON (truncated or corrupted?)"); }
   SECTION("corrupted byte") {
     std::string bad = text;
@@ -146,7 +151,11 @@ TEST_CASE("state: restore refuses bad files and existing sessions, changing noth
   }
   SECTION("not a state file") { refused(b, "{\"a\": 1}", "no 'format' in its header"); }
   SECTION("unknown table") {
-    refused(b, edited(text, [](json& d) { d["tables"]["gtp_tunnels"] = {{"entries", json::array()}}; }),
+    refused(b,
+            edited(text,
+                   [](json& d) {
+                     d["tables"]["gtp_tunnels"] = {{"entries", json::array()}};
+                   }),
             "unknown table 'gtp_tunnels'");
   }
   SECTION("unknown member") {
@@ -154,7 +163,8 @@ TEST_CASE("state: restore refuses bad files and existing sessions, changing noth
             "esp_out entry 0 value.colour: no such member");
   }
   SECTION("value out of range") {
-    refused(b, edited(text, [](json& d) { d["tables"]["pptp_calls"]["entries"][0]["value"]["client_call_id"] = 70000; }),
+    refused(b,
+            edited(text, [](json& d) { d["tables"]["pptp_calls"]["entries"][0]["value"]["client_call_id"] = 70000; }),
             "client_call_id: 70000 does not fit 16 bits");
   }
   SECTION("slot beyond the table") {
@@ -180,7 +190,8 @@ TEST_CASE("state: a file without a member this build has restores it as zero", "
   StateRig a("a"), b("b");
   fill(a, monotonic_ns());
   // As an older build without lan_ifindex would have written it.
-  const std::string older = edited(saved(a), [](json& d) { d["tables"]["esp_out"]["entries"][0]["value"].erase("lan_ifindex"); });
+  const std::string older =
+      edited(saved(a), [](json& d) { d["tables"]["esp_out"]["entries"][0]["value"].erase("lan_ifindex"); });
   REQUIRE(restore_state(b.maps(), "wan0", older));
   vpnpt_esp_sa sa{};
   uint32_t slot = 4242;
@@ -211,7 +222,8 @@ TEST_CASE("state: timers of another boot keep each session's age", "[state][unit
 TEST_CASE("state: a write failing half-way removes what was written", "[state][unit]") {
   StateRig b("b");
   vpnpt_esp_sa sa{kServer, htonl(7), kHost, 1, 1, 1, 1, 1};
-  RawEntry e{std::vector<uint8_t>(4), std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&sa), reinterpret_cast<uint8_t*>(&sa + 1))};
+  RawEntry e{std::vector<uint8_t>(4),
+             std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&sa), reinterpret_cast<uint8_t*>(&sa + 1))};
   e.key[0] = 5;
   std::vector<TableWrite> w = {
       {"esp_out", b.fd(VPNPT_PIN_ESP_OUT), TableKind::Slots, sizeof(sa), {e}},
