@@ -12,7 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../../lib/lib.sh"
 lab_init "${1:-}"
-N=${N:-240}           # packets per call/SA/tunnel, every INTERVAL: long enough to span the detach
+N=${N:-600}           # packets per call/SA/tunnel, every INTERVAL: 30 s, to span the detach and a slow attach
 INTERVAL=${INTERVAL:-0.05}
 
 lab_site s1 1 1
