@@ -6,7 +6,8 @@ siblings. docs/architecture.md explains the layers; this is their check
 
 The loader, lowest first; the protocols are siblings and may not include
 one another:
-  core < session < dataplane < proto/{pptp,ipsec,l2tp} < daemon < cli
+  core < session < dataplane < proto/{pptp,ipsec,l2tp}, state < daemon < cli
+(state, the session tables saved and restored, sits beside the protocols.)
 The data plane: lib (with the ctx shims) < proto < the pipeline and hook
 files at bpf/.
 
@@ -23,6 +24,7 @@ TREES = {
     "loader": {
         "core": ("core", 0), "session": ("session", 1), "dataplane": ("dataplane", 2),
         "proto/pptp": ("proto/pptp", 3), "proto/ipsec": ("proto/ipsec", 3), "proto/l2tp": ("proto/l2tp", 3),
+        "state": ("state", 3),
         "daemon": ("daemon", 4), "cli": ("cli", 5),
     },
     "bpf": {"lib": ("lib", 0), "ctx": ("lib", 0), "proto": ("proto", 1), "": ("pipeline", 2)},

@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-30}
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DVPNPT_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_ike fuzz_config fuzz_cli fuzz_l2tp >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_ike fuzz_config fuzz_cli fuzz_l2tp fuzz_state >/dev/null
 
 rc=0
-for t in ike config cli l2tp; do
+for t in ike config cli l2tp state; do
 	work=build-fuzz/work/$t
 	rm -rf "$work"
 	mkdir -p "$work/corpus"

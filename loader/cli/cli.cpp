@@ -46,6 +46,8 @@ std::unique_ptr<Cli> make_cli() {
   attach->add_option("--metrics-address", aa.metrics, "Prometheus endpoint HOST:PORT")
       ->default_str(kDefaultMetricsAddress);
   attach->add_flag("--no-metrics", aa.no_metrics, "do not serve /metrics");
+  attach->add_option("--restore", aa.restore,
+                     "restore the sessions of a state file (vpnpt state save) before the interfaces attach");
   attach->add_option("--vlan-depth", aa.vlan_depth, "VLAN tags the data plane looks through (0-2)")
       ->check(CLI::Range(0, VPNPT_VLAN_DEPTH_MAX));
 
@@ -81,6 +83,15 @@ std::unique_ptr<Cli> make_cli() {
   ipt->add_option("--keep-port", a.pt_keep,
                   "the router's own port, never passed through: tcp/PORT or udp/PORT (repeatable; replaces the "
                   "list, default tcp/22 udp/68)");
+
+  auto* state = cli->state = app.add_subcommand("state", "save the sessions to a file, or restore them from one");
+  state->require_subcommand(1);
+  cli->state_save = state->add_subcommand("save", "write every session (read-only; the daemon may run)");
+  cli->state_restore = state->add_subcommand("restore", "recreate the sessions of a file (the daemon must be stopped)");
+  for (auto* sub : {cli->state_save, cli->state_restore}) {
+    sub->add_option("file", a.state_file, "the state file (- for standard output or input)")->required();
+    sub->add_option("--wan", a.state_wan, "WAN interface (needed when several attachments exist)");
+  }
   return cli;
 }
 

@@ -26,6 +26,7 @@ struct AttachArgs {
   uint32_t vlan_depth = VPNPT_VLAN_DEPTH_MAX;
   std::string config;
   std::vector<std::string> on, off;  // --on/--off protocol (repeatable)
+  std::string restore;               // --restore FILE: a state file written into a fresh attach
 };
 
 // Every option's value, bound to the app below.
@@ -43,6 +44,7 @@ struct CliArgs {
   std::string set_proto, set_value, set_wan;
   std::string pt_wan, pt_host;
   std::vector<std::string> pt_keep;
+  std::string state_file, state_wan;
 };
 
 struct Cli {
@@ -55,6 +57,9 @@ struct Cli {
   CLI::App* diagnose = nullptr;
   CLI::App* set = nullptr;
   CLI::App* ip_passthrough = nullptr;
+  CLI::App* state = nullptr;
+  CLI::App* state_save = nullptr;
+  CLI::App* state_restore = nullptr;
 };
 
 // The app with every subcommand and option (CLI::App cannot move: heap).

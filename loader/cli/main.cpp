@@ -21,8 +21,10 @@
 #include "loader/core/protocols.h"
 #include "loader/cli/reload.h"
 #include "loader/cli/sessions.h"
+#include "loader/cli/state_cmd.h"
 #include "loader/cli/status.h"
 #include "loader/dataplane/switches.h"
+#include "loader/state/state.h"
 
 using namespace vpnpt;
 
@@ -104,7 +106,8 @@ std::function<std::optional<ReloadableTimeouts>()> config_reloader(VpnptConfig& 
   };
 }
 
-int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> reread, bool log_level_pinned) {
+int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> reread, bool log_level_pinned,
+               const std::string& restore) {
   if (auto s = require_root("attach"); !s) return fail(s.error());
   AttachRequest req;
   req.wan = cfg.wan;
@@ -120,6 +123,19 @@ int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> rere
   auto lock = DaemonLock::acquire(id->lock_path);
   if (!lock) return fail(make_error(cfg.wan + " is already attached: " + lock.error().what));
 
+  std::string state_text;
+  if (!restore.empty()) {
+    auto t = read_state_file(restore);
+    if (!t) return fail(t.error());
+    state_text = std::move(*t);
+    // Before any interface is attached, no packet creates a session that the file's could meet.
+    req.before_attach = [&](const PinnedMaps& maps) -> Status {
+      auto done = restore_state(maps, cfg.wan, state_text);
+      if (!done) return make_error("--restore " + restore + ": " + done.error().what, done.error().err);
+      spdlog::info("restored from {}: {}", restore, *done);
+      return {};
+    };
+  }
   auto att = attach_or_adopt(req);
   if (!att) return fail(att.error());
   // Switches named by the file or --on/--off; the others stay as they are (adopted state wins).
@@ -242,6 +258,22 @@ int cmd_sessions(const std::string& wan, const std::string& proto, const std::st
   return 0;
 }
 
+int cmd_state(bool save, const std::string& file, const std::string& wan) {
+  if (auto s = require_root(save ? "state save" : "state restore"); !s) return fail(s.error());
+  auto id = pick_attachment(wan);
+  if (!id) return fail(id.error());
+  if (save) {
+    auto n = save_state_file(*id, file);
+    if (!n) return fail(n.error());
+    if (file != "-") spdlog::info("saved {} session table entries of {} to {}", *n, id->wan_if, file);
+    return 0;
+  }
+  auto done = restore_state_file(*id, file);
+  if (!done) return fail(make_error("state restore " + file + ": " + done.error().what, done.error().err));
+  spdlog::info("restored into {} from {}: {}", id->wan_if, file, *done);
+  return 0;
+}
+
 int cmd_diagnose(const std::string& wan, const std::string& host, bool as_json) {
   auto id = pick_attachment(wan);
   if (!id) return fail(id.error());
@@ -294,7 +326,7 @@ int main(int argc, char** argv) {
     }
     std::function<Result<VpnptConfig>()> reread;
     if (!aa.config.empty()) reread = [&aa, attach] { return attach_config(aa, *attach); };
-    return cmd_attach(**cfg, std::move(reread), verbose || level_given);
+    return cmd_attach(**cfg, std::move(reread), verbose || level_given, aa.restore);
   }
   if (det->parsed()) return cmd_detach(a.detach_wan);
   if (st->parsed()) return cmd_status(a.status_wan, a.status_json);
@@ -302,5 +334,7 @@ int main(int argc, char** argv) {
   if (ipt->parsed()) return cmd_ip_passthrough(a.pt_wan, a.pt_host, a.pt_keep);
   if (ses->parsed()) return cmd_sessions(a.ses_wan, a.ses_proto, a.ses_host, a.ses_json);
   if (dia->parsed()) return cmd_diagnose(a.diag_wan, a.diag_host, a.diag_json);
+  if (cli->state_save->parsed()) return cmd_state(true, a.state_file, a.state_wan);
+  if (cli->state_restore->parsed()) return cmd_state(false, a.state_file, a.state_wan);
   return 1;
 }

@@ -196,6 +196,8 @@ Result<Attached> attach_or_adopt(const AttachRequest& req) {
   bool adopted = !have->empty() && todo.empty();
 
   if (auto s = write_config(*maps, public_ip, wan_ifindex); !s) return fail(s.error());
+  if (req.before_attach)
+    if (auto s = req.before_attach(*maps); !s) return fail(s.error());
   // Loaded here, before the daemon runs: it keeps them to move interfaces between paths later.
   auto paths = PathAttacher::open(id->pin_dir, req.load, req.mode, *want);
   if (!paths) return fail(paths.error());

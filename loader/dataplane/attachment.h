@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,9 @@ struct AttachRequest {
   std::optional<uint32_t> public_ip;  // network byte order; default: WAN's primary IPv4
   ModeRequest mode = ModeRequest::Auto;
   LoadConfig load;
+  // Runs on the pinned maps after the config is written, before any interface is attached
+  // (attach --restore writes the sessions of a state file here); an error stops the attach.
+  std::function<Status(const PinnedMaps&)> before_attach;
 };
 
 struct Attached {

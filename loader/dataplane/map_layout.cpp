@@ -63,25 +63,29 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// The runtime-sized tables: LoadConfig::esp_slots picks their size at load.
-bool sized_at_run(const std::string& name) { return name == VPNPT_MAP_ESP_IN || name == VPNPT_MAP_ESP_OUT; }
+std::shared_ptr<const btf> own_btf(btf* b) { return std::shared_ptr<const btf>(b, [](const btf* p) { btf__free(const_cast<btf*>(p)); }); }
 
+// Adds the pinned maps of one object, with a copy of its BTF (the object closes on return).
 template <class Skel>
-Status add_layouts(const char* what, std::map<std::string, uint64_t>& out) {
+Status add_types(const char* what, std::map<std::string, MapTypes>& out) {
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = "/sys/fs/bpf/vpnpt-layouts");  // names pins, creates none
   auto s = Skel::open(&opts, what);
   if (!s) return s.error();
   const btf* b = bpf_object__btf((*s)->obj);
+  uint32_t size = 0;
+  const void* raw = b ? btf__raw_data(b, &size) : nullptr;
+  auto copy = own_btf(raw ? btf__new(raw, size) : nullptr);
+  if (!copy) return make_error(std::string("cannot copy the BTF of ") + what, errno);
   bpf_map* m;
   bpf_object__for_each_map(m, (*s)->obj) {
     if (!bpf_map__pin_path(m)) continue;
     const std::string name = bpf_map__name(m);
-    MapShape shape{bpf_map__type(m),           bpf_map__key_size(m),   bpf_map__value_size(m),
-                   bpf_map__max_entries(m),    bpf_map__map_flags(m),  bpf_map__btf_key_type_id(m),
-                   bpf_map__btf_value_type_id(m)};
-    const uint64_t h = layout_hash(b, shape, sized_at_run(name));
-    auto [it, fresh] = out.emplace(name, h);
-    if (!fresh && it->second != h)
+    MapTypes t{{bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m),
+                bpf_map__map_flags(m), bpf_map__btf_key_type_id(m), bpf_map__btf_value_type_id(m)},
+               copy};
+    auto [it, fresh] = out.emplace(name, t);
+    if (!fresh && layout_hash(it->second.types.get(), it->second.shape, sized_at_run(name)) !=
+                      layout_hash(copy.get(), t.shape, sized_at_run(name)))
       return make_error(std::string("the BPF objects disagree on the layout of ") + name + " (" + what + ")");
   }
   return {};
@@ -106,27 +110,42 @@ std::string layout_text(const btf* types, const MapShape& m, bool sized) {
 
 uint64_t layout_hash(const btf* types, const MapShape& m, bool sized) { return fnv1a(layout_text(types, m, sized)); }
 
-Result<std::map<std::string, uint64_t>> build_layouts() {
-  std::map<std::string, uint64_t> out;
-  VPNPT_TRY(add_layouts<LanSkeleton>("xdp_lan", out));
-  VPNPT_TRY(add_layouts<WanSkeleton>("xdp_wan", out));
-  VPNPT_TRY(add_layouts<TcLanSkeleton>("tc_lan", out));
-  VPNPT_TRY(add_layouts<TcWanSkeleton>("tc_wan", out));
+bool sized_at_run(const std::string& name) { return name == VPNPT_MAP_ESP_IN || name == VPNPT_MAP_ESP_OUT; }
+
+Result<std::map<std::string, MapTypes>> build_map_types() {
+  std::map<std::string, MapTypes> out;
+  VPNPT_TRY(add_types<LanSkeleton>("xdp_lan", out));
+  VPNPT_TRY(add_types<WanSkeleton>("xdp_wan", out));
+  VPNPT_TRY(add_types<TcLanSkeleton>("tc_lan", out));
+  VPNPT_TRY(add_types<TcWanSkeleton>("tc_wan", out));
   return out;
+}
+
+Result<std::map<std::string, uint64_t>> build_layouts() {
+  auto all = build_map_types();
+  if (!all) return all.error();
+  std::map<std::string, uint64_t> out;
+  for (const auto& [name, t] : *all) out[name] = layout_hash(t.types.get(), t.shape, sized_at_run(name));
+  return out;
+}
+
+Result<MapTypes> map_types(int fd, const std::string& what) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len)) return make_error("cannot read the map " + what, errno);
+  auto types = own_btf(info.btf_id ? btf__load_from_kernel_by_id(info.btf_id) : nullptr);
+  if (info.btf_id && !types) return make_error("cannot read the BTF of the map " + what, errno);
+  MapShape shape{info.type,        info.key_size,        info.value_size,         info.max_entries,
+                 info.map_flags,   info.btf_key_type_id, info.btf_value_type_id};
+  return MapTypes{shape, types};
 }
 
 Result<uint64_t> pinned_layout(const std::string& path, const std::string& name) {
   Fd fd(bpf_obj_get(path.c_str()));
   if (!fd.valid()) return make_error("cannot open the pinned map " + path, errno);
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len)) return make_error("cannot read the map " + path, errno);
-  std::unique_ptr<btf, void (*)(btf*)> types(info.btf_id ? btf__load_from_kernel_by_id(info.btf_id) : nullptr,
-                                              btf__free);
-  if (info.btf_id && !types) return make_error("cannot read the BTF of the map " + path, errno);
-  MapShape shape{info.type,        info.key_size,        info.value_size,         info.max_entries,
-                 info.map_flags,   info.btf_key_type_id, info.btf_value_type_id};
-  return layout_hash(types.get(), shape, sized_at_run(name));
+  auto t = map_types(fd.get(), path);
+  if (!t) return t.error();
+  return layout_hash(t->types.get(), t->shape, sized_at_run(name));
 }
 
 }  // namespace vpnpt

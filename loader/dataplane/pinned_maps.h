@@ -60,6 +60,8 @@ class PinnedMaps {
   // gathers them from the protocol tables), then the hash maps.
   Result<std::vector<MapFill>> fill_levels(const std::vector<MapFill>& protocol_rows) const;
 
+  // The map of a LOADER row of abi/pins.def (-1 for the others).
+  int map_fd(vpnpt_pin p) const { return fd(p); }
   int events_fd() const { return fd(VPNPT_PIN_EVENTS); }
   int diag_events_fd() const { return fd(VPNPT_PIN_DIAG_EVENTS); }
   int diag_fd() const { return fd(VPNPT_PIN_DIAG); }

@@ -15,7 +15,7 @@
 #include "loader/core/fd.h"
 #include "loader/dataplane/programs.h"
 
-namespace vpnpt {
+namespace vpnpt::test {
 
 struct TestPinDir {
   std::string path;
@@ -42,4 +42,4 @@ struct TestPinDir {
   }
 };
 
-}  // namespace vpnpt
+}  // namespace vpnpt::test

@@ -19,6 +19,7 @@
 #include "pin_dir.h"
 
 using namespace vpnpt;
+using vpnpt::test::TestPinDir;
 
 namespace {
 

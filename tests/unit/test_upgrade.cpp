@@ -217,7 +217,7 @@ namespace {
 
 // An attachment's pins as a first attach leaves them (no program attached: take_over swaps none
 // and carries the maps).
-struct Attachment : TestPinDir {
+struct Attachment : test::TestPinDir {
   Attachment() : TestPinDir("upgrade") {}
   std::set<std::string> pins() const {
     auto v = pin_names(path);
