@@ -7,30 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
 #include "loader/dataplane/map_layout.h"
 
 namespace vpnpt {
 namespace {
-
-using BtfPtr = std::unique_ptr<btf, void (*)(btf*)>;
-
-struct MapSide {
-  bpf_map_info info{};
-  BtfPtr types{nullptr, btf__free};
-};
-
-Result<MapSide> inspect(int fd, const char* which, const std::string& name) {
-  MapSide s;
-  uint32_t len = sizeof(s.info);
-  if (bpf_obj_get_info_by_fd(fd, &s.info, &len)) return make_error(std::string("cannot read the ") + which + " map " + name, errno);
-  if (s.info.btf_id) {
-    s.types.reset(btf__load_from_kernel_by_id(s.info.btf_id));
-    if (!s.types) return make_error(std::string("cannot read the BTF of the ") + which + " map " + name, errno);
-  }
-  return s;
-}
 
 const btf_type* resolved(const btf* b, uint32_t& id) {
   for (int depth = 0; depth < 16 && id; ++depth) {
@@ -101,7 +82,7 @@ struct Planner {
 };
 
 // Spans for a key or value: by BTF when both sides have it, else bytes of equal size as they are.
-Status plan_part(const MapSide& f, uint32_t ftype, uint32_t fsize, const MapSide& t, uint32_t ttype, uint32_t tsize,
+Status plan_part(const MapTypes& f, uint32_t ftype, uint32_t fsize, const MapTypes& t, uint32_t ttype, uint32_t tsize,
                  const char* part, std::vector<ByteSpan>& out) {
   if (ftype && ttype && f.types && t.types) {
     Planner p{f.types.get(), t.types.get(), out};
@@ -126,20 +107,21 @@ uint32_t round8(uint32_t n) { return (n + 7) & ~7u; }
 }  // namespace
 
 Result<Conversion> plan_conversion(int from_fd, int to_fd, const std::string& name) {
-  auto f = inspect(from_fd, "running", name);
+  auto f = map_types(from_fd, "the running map " + name);
   if (!f) return f.error();
-  auto t = inspect(to_fd, "new", name);
+  auto t = map_types(to_fd, "the new map " + name);
   if (!t) return t.error();
+  const MapShape &fs = f->shape, &ts = t->shape;
   Conversion c;
   c.name = name;
-  c.type = t->info.type;
-  c.from_key = f->info.key_size;
-  c.to_key = t->info.key_size;
-  c.from_value = f->info.value_size;
-  c.to_value = t->info.value_size;
-  c.from_slots = f->info.max_entries;
-  c.to_slots = t->info.max_entries;
-  const uint32_t ft = f->info.type, tt = t->info.type;
+  c.type = ts.type;
+  c.from_key = fs.key_size;
+  c.to_key = ts.key_size;
+  c.from_value = fs.value_size;
+  c.to_value = ts.value_size;
+  c.from_slots = fs.max_entries;
+  c.to_slots = ts.max_entries;
+  const uint32_t ft = fs.type, tt = ts.type;
   if (tt == BPF_MAP_TYPE_RINGBUF || tt == BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
     c.entries = false;
     return c;
@@ -149,10 +131,9 @@ Result<Conversion> plan_conversion(int from_fd, int to_fd, const std::string& na
     return make_error("cannot carry " + name + " over: its map type changed or has no converter (" +
                       std::to_string(ft) + " to " + std::to_string(tt) + ")");
   auto fail = [&](const Error& e) { return make_error("cannot carry " + name + " over: " + e.message() + "; this upgrade needs a converter for it"); };
-  if (auto s = plan_part(*f, f->info.btf_key_type_id, c.from_key, *t, t->info.btf_key_type_id, c.to_key, "key", c.key); !s)
+  if (auto s = plan_part(*f, fs.key_type_id, c.from_key, *t, ts.key_type_id, c.to_key, "key", c.key); !s)
     return fail(s.error());
-  if (auto s = plan_part(*f, f->info.btf_value_type_id, c.from_value, *t, t->info.btf_value_type_id, c.to_value,
-                         "value", c.value);
+  if (auto s = plan_part(*f, fs.value_type_id, c.from_value, *t, ts.value_type_id, c.to_value, "value", c.value);
       !s)
     return fail(s.error());
   return c;
