@@ -164,18 +164,29 @@ declare -A WANT_TYPE=(
 	[vpnpt_untranslated_packets_total]=counter
 	[vpnpt_map_entries]=gauge
 	[vpnpt_map_capacity_entries]=gauge
+	[vpnpt_untranslated_bytes_total]=counter
+	[vpnpt_build_info]=gauge
+	[vpnpt_interface_attached]=gauge
+	[vpnpt_switch_on]=gauge
+	[vpnpt_deferred_to_kernel_helper]=gauge
 )
 declare -A WANT_LABELS=(
 	[vpnpt_info]="kernel lan mode version wan"
 	[vpnpt_packets_total]="class direction"
 	[vpnpt_bytes_total]="class direction"
 	[vpnpt_translated_packets_total]="class direction"
-	[vpnpt_untranslated_packets_total]="direction reason verdict"
+	[vpnpt_untranslated_packets_total]="direction proto reason verdict"
 	[vpnpt_map_entries]="map"
 	[vpnpt_map_capacity_entries]="map"
+	[vpnpt_untranslated_bytes_total]="direction proto reason verdict"
+	[vpnpt_build_info]="abi version"
+	[vpnpt_interface_attached]="interface path role"
+	[vpnpt_switch_on]="proto"
+	[vpnpt_deferred_to_kernel_helper]="proto"
 )
-for fam in vpnpt_info vpnpt_packets_total vpnpt_bytes_total vpnpt_translated_packets_total \
-	vpnpt_translated_bytes_total vpnpt_untranslated_packets_total vpnpt_map_entries vpnpt_map_capacity_entries; do
+# (docs/operations.md's list of every family, types and labels, is checked against the code by
+# tests/unit/test_metrics.cpp; here the core ones are checked on a live daemon.)
+for fam in $(printf '%s\n' "${!WANT_TYPE[@]}" | sort); do
 	grep -qE "^# HELP $fam .+" "$MFILE" || lab_fail "$fam: no (non-empty) # HELP line"
 	got=$(awk -v f="$fam" '$1 == "#" && $2 == "TYPE" && $3 == f { print $4 }' "$MFILE")
 	[[ "$got" == "${WANT_TYPE[$fam]}" ]] || lab_fail "$fam: # TYPE is '$got', expected ${WANT_TYPE[$fam]}"
@@ -190,12 +201,28 @@ for fam in vpnpt_info vpnpt_packets_total vpnpt_bytes_total vpnpt_translated_pac
 	fi
 	lab_pass "$fam: HELP, TYPE ${WANT_TYPE[$fam]}, $n sample(s)$labels"
 done
-EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxE 'vpnpt_(info|packets_total|bytes_total|translated_packets_total|translated_bytes_total|untranslated_packets_total|map_entries|map_capacity_entries)' | xargs || true)
+EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxF -f <(printf '%s\n' "${!WANT_TYPE[@]}") | xargs || true)
 [[ -z "$EXTRA" ]] || lab_info "further families (checked by promtool only): $EXTRA"
 lab_assert_eq "vpnpt_info sample" \
 	"1 wan0" "$(awk '/^vpnpt_info\{/ { v = $NF; match($0, /wan="[^"]*"/); w = substr($0, RSTART + 5, RLENGTH - 6); print v + 0, w }' "$MFILE")"
 lab_assert_eq "vpnpt_info names the running kernel" "kernel=\"$(uname -r)\"" \
 	"$(grep -m1 '^vpnpt_info{' "$MFILE" | grep -o 'kernel="[^"]*"')"
+# The alert signals say what `vpnpt status` says.
+ST=$LAB_STATE/status.json
+lab_status_json s1 >"$ST"
+lab_assert_eq "vpnpt_build_info is this binary's version and ABI (vpnpt status)" \
+	"$(lab_json '"version=\"%s\",abi=\"%s\"" % (d["build"]["this_binary"]["version"], d["build"]["this_binary"]["abi"])' <"$ST")" \
+	"$(grep -m1 '^vpnpt_build_info{' "$MFILE" | sed -E 's/^[^{]*\{(.*)\}.*/\1/')"
+lab_assert_eq "vpnpt_interface_attached: wan0 and lan0 attached, on vpnpt status's paths" \
+	"$(lab_json '" ".join("%s:%s:%d" % (i["name"], i["mode"], i["attached"]) for i in sorted(d["interfaces"], key=lambda i: i["name"]))' <"$ST")" \
+	"$(awk -F'[{}]' '/^vpnpt_interface_attached\{/ { match($2, /interface="[^"]*"/); i = substr($2, RSTART + 11, RLENGTH - 12);
+		match($2, /path="[^"]*"/); p = substr($2, RSTART + 6, RLENGTH - 7); print i ":" p ":" $3 + 0 }' "$MFILE" | sort | xargs)"
+lab_assert_eq "vpnpt_switch_on / vpnpt_deferred_to_kernel_helper per protocol (vpnpt status)" \
+	"$(lab_json '" ".join("%s:%d:%d" % (p, d["switches"][p], d["deferred"][p]) for p in sorted(d["switches"]))' <"$ST")" \
+	"$(for p in $(lab_json '" ".join(sorted(d["switches"]))' <"$ST"); do
+		printf '%s:%s:%s ' "$p" "$(awk -v p="$p" '$1 == "vpnpt_switch_on{proto=\"" p "\"}" { print $2 + 0 }' "$MFILE")" \
+			"$(awk -v p="$p" '$1 == "vpnpt_deferred_to_kernel_helper{proto=\"" p "\"}" { print $2 + 0 }' "$MFILE")"
+	done | xargs)"
 
 # ---------------------------------------------------------------- 3. real Prometheus
 lab_log "-- 3. a real Prometheus in the router namespace on $PROM_ADDR, scraping vpnpt every 1 s"
