@@ -1,6 +1,7 @@
 // /metrics as a scrape sees it, over a pin directory as a first attach creates it: every family it
 // serves is in docs/operations.md's metrics table with the code's type and labels, the table lists
 // no family the code does not serve, and `promtool check metrics` finds no problem in the text.
+// deploy/ (the dashboard and the alerts) is checked against the same table by tools/check-deploy.py.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
