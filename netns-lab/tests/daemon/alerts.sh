@@ -144,7 +144,7 @@ prom_stop
 lab_assert_not "prometheus (pid $P) exited" _lab_pid_alive "${P:-0}"
 lab_assert "vpnpt detach wan0" lab_detach_vpnpt s1
 lab_delete_namespaces
-left=$(ip netns list | awk '{print $1}' | grep -c "^$LAB_ID-" || true)
-lab_assert_eq "no namespace of run $LAB_ID left" 0 "$left"
+left_ns=$(ip netns list | awk '{print $1}' | grep -c "^$LAB_ID-" || true)
+lab_assert_eq "no namespace of run $LAB_ID left" 0 "$left_ns"
 
 lab_log "== PASS: alerts ($((SECONDS - T0)) s)"
