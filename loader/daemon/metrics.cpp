@@ -141,6 +141,7 @@ class MapCollector : public prometheus::Collectable {
           mb.metric.push_back(counter(static_cast<double>(v.bytes), l));
         }
     }
+    out.push_back(std::move(mb));
     MetricFamily fill{"vpnpt_map_entries", "Entries in use per pinned map", MetricType::Gauge, {}};
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
     MetricFamily ratio{
@@ -170,55 +171,9 @@ class MapCollector : public prometheus::Collectable {
                                      {"to", u.to_ifindex ? ifname_of(u.to_ifindex) : std::string("unknown")},
                                      {"stage", u.stage == VPNPT_UNDELIVERED_XMIT ? "xmit" : "redirect"},
                                      {"errno", std::to_string(-u.err)}}));
-    for (auto* f : {&pk, &by, &xp, &xb, &mf, &mb, &fill, &cap, &ratio, &sessions, &lost}) out.push_back(std::move(*f));
+    for (auto* f : {&pk, &by, &xp, &xb, &mf, &fill, &cap, &ratio, &sessions, &lost}) out.push_back(std::move(*f));
     if (slow_) collect_slow(out);
     return out;
-  }
-
-  // The alert signals: which build runs, whether every interface still has its program attached,
-  // and which protocols are switched on or handed to the kernel's helper. @maps is null when the
-  // pins are gone: the WAN is then reported detached.
-  void collect_state(std::vector<MetricFamily>& out, const PinnedMaps* maps) const {
-    MetricFamily build{"vpnpt_build_info",
-                       "This daemon's build: its version and the hash of its map layouts (always 1)",
-                       MetricType::Gauge,
-                       {}};
-    build.metric.push_back(gauge(1, {{"version", build_version()}, {"abi", abi_}}));
-    out.push_back(std::move(build));
-    MetricFamily attached{"vpnpt_interface_attached",
-                          "1 while the interface's recorded program is attached on its path, 0 when not",
-                          MetricType::Gauge,
-                          {}};
-    std::optional<std::map<uint32_t, vpnpt_iface>> ifs;
-    if (maps)
-      if (auto r = maps->ifaces()) ifs = std::move(*r);
-    if (ifs)
-      for (const auto& [ifi, v] : *ifs)
-        attached.metric.push_back(
-            gauge(path_attached(ifi, v) ? 1 : 0, {{"interface", ifname_of(ifi)},
-                                                  {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
-                                                  {"path", std::string(mode_name(v.xdp_mode))}}));
-    else  // no pins (detached under us) or no interface map: the WAN, at least, is not attached
-      attached.metric.push_back(gauge(0, {{"interface", id_.wan_if}, {"role", "wan"}, {"path", "none"}}));
-    out.push_back(std::move(attached));
-    if (!maps) return;
-    auto cfg = maps->config();
-    if (!cfg) return;
-    MetricFamily on{"vpnpt_switch_on",
-                    "1 while the protocol's passthrough switch is on (vpnpt set, the config file), 0 when off",
-                    MetricType::Gauge,
-                    {}};
-    MetricFamily deferred{"vpnpt_deferred_to_kernel_helper",
-                          "1 while the protocol is handed to the kernel's own helper (e.g. nf_conntrack_pptp is "
-                          "attached): vpnpt passes its packets untranslated",
-                          MetricType::Gauge,
-                          {}};
-    for (const auto& p : kProtocols) {
-      on.metric.push_back(gauge((cfg->switches & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
-      deferred.metric.push_back(gauge((cfg->deferred & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
-    }
-    out.push_back(std::move(on));
-    out.push_back(std::move(deferred));
   }
 
   void collect_slow(std::vector<MetricFamily>& out) const {
@@ -277,6 +232,52 @@ class MapCollector : public prometheus::Collectable {
     for (int i : {3, 4, 5, 6}) l2tp_ended.metric.push_back(counter(v(slow_->l2tp_ended[i]), {{"reason", lend[i]}}));
     for (auto* f : {&calls, &ended, &bind, &held, &dropped, &over, &windows, &idle, &l2tp, &l2tp_refused, &l2tp_ended})
       out.push_back(std::move(*f));
+  }
+
+  // The alert signals: which build runs, whether every interface still has its program attached,
+  // and which protocols are switched on or handed to the kernel's helper. @maps is null when the
+  // pins are gone: the WAN is then reported detached.
+  void collect_state(std::vector<MetricFamily>& out, const PinnedMaps* maps) const {
+    MetricFamily build{"vpnpt_build_info",
+                       "This daemon's build: its version and the hash of its map layouts (always 1)",
+                       MetricType::Gauge,
+                       {}};
+    build.metric.push_back(gauge(1, {{"version", build_version()}, {"abi", abi_}}));
+    out.push_back(std::move(build));
+    MetricFamily attached{"vpnpt_interface_attached",
+                          "1 while the interface's recorded program is attached on its path, 0 when not",
+                          MetricType::Gauge,
+                          {}};
+    std::optional<std::map<uint32_t, vpnpt_iface>> ifs;
+    if (maps)
+      if (auto r = maps->ifaces()) ifs = std::move(*r);
+    if (ifs)
+      for (const auto& [ifi, v] : *ifs)
+        attached.metric.push_back(
+            gauge(path_attached(ifi, v) ? 1 : 0, {{"interface", ifname_of(ifi)},
+                                                  {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                                                  {"path", std::string(mode_name(v.xdp_mode))}}));
+    else  // no pins (detached under us) or no interface map: the WAN, at least, is not attached
+      attached.metric.push_back(gauge(0, {{"interface", id_.wan_if}, {"role", "wan"}, {"path", "none"}}));
+    out.push_back(std::move(attached));
+    if (!maps) return;
+    auto cfg = maps->config();
+    if (!cfg) return;
+    MetricFamily on{"vpnpt_switch_on",
+                    "1 while the protocol's passthrough switch is on (vpnpt set, the config file), 0 when off",
+                    MetricType::Gauge,
+                    {}};
+    MetricFamily deferred{"vpnpt_deferred_to_kernel_helper",
+                          "1 while the protocol is handed to the kernel's own helper (e.g. nf_conntrack_pptp is "
+                          "attached): vpnpt passes its packets untranslated",
+                          MetricType::Gauge,
+                          {}};
+    for (const auto& p : kProtocols) {
+      on.metric.push_back(gauge((cfg->switches & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
+      deferred.metric.push_back(gauge((cfg->deferred & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
+    }
+    out.push_back(std::move(on));
+    out.push_back(std::move(deferred));
   }
 
  private:
