@@ -62,6 +62,68 @@ std::string_view reason_verdict(uint32_t reason) {
   return reason < VPNPT_REASON_MAX ? kReasons[reason].verdict : "unknown";
 }
 
+std::string_view reason_proto(uint32_t reason) {
+  // A switch without default over the enum: a new row of abi/reasons.def that is not sorted in
+  // here is a -Wswitch error (warnings are errors in CI), so no reason falls into "any" unseen.
+  switch (static_cast<vpnpt_reason>(reason)) {
+    case VPNPT_REASON_PPTP_OFF:
+    case VPNPT_REASON_GRE_NOT_PPTP:
+    case VPNPT_REASON_GRE_NO_CALL:
+    case VPNPT_REASON_GRE_FRAGMENT:
+    case VPNPT_REASON_PPTP_BAD_MSG:
+    case VPNPT_REASON_PPTP_NO_CALL:
+    case VPNPT_REASON_PPTP_ID_EXHAUSTED:
+    case VPNPT_REASON_PPTP_HELD:
+    case VPNPT_REASON_PPTP_STREAM_FULL:
+    case VPNPT_REASON_PPTP_TABLE_FULL:
+    case VPNPT_REASON_PPTP_FOREIGN_ID:
+    case VPNPT_REASON_PPTP_HOST_QUOTA:
+    case VPNPT_REASON_PPTP_UNKNOWN_CONN:
+    case VPNPT_REASON_PPTP_OUT_OF_WINDOW:
+    case VPNPT_REASON_PPTP_UNACKED: return "pptp";
+    case VPNPT_REASON_IPSEC_OFF:
+    case VPNPT_REASON_ESP_UNBOUND:
+    case VPNPT_REASON_ESP_SPI_CONFLICT:
+    case VPNPT_REASON_ESP_TABLE_FULL:
+    case VPNPT_REASON_ESP_FRAGMENT:
+    case VPNPT_REASON_AH_NO_NAT:
+    case VPNPT_REASON_NATT_NOT_ESP:
+    case VPNPT_REASON_NATT_NO_CT:
+    case VPNPT_REASON_ESP_HOST_QUOTA: return "ipsec";
+    case VPNPT_REASON_L2TP_OFF:
+    case VPNPT_REASON_L2TP_NOT_V2:
+    case VPNPT_REASON_L2TP_NO_TUNNEL:
+    case VPNPT_REASON_L2TP_TO_DAEMON:
+    case VPNPT_REASON_L2TP_NO_DAEMON:
+    case VPNPT_REASON_L2TP_FRAGMENT:
+    case VPNPT_REASON_L2TP_ID_IN_USE: return "l2tp";
+    case VPNPT_REASON_PT_LOCAL_PORT:
+    case VPNPT_REASON_PT_KERNEL_CONN: return "ip_passthrough";
+    case VPNPT_REASON_NONE:
+    case VPNPT_REASON_ETH_TRUNC:
+    case VPNPT_REASON_VLAN_TRUNC:
+    case VPNPT_REASON_VLAN_TOO_DEEP:
+    case VPNPT_REASON_IP_TRUNC:
+    case VPNPT_REASON_IP_VERSION:
+    case VPNPT_REASON_IP_IHL:
+    case VPNPT_REASON_IP_TOTLEN:
+    case VPNPT_REASON_L4_TRUNC:
+    case VPNPT_REASON_FIB_NO_NEIGH:
+    case VPNPT_REASON_FIB_OTHER:
+    case VPNPT_REASON_TTL_EXPIRED:
+    case VPNPT_REASON_VLAN_TAGGED:
+    case VPNPT_REASON_L2_PUSH_FAILED:
+    case VPNPT_REASON_NEIGH_LEARNED:
+    case VPNPT_REASON_FRAG_UNPLACED:
+    case VPNPT_REASON_FRAG_UNTRACKED:
+    case VPNPT_REASON_ICMP_RELAYED:
+    case VPNPT_REASON_ICMP_NO_SESSION:
+    case VPNPT_REASON_ICMP_AMBIGUOUS: return "any";
+    case VPNPT_REASON_MAX: break;
+  }
+  return "unknown";
+}
+
 std::string_view l2tp_refusal_text(uint32_t refusal) {
   switch (refusal) {
     case VPNPT_L2TP_REFUSE_NO_ID: return "no free Tunnel ID toward that server";

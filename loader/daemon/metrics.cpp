@@ -3,12 +3,17 @@
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <iterator>
+#include <map>
+#include <optional>
+#include <sstream>
 
 #include "abi/vpnpt_abi.h"
+#include "loader/dataplane/build_info.h"
 #include "loader/dataplane/data_path.h"
 #include "loader/daemon/fill_levels.h"
 #include "loader/dataplane/kernel_probe.h"
@@ -46,7 +51,10 @@ class MapCollector : public prometheus::Collectable {
         mode_(std::move(mode)),
         slow_(slow),
         kernel_(kernel_release()),
-        degraded_(kernel_degradations()) {}
+        degraded_(kernel_degradations()) {
+    auto abi = build_abi_hash();
+    abi_ = abi ? hash_hex(*abi) : "unknown";
+  }
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -70,7 +78,8 @@ class MapCollector : public prometheus::Collectable {
         "vpnpt_kernel_degraded", "A kernel feature vpnpt does without, and what that changes", MetricType::Gauge, {}};
     for (const auto& d : degraded_) deg.metric.push_back(gauge(1, {{"feature", d.feature}, {"effect", d.effect}}));
     out.push_back(std::move(deg));
-    if (!maps) return out;  // detached under us: only the info metric
+    collect_state(out, maps ? &*maps : nullptr);
+    if (!maps) return out;  // detached under us: only the info and state metrics
     // Which path carries each interface's ingress, and why (one series per interface).
     MetricFamily path{
         "vpnpt_interface_path", "The data path of an interface's ingress (1), and why", MetricType::Gauge, {}};
@@ -112,17 +121,27 @@ class MapCollector : public prometheus::Collectable {
     }
     MetricFamily mf{"vpnpt_untranslated_packets_total",
                     "Packets vpnpt did not translate, or forwarded an unusual way (verdict redirect), by reason (each "
-                    "reason has a fixed verdict)",
+                    "reason has a fixed verdict and protocol)",
+                    MetricType::Counter,
+                    {}};
+    MetricFamily mb{"vpnpt_untranslated_bytes_total",
+                    "Bytes (whole frames) vpnpt did not translate, or forwarded an unusual way (verdict redirect), by "
+                    "reason (each reason has a fixed verdict and protocol)",
                     MetricType::Counter,
                     {}};
     if (auto r = maps->reasons()) {
       for (uint32_t d = 0; d < VPNPT_DIR_MAX; ++d)
-        for (uint32_t k = 1; k < VPNPT_REASON_MAX; ++k)
-          mf.metric.push_back(counter(static_cast<double>((*r)[vpnpt_reason_index(d, k)].packets),
-                                      {{"direction", std::string(dir_name(d))},
-                                       {"reason", std::string(reason_name(k))},
-                                       {"verdict", std::string(reason_verdict(k))}}));
+        for (uint32_t k = 1; k < VPNPT_REASON_MAX; ++k) {
+          const auto& v = (*r)[vpnpt_reason_index(d, k)];
+          std::vector<ClientMetric::Label> l{{"direction", std::string(dir_name(d))},
+                                             {"reason", std::string(reason_name(k))},
+                                             {"verdict", std::string(reason_verdict(k))},
+                                             {"proto", std::string(reason_proto(k))}};
+          mf.metric.push_back(counter(static_cast<double>(v.packets), l));
+          mb.metric.push_back(counter(static_cast<double>(v.bytes), l));
+        }
     }
+    out.push_back(std::move(mb));
     MetricFamily fill{"vpnpt_map_entries", "Entries in use per pinned map", MetricType::Gauge, {}};
     MetricFamily cap{"vpnpt_map_capacity_entries", "Capacity per pinned map", MetricType::Gauge, {}};
     MetricFamily ratio{
@@ -215,12 +234,59 @@ class MapCollector : public prometheus::Collectable {
       out.push_back(std::move(*f));
   }
 
+  // The alert signals: which build runs, whether every interface still has its program attached,
+  // and which protocols are switched on or handed to the kernel's helper. @maps is null when the
+  // pins are gone: the WAN is then reported detached.
+  void collect_state(std::vector<MetricFamily>& out, const PinnedMaps* maps) const {
+    MetricFamily build{"vpnpt_build_info",
+                       "This daemon's build: its version and the hash of its map layouts (always 1)",
+                       MetricType::Gauge,
+                       {}};
+    build.metric.push_back(gauge(1, {{"version", build_version()}, {"abi", abi_}}));
+    out.push_back(std::move(build));
+    MetricFamily attached{"vpnpt_interface_attached",
+                          "1 while the interface's recorded program is attached on its path, 0 when not",
+                          MetricType::Gauge,
+                          {}};
+    std::optional<std::map<uint32_t, vpnpt_iface>> ifs;
+    if (maps)
+      if (auto r = maps->ifaces()) ifs = std::move(*r);
+    if (ifs)
+      for (const auto& [ifi, v] : *ifs)
+        attached.metric.push_back(
+            gauge(path_attached(ifi, v) ? 1 : 0, {{"interface", ifname_of(ifi)},
+                                                  {"role", v.role == VPNPT_ROLE_WAN ? "wan" : "lan"},
+                                                  {"path", std::string(mode_name(v.xdp_mode))}}));
+    else  // no pins (detached under us) or no interface map: the WAN, at least, is not attached
+      attached.metric.push_back(gauge(0, {{"interface", id_.wan_if}, {"role", "wan"}, {"path", "none"}}));
+    out.push_back(std::move(attached));
+    if (!maps) return;
+    auto cfg = maps->config();
+    if (!cfg) return;
+    MetricFamily on{"vpnpt_switch_on",
+                    "1 while the protocol's passthrough switch is on (vpnpt set, the config file), 0 when off",
+                    MetricType::Gauge,
+                    {}};
+    MetricFamily deferred{"vpnpt_deferred_to_kernel_helper",
+                          "1 while the protocol is handed to the kernel's own helper (e.g. nf_conntrack_pptp is "
+                          "attached): vpnpt passes its packets untranslated",
+                          MetricType::Gauge,
+                          {}};
+    for (const auto& p : kProtocols) {
+      on.metric.push_back(gauge((cfg->switches & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
+      deferred.metric.push_back(gauge((cfg->deferred & p.switch_bit) ? 1 : 0, {{"proto", std::string(p.key)}}));
+    }
+    out.push_back(std::move(on));
+    out.push_back(std::move(deferred));
+  }
+
  private:
   AttachmentId id_;
   std::string mode_;
   const SlowPathCounters* slow_;
   std::string kernel_;  // probed once: the kernel does not change under a running daemon
   std::vector<KernelDegradation> degraded_;
+  std::string abi_;  // this build's ABI hash, computed once
 };
 
 }  // namespace
@@ -236,6 +302,12 @@ Status check_metrics_address(const std::string& addr) {
   if (ec != std::errc() || p != e || port == 0 || port > 65535)
     return make_error("metrics address '" + addr + "' has an invalid port (1..65535)");
   return {};
+}
+
+std::string metrics_text(const AttachmentId& id, const std::string& attach_mode, const SlowPathCounters* slow) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, MapCollector(id, attach_mode, slow).Collect());
+  return out.str();
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& address, const AttachmentId& id,

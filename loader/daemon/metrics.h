@@ -21,6 +21,10 @@ inline constexpr const char* kDefaultMetricsAddress = "127.0.0.1:9477";
 // Validates "HOST:PORT" (IPv4 literal or name, port 1..65535).
 Status check_metrics_address(const std::string& addr);
 
+// One scrape of @id's metrics in the text exposition format, as GET /metrics answers it (for the
+// tests: the families, types and labels docs/operations.md lists).
+std::string metrics_text(const AttachmentId& id, const std::string& attach_mode, const SlowPathCounters* slow);
+
 class MetricsServer {
  public:
   // @slow may be null (no slow-path families then).

@@ -17,9 +17,8 @@
 #
 # Everything runs inside the site's router namespace (nsenter --net): vpnpt
 # serves 127.0.0.1:9477 there, Prometheus listens on 127.0.0.1:9090 there,
-# so neither port touches the host. Prometheus runs under `timeout` (bounded
-# lifetime), with a private config and TSDB in the lab state dir, and is
-# stopped before the namespaces are deleted, on success, failure or signal.
+# so neither port touches the host (netns-lab/lib/prometheus.sh: bounded
+# lifetime, private config and TSDB, stopped on success, failure or signal).
 set -euo pipefail
 
 # shellcheck source=netns-lab/lib/lib.sh
@@ -27,85 +26,14 @@ set -euo pipefail
 lab_init "${1:-}"
 
 K=${K:-40}
-PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || true)}
-PROMTOOL=${PROMTOOL:-$(command -v promtool || true)}
-[[ -n "$PROMETHEUS" && -x "$PROMETHEUS" ]] || lab_skip "prometheus not found (apt-get install prometheus, or set PROMETHEUS)"
-[[ -n "$PROMTOOL" && -x "$PROMTOOL" ]] || lab_skip "promtool not found (apt-get install prometheus, or set PROMTOOL)"
-_lab_have timeout || lab_skip "missing tool: timeout"
+# shellcheck source=netns-lab/lib/prometheus.sh
+. "$LAB_LIB/prometheus.sh"
+prom_init # prometheus, promtool, the traps that stop it
 
 METRICS_ADDR=127.0.0.1:9477 # vpnpt's default --metrics-address
-PROM_ADDR=127.0.0.1:9090
-PROM_URL=http://$PROM_ADDR
-PROM_LIFETIME=${PROM_LIFETIME:-60} # hard bound on the Prometheus run (s)
-PROM_PID=""                        # the `timeout` wrapper (registered in LAB_PIDS)
-PROM_REAL_PID=""                   # prometheus itself (child of the wrapper)
-PROM_DIR=""
 T0=$SECONDS
 
-# ---------------------------------------------------------------- Prometheus cleanup
-
-# Stops Prometheus: SIGTERM to the server itself, then to its timeout
-# wrapper, up to 10 s, then SIGKILL to both (by pid, never by name).
-prom_stop() {
-	local i
-	[[ -n "$PROM_PID" ]] || return 0
-	if [[ -n "$PROM_REAL_PID" ]] && _lab_pid_alive "$PROM_REAL_PID"; then
-		kill -TERM "$PROM_REAL_PID" 2>/dev/null || true
-	fi
-	for ((i = 0; i < 100; i++)); do
-		_lab_pid_alive "$PROM_PID" || break
-		sleep 0.1
-	done
-	if _lab_pid_alive "$PROM_PID"; then
-		lab_warn "prometheus (pid ${PROM_REAL_PID:-?}) did not stop within 10 s, killing it"
-		[[ -n "$PROM_REAL_PID" ]] && kill -KILL "$PROM_REAL_PID" 2>/dev/null
-		kill -KILL "$PROM_PID" 2>/dev/null
-	fi
-	lab_kill "$PROM_PID" 2 # reaps the wrapper, forgets it in LAB_PIDS
-	PROM_PID=""
-}
-
-# lib.sh's cleanup would SIGTERM only the timeout wrapper and SIGKILL it
-# after 3 s, which could orphan Prometheus: stop it first, then run the
-# lab's own handlers (which see the original exit status).
-_metrics_on_exit() {
-	local rc=$?
-	trap - ERR
-	set +e
-	prom_stop
-	(exit "$rc")
-	_lab_on_exit
-}
-trap '_metrics_on_exit' EXIT
-trap 'prom_stop || true; _lab_on_signal INT 130' INT
-trap 'prom_stop || true; _lab_on_signal TERM 143' TERM
-trap 'prom_stop || true; _lab_on_signal HUP 129' HUP
-
-# ---------------------------------------------------------------- HTTP helpers (python3 stdlib)
-
-# http_get URL: body to stdout (inside the router namespace).
-http_get() {
-	lab_router_exec s1 "$LAB_PY" -c '
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
-    sys.stdout.write(r.read().decode())' "$1"
-}
-
-# prom_query MODE EXPR: instant query over Prometheus's HTTP API.
-#   MODE value:  the single sample's value ("none" if empty, "series=N" if several)
-#   MODE lines:  one "metric{labels} value" line per series ("(empty)" if none)
-#   MODE json:   the API's raw JSON answer
-#   MODE label:L the single series' label L
-prom_query() {
-	lab_router_exec s1 "$LAB_PY" "$LAB_DIR/tests/daemon/metrics_promql.py" "$PROM_URL" "$1" "$2"
-}
-
-# prom_show EXPR: logs the query and its result lines (the report's figures).
-prom_show() {
-	local line
-	lab_info "PromQL: $1"
-	while IFS= read -r line; do lab_info "    => $line"; done < <(prom_query lines "$1")
-}
+# ---------------------------------------------------------------- helpers
 
 # prom_wait_scrape_after T TIMEOUT_S: waits until Prometheus holds a sample
 # of vpnpt taken at or after unix time T (float), i.e. a scrape that started
@@ -164,18 +92,29 @@ declare -A WANT_TYPE=(
 	[vpnpt_untranslated_packets_total]=counter
 	[vpnpt_map_entries]=gauge
 	[vpnpt_map_capacity_entries]=gauge
+	[vpnpt_untranslated_bytes_total]=counter
+	[vpnpt_build_info]=gauge
+	[vpnpt_interface_attached]=gauge
+	[vpnpt_switch_on]=gauge
+	[vpnpt_deferred_to_kernel_helper]=gauge
 )
 declare -A WANT_LABELS=(
 	[vpnpt_info]="kernel lan mode version wan"
 	[vpnpt_packets_total]="class direction"
 	[vpnpt_bytes_total]="class direction"
 	[vpnpt_translated_packets_total]="class direction"
-	[vpnpt_untranslated_packets_total]="direction reason verdict"
+	[vpnpt_untranslated_packets_total]="direction proto reason verdict"
 	[vpnpt_map_entries]="map"
 	[vpnpt_map_capacity_entries]="map"
+	[vpnpt_untranslated_bytes_total]="direction proto reason verdict"
+	[vpnpt_build_info]="abi version"
+	[vpnpt_interface_attached]="interface path role"
+	[vpnpt_switch_on]="proto"
+	[vpnpt_deferred_to_kernel_helper]="proto"
 )
-for fam in vpnpt_info vpnpt_packets_total vpnpt_bytes_total vpnpt_translated_packets_total \
-	vpnpt_translated_bytes_total vpnpt_untranslated_packets_total vpnpt_map_entries vpnpt_map_capacity_entries; do
+# (docs/operations.md's list of every family, types and labels, is checked against the code by
+# tests/unit/test_metrics.cpp; here the core ones are checked on a live daemon.)
+for fam in $(printf '%s\n' "${!WANT_TYPE[@]}" | sort); do
 	grep -qE "^# HELP $fam .+" "$MFILE" || lab_fail "$fam: no (non-empty) # HELP line"
 	got=$(awk -v f="$fam" '$1 == "#" && $2 == "TYPE" && $3 == f { print $4 }' "$MFILE")
 	[[ "$got" == "${WANT_TYPE[$fam]}" ]] || lab_fail "$fam: # TYPE is '$got', expected ${WANT_TYPE[$fam]}"
@@ -190,17 +129,31 @@ for fam in vpnpt_info vpnpt_packets_total vpnpt_bytes_total vpnpt_translated_pac
 	fi
 	lab_pass "$fam: HELP, TYPE ${WANT_TYPE[$fam]}, $n sample(s)$labels"
 done
-EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxE 'vpnpt_(info|packets_total|bytes_total|translated_packets_total|translated_bytes_total|untranslated_packets_total|map_entries|map_capacity_entries)' | xargs || true)
+EXTRA=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$MFILE" | grep -vxF -f <(printf '%s\n' "${!WANT_TYPE[@]}") | xargs || true)
 [[ -z "$EXTRA" ]] || lab_info "further families (checked by promtool only): $EXTRA"
 lab_assert_eq "vpnpt_info sample" \
 	"1 wan0" "$(awk '/^vpnpt_info\{/ { v = $NF; match($0, /wan="[^"]*"/); w = substr($0, RSTART + 5, RLENGTH - 6); print v + 0, w }' "$MFILE")"
 lab_assert_eq "vpnpt_info names the running kernel" "kernel=\"$(uname -r)\"" \
 	"$(grep -m1 '^vpnpt_info{' "$MFILE" | grep -o 'kernel="[^"]*"')"
+# The alert signals say what `vpnpt status` says.
+ST=$LAB_STATE/status.json
+lab_status_json s1 >"$ST"
+lab_assert_eq "vpnpt_build_info is this binary's version and ABI (vpnpt status)" \
+	"$(lab_json '"version=\"%s\",abi=\"%s\"" % (d["build"]["this_binary"]["version"], d["build"]["this_binary"]["abi"])' <"$ST")" \
+	"$(grep -m1 '^vpnpt_build_info{' "$MFILE" | sed -E 's/^[^{]*\{(.*)\}.*/\1/')"
+lab_assert_eq "vpnpt_interface_attached: wan0 and lan0 attached, on vpnpt status's paths" \
+	"$(lab_json '" ".join("%s:%s:%d" % (i["name"], i["mode"], i["attached"]) for i in sorted(d["interfaces"], key=lambda i: i["name"]))' <"$ST")" \
+	"$(awk -F'[{}]' '/^vpnpt_interface_attached\{/ { match($2, /interface="[^"]*"/); i = substr($2, RSTART + 11, RLENGTH - 12);
+		match($2, /path="[^"]*"/); p = substr($2, RSTART + 6, RLENGTH - 7); print i ":" p ":" $3 + 0 }' "$MFILE" | sort | xargs)"
+lab_assert_eq "vpnpt_switch_on / vpnpt_deferred_to_kernel_helper per protocol (vpnpt status)" \
+	"$(lab_json '" ".join("%s:%d:%d" % (p, d["switches"][p], d["deferred"][p]) for p in sorted(d["switches"]))' <"$ST")" \
+	"$(for p in $(lab_json '" ".join(sorted(d["switches"]))' <"$ST"); do
+		printf '%s:%s:%s ' "$p" "$(awk -v p="$p" '$1 == "vpnpt_switch_on{proto=\"" p "\"}" { print $2 + 0 }' "$MFILE")" \
+			"$(awk -v p="$p" '$1 == "vpnpt_deferred_to_kernel_helper{proto=\"" p "\"}" { print $2 + 0 }' "$MFILE")"
+	done | xargs)"
 
 # ---------------------------------------------------------------- 3. real Prometheus
 lab_log "-- 3. a real Prometheus in the router namespace on $PROM_ADDR, scraping vpnpt every 1 s"
-PROM_DIR=$LAB_STATE/prometheus
-mkdir -p "$PROM_DIR/data"
 cat >"$PROM_DIR/prometheus.yml" <<EOF
 # vpnpt netns lab ($LAB_ID): private config, removed with the lab state dir.
 global:
@@ -213,41 +166,7 @@ scrape_configs:
     static_configs:
       - targets: ['$METRICS_ADDR']
 EOF
-if out=$("$PROMTOOL" check config "$PROM_DIR/prometheus.yml" 2>&1); then
-	lab_pass "promtool check config: private config is valid"
-else
-	printf '%s\n' "$out" | sed 's/^/    promtool| /'
-	lab_fail "promtool check config failed"
-fi
-
-# nsenter execs timeout, so $! (LAB_BG_PID) is the wrapper; prometheus is its child.
-lab_bg prometheus nsenter --net="/run/netns/$(lab_ns s1 router)" \
-	timeout -k 5 "$PROM_LIFETIME" "$PROMETHEUS" \
-	--config.file="$PROM_DIR/prometheus.yml" \
-	--storage.tsdb.path="$PROM_DIR/data" \
-	--storage.tsdb.retention.time=1h \
-	--web.listen-address="$PROM_ADDR" \
-	--log.level=info
-PROM_PID=$LAB_BG_PID
-for ((i = 0; i < 40; i++)); do
-	PROM_REAL_PID=$(awk '{print $1}' "/proc/$PROM_PID/task/$PROM_PID/children" 2>/dev/null) || true
-	[[ -z "$PROM_REAL_PID" ]] || break
-	sleep 0.05
-done
-ready=0
-for ((i = 0; i < 150; i++)); do # up to 15 s
-	_lab_pid_alive "$PROM_PID" || break
-	if http_get "$PROM_URL/-/ready" >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-if ((!ready)); then
-	sed 's/^/    prometheus| /' "$LAB_STATE/prometheus.log" | tail -20
-	lab_fail "Prometheus not ready on $PROM_URL within 15 s"
-fi
-lab_pass "Prometheus ready (pid ${PROM_REAL_PID:-?} under timeout ${PROM_LIFETIME}s, TSDB in $PROM_DIR/data)"
+prom_start s1 "$PROM_DIR/prometheus.yml"
 [[ -z "${LAB_FAIL_AFTER_PROMETHEUS:-}" ]] || lab_fail "LAB_FAIL_AFTER_PROMETHEUS is set: failing on purpose with Prometheus running"
 
 # First scrape: target up, counters still zero (nothing sent yet).

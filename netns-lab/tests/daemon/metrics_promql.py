@@ -1,10 +1,12 @@
-"""One PromQL query for netns-lab/tests/daemon/metrics.sh (see prom_query there).
+"""One PromQL query, or the alerts, for the lab's Prometheus (prom_query in netns-lab/lib/prometheus.sh).
 
-  metrics_promql.py URL MODE EXPR      MODE: value, lines, json or label:L
+  metrics_promql.py URL MODE EXPR      MODE: value, lines, json, label:L or alerts (EXPR ignored)
 """
 import json, sys, urllib.parse, urllib.request
 url, mode, expr = sys.argv[1], sys.argv[2], sys.argv[3]
 q = url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+if mode == "alerts":
+    q = url + "/api/v1/alerts"
 try:
     with urllib.request.urlopen(q, timeout=5) as r:
         raw = r.read().decode()
@@ -12,6 +14,17 @@ except Exception as e:  # HTTP 400 on a bad expression, connection refused, ...
     print("error: %s" % e)
     sys.exit(0)
 d = json.loads(raw)
+if mode == "alerts":
+    if d.get("status") != "success":
+        print("error: %s" % d.get("error"))
+        sys.exit(0)
+    lines = []
+    for a in d["data"]["alerts"]:
+        l = dict(a["labels"])
+        name = l.pop("alertname", "")
+        lines.append("%s %s {%s}" % (name, a["state"], ",".join('%s="%s"' % kv for kv in sorted(l.items()))))
+    print("\n".join(sorted(lines)) if lines else "(none)")
+    sys.exit(0)
 if mode == "json":
     print(raw)
     sys.exit(0)
