@@ -89,7 +89,7 @@ std::string joined(const std::set<std::string>& s) {
 
 TEST_CASE("docs: every metric family is in docs/operations.md with the code's type and labels",
           "[unit][docs][metrics]") {
-  TestPinDir pins("metrics");
+  test::TestPinDir pins("metrics");
   auto maps = PinnedMaps::open(pins.path);
   REQUIRE(maps);
   // One interface recorded, so the per-interface families have a sample whose labels are checked.
