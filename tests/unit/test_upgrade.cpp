@@ -247,6 +247,11 @@ TEST_CASE("attach adopts only its own build's data plane and upgrades any other"
     REQUIRE(*m);
     CHECK((*m)->build_hash == build_hash());
     CHECK(std::string((*m)->upgraded_from) == "unrecorded");
+    Fd rec(bpf_obj_get(a.pin(VPNPT_MAP_META).c_str()));
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    REQUIRE(bpf_obj_get_info_by_fd(rec.get(), &info, &len) == 0);
+    CHECK(info.btf_id != 0);  // bpftool shows its members, as for every vpnpt pin
     CHECK(a.pins() == this_builds_pins());
     CHECK(!path_exists(a.path + "/" + kUpgradeStaging));
     // ...and the next attach of the same build adopts it.
