@@ -15,9 +15,8 @@
 #include "loader/dataplane/pinned_maps.h"
 
 namespace vpnpt {
-namespace {
 
-std::string joined(std::vector<std::string> names) {
+std::string join_names(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
   std::string out;
   for (const auto& n : names) {
@@ -26,10 +25,6 @@ std::string joined(std::vector<std::string> names) {
   }
   return out;
 }
-
-Error another_build(const std::string& what) { return make_error(what); }
-
-}  // namespace
 
 std::vector<std::string> pin_names(const std::string& dir) {
   std::vector<std::string> out;
@@ -71,7 +66,7 @@ Status check_pins_are_ours(const std::string& pin_dir) {
   std::vector<std::string> foreign;
   for (const auto& n : present)
     if (!ours.count(n)) foreign.push_back(n);
-  if (!foreign.empty()) return another_build(pin_dir + " holds pins this vpnpt does not use (" + joined(foreign) + ")");
+  if (!foreign.empty()) return make_error(pin_dir + " holds pins this vpnpt does not use (" + join_names(foreign) + ")");
 
   // A map this build adds is missing while the old programs run: they would never read it.
   std::vector<std::string> missing;
@@ -80,8 +75,8 @@ Status check_pins_are_ours(const std::string& pin_dir) {
     if ((p.owner == VPNPT_PIN_OWNER_LOADER || p.owner == VPNPT_PIN_OWNER_HOOKS) && !have.count(p.name))
       missing.push_back(p.name);
   if (!present.empty() && !missing.empty() && programs_running(pin_dir + "/" + VPNPT_MAP_IFACES))
-    return another_build("the programs running from " + pin_dir + " lack maps this vpnpt shares (" +
-                         joined(missing) + ")");
+    return make_error("the programs running from " + pin_dir + " lack maps this vpnpt shares (" +
+                         join_names(missing) + ")");
 
   // Same names, other bytes: a layout change that did not bump its name.
   if (present.empty()) return {};
@@ -96,7 +91,7 @@ Status check_pins_are_ours(const std::string& pin_dir) {
     if (*theirs != it->second) changed.push_back(n);
   }
   if (!changed.empty())
-    return another_build(pin_dir + " holds maps whose layout differs from this vpnpt's (" + joined(changed) + ")");
+    return make_error(pin_dir + " holds maps whose layout differs from this vpnpt's (" + join_names(changed) + ")");
   return {};
 }
 

@@ -21,6 +21,9 @@ namespace vpnpt {
 // (loader/dataplane/upgrade.h) instead of adopting. Reads only.
 Status check_pins_are_ours(const std::string& pin_dir);
 
+// @names sorted and joined by ", ", for messages.
+std::string join_names(std::vector<std::string> names);
+
 // The pins in @dir (sub-directories left out), or none if it does not exist.
 std::vector<std::string> pin_names(const std::string& dir);
 

@@ -29,12 +29,6 @@
 namespace vpnpt {
 namespace {
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 // Moves every pin of @staging into @pin_dir (replacing same-named ones), removes the running
 // build's pins this build has no row for (the tracer's row and the build record stay), then
 // the staging directory.
@@ -51,7 +45,7 @@ Status promote(const std::string& pin_dir, const std::string& staging) {
       ::unlink((pin_dir + "/" + n).c_str());
       dropped.push_back(n);
     }
-  if (!dropped.empty()) spdlog::info("removed the old build's pins this build does not use: {}", join(dropped));
+  if (!dropped.empty()) spdlog::info("removed the old build's pins this build does not use: {}", join_names(dropped));
   if (::rmdir(staging.c_str())) return make_error("cannot remove " + staging, errno);
   return {};
 }
@@ -239,7 +233,7 @@ class Upgrade {
       m.conv = std::move(*c);
       spdlog::info("upgrade: {} -> {}: entries converted member by member", m.from, m.name);
     }
-    if (!reset.empty()) spdlog::info("upgrade: starting empty (abi/pins.def RESET): {}", join(reset));
+    if (!reset.empty()) spdlog::info("upgrade: starting empty (abi/pins.def RESET): {}", join_names(reset));
     return {};
   }
 
