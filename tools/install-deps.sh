@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
   libnetfilter-queue-dev iptables
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
+  systemd  # systemd-journald, journalctl, systemd-cat: the journal lab (netns-lab/tests/daemon/journal.sh)
   python3 python3-scapy python3-yaml tcpdump  # python3-yaml: tools/check-deploy.py
   pptp-linux pptpd xl2tpd
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins

@@ -96,9 +96,27 @@ bool running_under_journald() {
   return st.st_dev == dev && st.st_ino == ino;
 }
 
-void init_logging(const std::string& level, bool journald) {
-  auto logger = spdlog::stderr_color_mt("vpnpt");
-  if (journald) {
+namespace {
+std::shared_ptr<JournalSink> g_journal;
+}  // namespace
+
+void set_log_wan(const std::string& wan) {
+  if (g_journal) g_journal->set_wan(wan);
+}
+
+void init_logging(const std::string& level, bool journald, const std::string& journal_socket) {
+  std::shared_ptr<spdlog::logger> logger;
+  struct stat st {};
+  if (journald && stat(journal_socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    g_journal = std::make_shared<JournalSink>(journal_socket);
+    logger = std::make_shared<spdlog::logger>("vpnpt", g_journal);
+  } else {
+    logger = spdlog::stderr_color_mt("vpnpt");
+  }
+  if (g_journal) {
+    // The entry carries MESSAGE and PRIORITY itself.
+    logger->set_pattern("%v");
+  } else if (journald) {
     // journald timestamps and tags each line itself; it reads the level from the prefix.
     auto f = std::make_unique<spdlog::pattern_formatter>();
     f->add_flag<JournalPriority>('*').set_pattern("%*%v");

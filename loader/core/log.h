@@ -6,11 +6,18 @@
 
 #include <string>
 
+#include "loader/core/journal_sink.h"
+
 namespace vpnpt {
 
-// level: trace|debug|info|warn|error. journald: plain lines without
-// timestamps (journald adds its own) and syslog-style <N> priority prefixes.
-void init_logging(const std::string& level, bool journald);
+// level: trace|debug|info|warn|error. journald: native journal entries with
+// structured fields (loader/core/journal_sink.h) when @journal_socket
+// exists, else plain lines without timestamps (journald adds its own) and
+// syslog-style <N> priority prefixes.
+void init_logging(const std::string& level, bool journald, const std::string& journal_socket = kJournalSocket);
+
+// Every later journal entry names this attachment (VPNPT_WAN=).
+void set_log_wan(const std::string& wan);
 
 // True once libbpf printed a verifier log since the last call (and resets).
 bool take_verifier_log_seen();

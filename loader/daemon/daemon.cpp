@@ -1,3 +1,4 @@
+#include "loader/core/log_subject.h"
 #include "loader/daemon/daemon.h"
 
 #include <arpa/inet.h>
@@ -91,8 +92,9 @@ int on_event(void* ctx, void* data, size_t size) {
       break;
     }
     case VPNPT_EV_PPTP_CALL:
-      spdlog::info("PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", format_ipv4(ev->saddr),
-                   ev->id >> 16, format_ipv4(ev->daddr), ev->id & 0xffff);
+      log_about({ev->saddr, ev->daddr, "pptp"}, spdlog::level::info,
+                "PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", format_ipv4(ev->saddr),
+                ev->id >> 16, format_ipv4(ev->daddr), ev->id & 0xffff);
       c->diag.record(diag_entry(VPNPT_DIAG_PPTP_CALL, 0, ev->saddr, ev->daddr, ev->id));
       c->slow.pptp_calls_set_up++;
       break;
@@ -116,8 +118,9 @@ int on_event(void* ctx, void* data, size_t size) {
       c->pptp.on_disconnect(ev->saddr, htons(static_cast<uint16_t>(ev->id)), ev->dport, monotonic_ns());
       break;
     case VPNPT_EV_PPTP_STOP:
-      spdlog::info("PPTP control connection {} -> {} stopping (Stop-Control-Connection)", format_ipv4(ev->saddr),
-                   format_ipv4(ev->daddr));
+      log_about({ev->saddr, ev->daddr, "pptp"}, spdlog::level::info,
+                "PPTP control connection {} -> {} stopping (Stop-Control-Connection)", format_ipv4(ev->saddr),
+                format_ipv4(ev->daddr));
       break;
     case VPNPT_EV_ESP_UNKNOWN:
       if (switched_on(*c, VPNPT_SW_IPSEC)) {
@@ -208,8 +211,8 @@ int on_l2tp_punt(void* ctx, void* data, size_t size) {
       std::memcpy(&client, rec->frame + rec->l3_off + 12, 4);
       std::memcpy(&server, rec->frame + rec->l3_off + 16, 4);
     }
-    spdlog::warn("L2TP tunnel request {} -> {} not forwarded: {}", format_ipv4(client), format_ipv4(server),
-                 l2tp_refusal_text(s->refusal));
+    log_about({client, server, "l2tp"}, spdlog::level::warn, "L2TP tunnel request {} -> {} not forwarded: {}",
+              format_ipv4(client), format_ipv4(server), l2tp_refusal_text(s->refusal));
     c->diag.record(diag_entry(VPNPT_DIAG_L2TP_REFUSED, s->refusal, client, server, 0));
   }
   return 0;

@@ -101,6 +101,7 @@ declare -A LAB_PIN_DIR=()      # site -> vpnpt pin dir of its router
 declare -A LAB_VPNPT_USED=()   # site -> 1 once vpnpt was started there
 declare -A LAB_VPNPT_PID=()    # site -> pid of the running daemon
 declare -A LAB_VPNPT_LOG=()    # site -> daemon log file
+LAB_VPNPT_WRAP=()              # command words lab_start_vpnpt puts before vpnpt (e.g. to log to the journal)
 LAB_CLEANING=0
 
 LAB_LAN_PREFIX=192.168.1

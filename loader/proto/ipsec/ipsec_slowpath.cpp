@@ -1,3 +1,4 @@
+#include "loader/core/log_subject.h"
 #include "loader/proto/ipsec/ipsec_slowpath.h"
 
 #include <arpa/inet.h>
@@ -48,7 +49,7 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
       r.owner = binder_.owner_of(server).value_or(0);
       r.why = what + " not bound: it was " + format_ipv4(f->second.host) +
               "'s before it went idle, and another exchange with that server is under way; refused rather than guessed";
-      spdlog::info("{}", r.why);
+      log_about({f->second.host, server, "ipsec"}, spdlog::level::info, "{}", r.why);
       return r;
     }
     r.host = f->second.host;
@@ -57,7 +58,7 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
   } else {
     r = binder_.on_unknown_spi(server, spi, now);
     if (!r.bound) {
-      spdlog::info("{}", r.why);
+      log_about({r.owner, server, "ipsec"}, spdlog::level::info, "{}", r.why);
       return r;
     }
   }
@@ -73,10 +74,11 @@ BindResult IpsecSlowPath::on_unknown_spi(uint32_t server, uint32_t spi, uint64_t
 
 bool IpsecSlowPath::record(const vpnpt_esp_sa& sa, const std::string& why) {
   if (!in_ || in_->insert(sa) == EspTable::Put::full) {
-    spdlog::warn("cannot record the binding ({}): {}", why, in_ ? "its run of the ESP table is full" : "no ESP table");
+    log_about({sa.host, sa.server, "ipsec"}, spdlog::level::warn, "cannot record the binding ({}): {}", why,
+              in_ ? "its run of the ESP table is full" : "no ESP table");
     return false;
   }
-  spdlog::info("{}", why);
+  log_about({sa.host, sa.server, "ipsec"}, spdlog::level::info, "{}", why);
   return true;
 }
 

@@ -1,3 +1,4 @@
+#include "loader/core/log_subject.h"
 #include "loader/proto/l2tp/l2tp_slowpath.h"
 
 #include <arpa/inet.h>
@@ -55,6 +56,8 @@ uint16_t random16() {
   if (getrandom(&v, sizeof(v), 0) != sizeof(v)) v = static_cast<uint16_t>(monotonic_ns());
   return v;
 }
+
+LogSubject subject(const vpnpt_l2tp_tunnel& t) { return {t.client, t.server, "l2tp"}; }
 
 std::string tunnel_name(uint16_t xid, const vpnpt_l2tp_tunnel& t) {
   bool port_nat = t.flags & VPNPT_L2TP_F_PORT_NAT;
@@ -255,8 +258,8 @@ void L2tpSlowPath::allocate(const Request& r, const std::vector<uint16_t>& mine,
   stats_.tunnels_set_up++;
   if (r.hidden) stats_.port_nat++;
   if (!r.hidden && htons(s.xid) != r.want) stats_.ids_translated++;
-  spdlog::info("L2TP tunnel set up: {}{}", tunnel_name(s.xid, t),
-               r.hidden ? " (Assigned Tunnel ID hidden: per-port NAT)" : "");
+  log_about(subject(t), spdlog::level::info, "L2TP tunnel set up: {}{}", tunnel_name(s.xid, t),
+            r.hidden ? " (Assigned Tunnel ID hidden: per-port NAT)" : "");
 }
 
 L2tpSetup L2tpSlowPath::setup(const vpnpt_l2tp_punt& rec, uint32_t public_ip, uint64_t now_ns) {
@@ -331,8 +334,8 @@ void L2tpSlowPath::follow(const vpnpt_l2tp_punt& rec, uint64_t now_ns) {
       if (t.state == VPNPT_L2TP_CLOSING) return;
       t.closed_ns = now_ns;
       __atomic_store_n(&t.state, uint32_t{VPNPT_L2TP_CLOSING}, __ATOMIC_RELEASE);
-      spdlog::info("L2TP tunnel {} stopping (StopCCN from the {})", tunnel_name(*xid, t),
-                   rec.dir == VPNPT_DIR_INBOUND ? "server" : "client");
+      log_about(subject(t), spdlog::level::info, "L2TP tunnel {} stopping (StopCCN from the {})", tunnel_name(*xid, t),
+                rec.dir == VPNPT_DIR_INBOUND ? "server" : "client");
       break;
     case kL2tpIcrq:
     case kL2tpOcrq: t.sessions++; break;
@@ -382,10 +385,11 @@ void L2tpSlowPath::sweep(uint64_t now_ns) {
     if (t.state == VPNPT_L2TP_CLOSING) {
       if (now_ns - t.closed_ns >= ns(t_.closing_grace)) remove(xid, t, VPNPT_CLOSE_STOPCCN);
     } else if (t.state == VPNPT_L2TP_REQUESTED && !t.packets_in && now_ns - t.created_ns >= ns(t_.unanswered)) {
-      spdlog::info("L2TP tunnel {} expired: the server never answered", tunnel_name(xid, t));
+      log_about(subject(t), spdlog::level::info, "L2TP tunnel {} expired: the server never answered",
+                tunnel_name(xid, t));
       remove(xid, t, VPNPT_CLOSE_UNANSWERED);
     } else if (now_ns > last && now_ns - last >= ns(t_.idle)) {
-      spdlog::info("L2TP tunnel {} expired: idle", tunnel_name(xid, t));
+      log_about(subject(t), spdlog::level::info, "L2TP tunnel {} expired: idle", tunnel_name(xid, t));
       remove(xid, t, VPNPT_CLOSE_IDLE);
     }
   }

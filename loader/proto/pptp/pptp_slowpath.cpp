@@ -1,3 +1,4 @@
+#include "loader/core/log_subject.h"
 #include "loader/proto/pptp/pptp_slowpath.h"
 
 #include <arpa/inet.h>
@@ -23,6 +24,8 @@ std::string call_name(const PptpCall& p) {
   return format_ipv4(p.call.client) + " call " + std::to_string(ntohs(p.call.client_call_id)) + " -> " +
          format_ipv4(p.call.server) + " as " + std::to_string(p.xlat);
 }
+
+LogSubject subject(const PptpCall& p) { return {p.call.client, p.call.server, "pptp"}; }
 
 // Connections that ended, as the calls remember them.
 struct Ended {
@@ -91,7 +94,7 @@ uint32_t PptpSlowPath::on_disconnect(uint32_t server, uint16_t server_call_id, u
     if (c.server != server || c.server_call_id != server_call_id || c.ctrl_public_port != public_port) continue;
     if (c.state == VPNPT_PPTP_CALL_CLOSING) continue;
     if (table_->close(p, now_ns)) {
-      spdlog::info("PPTP call closed by the server: {}", call_name(p));
+      log_about(subject(p), spdlog::level::info, "PPTP call closed by the server: {}", call_name(p));
       closed(p, VPNPT_CLOSE_CDN);
       ++n;
     }
@@ -139,17 +142,18 @@ PptpSweepStats PptpSlowPath::sweep(uint64_t now) {
     for (const auto& e : ended) conn_gone = conn_gone || belongs(e, c);
     if (conn_gone) {
       if (table_->close(p, now)) {
-        spdlog::info("PPTP call closed with its control connection: {}", call_name(p));
+        log_about(subject(p), spdlog::level::info, "PPTP call closed with its control connection: {}", call_name(p));
         closed(p, VPNPT_CLOSE_CONNECTION);
         ++st.closed;
       }
     } else if (c.state == VPNPT_PPTP_CALL_REQUESTED && age > ns(t_.unanswered) && table_->free(p, now)) {
-      spdlog::info("PPTP call expired, the server never answered within {} s: {}", t_.unanswered.count(), call_name(p));
+      log_about(subject(p), spdlog::level::info, "PPTP call expired, the server never answered within {} s: {}",
+                t_.unanswered.count(), call_name(p));
       closed(p, VPNPT_CLOSE_UNANSWERED);
       ++st.expired_unanswered;
     } else if (c.state == VPNPT_PPTP_CALL_ESTABLISHED && since_seen > ns(t_.idle) && table_->free(p, now)) {
-      spdlog::info("PPTP call expired after {} s without GRE or its control connection: {}", t_.idle.count(),
-                   call_name(p));
+      log_about(subject(p), spdlog::level::info, "PPTP call expired after {} s without GRE or its control connection: {}",
+                t_.idle.count(), call_name(p));
       closed(p, VPNPT_CLOSE_IDLE);
       ++st.expired_idle;
     }
