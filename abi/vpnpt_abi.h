@@ -58,7 +58,7 @@
 enum vpnpt_pin_owner { VPNPT_PIN_OWNER_LOADER, VPNPT_PIN_OWNER_HOOKS, VPNPT_PIN_OWNER_TRACE, VPNPT_PIN_OWNER_ATTACH };
 enum vpnpt_pin_upgrade { VPNPT_PIN_UPGRADE_CONVERT, VPNPT_PIN_UPGRADE_RESET };
 enum vpnpt_pin {
-#define VPNPT_PIN(id, owner, upgrade) VPNPT_PIN_##id,
+#define VPNPT_PIN(id, owner, upgrade, title) VPNPT_PIN_##id,
 #include "pins.def"
 #undef VPNPT_PIN
 	VPNPT_PIN_COUNT

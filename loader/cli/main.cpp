@@ -10,6 +10,9 @@
 #include "loader/cli/cli.h"
 #include "loader/core/bpffs.h"
 #include "loader/cli/config_file.h"
+#include "loader/cli/diagnosis.h"
+#include "loader/daemon/diag_ring.h"
+#include "loader/cli/exit_codes.h"
 #include "loader/daemon/daemon.h"
 #include "loader/core/daemon_lock.h"
 #include "loader/dataplane/kernel_helpers.h"
@@ -32,11 +35,8 @@ namespace {
 
 int fail(const Error& e) {
   spdlog::error("{}", e.message());
-  return 1;
+  return kExitError;
 }
-
-// Exit code for a bad config file (EX_CONFIG): the systemd unit does not restart-loop on it.
-constexpr int kExitConfig = 78;
 
 // The configuration `attach` runs with: the file (if any), then the command line over it.
 Result<VpnptConfig> attach_config(const AttachArgs& a, const CLI::App& cmd) {
@@ -119,6 +119,7 @@ int cmd_attach(const VpnptConfig& cfg, std::function<Result<VpnptConfig>()> rere
 
   auto id = attachment_for(cfg.wan);
   if (!id) return fail(id.error());
+  set_log_wan(cfg.wan);
   // Take the daemon lock before touching anything: a second daemon must not race the first.
   auto lock = DaemonLock::acquire(id->lock_path);
   if (!lock) return fail(make_error(cfg.wan + " is already attached: " + lock.error().what));
@@ -182,16 +183,18 @@ int cmd_status(const std::string& wan, bool as_json) {
     if (ids.empty()) return fail(make_error("vpnpt is not attached in this network namespace"));
   }
   nlohmann::json all = nlohmann::json::array();
+  bool degraded = false;
   for (const auto& id : ids) {
     auto st = status_json(id);
     if (!st) return fail(st.error());
+    degraded |= (*st)["health"]["state"] != "ok";
     if (as_json)
       all.push_back(*st);
     else
       std::cout << status_text(*st);
   }
   if (as_json) std::cout << (wan.empty() ? all.dump(2) : all[0].dump(2)) << "\n";
-  return 0;
+  return degraded ? kExitDegraded : kExitOk;
 }
 
 // The attachment a command means: the named WAN, or the only one in this namespace.
@@ -283,14 +286,17 @@ int cmd_diagnose(const std::string& wan, const std::string& host, bool as_json) 
     if (!p) return fail(make_error("LAN host: " + p.error().what));
     h = *p;
   }
-  auto lines = diagnose(*id, h, 40);
-  if (!lines) return fail(lines.error());
+  auto found = diagnose(*id, h, 40);
+  if (!found) return fail(found.error());
+  uint64_t now = wall_ns();
   if (as_json) {
-    std::cout << nlohmann::json(*lines).dump(2) << "\n";
-  } else if (lines->empty()) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& f : *found) all.push_back(finding_json(f, now));
+    std::cout << all.dump(2) << "\n";
+  } else if (found->empty()) {
     std::cout << "nothing went wrong recently" << (host.empty() ? "" : " for " + host) << "\n";
   } else {
-    for (const auto& l : *lines) std::cout << l << "\n";
+    for (const auto& f : *found) std::cout << finding_text(f, now) << "\n";
   }
   return 0;
 }
@@ -310,7 +316,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" that succeed; every real one is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   std::optional<Result<VpnptConfig>> cfg;
   if (attach->parsed()) cfg = attach_config(aa, *attach);
@@ -322,7 +329,7 @@ int main(int argc, char** argv) {
   if (attach->parsed()) {
     if (!*cfg) {
       spdlog::error("{}", (*cfg).error().message());
-      return aa.config.empty() ? 1 : kExitConfig;
+      return aa.config.empty() ? kExitError : kExitConfig;
     }
     std::function<Result<VpnptConfig>()> reread;
     if (!aa.config.empty()) reread = [&aa, attach] { return attach_config(aa, *attach); };

@@ -10,15 +10,12 @@
 
 #include "abi/vpnpt_abi.h"
 #include "loader/core/clock.h"
-#include "loader/core/daemon_lock.h"
-#include "loader/daemon/diag_ring.h"
 #include "loader/proto/ipsec/esp_table.h"
 #include "loader/proto/l2tp/l2tp_table.h"
 #include "loader/core/map_dump.h"
 #include "loader/core/netif.h"
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/proto/pptp/pptp_slowpath.h"
-#include "loader/dataplane/undelivered.h"
 
 namespace vpnpt {
 
@@ -159,44 +156,6 @@ std::string sessions_text(const json& rows) {
   }
   if (rows.empty()) out += "(no sessions)\n";
   return out;
-}
-
-Result<std::vector<std::string>> diagnose(const AttachmentId& id, std::optional<uint32_t> host, size_t max_lines) {
-  auto maps = PinnedMaps::open(id.pin_dir);
-  if (!maps) return make_error(id.wan_if + " is not attached (no pins at " + id.pin_dir + ")");
-  std::vector<std::string> lines;
-
-  // Standing conditions first: they explain everything below them.
-  if (auto cfg = maps->config()) {
-    for (auto [bit, name] : {std::pair{uint32_t{VPNPT_SW_PPTP}, "PPTP"}, std::pair{uint32_t{VPNPT_SW_IPSEC}, "IPsec"},
-                             std::pair{uint32_t{VPNPT_SW_L2TP}, "L2TP"}}) {
-      std::string lower = name;
-      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-      if (!(cfg->switches & bit))
-        lines.push_back(fmt::format("now: {} passthrough is switched off (vpnpt set {} on)", name, lower));
-      else if (cfg->deferred & bit)
-        lines.push_back(
-            fmt::format("now: {} is handed to the kernel's own helper, which supports one call per "
-                        "control connection; remove that helper to let vpnpt translate",
-                        name));
-    }
-  }
-  if (daemon_info(id.lock_path).state != DaemonState::Running)
-    lines.push_back(
-        "now: the vpnpt daemon is not running: established sessions keep flowing, but new IPsec SAs "
-        "cannot be bound and PPTP calls are not expired (start `vpnpt attach` again)");
-
-  for (const auto& u : read_undelivered(id.pin_dir))
-    lines.push_back(fmt::format("now: {} frames vpnpt forwarded from {} were not delivered: {}", u.frames,
-                                ifname_of(u.from_ifindex), undelivered_reason(u)));
-
-  auto history = read_diag(maps->diag_fd());
-  uint64_t now = wall_ns();
-  for (auto it = history.rbegin(); it != history.rend() && lines.size() < max_lines; ++it) {
-    if (host && !concerns(*it, *host, history)) continue;
-    lines.push_back(explain(*it, history, now));
-  }
-  return lines;
 }
 
 }  // namespace vpnpt

@@ -1,5 +1,5 @@
-// `vpnpt sessions` and `vpnpt diagnose`: what is going through the gateway
-// and what went wrong, read from the pinned maps (daemon or not).
+// `vpnpt sessions`: what is going through the gateway, read from the
+// pinned maps (daemon or not).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,8 +19,5 @@ struct SessionFilter {
 // One object per session: the stable --json schema (docs in README).
 Result<nlohmann::json> sessions_json(const AttachmentId& id, const SessionFilter& f);
 std::string sessions_text(const nlohmann::json& rows);
-
-// Recent problems in plain words, newest first; with @host only those concerning it.
-Result<std::vector<std::string>> diagnose(const AttachmentId& id, std::optional<uint32_t> host, size_t max_lines);
 
 }  // namespace vpnpt

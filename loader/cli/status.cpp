@@ -19,6 +19,7 @@
 #include "loader/dataplane/pin_check.h"
 #include "loader/dataplane/pinned_maps.h"
 #include "loader/core/protocols.h"
+#include "loader/cli/units.h"
 #include "loader/dataplane/xdp_attach.h"
 
 namespace vpnpt {
@@ -120,7 +121,14 @@ Result<json> status_json(const AttachmentId& id) {
                           {"local_ports", keep}};
 
   json maps_j = json::object();
-  for (const auto& f : *fill) maps_j[f.name] = {{"used", f.used}, {"capacity", f.capacity}};
+  for (const auto& f : *fill) {
+    const PinInfo* pin = pin_info(f.name);
+    maps_j[f.name] = {{"title", pin ? pin->title : f.name},
+                      {"used", f.used},
+                      {"capacity", f.capacity},
+                      {"percent", f.capacity ? 100.0 * f.used / f.capacity : 0.0},
+                      {"fixed", f.fixed}};
+  }
   st["maps"] = maps_j;
 
   json cnt = json::object();
@@ -146,7 +154,30 @@ Result<json> status_json(const AttachmentId& id) {
     rs[std::string(dir_name(d))] = per;
   }
   st["reasons"] = rs;
+  st["health"] = health_json(st);
   return st;
+}
+
+json health_json(const json& st) {
+  json problems = json::array();
+  std::string daemon = st["daemon"].get<std::string>();
+  if (daemon != "running")
+    problems.push_back("the daemon is " + daemon +
+                       ": new IPsec SAs are not bound and L2TP tunnel setup falls back to the kernel's NAT "
+                       "(start it: vpnpt attach, or systemctl start vpnpt)");
+  else if (!st["daemon_serving"].get<bool>())
+    problems.push_back("the daemon runs but does not serve (its heartbeat is stale): it may be stuck; restart it");
+  for (const auto& i : st["interfaces"])
+    if (!i["attached"].get<bool>())
+      problems.push_back(i["name"].get<std::string>() +
+                         " is not attached: its VPN traffic goes to the kernel's NAT untranslated (restart the "
+                         "daemon to attach it again)");
+  for (const auto& [name, m] : st["maps"].items())
+    if (!m["fixed"].get<bool>() && m["percent"].get<double>() >= kNearFullPercent)
+      problems.push_back(fmt::format("{} is {:.0f}% full: new sessions are refused once it is full (vpnpt sessions "
+                                     "lists what holds it)",
+                                     m["title"].get<std::string>(), m["percent"].get<double>()));
+  return {{"state", problems.empty() ? "ok" : "degraded"}, {"problems", problems}};
 }
 
 std::string status_text(const json& st) {
@@ -198,26 +229,45 @@ std::string status_text(const json& st) {
     out += fmt::format("\n  ip passthrough: to {} (router keeps{})", ipt["host"].get<std::string>(),
                        ports.empty() ? " no ports" : ports);
   }
-  out += "\n  maps:\n";
-  for (const auto& [name, v] : st["maps"].items())
-    out += fmt::format("    {:<22} {}/{}\n", name, v["used"].get<uint32_t>(), v["capacity"].get<uint32_t>());
+  out += "\n  tables (entries in use):\n";
+  for (const auto& [name, v] : st["maps"].items()) {
+    if (v["fixed"].get<bool>()) continue;  // always full by design; not a table that fills up
+    uint32_t used = v["used"].get<uint32_t>(), cap = v["capacity"].get<uint32_t>();
+    out += fmt::format("    {:<32} {:>7} of {:<7} {:>6}{}\n", v["title"].get<std::string>(), used, cap,
+                       human_percent(used, cap), v["percent"].get<double>() >= kNearFullPercent ? "  NEAR FULL" : "");
+  }
 
-  out += fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", "class", "out pkts", "out bytes",
-                     "out xlat", "in pkts", "in bytes", "in xlat");
+  // Only the classes that saw traffic: a router mostly sees a few.
+  std::string rows;
   for (uint32_t c = 0; c < VPNPT_CLASS_MAX; ++c) {
     std::string cn(class_name(c));
     const auto& o = st["counters"]["outbound"][cn];
     const auto& i = st["counters"]["inbound"][cn];
-    out +=
-        fmt::format("  {:<10} {:>11} {:>12} {:>11} {:>11} {:>12} {:>11}\n", cn, o["packets"].get<uint64_t>(),
-                    o["bytes"].get<uint64_t>(), o["translated_packets"].get<uint64_t>(), i["packets"].get<uint64_t>(),
-                    i["bytes"].get<uint64_t>(), i["translated_packets"].get<uint64_t>());
+    if (o["packets"].get<uint64_t>() == 0 && i["packets"].get<uint64_t>() == 0) continue;
+    rows += fmt::format("    {:<10} {:>8} {:>10} {:>8} {:>8} {:>10} {:>8}\n", cn, human_count(o["packets"].get<uint64_t>()),
+                        human_bytes(o["bytes"].get<uint64_t>()), human_count(o["translated_packets"].get<uint64_t>()), human_count(i["packets"].get<uint64_t>()),
+                        human_bytes(i["bytes"].get<uint64_t>()), human_count(i["translated_packets"].get<uint64_t>()));
+  }
+  if (rows.empty()) {
+    out += "  traffic: no packets yet\n";
+  } else {
+    out += "  traffic (out: from the LAN; in: from the WAN; xlat: translated by vpnpt):\n";
+    out += fmt::format("    {:<10} {:>8} {:>10} {:>8} {:>8} {:>10} {:>8}\n", "class", "out pkts", "out bytes",
+                       "out xlat", "in pkts", "in bytes", "in xlat");
+    out += rows;
   }
   std::string why;
   for (const auto& [dir, per] : st["reasons"].items())
     for (const auto& [reason, n] : per.items())
-      if (n.get<uint64_t>() > 0) why += fmt::format("    {:<9} {:<18} {}\n", dir, reason, n.get<uint64_t>());
+      if (n.get<uint64_t>() > 0) why += fmt::format("    {:<9} {:<18} {}\n", dir, reason, human_count(n.get<uint64_t>()));
   if (!why.empty()) out += "  not translated, by reason (docs/dataplane.md says what each does):\n" + why;
+  const auto& h = st["health"];
+  if (h["problems"].empty()) {
+    out += "  health: ok\n";
+  } else {
+    out += "  health: DEGRADED\n";
+    for (const auto& p : h["problems"]) out += "    " + p.get<std::string>() + "\n";
+  }
   return out;
 }
 

@@ -13,6 +13,16 @@ namespace vpnpt {
 // Snapshot of an attachment as JSON (the stable --json schema).
 Result<nlohmann::json> status_json(const AttachmentId& id);
 
+// An attachment is degraded (`vpnpt status` exits kExitDegraded) when the
+// daemon is not running or not serving, an interface is not attached, or a
+// session table is at least this full: the VpnptTableNearFull alert's
+// threshold (deploy/prometheus/vpnpt-alerts.yml).
+inline constexpr double kNearFullPercent = 90.0;
+
+// {"state": "ok"|"degraded", "problems": [one line each, with what to do]},
+// from a status_json() snapshot.
+nlohmann::json health_json(const nlohmann::json& st);
+
 // Human-readable rendering of status_json().
 std::string status_text(const nlohmann::json& st);
 

@@ -122,9 +122,9 @@ Status PinnedMaps::set_iface(uint32_t ifindex, const vpnpt_iface& v) const {
 
 Result<std::vector<MapFill>> PinnedMaps::fill_levels(const std::vector<MapFill>& protocol_rows) const {
   std::vector<MapFill> out;
-  out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS});
-  out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS});
-  out.push_back({VPNPT_MAP_CONFIG, 1, 1});
+  out.push_back({VPNPT_MAP_COUNTERS, VPNPT_COUNTER_SLOTS, VPNPT_COUNTER_SLOTS, true});
+  out.push_back({VPNPT_MAP_REASONS, VPNPT_REASON_SLOTS, VPNPT_REASON_SLOTS, true});
+  out.push_back({VPNPT_MAP_CONFIG, 1, 1, true});
   out.insert(out.end(), protocol_rows.begin(), protocol_rows.end());
   struct Hash {
     const char* name;

@@ -32,13 +32,14 @@ struct PinInfo {
   const char* name;
   vpnpt_pin_owner owner;
   vpnpt_pin_upgrade upgrade;
+  const char* title;  // for people: `vpnpt status`
 };
 
 // The row of abi/pins.def named @name, or nullptr.
 const PinInfo* pin_info(const std::string& name);
 
 inline constexpr PinInfo kPins[] = {
-#define VPNPT_PIN(id, owner, upgrade) {VPNPT_PIN_##id, VPNPT_MAP_##id, VPNPT_PIN_OWNER_##owner, VPNPT_PIN_UPGRADE_##upgrade},
+#define VPNPT_PIN(id, owner, upgrade, title) {VPNPT_PIN_##id, VPNPT_MAP_##id, VPNPT_PIN_OWNER_##owner, VPNPT_PIN_UPGRADE_##upgrade, title},
 #include "abi/pins.def"
 #undef VPNPT_PIN
 };

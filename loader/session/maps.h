@@ -33,6 +33,7 @@ struct MapFill {
   std::string name;
   uint32_t used = 0;
   uint32_t capacity = 0;
+  bool fixed = false;  // an array always full by design (counters, config): never "near full"
 };
 
 }  // namespace vpnpt

@@ -25,9 +25,10 @@ check() { # check DESC COMMAND...
 [ -x "$repo/build/vpnpt" ] || { echo "FAIL: no $repo/build/vpnpt; build first"; exit 1; }
 prop() { systemctl show -P "$1" vpnpt; }
 # status_is PYEXPR: true when PYEXPR holds for `vpnpt status wan0 --json`,
-# read as d (attached: the names of the attached interfaces).
+# read as d (attached: the names of the attached interfaces). Exit status 2
+# (degraded: the daemon stopped) is a reading too.
 status_is() {
-  vpnpt status wan0 --json | python3 -c "import json,sys
+  { vpnpt status wan0 --json || [ $? -eq 2 ]; } | python3 -c "import json,sys
 d = json.load(sys.stdin)
 attached = {i['name'] for i in d['interfaces'] if i['attached']}
 sys.exit(0 if ($1) else 1)"

@@ -107,6 +107,10 @@ prom_show 'vpnpt_interface_attached'
 prom_show 'vpnpt_build_info'
 lab_assert_eq "up{job=\"vpnpt\"} still 1" 1 "$(prom_query value 'up{job="vpnpt"}')"
 lab_assert_eq "vpnpt alerts while the daemon runs" "(none)" "$(vpnpt_alerts)"
+# `vpnpt status` agrees: healthy, exit status 0.
+rc=0
+out=$(lab_router_exec s1 "$VPNPT" status wan0) || rc=$?
+lab_assert_eq "vpnpt status while the daemon runs: exit status 0, health ok" "0 1" "$rc $(grep -c '^  health: ok$' <<<"$out")"
 
 # ---------------------------------------------------------------- 5. kill it: VpnptDaemonDown
 pid=$(lab_vpnpt_pid s1)
@@ -136,6 +140,15 @@ lab_assert_eq "the firing alert names the vpnpt target" \
 lab_assert_eq "up{job=\"vpnpt\"} is 0" 0 "$(prom_query value 'up{job="vpnpt"}')"
 lab_assert_eq "the data plane stays attached without a daemon (vpnpt status)" true \
 	"$(lab_status_json s1 | lab_json 'len(d["interfaces"]) == 2 and all(i["attached"] for i in d["interfaces"])')"
+# ...and says it is degraded: exit status 2, the daemon named as the one problem.
+rc=0
+out=$(lab_router_exec s1 "$VPNPT" status wan0) || rc=$?
+lab_info "status says: $(grep -A1 '^  health' <<<"$out" | xargs)"
+lab_assert_eq "vpnpt status without the daemon: exit status 2, DEGRADED, the daemon named" "2 1 1" \
+	"$rc $(grep -c '^  health: DEGRADED$' <<<"$out") $(grep -c '^    the daemon is stopped' <<<"$out")"
+rc=0
+lab_router_exec s1 "$VPNPT" status wan0 --json >/dev/null || rc=$?
+lab_assert_eq "vpnpt status --json exits 2 as well" 2 "$rc"
 
 # ---------------------------------------------------------------- 6. cleanup
 lab_log "-- 6. stop Prometheus, detach vpnpt, delete the namespaces"

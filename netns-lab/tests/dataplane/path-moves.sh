@@ -51,7 +51,7 @@ check_move() { # DESC IFNAME MODE MAX_MS
 
 lab_check_eq "lan0's peer without GRO: the WAN cannot redirect into lan0, so wan0 is on TC" tc "$(path wan0)"
 lab_check_eq "lan0 redirects into wan0, whose peer has GRO: native XDP" native "$(path lan0)"
-lab_router_exec s "$VPNPT" status wan0 | sed 's/^/    status| /'
+lab_status s | sed 's/^/    status| /'
 
 lab_nsenter "$SW" ethtool -K rtr gro on >/dev/null
 check_move "GRO on lan0's peer: wan0 moves to XDP" wan0 native 5000
@@ -66,7 +66,7 @@ check_move "peer up again: XDP" wan0 native 5000
 # Partial checksums (docs/dataplane.md "Checksums"): XDP cannot tell them from finished ones.
 lab_nsenter "$SW" ethtool -K rtr tx on >/dev/null
 check_move "TX checksum offload on at lan0's peer (partial checksums): lan0 moves to TC within a second" lan0 tc 1000
-lab_router_exec s "$VPNPT" status wan0 | grep -A1 '^ *lan0' | sed 's/^/    status| /' || true
+lab_status s | grep -A1 '^ *lan0' | sed 's/^/    status| /' || true
 lab_nsenter "$SW" ethtool -K rtr tx off >/dev/null
 check_move "offload off again: lan0 back to XDP" lan0 native 5000
 

@@ -36,7 +36,7 @@ undelivered_to() {
 
 # ---------------------------------------------------------------- forced XDP: the black hole
 LAB_VPNPT_MODE=native lab_start_vpnpt u --metrics-address "127.0.0.1:$METRICS_PORT"
-lab_router_exec u "$VPNPT" status wan0 | sed -n '/path/,+3p' | sed 's/^/    status| /'
+lab_status u | sed -n '/path/,+3p' | sed 's/^/    status| /'
 sessions_start u c1 forced
 sessions_wait_up u 3 >/dev/null
 sessions_finish forced
