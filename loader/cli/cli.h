@@ -62,6 +62,10 @@ struct Cli {
   CLI::App* state_restore = nullptr;
 };
 
+// Exit status for an invalid config file (EX_CONFIG from sysexits.h): the
+// systemd unit does not restart-loop on it (RestartPreventExitStatus=78).
+inline constexpr int kExitConfig = 78;
+
 // The app with every subcommand and option (CLI::App cannot move: heap).
 std::unique_ptr<Cli> make_cli();
 

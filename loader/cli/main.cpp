@@ -35,9 +35,6 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Exit code for a bad config file (EX_CONFIG): the systemd unit does not restart-loop on it.
-constexpr int kExitConfig = 78;
-
 // The configuration `attach` runs with: the file (if any), then the command line over it.
 Result<VpnptConfig> attach_config(const AttachArgs& a, const CLI::App& cmd) {
   VpnptConfig cfg;

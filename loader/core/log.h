@@ -8,7 +8,11 @@
 
 namespace vpnpt {
 
-// level: trace|debug|info|warn|error. journald: plain lines without
+// The levels --log-level and the config file's log_level take, least severe
+// first (also what shell completion offers).
+inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+
+// level: one of kLogLevels. journald: plain lines without
 // timestamps (journald adds its own) and syslog-style <N> priority prefixes.
 void init_logging(const std::string& level, bool journald);
 
