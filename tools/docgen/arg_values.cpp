@@ -98,11 +98,7 @@ std::string placeholder(const Command& cmd, const Arg& arg) {
   switch (v.kind) {
     case ValueKind::Interface: return "IFNAME";
     case ValueKind::File: return "FILE";
-    case ValueKind::Words: {
-      std::string s;
-      for (const auto& w : v.words) s += (s.empty() ? "" : "|") + w;
-      return s;
-    }
+    case ValueKind::Words: return join(v.words, "|");
     case ValueKind::Free: break;
   }
   if (!v.shown.empty()) return v.shown;

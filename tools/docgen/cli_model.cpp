@@ -21,7 +21,7 @@ Arg read_arg(const CLI::Option& o) {
   for (const auto& s : o.get_snames()) a.spellings.push_back("-" + s);
   for (const auto& l : o.get_lnames()) a.spellings.push_back("--" + l);
   a.key = a.spellings.back();
-  for (const auto& s : a.spellings) a.name += (a.name.empty() ? "" : ", ") + s;
+  a.name = join(a.spellings, ", ");
   return a;
 }
 
@@ -46,11 +46,13 @@ void add_all(const Command& c, std::vector<const Command*>& out) {
 
 }  // namespace
 
-std::string Command::joined_path() const {
+std::string join(const std::vector<std::string>& words, const std::string& sep) {
   std::string s;
-  for (const auto& p : path) s += (s.empty() ? "" : " ") + p;
+  for (const auto& w : words) s += (s.empty() ? "" : sep) + w;
   return s;
 }
+
+std::string Command::joined_path() const { return join(path, " "); }
 
 Command read_cli(const CLI::App& app) { return read_command(app, {}); }
 

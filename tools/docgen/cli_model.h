@@ -34,6 +34,9 @@ struct Command {
   std::string joined_path() const;
 };
 
+// @words with @sep between them: "save restore", "-v, --verbose".
+std::string join(const std::vector<std::string>& words, const std::string& sep);
+
 // The tree of commands under @app (its own options and positionals first).
 Command read_cli(const CLI::App& app);
 

@@ -1,6 +1,7 @@
 #include "tools/docgen/completion.h"
 
 #include <sstream>
+#include <stdexcept>
 
 #include "tools/docgen/arg_values.h"
 
@@ -16,12 +17,6 @@ std::string quoted(const std::string& s) {
   return "\"" + s + "\"";
 }
 
-std::string joined(const std::vector<std::string>& words) {
-  std::string s;
-  for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
-  return s;
-}
-
 // A command's key in the tables: "vpnpt", "vpnpt state save" (bash allows no empty key).
 std::string command_key(const Command& c) { return c.path.empty() ? "vpnpt" : "vpnpt " + c.joined_path(); }
 
@@ -30,7 +25,7 @@ std::string value_spec(const Values& v) {
   switch (v.kind) {
     case ValueKind::Interface: return "@interface";
     case ValueKind::File: return "@file";
-    case ValueKind::Words: return joined(v.words);
+    case ValueKind::Words: return join(v.words, " ");
     case ValueKind::Free: break;
   }
   return "";
@@ -99,10 +94,10 @@ std::string bash_completion(const Command& root) {
       if (a.takes_value) value_options.insert(value_options.end(), a.spellings.begin(), a.spellings.end());
     }
     for (const auto& a : c->positionals) positionals.push_back(a.name);
-    o << "_vpnpt_subcommands[" << key << "]=" << quoted(joined(subs)) << "\n"
-      << "_vpnpt_options[" << key << "]=" << quoted(joined(options)) << "\n"
-      << "_vpnpt_value_options[" << key << "]=" << quoted(joined(value_options)) << "\n"
-      << "_vpnpt_positionals[" << key << "]=" << quoted(joined(positionals)) << "\n";
+    o << "_vpnpt_subcommands[" << key << "]=" << quoted(join(subs, " ")) << "\n"
+      << "_vpnpt_options[" << key << "]=" << quoted(join(options, " ")) << "\n"
+      << "_vpnpt_value_options[" << key << "]=" << quoted(join(value_options, " ")) << "\n"
+      << "_vpnpt_positionals[" << key << "]=" << quoted(join(positionals, " ")) << "\n";
     for (const auto* list : {&c->options, &c->positionals})
       for (const auto& a : *list) {
         std::string spec = value_spec(values_of(*c, a));

@@ -68,9 +68,9 @@ void arg_entry(std::ostream& o, const Command& c, const Arg& a) {
   if (a.positional) {
     o << roff::italic(a.name) << "\n";
   } else {
-    std::string names;
-    for (const auto& s : a.spellings) names += (names.empty() ? "" : ", ") + roff::bold(s);
-    o << names << (a.takes_value ? " " + roff::italic(placeholder(c, a)) : "") << "\n";
+    std::vector<std::string> names;
+    for (const auto& s : a.spellings) names.push_back(roff::bold(s));
+    o << join(names, ", ") << (a.takes_value ? " " + roff::italic(placeholder(c, a)) : "") << "\n";
   }
   std::string d = a.description;
   if (!a.default_value.empty() && a.takes_value) d += " (default: " + a.default_value + ")";
