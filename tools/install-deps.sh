@@ -16,6 +16,7 @@ PKGS=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
   vpnc python3-cryptography
   prometheus
+  dpkg-dev groff-base man-db  # the Debian package (cpack, dpkg-shlibdeps) and the man page tests
   linux-perf  # tools/bench.sh profile section (optional there)
 )
 

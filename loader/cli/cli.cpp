@@ -1,7 +1,9 @@
 #include "loader/cli/cli.h"
 
 #include <cstdio>
+#include <iterator>
 
+#include "loader/core/log.h"
 #include "loader/dataplane/build_info.h"
 
 namespace vpnpt {
@@ -27,7 +29,7 @@ std::unique_ptr<Cli> make_cli() {
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return cli_error_line(e); });
   app.add_option("--log-level", a.log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kLogLevels), std::end(kLogLevels))));
   app.add_flag("-v,--verbose", a.verbose, "debug logging, including the verifier log on load failures");
   app.set_version_flag("--version", std::string("vpnpt ") + build_version());
 

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -14,6 +13,7 @@
 #include <functional>
 
 #include "loader/core/fd.h"
+#include "loader/core/log.h"
 #include "loader/core/netif.h"
 #include "loader/dataplane/switches.h"
 
@@ -115,9 +115,10 @@ struct Parser;
 // Applies one value; returns the problem ("" if none), which names the key.
 using Setter = std::function<std::string(Parser&, const std::string& key, const std::string& value, unsigned line)>;
 
+// One key: what the docs say about it (vpnpt.conf(5) is generated from
+// these) and how its value is applied.
 struct Key {
-  const char* name;
-  bool repeatable;
+  ConfigKeyDoc doc;
   Setter set;
 };
 
@@ -163,14 +164,18 @@ Setter switch_setter() {
 
 const std::vector<Key>& keys() {
   static const std::vector<Key> k = {
-      {"wan", false,
+      {{"wan", "IFNAME", nullptr, false, "The WAN (internet-facing) interface. Required."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          if (words(v).size() != 1) return "'wan' takes one interface name, got " + shown(v);
          if (auto e = check_ifname(key, v); !e.empty()) return e;
          p.cfg.wan = v;
          return {};
        }},
-      {"lan", true,
+      {{"lan", "IFNAME ...", nullptr, true,
+        "The LAN interfaces, space-separated; 'lan =' lines add up. The WAN cannot also be a LAN. Without any 'lan' "
+        "line (and no --lan), vpnpt picks every other interface that is up and carries a private or shared IPv4 prefix "
+        "(10/8, 172.16/12, 192.168/16, "
+        "100.64/10), bridges included, and logs one line per interface saying why."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned line) -> std::string {
          for (const auto& name : words(v)) {
            if (auto e = check_ifname(key, name); !e.empty()) return e;
@@ -184,21 +189,26 @@ const std::vector<Key>& keys() {
          }
          return {};
        }},
-      {"public_ip", false,
+      {{"public_ip", "A.B.C.D", nullptr, false,
+        "The public IPv4 address the LAN hosts are masqueraded to. Default: the WAN interface's primary IPv4 "
+        "address."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          uint32_t ip = 0;
          if (auto e = parse_host(key, v, "an IPv4 address like 203.0.113.1", ip); !e.empty()) return e;
          p.cfg.public_ip = ip;
          return {};
        }},
-      {"mode", false,
+      {{"mode", "auto|native|skb|tc", "auto", false,
+        "Data path: auto (native XDP on an interface whose driver runs it and whose every forwarding target can "
+        "transmit XDP frames, the TC path elsewhere; one log line per interface says which and why), native, skb "
+        "(generic XDP), or tc."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          auto m = parse_mode(v);
          if (!m) return "'" + key + "': " + m.error().what;
          p.cfg.mode = *m;
          return {};
        }},
-      {"metrics_address", false,
+      {{"metrics_address", "HOST:PORT|off", kDefaultMetricsAddress, false, "The Prometheus endpoint, or off for none."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          if (v == "off") {
            p.cfg.metrics_address.reset();
@@ -210,18 +220,21 @@ const std::vector<Key>& keys() {
          p.cfg.metrics_address = v;
          return {};
        }},
-      {"log_level", false,
+      {{"log_level", "trace|debug|info|warn|error", "info", false, "How much the daemon logs."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
-         static const std::array<const char*, 5> levels = {"trace", "debug", "info", "warn", "error"};
-         if (std::find(levels.begin(), levels.end(), v) == levels.end())
+         if (std::find(std::begin(kLogLevels), std::end(kLogLevels), v) == std::end(kLogLevels))
            return "'" + key + "' must be trace, debug, info, warn or error, got " + shown(v);
          p.cfg.log_level = v;
          return {};
        }},
-      {"pptp", false, switch_setter()},
-      {"ipsec", false, switch_setter()},
-      {"l2tp", false, switch_setter()},
-      {"ip_passthrough", false,
+      {{"pptp", "on|off", nullptr, false,
+        "PPTP passthrough, applied at attach. A protocol not named in the file keeps its switch (on for a fresh "
+        "attachment; as last set with 'vpnpt set' for a running data plane that attach adopts)."},
+       switch_setter()},
+      {{"ipsec", "on|off", nullptr, false, "IPsec passthrough, applied at attach (as pptp)."}, switch_setter()},
+      {{"l2tp", "on|off", nullptr, false, "L2TP passthrough, applied at attach (as pptp)."}, switch_setter()},
+      {{"ip_passthrough", "off|A.B.C.D", "off", false,
+        "The LAN host that gets the public address's unsolicited traffic, or off."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          if (v == "off") {
            p.cfg.ip_passthrough_host.reset();
@@ -232,28 +245,37 @@ const std::vector<Key>& keys() {
          p.cfg.ip_passthrough_host = ip;
          return {};
        }},
-      {"pptp_unanswered_timeout", false,
+      {{"pptp_unanswered_timeout", "DURATION", "30s", false,
+        "A PPTP call the server has not answered (Outgoing/Incoming-Call-Reply) is dropped after this long. Whole "
+        "seconds."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.pptp.unanswered; }, true)},
-      {"pptp_idle_timeout", false,
+      {{"pptp_idle_timeout", "DURATION", "300s", false,
+        "An established PPTP call without GRE or control traffic is dropped after this long. Whole seconds."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.pptp.idle; }, true)},
-      {"pptp_closing_grace", false,
+      {{"pptp_closing_grace", "DURATION", "10s", false,
+        "A cleared PPTP call's Call ID stays reserved for late packets this long. Whole seconds."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.pptp.closing_grace; }, true)},
-      {"ipsec_hold", false,
+      {{"ipsec_hold", "DURATION", "5s", false,
+        "A host whose CHILD_SA exchange finished owns its server's next unknown SPI this long."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.ipsec_binder.hold; }, false)},
-      {"ipsec_max_wait", false,
+      {{"ipsec_max_wait", "DURATION", "10s", false,
+        "Longest another host's CHILD_SA request is held behind the owner (then dropped; the client retransmits). Not "
+        "shorter than ipsec_hold."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.ipsec_binder.max_wait; }, false)},
-      {"ipsec_stale", false,
+      {{"ipsec_stale", "DURATION", "15s", false,
+        "After its window, an unbound owner stays a candidate this long, so a late SPI is refused rather than given to "
+        "another host."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.ipsec_binder.stale; }, false)},
-      {"ipsec_sa_idle", false,
+      {{"ipsec_sa_idle", "DURATION", "600s", false, "An ESP SA without packets this long is forgotten. Whole seconds."},
        duration_setter(
            [](VpnptConfig & c) -> auto& { return c.ipsec.sa_idle; }, true)},
-      {"vlan_depth", false,
+      {{"vlan_depth", "0|1|2", "2", false, "VLAN tags the data plane looks through."},
        [](Parser& p, const std::string& key, const std::string& v, unsigned) -> std::string {
          if (v.size() != 1 || v[0] < '0' || v[0] > '0' + VPNPT_VLAN_DEPTH_MAX)
            return "'" + key + "' must be 0, 1 or 2, got " + shown(v);
@@ -294,10 +316,10 @@ std::string suggestion(std::string_view typed) {
   std::string best;
   size_t best_d = SIZE_MAX;
   for (const auto& k : keys()) {
-    size_t d = edit_distance(t, k.name);
-    bool close = d <= std::max<size_t>(2, t.size() / 4) || (t.size() >= 4 && is_subsequence(t, k.name));
+    size_t d = edit_distance(t, k.doc.name);
+    bool close = d <= std::max<size_t>(2, t.size() / 4) || (t.size() >= 4 && is_subsequence(t, k.doc.name));
     if (close && d < best_d) {
-      best = k.name;
+      best = k.doc.name;
       best_d = d;
     }
   }
@@ -305,6 +327,15 @@ std::string suggestion(std::string_view typed) {
 }
 
 }  // namespace
+
+const std::vector<ConfigKeyDoc>& config_keys() {
+  static const std::vector<ConfigKeyDoc> docs = [] {
+    std::vector<ConfigKeyDoc> d;
+    for (const auto& k : keys()) d.push_back(k.doc);
+    return d;
+  }();
+  return docs;
+}
 
 std::string format_duration(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
@@ -356,13 +387,13 @@ Result<VpnptConfig> parse_config(std::string_view text, const std::string& path)
     if (eq == std::string_view::npos || key.empty()) return fail(line_no, "expected 'key = value', got " + shown(line));
     std::string value(trim(line.substr(eq + 1)));
 
-    auto k = std::find_if(keys().begin(), keys().end(), [&](const Key& x) { return key == x.name; });
+    auto k = std::find_if(keys().begin(), keys().end(), [&](const Key& x) { return key == x.doc.name; });
     if (k == keys().end()) {
       std::string s = suggestion(key);
       return fail(line_no, "unknown key " + shown(key) + (s.empty() ? "" : " (did you mean '" + s + "'?)"));
     }
     if (value.empty()) return fail(line_no, "'" + key + "' has no value");
-    if (auto [it, fresh] = p.cfg.lines.emplace(key, line_no); !fresh && !k->repeatable)
+    if (auto [it, fresh] = p.cfg.lines.emplace(key, line_no); !fresh && !k->doc.repeatable)
       return fail(line_no, "'" + key + "' given twice (lines " + std::to_string(it->second) + " and " +
                                std::to_string(line_no) + "); each key but 'lan' may appear once");
     if (auto problem = k->set(p, key, value, line_no); !problem.empty()) return fail(line_no, problem);

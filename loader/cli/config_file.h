@@ -3,7 +3,8 @@
 // out): an invalid file changes nothing. Every error is one line naming the
 // file, the line and the key, e.g.
 //   /etc/vpnpt/vpnpt.conf:7: unknown key 'pptp_timout' (did you mean 'pptp_idle_timeout'?)
-// The keys, with their defaults, are in tools/vpnpt.conf.example.
+// The keys, with their defaults, are in tools/vpnpt.conf.example and in
+// vpnpt.conf(5), which tools/docgen generates from config_keys().
 #pragma once
 
 #include <chrono>
@@ -49,6 +50,18 @@ struct VpnptConfig {
   // Lets later errors say where a value came from.
   std::map<std::string, unsigned> lines;
 };
+
+// One key of the file as the docs describe it.
+struct ConfigKeyDoc {
+  const char* name;           // "pptp_idle_timeout"
+  const char* value;          // what it takes: "DURATION", "on|off"
+  const char* default_value;  // as the file would write it; nullptr: none, or the text says
+  bool repeatable;            // may appear on several lines (only `lan`)
+  const char* text;           // one paragraph
+};
+
+// Every key parse_config() accepts, in the order the docs list them.
+const std::vector<ConfigKeyDoc>& config_keys();
 
 // Parses the text of a config file; @path_for_errors prefixes every error.
 // Requires `wan`; `lan` is optional (without it, attach picks the LAN side).

@@ -99,7 +99,7 @@ std::function<std::optional<ReloadableTimeouts>()> config_reloader(VpnptConfig& 
     }
     if (!d.live.empty()) spdlog::info("config reload applied: {}", describe_changes(d.live));
     if (!d.restart.empty())
-      spdlog::warn("config reload: not applied until vpnpt restarts (see tools/vpnpt.service): {}",
+      spdlog::warn("config reload: not applied until vpnpt restarts (see vpnpt.conf(5), RELOADING): {}",
                    describe_changes(d.restart));
     running = keep_restart_keys(std::move(*next), running);
     return ReloadableTimeouts{running.pptp, running.ipsec_binder, running.ipsec};

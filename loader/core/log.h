@@ -10,7 +10,11 @@
 
 namespace vpnpt {
 
-// level: trace|debug|info|warn|error. journald: native journal entries with
+// The levels --log-level and the config file's log_level take, least severe
+// first (also what shell completion offers).
+inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+
+// level: one of kLogLevels. journald: native journal entries with
 // structured fields (loader/core/journal_sink.h) when @journal_socket
 // exists, else plain lines without timestamps (journald adds its own) and
 // syslog-style <N> priority prefixes.

@@ -285,7 +285,7 @@ Fd netns_by_id(int rtnl, int32_t nsid) {
 
 // A socket in another namespace, for ethtool there: setns affects only the
 // calling thread, so a short-lived thread enters the namespace and opens it.
-// Under tools/vpnpt.service (RestrictNamespaces=yes) setns fails: the peer's
+// Under the systemd unit (tools/vpnpt.service.in: RestrictNamespaces=yes) setns fails: the peer's
 // GRO then stays unknown, which the rules treat as "no".
 Fd inet_socket_in(int ns_fd) {
   Fd out;

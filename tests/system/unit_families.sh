@@ -4,7 +4,7 @@
 # makes socket() fail under systemd only, and the unit restart-loops.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-unit=$repo/tools/vpnpt.service
+unit=$repo/tools/vpnpt.service.in
 allowed=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
 [ -n "$allowed" ] || { echo "unit_families: no RestrictAddressFamilies= in $unit" >&2; exit 1; }
 used=$(grep -rohE --include='*.cpp' 'socket\((AF|PF)_[A-Z0-9]+' "$repo/loader" | sed 's/socket(//; s/^PF_/AF_/' | sort -u)

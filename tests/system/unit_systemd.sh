@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/vpnpt.service under a real systemd: run by tools/kernel-vm.sh
+# tools/vpnpt.service.in under a real systemd: run by tools/kernel-vm.sh
 # --init systemd, where systemd is PID 1 of a VM (it is not on the build
 # machines). Installs build/vpnpt, the unit and a config in the guest (its
 # root is an overlay: nothing reaches the host), gives it a WAN and a LAN
@@ -49,8 +49,10 @@ ip -n c1 addr add 192.168.1.10/24 dev eth0
 ip -n c1 link set eth0 up
 modprobe nf_conntrack 2>/dev/null || true
 
+# The unit with this test's paths filled in, as cmake --install fills in its own (cmake/InstallPrefixed.cmake).
 install -m 0755 "$repo/build/vpnpt" /usr/local/bin/vpnpt
-install -m 0644 "$repo/tools/vpnpt.service" /etc/systemd/system/vpnpt.service
+sed -e 's|@VPNPT_BINARY@|/usr/local/bin/vpnpt|' -e 's|@VPNPT_CONFIG@|/etc/vpnpt/vpnpt.conf|' \
+  "$repo/tools/vpnpt.service.in" >/etc/systemd/system/vpnpt.service
 mkdir -p /etc/vpnpt /etc/systemd/system/vpnpt.service.d
 printf 'wan = wan0\nlan = lan0\npptp = on\n' >/etc/vpnpt/vpnpt.conf
 # Shorter than the unit's own values, so that a missed ping or a restart shows within seconds.

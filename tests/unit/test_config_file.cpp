@@ -411,6 +411,25 @@ TEST_CASE("tools/vpnpt.conf.example parses, and its commented values are the def
   CHECK(c.lines.size() == 18);  // every key is in the example
 }
 
+// vpnpt.conf(5) is generated from config_keys(): its defaults are the example's
+// commented values, which the case above ties to the built-in defaults.
+TEST_CASE("config_keys() documents every key with the example's defaults", "[config][config_file]") {
+  std::ifstream in(std::filesystem::path(VPNPT_SOURCE_DIR) / "tools" / "vpnpt.conf.example");
+  REQUIRE(in.good());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto has = [&](const std::string& s) { return text.find(s) != std::string::npos; };
+  CHECK(config_keys().size() == 18);
+  for (const auto& k : config_keys()) {
+    const std::string name = k.name;
+    INFO(name);
+    CHECK(std::string(k.value).size() > 0);
+    CHECK(std::string(k.text).size() > 10);
+    CHECK(k.repeatable == (name == "lan"));
+    CHECK((has("\n" + name + " = ") || has("\n#" + name + " = ")));
+    if (k.default_value) CHECK(has("\n#" + name + " = " + k.default_value + "\n"));
+  }
+}
+
 TEST_CASE("load_config reads a pipe (--config <(...))", "[config][config_file]") {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);

@@ -69,7 +69,7 @@ lab_log "-- b. a change that needs a restart, and an invalid file"
 write_conf off debug "$C1" "lan0 wan9"
 kill -HUP "$pid"
 lab_assert "a LAN change is named as needing a restart" \
-	wait_log "config reload: not applied until vpnpt restarts (see tools/vpnpt.service): lan lan0 -> lan0 wan9"
+	wait_log "config reload: not applied until vpnpt restarts (see vpnpt.conf(5), RELOADING): lan lan0 -> lan0 wan9"
 printf 'wan = wan0\npptp = maybe\n' >"$conf"
 kill -HUP "$pid"
 lab_assert "an invalid file is refused in one line, naming file and line" \
