@@ -326,7 +326,7 @@ std::unique_ptr<NfQueue> open_ike_queue(Ctx& ctx, std::optional<IkeTableGuard>& 
     return nullptr;
   }
   // The queue is bound before the rules feed it (they bypass an unbound one anyway).
-  auto guard = IkeTableGuard::install(ctx.att.id.wan_if, qnum, monotonic_ns());
+  auto guard = IkeTableGuard::install(ctx.att.id.wan_if, qnum, monotonic_ns(), ctx.slow.nft_restores);
   if (!guard) {
     spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
                   guard.error().message());
@@ -412,11 +412,11 @@ Status add_jobs(Jobs& jobs, Loop& l, PathAttacher* paths) {
                        [&l](uint64_t now) { sweep_job(l, now); });
   if (added && l.ctx.opts.detect_kernel_helpers)
     added = jobs.every(std::chrono::seconds(5), "kernel PPTP helper", [&l](uint64_t) { check_kernel_helper(l.ctx); });
-  // A firewall reload may delete the IKE queue's table: put it back within 3 s.
+  // A firewall reload may delete the IKE queue's table: put it back within 3 s
+  // (at once when nf_tables announces it: kNftables in the loop).
   if (added && l.ike_table)
-    added = jobs.every(std::chrono::seconds(3), "IKE queue nftables table", [&l](uint64_t now) {
-      if (l.ike_table->check(now)) l.ctx.slow.nft_restores++;
-    });
+    added = jobs.every(std::chrono::seconds(3), "IKE queue nftables table",
+                       [&l](uint64_t now) { l.ike_table->check(now); });
   // Interfaces move between XDP and TC when their devices change.
   if (added && paths)
     added = jobs.every(std::chrono::milliseconds(500), "data paths",
@@ -488,7 +488,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   Fd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) return make_error("cannot create epoll", errno);
-  enum : uint64_t { kSignal, kTimer, kEvents, kIke };
+  enum : uint64_t { kSignal, kTimer, kEvents, kIke, kNftables };
   auto add = [&](int fd, uint64_t tag) {
     epoll_event e{};
     e.events = EPOLLIN;
@@ -496,7 +496,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
     return epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e);
   };
   if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb->get()), kEvents) ||
-      (ikeq && add(ikeq->fd(), kIke)))
+      (ikeq && add(ikeq->fd(), kIke)) ||
+      (ike_table && ike_table->watch_fd() >= 0 && add(ike_table->watch_fd(), kNftables)))
     return make_error("cannot watch daemon file descriptors", errno);
 
   Loop loop{ctx, ikeq.get(), ike_table ? &*ike_table : nullptr, rb->get(), *quotas};
@@ -512,8 +513,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
   uint64_t tick = 0;
   for (;;) {
-    epoll_event evs[4];
-    int n = epoll_wait(ep.get(), evs, 4, -1);
+    epoll_event evs[8];
+    int n = epoll_wait(ep.get(), evs, 8, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error("epoll_wait failed", errno);
@@ -531,6 +532,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         }
         case kEvents: drain(loop, monotonic_ns()); break;
         case kIke: ikeq->drain(); break;
+        case kNftables: ike_table->on_notifications(monotonic_ns()); break;
       }
     }
   }

@@ -13,41 +13,52 @@ std::string joined(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-Result<IkeTableGuard> IkeTableGuard::install(std::string wan, uint16_t queue, uint64_t now_ns) {
+Result<IkeTableGuard> IkeTableGuard::install(std::string wan, uint16_t queue, uint64_t now_ns,
+                                             std::atomic<uint64_t>& restores) {
   auto form = install_ike_table(wan, queue);
   if (!form) return form.error();
   spdlog::info("IKE (UDP 500 on {}) goes to netfilter queue {} through nftables table {} ({})", wan, queue,
                ike_table_name(wan), queue_form_name(*form));
-  return IkeTableGuard(std::move(wan), queue, *form, now_ns);
+  IkeTableGuard g(wan, queue, *form, now_ns, restores);
+  if (auto w = IkeTableWatch::open(wan))
+    g.watch_.emplace(std::move(*w));
+  else
+    spdlog::warn("{}; the table {} is checked every few seconds only", w.error().message(), ike_table_name(wan));
+  return g;
 }
 
-bool IkeTableGuard::check(uint64_t now_ns) {
+void IkeTableGuard::on_notifications(uint64_t now_ns) {
+  if (watch_ && watch_->touched()) check(now_ns);
+}
+
+void IkeTableGuard::check(uint64_t now_ns) {
   auto table = read_ike_table(wan_);
   if (table && *table && **table == expected_ike_table(wan_, queue_, form_)) {
     last_intact_ns_ = now_ns;
     failing_ = false;
-    return false;
+    return;
   }
   if (!table) {
     if (!failing_) spdlog::warn("{}; cannot tell whether IKE is still queued", table.error().message());
     failing_ = true;
-    return false;
+    return;
   }
   std::string was = *table ? "changed (found: " + joined(**table) + ")" : "missing";
   auto form = install_ike_table(wan_, queue_);
   if (!form) {
     if (!failing_) spdlog::error("{}; raw-ESP SPI learning is off until it can be restored", form.error().message());
     failing_ = true;
-    return false;
+    return;
   }
   uint64_t gap_s = (now_ns - last_intact_ns_ + 999'999'999) / 1'000'000'000;
-  spdlog::warn("nftables table {} was {} (a firewall reload?); restored it: raw-ESP SPI learning had stopped for "
-               "{} s at most",
-               ike_table_name(wan_), was, gap_s);
+  spdlog::warn(
+      "nftables table {} was {} (a firewall reload?); restored it: raw-ESP SPI learning had stopped for "
+      "{} s at most",
+      ike_table_name(wan_), was, gap_s);
   form_ = *form;
   last_intact_ns_ = now_ns;
   failing_ = false;
-  return true;
+  restores_++;
 }
 
 }  // namespace vpnpt

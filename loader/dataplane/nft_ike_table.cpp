@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <net/if.h>
@@ -194,9 +195,11 @@ std::string cmp_value(const nftnl_expr* e, const std::string& loaded) {
   std::string op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ ? "" : "!= ";
   if (!d) return loaded + " ?";
   if (loaded == "l4proto" && len == 1) return loaded + " " + op + (d[0] == IPPROTO_UDP ? "udp" : std::to_string(d[0]));
-  if ((loaded == "th sport" || loaded == "th dport") && len == 2) return loaded + " " + op + std::to_string(d[0] << 8 | d[1]);
+  if ((loaded == "th sport" || loaded == "th dport") && len == 2)
+    return loaded + " " + op + std::to_string(d[0] << 8 | d[1]);
   if (loaded == "iifname" || loaded == "oifname")
-    return loaded + " " + op + std::string(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), len));
+    return loaded + " " + op +
+           std::string(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), len));
   return loaded + " " + op + "(" + std::to_string(len) + " bytes)";
 }
 
@@ -210,8 +213,8 @@ std::string meta_key_name(uint32_t key) {
 }
 
 std::string payload_name(const nftnl_expr* e) {
-  uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE), off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET),
-           len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+  uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE),
+           off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET), len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
   if (base == NFT_PAYLOAD_TRANSPORT_HEADER && len == 2 && (off == 0 || off == 2)) return off ? "th dport" : "th sport";
   return "payload " + std::to_string(base) + "/" + std::to_string(off) + "/" + std::to_string(len);
 }
@@ -239,14 +242,19 @@ std::string describe(const nftnl_rule* r) {
   nftnl_expr_iter* it = nftnl_expr_iter_create(r);
   for (nftnl_expr* e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it)) {
     std::string kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-    if (kind == "meta") loaded = meta_key_name(nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY));
-    else if (kind == "payload") loaded = payload_name(e);
-    else if (kind == "cmp") add(cmp_value(e, loaded));
+    if (kind == "meta")
+      loaded = meta_key_name(nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY));
+    else if (kind == "payload")
+      loaded = payload_name(e);
+    else if (kind == "cmp")
+      add(cmp_value(e, loaded));
     else if (kind == "queue")
       add(queue_words(nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM), nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL),
                       nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS) & NFT_QUEUE_FLAG_BYPASS));
-    else if (kind == "target") add(target_words(e));
-    else add(kind);
+    else if (kind == "target")
+      add(target_words(e));
+    else
+      add(kind);
   }
   nftnl_expr_iter_destroy(it);
   return words;
@@ -322,8 +330,10 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
     ChainPtr c(nftnl_chain_alloc());
     if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0) lines.push_back(describe(c.get()));
   });
-  if (err == ENOENT) lines.push_back(std::string("no chain ") + kChain);
-  else if (err) return table_error("read", wan, err);
+  if (err == ENOENT)
+    lines.push_back(std::string("no chain ") + kChain);
+  else if (err)
+    return table_error("read", wan, err);
   err = nl->request(get_msg(NFT_MSG_GETRULE, NLM_F_DUMP, name, nullptr), [&lines, &name](const nlmsghdr* nlh) {
     RulePtr r(nftnl_rule_alloc());
     if (nftnl_rule_nlmsg_parse(nlh, r.get()) == 0 && name == nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
@@ -333,12 +343,52 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
   return std::optional<std::vector<std::string>>(std::move(lines));
 }
 
+IkeTableWatch::IkeTableWatch(std::unique_ptr<NftNetlink> nl, std::string table)
+    : nl_(std::move(nl)), table_(std::move(table)) {}
+IkeTableWatch::IkeTableWatch(IkeTableWatch&&) noexcept = default;
+IkeTableWatch::~IkeTableWatch() = default;
+
+Result<IkeTableWatch> IkeTableWatch::open(const std::string& wan) {
+  auto nl = NftNetlink::open_monitor();
+  if (!nl) return nl.error();
+  return IkeTableWatch(std::make_unique<NftNetlink>(std::move(*nl)), ike_table_name(wan));
+}
+
+int IkeTableWatch::fd() const { return nl_->fd(); }
+
+bool IkeTableWatch::touched() {
+  bool ours = false;
+  nl_->drain([this, &ours](const nlmsghdr* nlh) {
+    if (!nlh) {  // notifications lost
+      ours = true;
+      return;
+    }
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return;
+    switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+      case NFT_MSG_NEWTABLE:
+      case NFT_MSG_DELTABLE:
+      case NFT_MSG_NEWCHAIN:
+      case NFT_MSG_DELCHAIN:
+      case NFT_MSG_NEWRULE:
+      case NFT_MSG_DELRULE: break;
+      default: return;  // set elements, objects, generations: not ours to watch
+    }
+    if (static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family != NFPROTO_IPV4) return;
+    // The table's name is attribute 1 in all three (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE).
+    auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
+    auto* end = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+    for (; mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+      if (mnl_attr_get_type(a) == NFTA_TABLE_NAME && table_ == mnl_attr_get_str(a)) ours = true;
+  });
+  return ours;
+}
+
 std::vector<std::string> expected_ike_table(const std::string& wan, uint16_t queue, NftQueueForm form) {
   std::string q = queue_words(queue, 1, true) + (form == NftQueueForm::Compat ? " xt" : "");
-  return {std::string("chain ") + kChain + " filter hook forward priority " + std::to_string(kPriority) +
-              " policy accept",
-          "oifname " + wan + " l4proto udp th dport " + std::to_string(kIkePort) + " " + q,
-          "iifname " + wan + " l4proto udp th sport " + std::to_string(kIkePort) + " " + q};
+  return {
+      std::string("chain ") + kChain + " filter hook forward priority " + std::to_string(kPriority) + " policy accept",
+      "oifname " + wan + " l4proto udp th dport " + std::to_string(kIkePort) + " " + q,
+      "iifname " + wan + " l4proto udp th sport " + std::to_string(kIkePort) + " " + q};
 }
 
 }  // namespace vpnpt

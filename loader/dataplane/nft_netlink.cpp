@@ -30,6 +30,34 @@ Result<NftNetlink> NftNetlink::open() {
   return nl;
 }
 
+Result<NftNetlink> NftNetlink::open_monitor() {
+  mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (!s) return make_error("cannot open a netfilter netlink socket", errno);
+  NftNetlink nl(s);
+  if (mnl_socket_bind(s, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0)
+    return make_error("cannot listen to nf_tables notifications", errno);
+  return nl;
+}
+
+int NftNetlink::fd() const { return mnl_socket_get_fd(sock_.get()); }
+
+void NftNetlink::drain(const std::function<void(const nlmsghdr*)>& on) {
+  std::vector<char> buf(32768);
+  for (;;) {
+    // ENOBUFS (notifications lost to a full socket) is reported like a change: the caller checks anyway.
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+    if (n < 0 && errno == ENOBUFS) {
+      on(nullptr);
+      continue;
+    }
+    if (n <= 0) return;
+    int left = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left))
+      on(nlh);
+  }
+}
+
 int NftNetlink::transact(const std::vector<Build>& msgs) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
   mnl_nlmsg_batch* b = mnl_nlmsg_batch_start(buf.data(), buf.size());

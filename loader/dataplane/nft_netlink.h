@@ -22,6 +22,12 @@ class NftNetlink {
   using Build = std::function<nlmsghdr*(char* buf, uint32_t seq)>;
 
   static Result<NftNetlink> open();
+  // A non-blocking socket that hears every nf_tables change in this network
+  // namespace (multicast group NFNLGRP_NFTABLES), for drain().
+  static Result<NftNetlink> open_monitor();
+  int fd() const;
+  // Hands every notification pending on a monitor socket to @on.
+  void drain(const std::function<void(const nlmsghdr*)>& on);
 
   // Sends @msgs between NFNL_MSG_BATCH_BEGIN and END: the kernel applies all
   // of them or none. Returns 0, or the errno of the first message refused

@@ -1,6 +1,7 @@
 // The IKE queue's nftables table (loader/dataplane/nft_ike_table.h) against
 // the kernel, in a private network namespace: installed in one batch, read
-// back rule by rule, idempotent, replaced whole, removed.
+// back rule by rule, idempotent, replaced whole, removed; and the
+// notifications that say it changed.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -65,4 +66,21 @@ TEST_CASE("IKE queue table: installed, read back, reinstalled, removed", "[nft][
   CHECK(remove_ike_table("wan0"));  // already gone: not an error
   REQUIRE(remove_ike_table("wan1"));
   CHECK(table_gone("wan1"));
+}
+
+TEST_CASE("IKE queue table: nf_tables notifications about it, and only it, are heard", "[nft][netns]") {
+  test::PrivateNetns ns;
+  auto watch = IkeTableWatch::open("wan0");
+  INFO((watch ? "" : watch.error().message()));
+  REQUIRE(watch);
+  CHECK_FALSE(watch->touched());  // nothing yet
+  REQUIRE(install_ike_table("wan0", 30007));
+  CHECK(watch->touched());
+  CHECK_FALSE(watch->touched());  // drained
+  REQUIRE(install_ike_table("wan1", 30009));
+  CHECK_FALSE(watch->touched());  // another WAN's table
+  REQUIRE(remove_ike_table("wan0"));
+  CHECK(watch->touched());
+  REQUIRE(remove_ike_table("wan1"));
+  CHECK_FALSE(watch->touched());
 }
