@@ -20,7 +20,7 @@ Result<IkeTableGuard> IkeTableGuard::install(std::string wan, uint16_t queue, ui
   spdlog::info("IKE (UDP 500 on {}) goes to netfilter queue {} through nftables table {} ({})", wan, queue,
                ike_table_name(wan), queue_form_name(*form));
   IkeTableGuard g(wan, queue, *form, now_ns, restores);
-  if (auto w = IkeTableWatch::open(wan))
+  if (auto w = NftTableWatch::open(ike_table_name(wan)))
     g.watch_.emplace(std::move(*w));
   else
     spdlog::warn("{}; the table {} is checked every few seconds only", w.error().message(), ike_table_name(wan));

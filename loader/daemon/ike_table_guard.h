@@ -13,6 +13,7 @@
 
 #include "loader/core/result.h"
 #include "loader/dataplane/nft_ike_table.h"
+#include "loader/dataplane/nft_table_watch.h"
 
 namespace vpnpt {
 
@@ -40,7 +41,7 @@ class IkeTableGuard {
   NftQueueForm form_;
   uint64_t last_intact_ns_;  // when the table was last seen whole: bounds how long IKE went unqueued
   std::atomic<uint64_t>& restores_;
-  std::optional<IkeTableWatch> watch_;
+  std::optional<NftTableWatch> watch_;
   bool failing_ = false;  // one line when checking or restoring starts failing, not one per check
 };
 

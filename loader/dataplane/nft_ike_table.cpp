@@ -4,7 +4,6 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <net/if.h>
@@ -23,6 +22,7 @@ extern "C" {
 }
 
 #include "loader/dataplane/nft_netlink.h"
+#include "loader/dataplane/nft_rule_text.h"
 
 namespace vpnpt {
 namespace {
@@ -188,91 +188,6 @@ Error table_error(const std::string& what, const std::string& wan, int err) {
                     hint_for(err) + ")");
 }
 
-// Register 1's content as the comparison that follows reads it.
-std::string cmp_value(const nftnl_expr* e, const std::string& loaded) {
-  uint32_t len = 0;
-  const auto* d = static_cast<const uint8_t*>(nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len));
-  std::string op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ ? "" : "!= ";
-  if (!d) return loaded + " ?";
-  if (loaded == "l4proto" && len == 1) return loaded + " " + op + (d[0] == IPPROTO_UDP ? "udp" : std::to_string(d[0]));
-  if ((loaded == "th sport" || loaded == "th dport") && len == 2)
-    return loaded + " " + op + std::to_string(d[0] << 8 | d[1]);
-  if (loaded == "iifname" || loaded == "oifname")
-    return loaded + " " + op +
-           std::string(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), len));
-  return loaded + " " + op + "(" + std::to_string(len) + " bytes)";
-}
-
-std::string meta_key_name(uint32_t key) {
-  switch (key) {
-    case NFT_META_IIFNAME: return "iifname";
-    case NFT_META_OIFNAME: return "oifname";
-    case NFT_META_L4PROTO: return "l4proto";
-    default: return "meta " + std::to_string(key);
-  }
-}
-
-std::string payload_name(const nftnl_expr* e) {
-  uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE),
-           off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET), len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
-  if (base == NFT_PAYLOAD_TRANSPORT_HEADER && len == 2 && (off == 0 || off == 2)) return off ? "th dport" : "th sport";
-  return "payload " + std::to_string(base) + "/" + std::to_string(off) + "/" + std::to_string(len);
-}
-
-std::string queue_words(uint16_t num, uint16_t total, bool bypass) {
-  return "queue " + std::to_string(num) + (total > 1 ? "-" + std::to_string(num + total - 1) : "") +
-         (bypass ? " bypass" : "");
-}
-
-std::string target_words(const nftnl_expr* e) {
-  std::string name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
-  uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), len = 0;
-  const void* d = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
-  if (name != "NFQUEUE" || rev != 3 || !d || len < sizeof(xt_NFQ_info_v3))
-    return "target " + name + " rev " + std::to_string(rev);
-  xt_NFQ_info_v3 info;
-  std::memcpy(&info, d, sizeof(info));
-  return queue_words(info.queuenum, info.queues_total, info.flags & NFQ_FLAG_BYPASS) + " xt";
-}
-
-// One rule as words: "oifname eth0 l4proto udp th dport 500 queue 30002 bypass".
-std::string describe(const nftnl_rule* r) {
-  std::string words, loaded;
-  auto add = [&words](const std::string& w) { words += (words.empty() ? "" : " ") + w; };
-  nftnl_expr_iter* it = nftnl_expr_iter_create(r);
-  for (nftnl_expr* e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it)) {
-    std::string kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-    if (kind == "meta")
-      loaded = meta_key_name(nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY));
-    else if (kind == "payload")
-      loaded = payload_name(e);
-    else if (kind == "cmp")
-      add(cmp_value(e, loaded));
-    else if (kind == "queue")
-      add(queue_words(nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM), nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL),
-                      nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS) & NFT_QUEUE_FLAG_BYPASS));
-    else if (kind == "target")
-      add(target_words(e));
-    else
-      add(kind);
-  }
-  nftnl_expr_iter_destroy(it);
-  return words;
-}
-
-std::string describe(const nftnl_chain* c) {
-  auto s = [c](uint16_t a) { return nftnl_chain_is_set(c, a) ? std::string(nftnl_chain_get_str(c, a)) : "?"; };
-  std::string hook = "none";
-  if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
-    hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == NF_INET_FORWARD
-               ? "forward"
-               : std::to_string(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM));
-  uint32_t policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
-  return "chain " + s(NFTNL_CHAIN_NAME) + " " + s(NFTNL_CHAIN_TYPE) + " hook " + hook + " priority " +
-         std::to_string(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO)) + " policy " +
-         (policy == NF_ACCEPT ? "accept" : "drop");
-}
-
 NftNetlink::Build get_msg(uint16_t type, uint16_t flags, const std::string& table, const char* chain) {
   return [type, flags, table, chain](char* buf, uint32_t seq) {
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_IPV4, flags, seq);
@@ -328,7 +243,7 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
   std::vector<std::string> lines;
   err = nl->request(get_msg(NFT_MSG_GETCHAIN, 0, name, kChain), [&lines](const nlmsghdr* nlh) {
     ChainPtr c(nftnl_chain_alloc());
-    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0) lines.push_back(describe(c.get()));
+    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0) lines.push_back(describe_chain(c.get()));
   });
   if (err == ENOENT)
     lines.push_back(std::string("no chain ") + kChain);
@@ -337,50 +252,10 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
   err = nl->request(get_msg(NFT_MSG_GETRULE, NLM_F_DUMP, name, nullptr), [&lines, &name](const nlmsghdr* nlh) {
     RulePtr r(nftnl_rule_alloc());
     if (nftnl_rule_nlmsg_parse(nlh, r.get()) == 0 && name == nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
-      lines.push_back(describe(r.get()));
+      lines.push_back(describe_rule(r.get()));
   });
   if (err) return table_error("read", wan, err);
   return std::optional<std::vector<std::string>>(std::move(lines));
-}
-
-IkeTableWatch::IkeTableWatch(std::unique_ptr<NftNetlink> nl, std::string table)
-    : nl_(std::move(nl)), table_(std::move(table)) {}
-IkeTableWatch::IkeTableWatch(IkeTableWatch&&) noexcept = default;
-IkeTableWatch::~IkeTableWatch() = default;
-
-Result<IkeTableWatch> IkeTableWatch::open(const std::string& wan) {
-  auto nl = NftNetlink::open_monitor();
-  if (!nl) return nl.error();
-  return IkeTableWatch(std::make_unique<NftNetlink>(std::move(*nl)), ike_table_name(wan));
-}
-
-int IkeTableWatch::fd() const { return nl_->fd(); }
-
-bool IkeTableWatch::touched() {
-  bool ours = false;
-  nl_->drain([this, &ours](const nlmsghdr* nlh) {
-    if (!nlh) {  // notifications lost
-      ours = true;
-      return;
-    }
-    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return;
-    switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
-      case NFT_MSG_NEWTABLE:
-      case NFT_MSG_DELTABLE:
-      case NFT_MSG_NEWCHAIN:
-      case NFT_MSG_DELCHAIN:
-      case NFT_MSG_NEWRULE:
-      case NFT_MSG_DELRULE: break;
-      default: return;  // set elements, objects, generations: not ours to watch
-    }
-    if (static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family != NFPROTO_IPV4) return;
-    // The table's name is attribute 1 in all three (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE).
-    auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
-    auto* end = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
-    for (; mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
-      if (mnl_attr_get_type(a) == NFTA_TABLE_NAME && table_ == mnl_attr_get_str(a)) ours = true;
-  });
-  return ours;
 }
 
 std::vector<std::string> expected_ike_table(const std::string& wan, uint16_t queue, NftQueueForm form) {

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,8 +15,6 @@
 #include "loader/core/result.h"
 
 namespace vpnpt {
-
-class NftNetlink;
 
 // How the rules hand packets to the queue: the native nft `queue`
 // expression, or, on kernels built without it (CONFIG_NFT_QUEUE unset), the
@@ -43,24 +40,5 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
 
 // What read_ike_table returns for a table install_ike_table made.
 std::vector<std::string> expected_ike_table(const std::string& wan, uint16_t queue, NftQueueForm form);
-
-// Hears nf_tables notifications, to tell at once (not at the next periodic
-// check) when the table may have changed: it, or a chain or rule in it, was
-// added or deleted (`flush ruleset` announces every table it deletes).
-class IkeTableWatch {
- public:
-  static Result<IkeTableWatch> open(const std::string& wan);
-  IkeTableWatch(IkeTableWatch&&) noexcept;
-  ~IkeTableWatch();
-  int fd() const;  // readable when notifications are pending
-  // Reads every pending notification: true if one concerns the table, or
-  // some were lost (the socket overflowed).
-  bool touched();
-
- private:
-  IkeTableWatch(std::unique_ptr<NftNetlink> nl, std::string table);
-  std::unique_ptr<NftNetlink> nl_;
-  std::string table_;
-};
 
 }  // namespace vpnpt

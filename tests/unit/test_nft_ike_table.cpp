@@ -8,6 +8,7 @@
 
 #include "conntrack_util.h"
 #include "loader/dataplane/nft_ike_table.h"
+#include "loader/dataplane/nft_table_watch.h"
 
 using namespace vpnpt;
 
@@ -70,7 +71,7 @@ TEST_CASE("IKE queue table: installed, read back, reinstalled, removed", "[nft][
 
 TEST_CASE("IKE queue table: nf_tables notifications about it, and only it, are heard", "[nft][netns]") {
   test::PrivateNetns ns;
-  auto watch = IkeTableWatch::open("wan0");
+  auto watch = NftTableWatch::open(ike_table_name("wan0"));
   INFO((watch ? "" : watch.error().message()));
   REQUIRE(watch);
   CHECK_FALSE(watch->touched());  // nothing yet

@@ -15,6 +15,8 @@
 #   checks    the daemon logs the restore (one warning naming the table)
 #             within RESTORE_WAIT (8) s; vpnpt_nft_restores_total >= 1 on
 #             /metrics; `nft list table ip vpnpt_wan0` shows both queue rules
+#   by hand   one of the two rules deleted (nft delete rule): restored too,
+#             logged as changed, the counter at 2
 #   round 2   NEW IKE exchanges and CHILD_SAs (new SPIs) + raw ESP from every
 #             host after the reload: every SA learned and translated again
 #
@@ -100,6 +102,28 @@ round() {
 	lab_info "$tag: ESP at hosts $(lab_json 'd["esp_at_hosts"]' <<<"$S"), lost $(lab_json 'd["lost"]' <<<"$S"), misdelivered $(lab_json 'd["misdelivered"]' <<<"$S"), esp_unbound $(delta "$d/before.json" "$d/after.json" reasons.inbound.esp_unbound)"
 }
 
+# expect_restore WHAT WAS MIN CMD...: runs CMD in the router, then expects the
+# daemon's restore line ("table ... was WAS ...") within RESTORE_WAIT s,
+# vpnpt_nft_restores_total >= MIN and the table back with both rules.
+expect_restore() {
+	local what=$1 was=$2 min=$3 lines t0 line="" n
+	shift 3
+	lines=$(wc -l <"$LOG")
+	lab_nsenter "$R" "$@" || lab_check "$what: $*" 0 "the command failed"
+	t0=$SECONDS
+	while ((SECONDS - t0 <= RESTORE_WAIT)); do
+		line=$(tail -n +"$((lines + 1))" "$LOG" | grep -m1 "nftables table $TABLE was $was .*restored" || true)
+		[[ -n $line ]] && break
+		sleep 0.2
+	done
+	lab_check "$what: the daemon logged that table ip $TABLE was $was and restored it, within $RESTORE_WAIT s" \
+		"$([[ -n $line ]] && echo 1 || echo 0)" "${line:+after $((SECONDS - t0)) s: ${line#*] }}"
+	n=$(metric vpnpt_nft_restores_total)
+	lab_check "$what: vpnpt_nft_restores_total >= $min on /metrics" \
+		"$([[ ${n:-x} =~ ^[0-9.e+]+$ ]] && awk -v v="$n" -v m="$min" 'BEGIN { print (v >= m) ? 1 : 0 }' || echo 0)" "${n:-no such metric}"
+	lab_check "$what: table ip $TABLE is back with its two IKE queue rules" "$([[ $(queue_rules) == 2 ]] && echo 1 || echo 0)"
+}
+
 lab_log "-- round 1: IKE + raw ESP from $NHOSTS hosts before the reload"
 round before 1
 
@@ -120,26 +144,16 @@ table ip lab_nat {
 	}
 }
 EOF
-LOG_LINES=$(wc -l <"$LOG")
-lab_nsenter "$R" nft -f "$LAB_STATE/nftables.conf"
-T_FLUSH=$SECONDS
-RESTORED=""
-while ((SECONDS - T_FLUSH <= RESTORE_WAIT)); do
-	RESTORED=$(tail -n +"$((LOG_LINES + 1))" "$LOG" | grep -m1 "nftables table $TABLE was missing .*restored" || true)
-	[[ -n $RESTORED ]] && break
-	sleep 0.2
-done
-lab_check "the reload removed table ip $TABLE, and the daemon logged its restore within $RESTORE_WAIT s" "$([[ -n $RESTORED ]] && echo 1 || echo 0)" \
-	"${RESTORED:+after $((SECONDS - T_FLUSH)) s: ${RESTORED#*] }}"
-RESTORES=$(metric vpnpt_nft_restores_total)
-lab_check "vpnpt_nft_restores_total >= 1 on /metrics" "$([[ ${RESTORES:-0} =~ ^[0-9.e+]+$ ]] && awk -v v="$RESTORES" 'BEGIN { print (v >= 1) ? 1 : 0 }' || echo 0)" \
-	"${RESTORES:-no such metric}"
-lab_check "table ip $TABLE is back with its two IKE queue rules" "$([[ $(queue_rules) == 2 ]] && echo 1 || echo 0)"
+expect_restore "reload" missing 1 nft -f "$LAB_STATE/nftables.conf"
 { router_table || true; } | sed 's/^/    nft| /'
 lab_wait_pids 30 "${PINGS[@]}" || true
 for ((i = 1; i <= NHOSTS; i++)); do
 	lab_info "c$i ping across the reload: $(grep -m1 'packets transmitted' "$LAB_STATE/ping-c$i.log" || echo 'no summary')"
 done
+
+lab_log "-- one of its rules deleted by hand"
+HANDLE=$({ lab_nsenter "$R" nft -a list table ip "$TABLE" || true; } | awk '/sport 500/ { print $NF }')
+expect_restore "rule deleted" changed 2 nft delete rule ip "$TABLE" ike handle "${HANDLE:-0}"
 
 lab_log "-- round 2: new IKE exchanges and CHILD_SAs + raw ESP from $NHOSTS hosts after the reload"
 round after 2
