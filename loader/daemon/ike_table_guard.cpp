@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "loader/dataplane/nft_legacy_ike_chain.h"
+
 namespace vpnpt {
 namespace {
 
@@ -15,6 +17,10 @@ std::string joined(const std::vector<std::string>& lines) {
 
 Result<IkeTableGuard> IkeTableGuard::install(std::string wan, uint16_t queue, uint64_t now_ns,
                                              std::atomic<uint64_t>& restores) {
+  if (auto legacy = remove_legacy_ike_chain(wan); !legacy)
+    spdlog::warn("{}; until then IKE is queued twice", legacy.error().message());
+  else if (*legacy)
+    spdlog::info("removed iptables chain VPNPT_{} from table ip filter: an earlier vpnpt's IKE queue", wan);
   auto form = install_ike_table(wan, queue);
   if (!form) return form.error();
   spdlog::info("IKE (UDP 500 on {}) goes to netfilter queue {} through nftables table {} ({})", wan, queue,

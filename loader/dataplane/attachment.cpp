@@ -19,6 +19,7 @@
 #include "loader/core/log.h"
 #include "loader/core/netif.h"
 #include "loader/dataplane/nft_ike_table.h"
+#include "loader/dataplane/nft_legacy_ike_chain.h"
 #include "loader/dataplane/tc_attach.h"
 
 namespace vpnpt {
@@ -241,6 +242,7 @@ Status detach(const AttachmentId& id) {
     }
   }
   if (auto s = remove_ike_table(id.wan_if); !s) problems += s.error().message() + "; ";
+  if (auto s = remove_legacy_ike_chain(id.wan_if); !s) problems += s.error().message() + "; ";
   VPNPT_TRY(remove_pin_dir(id.pin_dir));
   if (!problems.empty()) return make_error("detached with problems: " + problems);
   return {};

@@ -22,6 +22,7 @@ extern "C" {
 }
 
 #include "loader/dataplane/nft_netlink.h"
+#include "loader/dataplane/nft_objects.h"
 #include "loader/dataplane/nft_rule_text.h"
 
 namespace vpnpt {
@@ -34,25 +35,6 @@ constexpr const char* kChain = "ike";
 // the packet goes back through the later chains after our verdict.
 constexpr int32_t kPriority = -10;
 constexpr uint16_t kIkePort = 500;
-
-struct TableFree {
-  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
-};
-struct ChainFree {
-  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
-};
-struct RuleFree {
-  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
-};
-using TablePtr = std::unique_ptr<nftnl_table, TableFree>;
-using ChainPtr = std::unique_ptr<nftnl_chain, ChainFree>;
-using RulePtr = std::unique_ptr<nftnl_rule, RuleFree>;
-
-TablePtr table_named(const std::string& name) {
-  TablePtr t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
-  return t;
-}
 
 ChainPtr ike_chain(const std::string& table) {
   ChainPtr c(nftnl_chain_alloc());
@@ -132,29 +114,6 @@ RulePtr ike_rule(const std::string& table, const std::string& wan, bool outbound
   return r;
 }
 
-// Builders of the batch's messages (family ip).
-NftNetlink::Build table_msg(const nftnl_table* t, uint16_t type, uint16_t flags) {
-  return [t, type, flags](char* buf, uint32_t seq) {
-    nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(buf, type, NFPROTO_IPV4, flags, seq);
-    nftnl_table_nlmsg_build_payload(nlh, t);
-    return nlh;
-  };
-}
-NftNetlink::Build chain_msg(const nftnl_chain* c, uint16_t type, uint16_t flags) {
-  return [c, type, flags](char* buf, uint32_t seq) {
-    nlmsghdr* nlh = nftnl_chain_nlmsg_build_hdr(buf, type, NFPROTO_IPV4, flags, seq);
-    nftnl_chain_nlmsg_build_payload(nlh, c);
-    return nlh;
-  };
-}
-NftNetlink::Build rule_msg(nftnl_rule* r, uint16_t type, uint16_t flags) {
-  return [r, type, flags](char* buf, uint32_t seq) {
-    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(buf, type, NFPROTO_IPV4, flags, seq);
-    nftnl_rule_nlmsg_build_payload(nlh, r);
-    return nlh;
-  };
-}
-
 // The batch: "add table" (a no-op when it exists), "delete table" (whatever
 // was in it), then the table afresh. Applied whole or not at all.
 int install_batch(NftNetlink& nl, const std::string& wan, uint16_t queue, NftQueueForm form) {
@@ -186,21 +145,6 @@ std::string hint_for(int err) {
 Error table_error(const std::string& what, const std::string& wan, int err) {
   return make_error("cannot " + what + " nftables table " + ike_table_name(wan) + ": " + std::strerror(err) + " (" +
                     hint_for(err) + ")");
-}
-
-NftNetlink::Build get_msg(uint16_t type, uint16_t flags, const std::string& table, const char* chain) {
-  return [type, flags, table, chain](char* buf, uint32_t seq) {
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_IPV4, flags, seq);
-    if (type == NFT_MSG_GETTABLE) {
-      mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table.c_str());
-    } else if (type == NFT_MSG_GETCHAIN) {
-      mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table.c_str());
-      mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
-    } else {
-      mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table.c_str());
-    }
-    return nlh;
-  };
 }
 
 }  // namespace
@@ -237,7 +181,7 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
   std::string name = ike_table_name(wan);
   auto nl = NftNetlink::open();
   if (!nl) return table_error("read", wan, nl.error().err);
-  int err = nl->request(get_msg(NFT_MSG_GETTABLE, 0, name, nullptr), nullptr);
+  int err = nl->request(get_msg(NFT_MSG_GETTABLE, 0, name), nullptr);
   if (err == ENOENT) return std::optional<std::vector<std::string>>();
   if (err) return table_error("read", wan, err);
   std::vector<std::string> lines;
@@ -249,7 +193,7 @@ Result<std::optional<std::vector<std::string>>> read_ike_table(const std::string
     lines.push_back(std::string("no chain ") + kChain);
   else if (err)
     return table_error("read", wan, err);
-  err = nl->request(get_msg(NFT_MSG_GETRULE, NLM_F_DUMP, name, nullptr), [&lines, &name](const nlmsghdr* nlh) {
+  err = nl->request(get_msg(NFT_MSG_GETRULE, NLM_F_DUMP, name), [&lines, &name](const nlmsghdr* nlh) {
     RulePtr r(nftnl_rule_alloc());
     if (nftnl_rule_nlmsg_parse(nlh, r.get()) == 0 && name == nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
       lines.push_back(describe_rule(r.get()));

@@ -1,13 +1,15 @@
 // The IKE queue's nftables table (loader/dataplane/nft_ike_table.h) against
 // the kernel, in a private network namespace: installed in one batch, read
-// back rule by rule, idempotent, replaced whole, removed; and the
-// notifications that say it changed.
+// back rule by rule, idempotent, replaced whole, removed; the
+// notifications that say it changed; an earlier build's iptables chain.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <string>
 
 #include "conntrack_util.h"
 #include "loader/dataplane/nft_ike_table.h"
+#include "loader/dataplane/nft_legacy_ike_chain.h"
 #include "loader/dataplane/nft_table_watch.h"
 
 using namespace vpnpt;
@@ -84,4 +86,37 @@ TEST_CASE("IKE queue table: nf_tables notifications about it, and only it, are h
   CHECK(watch->touched());
   REQUIRE(remove_ike_table("wan1"));
   CHECK_FALSE(watch->touched());
+}
+
+namespace {
+
+int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+}  // namespace
+
+// An upgrade from a build that queued IKE with iptables (iptables-nft): its chain and the jump to it go,
+// the rest of the user's FORWARD chain stays.
+TEST_CASE("IKE queue table: an earlier build's iptables chain is removed", "[nft][netns]") {
+  test::PrivateNetns ns;
+  if (sh("iptables -w -V") != 0) {
+    WARN("no iptables binary: the earlier build's chain cannot be made; not checked");
+    return;
+  }
+  REQUIRE(sh("iptables -w -N VPNPT_wan0") == 0);
+  REQUIRE(sh("iptables -w -A VPNPT_wan0 -o wan0 -p udp --dport 500 -j NFQUEUE --queue-num 30007 --queue-bypass") == 0);
+  REQUIRE(sh("iptables -w -A FORWARD -i lan9 -j ACCEPT") == 0);
+  REQUIRE(sh("iptables -w -I FORWARD 1 -j VPNPT_wan0") == 0);
+  REQUIRE(sh("iptables -w -N VPNPT_wan1") == 0);  // another WAN's: not this one's to remove
+
+  auto removed = remove_legacy_ike_chain("wan0");
+  INFO((removed ? "" : removed.error().message()));
+  REQUIRE(removed);
+  CHECK(*removed);
+  CHECK(sh("iptables -w -L VPNPT_wan0") != 0);
+  CHECK(sh("iptables -w -C FORWARD -j VPNPT_wan0") != 0);
+  CHECK(sh("iptables -w -C FORWARD -i lan9 -j ACCEPT") == 0);
+  CHECK(sh("iptables -w -L VPNPT_wan1") == 0);
+  auto again = remove_legacy_ike_chain("wan0");
+  REQUIRE(again);
+  CHECK_FALSE(*again);
 }
