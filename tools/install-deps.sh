@@ -8,7 +8,8 @@ PKGS=(
   clang llvm libelf-dev zlib1g-dev libclang-rt-14-dev
   libbpf-dev libxdp-dev xdp-tools bpftool
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev prometheus-cpp-dev
-  libnetfilter-queue-dev iptables
+  libnetfilter-queue-dev libnftnl-dev libmnl-dev  # the IKE queue and its nftables table
+  iptables  # tests only: [nft] makes the IKE chain of builds before the nftables table; vpnpt does not use it
   iproute2 nftables iputils-ping procps psmisc util-linux ethtool
   systemd  # systemd-journald, journalctl, systemd-cat: the journal lab (netns-lab/tests/daemon/journal.sh)
   python3 python3-scapy python3-yaml tcpdump  # python3-yaml: tools/check-deploy.py

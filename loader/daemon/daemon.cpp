@@ -20,6 +20,7 @@
 #include "loader/core/fd.h"
 #include "loader/proto/l2tp/frame_sender.h"
 #include "loader/daemon/host_quota.h"
+#include "loader/daemon/ike_table_guard.h"
 #include "loader/daemon/jobs.h"
 #include "loader/proto/ipsec/ike.h"
 #include "loader/dataplane/kernel_helpers.h"
@@ -314,16 +315,12 @@ NfQueue::Decision on_ike(Ctx& ctx, uint32_t wan_ifindex, uint32_t id, const uint
 }
 
 // IKE on UDP 500 through a netfilter queue, so CHILD_SA exchanges can be
-// ordered (docs/ipsec.md). Without it the daemon runs on, SPI learning off.
-std::unique_ptr<NfQueue> open_ike_queue(Ctx& ctx) {
+// ordered (docs/ipsec.md), fed by an nftables table @table keeps in place.
+// Without it the daemon runs on, SPI learning off.
+std::unique_ptr<NfQueue> open_ike_queue(Ctx& ctx, std::optional<IkeTableGuard>& table) {
   uint32_t wan_ifindex = 0;
   if (auto cfg = ctx.att.maps.config()) wan_ifindex = cfg->wan_ifindex;
   uint16_t qnum = ike_queue_number(wan_ifindex);
-  if (auto s = install_ike_queue(ctx.att.id.wan_if, qnum); !s) {
-    spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
-                  s.error().message());
-    return nullptr;
-  }
   auto q = NfQueue::open(qnum, [&ctx, wan_ifindex](uint32_t id, const uint8_t* p, size_t len, uint32_t indev) {
     return on_ike(ctx, wan_ifindex, id, p, len, indev);
   });
@@ -331,6 +328,14 @@ std::unique_ptr<NfQueue> open_ike_queue(Ctx& ctx) {
     spdlog::error("{}; raw-ESP SPI learning is off", q.error().message());
     return nullptr;
   }
+  // The queue is bound before the rules feed it (they bypass an unbound one anyway).
+  auto guard = IkeTableGuard::install(ctx.att.id.wan_if, qnum, monotonic_ns(), ctx.slow.nft_restores);
+  if (!guard) {
+    spdlog::error("{}; raw-ESP SPI learning is off (inbound ESP with new SPIs will not be delivered)",
+                  guard.error().message());
+    return nullptr;
+  }
+  table.emplace(std::move(*guard));
   return std::move(*q);
 }
 
@@ -356,6 +361,7 @@ Result<std::unique_ptr<MetricsServer>> start_metrics(Attached& att, const Daemon
 struct Loop {
   Ctx& ctx;
   NfQueue* ikeq;
+  IkeTableGuard* ike_table;  // null when SPI learning is off
   ring_buffer* rb;
   QuotaAdjuster& quotas;
   std::optional<std::chrono::microseconds> watchdog = sd_watchdog_interval();
@@ -409,6 +415,11 @@ Status add_jobs(Jobs& jobs, Loop& l, PathAttacher* paths) {
                        [&l](uint64_t now) { sweep_job(l, now); });
   if (added && l.ctx.opts.detect_kernel_helpers)
     added = jobs.every(std::chrono::seconds(5), "kernel PPTP helper", [&l](uint64_t) { check_kernel_helper(l.ctx); });
+  // A firewall reload may delete the IKE queue's table: put it back within 3 s
+  // (at once when nf_tables announces it: kNftables in the loop).
+  if (added && l.ike_table)
+    added = jobs.every(std::chrono::seconds(3), "IKE queue nftables table",
+                       [&l](uint64_t now) { l.ike_table->check(now); });
   // Interfaces move between XDP and TC when their devices change.
   if (added && paths)
     added = jobs.every(std::chrono::milliseconds(500), "data paths",
@@ -471,7 +482,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   auto undelivered = UndeliveredTrace::attach(att.id.pin_dir);
   if (!undelivered)
     spdlog::warn("{}; `vpnpt diagnose` cannot report frames XDP failed to deliver", undelivered.error().message());
-  std::unique_ptr<NfQueue> ikeq = open_ike_queue(ctx);
+  std::optional<IkeTableGuard> ike_table;
+  std::unique_ptr<NfQueue> ikeq = open_ike_queue(ctx, ike_table);
   auto rb = open_rings(ctx);
   if (!rb) return rb.error();
   auto metrics = start_metrics(att, opts, slow);
@@ -479,7 +491,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
 
   Fd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) return make_error("cannot create epoll", errno);
-  enum : uint64_t { kSignal, kTimer, kEvents, kIke };
+  enum : uint64_t { kSignal, kTimer, kEvents, kIke, kNftables };
   auto add = [&](int fd, uint64_t tag) {
     epoll_event e{};
     e.events = EPOLLIN;
@@ -487,10 +499,11 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
     return epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e);
   };
   if (add(sig->get(), kSignal) || add(timer->get(), kTimer) || add(ring_buffer__epoll_fd(rb->get()), kEvents) ||
-      (ikeq && add(ikeq->fd(), kIke)))
+      (ikeq && add(ikeq->fd(), kIke)) ||
+      (ike_table && ike_table->watch_fd() >= 0 && add(ike_table->watch_fd(), kNftables)))
     return make_error("cannot watch daemon file descriptors", errno);
 
-  Loop loop{ctx, ikeq.get(), rb->get(), *quotas};
+  Loop loop{ctx, ikeq.get(), ike_table ? &*ike_table : nullptr, rb->get(), *quotas};
   Jobs jobs(kTick);
   if (auto added = add_jobs(jobs, loop, att.paths.get()); !added) return added.error();
   for (const auto& j : jobs.list()) spdlog::debug("daemon job every {} ms: {}", j.every_ticks * kTick.count(), j.name);
@@ -503,8 +516,8 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
   sd_notify_state("READY=1\nSTATUS=serving " + att.id.wan_if);
   uint64_t tick = 0;
   for (;;) {
-    epoll_event evs[4];
-    int n = epoll_wait(ep.get(), evs, 4, -1);
+    epoll_event evs[8];
+    int n = epoll_wait(ep.get(), evs, 8, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error("epoll_wait failed", errno);
@@ -522,6 +535,7 @@ Status run_daemon(Attached& att, const DaemonOptions& opts) {
         }
         case kEvents: drain(loop, monotonic_ns()); break;
         case kIke: ikeq->drain(); break;
+        case kNftables: ike_table->on_notifications(monotonic_ns()); break;
       }
     }
   }

@@ -213,6 +213,11 @@ class MapCollector : public prometheus::Collectable {
     windows.metric.push_back(counter(v(slow_->esp_windows_expired), {}));
     MetricFamily idle{"vpnpt_esp_sas_expired_total", "ESP SAs forgotten after being idle", MetricType::Counter, {}};
     idle.metric.push_back(counter(v(slow_->esp_sas_expired), {}));
+    MetricFamily nft{"vpnpt_nft_restores_total",
+                     "Times the IKE queue's nftables table was found removed or changed (a firewall reload) and put back",
+                     MetricType::Counter,
+                     {}};
+    nft.metric.push_back(counter(v(slow_->nft_restores), {}));
     MetricFamily l2tp{"vpnpt_l2tp_tunnels_set_up_total",
                       "L2TP tunnels set up through vpnpt, by how the client was told apart",
                       MetricType::Counter,
@@ -230,7 +235,7 @@ class MapCollector : public prometheus::Collectable {
     MetricFamily l2tp_ended{"vpnpt_l2tp_tunnels_ended_total", "L2TP tunnels ended, by why", MetricType::Counter, {}};
     const char* lend[] = {"", "", "", "unanswered", "idle", "flushed", "stopccn"};
     for (int i : {3, 4, 5, 6}) l2tp_ended.metric.push_back(counter(v(slow_->l2tp_ended[i]), {{"reason", lend[i]}}));
-    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &over, &windows, &idle, &l2tp, &l2tp_refused, &l2tp_ended})
+    for (auto* f : {&calls, &ended, &bind, &held, &dropped, &over, &windows, &idle, &nft, &l2tp, &l2tp_refused, &l2tp_ended})
       out.push_back(std::move(*f));
   }
 

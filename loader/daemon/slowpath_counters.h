@@ -21,6 +21,7 @@ struct SlowPathCounters {
   std::atomic<uint64_t> ike_over_share{0};             // requests dropped: their host had its share held
   std::atomic<uint64_t> esp_windows_expired{0};        // owners whose server never spoke in time
   std::atomic<uint64_t> esp_sas_expired{0};            // SAs forgotten after sa_idle
+  std::atomic<uint64_t> nft_restores{0};               // IKE queue table put back after someone removed it
   // L2TP, copied from L2tpStats by the daemon.
   std::atomic<uint64_t> l2tp_tunnels_same_id{0};        // set up with the client's own Tunnel ID
   std::atomic<uint64_t> l2tp_tunnels_translated_id{0};  // set up with a rewritten Tunnel ID

@@ -18,7 +18,8 @@
 #include "loader/dataplane/lan_autopick.h"
 #include "loader/core/log.h"
 #include "loader/core/netif.h"
-#include "loader/dataplane/nfqueue.h"
+#include "loader/dataplane/nft_ike_table.h"
+#include "loader/dataplane/nft_legacy_ike_chain.h"
 #include "loader/dataplane/tc_attach.h"
 
 namespace vpnpt {
@@ -240,7 +241,8 @@ Status detach(const AttachmentId& id) {
       else spdlog::info("detached program {} from {}", v.prog_id, ifname_of(ifi));
     }
   }
-  remove_ike_queue(id.wan_if);
+  if (auto s = remove_ike_table(id.wan_if); !s) problems += s.error().message() + "; ";
+  if (auto s = remove_legacy_ike_chain(id.wan_if); !s) problems += s.error().message() + "; ";
   VPNPT_TRY(remove_pin_dir(id.pin_dir));
   if (!problems.empty()) return make_error("detached with problems: " + problems);
   return {};

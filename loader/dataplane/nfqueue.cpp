@@ -9,41 +9,9 @@ extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
 
-#include <cstdlib>
-
 namespace vpnpt {
-namespace {
-
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-std::string chain_of(const std::string& wan) { return "VPNPT_" + wan; }
-
-}  // namespace
 
 uint16_t ike_queue_number(uint32_t wan_ifindex) { return static_cast<uint16_t>(30000 + wan_ifindex % 30000); }
-
-Status install_ike_queue(const std::string& wan, uint16_t num) {
-  std::string c = chain_of(wan), q = std::to_string(num);
-  if (sh("iptables -w -V") != 0)
-    return make_error("iptables is missing; install it (apt-get install iptables) for IPsec SPI learning");
-  sh("iptables -w -N " + c);
-  sh("iptables -w -F " + c);
-  std::string target = " -j NFQUEUE --queue-num " + q + " --queue-bypass";
-  if (sh("iptables -w -A " + c + " -o " + wan + " -p udp --dport 500" + target) != 0 ||
-      sh("iptables -w -A " + c + " -i " + wan + " -p udp --sport 500" + target) != 0)
-    return make_error("cannot add the IKE NFQUEUE rules (iptables NFQUEUE target missing?)");
-  if (sh("iptables -w -C FORWARD -j " + c) != 0 && sh("iptables -w -I FORWARD 1 -j " + c) != 0)
-    return make_error("cannot hook chain " + c + " into FORWARD");
-  return {};
-}
-
-void remove_ike_queue(const std::string& wan) {
-  std::string c = chain_of(wan);
-  while (sh("iptables -w -D FORWARD -j " + c) == 0) {
-  }
-  sh("iptables -w -F " + c);
-  sh("iptables -w -X " + c);
-}
 
 Result<std::unique_ptr<NfQueue>> NfQueue::open(uint16_t num, Handler fn) {
   std::unique_ptr<NfQueue> q(new NfQueue());

@@ -1,7 +1,7 @@
 // A netfilter queue the daemon reads IKE packets from, to order CHILD_SA
-// exchanges (held packets get their verdict later). The iptables rules that
-// feed it use --queue-bypass, so while no daemon reads the queue IKE simply
-// passes: the data plane never depends on the daemon being up.
+// exchanges (held packets get their verdict later). The nftables rules that
+// feed it (nft_ike_table.h) queue with bypass, so while no daemon reads the
+// queue IKE simply passes: the data plane never depends on the daemon.
 #pragma once
 
 #include <cstdint>
@@ -39,11 +39,6 @@ class NfQueue {
   nfq_q_handle* q_ = nullptr;
   Handler fn_;
 };
-
-// The iptables rules (chain VPNPT_<wan>) that queue IKE on UDP 500 crossing
-// the WAN interface. Idempotent; remove_ike_queue() deletes all of it.
-Status install_ike_queue(const std::string& wan, uint16_t num);
-void remove_ike_queue(const std::string& wan);
 
 // The queue number used for an attachment (queues are per network namespace).
 uint16_t ike_queue_number(uint32_t wan_ifindex);
