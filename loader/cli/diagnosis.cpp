@@ -36,8 +36,7 @@ std::pair<const char*, const char*> close_names(uint32_t why) {
     case VPNPT_CLOSE_CONNECTION: return {"control_connection_ended", "its control connection ended"};
     case VPNPT_CLOSE_UNANSWERED: return {"unanswered", "the server never answered the request"};
     case VPNPT_CLOSE_IDLE: return {"idle", "no traffic for too long"};
-    case VPNPT_CLOSE_FLUSHED:
-      return {"flushed", "the protocol's passthrough was switched off or handed to the kernel"};
+    case VPNPT_CLOSE_FLUSHED: return {"flushed", "the protocol's passthrough was switched off or handed to the kernel"};
     case VPNPT_CLOSE_STOPCCN: return {"stopccn", "StopCCN (the client or the server closed the tunnel)"};
     default: return {"unknown", "it ended"};
   }
@@ -94,8 +93,7 @@ const vpnpt_diag_entry* ended_call(const vpnpt_diag_entry& e, const std::vector<
 }
 
 // A packet the data plane did not translate (VPNPT_DIAG_PACKET).
-void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& history,
-                    uint64_t now) {
+void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& history, uint64_t now) {
   f.kind = "untranslated";
   f.reason = reason_name(e.reason);
   f.protocol = reason_protocol(e.reason);
@@ -106,7 +104,8 @@ void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpn
       const Protocol& p = *find_protocol(f.protocol);
       f.what = fmt::format("{} between {} and {}: {} passthrough is switched off{}", p.title, ip(e.host), ip(e.server),
                            p.title, e.reason == VPNPT_REASON_PPTP_OFF ? ", or handed to the kernel's PPTP helper" : "");
-      f.advice = fmt::format("vpnpt set {} on{}", p.key, e.reason == VPNPT_REASON_PPTP_OFF ? " (vpnpt status says which)" : "");
+      f.advice = fmt::format("vpnpt set {} on{}", p.key,
+                             e.reason == VPNPT_REASON_PPTP_OFF ? " (vpnpt status says which)" : "");
       return;
     }
     case VPNPT_REASON_L2TP_NO_TUNNEL:
@@ -140,8 +139,8 @@ void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpn
       f.what = fmt::format("{} tried to clear another host's PPTP call toward {}: dropped", ip(e.host), ip(e.server));
       return;
     case VPNPT_REASON_PPTP_ID_EXHAUSTED:
-      f.what = fmt::format("{}'s PPTP call to {} failed: no free Call ID left toward that server", ip(e.host),
-                           ip(e.server));
+      f.what =
+          fmt::format("{}'s PPTP call to {} failed: no free Call ID left toward that server", ip(e.host), ip(e.server));
       f.advice = "vpnpt sessions --proto pptp lists the calls to that server";
       return;
     case VPNPT_REASON_PPTP_TABLE_FULL:
@@ -155,12 +154,30 @@ void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpn
   }
 }
 
+// A PPTP call or an L2TP tunnel that ended (VPNPT_DIAG_*_CLOSED: id is the server's id).
+struct EndedSession {
+  const char* kind;
+  const char* protocol;
+  const char* session;  // "PPTP call"
+  const char* id_name;  // "Call ID"
+  const char* id_key;   // "server_call_id"
+};
+
+void session_ended(Finding& f, const vpnpt_diag_entry& e, const EndedSession& s) {
+  f.kind = s.kind;
+  f.protocol = s.protocol;
+  f.ids = {{s.id_key, e.id}};
+  f.reason = close_names(e.reason).first;
+  f.what = fmt::format("{} of {} to {} (server sees {} {}) ended: {}", s.session, ip(e.host), ip(e.server), s.id_name,
+                       e.id, close_names(e.reason).second);
+}
+
 std::string rfc3339(uint64_t wall_ns) {
   time_t s = static_cast<time_t>(wall_ns / 1000000000ull);
   tm t{};
   gmtime_r(&s, &t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                     t.tm_hour, t.tm_min, t.tm_sec, (wall_ns / 1000000ull) % 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
+                     t.tm_min, t.tm_sec, (wall_ns / 1000000ull) % 1000);
 }
 
 json or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
@@ -231,12 +248,7 @@ Finding explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& 
                            e.id >> 16, ip(e.server), e.id & 0xffff);
       break;
     case VPNPT_DIAG_PPTP_CLOSED:
-      f.kind = "pptp_call_ended";
-      f.protocol = "pptp";
-      f.ids = {{"server_call_id", e.id}};
-      f.reason = close_names(e.reason).first;
-      f.what = fmt::format("PPTP call of {} to {} (server sees Call ID {}) ended: {}", ip(e.host), ip(e.server), e.id,
-                           close_names(e.reason).second);
+      session_ended(f, e, {"pptp_call_ended", "pptp", "PPTP call", "Call ID", "server_call_id"});
       break;
     case VPNPT_DIAG_L2TP_TUNNEL:
       f.kind = "l2tp_tunnel_up";
@@ -254,12 +266,7 @@ Finding explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& 
       }
       break;
     case VPNPT_DIAG_L2TP_CLOSED:
-      f.kind = "l2tp_tunnel_ended";
-      f.protocol = "l2tp";
-      f.ids = {{"server_tunnel_id", e.id}};
-      f.reason = close_names(e.reason).first;
-      f.what = fmt::format("L2TP tunnel of {} to {} (server sees Tunnel ID {}) ended: {}", ip(e.host), ip(e.server),
-                           e.id, close_names(e.reason).second);
+      session_ended(f, e, {"l2tp_tunnel_ended", "l2tp", "L2TP tunnel", "Tunnel ID", "server_tunnel_id"});
       break;
     case VPNPT_DIAG_L2TP_REFUSED:
       f.kind = "l2tp_refused";
@@ -270,9 +277,7 @@ Finding explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& 
       f.advice = l2tp_refusal_advice(e.reason);
       break;
     case VPNPT_DIAG_PACKET: explain_packet(f, e, history, now); break;
-    default:
-      f.kind = "unknown";
-      f.what = "an entry this build does not know (kind " + std::to_string(e.kind) + ")";
+    default: f.kind = "unknown"; f.what = "an entry this build does not know (kind " + std::to_string(e.kind) + ")";
   }
   return f;
 }
@@ -317,7 +322,8 @@ Result<std::vector<Finding>> diagnose(const AttachmentId& id, std::optional<uint
     for (const auto& p : kProtocols) {
       std::string key(p.key), title(p.title);
       if (!(cfg->switches & p.switch_bit))
-        out.push_back(standing("switched_off", key, title + " passthrough is switched off", "vpnpt set " + key + " on"));
+        out.push_back(
+            standing("switched_off", key, title + " passthrough is switched off", "vpnpt set " + key + " on"));
       else if (cfg->deferred & p.switch_bit)
         out.push_back(standing("deferred_to_kernel_helper", key,
                                title + " is handed to the kernel's own helper, which supports one call per control "
