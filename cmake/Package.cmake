@@ -25,6 +25,10 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # The config is a conffile: dpkg keeps an admin's edits on upgrade and
 # removes it only on purge.
 file(WRITE ${CMAKE_BINARY_DIR}/debian/conffiles "/etc/vpnpt/vpnpt.conf\n")
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles)
+# Maintainer scripts (tools/debian/): systemd reloads the unit, an upgrade
+# restarts a running vpnpt (in place, sessions kept), a removal detaches.
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles
+  ${CMAKE_SOURCE_DIR}/tools/debian/postinst ${CMAKE_SOURCE_DIR}/tools/debian/prerm
+  ${CMAKE_SOURCE_DIR}/tools/debian/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

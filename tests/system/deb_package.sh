@@ -3,7 +3,8 @@
 # directory, it lists installed-files.txt with the config as a conffile and
 # no dependency on iptables, `dpkg -i` installs it on this machine (the
 # binary runs, the man pages render, the unit verifies, the completion
-# loads), `dpkg -r` removes all but the config, `dpkg -P` the config too.
+# loads), `dpkg -r` detaches an attachment (prerm) and removes all but the
+# config, `dpkg -P` the config too.
 # The package under test carries the version suffix +ctest; it is purged on
 # any exit. A vpnpt package of another version, or a /usr/sbin/vpnpt no
 # package owns, is this machine's own: the test refuses (fails) rather than
@@ -63,7 +64,49 @@ verify=$(systemd-analyze verify /usr/lib/systemd/system/vpnpt.service 2>&1) || b
 bash -c 'source /usr/share/bash-completion/completions/vpnpt && complete -p vpnpt' >/dev/null 2>&1 ||
   bad "the installed bash completion does not register vpnpt"
 
-dpkg -r vpnpt >/dev/null
+for s in postinst prerm postrm; do
+  dpkg-deb -I "$deb" "$s" >/dev/null 2>&1 || bad "the package has no $s"
+done
+
+# Removal takes vpnpt off the interfaces (tools/debian/prerm): an attachment in
+# a namespace of the test's own, its daemon stopped as `systemctl stop` leaves
+# it (data plane attached), is gone after `dpkg -r` run in that namespace.
+ns=vpnpt-deb-$$ daemon=''
+in_ns() { nsenter --net="/run/netns/$ns" "$@"; }
+cleanup_ns() {
+  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  if [ -e "/run/netns/$ns" ]; then
+    in_ns "$build/vpnpt" detach wan0 >/dev/null 2>&1 || true
+    ip netns del "$ns"
+  fi
+  return 0
+}
+trap 'cleanup_ns; cleanup' EXIT
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+ip netns add "$ns"
+ip -n "$ns" link add wan0 type veth peer name wan0p
+ip -n "$ns" link add lan0 type veth peer name lan0p
+ip -n "$ns" addr add 198.51.100.2/24 dev wan0
+ip -n "$ns" addr add 192.168.77.1/24 dev lan0
+for l in wan0 wan0p lan0 lan0p; do ip -n "$ns" link set "$l" up; done
+in_ns /usr/sbin/vpnpt attach wan0 --lan lan0 --no-metrics >"$tmp/attach.log" 2>&1 &
+daemon=$!
+for _ in $(seq 150); do
+  in_ns /usr/sbin/vpnpt status wan0 >/dev/null 2>&1 && break
+  sleep 0.2
+done
+in_ns /usr/sbin/vpnpt status wan0 >/dev/null 2>&1 || { cat "$tmp/attach.log" >&2; bad "the installed vpnpt did not attach in $ns"; }
+pins=$(in_ns /usr/sbin/vpnpt status wan0 --json 2>/dev/null | sed -n 's/.*"pin_dir": "\(.*\)".*/\1/p')
+kill -TERM "$daemon" && wait "$daemon" || true
+daemon=''
+[ -n "$pins" ] && [ -d "$pins" ] || bad "no pin directory for the attachment in $ns ($pins)"
+
+in_ns dpkg -r vpnpt >"$tmp/remove.log" 2>&1 || { cat "$tmp/remove.log" >&2; bad "dpkg -r failed"; }
+[ -n "$pins" ] && [ -e "$pins" ] && bad "dpkg -r left the attachment's pins ($pins): prerm did not detach"
+for l in wan0 lan0; do
+  [ -n "$(ip -n "$ns" -d link show "$l" | grep -o 'prog/xdp.*' || true)" ] && bad "dpkg -r left an XDP program on $l"
+  [ -n "$(tc -n "$ns" filter show dev "$l" ingress 2>/dev/null)" ] && bad "dpkg -r left a TC filter on $l"
+done
 [ "$(dpkg-query -W -f='${db:Status-Status}' vpnpt 2>/dev/null)" = config-files ] || bad "after dpkg -r, vpnpt is not left as config-files"
 for f in $files; do
   if [ "$f" = etc/vpnpt/vpnpt.conf ]; then
