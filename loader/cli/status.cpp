@@ -4,6 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
 #include "abi/vpnpt_abi.h"
 #include "loader/core/clock.h"
 #include "loader/core/daemon_lock.h"
@@ -230,11 +234,20 @@ std::string status_text(const json& st) {
                        ports.empty() ? " no ports" : ports);
   }
   out += "\n  tables (entries in use):\n";
-  for (const auto& [name, v] : st["maps"].items()) {
-    if (v["fixed"].get<bool>()) continue;  // always full by design; not a table that fills up
+  std::vector<const json*> tables;  // by title, so each protocol's tables stand together
+  for (const auto& [name, v] : st["maps"].items())
+    if (!v["fixed"].get<bool>()) tables.push_back(&v);  // the fixed are always full by design
+  std::sort(tables.begin(), tables.end(), [](const json* a, const json* b) {
+    std::string x = (*a)["title"].get<std::string>(), y = (*b)["title"].get<std::string>();
+    return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(),
+                                        [](char c, char d) { return std::tolower(c) < std::tolower(d); });
+  });
+  for (const json* t : tables) {
+    const json& v = *t;
     uint32_t used = v["used"].get<uint32_t>(), cap = v["capacity"].get<uint32_t>();
-    out += fmt::format("    {:<32} {:>7} of {:<7} {:>6}{}\n", v["title"].get<std::string>(), used, cap,
-                       human_percent(used, cap), v["percent"].get<double>() >= kNearFullPercent ? "  NEAR FULL" : "");
+    out += fmt::format("    {:<32} {:>7} of {:<7} {:>6}{}\n", v["title"].get<std::string>(), grouped(used),
+                       grouped(cap), human_percent(used, cap),
+                       v["percent"].get<double>() >= kNearFullPercent ? "  NEAR FULL" : "");
   }
 
   // Only the classes that saw traffic: a router mostly sees a few.

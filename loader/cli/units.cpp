@@ -30,6 +30,15 @@ std::string human_count(uint64_t n) {
   return scaled(n, 1000.0, kUnits, std::size(kUnits), "");
 }
 
+std::string grouped(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::string human_percent(uint64_t used, uint64_t capacity) {
   if (capacity == 0) return "-";
   double p = 100.0 * static_cast<double>(used) / static_cast<double>(capacity);

@@ -30,6 +30,10 @@ TEST_CASE("human units: bytes in IEC units, counts with SI suffixes", "[status][
   CHECK(human_percent(3686, 4096) == "90.0%");
   CHECK(human_percent(4096, 4096) == "100.0%");
   CHECK(human_percent(1, 0) == "-");
+  CHECK(grouped(0) == "0");
+  CHECK(grouped(999) == "999");
+  CHECK(grouped(65536) == "65,536");
+  CHECK(grouped(1234567) == "1,234,567");
 }
 
 namespace {
@@ -104,7 +108,10 @@ TEST_CASE("status of real pinned maps: table titles, fill levels, health", "[sta
   std::string text = status_text(*st);
   CHECK(text.find("health: DEGRADED") != std::string::npos);
   CHECK(text.find("the daemon is stopped") != std::string::npos);
-  CHECK(text.find("PPTP calls") != std::string::npos);
+  CHECK(text.find("PPTP calls ") != std::string::npos);
+  CHECK(text.find("of 65,536") != std::string::npos);
+  CHECK(text.find("IPsec SAs, inbound") < text.find("IPsec SAs, outbound"));
+  CHECK(text.find("IPsec SAs, outbound") < text.find("L2TP tunnels"));  // by title, each protocol together
   CHECK(text.find("traffic: no packets yet") != std::string::npos);
   CHECK(text.find("vpnpt_pptp_calls_v2") == std::string::npos);  // people read titles, not pin names
   CHECK(text.find("packet counters") == std::string::npos);      // always full: not listed as a table
