@@ -177,7 +177,7 @@ json health_json(const json& st) {
                          " is not attached: its VPN traffic goes to the kernel's NAT untranslated (restart the "
                          "daemon to attach it again)");
   for (const auto& [name, m] : st["maps"].items())
-    if (!m["fixed"].get<bool>() && m["percent"].get<double>() >= kNearFullPercent)
+    if (!m["fixed"].get<bool>() && m["percent"].get<double>() > kNearFullPercent)
       problems.push_back(fmt::format("{} is {:.0f}% full: new sessions are refused once it is full (vpnpt sessions "
                                      "lists what holds it)",
                                      m["title"].get<std::string>(), m["percent"].get<double>()));
@@ -247,7 +247,7 @@ std::string status_text(const json& st) {
     uint32_t used = v["used"].get<uint32_t>(), cap = v["capacity"].get<uint32_t>();
     out += fmt::format("    {:<32} {:>7} of {:<7} {:>6}{}\n", v["title"].get<std::string>(), grouped(used),
                        grouped(cap), human_percent(used, cap),
-                       v["percent"].get<double>() >= kNearFullPercent ? "  NEAR FULL" : "");
+                       v["percent"].get<double>() > kNearFullPercent ? "  NEAR FULL" : "");
   }
 
   // Only the classes that saw traffic: a router mostly sees a few.

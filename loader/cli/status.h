@@ -15,8 +15,8 @@ Result<nlohmann::json> status_json(const AttachmentId& id);
 
 // An attachment is degraded (`vpnpt status` exits kExitDegraded) when the
 // daemon is not running or not serving, an interface is not attached, or a
-// session table is at least this full: the VpnptTableNearFull alert's
-// threshold (deploy/prometheus/vpnpt-alerts.yml).
+// session table is fuller than this: the VpnptTableNearFull alert's
+// threshold (deploy/prometheus/vpnpt-alerts.yml: fill ratio > 0.9).
 inline constexpr double kNearFullPercent = 90.0;
 
 // {"state": "ok"|"degraded", "problems": [one line each, with what to do]},

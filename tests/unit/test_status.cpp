@@ -74,14 +74,14 @@ TEST_CASE("health: degraded names each problem with what to do", "[status]") {
     REQUIRE(h["problems"].size() == 1);
     CHECK(h["problems"][0].get<std::string>().find("lan0 is not attached") == 0);
   }
-  SECTION("a session table at the alert's threshold") {
-    st["maps"]["vpnpt_pptp_calls_v2"]["percent"] = kNearFullPercent;
+  SECTION("a session table over the alert's threshold") {
+    st["maps"]["vpnpt_pptp_calls_v2"]["percent"] = 95.2;
     auto h = health_json(st);
     REQUIRE(h["problems"].size() == 1);
-    CHECK(h["problems"][0].get<std::string>().find("PPTP calls is 90% full") == 0);
+    CHECK(h["problems"][0].get<std::string>().find("PPTP calls is 95% full") == 0);
   }
-  SECTION("just below it, and an always-full counter array, are fine") {
-    st["maps"]["vpnpt_pptp_calls_v2"]["percent"] = kNearFullPercent - 0.1;
+  SECTION("at the threshold, as the alert (> 0.9), and an always-full counter array, are fine") {
+    st["maps"]["vpnpt_pptp_calls_v2"]["percent"] = kNearFullPercent;
     CHECK(health_json(st)["state"] == "ok");
   }
   SECTION("several problems: every one is listed") {
