@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Suite hygiene: `snapshot` records what exists before the lab tests run,
 # `check` (run after all of them, as a ctest fixture cleanup) fails if any
-# network namespace, vpnpt pin directory, root-namespace XDP attachment or
-# vpnpt process appeared and was not removed.
+# network namespace, vpnpt pin directory, root-namespace XDP attachment,
+# root-namespace vpnpt nftables table or vpnpt process appeared and was not removed.
 set -euo pipefail
 state=${VPNPT_HYGIENE_STATE:-/tmp/vpnpt-hygiene.state}
 
@@ -11,6 +11,7 @@ observe() {
   echo "# pins"; { ls -1 /sys/fs/bpf/vpnpt 2>/dev/null || true; } | sort
   if [ -d /sys/fs/bpf/vpnpt ]; then echo "pin root /sys/fs/bpf/vpnpt"; fi
   echo "# xdp"; { ip -o link show 2>/dev/null | grep -E 'prog/xdp|xdpgeneric|xdpdrv' || true; } | awk -F': ' '{print $2}' | sort
+  echo "# nft"; { nft list tables 2>/dev/null | grep ' vpnpt_' || true; } | sort  # the IKE queue's tables
   echo "# procs"; { pgrep -x vpnpt 2>/dev/null || true; } | sort
 }
 
