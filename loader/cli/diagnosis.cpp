@@ -154,21 +154,37 @@ void explain_packet(Finding& f, const vpnpt_diag_entry& e, const std::vector<vpn
   }
 }
 
-// A PPTP call or an L2TP tunnel that ended (VPNPT_DIAG_*_CLOSED: id is the server's id).
-struct EndedSession {
-  const char* kind;
+// The words and keys of a PPTP call's or an L2TP tunnel's findings.
+struct SessionWords {
+  const char* up_kind;     // "pptp_call_up"
+  const char* ended_kind;  // "pptp_call_ended"
   const char* protocol;
-  const char* session;  // "PPTP call"
-  const char* id_name;  // "Call ID"
-  const char* id_key;   // "server_call_id"
+  const char* session;     // "PPTP call"
+  const char* id_name;     // "Call ID"
+  const char* client_key;  // "call_id"
+  const char* server_key;  // "server_call_id"
 };
+constexpr SessionWords kPptpCall{"pptp_call_up", "pptp_call_ended", "pptp",          "PPTP call",
+                                 "Call ID",      "call_id",         "server_call_id"};
+constexpr SessionWords kL2tpTunnel{"l2tp_tunnel_up", "l2tp_tunnel_ended", "l2tp", "L2TP tunnel", "Tunnel ID",
+                                   "tunnel_id",      "server_tunnel_id"};
 
-void session_ended(Finding& f, const vpnpt_diag_entry& e, const EndedSession& s) {
-  f.kind = s.kind;
-  f.protocol = s.protocol;
-  f.ids = {{s.id_key, e.id}};
+// Set up (VPNPT_DIAG_PPTP_CALL, _L2TP_TUNNEL): id = client's id << 16 | the id the server sees.
+void session_up(Finding& f, const vpnpt_diag_entry& e, const SessionWords& w, const std::string& note = "") {
+  f.kind = w.up_kind;
+  f.protocol = w.protocol;
+  f.ids = {{w.client_key, e.id >> 16}, {w.server_key, e.id & 0xffff}};
+  f.what = fmt::format("{} set up: {} {} {} -> {}, seen by the server as {} {}{}", w.session, ip(e.host), w.id_name,
+                       e.id >> 16, ip(e.server), w.id_name, e.id & 0xffff, note);
+}
+
+// Ended (VPNPT_DIAG_*_CLOSED): id is the server's id.
+void session_ended(Finding& f, const vpnpt_diag_entry& e, const SessionWords& w) {
+  f.kind = w.ended_kind;
+  f.protocol = w.protocol;
+  f.ids = {{w.server_key, e.id}};
   f.reason = close_names(e.reason).first;
-  f.what = fmt::format("{} of {} to {} (server sees {} {}) ended: {}", s.session, ip(e.host), ip(e.server), s.id_name,
+  f.what = fmt::format("{} of {} to {} (server sees {} {}) ended: {}", w.session, ip(e.host), ip(e.server), w.id_name,
                        e.id, close_names(e.reason).second);
 }
 
@@ -240,34 +256,21 @@ Finding explain(const vpnpt_diag_entry& e, const std::vector<vpnpt_diag_entry>& 
           "left)",
           ip(e.host), ip(e.server), ip(e.other_host), e.aux / 1000.0);
       break;
-    case VPNPT_DIAG_PPTP_CALL:
-      f.kind = "pptp_call_up";
-      f.protocol = "pptp";
-      f.ids = {{"call_id", e.id >> 16}, {"server_call_id", e.id & 0xffff}};
-      f.what = fmt::format("PPTP call set up: {} Call ID {} -> {}, seen by the server as Call ID {}", ip(e.host),
-                           e.id >> 16, ip(e.server), e.id & 0xffff);
-      break;
-    case VPNPT_DIAG_PPTP_CLOSED:
-      session_ended(f, e, {"pptp_call_ended", "pptp", "PPTP call", "Call ID", "server_call_id"});
-      break;
+    case VPNPT_DIAG_PPTP_CALL: session_up(f, e, kPptpCall); break;
+    case VPNPT_DIAG_PPTP_CLOSED: session_ended(f, e, kPptpCall); break;
     case VPNPT_DIAG_L2TP_TUNNEL:
-      f.kind = "l2tp_tunnel_up";
-      f.protocol = "l2tp";
       if (e.aux & VPNPT_L2TP_F_PORT_NAT) {
+        f.kind = kL2tpTunnel.up_kind;
+        f.protocol = kL2tpTunnel.protocol;
         f.ids = {{"per_port_nat", true}};
         f.what = fmt::format(
             "L2TP tunnel set up: {} -> {} with a hidden Tunnel ID: told apart by its own public port (per-port NAT)",
             ip(e.host), ip(e.server));
       } else {
-        f.ids = {{"tunnel_id", e.id >> 16}, {"server_tunnel_id", e.id & 0xffff}};
-        f.what = fmt::format("L2TP tunnel set up: {} Tunnel ID {} -> {}, seen by the server as Tunnel ID {}{}",
-                             ip(e.host), e.id >> 16, ip(e.server), e.id & 0xffff,
-                             (e.id >> 16) == (e.id & 0xffff) ? "" : " (rewritten: another client uses it)");
+        session_up(f, e, kL2tpTunnel, (e.id >> 16) == (e.id & 0xffff) ? "" : " (rewritten: another client uses it)");
       }
       break;
-    case VPNPT_DIAG_L2TP_CLOSED:
-      session_ended(f, e, {"l2tp_tunnel_ended", "l2tp", "L2TP tunnel", "Tunnel ID", "server_tunnel_id"});
-      break;
+    case VPNPT_DIAG_L2TP_CLOSED: session_ended(f, e, kL2tpTunnel); break;
     case VPNPT_DIAG_L2TP_REFUSED:
       f.kind = "l2tp_refused";
       f.protocol = "l2tp";

@@ -80,6 +80,24 @@ TEST_CASE("diagnose: GRE for a cleared call names that call's host", "[diagnose]
   CHECK(c["ids"] == json{{"server_call_id", 4}});
 }
 
+TEST_CASE("diagnose: sessions set up, with the ids each side sees", "[diagnose]") {
+  auto call = entry(1, VPNPT_DIAG_PPTP_CALL, 0, "192.168.1.20", "203.0.113.5", 1000u << 16 | 40806, 5);
+  Finding f = explain(call, {call}, kNow);
+  CHECK(f.kind == "pptp_call_up");
+  CHECK(f.ids == json{{"call_id", 1000}, {"server_call_id", 40806}});
+  CHECK(f.what == "PPTP call set up: 192.168.1.20 Call ID 1000 -> 203.0.113.5, seen by the server as Call ID 40806");
+  auto tunnel = entry(2, VPNPT_DIAG_L2TP_TUNNEL, 0, "192.168.1.21", "203.0.113.5", 7u << 16 | 9, 4);
+  f = explain(tunnel, {tunnel}, kNow);
+  CHECK(f.kind == "l2tp_tunnel_up");
+  CHECK(f.ids == json{{"tunnel_id", 7}, {"server_tunnel_id", 9}});
+  CHECK(f.what == "L2TP tunnel set up: 192.168.1.21 Tunnel ID 7 -> 203.0.113.5, seen by the server as Tunnel ID 9 "
+                  "(rewritten: another client uses it)");
+  tunnel.aux = VPNPT_L2TP_F_PORT_NAT;
+  f = explain(tunnel, {tunnel}, kNow);
+  CHECK(f.ids == json{{"per_port_nat", true}});
+  CHECK(f.what.find("per-port NAT") != std::string::npos);
+}
+
 TEST_CASE("diagnose: a switched-off protocol says how to switch it on", "[diagnose]") {
   auto e = entry(3, VPNPT_DIAG_PACKET, VPNPT_REASON_IPSEC_OFF, "192.168.1.30", "198.51.100.7", 0, 1);
   Finding f = explain(e, {e}, kNow);
