@@ -56,7 +56,8 @@ std::unique_ptr<Cli> make_cli() {
   auto* det = cli->detach = app.add_subcommand("detach", "remove programs and pins of an attachment");
   det->add_option("wan-if", a.detach_wan, "WAN interface")->required();
 
-  auto* st = cli->status = app.add_subcommand("status", "show interfaces, programs, maps, switches and counters");
+  auto* st = cli->status = app.add_subcommand(
+      "status", "show interfaces, tables, switches, traffic and health; exits 2 when degraded");
   st->add_option("wan-if", a.status_wan, "WAN interface (default: every attachment in this namespace)");
   st->add_flag("--json", a.status_json, "machine-readable output");
 
@@ -71,7 +72,8 @@ std::unique_ptr<Cli> make_cli() {
       app.add_subcommand("diagnose", "why is a VPN not working? recent problems in plain words");
   dia->add_option("host", a.diag_host, "only problems concerning this LAN host");
   dia->add_option("--wan", a.diag_wan, "WAN interface (needed when several attachments exist)");
-  dia->add_flag("--json", a.diag_json, "machine-readable output");
+  dia->add_flag("--json", a.diag_json,
+                "findings with structured fields: time, host, server, protocol, kind, ids, reason, advice");
 
   auto* set = cli->set = app.add_subcommand("set", "switch a protocol's passthrough on or off at runtime");
   set->add_option("protocol", a.set_proto, "pptp, ipsec or l2tp")->required();
