@@ -2,19 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "loader/core/strings.h"
 #include "loader/dataplane/nft_legacy_ike_chain.h"
 
 namespace vpnpt {
-namespace {
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += (out.empty() ? "" : "; ") + l;
-  return out;
-}
-
-}  // namespace
-
 Result<IkeTableGuard> IkeTableGuard::install(std::string wan, uint16_t queue, uint64_t now_ns,
                                              std::atomic<uint64_t>& restores) {
   if (auto legacy = remove_legacy_ike_chain(wan); !legacy)
@@ -49,7 +40,7 @@ void IkeTableGuard::check(uint64_t now_ns) {
     failing_ = true;
     return;
   }
-  std::string was = *table ? "changed (found: " + joined(**table) + ")" : "missing";
+  std::string was = *table ? "changed (found: " + join(**table, "; ") + ")" : "missing";
   auto form = install_ike_table(wan_, queue_);
   if (!form) {
     if (!failing_) spdlog::error("{}; raw-ESP SPI learning is off until it can be restored", form.error().message());

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "loader/core/fd.h"
+#include "loader/core/strings.h"
 #include "loader/core/netlink.h"
 #include "loader/core/netif.h"
 
@@ -44,15 +45,6 @@ const char* private_range(uint32_t be_addr) {
 bool overlap(const Ipv4Prefix& a, const Ipv4Prefix& b) {
   uint32_t m = mask_of(std::min(a.len, b.len));
   return (host_order(a.addr) & m) == (host_order(b.addr) & m);
-}
-
-std::string join(const std::vector<std::string>& parts, const char* sep) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += sep;
-    out += p;
-  }
-  return out;
 }
 
 std::string prefixes(const std::vector<Ipv4Prefix>& ps) {

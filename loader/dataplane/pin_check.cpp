@@ -10,6 +10,7 @@
 
 #include "loader/core/fd.h"
 #include "loader/core/netif.h"
+#include "loader/core/strings.h"
 #include "loader/dataplane/data_path.h"
 #include "loader/dataplane/map_layout.h"
 #include "loader/dataplane/pinned_maps.h"
@@ -18,12 +19,7 @@ namespace vpnpt {
 
 std::string join_names(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
-  std::string out;
-  for (const auto& n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
+  return join(names, ", ");
 }
 
 std::vector<std::string> pin_names(const std::string& dir) {

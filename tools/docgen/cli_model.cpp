@@ -46,12 +46,6 @@ void add_all(const Command& c, std::vector<const Command*>& out) {
 
 }  // namespace
 
-std::string join(const std::vector<std::string>& words, const std::string& sep) {
-  std::string s;
-  for (const auto& w : words) s += (s.empty() ? "" : sep) + w;
-  return s;
-}
-
 std::string Command::joined_path() const { return join(path, " "); }
 
 Command read_cli(const CLI::App& app) { return read_command(app, {}); }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "loader/core/strings.h"
+
 namespace vpnpt::docgen {
 
 struct Arg {
@@ -33,9 +35,6 @@ struct Command {
   // "state save"; "" for vpnpt itself.
   std::string joined_path() const;
 };
-
-// @words with @sep between them: "save restore", "-v, --verbose".
-std::string join(const std::vector<std::string>& words, const std::string& sep);
 
 // The tree of commands under @app (its own options and positionals first).
 Command read_cli(const CLI::App& app);
